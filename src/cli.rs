@@ -1,0 +1,215 @@
+//! The command line: parses arguments and wires the components for each command.
+
+use crate::config::{self, Config, ConfigSource, Diagnostic};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "vigie", version, about = "Terminal incident-response cockpit", long_about = None)]
+pub struct Cli {
+    /// The config file (else $VIGIE_CONFIG, ./vigie.toml, $XDG_CONFIG_HOME/vigie/vigie.toml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The incident directory (else $VIGIE_INCIDENT, else the most recent open incident)
+    #[arg(long, global = true, value_name = "DIR", env = "VIGIE_INCIDENT")]
+    pub incident: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a commented example vigie.toml
+    Init {
+        /// Where to write it
+        #[arg(default_value = "vigie.toml")]
+        path: PathBuf,
+    },
+    /// Validate the config and playbooks; exit 1 on error
+    Check {
+        /// Playbook files to validate
+        playbooks: Vec<PathBuf>,
+    },
+    /// One polling round; exit 0 ok, 1 warning, 2 critical
+    Status {
+        /// Print the documented JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a host's key fingerprint and pin it
+    Trust {
+        /// Host name from the inventory
+        host: String,
+    },
+    /// Declare, list or close incidents
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// Append a note, decision or action item to the current incident
+    Note {
+        #[arg(long, default_value = "note", value_parser = ["note", "decision", "action"])]
+        kind: String,
+        /// The text
+        text: String,
+    },
+    /// Run a playbook in line mode (prompts on stdin)
+    Run {
+        /// Playbook id or file
+        playbook: String,
+        /// An input value, as name=value (repeatable)
+        #[arg(long = "input", value_name = "K=V")]
+        inputs: Vec<String>,
+        /// Answer yes to confirmations
+        #[arg(long)]
+        yes: bool,
+        /// Print each target's exact script and run nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show or verify the current incident's timeline
+    #[command(subcommand)]
+    Timeline(TimelineCommand),
+    /// Write the post-mortem from the timeline
+    Report {
+        #[arg(long, default_value = "md", value_parser = ["md", "html", "json"])]
+        format: String,
+        /// Output file (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// Declare a new incident
+    New {
+        title: String,
+        #[arg(long, default_value = "major")]
+        severity: String,
+    },
+    /// List open and closed incidents
+    List,
+    /// Close the current incident (resolved)
+    Close,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TimelineCommand {
+    /// Print the timeline
+    Show {
+        /// Keep printing new events as they arrive
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Check the hash chain, sequence and every line
+    Verify,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run_cockpit(cli.config.as_deref()),
+        Some(Command::Init { path }) => init(&path),
+        Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
+        Some(other) => not_available(&other),
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<Config, i32> {
+    Config::discover(explicit).map_err(|diagnostics| {
+        print_diagnostics(&diagnostics);
+        1
+    })
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        eprint!("{diagnostic}");
+    }
+    let count = diagnostics.len();
+    eprintln!(
+        "{count} error{} in the config",
+        if count == 1 { "" } else { "s" }
+    );
+}
+
+fn run_cockpit(explicit: Option<&Path>) -> i32 {
+    let config = match load_config(explicit) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match crate::tui::run(config) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("vigie: {e:#}");
+            1
+        }
+    }
+}
+
+fn init(path: &Path) -> i32 {
+    // create_new: never overwrite someone's inventory.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path);
+    let result = file.and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(config::EXAMPLE_CONFIG.as_bytes())?;
+        f.sync_all()
+    });
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote {}: edit the hosts, then run `vigie check`",
+                path.display()
+            );
+            0
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "vigie init: {} already exists; not overwriting it",
+                path.display()
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("vigie init: cannot write {}: {e}", path.display());
+            1
+        }
+    }
+}
+
+fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
+    let config = match load_config(explicit) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match &config.source {
+        ConfigSource::File(path) => println!(
+            "{}: ok ({} hosts, {} groups)",
+            path.display(),
+            config.hosts.len(),
+            config.groups.len()
+        ),
+        ConfigSource::EmbeddedDefault => {
+            println!("no vigie.toml found: using the built-in default (this machine only)")
+        }
+    }
+    if !playbooks.is_empty() {
+        eprintln!("vigie check: playbook validation is not available yet in this version");
+        return 2;
+    }
+    0
+}
+
+fn not_available(command: &Command) -> i32 {
+    let name = format!("{command:?}");
+    let name = name
+        .split([' ', '(', '{'])
+        .next()
+        .unwrap_or("this command")
+        .to_lowercase();
+    eprintln!("vigie {name}: not available yet in this version");
+    2
+}

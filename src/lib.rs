@@ -1,0 +1,12 @@
+//! vigie: a terminal incident-response cockpit.
+//!
+//! See `ARCHITECTURE.md` for where things live and how data flows.
+
+pub mod cli;
+pub mod config;
+pub mod poller;
+pub mod probe;
+pub mod sanitize;
+pub mod status;
+pub mod transport;
+pub mod tui;

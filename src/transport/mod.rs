@@ -1,0 +1,102 @@
+//! How commands reach hosts: the local machine, or SSH.
+//!
+//! Every transport runs a *script*: the script's text is sent on the command's
+//! standard input and read whole by a small fixed wrapper before it runs, so
+//! values never appear on a command line and the script's own commands cannot
+//! swallow the rest of it (they get `/dev/null` as stdin).
+
+pub mod local;
+
+use std::time::Duration;
+
+/// The fixed command line every transport starts. It reads the whole script
+/// from stdin into memory (never a file), detaches stdin, and runs it.
+pub const STDIN_SCRIPT_RUNNER: &str = "script=$(cat) && exec </dev/null && eval \"$script\"";
+
+/// Default in-memory cap for one stream of a command's output.
+pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    pub script: String,
+    pub timeout: Duration,
+    /// Bytes kept per stream; the rest is counted, not stored.
+    pub output_cap: usize,
+}
+
+impl CommandRequest {
+    pub fn new(script: impl Into<String>, timeout: Duration) -> Self {
+        CommandRequest {
+            script: script.into(),
+            timeout,
+            output_cap: DEFAULT_OUTPUT_CAP,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Exit status; `None` if killed by a signal.
+    pub exit: Option<i32>,
+    /// Bytes received beyond the cap (both streams), dropped.
+    pub dropped_bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl CommandOutput {
+    pub fn stdout_text(&self) -> String {
+        crate::sanitize::from_host_bytes(&self.stdout)
+    }
+
+    pub fn stderr_text(&self) -> String {
+        crate::sanitize::from_host_bytes(&self.stderr)
+    }
+}
+
+/// Why a command could not run or finish. The text is shown to responders.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection refused")]
+    Refused,
+    #[error("connection timed out")]
+    ConnectTimeout,
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("unknown host key {fingerprint}: check it, then run `vigie trust {host}`")]
+    HostKeyUnknown { host: String, fingerprint: String },
+    #[error(
+        "HOST KEY CHANGED for {host}: now {fingerprint}, pinned key differs — refusing to connect"
+    )]
+    HostKeyMismatch { host: String, fingerprint: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Appends `chunk` to `buffer` up to `cap` bytes, counting the rest in `dropped`.
+pub fn append_capped(buffer: &mut Vec<u8>, chunk: &[u8], cap: usize, dropped: &mut u64) {
+    let room = cap.saturating_sub(buffer.len());
+    let kept = room.min(chunk.len());
+    buffer.extend_from_slice(&chunk[..kept]);
+    *dropped += (chunk.len() - kept) as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_append_counts_the_rest() {
+        let mut buffer = Vec::new();
+        let mut dropped = 0;
+        append_capped(&mut buffer, b"hello", 3, &mut dropped);
+        append_capped(&mut buffer, b"world", 3, &mut dropped);
+        assert_eq!(buffer, b"hel");
+        assert_eq!(dropped, 7);
+    }
+}

@@ -1,0 +1,102 @@
+//! The cockpit. `run` wires the pieces: the terminal guard, the poller, an
+//! input thread, and a loop that folds events into [`app::App`] and redraws
+//! only when something changed.
+
+pub mod app;
+pub mod keys;
+pub mod terminal;
+pub mod views;
+
+use crate::config::Config;
+use crate::poller;
+use anyhow::Context;
+use chrono::Utc;
+use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Opens the cockpit and returns when the responder quits.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_loop(config))
+}
+
+async fn run_loop(config: Config) -> anyhow::Result<()> {
+    let mut guard = terminal::TerminalGuard::enter().context("cannot open the terminal")?;
+    let (mut polls, poll_tasks) = poller::start(&config);
+    let mut inputs = spawn_input_thread();
+    let mut app = app::App::new(&config, Utc::now());
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+
+    while !app.should_quit {
+        if dirty {
+            draw(&mut guard.terminal, &app)?;
+            dirty = false;
+        }
+        tokio::select! {
+            Some(input) = inputs.recv() => dirty |= handle_input(&mut app, input),
+            Some(result) = polls.recv() => {
+                app.apply_poll(&result);
+                // Fold every result already waiting into this one frame.
+                while let Ok(more) = polls.try_recv() {
+                    app.apply_poll(&more);
+                }
+                dirty = true;
+            }
+            _ = clock.tick() => {
+                app.now = Utc::now();
+                dirty = true;
+            }
+        }
+    }
+    for task in poll_tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// Returns whether the screen needs a redraw.
+fn handle_input(app: &mut app::App, input: Event) -> bool {
+    match input {
+        Event::Key(key) if key.kind == KeyEventKind::Press => match keys::action_for(key) {
+            Some(action) => {
+                app.apply_action(action);
+                true
+            }
+            None => false,
+        },
+        Event::Resize(..) => true,
+        _ => false,
+    }
+}
+
+fn draw(terminal: &mut terminal::Screen, app: &app::App) -> anyhow::Result<()> {
+    // Synchronized updates: the terminal shows the whole frame at once, no flicker.
+    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    let drawn = terminal.draw(|frame| views::render(frame, app));
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
+    drawn.context("cannot draw the screen")?;
+    Ok(())
+}
+
+/// Terminal input is read on its own thread: `event::read` blocks.
+fn spawn_input_thread() -> mpsc::UnboundedReceiver<Event> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("vigie-input".into())
+        .spawn(move || {
+            while let Ok(event) = event::read() {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok();
+    receiver
+}

@@ -1,0 +1,300 @@
+//! Rendering only: every function here reads [`App`] and draws; none changes state.
+
+use super::app::App;
+use super::keys::BINDINGS;
+use crate::config::ConfigSource;
+use crate::probe::linux::LinuxHealth;
+use crate::sanitize::one_line;
+use crate::status::{HostStatus, Reachability};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    render_header(frame, header, app);
+    let list_width = (body.width / 3).clamp(24, 40);
+    let [hosts, detail] =
+        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
+    render_host_list(frame, hosts, app);
+    render_detail(frame, detail, app);
+    render_hint_bar(frame, footer);
+    if app.show_help {
+        render_help(frame, frame.area());
+    }
+}
+
+fn render_header(frame: &mut Frame, area: Rect, app: &App) {
+    let incident = match &app.incident {
+        Some(title) => format!("INC {}", one_line(title)),
+        None => "no incident".to_string(),
+    };
+    let source = match &app.config_source {
+        ConfigSource::EmbeddedDefault => " (no vigie.toml: this machine only)".to_string(),
+        ConfigSource::File(path) => format!(" ({})", path.display()),
+    };
+    let left = format!(" vigie ─ {incident} ─ {} hosts{source}", app.hosts.len());
+    let clock = format!("{} UTC ", app.now.format("%H:%M:%S"));
+    let padding =
+        (area.width as usize).saturating_sub(left.chars().count() + clock.chars().count());
+    let line = Line::from(vec![
+        Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" ".repeat(padding)),
+        Span::raw(clock),
+    ]);
+    frame.render_widget(
+        Paragraph::new(line).style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}
+
+/// State glyph and colour; the glyph alone must carry the meaning.
+fn reachability_glyph(status: &HostStatus) -> (&'static str, Color) {
+    match status.reachability {
+        Reachability::Unknown => ("?", Color::DarkGray),
+        Reachability::Reachable => ("●", Color::Green),
+        Reachability::Unreachable { .. } => ("✖", Color::Red),
+    }
+}
+
+fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
+    let items: Vec<ListItem> = app
+        .hosts
+        .iter()
+        .map(|host| {
+            let (glyph, colour) = reachability_glyph(host);
+            let summary = match (&host.reachability, &host.health) {
+                (Reachability::Unreachable { .. }, _) => "down".to_string(),
+                (_, Some(health)) => health
+                    .load
+                    .map(|l| format!("load {:.1}", l[0]))
+                    .unwrap_or_else(|| "ok".to_string()),
+                _ => "—".to_string(),
+            };
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+                Span::raw(format!(
+                    "{:<11} {:<7} {summary}",
+                    one_line(&host.name),
+                    host.kind.as_str()
+                )),
+            ]))
+        })
+        .collect();
+    let list = List::new(items)
+        .block(Block::default().borders(Borders::ALL).title(" HOSTS "))
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
+    let block = Block::default().borders(Borders::ALL);
+    let Some(host) = app.selected_host() else {
+        frame.render_widget(
+            Paragraph::new("no hosts in the inventory").block(block),
+            area,
+        );
+        return;
+    };
+    let block = block.title(format!(" {} ", host.name));
+    // Room for the label, the percentage and "368 MiB of 24 GiB" after the bar.
+    let bar_width = (area.width as usize).saturating_sub(44).clamp(6, 30);
+    let mut lines = vec![status_line(host, app)];
+    lines.push(Line::raw(format!(
+        "{} · {}",
+        host.kind.as_str(),
+        one_line(&host.address)
+    )));
+    lines.push(Line::raw(""));
+    match &host.health {
+        Some(health) => lines.extend(health_lines(health, bar_width)),
+        None => lines.push(Line::raw("waiting for the first poll…")),
+    }
+    let mut paragraph = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false });
+    if host.stale_for(app.now).is_some() {
+        paragraph = paragraph.style(Style::new().fg(Color::DarkGray));
+    }
+    frame.render_widget(paragraph, area);
+}
+
+fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
+    let (glyph, colour) = reachability_glyph(host);
+    let text = match &host.reachability {
+        Reachability::Unknown => "not polled yet".to_string(),
+        Reachability::Reachable => match host.last_round_trip {
+            Some(rtt) => format!("reachable · probe {} ms", rtt.as_millis()),
+            None => "reachable".to_string(),
+        },
+        Reachability::Unreachable { reason, since } => {
+            let mut text = format!(
+                "unreachable since {} ({})",
+                since.format("%H:%M:%S"),
+                one_line(reason)
+            );
+            if let Some(age) = host.stale_for(app.now) {
+                text.push_str(&format!(" · data below is {} old", human_age(age)));
+            }
+            text
+        }
+    };
+    Line::from(vec![
+        Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+        Span::raw(text),
+    ])
+}
+
+fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some([l1, l5, l15]) = health.load {
+        let cpus = health
+            .cpus
+            .map(|c| format!(" on {c} CPUs"))
+            .unwrap_or_default();
+        lines.push(Line::raw(format!(
+            "load     {l1:.2} {l5:.2} {l15:.2}{cpus}"
+        )));
+    }
+    if let Some(memory) = health.memory {
+        let used = memory.total_kib.saturating_sub(memory.available_kib);
+        lines.push(Line::raw(format!(
+            "memory   {} {:>3.0}%  {} of {}",
+            bar(memory.used_percent(), bar_width),
+            memory.used_percent(),
+            human_kib(used),
+            human_kib(memory.total_kib)
+        )));
+    }
+    if let Some(pressure) = health.io_pressure {
+        lines.push(Line::raw(format!(
+            "io wait  some {:.1}% · full {:.1}% (avg10)",
+            pressure.some_avg10, pressure.full_avg10
+        )));
+    }
+    if let Some(uptime) = health.uptime_s {
+        lines.push(Line::raw(format!(
+            "uptime   {}",
+            human_age(chrono::Duration::seconds(uptime as i64))
+        )));
+    }
+    if !health.filesystems.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "DISKS",
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    for fs in &health.filesystems {
+        lines.push(Line::raw(format!(
+            "{:<8} {} {:>3.0}%  {} free of {}",
+            one_line(&fs.mount),
+            bar(fs.used_percent(), bar_width),
+            fs.used_percent(),
+            human_kib(fs.available_kib),
+            human_kib(fs.size_kib)
+        )));
+    }
+    lines
+}
+
+/// A text gauge: `[█████░░░░░]`.
+fn bar(percent: f64, width: usize) -> String {
+    let filled = ((percent.clamp(0.0, 100.0) / 100.0) * width as f64).round() as usize;
+    format!(
+        "[{}{}]",
+        "█".repeat(filled),
+        "░".repeat(width - filled.min(width))
+    )
+}
+
+pub fn human_kib(kib: u64) -> String {
+    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = kib as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 10.0 || unit == 0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn human_age(age: chrono::Duration) -> String {
+    let seconds = age.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        3600..86400 => format!("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60),
+        _ => format!("{}d{:02}h", seconds / 86400, (seconds % 86400) / 3600),
+    }
+}
+
+fn render_hint_bar(frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    for binding in BINDINGS.iter().filter(|b| b.in_hint_bar) {
+        spans.push(Span::styled(
+            format!(" {} ", binding.label),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!("{} ", binding.description)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_help(frame: &mut Frame, area: Rect) {
+    let width = 44.min(area.width);
+    let height = (BINDINGS.len() as u16 + 4).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines: Vec<Line> = BINDINGS
+        .iter()
+        .map(|b| Line::raw(format!(" {:<8} {}", b.label, b.description)))
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(" Ctrl-C   quit"));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_like_a_human_would_say_them() {
+        assert_eq!(human_kib(512), "512 KiB");
+        assert_eq!(human_kib(24684092), "24 GiB");
+        assert_eq!(human_kib(1536), "1.5 MiB");
+        assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
+        assert_eq!(
+            human_age(chrono::Duration::seconds(3 * 3600 + 120)),
+            "3h02m"
+        );
+    }
+
+    #[test]
+    fn bars_stay_in_width() {
+        assert_eq!(bar(50.0, 10), "[█████░░░░░]");
+        assert_eq!(bar(150.0, 4), "[████]");
+        assert_eq!(bar(-3.0, 4), "[░░░░]");
+    }
+}

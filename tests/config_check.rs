@@ -1,0 +1,143 @@
+//! `vigie check` and `vigie init` through the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn vigie(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("VIGIE_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.join("no-xdg"))
+        .output()
+        .expect("run vigie");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check_fixture(name: &str) -> (i32, String) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config");
+    let (code, _, stderr) = vigie(&["--config", name, "check"], &fixtures);
+    (code, stderr)
+}
+
+#[test]
+fn broken_configs_name_file_line_and_column() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "unknown-key.toml",
+            &[
+                "unknown-key.toml:3:1: error: unknown key `pol_timeout` in [settings]",
+                "unknown-key.toml:7:1: error: unknown key `adress` in host #1",
+                "hint: did you mean `address`?",
+            ],
+        ),
+        (
+            "duplicate-host.toml",
+            &[
+                "duplicate-host.toml:9:8: error: duplicate host \"miramelle\"",
+                "already defined on line 2",
+            ],
+        ),
+        (
+            "bad-address.toml",
+            &[
+                "bad-address.toml:3:11: error: bad address \"10.0.0.300\"",
+                "bad-address.toml:7:11: error: bad address \"-oProxyCommand=touch /tmp/x\"",
+            ],
+        ),
+        (
+            "unknown-group.toml",
+            &[
+                "unknown-group.toml:8:29: error: unknown host \"locust\" in group \"hypervisors\"",
+                "did you mean \"locuste\"?",
+            ],
+        ),
+        ("syntax-error.toml", &["syntax-error.toml:2:18: error:"]),
+        (
+            "bad-type.toml",
+            &["bad-type.toml:2:17: error: invalid duration \"five seconds\""],
+        ),
+        (
+            "bad-kind.toml",
+            &["bad-kind.toml:3:8: error: unknown variant `vmware`"],
+        ),
+    ];
+    for (file, expected) in cases {
+        let (code, stderr) = check_fixture(file);
+        assert_eq!(code, 1, "{file} should fail:\n{stderr}");
+        for line in *expected {
+            assert!(
+                stderr.contains(line),
+                "{file}: expected {line:?} in:\n{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = vigie(&["--config", "nope.toml", "check"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("nope.toml:1:1: error: cannot read the config"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn init_writes_an_example_that_checks_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = vigie(&["init"], dir.path());
+    assert_eq!(code, 0);
+    assert!(stdout.contains("wrote vigie.toml"));
+    // ./vigie.toml is found without --config.
+    let (code, stdout, stderr) = vigie(&["check"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("vigie.toml: ok (4 hosts, 1 groups)"),
+        "{stdout}"
+    );
+
+    std::fs::write(dir.path().join("vigie.toml"), "# mine\n").unwrap();
+    let (code, _, stderr) = vigie(&["init"], dir.path());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("vigie.toml")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[test]
+fn without_any_config_the_embedded_default_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = vigie(&["check"], dir.path());
+    assert_eq!(code, 0);
+    assert!(stdout.contains("built-in default"), "{stdout}");
+}
+
+#[test]
+fn later_commands_exist_and_say_they_are_not_available_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["report"][..],
+        &["timeline", "verify"],
+        &["incident", "list"],
+    ] {
+        let (code, _, stderr) = vigie(args, dir.path());
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stderr.contains("not available yet"), "{args:?}: {stderr}");
+    }
+    for command in [
+        "init", "check", "status", "trust", "incident", "note", "run", "timeline", "report",
+    ] {
+        let (code, stdout, _) = vigie(&[command, "--help"], dir.path());
+        assert_eq!(code, 0, "{command} --help");
+        assert!(stdout.contains("Usage"), "{command}");
+    }
+}

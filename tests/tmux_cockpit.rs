@@ -1,0 +1,66 @@
+//! The real binary in a real terminal (tmux): it shows live data, quits on
+//! `q`, and leaves the shell exactly as it found it.
+
+mod common;
+
+use common::tmux::TmuxSession;
+use std::time::Duration;
+
+#[test]
+fn cockpit_shows_this_machine_quits_on_q_and_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_str().unwrap();
+    let xdg = format!("{home_path}/config");
+    let tmux = TmuxSession::start(
+        100,
+        30,
+        home.path(),
+        &[
+            ("HOME", home_path),
+            ("XDG_CONFIG_HOME", &xdg),
+            ("VIGIE_CONFIG", ""),
+            ("TERM", "xterm-256color"),
+            ("PS1", "$ "),
+        ],
+    );
+    // Remember the terminal settings the shell had, to compare after vigie quits.
+    tmux.type_line("stty -g > tty.before; clear");
+    tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
+
+    let hostname = vigie::config::local_host_name();
+    let screen = tmux.wait_for(
+        "the host list with live load",
+        Duration::from_secs(20),
+        |s| {
+            s.contains("HOSTS")
+                && s.contains(&hostname)
+                && s.contains("load ")
+                && s.contains("DISKS")
+        },
+    );
+    assert!(
+        screen.contains("no vigie.toml: this machine only"),
+        "{screen}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "the cockpit uses the alternate screen"
+    );
+
+    tmux.send(&["?"]);
+    tmux.wait_for("the help overlay", Duration::from_secs(5), |s| {
+        s.contains("previous host")
+    });
+    tmux.send(&["Escape"]);
+    tmux.send(&["q"]);
+    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+        s.trim_end().ends_with('$')
+    });
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+
+    tmux.type_line("[ \"$(stty -g)\" = \"$(cat tty.before)\" ] && echo TTY-RESTORED-$((40+2))");
+    tmux.wait_for("the terminal settings check", Duration::from_secs(5), |s| {
+        s.contains("TTY-RESTORED-42")
+    });
+}
