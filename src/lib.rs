@@ -2,11 +2,14 @@
 //!
 //! See `ARCHITECTURE.md` for where things live and how data flows.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod format;
 pub mod poller;
 pub mod probe;
 pub mod sanitize;
 pub mod status;
+pub mod status_json;
 pub mod transport;
 pub mod tui;

@@ -47,7 +47,7 @@ fn scripted_app() -> App {
     app.apply_poll(&PollResult {
         host_index: 0,
         at: t0 + chrono::Duration::seconds(12),
-        outcome: PollOutcome::Failed("connection timed out".into()),
+        outcome: PollOutcome::Failed(vigie::transport::TransportError::ConnectTimeout),
     });
     app
 }

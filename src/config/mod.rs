@@ -208,6 +208,19 @@ impl Config {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// vigie's own known_hosts (pins written by `vigie trust`).
+    pub fn own_known_hosts(&self) -> PathBuf {
+        self.settings
+            .known_hosts
+            .as_ref()
+            .map(|p| crate::transport::ssh_config::expand_tilde(&p.to_string_lossy()))
+            .unwrap_or_else(|| {
+                xdg_dir("XDG_DATA_HOME", ".local/share")
+                    .join("vigie")
+                    .join("known_hosts")
+            })
+    }
+
     /// Where incidents live: the setting, else `$XDG_DATA_HOME/vigie/incidents`.
     pub fn incidents_dir(&self) -> PathBuf {
         self.settings.incidents_dir.clone().unwrap_or_else(|| {

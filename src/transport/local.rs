@@ -48,7 +48,17 @@ pub async fn run(request: &CommandRequest) -> Result<CommandOutput, TransportErr
         (out, err, status)
     };
 
-    match tokio::time::timeout(request.timeout, work).await {
+    let cancel = request.cancel.clone();
+    let cancelled = async move {
+        while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let finished = tokio::select! {
+        finished = tokio::time::timeout(request.timeout, work) => finished.map_err(|_| TransportError::Timeout(request.timeout)),
+        () = cancelled => Err(TransportError::Cancelled),
+    };
+    match finished {
         Ok(((stdout, dropped_out), (stderr, dropped_err), status)) => {
             let status = status.map_err(|e| TransportError::Other(format!("wait failed: {e}")))?;
             Ok(CommandOutput {
@@ -59,11 +69,11 @@ pub async fn run(request: &CommandRequest) -> Result<CommandOutput, TransportErr
                 elapsed: started.elapsed(),
             })
         }
-        Err(_) => {
+        Err(error) => {
             if let Some(pid) = pid {
                 kill_process_group(pid);
             }
-            Err(TransportError::Timeout(request.timeout))
+            Err(error)
         }
     }
 }

@@ -5,8 +5,13 @@
 //! values never appear on a command line and the script's own commands cannot
 //! swallow the rest of it (they get `/dev/null` as stdin).
 
+pub mod endpoint;
+pub mod known_hosts;
 pub mod local;
+pub mod ssh;
+pub mod ssh_config;
 
+use crate::config::{Config, Host, TransportKind};
 use std::time::Duration;
 
 /// The fixed command line every transport starts. It reads the whole script
@@ -22,7 +27,12 @@ pub struct CommandRequest {
     pub timeout: Duration,
     /// Bytes kept per stream; the rest is counted, not stored.
     pub output_cap: usize,
+    /// Set to true to stop the command (and its whole process group).
+    pub cancel: CancelFlag,
 }
+
+/// Shared flag a caller sets to cancel a running command.
+pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 impl CommandRequest {
     pub fn new(script: impl Into<String>, timeout: Duration) -> Self {
@@ -30,6 +40,7 @@ impl CommandRequest {
             script: script.into(),
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
+            cancel: CancelFlag::default(),
         }
     }
 }
@@ -60,6 +71,8 @@ impl CommandOutput {
 pub enum TransportError {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    #[error("cancelled")]
+    Cancelled,
     #[error("connection refused")]
     Refused,
     #[error("connection timed out")]
@@ -76,6 +89,60 @@ pub enum TransportError {
     HostKeyMismatch { host: String, fingerprint: String },
     #[error("{0}")]
     Other(String),
+}
+
+/// A way to run scripts on one host.
+#[derive(Clone)]
+pub enum Transport {
+    Local,
+    Ssh(ssh::SshHandle),
+}
+
+impl Transport {
+    /// The transport for `host`; SSH hosts get their own session thread.
+    pub fn for_host(
+        config: &Config,
+        ssh_config: &ssh_config::SshConfig,
+        host: &Host,
+        options: &ssh::SshOptions,
+    ) -> Result<Transport, String> {
+        match host.transport {
+            TransportKind::Local => Ok(Transport::Local),
+            TransportKind::Ssh => {
+                let endpoint = endpoint::resolve(config, ssh_config, host)?;
+                Ok(Transport::Ssh(ssh::SshHandle::spawn(
+                    endpoint,
+                    options.clone(),
+                )))
+            }
+        }
+    }
+
+    pub async fn run(&self, request: CommandRequest) -> Result<CommandOutput, TransportError> {
+        match self {
+            Transport::Local => local::run(&request).await,
+            Transport::Ssh(handle) => handle.run(request).await,
+        }
+    }
+}
+
+impl ssh::SshOptions {
+    /// Options from `[settings]`: vigie's own known_hosts under
+    /// `$XDG_DATA_HOME/vigie/` unless set, plus `~/.ssh/known_hosts`.
+    pub fn from_config(config: &Config) -> ssh::SshOptions {
+        let settings = &config.settings;
+        ssh::SshOptions {
+            connect_timeout: settings.connect_timeout,
+            keepalive: Duration::from_secs(15),
+            max_backoff: settings
+                .poll_interval
+                .clamp(Duration::from_secs(1), Duration::from_secs(30)),
+            known_hosts: known_hosts::KnownHostsFiles {
+                own: config.own_known_hosts(),
+                user: ssh_config::home_dir().map(|h| h.join(".ssh/known_hosts")),
+            },
+        }
+    }
 }
 
 /// Appends `chunk` to `buffer` up to `cap` bytes, counting the rest in `dropped`.

@@ -3,6 +3,7 @@
 use super::app::App;
 use super::keys::BINDINGS;
 use crate::config::ConfigSource;
+use crate::format::{human_age, human_kib};
 use crate::probe::linux::LinuxHealth;
 use crate::sanitize::one_line;
 use crate::status::{HostStatus, Reachability};
@@ -135,7 +136,7 @@ fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
             Some(rtt) => format!("reachable · probe {} ms", rtt.as_millis()),
             None => "reachable".to_string(),
         },
-        Reachability::Unreachable { reason, since } => {
+        Reachability::Unreachable { reason, since, .. } => {
             let mut text = format!(
                 "unreachable since {} ({})",
                 since.format("%H:%M:%S"),
@@ -214,31 +215,6 @@ fn bar(percent: f64, width: usize) -> String {
         "█".repeat(filled),
         "░".repeat(width - filled.min(width))
     )
-}
-
-pub fn human_kib(kib: u64) -> String {
-    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = kib as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value >= 10.0 || unit == 0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-pub fn human_age(age: chrono::Duration) -> String {
-    let seconds = age.num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
-        3600..86400 => format!("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60),
-        _ => format!("{}d{:02}h", seconds / 86400, (seconds % 86400) / 3600),
-    }
 }
 
 fn render_hint_bar(frame: &mut Frame, area: Rect) {

@@ -356,3 +356,85 @@ pub fn is_alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Wiring the lab into vigie: inventories and transport settings.
+impl SshLab {
+    /// A vigie.toml listing every lab host, pinned keys in `known_hosts`.
+    pub fn vigie_toml(&self, known_hosts: &Path) -> String {
+        let mut text = format!(
+            "[settings]\npoll_interval = \"1s\"\nconnect_timeout = \"2s\"\ncommand_timeout = \"10s\"\nknown_hosts = \"{}\"\n",
+            known_hosts.display()
+        );
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\n",
+                host.name,
+                host.address,
+                host.port,
+                self.user,
+                self.client_key.display()
+            ));
+        }
+        text
+    }
+
+    pub fn endpoint(&self, index: usize) -> vigie::transport::endpoint::Endpoint {
+        let host = &self.hosts[index];
+        vigie::transport::endpoint::Endpoint {
+            label: host.name.clone(),
+            host: host.address.to_string(),
+            port: host.port,
+            user: self.user.clone(),
+            identity_files: vec![self.client_key.clone()],
+            jumps: vec![],
+        }
+    }
+
+    pub fn ssh_options(&self) -> vigie::transport::ssh::SshOptions {
+        vigie::transport::ssh::SshOptions {
+            connect_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_secs(15),
+            max_backoff: Duration::from_secs(1),
+            known_hosts: vigie::transport::known_hosts::KnownHostsFiles {
+                own: self.known_hosts.clone(),
+                user: None,
+            },
+        }
+    }
+
+    pub fn transport(&self, index: usize) -> vigie::transport::Transport {
+        vigie::transport::Transport::Ssh(vigie::transport::ssh::SshHandle::spawn(
+            self.endpoint(index),
+            self.ssh_options(),
+        ))
+    }
+}
+
+/// Runs the real vigie binary with a clean environment: HOME in `home` (no
+/// ~/.ssh of the developer), no ssh-agent, no VIGIE_* variables.
+pub fn vigie(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vigie");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for vigie");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,5 +1,8 @@
 //! The command line: parses arguments and wires the components for each command.
 
+mod status;
+mod trust;
+
 use crate::config::{self, Config, ConfigSource, Diagnostic};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -40,6 +43,9 @@ pub enum Command {
     Trust {
         /// Host name from the inventory
         host: String,
+        /// Pin without asking (for provisioning scripts that checked the key otherwise)
+        #[arg(long)]
+        yes: bool,
     },
     /// Declare, list or close incidents
     #[command(subcommand)]
@@ -111,6 +117,15 @@ pub fn main() -> i32 {
         None => run_cockpit(cli.config.as_deref()),
         Some(Command::Init { path }) => init(&path),
         Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
+        Some(Command::Status { json }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => status::run(&config, json),
+            // Bad config: as bad as it gets for a monitoring hook.
+            Err(_) => 2,
+        },
+        Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => trust::run(&config, &host, yes),
+            Err(code) => code,
+        },
         Some(other) => not_available(&other),
     }
 }

@@ -1,0 +1,43 @@
+//! Numbers as a tired human reads them: sizes, ages.
+
+pub fn human_kib(kib: u64) -> String {
+    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = kib as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 10.0 || unit == 0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn human_age(age: chrono::Duration) -> String {
+    let seconds = age.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        3600..86400 => format!("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60),
+        _ => format!("{}d{:02}h", seconds / 86400, (seconds % 86400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_like_a_human_would_say_them() {
+        assert_eq!(human_kib(512), "512 KiB");
+        assert_eq!(human_kib(24684092), "24 GiB");
+        assert_eq!(human_kib(1536), "1.5 MiB");
+        assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
+        assert_eq!(
+            human_age(chrono::Duration::seconds(3 * 3600 + 120)),
+            "3h02m"
+        );
+    }
+}

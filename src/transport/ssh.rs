@@ -1,0 +1,718 @@
+//! The SSH transport on libssh2 (`ssh2`).
+//!
+//! Each host gets one OS thread that owns its `Session` and every channel on
+//! it: libssh2 handles are never touched from two threads. The async side
+//! sends jobs over a channel and awaits a oneshot reply. A jump host's session
+//! lives on a thread of its own, which pumps bytes between a direct-tcpip
+//! channel and a socket pair handed to the target's session.
+
+use super::endpoint::Endpoint;
+use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
+use super::{append_capped, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use ssh2::{BlockDirections, Channel, Session};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Settings shared by every SSH connection.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    pub connect_timeout: Duration,
+    /// Idle time after which a keepalive is sent.
+    pub keepalive: Duration,
+    /// Longest wait between reconnection attempts to an unreachable host.
+    pub max_backoff: Duration,
+    pub known_hosts: KnownHostsFiles,
+}
+
+/// The remote command line. It never changes and carries no values: the
+/// shell (a process group leader, as sshd starts it) reports its pid on
+/// stderr so that a cancel can kill the whole group, then reads the script
+/// from stdin. `exec /bin/sh` makes it independent of the login shell.
+fn remote_command() -> String {
+    format!("exec /bin/sh -c 'printf \"{PID_MARKER}%s\\n\" \"$$\" >&2; {STDIN_SCRIPT_RUNNER}'")
+}
+
+const PID_MARKER: &str = "@@vigie-pid ";
+
+enum Job {
+    Run {
+        request: CommandRequest,
+        reply: oneshot::Sender<Result<CommandOutput, TransportError>>,
+    },
+    HostKey {
+        reply: oneshot::Sender<Result<(ServerKey, Verdict), TransportError>>,
+    },
+}
+
+/// A handle to a host's SSH thread. Cheap to clone; the thread ends when
+/// every handle is dropped.
+#[derive(Clone)]
+pub struct SshHandle {
+    jobs: std_mpsc::Sender<Job>,
+}
+
+impl SshHandle {
+    pub fn spawn(endpoint: Endpoint, options: SshOptions) -> SshHandle {
+        let (jobs, receiver) = std_mpsc::channel();
+        let name = format!("vigie-ssh-{}", endpoint.label);
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || SessionThread::new(endpoint, options).serve(receiver));
+        if let Err(e) = spawned {
+            // Without a thread every job fails at once with a clear error (the receiver is gone).
+            eprintln!("vigie: cannot start an SSH thread: {e}");
+        }
+        SshHandle { jobs }
+    }
+
+    pub async fn run(&self, request: CommandRequest) -> Result<CommandOutput, TransportError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Run { request, reply })
+            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?
+    }
+
+    /// Connects far enough to see the server's key, and says what the
+    /// known_hosts files think of it. Does not authenticate.
+    pub async fn host_key(&self) -> Result<(ServerKey, Verdict), TransportError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::HostKey { reply })
+            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?
+    }
+}
+
+/// An authenticated session, and the jump bridge it runs over, if any.
+struct Connection {
+    session: Session,
+    _bridge: Option<JumpBridge>,
+}
+
+struct SessionThread {
+    endpoint: Endpoint,
+    options: SshOptions,
+    connection: Option<Connection>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<TransportError>,
+}
+
+impl SessionThread {
+    fn new(endpoint: Endpoint, options: SshOptions) -> Self {
+        SessionThread {
+            endpoint,
+            options,
+            connection: None,
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+        }
+    }
+
+    fn serve(mut self, jobs: std_mpsc::Receiver<Job>) {
+        loop {
+            match jobs.recv_timeout(self.options.keepalive) {
+                Ok(Job::Run { request, reply }) => {
+                    let result = self.run(&request);
+                    let _ = reply.send(result);
+                }
+                Ok(Job::HostKey { reply }) => {
+                    let result = handshake_only(&self.endpoint, &self.options);
+                    let _ = reply.send(result);
+                }
+                Err(std_mpsc::RecvTimeoutError::Timeout) => self.keepalive(),
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn keepalive(&mut self) {
+        if let Some(connection) = &self.connection {
+            connection.session.set_blocking(true);
+            if connection.session.keepalive_send().is_err() {
+                self.connection = None;
+            }
+        }
+    }
+
+    fn run(&mut self, request: &CommandRequest) -> Result<CommandOutput, TransportError> {
+        self.ensure_connected()?;
+        let Some(connection) = &self.connection else {
+            return Err(TransportError::Other("not connected".into()));
+        };
+        let result = run_command(&connection.session, request, self.options.connect_timeout);
+        match &result {
+            Ok(_) => {}
+            // The command timed out but the connection answered the kill: keep it.
+            Err(TransportError::Timeout(_)) | Err(TransportError::Cancelled) => {}
+            Err(_) => self.connection = None,
+        }
+        result
+    }
+
+    /// Connects if needed, with exponential backoff between failed attempts.
+    fn ensure_connected(&mut self) -> Result<(), TransportError> {
+        if self.connection.is_some() {
+            return Ok(());
+        }
+        if let (Some(retry_at), Some(error)) = (self.retry_at, &self.last_error) {
+            if Instant::now() < retry_at {
+                return Err(error.clone());
+            }
+        }
+        match connect(&self.endpoint, &self.options) {
+            Ok(connection) => {
+                self.connection = Some(connection);
+                self.failures = 0;
+                self.retry_at = None;
+                self.last_error = None;
+                Ok(())
+            }
+            Err(error) => {
+                self.failures = self.failures.saturating_add(1);
+                let backoff = Duration::from_secs(1u64 << self.failures.min(6).saturating_sub(1));
+                self.retry_at = Some(Instant::now() + backoff.min(self.options.max_backoff));
+                self.last_error = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+}
+
+fn timeout_ms(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis())
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// Maps an error of the handshake or authentication phase.
+fn session_error(context: &str, error: ssh2::Error) -> TransportError {
+    if error.code() == ssh2::ErrorCode::Session(-9) {
+        // LIBSSH2_ERROR_TIMEOUT
+        return TransportError::ConnectTimeout;
+    }
+    TransportError::Unreachable(format!("{context}: {}", error.message()))
+}
+
+fn io_connect_error(error: std::io::Error) -> TransportError {
+    match error.kind() {
+        ErrorKind::ConnectionRefused => TransportError::Refused,
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportError::ConnectTimeout,
+        _ => TransportError::Unreachable(error.to_string()),
+    }
+}
+
+/// Opens the byte stream to `endpoint`: TCP directly, or through its jump hosts.
+fn open_stream(
+    endpoint: &Endpoint,
+    options: &SshOptions,
+) -> Result<(Stream, Option<JumpBridge>), TransportError> {
+    if endpoint.jumps.is_empty() {
+        let addresses = (endpoint.host.as_str(), endpoint.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                TransportError::Unreachable(format!("cannot resolve {}: {e}", endpoint.host))
+            })?;
+        let mut last = TransportError::Unreachable(format!("{} has no address", endpoint.host));
+        for address in addresses {
+            match TcpStream::connect_timeout(&address, options.connect_timeout) {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok((Stream::Tcp(stream), None));
+                }
+                Err(e) => last = io_connect_error(e),
+            }
+        }
+        Err(last)
+    } else {
+        let (stream, bridge) = JumpBridge::open(endpoint, options)?;
+        Ok((Stream::Unix(stream), Some(bridge)))
+    }
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// A session that has completed the handshake (the server's key is known).
+fn handshake(
+    endpoint: &Endpoint,
+    options: &SshOptions,
+) -> Result<(Session, Option<JumpBridge>), TransportError> {
+    let (stream, bridge) = open_stream(endpoint, options)?;
+    let mut session = Session::new().map_err(|e| TransportError::Other(e.to_string()))?;
+    session.set_timeout(timeout_ms(options.connect_timeout));
+    match stream {
+        Stream::Tcp(s) => session.set_tcp_stream(s),
+        Stream::Unix(s) => session.set_tcp_stream(s),
+    }
+    session
+        .handshake()
+        .map_err(|e| session_error("SSH handshake failed", e))?;
+    Ok((session, bridge))
+}
+
+fn handshake_only(
+    endpoint: &Endpoint,
+    options: &SshOptions,
+) -> Result<(ServerKey, Verdict), TransportError> {
+    let (session, _bridge) = handshake(endpoint, options)?;
+    let key = ServerKey::from_session(&session)
+        .ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
+    let verdict = known_hosts::check(
+        &session,
+        &options.known_hosts,
+        &endpoint.host,
+        endpoint.port,
+        &key,
+    );
+    let _ = session.disconnect(None, "vigie: key check done", None);
+    Ok((key, verdict))
+}
+
+/// Handshake, strict host-key check, authentication.
+fn connect(endpoint: &Endpoint, options: &SshOptions) -> Result<Connection, TransportError> {
+    let (session, bridge) = handshake(endpoint, options)?;
+    let key = ServerKey::from_session(&session)
+        .ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
+    let verdict = known_hosts::check(
+        &session,
+        &options.known_hosts,
+        &endpoint.host,
+        endpoint.port,
+        &key,
+    );
+    known_hosts::enforce(verdict, &endpoint.label, &key)?;
+    authenticate(&session, endpoint)?;
+    session.set_keepalive(
+        false,
+        u32::try_from(options.keepalive.as_secs())
+            .unwrap_or(60)
+            .max(1),
+    );
+    Ok(Connection {
+        session,
+        _bridge: bridge,
+    })
+}
+
+/// ssh-agent first (if one is running), then each key file.
+fn authenticate(session: &Session, endpoint: &Endpoint) -> Result<(), TransportError> {
+    let mut tried = Vec::new();
+    if std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
+        match session.userauth_agent(&endpoint.user) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => tried.push("ssh-agent".to_string()),
+            Err(e) => tried.push(format!("ssh-agent ({})", e.message())),
+        }
+    }
+    for key in &endpoint.identity_files {
+        if !key.exists() {
+            continue;
+        }
+        match session.userauth_pubkey_file(&endpoint.user, None, key, None) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => tried.push(key.display().to_string()),
+            Err(e) => tried.push(format!("{} ({})", key.display(), e.message())),
+        }
+    }
+    let tried = if tried.is_empty() {
+        "no key found".to_string()
+    } else {
+        format!("tried {}", tried.join(", "))
+    };
+    Err(TransportError::Auth(format!(
+        "as {}: {tried}",
+        endpoint.user
+    )))
+}
+
+/// Runs one script on a new channel, streaming stdout and stderr without
+/// either blocking the other, until it exits, times out or is cancelled.
+fn run_command(
+    session: &Session,
+    request: &CommandRequest,
+    io_timeout: Duration,
+) -> Result<CommandOutput, TransportError> {
+    let started = Instant::now();
+    let deadline = started + request.timeout;
+    session.set_blocking(true);
+    session.set_timeout(timeout_ms(io_timeout));
+    let channel_error = |what: &str, e: ssh2::Error| {
+        TransportError::Unreachable(format!("{what}: {}", e.message()))
+    };
+    let mut channel = session
+        .channel_session()
+        .map_err(|e| channel_error("cannot open a channel", e))?;
+    channel
+        .exec(&remote_command())
+        .map_err(|e| channel_error("cannot start the command", e))?;
+    channel
+        .write_all(request.script.as_bytes())
+        .map_err(|e| TransportError::Unreachable(format!("cannot send the script: {e}")))?;
+    channel
+        .send_eof()
+        .map_err(|e| channel_error("cannot send the script", e))?;
+
+    session.set_blocking(false);
+    let mut output = CommandOutput::default();
+    let mut pid = PidReader::default();
+    let mut buffer = vec![0u8; 32 * 1024];
+    let outcome = loop {
+        let mut progressed = false;
+        match read_some(&mut channel, &mut buffer, false) {
+            ReadResult::Data(n) => {
+                append_capped(
+                    &mut output.stdout,
+                    &buffer[..n],
+                    request.output_cap,
+                    &mut output.dropped_bytes,
+                );
+                progressed = true;
+            }
+            ReadResult::Error(e) => {
+                break Err(TransportError::Unreachable(format!("connection lost: {e}")))
+            }
+            ReadResult::Nothing => {}
+        }
+        match read_some(&mut channel, &mut buffer, true) {
+            ReadResult::Data(n) => {
+                let rest = pid.feed(&buffer[..n]);
+                append_capped(
+                    &mut output.stderr,
+                    rest,
+                    request.output_cap,
+                    &mut output.dropped_bytes,
+                );
+                progressed = true;
+            }
+            ReadResult::Error(e) => {
+                break Err(TransportError::Unreachable(format!("connection lost: {e}")))
+            }
+            ReadResult::Nothing => {}
+        }
+        if !progressed && channel.eof() {
+            break Ok(());
+        }
+        if request.cancel.load(Ordering::Relaxed) {
+            break Err(TransportError::Cancelled);
+        }
+        if Instant::now() >= deadline {
+            break Err(TransportError::Timeout(request.timeout));
+        }
+        if !progressed {
+            wait_for_socket(session, Duration::from_millis(50));
+        }
+    };
+    session.set_blocking(true);
+    match outcome {
+        Ok(()) => {
+            let _ = channel.wait_close();
+            output.exit = match channel.exit_signal() {
+                Ok(signal) if signal.exit_signal.is_some() => None,
+                _ => channel.exit_status().ok(),
+            };
+            output.elapsed = started.elapsed();
+            Ok(output)
+        }
+        Err(error @ (TransportError::Timeout(_) | TransportError::Cancelled)) => {
+            // Kill the remote process group over a second channel, then close ours.
+            let killed = pid
+                .pid()
+                .map(|p| kill_remote_group(session, p))
+                .unwrap_or(false);
+            let _ = channel.close();
+            if killed {
+                Err(error)
+            } else {
+                Err(TransportError::Unreachable(format!(
+                    "{error}, and the host did not answer the kill"
+                )))
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
+enum ReadResult {
+    Data(usize),
+    Nothing,
+    Error(std::io::Error),
+}
+
+fn read_some(channel: &mut Channel, buffer: &mut [u8], stderr: bool) -> ReadResult {
+    let result = if stderr {
+        channel.stderr().read(buffer)
+    } else {
+        channel.read(buffer)
+    };
+    match result {
+        Ok(0) => ReadResult::Nothing,
+        Ok(n) => ReadResult::Data(n),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => ReadResult::Nothing,
+        Err(e) => ReadResult::Error(e),
+    }
+}
+
+/// Sleeps until the session's socket is ready in the direction libssh2 waits for.
+fn wait_for_socket(session: &Session, timeout: Duration) {
+    let events = match session.block_directions() {
+        BlockDirections::Inbound => libc::POLLIN,
+        BlockDirections::Outbound => libc::POLLOUT,
+        BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+        BlockDirections::None => libc::POLLIN,
+    };
+    poll_fds(&mut [(session.as_raw_fd(), events)], timeout);
+}
+
+/// poll(2) on a few descriptors; returns the revents of each.
+fn poll_fds(fds: &mut [(RawFd, i16)], timeout: Duration) -> Vec<i16> {
+    let mut pollfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|(fd, events)| libc::pollfd {
+            fd: *fd,
+            events: *events,
+            revents: 0,
+        })
+        .collect();
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: pollfds is a valid, correctly sized array for the duration of the call.
+    unsafe {
+        libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms);
+    }
+    pollfds.iter().map(|p| p.revents).collect()
+}
+
+/// `kill -KILL` on the remote process group, over a fresh channel.
+fn kill_remote_group(session: &Session, pid: u32) -> bool {
+    session.set_blocking(true);
+    let Ok(mut channel) = session.channel_session() else {
+        return false;
+    };
+    let command = format!("kill -KILL -- -{pid} 2>/dev/null; kill -KILL {pid} 2>/dev/null; true");
+    if channel.exec(&command).is_err() {
+        return false;
+    }
+    let _ = channel.send_eof();
+    let mut sink = Vec::new();
+    let _ = channel.read_to_end(&mut sink);
+    channel.wait_close().is_ok()
+}
+
+/// Separates the pid line the remote wrapper prints first on stderr.
+#[derive(Default)]
+struct PidReader {
+    line: Vec<u8>,
+    done: bool,
+    pid: Option<u32>,
+}
+
+impl PidReader {
+    /// Consumes the pid line from `chunk`; returns what is left for stderr.
+    fn feed<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+        if self.done {
+            return chunk;
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                self.line.extend_from_slice(&chunk[..end]);
+                self.done = true;
+                let line = String::from_utf8_lossy(&self.line);
+                self.pid = line
+                    .strip_prefix(PID_MARKER)
+                    .and_then(|p| p.trim().parse().ok());
+                &chunk[end + 1..]
+            }
+            None => {
+                self.line.extend_from_slice(chunk);
+                if self.line.len() > 64 {
+                    // Not our marker: never swallow more than a line of real stderr.
+                    self.done = true;
+                }
+                &[]
+            }
+        }
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+}
+
+/// The jump half of a ProxyJump connection: a thread owning the jump host's
+/// session, copying bytes between a direct-tcpip channel and a socket pair.
+struct JumpBridge {
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl JumpBridge {
+    /// Connects to the last jump of `target` (through the earlier ones) and
+    /// opens a tunnel to `target`; returns our end of the tunnel.
+    fn open(
+        target: &Endpoint,
+        options: &SshOptions,
+    ) -> Result<(UnixStream, JumpBridge), TransportError> {
+        let mut hops = target.jumps.clone();
+        let Some(mut last_hop) = hops.pop() else {
+            return Err(TransportError::Other("no jump host".into()));
+        };
+        last_hop.jumps = hops;
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| TransportError::Other(e.to_string()))?;
+        let (ready_tx, ready_rx) = std_mpsc::channel();
+        let (host, port, options_for_thread) = (target.host.clone(), target.port, options.clone());
+        let label = target.label.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("vigie-jump-{}", last_hop.label))
+            .spawn(move || {
+                let connection = match connect(&last_hop, &options_for_thread) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(jump_error(&last_hop.label, e)));
+                        return;
+                    }
+                };
+                let channel = match connection.session.channel_direct_tcpip(&host, port, None) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let message = format!(
+                            "jump host {} cannot reach {label}: {}",
+                            last_hop.label,
+                            e.message()
+                        );
+                        let _ = ready_tx.send(Err(TransportError::Unreachable(message)));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                pump(&connection.session, channel, theirs);
+            })
+            .map_err(|e| TransportError::Other(e.to_string()))?;
+        // The jump may itself be slow: allow one connect timeout per hop, plus the tunnel.
+        let wait = options.connect_timeout * (target.jumps.len() as u32 + 1);
+        match ready_rx.recv_timeout(wait) {
+            Ok(Ok(())) => Ok((ours, JumpBridge { _thread: thread })),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(TransportError::ConnectTimeout),
+        }
+    }
+}
+
+fn jump_error(jump: &str, error: TransportError) -> TransportError {
+    match error {
+        TransportError::HostKeyMismatch { .. } | TransportError::HostKeyUnknown { .. } => error,
+        other => TransportError::Unreachable(format!("jump host {jump}: {other}")),
+    }
+}
+
+/// Copies bytes both ways until either side closes.
+fn pump(session: &Session, mut channel: Channel, mut local: UnixStream) {
+    session.set_blocking(false);
+    if local.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut to_remote: Vec<u8> = Vec::new();
+    let mut to_local: Vec<u8> = Vec::new();
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let mut progressed = false;
+        if to_remote.is_empty() {
+            match local.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => {
+                    to_remote.extend_from_slice(&buffer[..n]);
+                    progressed = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        if !to_remote.is_empty() {
+            match channel.write(&to_remote) {
+                Ok(n) => {
+                    to_remote.drain(..n);
+                    progressed |= n > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        if to_local.is_empty() {
+            match channel.read(&mut buffer) {
+                Ok(0) if channel.eof() => return,
+                Ok(n) => {
+                    to_local.extend_from_slice(&buffer[..n]);
+                    progressed |= n > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        if !to_local.is_empty() {
+            match local.write(&to_local) {
+                Ok(n) => {
+                    to_local.drain(..n);
+                    progressed |= n > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        if !progressed {
+            let mut local_events = libc::POLLIN;
+            if !to_local.is_empty() {
+                local_events |= libc::POLLOUT;
+            }
+            let remote_events = match session.block_directions() {
+                BlockDirections::Outbound => libc::POLLOUT,
+                BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+                _ => libc::POLLIN,
+            };
+            poll_fds(
+                &mut [
+                    (local.as_raw_fd(), local_events),
+                    (session.as_raw_fd(), remote_events),
+                ],
+                Duration::from_millis(200),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_line_is_split_from_stderr_even_across_chunks() {
+        let mut reader = PidReader::default();
+        assert_eq!(reader.feed(b"@@vigie-p"), b"");
+        assert_eq!(reader.feed(b"id 4242\nreal error\n"), b"real error\n");
+        assert_eq!(reader.pid(), Some(4242));
+        assert_eq!(reader.feed(b"more"), b"more");
+    }
+
+    #[test]
+    fn remote_command_carries_no_value() {
+        let command = remote_command();
+        assert!(command.starts_with("exec /bin/sh -c '"));
+        assert_eq!(
+            command.matches('\'').count(),
+            2,
+            "one single-quoted argument: {command}"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! `vigie status` and `vigie trust` through the real binary against the sshd lab.
+
+mod common;
+
+use common::lab::{vigie, SshLab};
+use serde_json::Value;
+
+fn status_json(home: &std::path::Path, config: &std::path::Path) -> (i32, Value, String) {
+    let (code, stdout, stderr) = vigie(
+        home,
+        &["--config", config.to_str().unwrap(), "status", "--json"],
+        "",
+    );
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stdout}\n{stderr}"));
+    (code, json, stderr)
+}
+
+fn host<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn three_lab_hosts_report_live_health_in_the_documented_schema() {
+    let lab = SshLab::start(3);
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&lab.known_hosts)).unwrap();
+
+    let (code, json, stderr) = status_json(home.path(), &config);
+    let hosts = json["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{json}");
+    for host in hosts {
+        assert_eq!(host["reachable"], true, "{host}\n{stderr}");
+        assert!(host["error"].is_null());
+        for key in [
+            "name",
+            "kind",
+            "address",
+            "checked_at",
+            "round_trip_ms",
+            "vms",
+            "datastores",
+            "replication",
+            "lockouts",
+            "alerts",
+        ] {
+            assert!(host.get(key).is_some(), "missing {key}: {host}");
+        }
+        let health = &host["health"];
+        assert_eq!(health["load"].as_array().unwrap().len(), 3);
+        assert!(health["cpus"].as_u64().unwrap() >= 1);
+        assert!(health["memory"]["total_kib"].as_u64().unwrap() > 0);
+        assert!(health["memory"]["used_percent"].is_number());
+        let fs = &health["filesystems"][0];
+        for key in [
+            "device",
+            "mount",
+            "size_kib",
+            "used_kib",
+            "available_kib",
+            "used_percent",
+        ] {
+            assert!(fs.get(key).is_some(), "missing filesystem.{key}: {fs}");
+        }
+        for alert in host["alerts"].as_array().unwrap() {
+            assert!(["info", "warning", "critical"].contains(&alert["severity"].as_str().unwrap()));
+            assert!(alert["code"].is_string() && alert["message"].is_string());
+        }
+    }
+    let worst = hosts
+        .iter()
+        .flat_map(|h| h["alerts"].as_array().unwrap())
+        .map(|a| a["severity"].as_str().unwrap())
+        .max_by_key(|s| ["info", "warning", "critical"].iter().position(|x| x == s));
+    let expected = match worst {
+        Some("critical") => 2,
+        Some("warning") => 1,
+        _ => 0,
+    };
+    assert_eq!(code, expected, "exit code follows the worst alert");
+
+    // The table names every host.
+    let (_, table, _) = vigie(
+        home.path(),
+        &["--config", config.to_str().unwrap(), "status"],
+        "",
+    );
+    for name in ["lab1", "lab2", "lab3"] {
+        assert!(table.contains(name), "{table}");
+    }
+}
+
+#[test]
+fn an_unknown_host_is_refused_until_trusted() {
+    let lab = SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    let pins = home.path().join("pins");
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&pins)).unwrap();
+    let config_arg = config.to_str().unwrap();
+
+    let (code, json, _) = status_json(home.path(), &config);
+    let lab1 = host(&json, "lab1");
+    assert_eq!(lab1["reachable"], false);
+    assert_eq!(lab1["error_kind"], "host_key_unknown");
+    assert!(
+        lab1["error"].as_str().unwrap().contains("SHA256:"),
+        "{lab1}"
+    );
+    assert!(
+        lab1["error"].as_str().unwrap().contains("vigie trust lab1"),
+        "{lab1}"
+    );
+    assert_eq!(lab1["alerts"][0]["code"], "host_key_unknown");
+    assert_eq!(code, 1);
+
+    // Declining pins nothing.
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &["--config", config_arg, "trust", "lab1"],
+        "no\n",
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.contains("ssh-ed25519 key"), "{stdout}");
+    assert!(!pins.exists());
+
+    // The fingerprint shown is the one ssh-keygen computes for the host key.
+    let expected = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-f"])
+        .arg(lab.hosts[0].dir.join("ssh_host_ed25519_key.pub"))
+        .output()
+        .unwrap();
+    let expected = String::from_utf8_lossy(&expected.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let (code, stdout, stderr) = vigie(
+        home.path(),
+        &["--config", config_arg, "trust", "lab1"],
+        "yes\n",
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&expected),
+        "{stdout} should show {expected}"
+    );
+    let pinned = std::fs::read_to_string(&pins).unwrap();
+    assert!(
+        pinned.starts_with(&format!(
+            "[{}]:{} ssh-ed25519 ",
+            lab.hosts[0].address, lab.hosts[0].port
+        )),
+        "{pinned}"
+    );
+
+    let (code, json, _) = status_json(home.path(), &config);
+    assert_eq!(host(&json, "lab1")["reachable"], true, "{json}");
+    assert!(code <= 1);
+    let (code, stdout, _) = vigie(home.path(), &["--config", config_arg, "trust", "lab1"], "");
+    assert_eq!(code, 0);
+    assert!(stdout.contains("already trusted"));
+}
+
+#[test]
+fn a_changed_host_key_is_refused_with_a_critical_alert() {
+    let lab = SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    let pins = home.path().join("pins");
+    // The key pinned for lab1 is another machine's.
+    let other = home.path().join("other_key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let other_public = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_public: Vec<&str> = other_public.split_whitespace().take(2).collect();
+    let line = format!(
+        "[{}]:{} {}\n",
+        lab.hosts[0].address,
+        lab.hosts[0].port,
+        other_public.join(" ")
+    );
+    std::fs::write(&pins, line).unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&pins)).unwrap();
+
+    let (code, json, _) = status_json(home.path(), &config);
+    let lab1 = host(&json, "lab1");
+    assert_eq!(lab1["reachable"], false);
+    assert_eq!(lab1["error_kind"], "host_key_mismatch");
+    assert_eq!(lab1["alerts"][0]["code"], "host_key_mismatch");
+    assert_eq!(lab1["alerts"][0]["severity"], "critical");
+    assert_eq!(code, 2);
+
+    // trust refuses to pin over a changed key, and says how to fix it on purpose.
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "trust",
+            "lab1",
+            "--yes",
+        ],
+        "yes\n",
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("NOT THE KEY PINNED"), "{stderr}");
+    assert!(stderr.contains("ssh-keygen -R"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&pins).unwrap().lines().count(),
+        1,
+        "nothing was pinned"
+    );
+}
