@@ -222,3 +222,19 @@ fn a_changed_host_key_is_refused_with_a_critical_alert() {
         "nothing was pinned"
     );
 }
+
+#[test]
+fn a_jump_host_from_vigie_toml_is_used() {
+    let lab = SshLab::start(2);
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("vigie.toml");
+    // lab2 is reached through lab1 (ProxyJump), as `jump = "lab1"` asks.
+    let text = lab.vigie_toml(&lab.known_hosts).replacen(
+        "name = \"lab2\"\n",
+        "name = \"lab2\"\njump = \"lab1\"\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let (_, json, stderr) = status_json(home.path(), &config);
+    assert_eq!(host(&json, "lab2")["reachable"], true, "{json}\n{stderr}");
+}

@@ -64,3 +64,44 @@ fn cockpit_shows_this_machine_quits_on_q_and_restores_the_terminal() {
         s.contains("TTY-RESTORED-42")
     });
 }
+
+#[test]
+fn cockpit_shows_lab_hosts_live_and_a_dead_one_turns_red_while_keys_still_work() {
+    let mut lab = common::lab::SshLab::start(3);
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_str().unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&lab.known_hosts)).unwrap();
+    let tmux = TmuxSession::start(
+        100,
+        30,
+        home.path(),
+        &[("HOME", home_path), ("SSH_AUTH_SOCK", ""), ("PS1", "$ ")],
+    );
+    tmux.type_line(&format!(
+        "'{}' --config '{}'",
+        env!("CARGO_BIN_EXE_vigie"),
+        config.display()
+    ));
+    tmux.wait_for("three live lab hosts", Duration::from_secs(20), |s| {
+        ["lab1", "lab2", "lab3"]
+            .iter()
+            .all(|h| s.lines().any(|l| l.contains(h) && l.contains("load ")))
+    });
+
+    lab.kill_host(1);
+    tmux.wait_for("lab2 down", Duration::from_secs(15), |s| {
+        s.lines()
+            .any(|l| l.contains("✖ lab2") && l.contains("down"))
+    });
+    // Keys still answer while a host is down: select lab2 and read why.
+    tmux.send(&["j"]);
+    let screen = tmux.wait_for("lab2's detail", Duration::from_secs(5), |s| {
+        s.contains("unreachable since")
+    });
+    assert!(screen.contains("connection refused"), "{screen}");
+    tmux.send(&["q"]);
+    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+        s.trim_end().ends_with('$')
+    });
+}

@@ -1,6 +1,9 @@
 //! The local transport: scripts run by `sh` on the machine vigie runs on.
 
-use super::{append_capped, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{
+    append_capped, framed_script, CommandOutput, CommandRequest, TransportError,
+    STDIN_SCRIPT_RUNNER,
+};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -9,6 +12,14 @@ use tokio::process::Command;
 /// Runs `request.script` locally in its own process group, so that a timeout
 /// kills the script and everything it started.
 pub async fn run(request: &CommandRequest) -> Result<CommandOutput, TransportError> {
+    run_raw(&framed_script(&request.script), request).await
+}
+
+/// Sends `stdin_text` as it is (tests use it to send a truncated script).
+pub(super) async fn run_raw(
+    stdin_text: &str,
+    request: &CommandRequest,
+) -> Result<CommandOutput, TransportError> {
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -34,7 +45,7 @@ pub async fn run(request: &CommandRequest) -> Result<CommandOutput, TransportErr
         .stderr
         .take()
         .ok_or_else(|| TransportError::Other("no stderr".into()))?;
-    let script = request.script.clone().into_bytes();
+    let script = stdin_text.as_bytes().to_vec();
     let cap = request.output_cap;
 
     let work = async move {

@@ -15,8 +15,19 @@ use crate::config::{Config, Host, TransportKind};
 use std::time::Duration;
 
 /// The fixed command line every transport starts. It reads the whole script
-/// from stdin into memory (never a file), detaches stdin, and runs it.
-pub const STDIN_SCRIPT_RUNNER: &str = "script=$(cat) && exec </dev/null && eval \"$script\"";
+/// from stdin into memory (never a file), refuses to run it unless it ends
+/// with the end marker (a connection cut mid-script must not run half a
+/// script), detaches stdin, and runs it.
+pub const STDIN_SCRIPT_RUNNER: &str = "script=$(cat) && case \"$script\" in *\": vigie-end-of-script\") ;; \
+     *) echo \"vigie: incomplete script, not run\" >&2; exit 125;; esac && exec </dev/null && eval \"$script\"";
+
+/// The last line of every script sent, checked by [`STDIN_SCRIPT_RUNNER`].
+const END_OF_SCRIPT: &str = ": vigie-end-of-script";
+
+/// `script` as sent on stdin: followed by the end marker.
+pub fn framed_script(script: &str) -> String {
+    format!("{script}\n{END_OF_SCRIPT}\n")
+}
 
 /// Default in-memory cap for one stream of a command's output.
 pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
@@ -156,6 +167,19 @@ pub fn append_capped(buffer: &mut Vec<u8>, chunk: &[u8], cap: usize, dropped: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_truncated_script_is_not_run() {
+        let request = CommandRequest::new("echo ran", Duration::from_secs(5));
+        let full = framed_script(&request.script);
+        let truncated = &full[..full.len() - 4];
+        // Send the truncated text as if it were complete (bypassing framing).
+        let out = local::run_raw(truncated, &request).await.unwrap();
+        assert_eq!(out.exit, Some(125));
+        assert!(out.stdout.is_empty(), "nothing of it ran");
+        let out = local::run(&request).await.unwrap();
+        assert_eq!(out.stdout, b"ran\n");
+    }
 
     #[test]
     fn capped_append_counts_the_rest() {

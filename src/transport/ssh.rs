@@ -8,7 +8,10 @@
 
 use super::endpoint::Endpoint;
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
-use super::{append_capped, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{
+    append_capped, framed_script, CommandOutput, CommandRequest, TransportError,
+    STDIN_SCRIPT_RUNNER,
+};
 use ssh2::{BlockDirections, Channel, Session};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -148,15 +151,30 @@ impl SessionThread {
     }
 
     fn run(&mut self, request: &CommandRequest) -> Result<CommandOutput, TransportError> {
-        self.ensure_connected()?;
+        let reused = self.connection.is_some();
+        match self.run_once(request) {
+            // A kept session may have died since its last use (host rebooted,
+            // sshd restarted). The script never ran: reconnect and try once more,
+            // so the responder sees the real state, not a stale session's error.
+            Err(CommandError::NotStarted(_)) if reused => {
+                self.run_once(request).map_err(CommandError::into_transport)
+            }
+            other => other.map_err(CommandError::into_transport),
+        }
+    }
+
+    fn run_once(&mut self, request: &CommandRequest) -> Result<CommandOutput, CommandError> {
+        self.ensure_connected().map_err(CommandError::Failed)?;
         let Some(connection) = &self.connection else {
-            return Err(TransportError::Other("not connected".into()));
+            return Err(CommandError::Failed(TransportError::Other(
+                "not connected".into(),
+            )));
         };
         let result = run_command(&connection.session, request, self.options.connect_timeout);
         match &result {
             Ok(_) => {}
             // The command timed out but the connection answered the kill: keep it.
-            Err(TransportError::Timeout(_)) | Err(TransportError::Cancelled) => {}
+            Err(CommandError::Failed(TransportError::Timeout(_) | TransportError::Cancelled)) => {}
             Err(_) => self.connection = None,
         }
         result
@@ -340,15 +358,40 @@ fn authenticate(session: &Session, endpoint: &Endpoint) -> Result<(), TransportE
     )))
 }
 
+/// How a command failed: before the script could run (safe to retry), or after.
+enum CommandError {
+    NotStarted(TransportError),
+    Failed(TransportError),
+}
+
+impl CommandError {
+    fn into_transport(self) -> TransportError {
+        match self {
+            CommandError::NotStarted(e) | CommandError::Failed(e) => e,
+        }
+    }
+}
+
 /// Runs one script on a new channel, streaming stdout and stderr without
 /// either blocking the other, until it exits, times out or is cancelled.
 fn run_command(
     session: &Session,
     request: &CommandRequest,
     io_timeout: Duration,
-) -> Result<CommandOutput, TransportError> {
+) -> Result<CommandOutput, CommandError> {
     let started = Instant::now();
-    let deadline = started + request.timeout;
+    let mut channel =
+        start_command(session, request, io_timeout).map_err(CommandError::NotStarted)?;
+    stream_output(session, &mut channel, request, started).map_err(CommandError::Failed)
+}
+
+/// Opens a channel and sends the framed script. Until the end marker has
+/// arrived the remote side runs nothing, so a failure here is safe to retry.
+fn start_command(
+    session: &Session,
+    request: &CommandRequest,
+    io_timeout: Duration,
+) -> Result<Channel, TransportError> {
     session.set_blocking(true);
     session.set_timeout(timeout_ms(io_timeout));
     let channel_error = |what: &str, e: ssh2::Error| {
@@ -361,19 +404,30 @@ fn run_command(
         .exec(&remote_command())
         .map_err(|e| channel_error("cannot start the command", e))?;
     channel
-        .write_all(request.script.as_bytes())
+        .write_all(framed_script(&request.script).as_bytes())
         .map_err(|e| TransportError::Unreachable(format!("cannot send the script: {e}")))?;
     channel
         .send_eof()
         .map_err(|e| channel_error("cannot send the script", e))?;
+    Ok(channel)
+}
 
+/// Streams stdout and stderr (neither blocks the other) until the command
+/// exits, times out or is cancelled; a timeout or cancel kills its process group.
+fn stream_output(
+    session: &Session,
+    channel: &mut Channel,
+    request: &CommandRequest,
+    started: Instant,
+) -> Result<CommandOutput, TransportError> {
+    let deadline = started + request.timeout;
     session.set_blocking(false);
     let mut output = CommandOutput::default();
     let mut pid = PidReader::default();
     let mut buffer = vec![0u8; 32 * 1024];
     let outcome = loop {
         let mut progressed = false;
-        match read_some(&mut channel, &mut buffer, false) {
+        match read_some(channel, &mut buffer, false) {
             ReadResult::Data(n) => {
                 append_capped(
                     &mut output.stdout,
@@ -388,7 +442,7 @@ fn run_command(
             }
             ReadResult::Nothing => {}
         }
-        match read_some(&mut channel, &mut buffer, true) {
+        match read_some(channel, &mut buffer, true) {
             ReadResult::Data(n) => {
                 let rest = pid.feed(&buffer[..n]);
                 append_capped(
@@ -429,6 +483,10 @@ fn run_command(
             Ok(output)
         }
         Err(error @ (TransportError::Timeout(_) | TransportError::Cancelled)) => {
+            // A slow login shell (rc files) may not have reported its pid yet.
+            if pid.pid().is_none() {
+                wait_for_pid(session, channel, &mut pid, PID_GRACE);
+            }
             // Kill the remote process group over a second channel, then close ours.
             let killed = pid
                 .pid()
@@ -445,6 +503,27 @@ fn run_command(
         }
         Err(error) => Err(error),
     }
+}
+
+/// How long a cancelled command may take to report its pid before we give up killing it.
+const PID_GRACE: Duration = Duration::from_secs(3);
+
+fn wait_for_pid(session: &Session, channel: &mut Channel, pid: &mut PidReader, grace: Duration) {
+    session.set_blocking(false);
+    let until = Instant::now() + grace;
+    let mut buffer = vec![0u8; 4096];
+    while pid.pid().is_none() && !pid.done && Instant::now() < until && !channel.eof() {
+        // Drain stdout so a full window cannot block the marker on stderr.
+        let _ = read_some(channel, &mut buffer, false);
+        match read_some(channel, &mut buffer, true) {
+            ReadResult::Data(n) => {
+                pid.feed(&buffer[..n]);
+            }
+            ReadResult::Error(_) => break,
+            ReadResult::Nothing => wait_for_socket(session, Duration::from_millis(50)),
+        }
+    }
+    session.set_blocking(true);
 }
 
 enum ReadResult {

@@ -2,6 +2,7 @@
 
 use super::app::App;
 use super::keys::BINDINGS;
+use crate::alerts::{self, Severity};
 use crate::config::ConfigSource;
 use crate::format::{human_age, human_kib};
 use crate::probe::linux::LinuxHealth;
@@ -60,8 +61,24 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
 fn reachability_glyph(status: &HostStatus) -> (&'static str, Color) {
     match status.reachability {
         Reachability::Unknown => ("?", Color::DarkGray),
-        Reachability::Reachable => ("●", Color::Green),
+        Reachability::Reachable => match worst_alert(status) {
+            Some(Severity::Critical) => ("✖", Color::Red),
+            Some(Severity::Warning) => ("⚠", Color::Yellow),
+            _ => ("●", Color::Green),
+        },
         Reachability::Unreachable { .. } => ("✖", Color::Red),
+    }
+}
+
+fn worst_alert(status: &HostStatus) -> Option<Severity> {
+    alerts::for_host(status).iter().map(|a| a.severity).max()
+}
+
+fn severity_colour(severity: Severity) -> Color {
+    match severity {
+        Severity::Critical => Color::Red,
+        Severity::Warning => Color::Yellow,
+        Severity::Info => Color::Blue,
     }
 }
 
@@ -115,6 +132,23 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         one_line(&host.address)
     )));
     lines.push(Line::raw(""));
+    let host_alerts = alerts::for_host(host);
+    if !host_alerts.is_empty() {
+        lines.push(Line::styled(
+            "ALERTS",
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+        for alert in &host_alerts {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{} ", alert.severity.glyph()),
+                    Style::new().fg(severity_colour(alert.severity)),
+                ),
+                Span::raw(one_line(&alert.message)),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
     match &host.health {
         Some(health) => lines.extend(health_lines(health, bar_width)),
         None => lines.push(Line::raw("waiting for the first poll…")),

@@ -7,6 +7,10 @@
 //! through it, found by walking the process tree; sshd also gets SIGTERM if
 //! the test process dies (PR_SET_PDEATHSIG).
 //!
+//! Sessions get `SHLVL=1`, so that bash (which sources `~/.bashrc` for
+//! sshd sessions at the first shell level) skips the test machine's rc files:
+//! the lab behaves the same on every machine.
+//!
 //! The lab needs `sshd` and `ssh-keygen` (openssh-server, openssh-client):
 //! it fails loudly, never skips, when they are missing.
 
@@ -189,15 +193,21 @@ impl SshLab {
 
     /// Every process the lab started that is still alive (sshd and sessions).
     pub fn processes(&self) -> Vec<i32> {
-        self.hosts
-            .iter()
-            .filter_map(|h| h.pid())
-            .flat_map(|pid| {
+        (0..self.hosts.len())
+            .flat_map(|i| self.processes_of(i))
+            .collect()
+    }
+
+    /// Host `index`'s sshd and its sessions.
+    pub fn processes_of(&self, index: usize) -> Vec<i32> {
+        match self.hosts[index].pid() {
+            Some(pid) => {
                 let mut all = vec![pid as i32];
                 all.extend(descendants(pid as i32));
                 all
-            })
-            .collect()
+            }
+            None => vec![],
+        }
     }
 }
 
@@ -227,6 +237,7 @@ fn sshd_config(host: &LabHost, authorized_keys: &Path) -> String {
          MaxStartups 200:30:400\n\
          LogLevel ERROR\n\
          AllowTcpForwarding yes\n\
+         SetEnv SHLVL=1\n\
          Subsystem sftp internal-sftp\n",
         address = host.address,
         port = host.port,
