@@ -238,3 +238,86 @@ fn a_jump_host_from_vigie_toml_is_used() {
     let (_, json, stderr) = status_json(home.path(), &config);
     assert_eq!(host(&json, "lab2")["reachable"], true, "{json}\n{stderr}");
 }
+
+#[test]
+fn ssh_config_aliases_and_the_agent_are_honoured() {
+    let lab = SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    let lab1 = &lab.hosts[0];
+    // The inventory names only an alias; ~/.ssh/config says where it is.
+    let ssh_dir = home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    std::fs::write(
+        ssh_dir.join("config"),
+        format!(
+            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n    IdentityFile {}\n",
+            lab1.address,
+            lab1.port,
+            lab.user,
+            lab.client_key.display()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(&lab.known_hosts, ssh_dir.join("known_hosts")).unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        "[[hosts]]\nname = \"db\"\naddress = \"lab-alias\"\n",
+    )
+    .unwrap();
+    let (_, json, stderr) = status_json(home.path(), &config);
+    assert_eq!(host(&json, "db")["reachable"], true, "{json}\n{stderr}");
+
+    // Without the IdentityFile, only the agent holds the key.
+    std::fs::write(
+        ssh_dir.join("config"),
+        format!(
+            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n",
+            lab1.address, lab1.port, lab.user
+        ),
+    )
+    .unwrap();
+    let (_, json, _) = status_json(home.path(), &config);
+    assert_eq!(
+        host(&json, "db")["error_kind"],
+        "auth",
+        "no key, no agent: {json}"
+    );
+
+    let socket = home.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ssh-agent did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&lab.client_key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["--config", config.to_str().unwrap(), "status", "--json"])
+        .env("HOME", home.path())
+        .env("SSH_AUTH_SOCK", &socket)
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .output()
+        .unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(host(&json, "db")["reachable"], true, "{json}");
+}
