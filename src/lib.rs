@@ -11,5 +11,6 @@ pub mod probe;
 pub mod sanitize;
 pub mod status;
 pub mod status_json;
+pub mod timeline;
 pub mod transport;
 pub mod tui;

@@ -1,0 +1,550 @@
+//! Appending to and following `timeline.jsonl`, safely across processes.
+//!
+//! Every append: take an exclusive `flock` on the file, catch up with what
+//! other processes appended (reading only the last line), set aside a torn
+//! last line if a writer died mid-write, write the new line in one write,
+//! `fdatasync`, release. The caller learns of the event only once it is durable.
+
+use super::event::{kinds, Event, NewEvent};
+use super::redact::Redactor;
+use super::{TIMELINE_FILE, TORN_FILE};
+use chrono::{SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// `prev` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Default cap for command output stored in one event.
+pub const DEFAULT_OUTPUT_CAP: usize = 64 * 1024;
+
+/// Fields of `data` holding command output, capped on append.
+const OUTPUT_FIELDS: &[&str] = &["output", "stdout", "stderr"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TimelineError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}:{line}: {message}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("invalid event kind {0:?}: use a known kind or custom.<name>")]
+    InvalidKind(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TimelineError + '_ {
+    move |source| TimelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineOptions {
+    /// Who appends: `alice` or `alice@bastion`.
+    pub actor: String,
+    pub redactor: Redactor,
+    pub output_cap: usize,
+}
+
+impl TimelineOptions {
+    pub fn new(actor: impl Into<String>) -> TimelineOptions {
+        TimelineOptions {
+            actor: actor.into(),
+            redactor: Redactor::default(),
+            output_cap: DEFAULT_OUTPUT_CAP,
+        }
+    }
+}
+
+/// What we know of the end of the file, as of our last look.
+#[derive(Debug, Clone, Default)]
+struct Tail {
+    len: u64,
+    last_seq: u64,
+    last_hash: String,
+    known: bool,
+}
+
+/// An open timeline, for appending. One per process is plenty.
+pub struct Timeline {
+    path: PathBuf,
+    file: File,
+    options: TimelineOptions,
+    tail: Tail,
+}
+
+impl Timeline {
+    /// Opens (creating if needed) the timeline of incident directory `dir`,
+    /// setting aside a torn last line.
+    pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
+        let path = dir.join(TIMELINE_FILE);
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        if created {
+            // The new directory entry must survive a power cut too.
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(dir))?;
+        }
+        let mut timeline = Timeline {
+            path,
+            file,
+            options,
+            tail: Tail::default(),
+        };
+        {
+            let _lock = FileLock::exclusive(&timeline.file).map_err(io_error(&timeline.path))?;
+            timeline.catch_up()?;
+        }
+        Ok(timeline)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn redactor_mut(&mut self) -> &mut Redactor {
+        &mut self.options.redactor
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.options.actor
+    }
+
+    /// Appends `new` and returns the stored event once it is on disk.
+    pub fn append(&mut self, new: NewEvent) -> Result<Event, TimelineError> {
+        if !kinds::is_valid(&new.kind) {
+            return Err(TimelineError::InvalidKind(new.kind));
+        }
+        let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
+        self.catch_up()?;
+        let event = self.build(new);
+        let mut line = serde_json::to_vec(&event).map_err(|e| TimelineError::Corrupt {
+            path: self.path.clone(),
+            line: event.seq,
+            message: format!("cannot serialize the event: {e}"),
+        })?;
+        let hash = sha256_hex(&line);
+        line.push(b'\n');
+        // One write on an O_APPEND file, under the lock, then fdatasync.
+        self.file.write_all(&line).map_err(io_error(&self.path))?;
+        self.file.sync_data().map_err(io_error(&self.path))?;
+        self.tail.len += line.len() as u64;
+        self.tail.last_seq = event.seq;
+        self.tail.last_hash = hash;
+        Ok(event)
+    }
+
+    fn build(&self, new: NewEvent) -> Event {
+        let redactor = &self.options.redactor;
+        let mut data = new.data;
+        redactor.redact_value(&mut data);
+        cap_outputs(&mut data, self.options.output_cap);
+        // Stored with millisecond precision: the returned event equals the stored one.
+        let recorded_at = Utc::now().trunc_subsecs(3);
+        Event {
+            seq: self.tail.last_seq + 1,
+            id: ulid::Ulid::new().to_string(),
+            at: new.at.map(|at| at.trunc_subsecs(3)).unwrap_or(recorded_at),
+            recorded_at,
+            actor: redactor.redact(new.actor.as_deref().unwrap_or(&self.options.actor)),
+            kind: new.kind,
+            host: new.host.map(|h| redactor.redact(&h)),
+            data,
+            prev: self.tail.last_hash.clone(),
+        }
+    }
+
+    /// Brings `tail` up to date with the file (other writers, torn lines).
+    /// Must be called with the lock held.
+    fn catch_up(&mut self) -> Result<(), TimelineError> {
+        let len = self.file.metadata().map_err(io_error(&self.path))?.len();
+        if self.tail.known && len == self.tail.len {
+            return Ok(());
+        }
+        let (complete_len, last_line) =
+            read_last_line(&mut self.file, len).map_err(io_error(&self.path))?;
+        if complete_len < len {
+            self.set_aside_torn(complete_len, len)?;
+        }
+        self.tail = match last_line {
+            None => Tail {
+                len: complete_len,
+                last_seq: 0,
+                last_hash: GENESIS.to_string(),
+                known: true,
+            },
+            Some(line) => {
+                let event: Event = serde_json::from_slice(&line).map_err(|e| TimelineError::Corrupt {
+                    path: self.path.clone(),
+                    line: 0,
+                    message: format!(
+                        "the last line is not a valid event ({e}); nothing was appended: run `vigie timeline verify`"
+                    ),
+                })?;
+                Tail {
+                    len: complete_len,
+                    last_seq: event.seq,
+                    last_hash: sha256_hex(&line),
+                    known: true,
+                }
+            }
+        };
+        Ok(())
+    }
+
+    /// Moves the bytes after the last newline to `timeline.jsonl.torn`.
+    fn set_aside_torn(&mut self, complete_len: u64, len: u64) -> Result<(), TimelineError> {
+        let mut torn = vec![0u8; (len - complete_len) as usize];
+        self.file
+            .seek(SeekFrom::Start(complete_len))
+            .map_err(io_error(&self.path))?;
+        self.file
+            .read_exact(&mut torn)
+            .map_err(io_error(&self.path))?;
+        let torn_path = self.path.with_file_name(TORN_FILE);
+        let mut aside = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&torn_path)
+            .map_err(io_error(&torn_path))?;
+        torn.push(b'\n');
+        aside
+            .write_all(&torn)
+            .and_then(|_| aside.sync_data())
+            .map_err(io_error(&torn_path))?;
+        // Only once the bytes are safe elsewhere is the main file cut back.
+        self.file
+            .set_len(complete_len)
+            .and_then(|_| self.file.sync_data())
+            .map_err(io_error(&self.path))?;
+        Ok(())
+    }
+}
+
+/// Caps long output fields, recording their full length.
+fn cap_outputs(data: &mut serde_json::Value, cap: usize) {
+    let Some(map) = data.as_object_mut() else {
+        return;
+    };
+    for field in OUTPUT_FIELDS {
+        let Some(serde_json::Value::String(text)) = map.get_mut(*field) else {
+            continue;
+        };
+        if text.len() <= cap {
+            continue;
+        }
+        let full = text.len();
+        let mut cut = cap;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        map.insert(format!("{field}_bytes"), serde_json::json!(full));
+        map.insert(format!("{field}_truncated"), serde_json::json!(true));
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// Returns the length up to and including the last newline, and the last
+/// complete line (without its newline), reading backwards from the end only.
+fn read_last_line(file: &mut File, len: u64) -> io::Result<(u64, Option<Vec<u8>>)> {
+    const CHUNK: u64 = 64 * 1024;
+    // `window` holds the bytes from `start` to the end of the file.
+    let mut window: Vec<u8> = Vec::new();
+    let mut start = len;
+    loop {
+        match window.iter().rposition(|b| *b == b'\n') {
+            Some(last_newline) => {
+                let complete_len = start + last_newline as u64 + 1;
+                if let Some(previous) = window[..last_newline].iter().rposition(|b| *b == b'\n') {
+                    return Ok((
+                        complete_len,
+                        Some(window[previous + 1..last_newline].to_vec()),
+                    ));
+                }
+                if start == 0 {
+                    return Ok((complete_len, Some(window[..last_newline].to_vec())));
+                }
+            }
+            None if start == 0 => return Ok((0, None)),
+            None => {}
+        }
+        let new_start = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (start - new_start) as usize];
+        file.seek(SeekFrom::Start(new_start))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&window);
+        window = chunk;
+        start = new_start;
+    }
+}
+
+/// An exclusive `flock` held until dropped. Holds the raw descriptor so
+/// the file stays usable while locked; the guard never outlives the file.
+struct FileLock {
+    fd: std::os::fd::RawFd,
+}
+
+impl FileLock {
+    fn exclusive(file: &File) -> io::Result<FileLock> {
+        let fd = file.as_raw_fd();
+        loop {
+            // SAFETY: flock on a descriptor that is open for the guard's lifetime.
+            let rc = unsafe { libc::flock(fd, libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(FileLock { fd });
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `exclusive`, still open.
+        unsafe {
+            libc::flock(self.fd, libc::LOCK_UN);
+        }
+    }
+}
+
+/// Reads every complete event of a timeline file. A torn last line (no
+/// newline yet) is not an event and is left out.
+pub fn read_all(path: &Path) -> Result<Vec<Event>, TimelineError> {
+    let mut follower = Follower::from_start(path);
+    follower.poll()
+}
+
+/// Follows a timeline: each `poll` returns the events appended since the
+/// last one, reading only the new bytes.
+pub struct Follower {
+    path: PathBuf,
+    offset: u64,
+    line: u64,
+}
+
+impl Follower {
+    pub fn from_start(path: &Path) -> Follower {
+        Follower {
+            path: path.to_path_buf(),
+            offset: 0,
+            line: 0,
+        }
+    }
+
+    pub fn poll(&mut self) -> Result<Vec<Event>, TimelineError> {
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io_error(&self.path)(e)),
+        };
+        let len = file.metadata().map_err(io_error(&self.path))?.len();
+        if len < self.offset {
+            // Only a torn partial line is ever cut; we never consumed it.
+            self.offset = len;
+        }
+        if len == self.offset {
+            return Ok(vec![]);
+        }
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(io_error(&self.path))?;
+        let mut bytes = Vec::with_capacity((len - self.offset) as usize);
+        file.take(len - self.offset)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(&self.path))?;
+        let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None => return Ok(vec![]),
+        };
+        let mut events = Vec::new();
+        for raw in bytes[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            self.line += 1;
+            let event = serde_json::from_slice(raw).map_err(|e| TimelineError::Corrupt {
+                path: self.path.clone(),
+                line: self.line,
+                message: format!("not a valid event: {e}"),
+            })?;
+            events.push(event);
+        }
+        self.offset += complete as u64;
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn open(dir: &Path) -> Timeline {
+        Timeline::open(dir, TimelineOptions::new("alice@bastion")).unwrap()
+    }
+
+    #[test]
+    fn appends_chain_and_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        let first = timeline
+            .append(NewEvent::new("note", json!({"text": "one"})))
+            .unwrap();
+        let second = timeline
+            .append(NewEvent::new("note", json!({"text": "two"})).on_host("locuste"))
+            .unwrap();
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert_eq!(first.prev, GENESIS);
+        let text = std::fs::read_to_string(timeline.path()).unwrap();
+        let first_line = text.lines().next().unwrap();
+        assert_eq!(second.prev, sha256_hex(first_line.as_bytes()));
+        assert!(first_line.starts_with(r#"{"seq":1,"id":""#), "{first_line}");
+        assert_eq!(read_all(timeline.path()).unwrap(), vec![first, second]);
+    }
+
+    #[test]
+    fn two_handles_interleave_without_losing_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = open(dir.path());
+        let mut b = open(dir.path());
+        for i in 0..10 {
+            let t = if i % 3 == 0 { &mut a } else { &mut b };
+            t.append(NewEvent::new("note", json!({"text": i}))).unwrap();
+        }
+        let events = read_all(a.path()).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_set_aside_and_the_chain_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        let first = timeline
+            .append(NewEvent::new("note", json!({"text": "kept"})))
+            .unwrap();
+        let path = timeline.path().to_path_buf();
+        drop(timeline);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"seq":2,"id":"01J","at":"2026-"#).unwrap();
+        drop(f);
+        assert_eq!(
+            read_all(&path).unwrap().len(),
+            1,
+            "readers ignore the torn tail"
+        );
+
+        let mut timeline = open(dir.path());
+        let torn = std::fs::read_to_string(dir.path().join(TORN_FILE)).unwrap();
+        assert!(torn.starts_with(r#"{"seq":2,"id":"01J""#));
+        let next = timeline
+            .append(NewEvent::new("note", json!({"text": "after"})))
+            .unwrap();
+        assert_eq!(next.seq, 2);
+        assert_eq!(
+            next.prev,
+            sha256_hex(serde_json::to_string(&first).unwrap().as_bytes())
+        );
+    }
+
+    #[test]
+    fn last_line_is_found_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        let big = "x".repeat(200_000);
+        timeline.options.output_cap = 1_000_000;
+        timeline
+            .append(NewEvent::new("note", json!({"output": big})))
+            .unwrap();
+        let second = timeline
+            .append(NewEvent::new("note", json!({"output": big})))
+            .unwrap();
+        let mut reopened = open(dir.path());
+        assert_eq!(
+            reopened
+                .append(NewEvent::new("note", json!({})))
+                .unwrap()
+                .prev,
+            {
+                let text = std::fs::read_to_string(reopened.path()).unwrap();
+                let line = text.lines().nth(1).unwrap().to_string();
+                assert_eq!(serde_json::from_str::<Event>(&line).unwrap().id, second.id);
+                sha256_hex(line.as_bytes())
+            }
+        );
+    }
+
+    #[test]
+    fn outputs_are_capped_with_their_full_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        timeline.options.output_cap = 10;
+        let event = timeline
+            .append(NewEvent::new(
+                "command.finished",
+                json!({"output": "é".repeat(20), "exit": 0}),
+            ))
+            .unwrap();
+        assert_eq!(event.data["output"].as_str().unwrap().len(), 10);
+        assert_eq!(event.data["output_bytes"], 40);
+        assert_eq!(event.data["output_truncated"], true);
+    }
+
+    #[test]
+    fn unknown_kinds_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        assert!(matches!(
+            timeline.append(NewEvent::new("bogus", json!({}))),
+            Err(TimelineError::InvalidKind(_))
+        ));
+        assert_eq!(std::fs::metadata(timeline.path()).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn follower_reads_only_new_complete_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut timeline = open(dir.path());
+        let mut follower = Follower::from_start(timeline.path());
+        assert!(follower.poll().unwrap().is_empty());
+        timeline
+            .append(NewEvent::new("note", json!({"text": "a"})))
+            .unwrap();
+        assert_eq!(follower.poll().unwrap().len(), 1);
+        assert!(follower.poll().unwrap().is_empty());
+        timeline
+            .append(NewEvent::new("note", json!({"text": "b"})))
+            .unwrap();
+        timeline
+            .append(NewEvent::new("note", json!({"text": "c"})))
+            .unwrap();
+        let events = follower.poll().unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+    }
+}

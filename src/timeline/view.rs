@@ -1,0 +1,202 @@
+//! The amended view of a timeline: what the report and the cockpit show.
+//! `amendment` events correct an earlier event (time, text, kind) or mark it
+//! as a key moment; the file keeps both, the view shows the corrected one.
+
+use super::event::{kinds, Event};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Key moments of an incident, used for time-to-detect/mitigate/resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Mark {
+    Detected,
+    Acknowledged,
+    Mitigated,
+    Resolved,
+    Key,
+}
+
+impl Mark {
+    pub fn parse(text: &str) -> Option<Mark> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+    }
+
+    pub const NAMES: &'static str = "detected, acknowledged, mitigated, resolved, key";
+}
+
+/// One event as shown, with its corrections applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewEvent {
+    pub event: Event,
+    pub marks: Vec<Mark>,
+    /// Ids of the amendments applied, oldest first.
+    pub amended_by: Vec<String>,
+    /// The event as first written, when an amendment changed it.
+    pub original: Option<Event>,
+}
+
+/// What an amendment may change (the `data` of an `amendment` event).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub target: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Applies every amendment to its target; amendments themselves stay in the
+/// view (they are part of the story), in their own place.
+pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
+    let mut view: Vec<ViewEvent> = events
+        .iter()
+        .map(|e| ViewEvent {
+            event: e.clone(),
+            marks: vec![],
+            amended_by: vec![],
+            original: None,
+        })
+        .collect();
+    let position: std::collections::HashMap<String, usize> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.clone(), i))
+        .collect();
+    for event in events.iter().filter(|e| e.kind == kinds::AMENDMENT) {
+        let Ok(amendment) = serde_json::from_value::<Amendment>(event.data.clone()) else {
+            continue;
+        };
+        let Some(&index) = position.get(&amendment.target) else {
+            continue;
+        };
+        let target = &mut view[index];
+        if target.original.is_none()
+            && (amendment.at.is_some() || amendment.text.is_some() || amendment.kind.is_some())
+        {
+            target.original = Some(target.event.clone());
+        }
+        if let Some(at) = amendment.at {
+            target.event.at = at;
+        }
+        if let Some(text) = amendment.text {
+            if let Some(map) = target.event.data.as_object_mut() {
+                map.insert("text".into(), serde_json::Value::String(text));
+            }
+        }
+        if let Some(kind) = amendment
+            .kind
+            .filter(|k| kinds::is_valid(k) && k != kinds::AMENDMENT)
+        {
+            target.event.kind = kind;
+        }
+        if let Some(mark) = amendment.mark {
+            if !target.marks.contains(&mark) {
+                target.marks.push(mark);
+            }
+        }
+        target.amended_by.push(event.id.clone());
+    }
+    // Corrected times may reorder events; the sequence breaks ties.
+    view.sort_by(|a, b| {
+        a.event
+            .at
+            .cmp(&b.event.at)
+            .then(a.event.seq.cmp(&b.event.seq))
+    });
+    view
+}
+
+mod optional_millis {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => crate::timeline::event::millis::serialize(at, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{NewEvent, Timeline, TimelineOptions};
+    use serde_json::json;
+
+    #[test]
+    fn amendments_correct_time_text_kind_and_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Timeline::open(dir.path(), TimelineOptions::new("alice")).unwrap();
+        let first = t
+            .append(NewEvent::new("note", json!({"text": "miramelle dwon"})))
+            .unwrap();
+        let second = t
+            .append(NewEvent::new("note", json!({"text": "second"})))
+            .unwrap();
+        let earlier = first.at - chrono::Duration::minutes(10);
+        let amendment = Amendment {
+            target: second.id.clone(),
+            at: Some(earlier),
+            text: Some("we decided to evacuate".into()),
+            kind: Some("decision".into()),
+            mark: Some(Mark::Key),
+            reason: Some("logged late".into()),
+        };
+        t.append(NewEvent::new(
+            "amendment",
+            serde_json::to_value(&amendment).unwrap(),
+        ))
+        .unwrap();
+        let fix = Amendment {
+            target: first.id.clone(),
+            text: Some("miramelle down".into()),
+            mark: Some(Mark::Detected),
+            ..Default::default()
+        };
+        t.append(NewEvent::new(
+            "amendment",
+            serde_json::to_value(&fix).unwrap(),
+        ))
+        .unwrap();
+
+        let events = crate::timeline::store::read_all(t.path()).unwrap();
+        let view = amended(&events);
+        assert_eq!(
+            view[0].event.id, second.id,
+            "moved earlier by its amendment"
+        );
+        assert_eq!(view[0].event.kind, "decision");
+        assert_eq!(view[0].event.text("text"), Some("we decided to evacuate"));
+        assert_eq!(view[0].marks, vec![Mark::Key]);
+        assert_eq!(
+            view[0].original.as_ref().unwrap().text("text"),
+            Some("second")
+        );
+        assert_eq!(view[1].event.text("text"), Some("miramelle down"));
+        assert_eq!(view[1].marks, vec![Mark::Detected]);
+        // The file still holds the originals.
+        assert_eq!(events[0].text("text"), Some("miramelle dwon"));
+    }
+}
