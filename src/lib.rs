@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod format;
+pub mod incident;
 pub mod poller;
 pub mod probe;
 pub mod sanitize;

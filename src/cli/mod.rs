@@ -1,5 +1,6 @@
 //! The command line: parses arguments and wires the components for each command.
 
+mod incident;
 mod status;
 mod trust;
 
@@ -56,6 +57,15 @@ pub enum Command {
         kind: String,
         /// The text
         text: String,
+        /// The host it is about
+        #[arg(long)]
+        host: Option<String>,
+        /// Who owns the action item
+        #[arg(long)]
+        owner: Option<String>,
+        /// When the action item is due
+        #[arg(long)]
+        due: Option<String>,
     },
     /// Run a playbook in line mode (prompts on stdin)
     Run {
@@ -89,32 +99,83 @@ pub enum IncidentCommand {
     /// Declare a new incident
     New {
         title: String,
-        #[arg(long, default_value = "major")]
-        severity: String,
+        #[arg(long, value_enum, default_value = "major")]
+        severity: crate::incident::Severity,
     },
     /// List open and closed incidents
     List,
-    /// Close the current incident (resolved)
+    /// Close the current incident (status resolved)
     Close,
+    /// Change the current incident's status
+    Status {
+        #[arg(value_enum)]
+        status: crate::incident::Status,
+    },
+    /// Change the current incident's severity
+    Severity {
+        #[arg(value_enum)]
+        severity: crate::incident::Severity,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum TimelineCommand {
-    /// Print the timeline
+    /// Print the timeline (local time and UTC)
     Show {
         /// Keep printing new events as they arrive
         #[arg(long)]
         follow: bool,
+        /// One JSON event per line, as stored
+        #[arg(long)]
+        json: bool,
     },
     /// Check the hash chain, sequence and every line
     Verify,
+    /// Append an event (for scripts and monitoring hooks)
+    Append {
+        /// Event kind: alert.raised, note, ... or custom.<name>
+        kind: String,
+        #[arg(long)]
+        host: Option<String>,
+        /// Sets data.text
+        #[arg(long)]
+        text: Option<String>,
+        /// The event's data, as a JSON object
+        #[arg(long)]
+        data: Option<String>,
+        /// When it happened (RFC 3339 or HH:MM), if not now
+        #[arg(long)]
+        at: Option<String>,
+        /// Who appends, if not you (e.g. "alert" for a monitoring hook)
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Correct an earlier event (by id or #seq) without rewriting it
+    Amend {
+        target: String,
+        /// Corrected time (RFC 3339 or HH:MM)
+        #[arg(long)]
+        at: Option<String>,
+        /// Corrected text
+        #[arg(long)]
+        text: Option<String>,
+        /// Corrected kind (e.g. note -> decision)
+        #[arg(long)]
+        kind: Option<String>,
+        /// Mark it: detected, acknowledged, mitigated, resolved, key
+        #[arg(long)]
+        mark: Option<String>,
+        /// Why
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        None => run_cockpit(cli.config.as_deref()),
+        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref()),
         Some(Command::Init { path }) => init(&path),
         Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
         Some(Command::Status { json }) => match load_config(cli.config.as_deref()) {
@@ -126,7 +187,90 @@ pub fn main() -> i32 {
             Ok(config) => trust::run(&config, &host, yes),
             Err(code) => code,
         },
+        Some(Command::Incident(command)) => match load_config(cli.config.as_deref()) {
+            Ok(config) => incident_command(&config, cli.incident.as_deref(), command),
+            Err(code) => code,
+        },
+        Some(Command::Note {
+            kind,
+            text,
+            host,
+            owner,
+            due,
+        }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => {
+                let args = incident::NoteArgs {
+                    kind: &kind,
+                    text: &text,
+                    host: host.as_deref(),
+                    owner: owner.as_deref(),
+                    due: due.as_deref(),
+                };
+                incident::note(&config, cli.incident.as_deref(), args)
+            }
+            Err(code) => code,
+        },
+        Some(Command::Timeline(command)) => match load_config(cli.config.as_deref()) {
+            Ok(config) => timeline_command(&config, cli.incident.as_deref(), command),
+            Err(code) => code,
+        },
         Some(other) => not_available(&other),
+    }
+}
+
+fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentCommand) -> i32 {
+    use crate::incident::Status;
+    match command {
+        IncidentCommand::New { title, severity } => incident::new(config, &title, severity),
+        IncidentCommand::List => incident::list(config),
+        IncidentCommand::Close => incident::set_status(config, explicit, Status::Resolved),
+        IncidentCommand::Status { status } => incident::set_status(config, explicit, status),
+        IncidentCommand::Severity { severity } => {
+            incident::set_severity(config, explicit, severity)
+        }
+    }
+}
+
+fn timeline_command(config: &Config, explicit: Option<&Path>, command: TimelineCommand) -> i32 {
+    match command {
+        TimelineCommand::Show { follow, json } => incident::show(config, explicit, follow, json),
+        TimelineCommand::Verify => incident::verify_current(config, explicit),
+        TimelineCommand::Append {
+            kind,
+            host,
+            text,
+            data,
+            at,
+            actor,
+        } => {
+            let args = incident::AppendArgs {
+                kind: &kind,
+                host: host.as_deref(),
+                text: text.as_deref(),
+                data: data.as_deref(),
+                at: at.as_deref(),
+                actor: actor.as_deref(),
+            };
+            incident::append(config, explicit, args)
+        }
+        TimelineCommand::Amend {
+            target,
+            at,
+            text,
+            kind,
+            mark,
+            reason,
+        } => {
+            let args = incident::AmendArgs {
+                target: &target,
+                at: at.as_deref(),
+                text: text.as_deref(),
+                kind: kind.as_deref(),
+                mark: mark.as_deref(),
+                reason: reason.as_deref(),
+            };
+            incident::amend(config, explicit, args)
+        }
     }
 }
 
@@ -148,12 +292,21 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
     );
 }
 
-fn run_cockpit(explicit: Option<&Path>) -> i32 {
+fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>) -> i32 {
     let config = match load_config(explicit) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    match crate::tui::run(config) {
+    let incident_dir = match crate::incident::current(incident, &config.incidents_dir()) {
+        Ok(dir) => Some(dir),
+        // An explicitly named incident must exist; without one, no incident is fine.
+        Err(e) if incident.is_some() => {
+            eprintln!("vigie: {e}");
+            return 1;
+        }
+        Err(_) => None,
+    };
+    match crate::tui::run(config, incident_dir) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("vigie: {e:#}");

@@ -106,6 +106,10 @@ pub struct Settings {
     pub responder: Option<String>,
     /// vigie's own known_hosts file, checked before the user's.
     pub known_hosts: Option<PathBuf>,
+    /// Extra regexes whose matches are redacted from the timeline (group 1 is kept).
+    pub redact_patterns: Vec<Spanned<String>>,
+    /// Bytes of command output kept per event in the timeline (default 64 KiB).
+    pub timeline_output_cap: Option<usize>,
 }
 
 impl Default for Settings {
@@ -118,6 +122,8 @@ impl Default for Settings {
             playbooks_dir: None,
             responder: None,
             known_hosts: None,
+            redact_patterns: Vec::new(),
+            timeline_output_cap: None,
         }
     }
 }

@@ -30,6 +30,8 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "playbooks_dir",
     "responder",
     "known_hosts",
+    "redact_patterns",
+    "timeline_output_cap",
 ];
 
 /// Syntax, unknown keys and types. Unknown keys are all reported, not just the first.
@@ -112,6 +114,22 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
                         .with_hint("name a host of this file, or write [user@]host[:port]"),
                 );
             }
+        }
+    }
+
+    for pattern in &raw.settings.redact_patterns {
+        if let Err(e) = regex::Regex::new(pattern.get_ref()) {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            problems.push(
+                at(pattern.span(), format!("invalid redaction pattern: {first}"))
+                    .with_hint("write a regular expression (Rust regex syntax); single quotes avoid escaping: '\\btoken=\\S+'"),
+            );
         }
     }
 

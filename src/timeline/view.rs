@@ -40,6 +40,9 @@ pub struct ViewEvent {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Amendment {
     pub target: String,
+    /// The target's sequence number, for humans reading the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_seq: Option<u64>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -117,6 +120,74 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
     view
 }
 
+/// One line describing an event for humans (the cockpit's timeline pane,
+/// `vigie timeline show`). Untrusted text is made single-line and inert.
+pub fn describe(event: &Event) -> String {
+    use crate::sanitize::one_line;
+    let field = |name: &str| {
+        event.data.get(name).map(|v| match v {
+            serde_json::Value::String(s) => one_line(s),
+            other => one_line(&other.to_string()),
+        })
+    };
+    let text = field("text")
+        .or_else(|| field("message"))
+        .unwrap_or_default();
+    let described = match event.kind.as_str() {
+        kinds::INCIDENT_DECLARED => format!(
+            "declared incident \"{}\" ({})",
+            field("title").unwrap_or_default(),
+            field("severity").unwrap_or_default()
+        ),
+        kinds::SEVERITY_CHANGED | kinds::STATUS_CHANGED => format!(
+            "{} {} → {}",
+            if event.kind == kinds::STATUS_CHANGED {
+                "status"
+            } else {
+                "severity"
+            },
+            field("from").unwrap_or_else(|| "?".into()),
+            field("to").unwrap_or_else(|| "?".into())
+        ),
+        kinds::NOTE => format!("note: {text}"),
+        kinds::DECISION => format!("decision: {text}"),
+        kinds::ACTION_ITEM => {
+            let mut line = format!("action item: {text}");
+            if let Some(owner) = field("owner") {
+                line.push_str(&format!(" (owner {owner})"));
+            }
+            if let Some(due) = field("due") {
+                line.push_str(&format!(" (due {due})"));
+            }
+            line
+        }
+        kinds::AMENDMENT => {
+            let target = match field("target_seq") {
+                Some(seq) => format!("#{seq}"),
+                None => field("target").unwrap_or_default(),
+            };
+            let mut changes = Vec::new();
+            for name in ["at", "text", "kind", "mark"] {
+                if let Some(value) = field(name) {
+                    changes.push(format!("{name}={value}"));
+                }
+            }
+            let reason = field("reason")
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default();
+            format!("amended {target}: {}{reason}", changes.join(", "))
+        }
+        kinds::COMMAND_FINISHED => format!(
+            "command finished: exit {} in {} ms",
+            field("exit").unwrap_or_else(|| "?".into()),
+            field("ms").unwrap_or_else(|| "?".into())
+        ),
+        _ if text.is_empty() => event.kind.clone(),
+        _ => format!("{}: {text}", event.kind),
+    };
+    one_line(&described)
+}
+
 mod optional_millis {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -158,6 +229,7 @@ mod tests {
         let earlier = first.at - chrono::Duration::minutes(10);
         let amendment = Amendment {
             target: second.id.clone(),
+            target_seq: Some(second.seq),
             at: Some(earlier),
             text: Some("we decided to evacuate".into()),
             kind: Some("decision".into()),

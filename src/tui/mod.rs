@@ -9,26 +9,30 @@ pub mod views;
 
 use crate::config::Config;
 use crate::poller;
+use crate::timeline::{Event as TimelineEvent, Follower};
 use anyhow::Context;
 use chrono::Utc;
 use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Opens the cockpit and returns when the responder quits.
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// Opens the cockpit and returns when the responder quits. `incident` is the
+/// incident directory to show, if one is current.
+pub fn run(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_loop(config))
+    runtime.block_on(run_loop(config, incident))
 }
 
-async fn run_loop(config: Config) -> anyhow::Result<()> {
+async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
     let mut guard = terminal::TerminalGuard::enter().context("cannot open the terminal")?;
     let (mut polls, poll_tasks) = poller::start(&config);
+    let mut timeline_events = follow_timeline(incident);
     let mut inputs = spawn_input_thread();
     let mut app = app::App::new(&config, Utc::now());
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -47,6 +51,10 @@ async fn run_loop(config: Config) -> anyhow::Result<()> {
                 while let Ok(more) = polls.try_recv() {
                     app.apply_poll(&more);
                 }
+                dirty = true;
+            }
+            Some(events) = timeline_events.recv() => {
+                app.apply_timeline(events);
                 dirty = true;
             }
             _ = clock.tick() => {
@@ -83,6 +91,39 @@ fn draw(terminal: &mut terminal::Screen, app: &app::App) -> anyhow::Result<()> {
     crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
     drawn.context("cannot draw the screen")?;
     Ok(())
+}
+
+/// How often the timeline file is checked for other responders' events.
+const TIMELINE_POLL: Duration = Duration::from_millis(250);
+
+/// Follows the incident's timeline off the render path: new events (from
+/// this process or any other responder) arrive in batches.
+fn follow_timeline(incident: Option<PathBuf>) -> mpsc::Receiver<Vec<TimelineEvent>> {
+    let (sender, receiver) = mpsc::channel(16);
+    let Some(dir) = incident else { return receiver };
+    tokio::spawn(async move {
+        let mut follower = Follower::from_start(&dir.join(crate::timeline::TIMELINE_FILE));
+        let mut ticker = tokio::time::interval(TIMELINE_POLL);
+        loop {
+            ticker.tick().await;
+            let polled = tokio::task::spawn_blocking(move || {
+                let events = follower.poll();
+                (follower, events)
+            })
+            .await;
+            let Ok((returned, events)) = polled else {
+                return;
+            };
+            follower = returned;
+            // A damaged timeline is for `vigie timeline verify`; the cockpit keeps what it has.
+            if let Ok(events) = events {
+                if !events.is_empty() && sender.send(events).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    receiver
 }
 
 /// Terminal input is read on its own thread: `event::read` blocks.

@@ -35,7 +35,13 @@ pub fn render(frame: &mut Frame, app: &App) {
 
 fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     let incident = match &app.incident {
-        Some(title) => format!("INC {}", one_line(title)),
+        Some(header) => format!(
+            "INC {} ─ {} ─ {} ─ {} elapsed",
+            one_line(&header.title),
+            header.severity.as_str().to_uppercase(),
+            header.status.as_str(),
+            human_age(app.now - header.started)
+        ),
         None => "no incident".to_string(),
     };
     let source = match &app.config_source {

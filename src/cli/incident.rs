@@ -1,0 +1,391 @@
+//! `vigie incident …`, `vigie note`, `vigie timeline …`: the timeline from
+//! the terminal and from scripts (a monitoring hook can append `alert.raised`).
+
+use crate::config::Config;
+use crate::incident::{self, IncidentError, Severity, Status};
+use crate::timeline::event::kinds;
+use crate::timeline::store::{read_all, Follower};
+use crate::timeline::verify::verify;
+use crate::timeline::view::{describe, Amendment, Mark};
+use crate::timeline::{Event, NewEvent, Timeline, TIMELINE_FILE};
+use chrono::{DateTime, Local, Utc};
+use std::path::{Path, PathBuf};
+
+/// Prints the error and returns the exit code for it.
+fn fail(command: &str, error: impl std::fmt::Display) -> i32 {
+    eprintln!("vigie {command}: {error}");
+    1
+}
+
+fn open_current(config: &Config, explicit: Option<&Path>) -> Result<Timeline, IncidentError> {
+    let dir = incident::current(explicit, &config.incidents_dir())?;
+    Ok(Timeline::open(&dir, incident::timeline_options(config)?)?)
+}
+
+fn append_one(
+    config: &Config,
+    explicit: Option<&Path>,
+    event: NewEvent,
+) -> Result<Event, IncidentError> {
+    Ok(open_current(config, explicit)?.append(event)?)
+}
+
+pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
+    let options = match incident::timeline_options(config) {
+        Ok(options) => options,
+        Err(e) => return fail("incident new", e),
+    };
+    match incident::declare(&config.incidents_dir(), title, severity, options) {
+        Ok((dir, event)) => {
+            println!(
+                "declared {} ({}) at {}",
+                title.trim(),
+                severity.as_str(),
+                short_time(&event.at)
+            );
+            println!("{}", dir.display());
+            0
+        }
+        Err(e) => fail("incident new", e),
+    }
+}
+
+pub fn list(config: &Config) -> i32 {
+    let incidents = incident::list(&config.incidents_dir());
+    if incidents.is_empty() {
+        println!("no incidents in {}", config.incidents_dir().display());
+        return 0;
+    }
+    println!(
+        "{:<40} {:<16} {:<9} {:<17} {:>9}  TITLE",
+        "ID", "STATUS", "SEVERITY", "STARTED (UTC)", "DURATION"
+    );
+    let mut code = 0;
+    for summary in incidents {
+        match summary {
+            Ok(s) => {
+                let end = s.resolved.unwrap_or_else(Utc::now);
+                let open = if s.is_open() { "open, " } else { "" };
+                println!(
+                    "{:<40} {:<16} {:<9} {:<17} {:>9}  {}",
+                    s.id,
+                    format!("{open}{}", s.status.as_str()),
+                    s.severity.as_str(),
+                    s.started.format("%Y-%m-%d %H:%M"),
+                    crate::format::human_age(end - s.started),
+                    crate::sanitize::one_line(&s.title)
+                );
+            }
+            Err(e) => {
+                eprintln!("vigie incident list: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
+    let result = (|| {
+        let dir = incident::current(explicit, &config.incidents_dir())?;
+        let summary = incident::summarize(&dir)?;
+        if summary.status == to {
+            return Err(IncidentError::Invalid(format!(
+                "the incident is already {}",
+                to.as_str()
+            )));
+        }
+        let event = NewEvent::new(
+            kinds::STATUS_CHANGED,
+            serde_json::json!({"from": summary.status, "to": to}),
+        );
+        Ok((summary, append_one(config, Some(&dir), event)?))
+    })();
+    match result {
+        Ok((summary, _)) => {
+            println!(
+                "{}: {} → {}",
+                summary.title,
+                summary.status.as_str(),
+                to.as_str()
+            );
+            0
+        }
+        Err(e) => fail("incident", e),
+    }
+}
+
+pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity) -> i32 {
+    let result = (|| {
+        let dir = incident::current(explicit, &config.incidents_dir())?;
+        let summary = incident::summarize(&dir)?;
+        if summary.severity == to {
+            return Err(IncidentError::Invalid(format!(
+                "the severity is already {}",
+                to.as_str()
+            )));
+        }
+        let event = NewEvent::new(
+            kinds::SEVERITY_CHANGED,
+            serde_json::json!({"from": summary.severity, "to": to}),
+        );
+        Ok((summary, append_one(config, Some(&dir), event)?))
+    })();
+    match result {
+        Ok((summary, _)) => {
+            println!(
+                "{}: severity {} → {}",
+                summary.title,
+                summary.severity.as_str(),
+                to.as_str()
+            );
+            0
+        }
+        Err(e) => fail("incident severity", e),
+    }
+}
+
+pub struct NoteArgs<'a> {
+    pub kind: &'a str,
+    pub text: &'a str,
+    pub host: Option<&'a str>,
+    pub owner: Option<&'a str>,
+    pub due: Option<&'a str>,
+}
+
+pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
+    let kind = match args.kind {
+        "decision" => kinds::DECISION,
+        "action" => kinds::ACTION_ITEM,
+        _ => kinds::NOTE,
+    };
+    if args.text.trim().is_empty() {
+        return fail("note", "the text is empty");
+    }
+    let mut data = serde_json::json!({"text": args.text});
+    if let Some(owner) = args.owner {
+        data["owner"] = owner.into();
+    }
+    if let Some(due) = args.due {
+        data["due"] = due.into();
+    }
+    let mut event = NewEvent::new(kind, data);
+    event.host = args.host.map(String::from);
+    match append_one(config, explicit, event) {
+        Ok(event) => {
+            println!("#{} {}", event.seq, describe(&event));
+            0
+        }
+        Err(e) => fail("note", e),
+    }
+}
+
+pub struct AppendArgs<'a> {
+    pub kind: &'a str,
+    pub host: Option<&'a str>,
+    pub text: Option<&'a str>,
+    pub data: Option<&'a str>,
+    pub at: Option<&'a str>,
+    pub actor: Option<&'a str>,
+}
+
+pub fn append(config: &Config, explicit: Option<&Path>, args: AppendArgs) -> i32 {
+    let mut data = match args.data.map(serde_json::from_str::<serde_json::Value>) {
+        None => serde_json::json!({}),
+        Some(Ok(value @ serde_json::Value::Object(_))) => value,
+        Some(Ok(_)) => return fail("timeline append", "--data must be a JSON object"),
+        Some(Err(e)) => return fail("timeline append", format!("--data is not valid JSON: {e}")),
+    };
+    if let Some(text) = args.text {
+        data["text"] = text.into();
+    }
+    let mut event = NewEvent::new(args.kind, data);
+    event.host = args.host.map(String::from);
+    event.actor = args.actor.map(String::from);
+    if let Some(at) = args.at {
+        match parse_time(at) {
+            Ok(at) => event.at = Some(at),
+            Err(e) => return fail("timeline append", e),
+        }
+    }
+    match append_one(config, explicit, event) {
+        Ok(event) => {
+            println!("#{} {}", event.seq, event.id);
+            0
+        }
+        Err(e) => fail("timeline append", e),
+    }
+}
+
+pub struct AmendArgs<'a> {
+    pub target: &'a str,
+    pub at: Option<&'a str>,
+    pub text: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub mark: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
+    let result = (|| {
+        let dir = incident::current(explicit, &config.incidents_dir())?;
+        let events = read_all(&dir.join(TIMELINE_FILE))?;
+        // The target may be given by id or by sequence number.
+        let target = events
+            .iter()
+            .find(|e| {
+                e.id == args.target || e.seq.to_string() == args.target.trim_start_matches('#')
+            })
+            .ok_or_else(|| {
+                IncidentError::Invalid(format!("no event {} in this timeline", args.target))
+            })?;
+        let mark = match args.mark {
+            Some(m) => Some(Mark::parse(m).ok_or_else(|| {
+                IncidentError::Invalid(format!("unknown mark {m:?}: use one of {}", Mark::NAMES))
+            })?),
+            None => None,
+        };
+        if let Some(kind) = args.kind.filter(|k| !kinds::is_valid(k)) {
+            return Err(IncidentError::Invalid(format!("unknown kind {kind:?}")));
+        }
+        let at = args
+            .at
+            .map(parse_time)
+            .transpose()
+            .map_err(IncidentError::Invalid)?;
+        let amendment = Amendment {
+            target: target.id.clone(),
+            target_seq: Some(target.seq),
+            at,
+            text: args.text.map(String::from),
+            kind: args.kind.map(String::from),
+            mark,
+            reason: args.reason.map(String::from),
+        };
+        if amendment.at.is_none()
+            && amendment.text.is_none()
+            && amendment.kind.is_none()
+            && amendment.mark.is_none()
+        {
+            return Err(IncidentError::Invalid(
+                "nothing to amend: give --at, --text, --kind or --mark".into(),
+            ));
+        }
+        let data =
+            serde_json::to_value(&amendment).map_err(|e| IncidentError::Invalid(e.to_string()))?;
+        append_one(config, Some(&dir), NewEvent::new(kinds::AMENDMENT, data))
+    })();
+    match result {
+        Ok(event) => {
+            println!("#{} {}", event.seq, describe(&event));
+            0
+        }
+        Err(e) => fail("timeline amend", e),
+    }
+}
+
+/// RFC 3339 (`2026-11-23T19:30:12Z`), or `HH:MM[:SS]` today in local time.
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
+        .map_err(|_| {
+            format!("cannot read the time {text:?}: write 2026-11-23T19:30:12Z or 19:30")
+        })?;
+    let today = Local::now().date_naive().and_time(time);
+    today
+        .and_local_timezone(Local)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("{text} is ambiguous in the local time zone today"))
+}
+
+fn short_time(at: &DateTime<Utc>) -> String {
+    format!(
+        "{} ({} UTC)",
+        at.with_timezone(&Local).format("%H:%M:%S"),
+        at.format("%H:%M:%S")
+    )
+}
+
+/// One event as a line of `vigie timeline show`.
+pub fn show_line(event: &Event) -> String {
+    let local = event.at.with_timezone(&Local);
+    let host = event
+        .host
+        .as_deref()
+        .map(|h| format!(" [{}]", crate::sanitize::one_line(h)))
+        .unwrap_or_default();
+    format!(
+        "{} ({} UTC) #{:<4} {:<16}{host} {}",
+        local.format("%Y-%m-%d %H:%M:%S"),
+        event.at.format("%H:%M:%S"),
+        event.seq,
+        crate::sanitize::one_line(&event.actor),
+        describe(event)
+    )
+}
+
+pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) -> i32 {
+    let dir: PathBuf = match incident::current(explicit, &config.incidents_dir()) {
+        Ok(dir) => dir,
+        Err(e) => return fail("timeline show", e),
+    };
+    let mut follower = Follower::from_start(&dir.join(TIMELINE_FILE));
+    loop {
+        match follower.poll() {
+            Ok(events) => {
+                for event in events {
+                    if json {
+                        println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                    } else {
+                        println!("{}", show_line(&event));
+                    }
+                }
+            }
+            Err(e) => return fail("timeline show", e),
+        }
+        if !follow {
+            return 0;
+        }
+        use std::io::Write;
+        if std::io::stdout().flush().is_err() {
+            // The reader went away (a closed pipe): stop quietly.
+            return 0;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
+    let dir = match incident::current(explicit, &config.incidents_dir()) {
+        Ok(dir) => dir,
+        Err(e) => return fail("timeline verify", e),
+    };
+    let path = dir.join(TIMELINE_FILE);
+    let verification = match verify(&path) {
+        Ok(v) => v,
+        Err(e) => return fail("timeline verify", format!("{}: {e}", path.display())),
+    };
+    if let Some(problem) = &verification.problem {
+        eprintln!("{}:{}: {}", path.display(), problem.line, problem.message);
+        eprintln!("the timeline does not verify: do not edit timeline.jsonl by hand; correct events with `vigie timeline amend`");
+        return 1;
+    }
+    if let Some(line) = verification.torn_tail {
+        eprintln!(
+            "{}:{line}: torn last line (a write that never completed); it is set aside to {} on the next append",
+            path.display(),
+            crate::timeline::TORN_FILE
+        );
+        return 1;
+    }
+    println!(
+        "{}: {} events, sequence and hash chain intact",
+        path.display(),
+        verification.events
+    );
+    0
+}

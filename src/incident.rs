@@ -1,0 +1,360 @@
+//! Incidents: a directory `<incidents_dir>/<YYYY-MM-DD>-<slug>/` holding the
+//! timeline. Title, severity and status are derived from the timeline's
+//! events, so there is no second file to drift out of sync.
+
+use crate::config::Config;
+use crate::timeline::event::kinds;
+use crate::timeline::redact::Redactor;
+use crate::timeline::store::{read_all, DEFAULT_OUTPUT_CAP};
+use crate::timeline::view::{amended, Mark};
+use crate::timeline::{Event, NewEvent, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Investigating,
+    Identified,
+    Mitigated,
+    Resolved,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Mitigated => "mitigated",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// What the timeline says about an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub dir: PathBuf,
+    /// The directory name: `2026-11-23-miramelle-down`.
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub started: DateTime<Utc>,
+    pub resolved: Option<DateTime<Utc>>,
+    pub events: usize,
+    pub responders: Vec<String>,
+}
+
+impl Summary {
+    pub fn is_open(&self) -> bool {
+        self.status != Status::Resolved
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    #[error(transparent)]
+    Timeline(#[from] TimelineError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The timeline options for this config: actor, redaction, output cap.
+pub fn timeline_options(config: &Config) -> Result<TimelineOptions, IncidentError> {
+    let patterns: Vec<String> = config
+        .settings
+        .redact_patterns
+        .iter()
+        .map(|p| p.get_ref().clone())
+        .collect();
+    let redactor = Redactor::new(&patterns)
+        .map_err(|e| IncidentError::Invalid(format!("redact_patterns: {e}")))?;
+    Ok(TimelineOptions {
+        actor: actor(config),
+        redactor,
+        output_cap: config
+            .settings
+            .timeline_output_cap
+            .unwrap_or(DEFAULT_OUTPUT_CAP),
+    })
+}
+
+/// `settings.responder`, else `user@host`.
+pub fn actor(config: &Config) -> String {
+    if let Some(name) = config
+        .settings
+        .responder
+        .as_ref()
+        .filter(|n| !n.trim().is_empty())
+    {
+        return name.trim().to_string();
+    }
+    let user = std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "someone".into());
+    format!("{user}@{}", crate::config::local_host_name())
+}
+
+/// `Miramelle down (again)!` → `miramelle-down-again`.
+pub fn slug(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.is_empty() {
+        "incident".to_string()
+    } else {
+        slug
+    }
+}
+
+/// Creates the incident directory and records `incident.declared`.
+pub fn declare(
+    incidents_dir: &Path,
+    title: &str,
+    severity: Severity,
+    options: TimelineOptions,
+) -> Result<(PathBuf, Event), IncidentError> {
+    if title.trim().is_empty() {
+        return Err(IncidentError::Invalid("an incident needs a title".into()));
+    }
+    std::fs::create_dir_all(incidents_dir).map_err(|source| IncidentError::Io {
+        path: incidents_dir.to_path_buf(),
+        source,
+    })?;
+    let base = format!("{}-{}", Utc::now().format("%Y-%m-%d"), slug(title));
+    let dir = (1..1000)
+        .map(|n| {
+            if n == 1 {
+                incidents_dir.join(&base)
+            } else {
+                incidents_dir.join(format!("{base}-{n}"))
+            }
+        })
+        // create_dir is atomic: two responders declaring at once get two directories.
+        .find(|candidate| std::fs::create_dir(candidate).is_ok())
+        .ok_or_else(|| {
+            IncidentError::Invalid(format!(
+                "cannot create an incident directory in {}",
+                incidents_dir.display()
+            ))
+        })?;
+    let mut timeline = Timeline::open(&dir, options)?;
+    let event = timeline.append(NewEvent::new(
+        kinds::INCIDENT_DECLARED,
+        serde_json::json!({"title": title.trim(), "severity": severity, "status": Status::Investigating}),
+    ))?;
+    Ok((dir, event))
+}
+
+/// Reads an incident's timeline and derives its summary.
+pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
+    let events = read_all(&dir.join(TIMELINE_FILE))?;
+    let view = amended(&events);
+    let declared = view
+        .iter()
+        .find(|v| v.event.kind == kinds::INCIDENT_DECLARED)
+        .ok_or_else(|| {
+            IncidentError::Invalid(format!("{}: no incident.declared event", dir.display()))
+        })?;
+    let mut summary = Summary {
+        dir: dir.to_path_buf(),
+        id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        title: declared
+            .event
+            .text("title")
+            .unwrap_or("untitled")
+            .to_string(),
+        severity: parse_field(&declared.event, "severity").unwrap_or(Severity::Major),
+        status: Status::Investigating,
+        started: declared.event.at,
+        resolved: None,
+        events: events.len(),
+        responders: Vec::new(),
+    };
+    for item in &view {
+        let event = &item.event;
+        if !summary.responders.contains(&event.actor) && event.actor != "alert" {
+            summary.responders.push(event.actor.clone());
+        }
+        match event.kind.as_str() {
+            kinds::SEVERITY_CHANGED => {
+                summary.severity = parse_field(event, "to").unwrap_or(summary.severity)
+            }
+            kinds::STATUS_CHANGED => {
+                summary.status = parse_field(event, "to").unwrap_or(summary.status);
+                if summary.status == Status::Resolved {
+                    summary.resolved = Some(event.at);
+                } else {
+                    summary.resolved = None;
+                }
+            }
+            _ => {}
+        }
+        if item.marks.contains(&Mark::Resolved) {
+            summary.resolved = summary.resolved.or(Some(event.at));
+        }
+    }
+    Ok(summary)
+}
+
+fn parse_field<T: for<'de> Deserialize<'de>>(event: &Event, field: &str) -> Option<T> {
+    serde_json::from_value(event.data.get(field)?.clone()).ok()
+}
+
+/// Every incident under `incidents_dir`, oldest first. Unreadable ones are
+/// reported, not hidden.
+pub fn list(incidents_dir: &Path) -> Vec<Result<Summary, IncidentError>> {
+    let Ok(entries) = std::fs::read_dir(incidents_dir) else {
+        return vec![];
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(TIMELINE_FILE).is_file())
+        .collect();
+    dirs.sort();
+    let mut summaries: Vec<Result<Summary, IncidentError>> =
+        dirs.iter().map(|d| summarize(d)).collect();
+    summaries.sort_by_key(|s| s.as_ref().map(|s| s.started).ok());
+    summaries
+}
+
+/// The incident commands act on: `explicit` (`--incident` / `$VIGIE_INCIDENT`),
+/// else the most recently declared open incident.
+pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf, IncidentError> {
+    if let Some(dir) = explicit {
+        if dir.join(TIMELINE_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        // A bare id is looked up in incidents_dir.
+        let by_id = incidents_dir.join(dir);
+        if by_id.join(TIMELINE_FILE).is_file() {
+            return Ok(by_id);
+        }
+        return Err(IncidentError::Invalid(format!(
+            "{} is not an incident directory (no {TIMELINE_FILE})",
+            dir.display()
+        )));
+    }
+    list(incidents_dir)
+        .into_iter()
+        .flatten()
+        .filter(Summary::is_open)
+        .max_by_key(|s| s.started)
+        .map(|s| s.dir)
+        .ok_or_else(|| {
+            IncidentError::Invalid(format!(
+                "no open incident in {}: declare one with `vigie incident new TITLE`",
+                incidents_dir.display()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_and_readable() {
+        assert_eq!(slug("Miramelle down (again)!"), "miramelle-down-again");
+        assert_eq!(slug("Réplication cassée"), "replication-cassee");
+        assert_eq!(slug("../../etc"), "etc");
+        assert_eq!(slug("!!!"), "incident");
+    }
+
+    #[test]
+    fn declare_summarize_and_find_the_current_incident() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, _) = declare(
+            root.path(),
+            "miramelle down",
+            Severity::Critical,
+            TimelineOptions::new("alice"),
+        )
+        .unwrap();
+        let (second, _) = declare(
+            root.path(),
+            "miramelle down",
+            Severity::Minor,
+            TimelineOptions::new("bob"),
+        )
+        .unwrap();
+        assert_ne!(dir, second, "same title, same day: two directories");
+        assert_eq!(current(None, root.path()).unwrap(), second);
+
+        let mut timeline = Timeline::open(&second, TimelineOptions::new("bob")).unwrap();
+        timeline
+            .append(NewEvent::new(
+                kinds::STATUS_CHANGED,
+                serde_json::json!({"from": "investigating", "to": "resolved"}),
+            ))
+            .unwrap();
+        let summary = summarize(&second).unwrap();
+        assert_eq!(summary.status, Status::Resolved);
+        assert!(summary.resolved.is_some());
+        assert_eq!(
+            current(None, root.path()).unwrap(),
+            dir,
+            "resolved incidents are not current"
+        );
+
+        let first = summarize(&dir).unwrap();
+        assert_eq!(
+            (first.title.as_str(), first.severity, first.status),
+            ("miramelle down", Severity::Critical, Status::Investigating)
+        );
+        assert_eq!(first.responders, vec!["alice".to_string()]);
+    }
+}
