@@ -111,7 +111,12 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
     let home = tempfile::tempdir().unwrap();
     let home_path = home.path().to_str().unwrap();
     let data = format!("{home_path}/data");
-    let env = [("HOME", home_path), ("XDG_DATA_HOME", data.as_str()), ("XDG_CONFIG_HOME", home_path), ("PS1", "$ ")];
+    let env = [
+        ("HOME", home_path),
+        ("XDG_DATA_HOME", data.as_str()),
+        ("XDG_CONFIG_HOME", home_path),
+        ("PS1", "$ "),
+    ];
     let run = |args: &[&str]| {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
             .args(args)
@@ -123,7 +128,13 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
             .unwrap();
         assert!(status.success(), "{args:?}");
     };
-    run(&["incident", "new", "miramelle down", "--severity", "critical"]);
+    run(&[
+        "incident",
+        "new",
+        "miramelle down",
+        "--severity",
+        "critical",
+    ]);
     let tmux = TmuxSession::start(120, 30, home.path(), &env);
     tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
     tmux.wait_for("the incident in the header", Duration::from_secs(10), |s| {
@@ -131,6 +142,8 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
     });
     // Another responder, another process.
     run(&["incident", "status", "mitigated"]);
-    tmux.wait_for("the new status", Duration::from_secs(5), |s| s.contains("CRITICAL ─ mitigated"));
+    tmux.wait_for("the new status", Duration::from_secs(5), |s| {
+        s.contains("CRITICAL ─ mitigated")
+    });
     tmux.send(&["q"]);
 }
