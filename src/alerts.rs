@@ -1,5 +1,10 @@
-//! Alerts derived from status, never typed by hand. Pure: status in, alerts out.
+//! Alerts derived from status, never typed by hand. Pure: status in, alerts
+//! out. Messages are written for a tired human; codes are stable (see
+//! `docs/status-json.md`) and each alert names the playbook that addresses it.
 
+use crate::format::human_bytes;
+use crate::probe::model::{Backup, Datastore, Lockout, Replication, Vm};
+use crate::probe::Reading;
 use crate::status::{FailureKind, HostStatus, Reachability};
 use serde::Serialize;
 
@@ -37,6 +42,25 @@ pub struct Alert {
     pub code: &'static str,
     /// What a tired human needs to read.
     pub message: String,
+    /// The bundled playbook that addresses it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<&'static str>,
+}
+
+impl Alert {
+    fn new(severity: Severity, code: &'static str, message: String) -> Alert {
+        Alert {
+            severity,
+            code,
+            message,
+            playbook: None,
+        }
+    }
+
+    fn playbook(mut self, id: &'static str) -> Alert {
+        self.playbook = Some(id);
+        self
+    }
 }
 
 /// Thresholds, in percent.
@@ -47,9 +71,12 @@ pub const MEMORY_CRITICAL: f64 = 97.0;
 /// PSI `full avg10`: share of time every task was stalled on I/O.
 pub const IO_PRESSURE_WARNING: f64 = 10.0;
 pub const IO_PRESSURE_CRITICAL: f64 = 30.0;
+/// A replica further behind than this, in seconds, is lagging.
+pub const REPLICATION_LAG_WARNING: u64 = 300;
+/// This many failed logins without a lock look like brute force.
+pub const LOGIN_FAILURES_INFO: u32 = 10;
 
 pub fn for_host(status: &HostStatus) -> Vec<Alert> {
-    let mut alerts = Vec::new();
     if let Reachability::Unreachable {
         kind,
         reason,
@@ -67,41 +94,116 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
             status.name,
             since.format("%H:%M:%S")
         );
-        alerts.push(Alert {
-            severity,
-            code,
-            message,
-        });
+        let alert = Alert::new(severity, code, message);
         // Data from before the failure is stale: alerts on it would mislead.
-        return alerts;
+        return vec![if code == "unreachable" && status.kind.is_hypervisor() {
+            alert.playbook("evacuate-hypervisor")
+        } else {
+            alert
+        }];
     }
-    let Some(health) = &status.health else {
-        return alerts;
+    let Some(reading) = &status.reading else {
+        return Vec::new();
     };
+    let name = status.name.as_str();
+    let mut alerts = health_alerts(name, reading);
+    if let Some(cluster) = &reading.cluster {
+        if !cluster.quorate {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "no_quorum",
+                    format!("{name}: cluster {} has lost quorum", cluster.name),
+                )
+                .playbook("evacuate-hypervisor"),
+            );
+        }
+        for node in cluster.nodes.iter().filter(|n| !n.online) {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "node_offline",
+                    format!("cluster node {} is offline", node.name),
+                )
+                .playbook("evacuate-hypervisor"),
+            );
+        }
+    }
+    alerts.extend(reading.vms.iter().flat_map(|vm| vm_alerts(name, vm)));
+    alerts.extend(
+        reading
+            .datastores
+            .iter()
+            .flat_map(|ds| datastore_alerts(name, ds)),
+    );
+    alerts.extend(
+        reading
+            .replication
+            .iter()
+            .flat_map(|r| replication_alerts(name, r)),
+    );
+    for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "replication_job_failed",
+            format!(
+                "{name}: replication {} of guest {} to {} failed {} times{}",
+                job.id,
+                job.guest,
+                job.target,
+                job.fail_count,
+                job.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    alerts.extend(
+        reading
+            .lockouts
+            .iter()
+            .filter_map(|l| lockout_alert(name, l)),
+    );
+    alerts.extend(reading.backups.iter().flat_map(|b| backup_alerts(name, b)));
+    for error in &reading.driver_errors {
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "probe_error",
+            format!("{name}: could not read {error}"),
+        ));
+    }
+    alerts
+}
+
+fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
+    let health = &reading.health;
+    let mut alerts = Vec::new();
     for fs in &health.filesystems {
         let used = fs.used_percent();
-        let severity = threshold(used, DISK_WARNING, DISK_CRITICAL);
-        if let Some(severity) = severity {
-            alerts.push(Alert {
-                severity,
-                code: "disk_full",
-                message: format!(
-                    "{}: {} is {used:.0}% full, {} free",
-                    status.name,
-                    fs.mount,
-                    crate::format::human_kib(fs.available_kib)
-                ),
-            });
+        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+            alerts.push(
+                Alert::new(
+                    severity,
+                    "disk_full",
+                    format!(
+                        "{name}: {} is {used:.0}% full, {} free",
+                        fs.mount,
+                        human_bytes(fs.available_kib * 1024)
+                    ),
+                )
+                .playbook("datastore-full"),
+            );
         }
     }
     if let Some(memory) = health.memory {
         let used = memory.used_percent();
         if let Some(severity) = threshold(used, MEMORY_WARNING, MEMORY_CRITICAL) {
-            alerts.push(Alert {
+            alerts.push(Alert::new(
                 severity,
-                code: "memory",
-                message: format!("{}: memory {used:.0}% used", status.name),
-            });
+                "memory",
+                format!("{name}: memory {used:.0}% used"),
+            ));
         }
     }
     if let Some(pressure) = health.io_pressure {
@@ -110,15 +212,267 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
             IO_PRESSURE_WARNING,
             IO_PRESSURE_CRITICAL,
         ) {
-            alerts.push(Alert {
+            alerts.push(Alert::new(
                 severity,
-                code: "io_pressure",
-                message: format!(
-                    "{}: every task stalled on I/O {:.0}% of the last 10 s",
-                    status.name, pressure.full_avg10
+                "io_pressure",
+                format!(
+                    "{name}: every task stalled on I/O {:.0}% of the last 10 s",
+                    pressure.full_avg10
                 ),
-            });
+            ));
         }
+    }
+    alerts
+}
+
+fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let label = format!("{host}: VM {}", crate::sanitize::one_line(&vm.name));
+    match vm.state.as_str() {
+        "paused" | "crashed" | "blocked" => {
+            let why = vm
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "vm_paused",
+                    format!("{label} is {}{why}", vm.state),
+                )
+                .playbook("datastore-full"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(question) = &vm.question {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "vm_question",
+                format!(
+                    "{label} is frozen, waiting for an answer: {}",
+                    crate::sanitize::one_line(question)
+                ),
+            )
+            .playbook("consolidate-snapshots"),
+        );
+    }
+    for volume in &vm.missing_volumes {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "volume_missing",
+                format!("{label}: its volume {volume} is missing"),
+            )
+            .playbook("restore-lost-lvm-volume"),
+        );
+    }
+    if let Some(lock) = &vm.lock {
+        alerts.push(Alert::new(
+            Severity::Info,
+            "vm_locked",
+            format!("{label} is locked ({lock})"),
+        ));
+    }
+    alerts
+}
+
+/// Thin provisioning, in words: what was promised, on what, with what left.
+fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let name = crate::sanitize::one_line(&ds.name);
+    if ds.capacity_bytes == 0 {
+        return alerts;
+    }
+    let provisioned = ds.provisioned_bytes.unwrap_or(0);
+    let overcommitted = provisioned > ds.capacity_bytes;
+    let growth_too_big = ds
+        .largest_growth
+        .as_ref()
+        .filter(|(_, growth)| *growth > ds.free_bytes);
+    if overcommitted || growth_too_big.is_some() {
+        let mut message = format!(
+            "{host}: {name}: {} disks promised on {}, {} free",
+            human_bytes(provisioned),
+            human_bytes(ds.capacity_bytes),
+            human_bytes(ds.free_bytes)
+        );
+        if let Some((disk, growth)) = growth_too_big {
+            message.push_str(&format!(
+                "; {disk} alone could still grow by {}",
+                human_bytes(*growth)
+            ));
+        }
+        alerts.push(
+            Alert::new(Severity::Warning, "thin_overcommit", message).playbook("datastore-full"),
+        );
+    }
+    if let Some((snapshot, size)) = &ds.largest_snapshot {
+        if *size > 0 && ds.free_bytes < *size {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "snapshot_space",
+                    format!(
+                        "{host}: {name}: {} free, less than snapshot {snapshot} ({}) that consolidation must absorb",
+                        human_bytes(ds.free_bytes),
+                        human_bytes(*size)
+                    ),
+                )
+                .playbook("consolidate-snapshots"),
+            );
+        }
+    }
+    let used = 100.0 * (ds.capacity_bytes - ds.free_bytes.min(ds.capacity_bytes)) as f64
+        / ds.capacity_bytes as f64;
+    if ds.kind != "qcow2-dir" {
+        // A directory's filesystem is already covered by disk_full.
+        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+            alerts.push(
+                Alert::new(
+                    severity,
+                    "datastore_full",
+                    format!(
+                        "{host}: {name} is {used:.0}% full, {} free",
+                        human_bytes(ds.free_bytes)
+                    ),
+                )
+                .playbook("datastore-full"),
+            );
+        }
+    }
+    alerts
+}
+
+fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
+    let connection = if r.connection.is_empty() {
+        "default".to_string()
+    } else {
+        format!("'{}'", r.connection)
+    };
+    let position = match (&r.relay_master_log_file, r.exec_master_log_pos) {
+        (Some(file), Some(pos)) => format!(" at {file}:{pos}"),
+        _ => String::new(),
+    };
+    let error = r
+        .last_sql_errno
+        .map(|n| (n, r.last_sql_error.clone().unwrap_or_default(), "SQL"))
+        .or_else(|| {
+            r.last_io_errno
+                .map(|n| (n, r.last_io_error.clone().unwrap_or_default(), "IO"))
+        });
+    if !r.is_running() || error.is_some() {
+        let why = match error {
+            Some((errno, text, thread)) => {
+                let first = text.split(". ").next().unwrap_or(&text).to_string();
+                format!(
+                    "{thread} thread error {errno} ({})",
+                    crate::sanitize::one_line(&first)
+                )
+            }
+            None => format!(
+                "IO thread {}, SQL thread {}",
+                r.io_running.as_deref().unwrap_or("?"),
+                r.sql_running.as_deref().unwrap_or("?")
+            ),
+        };
+        return vec![Alert::new(
+            Severity::Critical,
+            "replication_stopped",
+            format!("{host}: replication {connection} stopped: {why}{position}"),
+        )
+        .playbook("repair-replication")];
+    }
+    match r.seconds_behind {
+        Some(lag) if lag > REPLICATION_LAG_WARNING => vec![Alert::new(
+            Severity::Warning,
+            "replication_lag",
+            format!("{host}: replication {connection} is {lag} s behind"),
+        )],
+        _ => vec![],
+    }
+}
+
+fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
+    let sources = if l.sources.is_empty() {
+        String::new()
+    } else {
+        format!(", from {}", l.sources.join(", "))
+    };
+    if l.locked {
+        let severity = if l.user == "root" {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        return Some(
+            Alert::new(
+                severity,
+                "account_locked",
+                format!(
+                    "{host}: account {} locked after {} failed logins ({}){sources}",
+                    l.user, l.failures, l.tool
+                ),
+            )
+            .playbook("reset-login-lockout"),
+        );
+    }
+    (l.failures >= LOGIN_FAILURES_INFO).then(|| {
+        Alert::new(
+            Severity::Info,
+            "login_failures",
+            format!(
+                "{host}: {} failed logins for {}{sources}",
+                l.failures, l.user
+            ),
+        )
+    })
+}
+
+fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
+    let repo = format!("{} {}", b.tool, crate::sanitize::one_line(&b.repo));
+    let mut alerts = Vec::new();
+    if let Some(error) = &b.error {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "backup_unreadable",
+                format!("{host}: {repo}: {error}"),
+            )
+            .playbook("verify-backups"),
+        );
+        return alerts;
+    }
+    if let Some(latest) = b.latest {
+        let age = chrono::Utc::now().timestamp() - latest;
+        if age > b.max_age_s as i64 {
+            alerts.push(
+                Alert::new(
+                    Severity::Warning,
+                    "backup_stale",
+                    format!(
+                        "{host}: {repo}: latest snapshot is {} old",
+                        crate::format::human_age(chrono::Duration::seconds(age))
+                    ),
+                )
+                .playbook("verify-backups"),
+            );
+        }
+    }
+    if !b.missing_paths.is_empty() {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "backup_incomplete",
+                format!(
+                    "{host}: {repo}: latest snapshot lacks {}",
+                    b.missing_paths.join(", ")
+                ),
+            )
+            .playbook("verify-backups"),
+        );
     }
     alerts
 }
@@ -143,18 +497,25 @@ mod tests {
     use chrono::Utc;
     use std::time::Duration;
 
-    fn status_with(health: LinuxHealth) -> HostStatus {
+    fn status_with_reading(reading: Reading) -> HostStatus {
         let mut status = HostStatus::new(&Config::embedded_default().hosts[0]);
         status.name = "locuste".into();
         status.apply(&PollResult {
             host_index: 0,
             at: Utc::now(),
-            outcome: PollOutcome::Health {
-                health: Box::new(health),
+            outcome: PollOutcome::Reading {
+                reading: Box::new(reading),
                 round_trip: Duration::ZERO,
             },
         });
         status
+    }
+
+    fn status_with(health: LinuxHealth) -> HostStatus {
+        status_with_reading(Reading {
+            health,
+            ..Reading::default()
+        })
     }
 
     fn fs(used: u64, available: u64) -> Filesystem {
@@ -238,6 +599,95 @@ mod tests {
         assert_eq!(
             Severity::exit_code(alerts.iter().map(|a| a.severity).max()),
             2
+        );
+    }
+
+    const GB: u64 = 1_000_000_000;
+
+    #[test]
+    fn thin_overcommit_in_words() {
+        let ds = Datastore {
+            name: "datastore1".into(),
+            kind: "vmfs".into(),
+            capacity_bytes: 200 * GB,
+            free_bytes: 9 * GB,
+            provisioned_bytes: Some(230 * GB),
+            largest_growth: Some(("mail.vmdk".into(), 40 * GB)),
+            largest_snapshot: Some(("mail-000001.vmdk".into(), 12 * GB)),
+            ..Datastore::default()
+        };
+        let alerts = for_host(&status_with_reading(Reading {
+            datastores: vec![ds],
+            ..Reading::default()
+        }));
+        let codes: Vec<_> = alerts.iter().map(|a| (a.code, a.severity)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("thin_overcommit", Severity::Warning),
+                ("snapshot_space", Severity::Critical),
+                ("datastore_full", Severity::Warning)
+            ]
+        );
+        assert_eq!(alerts[0].message, "locuste: datastore1: 230 GB disks promised on 200 GB, 9.0 GB free; mail.vmdk alone could still grow by 40 GB");
+        assert_eq!(alerts[1].playbook, Some("consolidate-snapshots"));
+    }
+
+    #[test]
+    fn replication_lockouts_backups_and_vms() {
+        let reading = Reading {
+            replication: vec![Replication {
+                connection: "pessicart".into(),
+                io_running: Some("Yes".into()),
+                sql_running: Some("No".into()),
+                last_sql_errno: Some(1594),
+                last_sql_error: Some("Relay log read failure: Could not parse relay log event entry. The possible reasons".into()),
+                relay_master_log_file: Some("mysql-bin.000001".into()),
+                exec_master_log_pos: Some(1188),
+                ..Replication::default()
+            }],
+            lockouts: vec![Lockout {
+                user: "root".into(),
+                tool: "pam_tally2".into(),
+                failures: 139,
+                locked: true,
+                sources: vec!["192.0.2.7".into()],
+                latest: None,
+            }],
+            backups: vec![Backup {
+                tool: "restic".into(),
+                repo: "/srv/restic".into(),
+                latest: Some(Utc::now().timestamp() - 3 * 86400),
+                max_age_s: 26 * 3600,
+                missing_paths: vec!["/var/www".into()],
+                ..Backup::default()
+            }],
+            vms: vec![Vm { name: "mail".into(), state: "paused".into(), reason: Some("ioerror".into()), ..Vm::default() }],
+            ..Reading::default()
+        };
+        let alerts = for_host(&status_with_reading(reading));
+        let by_code = |code| {
+            alerts
+                .iter()
+                .find(|a| a.code == code)
+                .unwrap_or_else(|| panic!("{code}: {alerts:?}"))
+        };
+        assert_eq!(
+            by_code("replication_stopped").message,
+            "locuste: replication 'pessicart' stopped: SQL thread error 1594 (Relay log read failure: Could not parse relay log event entry) at mysql-bin.000001:1188"
+        );
+        assert_eq!(by_code("account_locked").severity, Severity::Critical);
+        assert!(by_code("account_locked")
+            .message
+            .contains("139 failed logins"));
+        assert!(by_code("backup_stale").message.contains("3d00h old"));
+        assert_eq!(
+            by_code("backup_incomplete").message,
+            "locuste: restic /srv/restic: latest snapshot lacks /var/www"
+        );
+        assert_eq!(
+            by_code("vm_paused").message,
+            "locuste: VM mail is paused (ioerror)"
         );
     }
 }

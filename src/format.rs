@@ -25,6 +25,22 @@ pub fn human_age(age: chrono::Duration) -> String {
     }
 }
 
+/// Bytes in decimal units, as storage vendors and `df -H` count: `230 GB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value >= 10.0 || unit == 0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +51,8 @@ mod tests {
         assert_eq!(human_kib(24684092), "24 GiB");
         assert_eq!(human_kib(1536), "1.5 MiB");
         assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
+        assert_eq!(human_bytes(230_000_000_000), "230 GB");
+        assert_eq!(human_bytes(9_000_000_000), "9.0 GB");
         assert_eq!(
             human_age(chrono::Duration::seconds(3 * 3600 + 120)),
             "3h02m"

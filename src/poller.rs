@@ -4,7 +4,7 @@
 //! dead host never delays the others and work never piles up. Results go to
 //! whoever holds the receiver (the TUI, `vigie status`).
 
-use crate::config::Config;
+use crate::config::{Config, Host};
 use crate::probe;
 use crate::status::{PollOutcome, PollResult};
 use crate::transport::ssh::SshOptions;
@@ -15,41 +15,50 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// The transport of every host, in inventory order. A host whose SSH
-/// settings cannot be resolved (a jump loop) gets the reason instead.
-pub fn transports(config: &Config) -> Vec<Result<Transport, String>> {
+/// A host to poll and how to reach it. A host whose SSH settings cannot be
+/// resolved (a jump loop) carries the reason instead of a transport.
+pub struct PollTarget {
+    pub host: Host,
+    pub transport: Result<Transport, String>,
+}
+
+/// The poll target of every host, in inventory order.
+pub fn targets(config: &Config) -> Vec<PollTarget> {
     let ssh_config = SshConfig::load_user_config();
     let options = SshOptions::from_config(config);
     config
         .hosts
         .iter()
-        .map(|host| Transport::for_host(config, &ssh_config, host, &options))
+        .map(|host| PollTarget {
+            host: host.clone(),
+            transport: Transport::for_host(config, &ssh_config, host, &options),
+        })
         .collect()
 }
 
 /// Starts one polling task per host. Dropping the receiver stops them at their next send.
 pub fn start(config: &Config) -> (mpsc::Receiver<PollResult>, Vec<JoinHandle<()>>) {
     start_with(
-        transports(config),
+        targets(config),
         config.settings.poll_interval,
         config.settings.command_timeout,
     )
 }
 
-/// Starts polling the given transports (index = host index).
+/// Starts polling the given targets (index = host index).
 pub fn start_with(
-    transports: Vec<Result<Transport, String>>,
+    targets: Vec<PollTarget>,
     interval: Duration,
     timeout: Duration,
 ) -> (mpsc::Receiver<PollResult>, Vec<JoinHandle<()>>) {
-    let (sender, receiver) = mpsc::channel(transports.len().max(1) * 4);
-    let tasks = transports
+    let (sender, receiver) = mpsc::channel(targets.len().max(1) * 4);
+    let tasks = targets
         .into_iter()
         .enumerate()
-        .map(|(index, transport)| {
+        .map(|(index, target)| {
             tokio::spawn(poll_forever(
                 index,
-                transport,
+                target,
                 interval,
                 timeout,
                 sender.clone(),
@@ -61,7 +70,7 @@ pub fn start_with(
 
 async fn poll_forever(
     host_index: usize,
-    transport: Result<Transport, String>,
+    target: PollTarget,
     interval: Duration,
     timeout: Duration,
     results: mpsc::Sender<PollResult>,
@@ -71,10 +80,7 @@ async fn poll_forever(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let outcome = match &transport {
-            Ok(transport) => poll_once(transport, timeout).await,
-            Err(reason) => PollOutcome::Failed(TransportError::Other(reason.clone())),
-        };
+        let outcome = poll_target(&target, timeout).await;
         let result = PollResult {
             host_index,
             at: Utc::now(),
@@ -90,12 +96,9 @@ async fn poll_forever(
 pub async fn poll_all_once(config: &Config) -> Vec<PollResult> {
     let timeout = config.settings.command_timeout;
     let mut tasks = tokio::task::JoinSet::new();
-    for (host_index, transport) in transports(config).into_iter().enumerate() {
+    for (host_index, target) in targets(config).into_iter().enumerate() {
         tasks.spawn(async move {
-            let outcome = match transport {
-                Ok(transport) => poll_once(&transport, timeout).await,
-                Err(reason) => PollOutcome::Failed(TransportError::Other(reason)),
-            };
+            let outcome = poll_target(&target, timeout).await;
             PollResult {
                 host_index,
                 at: Utc::now(),
@@ -108,14 +111,21 @@ pub async fn poll_all_once(config: &Config) -> Vec<PollResult> {
     results
 }
 
-/// One probe round trip.
-pub async fn poll_once(transport: &Transport, timeout: Duration) -> PollOutcome {
+async fn poll_target(target: &PollTarget, timeout: Duration) -> PollOutcome {
+    match &target.transport {
+        Ok(transport) => poll_once(transport, &target.host, timeout).await,
+        Err(reason) => PollOutcome::Failed(TransportError::Other(reason.clone())),
+    }
+}
+
+/// One probe round trip: the host's whole probe script, parsed.
+pub async fn poll_once(transport: &Transport, host: &Host, timeout: Duration) -> PollOutcome {
     match transport
-        .run(CommandRequest::new(probe::probe_script(), timeout))
+        .run(CommandRequest::new(probe::probe_script(host), timeout))
         .await
     {
-        Ok(output) if output.exit == Some(0) || !output.stdout.is_empty() => PollOutcome::Health {
-            health: Box::new(probe::linux::parse(&output.stdout_text())),
+        Ok(output) if output.exit == Some(0) || !output.stdout.is_empty() => PollOutcome::Reading {
+            reading: Box::new(probe::parse(host, &output.stdout_text())),
             round_trip: output.elapsed,
         },
         Ok(output) => PollOutcome::Failed(TransportError::Other(format!(

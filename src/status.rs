@@ -3,6 +3,7 @@
 
 use crate::config::{Host, HostKind};
 use crate::probe::linux::{percent, DiskCounters, LinuxHealth};
+use crate::probe::Reading;
 use crate::transport::TransportError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -61,8 +62,8 @@ pub struct HostStatus {
     pub kind: HostKind,
     pub address: String,
     pub reachability: Reachability,
-    /// Last successful health reading; kept (and shown as stale) while unreachable.
-    pub health: Option<LinuxHealth>,
+    /// Last successful reading; kept (and shown as stale) while unreachable.
+    pub reading: Option<Reading>,
     pub disk_rates: Vec<DiskRate>,
     pub last_ok: Option<DateTime<Utc>>,
     pub last_poll: Option<DateTime<Utc>>,
@@ -76,7 +77,7 @@ impl HostStatus {
             kind: host.kind,
             address: host.address.clone(),
             reachability: Reachability::Unknown,
-            health: None,
+            reading: None,
             disk_rates: Vec::new(),
             last_ok: None,
             last_poll: None,
@@ -88,14 +89,20 @@ impl HostStatus {
     pub fn apply(&mut self, result: &PollResult) {
         self.last_poll = Some(result.at);
         match &result.outcome {
-            PollOutcome::Health { health, round_trip } => {
-                if let (Some(previous), Some(previous_at)) = (&self.health, self.last_ok) {
+            PollOutcome::Reading {
+                reading,
+                round_trip,
+            } => {
+                if let (Some(previous), Some(previous_at)) = (self.health(), self.last_ok) {
                     let seconds = (result.at - previous_at).num_milliseconds() as f64 / 1000.0;
-                    self.disk_rates =
-                        disk_rates(&previous.disk_counters, &health.disk_counters, seconds);
+                    self.disk_rates = disk_rates(
+                        &previous.disk_counters,
+                        &reading.health.disk_counters,
+                        seconds,
+                    );
                 }
                 self.reachability = Reachability::Reachable;
-                self.health = Some((**health).clone());
+                self.reading = Some((**reading).clone());
                 self.last_ok = Some(result.at);
                 self.last_round_trip = Some(*round_trip);
             }
@@ -112,6 +119,11 @@ impl HostStatus {
                 };
             }
         }
+    }
+
+    /// Linux health from the last successful reading.
+    pub fn health(&self) -> Option<&LinuxHealth> {
+        self.reading.as_ref().map(|r| &r.health)
     }
 
     pub fn is_reachable(&self) -> bool {
@@ -161,8 +173,8 @@ pub struct PollResult {
 
 #[derive(Debug, Clone)]
 pub enum PollOutcome {
-    Health {
-        health: Box<LinuxHealth>,
+    Reading {
+        reading: Box<Reading>,
         round_trip: Duration,
     },
     Failed(TransportError),
@@ -189,8 +201,11 @@ mod tests {
         PollResult {
             host_index: 0,
             at,
-            outcome: PollOutcome::Health {
-                health: Box::new(health),
+            outcome: PollOutcome::Reading {
+                reading: Box::new(Reading {
+                    health,
+                    ..Reading::default()
+                }),
                 round_trip: Duration::from_millis(3),
             },
         }
@@ -219,7 +234,7 @@ mod tests {
                 since: t1
             }
         );
-        assert!(status.health.is_some());
+        assert!(status.health().is_some());
         assert_eq!(status.stale_for(t2), Some(chrono::Duration::seconds(10)));
         status.apply(&ok(t2, LinuxHealth::default()));
         assert_eq!(status.reachability, Reachability::Reachable);

@@ -3,6 +3,7 @@
 
 use crate::alerts::Alert;
 use crate::probe::linux::{Filesystem, LinuxHealth, Memory, Pressure};
+use crate::probe::model::{Backup, Cluster, Datastore, Lockout, Replication, ReplicationJob, Vm};
 use crate::status::{DiskRate, FailureKind, HostStatus, Reachability};
 use serde::Serialize;
 
@@ -24,10 +25,17 @@ pub struct HostReport {
     pub checked_at: Option<String>,
     pub round_trip_ms: Option<u64>,
     pub health: Option<HealthReport>,
-    pub vms: Vec<serde_json::Value>,
-    pub datastores: Vec<serde_json::Value>,
-    pub replication: Vec<serde_json::Value>,
-    pub lockouts: Vec<serde_json::Value>,
+    /// Cluster membership and quorum (Proxmox), if the host is in one.
+    pub cluster: Option<Cluster>,
+    pub vms: Vec<Vm>,
+    pub datastores: Vec<Datastore>,
+    pub replication: Vec<Replication>,
+    /// Storage replication jobs (Proxmox).
+    pub replication_jobs: Vec<ReplicationJob>,
+    pub lockouts: Vec<Lockout>,
+    pub backups: Vec<Backup>,
+    /// Parts of the probe that could not be read.
+    pub driver_errors: Vec<String>,
     pub alerts: Vec<Alert>,
 }
 
@@ -65,6 +73,8 @@ impl HostReport {
             Reachability::Unknown => (Some("not polled".to_string()), None),
             Reachability::Reachable => (None, None),
         };
+        // Never report stale data as current: an unreachable host has no reading here.
+        let reading = status.reading.as_ref().filter(|_| status.is_reachable());
         HostReport {
             name: status.name.clone(),
             kind: status.kind.as_str(),
@@ -76,19 +86,17 @@ impl HostReport {
                 .last_poll
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             round_trip_ms: status.last_round_trip.map(|d| d.as_millis() as u64),
-            health: status
-                .is_reachable()
-                .then(|| {
-                    status
-                        .health
-                        .as_ref()
-                        .map(|h| health(h, &status.disk_rates))
-                })
-                .flatten(),
-            vms: vec![],
-            datastores: vec![],
-            replication: vec![],
-            lockouts: vec![],
+            health: reading.map(|r| health(&r.health, &status.disk_rates)),
+            cluster: reading.and_then(|r| r.cluster.clone()),
+            vms: reading.map(|r| r.vms.clone()).unwrap_or_default(),
+            datastores: reading.map(|r| r.datastores.clone()).unwrap_or_default(),
+            replication: reading.map(|r| r.replication.clone()).unwrap_or_default(),
+            replication_jobs: reading
+                .map(|r| r.replication_jobs.clone())
+                .unwrap_or_default(),
+            lockouts: reading.map(|r| r.lockouts.clone()).unwrap_or_default(),
+            backups: reading.map(|r| r.backups.clone()).unwrap_or_default(),
+            driver_errors: reading.map(|r| r.driver_errors.clone()).unwrap_or_default(),
             alerts,
         }
     }

@@ -99,7 +99,7 @@ fn init_writes_an_example_that_checks_and_never_overwrites() {
     let (code, stdout, stderr) = vigie(&["check"], dir.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("vigie.toml: ok (4 hosts, 1 groups)"),
+        stdout.contains("vigie.toml: ok (6 hosts, 1 groups)"),
         "{stdout}"
     );
 

@@ -23,7 +23,17 @@ async fn a_killed_host_turns_unreachable_others_keep_updating_and_it_recovers() 
     let mut lab = SshLab::start(3);
     let interval = Duration::from_secs(1);
     let timeout = Duration::from_secs(2);
-    let transports = (0..3).map(|i| Ok(lab.transport(i))).collect();
+    let config = vigie::config::Config::parse(
+        std::path::Path::new("lab.toml"),
+        &lab.vigie_toml(&lab.known_hosts),
+    )
+    .unwrap();
+    let transports = (0..3)
+        .map(|i| poller::PollTarget {
+            host: config.hosts[i].clone(),
+            transport: Ok(lab.transport(i)),
+        })
+        .collect();
     let (mut results, tasks) = poller::start_with(transports, interval, timeout);
     let mut hosts = lab_host_statuses(&lab);
 
@@ -44,7 +54,7 @@ async fn a_killed_host_turns_unreachable_others_keep_updating_and_it_recovers() 
         let result = next(&mut hosts);
         if result.host_index != 1 {
             assert!(
-                matches!(result.outcome, PollOutcome::Health { .. }),
+                matches!(result.outcome, PollOutcome::Reading { .. }),
                 "other hosts stay live"
             );
             polls_of_others += 1;

@@ -37,8 +37,11 @@ fn scripted_app() -> App {
     let ok = |host_index| PollResult {
         host_index,
         at: t0,
-        outcome: PollOutcome::Health {
-            health: Box::new(health.clone()),
+        outcome: PollOutcome::Reading {
+            reading: Box::new(vigie::probe::Reading {
+                health: health.clone(),
+                ..Default::default()
+            }),
             round_trip: Duration::from_millis(12),
         },
     };

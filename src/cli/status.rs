@@ -70,7 +70,7 @@ fn print_table(hosts: &[HostStatus], host_alerts: &[Vec<Alert>]) {
             Reachability::Unreachable { .. } => "✖ unreachable",
             Reachability::Unknown => "? unknown",
         };
-        let health = host.health.as_ref().filter(|_| host.is_reachable());
+        let health = host.health().filter(|_| host.is_reachable());
         let load = health.and_then(|h| h.load).map(|l| format!("{:.2}", l[0]));
         let memory = health
             .and_then(|h| h.memory)

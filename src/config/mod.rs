@@ -88,6 +88,55 @@ pub struct HostEntry {
     pub role: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Directories of disk images (qcow2...) to watch as datastores.
+    #[serde(default)]
+    pub datastores: Vec<String>,
+    /// Backup repositories whose freshness and contents to check.
+    #[serde(default)]
+    pub backups: Vec<BackupConfig>,
+    /// MariaDB/MySQL option file on the host with the credentials (role = "db").
+    #[serde(default)]
+    pub db_defaults_file: Option<String>,
+    /// Where pam_faillock keeps its tallies, if not its default.
+    #[serde(default)]
+    pub faillock_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupTool {
+    Restic,
+    Borg,
+}
+
+impl BackupTool {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupTool::Restic => "restic",
+            BackupTool::Borg => "borg",
+        }
+    }
+}
+
+/// One `backups = [{ ... }]` entry of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BackupConfig {
+    pub tool: BackupTool,
+    /// Repository as the tool names it, on the host (path or URL).
+    pub repo: String,
+    /// File on the host holding the repository password.
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// Paths that must be in the latest snapshot.
+    #[serde(default)]
+    pub essential: Vec<String>,
+    /// Older than this, the backup is stale (default 26h).
+    #[serde(default = "default_backup_age", with = "duration_text")]
+    pub max_age: Duration,
+}
+
+fn default_backup_age() -> Duration {
+    Duration::from_secs(26 * 3600)
 }
 
 /// `[settings]`.
@@ -152,6 +201,32 @@ pub struct Host {
     pub kind: HostKind,
     pub role: Option<String>,
     pub tags: Vec<String>,
+    pub datastores: Vec<String>,
+    pub backups: Vec<BackupConfig>,
+    pub db_defaults_file: Option<String>,
+    pub faillock_dir: Option<String>,
+}
+
+impl Host {
+    /// A host with only a name and an address; the rest defaults.
+    pub fn named(name: &str, address: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            address: address.to_string(),
+            transport: TransportKind::Ssh,
+            user: None,
+            port: None,
+            jump: None,
+            identity_file: None,
+            kind: HostKind::Linux,
+            role: None,
+            tags: vec![],
+            datastores: vec![],
+            backups: vec![],
+            db_defaults_file: None,
+            faillock_dir: None,
+        }
+    }
 }
 
 /// A validated configuration: every name is unique and every reference resolves.
@@ -195,16 +270,8 @@ impl Config {
             source: ConfigSource::EmbeddedDefault,
             settings: Settings::default(),
             hosts: vec![Host {
-                name: local_host_name(),
-                address: "localhost".to_string(),
                 transport: TransportKind::Local,
-                user: None,
-                port: None,
-                jump: None,
-                identity_file: None,
-                kind: HostKind::Linux,
-                role: None,
-                tags: vec![],
+                ..Host::named(&local_host_name(), "localhost")
             }],
             groups: BTreeMap::new(),
         }

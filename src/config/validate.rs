@@ -21,6 +21,10 @@ pub(super) const HOST_KEYS: &[&str] = &[
     "kind",
     "role",
     "tags",
+    "datastores",
+    "backups",
+    "db_defaults_file",
+    "faillock_dir",
 ];
 pub(super) const SETTINGS_KEYS: &[&str] = &[
     "poll_interval",
@@ -188,6 +192,10 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
                 kind: entry.kind,
                 role: entry.role,
                 tags: entry.tags,
+                datastores: entry.datastores,
+                backups: entry.backups,
+                db_defaults_file: entry.db_defaults_file,
+                faillock_dir: entry.faillock_dir,
             }
         })
         .collect();
@@ -414,10 +422,9 @@ mod tests {
         // Every listed key must be accepted, and the example must set every key.
         let example = super::super::EXAMPLE_CONFIG;
         for key in HOST_KEYS.iter().chain(SETTINGS_KEYS) {
-            assert!(
-                example.contains(&format!("{key} =")),
-                "example config lacks `{key}`"
-            );
+            let documented = example.contains(&format!("{key} ="))
+                || example.contains(&format!("[[hosts.{key}]]"));
+            assert!(documented, "example config lacks `{key}`");
         }
     }
 }

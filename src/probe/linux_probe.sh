@@ -10,4 +10,3 @@ echo '@@vigie meminfo'; cat /proc/meminfo 2>/dev/null
 echo '@@vigie df'; df -P -k -x tmpfs -x devtmpfs -x squashfs -x efivarfs -x overlay 2>/dev/null
 echo '@@vigie pressure_io'; cat /proc/pressure/io 2>/dev/null
 echo '@@vigie diskstats'; cat /proc/diskstats 2>/dev/null
-echo '@@vigie end'

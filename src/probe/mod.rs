@@ -2,13 +2,106 @@
 //! of its sectioned output. Nothing here does IO, so every parser is tested on
 //! captured real output (`tests/fixtures/probe/`).
 
+pub mod backup;
 pub mod linux;
+pub mod lockout;
+pub mod mariadb;
+pub mod model;
+pub mod qcow2;
+pub mod shell;
 
+use crate::config::Host;
+use chrono::FixedOffset;
+use model::{Backup, Cluster, Datastore, Lockout, Replication, ReplicationJob, Vm};
 use std::collections::HashMap;
 
-/// The whole probe script for a host. Later drivers append their sections.
-pub fn probe_script() -> String {
-    linux::SCRIPT.to_string()
+/// Everything one probe round trip told us about a host.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reading {
+    pub health: linux::LinuxHealth,
+    pub cluster: Option<Cluster>,
+    pub vms: Vec<Vm>,
+    pub datastores: Vec<Datastore>,
+    pub replication: Vec<Replication>,
+    pub replication_jobs: Vec<ReplicationJob>,
+    pub lockouts: Vec<Lockout>,
+    pub backups: Vec<Backup>,
+    /// Drivers that could not read their part ("replication: access denied").
+    pub driver_errors: Vec<String>,
+}
+
+/// The host's clock: `date '+%s %z'`, for ages and local times it prints.
+const CLOCK_SECTION: &str = "echo '@@vigie clock'; date '+%s %z'\n";
+
+/// The whole probe script for `host`: Linux health, then the sections its
+/// kind, role and configuration ask for. Values from vigie.toml enter the
+/// script only single-quoted.
+pub fn probe_script(host: &Host) -> String {
+    let mut script = String::from(linux::SCRIPT);
+    script.push_str(CLOCK_SECTION);
+    script.push_str(&lockout::script(host.faillock_dir.as_deref()));
+    if !host.datastores.is_empty() {
+        script.push_str(&qcow2::script(&host.datastores));
+    }
+    if host.role.as_deref() == Some("db") {
+        script.push_str(&mariadb::script(host.db_defaults_file.as_deref()));
+    }
+    script.push_str(&backup::script(&host.backups));
+    script.push_str("echo '@@vigie end'\n");
+    script
+}
+
+/// Parses the output of [`probe_script`] for `host`.
+pub fn parse(host: &Host, output: &str) -> Reading {
+    let sections = split_sections(output);
+    let section = |name: &str| sections.get(name).copied().unwrap_or("");
+    let (now, offset) = parse_clock(section("clock"));
+    let mut reading = Reading {
+        health: linux::parse(output),
+        ..Reading::default()
+    };
+    reading.lockouts = lockout::parse(section("lockouts"), now, offset);
+    for index in 0..host.datastores.len() {
+        let datastore = qcow2::parse_dir(section(&format!("datastore_dir/{index}")));
+        reading
+            .driver_errors
+            .extend(datastore.errors.iter().map(|e| format!("datastore {e}")));
+        reading.datastores.push(datastore);
+    }
+    if host.role.as_deref() == Some("db") {
+        match mariadb::parse(section("replication")) {
+            Ok(rows) => reading.replication = rows,
+            Err(e) => reading.driver_errors.push(format!("replication: {e}")),
+        }
+    }
+    for (index, config) in host.backups.iter().enumerate() {
+        reading.backups.push(backup::parse(
+            section(&format!("backup/{index}")),
+            config,
+            offset,
+        ));
+    }
+    reading
+}
+
+/// `1795468235 +0100` → (unix time, offset); falls back to our own clock.
+fn parse_clock(text: &str) -> (i64, FixedOffset) {
+    let mut words = text.split_whitespace();
+    let now = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let offset = words
+        .next()
+        .and_then(|z| {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let digits = z.trim_start_matches(['+', '-']);
+            let hours: i32 = digits.get(..2)?.parse().ok()?;
+            let minutes: i32 = digits.get(2..4)?.parse().ok()?;
+            FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+        })
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+    (now, offset)
 }
 
 /// Marker that starts a section: `@@vigie <name>`.
@@ -38,6 +131,30 @@ pub fn split_sections(output: &str) -> HashMap<&str, &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_offsets() {
+        assert_eq!(
+            parse_clock("100 +0130"),
+            (100, FixedOffset::east_opt(5400).unwrap())
+        );
+        assert_eq!(
+            parse_clock("100 -0500").1,
+            FixedOffset::west_opt(5 * 3600).unwrap()
+        );
+    }
+
+    #[test]
+    fn script_has_the_sections_the_host_needs_and_quotes_values() {
+        let mut host = Host::named("db2", "10.0.0.30");
+        assert!(!probe_script(&host).contains("@@vigie replication"));
+        host.role = Some("db".into());
+        host.datastores = vec!["/srv/it's here".into()];
+        let script = probe_script(&host);
+        assert!(script.contains("@@vigie replication"));
+        assert!(script.contains(r"d='/srv/it'\''s here'"), "{script}");
+        assert!(script.trim_end().ends_with("echo '@@vigie end'"));
+    }
 
     #[test]
     fn sections_are_split_by_marker() {

@@ -106,16 +106,9 @@ fn resolve_jump(
         _ => (rest, None),
     };
     let pseudo_host = Host {
-        name: address.to_string(),
-        address: address.to_string(),
-        transport: crate::config::TransportKind::Ssh,
         user,
         port,
-        jump: None,
-        identity_file: None,
-        kind: crate::config::HostKind::Linux,
-        role: None,
-        tags: vec![],
+        ..Host::named(address, address)
     };
     resolve_inner(config, ssh_config, &pseudo_host, depth)
 }

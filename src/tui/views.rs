@@ -94,7 +94,7 @@ fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|host| {
             let (glyph, colour) = reachability_glyph(host);
-            let summary = match (&host.reachability, &host.health) {
+            let summary = match (&host.reachability, host.health()) {
                 (Reachability::Unreachable { .. }, _) => "down".to_string(),
                 (_, Some(health)) => health
                     .load
@@ -155,7 +155,7 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         }
         lines.push(Line::raw(""));
     }
-    match &host.health {
+    match host.health() {
         Some(health) => lines.extend(health_lines(health, bar_width)),
         None => lines.push(Line::raw("waiting for the first poll…")),
     }
