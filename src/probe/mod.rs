@@ -3,14 +3,19 @@
 //! captured real output (`tests/fixtures/probe/`).
 
 pub mod backup;
+pub mod esxi;
+pub mod libvirt;
 pub mod linux;
 pub mod lockout;
 pub mod mariadb;
 pub mod model;
+pub mod proxmox;
 pub mod qcow2;
 pub mod shell;
+pub mod xen;
 
-use crate::config::Host;
+use crate::config::{Host, HostKind};
+use crate::sanitize;
 use chrono::FixedOffset;
 use model::{Backup, Cluster, Datastore, Lockout, Replication, ReplicationJob, Vm};
 use std::collections::HashMap;
@@ -47,6 +52,13 @@ pub fn probe_script(host: &Host) -> String {
         script.push_str(&mariadb::script(host.db_defaults_file.as_deref()));
     }
     script.push_str(&backup::script(&host.backups));
+    script.push_str(match host.kind {
+        HostKind::Linux => "",
+        HostKind::Proxmox => proxmox::SCRIPT,
+        HostKind::Libvirt => libvirt::SCRIPT,
+        HostKind::Esxi => esxi::SCRIPT,
+        HostKind::Xen => xen::SCRIPT,
+    });
     script.push_str("echo '@@vigie end'\n");
     script
 }
@@ -81,7 +93,54 @@ pub fn parse(host: &Host, output: &str) -> Reading {
             offset,
         ));
     }
+    parse_hypervisor(host.kind, &sections, &mut reading);
     reading
+}
+
+fn parse_hypervisor(kind: HostKind, sections: &HashMap<&str, &str>, reading: &mut Reading) {
+    let section = |name: &str| sections.get(name).copied().unwrap_or("");
+    match kind {
+        HostKind::Linux => {}
+        HostKind::Proxmox => {
+            let pve = proxmox::parse(
+                section("pve_status"),
+                section("pve_resources"),
+                section("pve_replication"),
+            );
+            reading.cluster = pve.cluster;
+            reading.vms = pve.vms;
+            reading.datastores.extend(pve.datastores);
+            reading.replication_jobs = pve.jobs;
+            reading.driver_errors.extend(pve.errors);
+        }
+        HostKind::Libvirt => {
+            let text = section("virsh_domstats");
+            reading.vms = libvirt::parse(text);
+            if reading.vms.is_empty() && text.trim_start().starts_with("error") {
+                reading
+                    .driver_errors
+                    .push(format!("libvirt: {}", sanitize::one_line(text.trim())));
+            }
+        }
+        HostKind::Esxi => {
+            reading.vms = esxi::parse_vms(section("esxi_vms"));
+            reading
+                .datastores
+                .extend(esxi::parse_datastores(section("esxi_datastores")));
+        }
+        HostKind::Xen => {
+            let (vms, datastores, errors) = xen::parse(
+                section("xl_list"),
+                section("xl_list_long"),
+                section("xen_configs"),
+                section("lvs"),
+                section("vgs"),
+            );
+            reading.vms = vms;
+            reading.datastores.extend(datastores);
+            reading.driver_errors.extend(errors);
+        }
+    }
 }
 
 /// `1795468235 +0100` → (unix time, offset); falls back to our own clock.
