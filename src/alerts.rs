@@ -77,12 +77,7 @@ pub const REPLICATION_LAG_WARNING: u64 = 300;
 pub const LOGIN_FAILURES_INFO: u32 = 10;
 
 pub fn for_host(status: &HostStatus) -> Vec<Alert> {
-    if let Reachability::Unreachable {
-        kind,
-        reason,
-        since,
-    } = &status.reachability
-    {
+    if let Reachability::Unreachable { kind, reason, since } = &status.reachability {
         let (severity, code) = match kind {
             FailureKind::HostKeyMismatch => (Severity::Critical, "host_key_mismatch"),
             FailureKind::HostKeyUnknown => (Severity::Warning, "host_key_unknown"),
@@ -123,25 +118,15 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                 Alert::new(
                     Severity::Critical,
                     "node_offline",
-                    format!("cluster node {} is offline", node.name),
+                    format!("{name}: cluster node {} is offline", node.name),
                 )
                 .playbook("evacuate-hypervisor"),
             );
         }
     }
     alerts.extend(reading.vms.iter().flat_map(|vm| vm_alerts(name, vm)));
-    alerts.extend(
-        reading
-            .datastores
-            .iter()
-            .flat_map(|ds| datastore_alerts(name, ds)),
-    );
-    alerts.extend(
-        reading
-            .replication
-            .iter()
-            .flat_map(|r| replication_alerts(name, r)),
-    );
+    alerts.extend(reading.datastores.iter().flat_map(|ds| datastore_alerts(name, ds)));
+    alerts.extend(reading.replication.iter().flat_map(|r| replication_alerts(name, r)));
     for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
         alerts.push(Alert::new(
             Severity::Warning,
@@ -152,19 +137,11 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                 job.guest,
                 job.target,
                 job.fail_count,
-                job.error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
+                job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
             ),
         ));
     }
-    alerts.extend(
-        reading
-            .lockouts
-            .iter()
-            .filter_map(|l| lockout_alert(name, l)),
-    );
+    alerts.extend(reading.lockouts.iter().filter_map(|l| lockout_alert(name, l)));
     alerts.extend(reading.backups.iter().flat_map(|b| backup_alerts(name, b)));
     for error in &reading.driver_errors {
         alerts.push(Alert::new(
@@ -207,11 +184,7 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
         }
     }
     if let Some(pressure) = health.io_pressure {
-        if let Some(severity) = threshold(
-            pressure.full_avg10,
-            IO_PRESSURE_WARNING,
-            IO_PRESSURE_CRITICAL,
-        ) {
+        if let Some(severity) = threshold(pressure.full_avg10, IO_PRESSURE_WARNING, IO_PRESSURE_CRITICAL) {
             alerts.push(Alert::new(
                 severity,
                 "io_pressure",
@@ -230,18 +203,10 @@ fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
     let label = format!("{host}: VM {}", crate::sanitize::one_line(&vm.name));
     match vm.state.as_str() {
         "paused" | "crashed" | "blocked" => {
-            let why = vm
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
+            let why = vm.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
             alerts.push(
-                Alert::new(
-                    Severity::Critical,
-                    "vm_paused",
-                    format!("{label} is {}{why}", vm.state),
-                )
-                .playbook("datastore-full"),
+                Alert::new(Severity::Critical, "vm_paused", format!("{label} is {}{why}", vm.state))
+                    .playbook("datastore-full"),
             );
         }
         _ => {}
@@ -288,10 +253,7 @@ fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
     }
     let provisioned = ds.provisioned_bytes.unwrap_or(0);
     let overcommitted = provisioned > ds.capacity_bytes;
-    let growth_too_big = ds
-        .largest_growth
-        .as_ref()
-        .filter(|(_, growth)| *growth > ds.free_bytes);
+    let growth_too_big = ds.largest_growth.as_ref().filter(|(_, growth)| *growth > ds.free_bytes);
     if overcommitted || growth_too_big.is_some() {
         let mut message = format!(
             "{host}: {name}: {} disks promised on {}, {} free",
@@ -300,14 +262,9 @@ fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
             human_bytes(ds.free_bytes)
         );
         if let Some((disk, growth)) = growth_too_big {
-            message.push_str(&format!(
-                "; {disk} alone could still grow by {}",
-                human_bytes(*growth)
-            ));
+            message.push_str(&format!("; {disk} alone could still grow by {}", human_bytes(*growth)));
         }
-        alerts.push(
-            Alert::new(Severity::Warning, "thin_overcommit", message).playbook("datastore-full"),
-        );
+        alerts.push(Alert::new(Severity::Warning, "thin_overcommit", message).playbook("datastore-full"));
     }
     if let Some((snapshot, size)) = &ds.largest_snapshot {
         if *size > 0 && ds.free_bytes < *size {
@@ -325,8 +282,7 @@ fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
             );
         }
     }
-    let used = 100.0 * (ds.capacity_bytes - ds.free_bytes.min(ds.capacity_bytes)) as f64
-        / ds.capacity_bytes as f64;
+    let used = 100.0 * (ds.capacity_bytes - ds.free_bytes.min(ds.capacity_bytes)) as f64 / ds.capacity_bytes as f64;
     if ds.kind != "qcow2-dir" {
         // A directory's filesystem is already covered by disk_full.
         if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
@@ -334,10 +290,7 @@ fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
                 Alert::new(
                     severity,
                     "datastore_full",
-                    format!(
-                        "{host}: {name} is {used:.0}% full, {} free",
-                        human_bytes(ds.free_bytes)
-                    ),
+                    format!("{host}: {name} is {used:.0}% full, {} free", human_bytes(ds.free_bytes)),
                 )
                 .playbook("datastore-full"),
             );
@@ -367,10 +320,7 @@ fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
         let why = match error {
             Some((errno, text, thread)) => {
                 let first = text.split(". ").next().unwrap_or(&text).to_string();
-                format!(
-                    "{thread} thread error {errno} ({})",
-                    crate::sanitize::one_line(&first)
-                )
+                format!("{thread} thread error {errno} ({})", crate::sanitize::one_line(&first))
             }
             None => format!(
                 "IO thread {}, SQL thread {}",
@@ -423,10 +373,7 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
         Alert::new(
             Severity::Info,
             "login_failures",
-            format!(
-                "{host}: {} failed logins for {}{sources}",
-                l.failures, l.user
-            ),
+            format!("{host}: {} failed logins for {}{sources}", l.failures, l.user),
         )
     })
 }
@@ -466,10 +413,7 @@ fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
             Alert::new(
                 Severity::Critical,
                 "backup_incomplete",
-                format!(
-                    "{host}: {repo}: latest snapshot lacks {}",
-                    b.missing_paths.join(", ")
-                ),
+                format!("{host}: {repo}: latest snapshot lacks {}", b.missing_paths.join(", ")),
             )
             .playbook("verify-backups"),
         );
@@ -561,14 +505,8 @@ mod tests {
         };
         let alerts = for_host(&status_with(health));
         assert_eq!(alerts.len(), 2);
-        assert_eq!(
-            (alerts[0].code, alerts[0].severity),
-            ("memory", Severity::Critical)
-        );
-        assert_eq!(
-            (alerts[1].code, alerts[1].severity),
-            ("io_pressure", Severity::Warning)
-        );
+        assert_eq!((alerts[0].code, alerts[0].severity), ("memory", Severity::Critical));
+        assert_eq!((alerts[1].code, alerts[1].severity), ("io_pressure", Severity::Warning));
         assert!(alerts[1].message.contains("stalled on I/O 12%"));
     }
 
@@ -587,19 +525,12 @@ mod tests {
             }),
         });
         let alerts = for_host(&status);
-        assert_eq!(
-            alerts.len(),
-            1,
-            "stale disk data raises nothing: {alerts:?}"
-        );
+        assert_eq!(alerts.len(), 1, "stale disk data raises nothing: {alerts:?}");
         assert_eq!(
             (alerts[0].code, alerts[0].severity),
             ("host_key_mismatch", Severity::Critical)
         );
-        assert_eq!(
-            Severity::exit_code(alerts.iter().map(|a| a.severity).max()),
-            2
-        );
+        assert_eq!(Severity::exit_code(alerts.iter().map(|a| a.severity).max()), 2);
     }
 
     const GB: u64 = 1_000_000_000;
@@ -641,7 +572,9 @@ mod tests {
                 io_running: Some("Yes".into()),
                 sql_running: Some("No".into()),
                 last_sql_errno: Some(1594),
-                last_sql_error: Some("Relay log read failure: Could not parse relay log event entry. The possible reasons".into()),
+                last_sql_error: Some(
+                    "Relay log read failure: Could not parse relay log event entry. The possible reasons".into(),
+                ),
                 relay_master_log_file: Some("mysql-bin.000001".into()),
                 exec_master_log_pos: Some(1188),
                 ..Replication::default()
@@ -662,7 +595,12 @@ mod tests {
                 missing_paths: vec!["/var/www".into()],
                 ..Backup::default()
             }],
-            vms: vec![Vm { name: "mail".into(), state: "paused".into(), reason: Some("ioerror".into()), ..Vm::default() }],
+            vms: vec![Vm {
+                name: "mail".into(),
+                state: "paused".into(),
+                reason: Some("ioerror".into()),
+                ..Vm::default()
+            }],
             ..Reading::default()
         };
         let alerts = for_host(&status_with_reading(reading));
@@ -677,17 +615,12 @@ mod tests {
             "locuste: replication 'pessicart' stopped: SQL thread error 1594 (Relay log read failure: Could not parse relay log event entry) at mysql-bin.000001:1188"
         );
         assert_eq!(by_code("account_locked").severity, Severity::Critical);
-        assert!(by_code("account_locked")
-            .message
-            .contains("139 failed logins"));
+        assert!(by_code("account_locked").message.contains("139 failed logins"));
         assert!(by_code("backup_stale").message.contains("3d00h old"));
         assert_eq!(
             by_code("backup_incomplete").message,
             "locuste: restic /srv/restic: latest snapshot lacks /var/www"
         );
-        assert_eq!(
-            by_code("vm_paused").message,
-            "locuste: VM mail is paused (ioerror)"
-        );
+        assert_eq!(by_code("vm_paused").message, "locuste: VM mail is paused (ioerror)");
     }
 }

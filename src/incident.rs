@@ -12,9 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Minor,
@@ -22,9 +20,7 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Investigating,
@@ -80,10 +76,7 @@ pub enum IncidentError {
     #[error(transparent)]
     Timeline(#[from] TimelineError),
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(String),
 }
@@ -96,26 +89,17 @@ pub fn timeline_options(config: &Config) -> Result<TimelineOptions, IncidentErro
         .iter()
         .map(|p| p.get_ref().clone())
         .collect();
-    let redactor = Redactor::new(&patterns)
-        .map_err(|e| IncidentError::Invalid(format!("redact_patterns: {e}")))?;
+    let redactor = Redactor::new(&patterns).map_err(|e| IncidentError::Invalid(format!("redact_patterns: {e}")))?;
     Ok(TimelineOptions {
         actor: actor(config),
         redactor,
-        output_cap: config
-            .settings
-            .timeline_output_cap
-            .unwrap_or(DEFAULT_OUTPUT_CAP),
+        output_cap: config.settings.timeline_output_cap.unwrap_or(DEFAULT_OUTPUT_CAP),
     })
 }
 
 /// `settings.responder`, else `user@host`.
 pub fn actor(config: &Config) -> String {
-    if let Some(name) = config
-        .settings
-        .responder
-        .as_ref()
-        .filter(|n| !n.trim().is_empty())
-    {
+    if let Some(name) = config.settings.responder.as_ref().filter(|n| !n.trim().is_empty()) {
         return name.trim().to_string();
     }
     let user = std::env::var("USER")
@@ -202,20 +186,14 @@ pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
     let declared = view
         .iter()
         .find(|v| v.event.kind == kinds::INCIDENT_DECLARED)
-        .ok_or_else(|| {
-            IncidentError::Invalid(format!("{}: no incident.declared event", dir.display()))
-        })?;
+        .ok_or_else(|| IncidentError::Invalid(format!("{}: no incident.declared event", dir.display())))?;
     let mut summary = Summary {
         dir: dir.to_path_buf(),
         id: dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        title: declared
-            .event
-            .text("title")
-            .unwrap_or("untitled")
-            .to_string(),
+        title: declared.event.text("title").unwrap_or("untitled").to_string(),
         severity: parse_field(&declared.event, "severity").unwrap_or(Severity::Major),
         status: Status::Investigating,
         started: declared.event.at,
@@ -229,9 +207,7 @@ pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
             summary.responders.push(event.actor.clone());
         }
         match event.kind.as_str() {
-            kinds::SEVERITY_CHANGED => {
-                summary.severity = parse_field(event, "to").unwrap_or(summary.severity)
-            }
+            kinds::SEVERITY_CHANGED => summary.severity = parse_field(event, "to").unwrap_or(summary.severity),
             kinds::STATUS_CHANGED => {
                 summary.status = parse_field(event, "to").unwrap_or(summary.status);
                 if summary.status == Status::Resolved {
@@ -265,8 +241,7 @@ pub fn list(incidents_dir: &Path) -> Vec<Result<Summary, IncidentError>> {
         .filter(|p| p.join(TIMELINE_FILE).is_file())
         .collect();
     dirs.sort();
-    let mut summaries: Vec<Result<Summary, IncidentError>> =
-        dirs.iter().map(|d| summarize(d)).collect();
+    let mut summaries: Vec<Result<Summary, IncidentError>> = dirs.iter().map(|d| summarize(d)).collect();
     summaries.sort_by_key(|s| s.as_ref().map(|s| s.started).ok());
     summaries
 }

@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for where things live and how data flows.
 
 pub mod alerts;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod format;

@@ -55,15 +55,7 @@ pub fn start_with(
     let tasks = targets
         .into_iter()
         .enumerate()
-        .map(|(index, target)| {
-            tokio::spawn(poll_forever(
-                index,
-                target,
-                interval,
-                timeout,
-                sender.clone(),
-            ))
-        })
+        .map(|(index, target)| tokio::spawn(poll_forever(index, target, interval, timeout, sender.clone())))
         .collect();
     (receiver, tasks)
 }

@@ -115,10 +115,7 @@ mod tests {
 
     #[test]
     fn strips_colour_and_cursor_moves() {
-        assert_eq!(
-            terminal_safe("\u{1b}[31mred\u{1b}[0m \u{1b}[2J\u{1b}[1;1Hx"),
-            "red x"
-        );
+        assert_eq!(terminal_safe("\u{1b}[31mred\u{1b}[0m \u{1b}[2J\u{1b}[1;1Hx"), "red x");
     }
 
     #[test]

@@ -89,17 +89,10 @@ impl HostStatus {
     pub fn apply(&mut self, result: &PollResult) {
         self.last_poll = Some(result.at);
         match &result.outcome {
-            PollOutcome::Reading {
-                reading,
-                round_trip,
-            } => {
+            PollOutcome::Reading { reading, round_trip } => {
                 if let (Some(previous), Some(previous_at)) = (self.health(), self.last_ok) {
                     let seconds = (result.at - previous_at).num_milliseconds() as f64 / 1000.0;
-                    self.disk_rates = disk_rates(
-                        &previous.disk_counters,
-                        &reading.health.disk_counters,
-                        seconds,
-                    );
+                    self.disk_rates = disk_rates(&previous.disk_counters, &reading.health.disk_counters, seconds);
                 }
                 self.reachability = Reachability::Reachable;
                 self.reading = Some((**reading).clone());
@@ -248,10 +241,7 @@ mod tests {
         let t0 = Utc::now();
         status.apply(&ok(t0, counters(0, 0, 0)));
         assert!(status.disk_rates.is_empty());
-        status.apply(&ok(
-            t0 + chrono::Duration::seconds(2),
-            counters(4096, 2048, 500),
-        ));
+        status.apply(&ok(t0 + chrono::Duration::seconds(2), counters(4096, 2048, 500)));
         let rate = &status.disk_rates[0];
         assert_eq!(rate.read_bytes_per_s, 4096.0 * 512.0 / 2.0);
         assert_eq!(rate.write_bytes_per_s, 2048.0 * 512.0 / 2.0);

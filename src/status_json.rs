@@ -91,9 +91,7 @@ impl HostReport {
             vms: reading.map(|r| r.vms.clone()).unwrap_or_default(),
             datastores: reading.map(|r| r.datastores.clone()).unwrap_or_default(),
             replication: reading.map(|r| r.replication.clone()).unwrap_or_default(),
-            replication_jobs: reading
-                .map(|r| r.replication_jobs.clone())
-                .unwrap_or_default(),
+            replication_jobs: reading.map(|r| r.replication_jobs.clone()).unwrap_or_default(),
             lockouts: reading.map(|r| r.lockouts.clone()).unwrap_or_default(),
             backups: reading.map(|r| r.backups.clone()).unwrap_or_default(),
             driver_errors: reading.map(|r| r.driver_errors.clone()).unwrap_or_default(),

@@ -61,19 +61,13 @@ fn broken_configs_name_file_line_and_column() {
             "bad-type.toml",
             &["bad-type.toml:2:17: error: invalid duration \"five seconds\""],
         ),
-        (
-            "bad-kind.toml",
-            &["bad-kind.toml:3:8: error: unknown variant `vmware`"],
-        ),
+        ("bad-kind.toml", &["bad-kind.toml:3:8: error: unknown variant `vmware`"]),
     ];
     for (file, expected) in cases {
         let (code, stderr) = check_fixture(file);
         assert_eq!(code, 1, "{file} should fail:\n{stderr}");
         for line in *expected {
-            assert!(
-                stderr.contains(line),
-                "{file}: expected {line:?} in:\n{stderr}"
-            );
+            assert!(stderr.contains(line), "{file}: expected {line:?} in:\n{stderr}");
         }
     }
 }
@@ -98,10 +92,7 @@ fn init_writes_an_example_that_checks_and_never_overwrites() {
     // ./vigie.toml is found without --config.
     let (code, stdout, stderr) = vigie(&["check"], dir.path());
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("vigie.toml: ok (6 hosts, 1 groups)"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("vigie.toml: ok (6 hosts, 1 groups)"), "{stdout}");
 
     std::fs::write(dir.path().join("vigie.toml"), "# mine\n").unwrap();
     let (code, _, stderr) = vigie(&["init"], dir.path());

@@ -17,16 +17,10 @@ fn status_of(lab: &SshLab, home: &Path, extra: &str) -> (i32, Value) {
     let config_path = home.join("vigie.toml");
     let (code, stdout, stderr) = vigie(
         home,
-        &[
-            "--config",
-            config_path.to_str().unwrap(),
-            "status",
-            "--json",
-        ],
+        &["--config", config_path.to_str().unwrap(), "status", "--json"],
         "",
     );
-    let json: Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     (code, json["hosts"][0].clone())
 }
 
@@ -79,10 +73,7 @@ fn a_corrupt_relay_log_on_a_real_replica_raises_a_critical_alert_with_errno_file
     assert_eq!(stopped["severity"], "critical");
     let message = stopped["message"].as_str().unwrap();
     assert!(message.contains("error 1594"), "{message}");
-    assert!(
-        message.contains(&format!("mysql-bin.000001:{exec_pos}")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("mysql-bin.000001:{exec_pos}")), "{message}");
     assert_eq!(stopped["playbook"], "repair-replication");
     // The replication password never leaves the database.
     assert!(!broken.to_string().contains(common::mariadb::REPL_PASSWORD));
@@ -140,27 +131,14 @@ impl Drop for PamService {
 const LOCKOUT_USER: &str = "vigie-lockout";
 
 fn ensure_lockout_user() {
-    let exists = Command::new("id")
-        .arg(LOCKOUT_USER)
-        .output()
-        .unwrap()
-        .status
-        .success();
+    let exists = Command::new("id").arg(LOCKOUT_USER).output().unwrap().status.success();
     if !exists {
         run(
             "useradd",
-            &[
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                LOCKOUT_USER,
-            ],
+            &["--no-create-home", "--shell", "/usr/sbin/nologin", LOCKOUT_USER],
         );
     }
-    let mut chpasswd = Command::new("chpasswd")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
     use std::io::Write;
     chpasswd
         .stdin
@@ -260,14 +238,7 @@ fn qcow2_images_promising_more_than_the_filesystem_raise_thin_overcommit() {
     );
     run(
         "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            &format!("{dir}/mail.qcow2"),
-            "2T",
-        ],
+        &["create", "-q", "-f", "qcow2", &format!("{dir}/mail.qcow2"), "2T"],
     );
     std::fs::write(format!("{dir}/notes.txt"), "not an image").unwrap();
 
@@ -305,11 +276,7 @@ fn qcow2_images_promising_more_than_the_filesystem_raise_thin_overcommit() {
 fn a_restic_snapshot_missing_an_essential_path_raises_a_backup_alert() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path();
-    for (dir, file) in [
-        ("etc", "hosts"),
-        ("www", "index.html"),
-        ("nextcloud", "config.php"),
-    ] {
+    for (dir, file) in [("etc", "hosts"), ("www", "index.html"), ("nextcloud", "config.php")] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
         std::fs::write(root.join(dir).join(file), "data").unwrap();
     }

@@ -19,34 +19,19 @@ fn three_lab_hosts_answer_the_system_ssh_client_and_leave_nothing_behind() {
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let fields: Vec<&str> = stdout.split_whitespace().collect();
-        assert_eq!(
-            fields.get(2),
-            Some(&host.address.to_string().as_str()),
-            "{stdout}"
-        );
-        assert_eq!(
-            fields.get(3),
-            Some(&host.port.to_string().as_str()),
-            "{stdout}"
-        );
+        assert_eq!(fields.get(2), Some(&host.address.to_string().as_str()), "{stdout}");
+        assert_eq!(fields.get(3), Some(&host.port.to_string().as_str()), "{stdout}");
     }
 
     // A session still running when the lab stops must not survive it.
-    let mut sleeper = lab
-        .ssh_command(0)
-        .arg("sleep 600")
-        .spawn()
-        .expect("spawn ssh");
+    let mut sleeper = lab.ssh_command(0).arg("sleep 600").spawn().expect("spawn ssh");
     let deadline = Instant::now() + Duration::from_secs(10);
     while lab.processes().len() <= 3 {
         assert!(Instant::now() < deadline, "the remote sleep never started");
         std::thread::sleep(Duration::from_millis(50));
     }
     let started = lab.processes();
-    assert!(
-        started.len() > 3,
-        "sshd sessions should be running: {started:?}"
-    );
+    assert!(started.len() > 3, "sshd sessions should be running: {started:?}");
 
     let key_of_lab1 = lab.hosts[0].host_public_key.clone();
     lab.kill_host(1);
@@ -57,10 +42,7 @@ fn three_lab_hosts_answer_the_system_ssh_client_and_leave_nothing_behind() {
         lab.ssh(1, "true").status.success(),
         "a restarted host answers on the same address"
     );
-    assert_ne!(
-        key_of_lab1, lab.hosts[1].host_public_key,
-        "each host has its own key"
-    );
+    assert_ne!(key_of_lab1, lab.hosts[1].host_public_key, "each host has its own key");
 
     let all = lab.processes();
     drop(lab);
@@ -71,10 +53,7 @@ fn three_lab_hosts_answer_the_system_ssh_client_and_leave_nothing_behind() {
         if alive.is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "processes left behind by the lab: {alive:?}"
-        );
+        assert!(Instant::now() < deadline, "processes left behind by the lab: {alive:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -91,8 +70,5 @@ fn the_lab_known_hosts_is_strict() {
     let out = lab.ssh(0, "true");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("HOST IDENTIFICATION HAS CHANGED"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("HOST IDENTIFICATION HAS CHANGED"), "{stderr}");
 }

@@ -35,15 +35,9 @@ async fn fifty_megabytes_of_output_stay_under_the_cap() {
     assert_eq!(out.exit, Some(0));
     assert_eq!(out.stdout.len(), cap);
     assert_eq!(out.stderr.len(), cap);
-    assert_eq!(
-        out.dropped_bytes,
-        (50_000_000 - cap + 5_000_000 - cap) as u64
-    );
+    assert_eq!(out.dropped_bytes, (50_000_000 - cap + 5_000_000 - cap) as u64);
 
     let growth_kib = peak_rss_kib().saturating_sub(before);
     // Two capped buffers (2 MiB) plus read buffers; 50 MB would show clearly.
-    assert!(
-        growth_kib < 12 * 1024,
-        "peak memory grew by {growth_kib} KiB"
-    );
+    assert!(growth_kib < 12 * 1024, "peak memory grew by {growth_kib} KiB");
 }

@@ -6,13 +6,8 @@ use common::lab::{vigie, SshLab};
 use serde_json::Value;
 
 fn status_json(home: &std::path::Path, config: &std::path::Path) -> (i32, Value, String) {
-    let (code, stdout, stderr) = vigie(
-        home,
-        &["--config", config.to_str().unwrap(), "status", "--json"],
-        "",
-    );
-    let json: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stdout}\n{stderr}"));
+    let (code, stdout, stderr) = vigie(home, &["--config", config.to_str().unwrap(), "status", "--json"], "");
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stdout}\n{stderr}"));
     (code, json, stderr)
 }
 
@@ -86,11 +81,7 @@ fn three_lab_hosts_report_live_health_in_the_documented_schema() {
     assert_eq!(code, expected, "exit code follows the worst alert");
 
     // The table names every host.
-    let (_, table, _) = vigie(
-        home.path(),
-        &["--config", config.to_str().unwrap(), "status"],
-        "",
-    );
+    let (_, table, _) = vigie(home.path(), &["--config", config.to_str().unwrap(), "status"], "");
     for name in ["lab1", "lab2", "lab3"] {
         assert!(table.contains(name), "{table}");
     }
@@ -109,23 +100,13 @@ fn an_unknown_host_is_refused_until_trusted() {
     let lab1 = host(&json, "lab1");
     assert_eq!(lab1["reachable"], false);
     assert_eq!(lab1["error_kind"], "host_key_unknown");
-    assert!(
-        lab1["error"].as_str().unwrap().contains("SHA256:"),
-        "{lab1}"
-    );
-    assert!(
-        lab1["error"].as_str().unwrap().contains("vigie trust lab1"),
-        "{lab1}"
-    );
+    assert!(lab1["error"].as_str().unwrap().contains("SHA256:"), "{lab1}");
+    assert!(lab1["error"].as_str().unwrap().contains("vigie trust lab1"), "{lab1}");
     assert_eq!(lab1["alerts"][0]["code"], "host_key_unknown");
     assert_eq!(code, 1);
 
     // Declining pins nothing.
-    let (code, stdout, _) = vigie(
-        home.path(),
-        &["--config", config_arg, "trust", "lab1"],
-        "no\n",
-    );
+    let (code, stdout, _) = vigie(home.path(), &["--config", config_arg, "trust", "lab1"], "no\n");
     assert_eq!(code, 1);
     assert!(stdout.contains("ssh-ed25519 key"), "{stdout}");
     assert!(!pins.exists());
@@ -141,16 +122,9 @@ fn an_unknown_host_is_refused_until_trusted() {
         .nth(1)
         .unwrap()
         .to_string();
-    let (code, stdout, stderr) = vigie(
-        home.path(),
-        &["--config", config_arg, "trust", "lab1"],
-        "yes\n",
-    );
+    let (code, stdout, stderr) = vigie(home.path(), &["--config", config_arg, "trust", "lab1"], "yes\n");
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains(&expected),
-        "{stdout} should show {expected}"
-    );
+    assert!(stdout.contains(&expected), "{stdout} should show {expected}");
     let pinned = std::fs::read_to_string(&pins).unwrap();
     assert!(
         pinned.starts_with(&format!(
@@ -204,13 +178,7 @@ fn a_changed_host_key_is_refused_with_a_critical_alert() {
     // trust refuses to pin over a changed key, and says how to fix it on purpose.
     let (code, _, stderr) = vigie(
         home.path(),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "trust",
-            "lab1",
-            "--yes",
-        ],
+        &["--config", config.to_str().unwrap(), "trust", "lab1", "--yes"],
         "yes\n",
     );
     assert_eq!(code, 1);
@@ -229,11 +197,9 @@ fn a_jump_host_from_vigie_toml_is_used() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("vigie.toml");
     // lab2 is reached through lab1 (ProxyJump), as `jump = "lab1"` asks.
-    let text = lab.vigie_toml(&lab.known_hosts).replacen(
-        "name = \"lab2\"\n",
-        "name = \"lab2\"\njump = \"lab1\"\n",
-        1,
-    );
+    let text = lab
+        .vigie_toml(&lab.known_hosts)
+        .replacen("name = \"lab2\"\n", "name = \"lab2\"\njump = \"lab1\"\n", 1);
     std::fs::write(&config, text).unwrap();
     let (_, json, stderr) = status_json(home.path(), &config);
     assert_eq!(host(&json, "lab2")["reachable"], true, "{json}\n{stderr}");
@@ -260,11 +226,7 @@ fn ssh_config_aliases_and_the_agent_are_honoured() {
     .unwrap();
     std::fs::copy(&lab.known_hosts, ssh_dir.join("known_hosts")).unwrap();
     let config = home.path().join("vigie.toml");
-    std::fs::write(
-        &config,
-        "[[hosts]]\nname = \"db\"\naddress = \"lab-alias\"\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "[[hosts]]\nname = \"db\"\naddress = \"lab-alias\"\n").unwrap();
     let (_, json, stderr) = status_json(home.path(), &config);
     assert_eq!(host(&json, "db")["reachable"], true, "{json}\n{stderr}");
 
@@ -278,11 +240,7 @@ fn ssh_config_aliases_and_the_agent_are_honoured() {
     )
     .unwrap();
     let (_, json, _) = status_json(home.path(), &config);
-    assert_eq!(
-        host(&json, "db")["error_kind"],
-        "auth",
-        "no key, no agent: {json}"
-    );
+    assert_eq!(host(&json, "db")["error_kind"], "auth", "no key, no agent: {json}");
 
     let socket = home.path().join("agent.sock");
     let mut agent = std::process::Command::new("ssh-agent")
@@ -293,10 +251,7 @@ fn ssh_config_aliases_and_the_agent_are_honoured() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !socket.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ssh-agent did not start"
-        );
+        assert!(std::time::Instant::now() < deadline, "ssh-agent did not start");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let added = std::process::Command::new("ssh-add")
@@ -304,11 +259,7 @@ fn ssh_config_aliases_and_the_agent_are_honoured() {
         .env("SSH_AUTH_SOCK", &socket)
         .output()
         .unwrap();
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["--config", config.to_str().unwrap(), "status", "--json"])
         .env("HOME", home.path())

@@ -10,11 +10,8 @@ use vigie::status::{HostStatus, PollOutcome, PollResult};
 use vigie::transport::{CommandRequest, TransportError};
 
 fn lab_host_statuses(lab: &SshLab) -> Vec<HostStatus> {
-    let config = vigie::config::Config::parse(
-        std::path::Path::new("lab.toml"),
-        &lab.vigie_toml(&lab.known_hosts),
-    )
-    .unwrap();
+    let config =
+        vigie::config::Config::parse(std::path::Path::new("lab.toml"), &lab.vigie_toml(&lab.known_hosts)).unwrap();
     config.hosts.iter().map(HostStatus::new).collect()
 }
 
@@ -23,11 +20,8 @@ async fn a_killed_host_turns_unreachable_others_keep_updating_and_it_recovers() 
     let mut lab = SshLab::start(3);
     let interval = Duration::from_secs(1);
     let timeout = Duration::from_secs(2);
-    let config = vigie::config::Config::parse(
-        std::path::Path::new("lab.toml"),
-        &lab.vigie_toml(&lab.known_hosts),
-    )
-    .unwrap();
+    let config =
+        vigie::config::Config::parse(std::path::Path::new("lab.toml"), &lab.vigie_toml(&lab.known_hosts)).unwrap();
     let transports = (0..3)
         .map(|i| poller::PollTarget {
             host: config.hosts[i].clone(),
@@ -81,10 +75,7 @@ async fn a_killed_host_turns_unreachable_others_keep_updating_and_it_recovers() 
             );
         }
     }
-    assert!(
-        polls_of_others >= 4,
-        "others polled {polls_of_others} times"
-    );
+    assert!(polls_of_others >= 4, "others polled {polls_of_others} times");
     assert!(hosts[0].is_reachable() && hosts[2].is_reachable());
 
     lab.start_host(1);
@@ -126,19 +117,13 @@ async fn a_command_that_sleeps_forever_is_cancelled_and_nothing_of_it_remains() 
         if text.trim() == "NONE" {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "left running on the host:\n{text}"
-        );
+        assert!(Instant::now() < deadline, "left running on the host:\n{text}");
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // The same session still runs commands after a timeout.
     let out = transport
-        .run(CommandRequest::new(
-            "echo still here",
-            Duration::from_secs(5),
-        ))
+        .run(CommandRequest::new("echo still here", Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(out.stdout, b"still here\n");
@@ -154,10 +139,7 @@ async fn cancelling_a_command_kills_it() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     });
-    assert_eq!(
-        transport.run(request).await.unwrap_err(),
-        TransportError::Cancelled
-    );
+    assert_eq!(transport.run(request).await.unwrap_err(), TransportError::Cancelled);
     canceller.await.unwrap();
     let out = lab.ssh(0, "pgrep -af 'sleep 8640[3]' || echo NONE");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "NONE");
@@ -176,10 +158,7 @@ async fn scripts_get_stdin_from_dev_null_values_stay_literal_and_exit_codes_come
         String::from_utf8_lossy(&out.stdout),
         "'; rm -rf / #|$(touch /tmp/vigie-pwned)\n"
     );
-    assert_eq!(
-        out.stderr, b"oops\n",
-        "the pid marker is not part of stderr"
-    );
+    assert_eq!(out.stderr, b"oops\n", "the pid marker is not part of stderr");
     assert_eq!(out.exit, Some(7));
     assert!(!std::path::Path::new("/tmp/vigie-pwned").exists());
 }
@@ -190,27 +169,17 @@ async fn a_host_behind_a_jump_host_is_reached_through_it() {
     let mut target = lab.endpoint(1);
     target.jumps = vec![lab.endpoint(0)];
     let options = lab.ssh_options();
-    let transport =
-        vigie::transport::Transport::Ssh(vigie::transport::ssh::SshHandle::spawn(target, options));
+    let transport = vigie::transport::Transport::Ssh(vigie::transport::ssh::SshHandle::spawn(target, options));
 
     // Which process opened the connection lab2 sees? Its client port belongs to a
     // process of lab1's sshd: the tunnel, not vigie.
     let out = transport
-        .run(CommandRequest::new(
-            "echo \"$SSH_CONNECTION\"",
-            Duration::from_secs(10),
-        ))
+        .run(CommandRequest::new("echo \"$SSH_CONNECTION\"", Duration::from_secs(10)))
         .await
         .unwrap();
     let connection = String::from_utf8_lossy(&out.stdout).to_string();
-    let client_port: u16 = connection
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let owner =
-        socket_owner(client_port).unwrap_or_else(|| panic!("no process owns port {client_port}"));
+    let client_port: u16 = connection.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let owner = socket_owner(client_port).unwrap_or_else(|| panic!("no process owns port {client_port}"));
     let lab1_processes = lab.processes_of(0);
     assert!(
         lab1_processes.contains(&owner),
@@ -225,10 +194,7 @@ async fn a_host_behind_a_jump_host_is_reached_through_it() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            error,
-            TransportError::Unreachable(_) | TransportError::Refused
-        ),
+        matches!(error, TransportError::Unreachable(_) | TransportError::Refused),
         "{error:?}"
     );
     assert!(lab.ssh(1, "true").status.success(), "lab2 itself is up");

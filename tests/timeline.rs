@@ -47,13 +47,7 @@ fn child_writer() {
 fn spawn_writer(dir: &Path, name: &str, count: Option<u64>) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args([
-            "--exact",
-            "child_writer",
-            "--nocapture",
-            "--test-threads=1",
-            "--quiet",
-        ])
+        .args(["--exact", "child_writer", "--nocapture", "--test-threads=1", "--quiet"])
         .env(CHILD_DIR, dir)
         .env(CHILD_NAME, name)
         .stdout(Stdio::piped())
@@ -94,23 +88,14 @@ fn eight_processes_append_two_thousand_events_each() {
     for writer in writers {
         let out = writer.wait_with_output().unwrap();
         assert!(out.status.success());
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout)
-                .matches("durable ")
-                .count(),
-            2000
-        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).matches("durable ").count(), 2000);
     }
     let path = dir.join(TIMELINE_FILE);
     let events = read_all(&path).unwrap();
     assert_eq!(events.len(), 16_001);
     let mut seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     seqs.dedup();
-    assert_eq!(
-        seqs,
-        (1..=16_001).collect::<Vec<_>>(),
-        "no duplicate or missing seq"
-    );
+    assert_eq!(seqs, (1..=16_001).collect::<Vec<_>>(), "no duplicate or missing seq");
     for i in 0..8 {
         let mine: Vec<&str> = events
             .iter()
@@ -118,10 +103,7 @@ fn eight_processes_append_two_thousand_events_each() {
             .filter_map(|e| e.text("text"))
             .collect();
         let expected: Vec<String> = (0..2000).map(|n| format!("w{i} {n}")).collect();
-        assert_eq!(
-            mine, expected,
-            "each writer's events are all there, in its order"
-        );
+        assert_eq!(mine, expected, "each writer's events are all there, in its order");
     }
     let verification = verify(&path).unwrap();
     assert_eq!((verification.problem, verification.torn_tail), (None, None));
@@ -160,28 +142,17 @@ fn writers_killed_mid_append_never_lose_an_acknowledged_event() {
         if round % 10 == 9 {
             // A power cut mid-write leaves half a line: simulate one.
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .unwrap();
-            f.write_all(br#"{"seq":999999,"id":"torn","at":"2026-11-"#)
-                .unwrap();
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(br#"{"seq":999999,"id":"torn","at":"2026-11-"#).unwrap();
         }
     }
     // Opening for append sets a torn tail aside; then everything verifies.
     let mut timeline = Timeline::open(&dir, TimelineOptions::new("alice")).unwrap();
     timeline
-        .append(NewEvent::new(
-            "note",
-            serde_json::json!({"text": "after the crashes"}),
-        ))
+        .append(NewEvent::new("note", serde_json::json!({"text": "after the crashes"})))
         .unwrap();
-    let ids: std::collections::HashSet<String> =
-        read_all(&path).unwrap().into_iter().map(|e| e.id).collect();
-    let lost: Vec<&String> = acknowledged
-        .iter()
-        .filter(|id| !ids.contains(*id))
-        .collect();
+    let ids: std::collections::HashSet<String> = read_all(&path).unwrap().into_iter().map(|e| e.id).collect();
+    let lost: Vec<&String> = acknowledged.iter().filter(|id| !ids.contains(*id)).collect();
     assert!(lost.is_empty(), "acknowledged but missing: {lost:?}");
     assert!(acknowledged.len() >= 50 * 5);
     let verification = verify(&path).unwrap();
@@ -213,28 +184,16 @@ fn vigie(home: &Path, args: &[&str]) -> (i32, String, String) {
 
 fn only_incident_dir(home: &Path) -> PathBuf {
     let incidents = home.join("data/vigie/incidents");
-    std::fs::read_dir(incidents)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
+    std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path()
 }
 
 #[test]
 fn editing_one_byte_makes_verify_name_that_line() {
     let home = tempfile::tempdir().unwrap();
-    assert_eq!(
-        vigie(home.path(), &["incident", "new", "disk full on datastore1"]).0,
-        0
-    );
+    assert_eq!(vigie(home.path(), &["incident", "new", "disk full on datastore1"]).0, 0);
     for i in 0..20 {
         assert_eq!(
-            vigie(
-                home.path(),
-                &["note", &format!("observation number {i:02}")]
-            )
-            .0,
+            vigie(home.path(), &["note", &format!("observation number {i:02}")]).0,
             0
         );
     }
@@ -245,18 +204,12 @@ fn editing_one_byte_makes_verify_name_that_line() {
     let path = only_incident_dir(home.path()).join(TIMELINE_FILE);
     let mut bytes = std::fs::read(&path).unwrap();
     // Line 12 holds "observation number 10": change one digit.
-    let at = bytes
-        .windows(21)
-        .position(|w| w == b"observation number 10")
-        .unwrap();
+    let at = bytes.windows(21).position(|w| w == b"observation number 10").unwrap();
     bytes[at + 20] = b'7';
     std::fs::write(&path, &bytes).unwrap();
     let (code, _, stderr) = vigie(home.path(), &["timeline", "verify"]);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("timeline.jsonl:12: this line was changed"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("timeline.jsonl:12: this line was changed"), "{stderr}");
 }
 
 #[test]
@@ -271,8 +224,7 @@ fn secrets_never_reach_the_file() {
             serde_json::json!({"inputs": {"repl_password": "correct-horse-battery"}}),
         ))
         .unwrap();
-    let output =
-        "mariadb> CHANGE MASTER 'pessicart' TO MASTER_PASSWORD='Tr0ub4dor&3', MASTER_LOG_POS=4;\n\
+    let output = "mariadb> CHANGE MASTER 'pessicart' TO MASTER_PASSWORD='Tr0ub4dor&3', MASTER_LOG_POS=4;\n\
                   echo correct-horse-battery\n";
     timeline
         .append(
@@ -304,10 +256,7 @@ fn secrets_never_reach_the_file() {
         ],
     );
     let file = std::fs::read_to_string(only_incident_dir(home.path()).join(TIMELINE_FILE)).unwrap();
-    assert!(
-        !file.contains("pa55word") && !file.contains("ABCDEF"),
-        "{file}"
-    );
+    assert!(!file.contains("pa55word") && !file.contains("ABCDEF"), "{file}");
     assert!(file.contains("api_key=[redacted]"));
 }
 

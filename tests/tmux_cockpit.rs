@@ -28,20 +28,10 @@ fn cockpit_shows_this_machine_quits_on_q_and_restores_the_terminal() {
     tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
 
     let hostname = vigie::config::local_host_name();
-    let screen = tmux.wait_for(
-        "the host list with live load",
-        Duration::from_secs(20),
-        |s| {
-            s.contains("HOSTS")
-                && s.contains(&hostname)
-                && s.contains("load ")
-                && s.contains("DISKS")
-        },
-    );
-    assert!(
-        screen.contains("no vigie.toml: this machine only"),
-        "{screen}"
-    );
+    let screen = tmux.wait_for("the host list with live load", Duration::from_secs(20), |s| {
+        s.contains("HOSTS") && s.contains(&hostname) && s.contains("load ") && s.contains("DISKS")
+    });
+    assert!(screen.contains("no vigie.toml: this machine only"), "{screen}");
     assert_eq!(
         tmux.format("#{alternate_on}"),
         "1",
@@ -91,8 +81,7 @@ fn cockpit_shows_lab_hosts_live_and_a_dead_one_turns_red_while_keys_still_work()
 
     lab.kill_host(1);
     tmux.wait_for("lab2 down", Duration::from_secs(15), |s| {
-        s.lines()
-            .any(|l| l.contains("✖ lab2") && l.contains("down"))
+        s.lines().any(|l| l.contains("✖ lab2") && l.contains("down"))
     });
     // Keys still answer while a host is down: select lab2 and read why.
     tmux.send(&["j"]);
@@ -128,13 +117,7 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
             .unwrap();
         assert!(status.success(), "{args:?}");
     };
-    run(&[
-        "incident",
-        "new",
-        "miramelle down",
-        "--severity",
-        "critical",
-    ]);
+    run(&["incident", "new", "miramelle down", "--severity", "critical"]);
     let tmux = TmuxSession::start(120, 30, home.path(), &env);
     tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
     tmux.wait_for("the incident in the header", Duration::from_secs(10), |s| {

@@ -89,3 +89,26 @@ fn tiny_terminal_does_not_panic() {
         render(&app, w, h);
     }
 }
+
+#[test]
+fn proxmox_node_with_cluster_vms_and_storages() {
+    let config = Config::parse(Path::new("vigie.toml"), INVENTORY).expect("inventory");
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 19, 30, 0).unwrap();
+    let mut app = App::new(&config, t0 + chrono::Duration::seconds(5));
+    let output = format!(
+        "{}{}",
+        include_str!("fixtures/probe/linux-debian12-container.txt"),
+        include_str!("fixtures/probe/proxmox-8-cluster.txt")
+    );
+    let reading = vigie::probe::parse(&config.hosts[1], &output);
+    app.apply_poll(&PollResult {
+        host_index: 1,
+        at: t0,
+        outcome: PollOutcome::Reading {
+            reading: Box::new(reading),
+            round_trip: Duration::from_millis(40),
+        },
+    });
+    app.apply_action(Action::SelectNext);
+    insta::assert_snapshot!(render(&app, 120, 40).backend());
+}

@@ -22,11 +22,7 @@ fn open_current(config: &Config, explicit: Option<&Path>) -> Result<Timeline, In
     Ok(Timeline::open(&dir, incident::timeline_options(config)?)?)
 }
 
-fn append_one(
-    config: &Config,
-    explicit: Option<&Path>,
-    event: NewEvent,
-) -> Result<Event, IncidentError> {
+fn append_one(config: &Config, explicit: Option<&Path>, event: NewEvent) -> Result<Event, IncidentError> {
     Ok(open_current(config, explicit)?.append(event)?)
 }
 
@@ -103,12 +99,7 @@ pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
     })();
     match result {
         Ok((summary, _)) => {
-            println!(
-                "{}: {} → {}",
-                summary.title,
-                summary.status.as_str(),
-                to.as_str()
-            );
+            println!("{}: {} → {}", summary.title, summary.status.as_str(), to.as_str());
             0
         }
         Err(e) => fail("incident", e),
@@ -233,26 +224,19 @@ pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
         // The target may be given by id or by sequence number.
         let target = events
             .iter()
-            .find(|e| {
-                e.id == args.target || e.seq.to_string() == args.target.trim_start_matches('#')
-            })
-            .ok_or_else(|| {
-                IncidentError::Invalid(format!("no event {} in this timeline", args.target))
-            })?;
+            .find(|e| e.id == args.target || e.seq.to_string() == args.target.trim_start_matches('#'))
+            .ok_or_else(|| IncidentError::Invalid(format!("no event {} in this timeline", args.target)))?;
         let mark = match args.mark {
-            Some(m) => Some(Mark::parse(m).ok_or_else(|| {
-                IncidentError::Invalid(format!("unknown mark {m:?}: use one of {}", Mark::NAMES))
-            })?),
+            Some(m) => Some(
+                Mark::parse(m)
+                    .ok_or_else(|| IncidentError::Invalid(format!("unknown mark {m:?}: use one of {}", Mark::NAMES)))?,
+            ),
             None => None,
         };
         if let Some(kind) = args.kind.filter(|k| !kinds::is_valid(k)) {
             return Err(IncidentError::Invalid(format!("unknown kind {kind:?}")));
         }
-        let at = args
-            .at
-            .map(parse_time)
-            .transpose()
-            .map_err(IncidentError::Invalid)?;
+        let at = args.at.map(parse_time).transpose().map_err(IncidentError::Invalid)?;
         let amendment = Amendment {
             target: target.id.clone(),
             target_seq: Some(target.seq),
@@ -262,17 +246,12 @@ pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
             mark,
             reason: args.reason.map(String::from),
         };
-        if amendment.at.is_none()
-            && amendment.text.is_none()
-            && amendment.kind.is_none()
-            && amendment.mark.is_none()
-        {
+        if amendment.at.is_none() && amendment.text.is_none() && amendment.kind.is_none() && amendment.mark.is_none() {
             return Err(IncidentError::Invalid(
                 "nothing to amend: give --at, --text, --kind or --mark".into(),
             ));
         }
-        let data =
-            serde_json::to_value(&amendment).map_err(|e| IncidentError::Invalid(e.to_string()))?;
+        let data = serde_json::to_value(&amendment).map_err(|e| IncidentError::Invalid(e.to_string()))?;
         append_one(config, Some(&dir), NewEvent::new(kinds::AMENDMENT, data))
     })();
     match result {
@@ -291,9 +270,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     }
     let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
         .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
-        .map_err(|_| {
-            format!("cannot read the time {text:?}: write 2026-11-23T19:30:12Z or 19:30")
-        })?;
+        .map_err(|_| format!("cannot read the time {text:?}: write 2026-11-23T19:30:12Z or 19:30"))?;
     let today = Local::now().date_naive().and_time(time);
     today
         .and_local_timezone(Local)

@@ -40,6 +40,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Can TARGET take the VMs of DEAD? RAM, disk, and the data-loss window
+    Capacity {
+        /// The hypervisor that died
+        dead: String,
+        /// The hypervisor that would take its VMs
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a host's key fingerprint and pin it
     Trust {
         /// Host name from the inventory
@@ -183,6 +192,10 @@ pub fn main() -> i32 {
             // Bad config: as bad as it gets for a monitoring hook.
             Err(_) => 2,
         },
+        Some(Command::Capacity { dead, target, json }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => status::capacity(&config, &dead, &target, json),
+            Err(_) => 2,
+        },
         Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
             Ok(config) => trust::run(&config, &host, yes),
             Err(code) => code,
@@ -225,9 +238,7 @@ fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentC
         IncidentCommand::List => incident::list(config),
         IncidentCommand::Close => incident::set_status(config, explicit, Status::Resolved),
         IncidentCommand::Status { status } => incident::set_status(config, explicit, status),
-        IncidentCommand::Severity { severity } => {
-            incident::set_severity(config, explicit, severity)
-        }
+        IncidentCommand::Severity { severity } => incident::set_severity(config, explicit, severity),
     }
 }
 
@@ -286,10 +297,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
         eprint!("{diagnostic}");
     }
     let count = diagnostics.len();
-    eprintln!(
-        "{count} error{} in the config",
-        if count == 1 { "" } else { "s" }
-    );
+    eprintln!("{count} error{} in the config", if count == 1 { "" } else { "s" });
 }
 
 fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>) -> i32 {
@@ -317,10 +325,7 @@ fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>) -> i32 {
 
 fn init(path: &Path) -> i32 {
     // create_new: never overwrite someone's inventory.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path);
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path);
     let result = file.and_then(|mut f| {
         use std::io::Write;
         f.write_all(config::EXAMPLE_CONFIG.as_bytes())?;
@@ -328,17 +333,11 @@ fn init(path: &Path) -> i32 {
     });
     match result {
         Ok(()) => {
-            println!(
-                "wrote {}: edit the hosts, then run `vigie check`",
-                path.display()
-            );
+            println!("wrote {}: edit the hosts, then run `vigie check`", path.display());
             0
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            eprintln!(
-                "vigie init: {} already exists; not overwriting it",
-                path.display()
-            );
+            eprintln!("vigie init: {} already exists; not overwriting it", path.display());
             1
         }
         Err(e) => {

@@ -8,25 +8,83 @@ use crate::sanitize::one_line;
 use crate::status::{HostStatus, Reachability};
 use crate::status_json::{HostReport, StatusReport};
 
-pub fn run(config: &Config, json: bool) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// One polling round of every host, folded into statuses.
+fn poll_round(config: &Config) -> Result<Vec<HostStatus>, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("vigie status: cannot start the async runtime: {e}");
-            return 1;
-        }
-    };
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let results = runtime.block_on(poller::poll_all_once(config));
+    // Let SSH threads end with the runtime rather than keep the process alive.
+    runtime.shutdown_background();
     let mut hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
     for result in &results {
         if let Some(host) = hosts.get_mut(result.host_index) {
             host.apply(result);
         }
     }
+    Ok(hosts)
+}
+
+/// `vigie capacity DEAD TARGET`: can TARGET take DEAD's VMs?
+pub fn capacity(config: &Config, dead: &str, target: &str, json: bool) -> i32 {
+    let hosts = match poll_round(config) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            eprintln!("vigie capacity: {e}");
+            return 2;
+        }
+    };
+    let evacuation = match crate::capacity::evacuation(&hosts, dead, target) {
+        Ok(evacuation) => evacuation,
+        Err(e) => {
+            eprintln!("vigie capacity: {e}");
+            return 2;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&evacuation).unwrap_or_default());
+    } else {
+        let size = |v: Option<u64>| v.map(crate::format::human_bytes).unwrap_or_else(|| "?".into());
+        println!("{}", evacuation.summary());
+        println!("VMs of {} ({}):", evacuation.dead, evacuation.source);
+        for vm in &evacuation.vms {
+            println!(
+                "  {:<8} {:<24} {:>10} RAM {:>10} disk  {}",
+                vm.id,
+                one_line(&vm.name),
+                size(vm.memory_bytes),
+                size(vm.disk_bytes),
+                vm.state
+            );
+        }
+        if let Some(at) = evacuation
+            .last_replication
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        {
+            println!(
+                "last replication to {}: {} UTC — writes since then are lost",
+                evacuation.target,
+                at.format("%Y-%m-%d %H:%M:%S")
+            );
+        }
+    }
+    if evacuation.fits() {
+        0
+    } else {
+        1
+    }
+}
+
+pub fn run(config: &Config, json: bool) -> i32 {
+    let hosts = match poll_round(config) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            eprintln!("vigie status: {e}");
+            return 2;
+        }
+    };
     let host_alerts: Vec<Vec<Alert>> = hosts.iter().map(alerts::for_host).collect();
     let worst = host_alerts.iter().flatten().map(|a| a.severity).max();
 
@@ -48,18 +106,11 @@ pub fn run(config: &Config, json: bool) -> i32 {
     } else {
         print_table(&hosts, &host_alerts);
     }
-    // Let SSH threads end with the runtime rather than keep the process alive.
-    runtime.shutdown_background();
     Severity::exit_code(worst)
 }
 
 fn print_table(hosts: &[HostStatus], host_alerts: &[Vec<Alert>]) {
-    let name_width = hosts
-        .iter()
-        .map(|h| h.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let name_width = hosts.iter().map(|h| h.name.chars().count()).max().unwrap_or(4).max(4);
     println!(
         "{:<name_width$}  {:<13} {:>6} {:>5} {:>5} {:>8}  ALERTS",
         "HOST", "STATE", "LOAD", "MEM", "DISK", "IO FULL"
@@ -76,12 +127,7 @@ fn print_table(hosts: &[HostStatus], host_alerts: &[Vec<Alert>]) {
             .and_then(|h| h.memory)
             .map(|m| format!("{:.0}%", m.used_percent()));
         let disk = health
-            .and_then(|h| {
-                h.filesystems
-                    .iter()
-                    .map(|f| f.used_percent())
-                    .reduce(f64::max)
-            })
+            .and_then(|h| h.filesystems.iter().map(|f| f.used_percent()).reduce(f64::max))
             .map(|p| format!("{p:.0}%"));
         let io = health
             .and_then(|h| h.io_pressure)

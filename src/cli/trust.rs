@@ -29,10 +29,7 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
     let own_file = options.known_hosts.own.clone();
     let (host_name, port) = (endpoint.host.clone(), endpoint.port);
     let handle = SshHandle::spawn(endpoint, options);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("vigie trust: {e}");
@@ -56,24 +53,15 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
         }
         Verdict::Mismatch { file } => {
             eprintln!();
-            eprintln!(
-                "WARNING: THIS IS NOT THE KEY PINNED FOR {name} in {}.",
-                file.display()
-            );
+            eprintln!("WARNING: THIS IS NOT THE KEY PINNED FOR {name} in {}.", file.display());
             eprintln!("Someone may be impersonating the host, or it was reinstalled.");
-            eprintln!(
-                "Check the new fingerprint out of band (console, another admin). If the change is"
-            );
+            eprintln!("Check the new fingerprint out of band (console, another admin). If the change is");
             eprintln!("expected, remove the old key, then run `vigie trust {name}` again:");
             eprintln!("  ssh-keygen -R '{pattern}' -f '{}'", file.display());
             1
         }
         Verdict::Unknown => {
-            if !assume_yes
-                && !confirm(&format!(
-                    "Check it out of band. Pin this key for {name}? Type yes: "
-                ))
-            {
+            if !assume_yes && !confirm(&format!("Check it out of band. Pin this key for {name}? Type yes: ")) {
                 eprintln!("Not pinned.");
                 return 1;
             }

@@ -127,10 +127,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("adress", &["address", "user"]),
-            Some("address")
-        );
+        assert_eq!(did_you_mean("adress", &["address", "user"]), Some("address"));
         assert_eq!(did_you_mean("zzz", &["address", "user"]), None);
     }
 

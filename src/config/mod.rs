@@ -249,12 +249,8 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Diagnostic::whole_file(
-                path,
-                format!("cannot read the config: {e}"),
-            )]
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![Diagnostic::whole_file(path, format!("cannot read the config: {e}"))])?;
         Config::parse(path, &text)
     }
 
@@ -296,11 +292,10 @@ impl Config {
 
     /// Where incidents live: the setting, else `$XDG_DATA_HOME/vigie/incidents`.
     pub fn incidents_dir(&self) -> PathBuf {
-        self.settings.incidents_dir.clone().unwrap_or_else(|| {
-            xdg_dir("XDG_DATA_HOME", ".local/share")
-                .join("vigie")
-                .join("incidents")
-        })
+        self.settings
+            .incidents_dir
+            .clone()
+            .unwrap_or_else(|| xdg_dir("XDG_DATA_HOME", ".local/share").join("vigie").join("incidents"))
     }
 }
 
@@ -317,9 +312,7 @@ pub fn find_config_file(explicit: Option<&Path>) -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    let user = xdg_dir("XDG_CONFIG_HOME", ".config")
-        .join("vigie")
-        .join("vigie.toml");
+    let user = xdg_dir("XDG_CONFIG_HOME", ".config").join("vigie").join("vigie.toml");
     user.is_file().then_some(user)
 }
 
@@ -355,9 +348,7 @@ mod duration_text {
             ))
         })?;
         if duration.is_zero() {
-            return Err(serde::de::Error::custom(
-                "a duration of zero is not allowed here",
-            ));
+            return Err(serde::de::Error::custom("a duration of zero is not allowed here"));
         }
         Ok(duration)
     }

@@ -46,10 +46,9 @@ pub(super) fn deserialize(path: &Path, text: &str) -> Result<RawConfig, Vec<Diag
     })?;
 
     let mut unknown = Vec::new();
-    let result: Result<RawConfig, _> =
-        serde_ignored::deserialize(toml::Deserializer::new(text), |ignored| {
-            unknown.push(path_segments(&ignored))
-        });
+    let result: Result<RawConfig, _> = serde_ignored::deserialize(toml::Deserializer::new(text), |ignored| {
+        unknown.push(path_segments(&ignored))
+    });
     let mut diagnostics: Vec<Diagnostic> = unknown
         .iter()
         .map(|segments| unknown_key(path, text, &document, segments))
@@ -59,12 +58,7 @@ pub(super) fn deserialize(path: &Path, text: &str) -> Result<RawConfig, Vec<Diag
         Ok(_) => Err(diagnostics),
         Err(e) => {
             let message = first_line(e.message());
-            diagnostics.push(Diagnostic::at(
-                path,
-                text,
-                e.span().unwrap_or(0..0),
-                message,
-            ));
+            diagnostics.push(Diagnostic::at(path, text, e.span().unwrap_or(0..0), message));
             Err(diagnostics)
         }
     }
@@ -73,16 +67,16 @@ pub(super) fn deserialize(path: &Path, text: &str) -> Result<RawConfig, Vec<Diag
 /// Semantic checks over the typed file: names, addresses, references.
 pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let at =
-        |span: std::ops::Range<usize>, message: String| Diagnostic::at(path, text, span, message);
+    let at = |span: std::ops::Range<usize>, message: String| Diagnostic::at(path, text, span, message);
 
     let mut first_definition: HashMap<String, usize> = HashMap::new();
     for entry in &raw.hosts {
         let name = entry.name.get_ref();
         if !is_valid_name(name) {
             problems.push(
-                at(entry.name.span(), format!("invalid host name {name:?}"))
-                    .with_hint("use letters, digits, '.', '-' and '_' (it names the host in commands and the timeline)"),
+                at(entry.name.span(), format!("invalid host name {name:?}")).with_hint(
+                    "use letters, digits, '.', '-' and '_' (it names the host in commands and the timeline)",
+                ),
             );
         } else if let Some(first) = first_definition.get(name) {
             let (line, _) = super::line_column(text, *first);
@@ -97,21 +91,15 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         if let Some(address) = &entry.address {
             if let Err(why) = check_address(address.get_ref()) {
                 problems.push(
-                    at(
-                        address.span(),
-                        format!("bad address {:?}: {why}", address.get_ref()),
-                    )
-                    .with_hint("write an IP address, a DNS name, or a Host alias of ~/.ssh/config"),
+                    at(address.span(), format!("bad address {:?}: {why}", address.get_ref()))
+                        .with_hint("write an IP address, a DNS name, or a Host alias of ~/.ssh/config"),
                 );
             }
         }
         if let Some(jump) = &entry.jump {
             let value = jump.get_ref();
             if value == name {
-                problems.push(at(
-                    jump.span(),
-                    format!("host {name:?} cannot be its own jump host"),
-                ));
+                problems.push(at(jump.span(), format!("host {name:?} cannot be its own jump host")));
             } else if let Err(why) = check_jump(value) {
                 problems.push(
                     at(jump.span(), format!("bad jump host {value:?}: {why}"))
@@ -123,42 +111,27 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
 
     for pattern in &raw.settings.redact_patterns {
         if let Err(e) = regex::Regex::new(pattern.get_ref()) {
-            let first = e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
-                .to_string();
+            let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
             problems.push(
-                at(pattern.span(), format!("invalid redaction pattern: {first}"))
-                    .with_hint("write a regular expression (Rust regex syntax); single quotes avoid escaping: '\\btoken=\\S+'"),
+                at(pattern.span(), format!("invalid redaction pattern: {first}")).with_hint(
+                    "write a regular expression (Rust regex syntax); single quotes avoid escaping: '\\btoken=\\S+'",
+                ),
             );
         }
     }
 
-    let host_names: Vec<&str> = raw
-        .hosts
-        .iter()
-        .map(|h| h.name.get_ref().as_str())
-        .collect();
+    let host_names: Vec<&str> = raw.hosts.iter().map(|h| h.name.get_ref().as_str()).collect();
     for (group, members) in &raw.groups {
         if host_names.contains(&group.as_str()) {
             problems.push(
-                at(
-                    members.span(),
-                    format!("group {group:?} has the name of a host"),
-                )
-                .with_hint("a playbook target must name one or the other: rename the group"),
+                at(members.span(), format!("group {group:?} has the name of a host"))
+                    .with_hint("a playbook target must name one or the other: rename the group"),
             );
         }
         for member in members.get_ref() {
             let value = member.get_ref();
             if !host_names.contains(&value.as_str()) {
-                let mut diagnostic = at(
-                    member.span(),
-                    format!("unknown host {value:?} in group {group:?}"),
-                );
+                let mut diagnostic = at(member.span(), format!("unknown host {value:?} in group {group:?}"));
                 diagnostic = match did_you_mean(value, &host_names) {
                     Some(close) => diagnostic.with_hint(format!("did you mean {close:?}?")),
                     None => diagnostic.with_hint("groups list host names defined in [[hosts]]"),
@@ -179,10 +152,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         .map(|entry| {
             let name = entry.name.into_inner();
             Host {
-                address: entry
-                    .address
-                    .map(|a| a.into_inner())
-                    .unwrap_or_else(|| name.clone()),
+                address: entry.address.map(|a| a.into_inner()).unwrap_or_else(|| name.clone()),
                 name,
                 transport: entry.transport,
                 user: entry.user,
@@ -203,11 +173,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         .groups
         .into_iter()
         .map(|(group, members)| {
-            let members = members
-                .into_inner()
-                .into_iter()
-                .map(|m| m.into_inner())
-                .collect();
+            let members = members.into_inner().into_iter().map(|m| m.into_inner()).collect();
             (group, members)
         })
         .collect();
@@ -256,10 +222,7 @@ fn check_address(address: &str) -> Result<(), &'static str> {
     if !labels_ok || address.len() > 253 {
         return Err("it is not a valid DNS name");
     }
-    if address
-        .split('.')
-        .all(|l| l.chars().all(|c| c.is_ascii_digit()))
-    {
+    if address.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit())) {
         return Err("it looks like an IPv4 address but is not one");
     }
     Ok(())
@@ -322,12 +285,7 @@ fn path_segments(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
 }
 
 /// Diagnostic for an unknown key found by serde_ignored, located in the document.
-fn unknown_key(
-    path: &Path,
-    text: &str,
-    document: &ImDocument<&str>,
-    segments: &[Segment],
-) -> Diagnostic {
+fn unknown_key(path: &Path, text: &str, document: &ImDocument<&str>, segments: &[Segment]) -> Diagnostic {
     let key = match segments.last() {
         Some(Segment::Key(k)) => k.clone(),
         _ => String::from("?"),
@@ -350,9 +308,7 @@ fn context_of(segments: &[Segment]) -> (String, &'static [&'static str]) {
             };
             (format!("in host #{index} ([[hosts]])"), HOST_KEYS)
         }
-        Some(Segment::Key(k)) if k == "settings" && segments.len() > 1 => {
-            ("in [settings]".to_string(), SETTINGS_KEYS)
-        }
+        Some(Segment::Key(k)) if k == "settings" && segments.len() > 1 => ("in [settings]".to_string(), SETTINGS_KEYS),
         _ => ("at the top level".to_string(), TOP_KEYS),
     }
 }
@@ -422,8 +378,7 @@ mod tests {
         // Every listed key must be accepted, and the example must set every key.
         let example = super::super::EXAMPLE_CONFIG;
         for key in HOST_KEYS.iter().chain(SETTINGS_KEYS) {
-            let documented = example.contains(&format!("{key} ="))
-                || example.contains(&format!("[[hosts.{key}]]"));
+            let documented = example.contains(&format!("{key} =")) || example.contains(&format!("[[hosts.{key}]]"));
             assert!(documented, "example config lacks `{key}`");
         }
     }

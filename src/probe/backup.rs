@@ -93,35 +93,26 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
         .lines()
         .skip_while(|l| l.starts_with("tool=") || l.starts_with("repo="))
         .collect();
-    let listing_end = body
-        .iter()
-        .position(|l| l.starts_with("@@path "))
-        .unwrap_or(body.len());
+    let listing_end = body.iter().position(|l| l.starts_with("@@path ")).unwrap_or(body.len());
     let listing = body[..listing_end].join("\n");
     let latest = match config.tool {
-        BackupTool::Restic => {
-            serde_json::from_str::<Vec<ResticSnapshot>>(listing.trim()).map(|snapshots| {
-                snapshots
-                    .into_iter()
-                    .filter_map(|s| {
-                        Some((
-                            DateTime::parse_from_rfc3339(&s.time).ok()?.timestamp(),
-                            s.short_id.unwrap_or_default(),
-                        ))
-                    })
-                    .max_by_key(|(t, _)| *t)
-            })
-        }
+        BackupTool::Restic => serde_json::from_str::<Vec<ResticSnapshot>>(listing.trim()).map(|snapshots| {
+            snapshots
+                .into_iter()
+                .filter_map(|s| {
+                    Some((
+                        DateTime::parse_from_rfc3339(&s.time).ok()?.timestamp(),
+                        s.short_id.unwrap_or_default(),
+                    ))
+                })
+                .max_by_key(|(t, _)| *t)
+        }),
         BackupTool::Borg => serde_json::from_str::<BorgList>(listing.trim()).map(|list| {
             list.archives
                 .into_iter()
                 .filter_map(|a| {
-                    let local =
-                        NaiveDateTime::parse_from_str(&a.time, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-                    Some((
-                        offset.from_local_datetime(&local).single()?.timestamp(),
-                        a.name,
-                    ))
+                    let local = NaiveDateTime::parse_from_str(&a.time, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+                    Some((offset.from_local_datetime(&local).single()?.timestamp(), a.name))
                 })
                 .max_by_key(|(t, _)| *t)
         }),
@@ -133,10 +124,7 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
         }
         Ok(None) => backup.error = Some("the repository has no snapshot".into()),
         Err(_) => {
-            let first = listing
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no output");
+            let first = listing.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output");
             backup.error = Some(crate::sanitize::one_line(first));
         }
     }
@@ -145,10 +133,7 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
         let Some(path) = line.strip_prefix("@@path ") else {
             continue;
         };
-        let entries: u64 = lines
-            .next()
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0);
+        let entries: u64 = lines.next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
         if entries == 0 && backup.latest.is_some() {
             backup.missing_paths.push(path.to_string());
         }
@@ -178,18 +163,10 @@ mod tests {
     #[test]
     fn restic_latest_snapshot_lacks_an_essential_path() {
         let text = include_str!("../../tests/fixtures/probe/restic-0.14-missing-path.txt");
-        let c = config(
-            BackupTool::Restic,
-            "/tmp/rst/repo",
-            &["/tmp/bk/etc", "/tmp/bk/www"],
-        );
+        let c = config(BackupTool::Restic, "/tmp/rst/repo", &["/tmp/bk/etc", "/tmp/bk/www"]);
         let b = parse(section(text), &c, FixedOffset::east_opt(0).unwrap());
         assert_eq!(b.error, None);
-        assert_eq!(
-            b.latest_id.as_deref(),
-            Some("9d873a0c"),
-            "the newest of the groups"
-        );
+        assert_eq!(b.latest_id.as_deref(), Some("9d873a0c"), "the newest of the groups");
         assert_eq!(
             b.latest,
             Some(
@@ -204,11 +181,7 @@ mod tests {
     #[test]
     fn borg_exits_zero_on_a_missing_path_and_is_not_believed() {
         let text = include_str!("../../tests/fixtures/probe/borg-1.2-missing-path.txt");
-        let c = config(
-            BackupTool::Borg,
-            "/tmp/brg",
-            &["/tmp/bk/etc", "/tmp/bk/www"],
-        );
+        let c = config(BackupTool::Borg, "/tmp/brg", &["/tmp/bk/etc", "/tmp/bk/www"]);
         let b = parse(section(text), &c, FixedOffset::east_opt(3600).unwrap());
         assert_eq!(b.latest_id.as_deref(), Some("first"));
         assert_eq!(
@@ -230,19 +203,13 @@ mod tests {
             &config(BackupTool::Restic, "/r", &["/etc"]),
             FixedOffset::east_opt(0).unwrap(),
         );
-        assert!(b
-            .error
-            .unwrap()
-            .starts_with("Fatal: unable to open config file"));
+        assert!(b.error.unwrap().starts_with("Fatal: unable to open config file"));
         assert!(b.missing_paths.is_empty());
         let empty = parse(
             "tool=restic\nrepo=/r\n[]\n",
             &config(BackupTool::Restic, "/r", &[]),
             FixedOffset::east_opt(0).unwrap(),
         );
-        assert_eq!(
-            empty.error.as_deref(),
-            Some("the repository has no snapshot")
-        );
+        assert_eq!(empty.error.as_deref(), Some("the repository has no snapshot"));
     }
 }

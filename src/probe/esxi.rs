@@ -37,17 +37,10 @@ pub fn parse_vms(section: &str) -> Vec<Vm> {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0);
         // "Virtual machine message <id>:" then the question text, then the choices.
-        if let Some(start) = rest
-            .iter()
-            .position(|l| l.starts_with("Virtual machine message"))
-        {
-            let question = rest.get(start + 1).map(|q| {
-                q.split_once(':')
-                    .map(|(_, t)| t)
-                    .unwrap_or(q)
-                    .trim()
-                    .to_string()
-            });
+        if let Some(start) = rest.iter().position(|l| l.starts_with("Virtual machine message")) {
+            let question = rest
+                .get(start + 1)
+                .map(|q| q.split_once(':').map(|(_, t)| t).unwrap_or(q).trim().to_string());
             vm.question = question.filter(|q| !q.is_empty());
         }
     }

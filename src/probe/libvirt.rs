@@ -91,9 +91,7 @@ pub fn parse(section: &str) -> Vec<Vm> {
             _ => {
                 // block.<n>.capacity, block.<n>.backingIndex
                 let mut parts = key.splitn(3, '.');
-                if let (Some("block"), Some(index), Some(field)) =
-                    (parts.next(), parts.next(), parts.next())
-                {
+                if let (Some("block"), Some(index), Some(field)) = (parts.next(), parts.next(), parts.next()) {
                     let Ok(index) = index.parse::<usize>() else {
                         continue;
                     };
@@ -123,10 +121,7 @@ mod tests {
         let text = include_str!("../../tests/fixtures/probe/libvirt-domstats.txt");
         let vms = parse(crate::probe::split_sections(text)["virsh_domstats"]);
         assert_eq!(vms.len(), 3);
-        assert_eq!(
-            (vms[0].name.as_str(), vms[0].state.as_str()),
-            ("nextcloud", "running")
-        );
+        assert_eq!((vms[0].name.as_str(), vms[0].state.as_str()), ("nextcloud", "running"));
         assert_eq!(
             vms[0].disk_bytes,
             Some(68719476736),
@@ -135,17 +130,10 @@ mod tests {
         assert_eq!(vms[0].snapshots, 1);
         assert_eq!(vms[0].memory_bytes, Some(8 * 1024 * 1024 * 1024));
         assert_eq!(
-            (
-                vms[1].name.as_str(),
-                vms[1].state.as_str(),
-                vms[1].reason.as_deref()
-            ),
+            (vms[1].name.as_str(), vms[1].state.as_str(), vms[1].reason.as_deref()),
             ("mail server", "paused", Some("ioerror"))
         );
-        assert_eq!(
-            (vms[2].state.as_str(), vms[2].disk_bytes),
-            ("shutoff", None)
-        );
+        assert_eq!((vms[2].state.as_str(), vms[2].disk_bytes), ("shutoff", None));
     }
 
     #[test]

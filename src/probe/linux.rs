@@ -33,10 +33,7 @@ pub struct Memory {
 
 impl Memory {
     pub fn used_percent(&self) -> f64 {
-        percent(
-            self.total_kib.saturating_sub(self.available_kib),
-            self.total_kib,
-        )
+        percent(self.total_kib.saturating_sub(self.available_kib), self.total_kib)
     }
 }
 
@@ -91,10 +88,7 @@ pub fn parse(output: &str) -> LinuxHealth {
     LinuxHealth {
         hostname,
         kernel,
-        uptime_s: section("uptime")
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok()),
+        uptime_s: section("uptime").split_whitespace().next().and_then(|v| v.parse().ok()),
         load: parse_loadavg(section("loadavg")),
         cpus: section("nproc").trim().parse().ok(),
         memory: parse_meminfo(section("meminfo")),
@@ -106,10 +100,7 @@ pub fn parse(output: &str) -> LinuxHealth {
 
 fn parse_uname(text: &str) -> (Option<String>, Option<String>) {
     let mut words = text.split_whitespace();
-    (
-        words.next().map(String::from),
-        words.next().map(String::from),
-    )
+    (words.next().map(String::from), words.next().map(String::from))
 }
 
 pub fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
@@ -126,11 +117,7 @@ pub fn parse_meminfo(text: &str) -> Option<Memory> {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
         };
-        let Some(value) = rest
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-        else {
+        let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) else {
             continue;
         };
         match key {
@@ -162,12 +149,7 @@ pub fn parse_df(text: &str) -> Vec<Filesystem> {
             continue;
         }
         // The capacity column ends with '%'; everything after it is the mount point.
-        let Some(capacity_index) = fields
-            .iter()
-            .skip(4)
-            .position(|f| f.ends_with('%'))
-            .map(|i| i + 4)
-        else {
+        let Some(capacity_index) = fields.iter().skip(4).position(|f| f.ends_with('%')).map(|i| i + 4) else {
             continue;
         };
         let numbers: Vec<u64> = fields[capacity_index - 3..capacity_index]
@@ -320,9 +302,7 @@ mod tests {
 
     #[test]
     fn garbage_gives_empty_health_not_a_panic() {
-        let h = parse(
-            "@@vigie loadavg\nnot numbers\n@@vigie df\n%%%\n@@vigie meminfo\nMemTotal: x kB\n",
-        );
+        let h = parse("@@vigie loadavg\nnot numbers\n@@vigie df\n%%%\n@@vigie meminfo\nMemTotal: x kB\n");
         assert_eq!(h, LinuxHealth::default());
     }
 }

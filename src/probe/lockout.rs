@@ -8,9 +8,7 @@ use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 
 /// The `lockouts` section. `faillock_dir` overrides where tallies live.
 pub fn script(faillock_dir: Option<&str>) -> String {
-    let dir_arg = faillock_dir
-        .map(|d| format!(" --dir {}", quote(d)))
-        .unwrap_or_default();
+    let dir_arg = faillock_dir.map(|d| format!(" --dir {}", quote(d))).unwrap_or_default();
     format!(
         "echo '@@vigie lockouts'\n\
          if command -v faillock >/dev/null 2>&1; then echo tool=faillock\n\
@@ -38,12 +36,10 @@ pub fn parse(section: &str, now: i64, offset: FixedOffset) -> Vec<Lockout> {
         .to_string();
     let rest: Vec<&str> = lines.collect();
     let conf = |key: &str| -> Option<i64> {
-        rest.iter()
-            .filter_map(|l| l.strip_prefix("conf="))
-            .find_map(|c| {
-                let (k, v) = c.split_once('=')?;
-                (k.trim() == key).then(|| v.trim().parse().ok()).flatten()
-            })
+        rest.iter().filter_map(|l| l.strip_prefix("conf=")).find_map(|c| {
+            let (k, v) = c.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().parse().ok()).flatten()
+        })
     };
     match tool.as_str() {
         "faillock" => {
@@ -90,13 +86,10 @@ fn parse_faillock(lines: &[&str], now: i64, offset: FixedOffset, policy: Policy)
         if fields.len() < 4 {
             continue;
         }
-        let at = NaiveDateTime::parse_from_str(
-            &format!("{} {}", fields[0], fields[1]),
-            "%Y-%m-%d %H:%M:%S",
-        )
-        .ok()
-        .and_then(|t| offset.from_local_datetime(&t).single())
-        .map(|t| t.timestamp());
+        let at = NaiveDateTime::parse_from_str(&format!("{} {}", fields[0], fields[1]), "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .and_then(|t| offset.from_local_datetime(&t).single())
+            .map(|t| t.timestamp());
         let valid = fields.last() == Some(&"V");
         let source = fields[3..fields.len() - usize::from(fields.len() > 4)].join(" ");
         if let Some((_, failures)) = users.last_mut() {
@@ -113,8 +106,7 @@ fn parse_faillock(lines: &[&str], now: i64, offset: FixedOffset, policy: Policy)
                 .iter()
                 .filter(|f| f.valid && f.at.is_some_and(|at| now - at <= policy.fail_interval))
                 .count() as u32;
-            let still_locked =
-                policy.unlock_time == 0 || latest.is_some_and(|l| now - l < policy.unlock_time);
+            let still_locked = policy.unlock_time == 0 || latest.is_some_and(|l| now - l < policy.unlock_time);
             Lockout {
                 user,
                 tool: "faillock".into(),
@@ -153,10 +145,7 @@ fn parse_pam_tally2(lines: &[&str], offset: FixedOffset, deny: Option<u32>) -> V
                 failures,
                 // Without a deny= in the PAM config pam_tally2 never locks.
                 locked: deny.is_some_and(|d| d > 0 && failures >= d),
-                sources: fields
-                    .get(4)
-                    .map(|s| vec![s.to_string()])
-                    .unwrap_or_default(),
+                sources: fields.get(4).map(|s| vec![s.to_string()]).unwrap_or_default(),
                 latest,
             })
         })
@@ -193,10 +182,7 @@ mod tests {
         let lockouts = parse(sections["lockouts"], now, utc());
         assert_eq!(lockouts.len(), 1);
         let l = &lockouts[0];
-        assert_eq!(
-            (l.user.as_str(), l.failures, l.locked),
-            ("vigie-lockout", 3, true)
-        );
+        assert_eq!((l.user.as_str(), l.failures, l.locked), ("vigie-lockout", 3, true));
         assert_eq!(l.sources, vec!["vigie-lockout-test".to_string()]);
         // Ten minutes after the last failure the lock has expired.
         let later = parse(sections["lockouts"], l.latest.unwrap() + 601, utc());
@@ -210,11 +196,7 @@ mod tests {
         let lockouts = parse(sections["lockouts"], 1795468235, utc());
         assert_eq!(lockouts.len(), 2);
         assert_eq!(
-            (
-                lockouts[0].user.as_str(),
-                lockouts[0].failures,
-                lockouts[0].locked
-            ),
+            (lockouts[0].user.as_str(), lockouts[0].failures, lockouts[0].locked),
             ("root", 139, true)
         );
         assert_eq!(lockouts[0].sources, vec!["192.0.2.7".to_string()]);

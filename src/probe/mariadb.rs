@@ -28,12 +28,8 @@ pub fn parse(section: &str) -> Result<Vec<Replication>, String> {
     if let Some(error) = text.strip_prefix("error=") {
         return Err(error.to_string());
     }
-    if text.starts_with("ERROR")
-        || (!text.is_empty() && !text.contains("*** 1. row ***") && !text.contains(": "))
-    {
-        return Err(crate::sanitize::one_line(
-            text.lines().next().unwrap_or(text),
-        ));
+    if text.starts_with("ERROR") || (!text.is_empty() && !text.contains("*** 1. row ***") && !text.contains(": ")) {
+        return Err(crate::sanitize::one_line(text.lines().next().unwrap_or(text)));
     }
     let mut rows: Vec<HashMap<String, String>> = Vec::new();
     for line in text.lines() {
@@ -74,15 +70,8 @@ fn replication_of(row: &HashMap<String, String>) -> Replication {
         seconds_behind: number(&["Seconds_Behind_Master", "Seconds_Behind_Source"]),
         relay_master_log_file: get(&["Relay_Master_Log_File", "Relay_Source_Log_File"]),
         exec_master_log_pos: number(&["Exec_Master_Log_Pos", "Exec_Source_Log_Pos"]),
-        using_gtid: get(&["Using_Gtid"]).or_else(|| {
-            get(&["Auto_Position"]).map(|a| {
-                if a == "1" {
-                    "Auto_Position".into()
-                } else {
-                    "No".into()
-                }
-            })
-        }),
+        using_gtid: get(&["Using_Gtid"])
+            .or_else(|| get(&["Auto_Position"]).map(|a| if a == "1" { "Auto_Position".into() } else { "No".into() })),
         gtid_io_pos: get(&["Gtid_IO_Pos", "Retrieved_Gtid_Set"]),
     }
 }
@@ -112,20 +101,14 @@ mod tests {
             .starts_with("Relay log read failure"));
         assert_eq!(r.relay_master_log_file.as_deref(), Some("mysql-bin.000001"));
         assert_eq!(r.exec_master_log_pos, Some(1188));
-        assert_eq!(
-            r.seconds_behind, None,
-            "NULL while the SQL thread is stopped"
-        );
+        assert_eq!(r.seconds_behind, None, "NULL while the SQL thread is stopped");
         assert_eq!(r.using_gtid.as_deref(), Some("No"));
         assert!(!r.is_running());
     }
 
     #[test]
     fn a_healthy_replica_and_a_server_that_is_not_one() {
-        let rows = parse(include_str!(
-            "../../tests/fixtures/probe/mariadb-10.11-healthy.txt"
-        ))
-        .unwrap();
+        let rows = parse(include_str!("../../tests/fixtures/probe/mariadb-10.11-healthy.txt")).unwrap();
         assert!(rows[0].is_running());
         assert_eq!(rows[0].last_sql_errno, None);
         assert_eq!(rows[0].seconds_behind, Some(0));
@@ -159,10 +142,8 @@ mod tests {
 
     #[test]
     fn client_errors_are_errors() {
-        let err = parse(
-            "ERROR 1045 (28000): Access denied for user 'vigie'@'localhost' (using password: NO)\n",
-        )
-        .unwrap_err();
+        let err =
+            parse("ERROR 1045 (28000): Access denied for user 'vigie'@'localhost' (using password: NO)\n").unwrap_err();
         assert!(err.starts_with("ERROR 1045"));
         assert_eq!(
             parse("error=no mariadb or mysql client\n").unwrap_err(),

@@ -87,11 +87,9 @@ pub fn parse(host: &Host, output: &str) -> Reading {
         }
     }
     for (index, config) in host.backups.iter().enumerate() {
-        reading.backups.push(backup::parse(
-            section(&format!("backup/{index}")),
-            config,
-            offset,
-        ));
+        reading
+            .backups
+            .push(backup::parse(section(&format!("backup/{index}")), config, offset));
     }
     parse_hypervisor(host.kind, &sections, &mut reading);
     reading
@@ -193,14 +191,8 @@ mod tests {
 
     #[test]
     fn clock_offsets() {
-        assert_eq!(
-            parse_clock("100 +0130"),
-            (100, FixedOffset::east_opt(5400).unwrap())
-        );
-        assert_eq!(
-            parse_clock("100 -0500").1,
-            FixedOffset::west_opt(5 * 3600).unwrap()
-        );
+        assert_eq!(parse_clock("100 +0130"), (100, FixedOffset::east_opt(5400).unwrap()));
+        assert_eq!(parse_clock("100 -0500").1, FixedOffset::west_opt(5 * 3600).unwrap());
     }
 
     #[test]

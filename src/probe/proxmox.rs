@@ -72,18 +72,11 @@ pub struct ProxmoxReading {
     pub errors: Vec<String>,
 }
 
-fn json<T: for<'de> Deserialize<'de>>(
-    section: &str,
-    what: &str,
-    errors: &mut Vec<String>,
-) -> Option<T> {
+fn json<T: for<'de> Deserialize<'de>>(section: &str, what: &str, errors: &mut Vec<String>) -> Option<T> {
     match serde_json::from_str(section.trim()) {
         Ok(value) => Some(value),
         Err(_) => {
-            let first = section
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no output");
+            let first = section.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output");
             errors.push(format!("{what}: {}", crate::sanitize::one_line(first)));
             None
         }
@@ -92,29 +85,24 @@ fn json<T: for<'de> Deserialize<'de>>(
 
 pub fn parse(status: &str, resources: &str, replication: &str) -> ProxmoxReading {
     let mut errors = Vec::new();
-    let entries: Vec<StatusEntry> =
-        json(status, "proxmox cluster status", &mut errors).unwrap_or_default();
+    let entries: Vec<StatusEntry> = json(status, "proxmox cluster status", &mut errors).unwrap_or_default();
     let local = entries
         .iter()
         .find(|e| e.kind == "node" && e.local == Some(1))
         .map(|e| e.name.clone());
-    let cluster = entries
-        .iter()
-        .find(|e| e.kind == "cluster")
-        .map(|c| Cluster {
-            name: c.name.clone(),
-            quorate: c.quorate == Some(1),
-            nodes: entries
-                .iter()
-                .filter(|e| e.kind == "node")
-                .map(|n| ClusterNode {
-                    name: n.name.clone(),
-                    online: n.online == Some(1),
-                })
-                .collect(),
-        });
-    let resources: Vec<Resource> =
-        json(resources, "proxmox resources", &mut errors).unwrap_or_default();
+    let cluster = entries.iter().find(|e| e.kind == "cluster").map(|c| Cluster {
+        name: c.name.clone(),
+        quorate: c.quorate == Some(1),
+        nodes: entries
+            .iter()
+            .filter(|e| e.kind == "node")
+            .map(|n| ClusterNode {
+                name: n.name.clone(),
+                online: n.online == Some(1),
+            })
+            .collect(),
+    });
+    let resources: Vec<Resource> = json(resources, "proxmox resources", &mut errors).unwrap_or_default();
     let vms = resources
         .iter()
         .filter(|r| (r.kind == "qemu" || r.kind == "lxc") && r.template != Some(1))
@@ -133,9 +121,7 @@ pub fn parse(status: &str, resources: &str, replication: &str) -> ProxmoxReading
         .collect();
     let datastores = resources
         .iter()
-        .filter(|r| {
-            r.kind == "storage" && r.node.is_some() && r.node == local && r.maxdisk.is_some()
-        })
+        .filter(|r| r.kind == "storage" && r.node.is_some() && r.node == local && r.maxdisk.is_some())
         .map(|r| {
             let capacity = r.maxdisk.unwrap_or(0);
             Datastore {
@@ -197,37 +183,19 @@ mod tests {
         assert_eq!(r.vms.len(), 4, "templates are not VMs");
         let mail = r.vms.iter().find(|v| v.id == "102").unwrap();
         assert_eq!(
-            (
-                mail.name.as_str(),
-                mail.node.as_deref(),
-                mail.state.as_str()
-            ),
+            (mail.name.as_str(), mail.node.as_deref(), mail.state.as_str()),
             ("mail server", Some("miramelle"), "unknown")
         );
         assert_eq!(
-            r.vms
-                .iter()
-                .find(|v| v.id == "201")
-                .unwrap()
-                .lock
-                .as_deref(),
+            r.vms.iter().find(|v| v.id == "201").unwrap().lock.as_deref(),
             Some("backup")
         );
         assert_eq!(
-            r.vms
-                .iter()
-                .find(|v| v.id == "103")
-                .unwrap()
-                .guest_type
-                .as_deref(),
+            r.vms.iter().find(|v| v.id == "103").unwrap().guest_type.as_deref(),
             Some("lxc")
         );
         let names: Vec<&str> = r.datastores.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(
-            names,
-            vec!["local-zfs", "local"],
-            "only this node's storages"
-        );
+        assert_eq!(names, vec!["local-zfs", "local"], "only this node's storages");
         assert_eq!(r.datastores[0].free_bytes, 3959959506944 - 1649267441664);
         assert_eq!(r.jobs.len(), 2);
         assert_eq!((r.jobs[1].guest.as_str(), r.jobs[1].fail_count), ("102", 3));

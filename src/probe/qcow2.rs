@@ -68,11 +68,9 @@ pub fn parse_dir(section: &str) -> Datastore {
         let (name, json) = chunk.split_once('\n').unwrap_or((chunk, ""));
         match serde_json::from_str::<Vec<ImageInfo>>(json) {
             Ok(chain) if !chain.is_empty() => chains.push(chain),
-            _ => datastore.errors.push(format!(
-                "{}: {}",
-                name.trim(),
-                crate::sanitize::one_line(json.trim())
-            )),
+            _ => datastore
+                .errors
+                .push(format!("{}: {}", name.trim(), crate::sanitize::one_line(json.trim()))),
         }
     }
     summarize(&mut datastore, chains);
@@ -94,22 +92,14 @@ fn summarize(datastore: &mut Datastore, chains: Vec<Vec<ImageInfo>>) {
             name: name.clone(),
             virtual_bytes: top.virtual_size,
             actual_bytes: top.actual_size,
-            backing_chain: chain
-                .iter()
-                .skip(1)
-                .map(|i| base_name(&i.filename))
-                .collect(),
+            backing_chain: chain.iter().skip(1).map(|i| base_name(&i.filename)).collect(),
             internal_snapshots: top.snapshots.len() as u32,
         };
         if !backing.contains(&name) {
             provisioned += image.virtual_bytes;
             let chain_actual: u64 = chain.iter().map(|i| i.actual_size).sum();
             let growth = image.virtual_bytes.saturating_sub(chain_actual);
-            if datastore
-                .largest_growth
-                .as_ref()
-                .is_none_or(|(_, g)| growth > *g)
-            {
+            if datastore.largest_growth.as_ref().is_none_or(|(_, g)| growth > *g) {
                 datastore.largest_growth = Some((name.clone(), growth));
             }
         }
@@ -152,10 +142,7 @@ mod tests {
         let big = ds.images.iter().find(|i| i.name == "big.qcow2").unwrap();
         assert_eq!(big.internal_snapshots, 1);
         // base.qcow2 backs snap1: only big + snap1 count as promised disks.
-        assert_eq!(
-            ds.provisioned_bytes,
-            Some(2 * 1024u64.pow(4) + 10 * 1024u64.pow(3))
-        );
+        assert_eq!(ds.provisioned_bytes, Some(2 * 1024u64.pow(4) + 10 * 1024u64.pow(3)));
         assert_eq!(ds.largest_growth.as_ref().unwrap().0, "big.qcow2");
         assert_eq!(ds.largest_snapshot.as_ref().unwrap().0, "snap1.qcow2");
         assert_eq!(ds.free_bytes, 77755812 * 1024);

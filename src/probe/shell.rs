@@ -22,8 +22,7 @@ mod tests {
             "'; rm -rf / #",
         ] {
             let script = format!("printf '%s' {}", quote(value));
-            let request =
-                crate::transport::CommandRequest::new(script, std::time::Duration::from_secs(5));
+            let request = crate::transport::CommandRequest::new(script, std::time::Duration::from_secs(5));
             let out = crate::transport::local::run(&request).await.unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), value);
         }

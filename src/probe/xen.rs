@@ -138,10 +138,7 @@ pub fn parse(
                 name: d.config.c_info.name,
                 memory_bytes: d.config.b_info.and_then(|b| b.max_memkb).map(|k| k * 1024),
                 missing_volumes: missing(
-                    d.config
-                        .disks
-                        .iter()
-                        .filter_map(|disk| disk.pdev_path.clone()),
+                    d.config.disks.iter().filter_map(|disk| disk.pdev_path.clone()),
                     volumes.as_deref(),
                 ),
                 ..Vm::default()
@@ -189,11 +186,7 @@ pub fn parse(
 
 /// `/dev/mapper/vg0-forum--disk`: dashes in names are doubled.
 fn mapper_path(vg: &str, lv: &str) -> String {
-    format!(
-        "/dev/mapper/{}-{}",
-        vg.replace('-', "--"),
-        lv.replace('-', "--")
-    )
+    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
 }
 
 fn missing(devices: impl Iterator<Item = String>, volumes: Option<&[String]>) -> Vec<String> {
@@ -280,34 +273,18 @@ mod tests {
     fn the_lost_volume_of_a_vm_that_did_not_start() {
         let text = include_str!("../../tests/fixtures/probe/xen-lvm.txt");
         let s = split_sections(text);
-        let (vms, datastores, errors) = parse(
-            s["xl_list"],
-            s["xl_list_long"],
-            s["xen_configs"],
-            s["lvs"],
-            s["vgs"],
-        );
+        let (vms, datastores, errors) = parse(s["xl_list"], s["xl_list_long"], s["xen_configs"], s["lvs"], s["vgs"]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(vms.len(), 2, "{vms:?}");
         let cloud = &vms[0];
         assert_eq!(
-            (
-                cloud.name.as_str(),
-                cloud.state.as_str(),
-                cloud.memory_bytes
-            ),
+            (cloud.name.as_str(), cloud.state.as_str(), cloud.memory_bytes),
             ("cloud", "running", Some(4 << 30))
         );
         assert!(cloud.missing_volumes.is_empty());
         let forum = &vms[1];
-        assert_eq!(
-            (forum.name.as_str(), forum.state.as_str()),
-            ("forum", "stopped")
-        );
-        assert_eq!(
-            forum.missing_volumes,
-            vec!["/dev/vg0/forum-disk".to_string()]
-        );
+        assert_eq!((forum.name.as_str(), forum.state.as_str()), ("forum", "stopped"));
+        assert_eq!(forum.missing_volumes, vec!["/dev/vg0/forum-disk".to_string()]);
         assert_eq!(
             (datastores[0].name.as_str(), datastores[0].free_bytes),
             ("vg0", 107374182400)
@@ -333,9 +310,6 @@ mod tests {
             "{}",
         );
         assert!(errors[0].starts_with("lvs: WARNING"));
-        assert_eq!(
-            mapper_path("vg-0", "forum-disk"),
-            "/dev/mapper/vg--0-forum--disk"
-        );
+        assert_eq!(mapper_path("vg-0", "forum-disk"), "/dev/mapper/vg--0-forum--disk");
     }
 }

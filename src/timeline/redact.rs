@@ -75,10 +75,7 @@ impl Redactor {
             if pattern.is_match(&out) {
                 out = pattern
                     .replace_all(&out, |caps: &regex::Captures| {
-                        format!(
-                            "{}{SENTINEL}",
-                            caps.get(1).map(|m| m.as_str()).unwrap_or("")
-                        )
+                        format!("{}{SENTINEL}", caps.get(1).map(|m| m.as_str()).unwrap_or(""))
                     })
                     .into_owned();
             }
@@ -135,10 +132,7 @@ mod tests {
         let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\nrest";
         assert_eq!(r.redact(key), "[redacted]\nrest");
         // A key block cut short by an output cap is still removed.
-        assert_eq!(
-            r.redact("x -----BEGIN RSA PRIVATE KEY-----\nMIIE"),
-            "x [redacted]"
-        );
+        assert_eq!(r.redact("x -----BEGIN RSA PRIVATE KEY-----\nMIIE"), "x [redacted]");
     }
 
     #[test]

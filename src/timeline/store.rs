@@ -29,11 +29,7 @@ pub enum TimelineError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}:{line}: {message}", path.display())]
-    Corrupt {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
+    Corrupt { path: PathBuf, line: u64, message: String },
     #[error("invalid event kind {0:?}: use a known kind or custom.<name>")]
     InvalidKind(String),
 }
@@ -94,9 +90,7 @@ impl Timeline {
             .map_err(io_error(&path))?;
         if created {
             // The new directory entry must survive a power cut too.
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_error(dir))?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
         }
         let mut timeline = Timeline {
             path,
@@ -174,8 +168,7 @@ impl Timeline {
         if self.tail.known && len == self.tail.len {
             return Ok(());
         }
-        let (complete_len, last_line) =
-            read_last_line(&mut self.file, len).map_err(io_error(&self.path))?;
+        let (complete_len, last_line) = read_last_line(&mut self.file, len).map_err(io_error(&self.path))?;
         if complete_len < len {
             self.set_aside_torn(complete_len, len)?;
         }
@@ -211,9 +204,7 @@ impl Timeline {
         self.file
             .seek(SeekFrom::Start(complete_len))
             .map_err(io_error(&self.path))?;
-        self.file
-            .read_exact(&mut torn)
-            .map_err(io_error(&self.path))?;
+        self.file.read_exact(&mut torn).map_err(io_error(&self.path))?;
         let torn_path = self.path.with_file_name(TORN_FILE);
         let mut aside = OpenOptions::new()
             .create(true)
@@ -278,10 +269,7 @@ fn read_last_line(file: &mut File, len: u64) -> io::Result<(u64, Option<Vec<u8>>
             Some(last_newline) => {
                 let complete_len = start + last_newline as u64 + 1;
                 if let Some(previous) = window[..last_newline].iter().rposition(|b| *b == b'\n') {
-                    return Ok((
-                        complete_len,
-                        Some(window[previous + 1..last_newline].to_vec()),
-                    ));
+                    return Ok((complete_len, Some(window[previous + 1..last_newline].to_vec())));
                 }
                 if start == 0 {
                     return Ok((complete_len, Some(window[..last_newline].to_vec())));
@@ -370,8 +358,7 @@ impl Follower {
         if len == self.offset {
             return Ok(vec![]);
         }
-        file.seek(SeekFrom::Start(self.offset))
-            .map_err(io_error(&self.path))?;
+        file.seek(SeekFrom::Start(self.offset)).map_err(io_error(&self.path))?;
         let mut bytes = Vec::with_capacity((len - self.offset) as usize);
         file.take(len - self.offset)
             .read_to_end(&mut bytes)
@@ -381,10 +368,7 @@ impl Follower {
             None => return Ok(vec![]),
         };
         let mut events = Vec::new();
-        for raw in bytes[..complete]
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-        {
+        for raw in bytes[..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             self.line += 1;
             let event = serde_json::from_slice(raw).map_err(|e| TimelineError::Corrupt {
                 path: self.path.clone(),
@@ -411,9 +395,7 @@ mod tests {
     fn appends_chain_and_sequence() {
         let dir = tempfile::tempdir().unwrap();
         let mut timeline = open(dir.path());
-        let first = timeline
-            .append(NewEvent::new("note", json!({"text": "one"})))
-            .unwrap();
+        let first = timeline.append(NewEvent::new("note", json!({"text": "one"}))).unwrap();
         let second = timeline
             .append(NewEvent::new("note", json!({"text": "two"})).on_host("locuste"))
             .unwrap();
@@ -446,19 +428,13 @@ mod tests {
     fn a_torn_last_line_is_set_aside_and_the_chain_continues() {
         let dir = tempfile::tempdir().unwrap();
         let mut timeline = open(dir.path());
-        let first = timeline
-            .append(NewEvent::new("note", json!({"text": "kept"})))
-            .unwrap();
+        let first = timeline.append(NewEvent::new("note", json!({"text": "kept"}))).unwrap();
         let path = timeline.path().to_path_buf();
         drop(timeline);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(br#"{"seq":2,"id":"01J","at":"2026-"#).unwrap();
         drop(f);
-        assert_eq!(
-            read_all(&path).unwrap().len(),
-            1,
-            "readers ignore the torn tail"
-        );
+        assert_eq!(read_all(&path).unwrap().len(), 1, "readers ignore the torn tail");
 
         let mut timeline = open(dir.path());
         let torn = std::fs::read_to_string(dir.path().join(TORN_FILE)).unwrap();
@@ -467,10 +443,7 @@ mod tests {
             .append(NewEvent::new("note", json!({"text": "after"})))
             .unwrap();
         assert_eq!(next.seq, 2);
-        assert_eq!(
-            next.prev,
-            sha256_hex(serde_json::to_string(&first).unwrap().as_bytes())
-        );
+        assert_eq!(next.prev, sha256_hex(serde_json::to_string(&first).unwrap().as_bytes()));
     }
 
     #[test]
@@ -479,25 +452,15 @@ mod tests {
         let mut timeline = open(dir.path());
         let big = "x".repeat(200_000);
         timeline.options.output_cap = 1_000_000;
-        timeline
-            .append(NewEvent::new("note", json!({"output": big})))
-            .unwrap();
-        let second = timeline
-            .append(NewEvent::new("note", json!({"output": big})))
-            .unwrap();
+        timeline.append(NewEvent::new("note", json!({"output": big}))).unwrap();
+        let second = timeline.append(NewEvent::new("note", json!({"output": big}))).unwrap();
         let mut reopened = open(dir.path());
-        assert_eq!(
-            reopened
-                .append(NewEvent::new("note", json!({})))
-                .unwrap()
-                .prev,
-            {
-                let text = std::fs::read_to_string(reopened.path()).unwrap();
-                let line = text.lines().nth(1).unwrap().to_string();
-                assert_eq!(serde_json::from_str::<Event>(&line).unwrap().id, second.id);
-                sha256_hex(line.as_bytes())
-            }
-        );
+        assert_eq!(reopened.append(NewEvent::new("note", json!({}))).unwrap().prev, {
+            let text = std::fs::read_to_string(reopened.path()).unwrap();
+            let line = text.lines().nth(1).unwrap().to_string();
+            assert_eq!(serde_json::from_str::<Event>(&line).unwrap().id, second.id);
+            sha256_hex(line.as_bytes())
+        });
     }
 
     #[test]
@@ -533,17 +496,11 @@ mod tests {
         let mut timeline = open(dir.path());
         let mut follower = Follower::from_start(timeline.path());
         assert!(follower.poll().unwrap().is_empty());
-        timeline
-            .append(NewEvent::new("note", json!({"text": "a"})))
-            .unwrap();
+        timeline.append(NewEvent::new("note", json!({"text": "a"}))).unwrap();
         assert_eq!(follower.poll().unwrap().len(), 1);
         assert!(follower.poll().unwrap().is_empty());
-        timeline
-            .append(NewEvent::new("note", json!({"text": "b"})))
-            .unwrap();
-        timeline
-            .append(NewEvent::new("note", json!({"text": "c"})))
-            .unwrap();
+        timeline.append(NewEvent::new("note", json!({"text": "b"}))).unwrap();
+        timeline.append(NewEvent::new("note", json!({"text": "c"}))).unwrap();
         let events = follower.poll().unwrap();
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
     }

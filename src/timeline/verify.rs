@@ -27,11 +27,7 @@ pub fn verify(path: &Path) -> std::io::Result<Verification> {
 }
 
 pub fn verify_bytes(bytes: &[u8]) -> Verification {
-    let complete = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
     let lines: Vec<&[u8]> = if complete == 0 {
         vec![]
     } else {
@@ -118,10 +114,7 @@ mod tests {
         let mut timeline = Timeline::open(dir.path(), TimelineOptions::new("t")).unwrap();
         for i in 0..count {
             timeline
-                .append(NewEvent::new(
-                    "note",
-                    serde_json::json!({"text": format!("note {i}")}),
-                ))
+                .append(NewEvent::new("note", serde_json::json!({"text": format!("note {i}")})))
                 .unwrap();
         }
         let bytes = std::fs::read(timeline.path()).unwrap();
@@ -149,11 +142,7 @@ mod tests {
     fn an_edited_text_names_its_line() {
         let (_dir, mut bytes) = sample(20);
         let start = line_start(&bytes, 7);
-        let note = start
-            + bytes[start..]
-                .windows(6)
-                .position(|w| w == b"note 6")
-                .unwrap();
+        let note = start + bytes[start..].windows(6).position(|w| w == b"note 6").unwrap();
         bytes[note + 5] = b'9';
         assert_eq!(verify_bytes(&bytes).problem.unwrap().line, 7);
     }
@@ -162,12 +151,7 @@ mod tests {
     fn an_edited_prev_names_its_line() {
         let (_dir, mut bytes) = sample(20);
         let start = line_start(&bytes, 12);
-        let prev = start
-            + bytes[start..]
-                .windows(8)
-                .position(|w| w == b"\"prev\":\"")
-                .unwrap()
-            + 8;
+        let prev = start + bytes[start..].windows(8).position(|w| w == b"\"prev\":\"").unwrap() + 8;
         bytes[prev] = if bytes[prev] == b'a' { b'b' } else { b'a' };
         assert_eq!(verify_bytes(&bytes).problem.unwrap().line, 12);
     }

@@ -43,11 +43,7 @@ pub struct Amendment {
     /// The target's sequence number, for humans reading the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_seq: Option<u64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "optional_millis"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_millis")]
     pub at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -71,11 +67,8 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
             original: None,
         })
         .collect();
-    let position: std::collections::HashMap<String, usize> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.clone(), i))
-        .collect();
+    let position: std::collections::HashMap<String, usize> =
+        events.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
     for event in events.iter().filter(|e| e.kind == kinds::AMENDMENT) {
         let Ok(amendment) = serde_json::from_value::<Amendment>(event.data.clone()) else {
             continue;
@@ -84,8 +77,7 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
             continue;
         };
         let target = &mut view[index];
-        if target.original.is_none()
-            && (amendment.at.is_some() || amendment.text.is_some() || amendment.kind.is_some())
+        if target.original.is_none() && (amendment.at.is_some() || amendment.text.is_some() || amendment.kind.is_some())
         {
             target.original = Some(target.event.clone());
         }
@@ -97,10 +89,7 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
                 map.insert("text".into(), serde_json::Value::String(text));
             }
         }
-        if let Some(kind) = amendment
-            .kind
-            .filter(|k| kinds::is_valid(k) && k != kinds::AMENDMENT)
-        {
+        if let Some(kind) = amendment.kind.filter(|k| kinds::is_valid(k) && k != kinds::AMENDMENT) {
             target.event.kind = kind;
         }
         if let Some(mark) = amendment.mark {
@@ -111,12 +100,7 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
         target.amended_by.push(event.id.clone());
     }
     // Corrected times may reorder events; the sequence breaks ties.
-    view.sort_by(|a, b| {
-        a.event
-            .at
-            .cmp(&b.event.at)
-            .then(a.event.seq.cmp(&b.event.seq))
-    });
+    view.sort_by(|a, b| a.event.at.cmp(&b.event.at).then(a.event.seq.cmp(&b.event.seq)));
     view
 }
 
@@ -130,9 +114,7 @@ pub fn describe(event: &Event) -> String {
             other => one_line(&other.to_string()),
         })
     };
-    let text = field("text")
-        .or_else(|| field("message"))
-        .unwrap_or_default();
+    let text = field("text").or_else(|| field("message")).unwrap_or_default();
     let described = match event.kind.as_str() {
         kinds::INCIDENT_DECLARED => format!(
             "declared incident \"{}\" ({})",
@@ -172,9 +154,7 @@ pub fn describe(event: &Event) -> String {
                     changes.push(format!("{name}={value}"));
                 }
             }
-            let reason = field("reason")
-                .map(|r| format!(" — {r}"))
-                .unwrap_or_default();
+            let reason = field("reason").map(|r| format!(" — {r}")).unwrap_or_default();
             format!("amended {target}: {}{reason}", changes.join(", "))
         }
         kinds::COMMAND_FINISHED => format!(
@@ -223,9 +203,7 @@ mod tests {
         let first = t
             .append(NewEvent::new("note", json!({"text": "miramelle dwon"})))
             .unwrap();
-        let second = t
-            .append(NewEvent::new("note", json!({"text": "second"})))
-            .unwrap();
+        let second = t.append(NewEvent::new("note", json!({"text": "second"}))).unwrap();
         let earlier = first.at - chrono::Duration::minutes(10);
         let amendment = Amendment {
             target: second.id.clone(),
@@ -236,36 +214,24 @@ mod tests {
             mark: Some(Mark::Key),
             reason: Some("logged late".into()),
         };
-        t.append(NewEvent::new(
-            "amendment",
-            serde_json::to_value(&amendment).unwrap(),
-        ))
-        .unwrap();
+        t.append(NewEvent::new("amendment", serde_json::to_value(&amendment).unwrap()))
+            .unwrap();
         let fix = Amendment {
             target: first.id.clone(),
             text: Some("miramelle down".into()),
             mark: Some(Mark::Detected),
             ..Default::default()
         };
-        t.append(NewEvent::new(
-            "amendment",
-            serde_json::to_value(&fix).unwrap(),
-        ))
-        .unwrap();
+        t.append(NewEvent::new("amendment", serde_json::to_value(&fix).unwrap()))
+            .unwrap();
 
         let events = crate::timeline::store::read_all(t.path()).unwrap();
         let view = amended(&events);
-        assert_eq!(
-            view[0].event.id, second.id,
-            "moved earlier by its amendment"
-        );
+        assert_eq!(view[0].event.id, second.id, "moved earlier by its amendment");
         assert_eq!(view[0].event.kind, "decision");
         assert_eq!(view[0].event.text("text"), Some("we decided to evacuate"));
         assert_eq!(view[0].marks, vec![Mark::Key]);
-        assert_eq!(
-            view[0].original.as_ref().unwrap().text("text"),
-            Some("second")
-        );
+        assert_eq!(view[0].original.as_ref().unwrap().text("text"), Some("second"));
         assert_eq!(view[1].event.text("text"), Some("miramelle down"));
         assert_eq!(view[1].marks, vec![Mark::Detected]);
         // The file still holds the originals.

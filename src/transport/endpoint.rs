@@ -28,12 +28,7 @@ pub fn resolve(config: &Config, ssh_config: &SshConfig, host: &Host) -> Result<E
     resolve_inner(config, ssh_config, host, 0)
 }
 
-fn resolve_inner(
-    config: &Config,
-    ssh_config: &SshConfig,
-    host: &Host,
-    depth: usize,
-) -> Result<Endpoint, String> {
+fn resolve_inner(config: &Config, ssh_config: &SshConfig, host: &Host, depth: usize) -> Result<Endpoint, String> {
     if depth > 8 {
         return Err(format!("jump hosts of {} form a loop", host.name));
     }
@@ -59,35 +54,20 @@ fn resolve_inner(
         // A hop may itself need hops (an inventory host with `jump`): those come first.
         let hop = resolve_jump(config, ssh_config, spec, depth + 1)?;
         jumps.extend(hop.jumps.iter().cloned());
-        jumps.push(Endpoint {
-            jumps: vec![],
-            ..hop
-        });
+        jumps.push(Endpoint { jumps: vec![], ..hop });
     }
     Ok(Endpoint {
         label: host.name.clone(),
-        host: from_ssh
-            .host_name
-            .clone()
-            .unwrap_or_else(|| host.address.clone()),
+        host: from_ssh.host_name.clone().unwrap_or_else(|| host.address.clone()),
         port: host.port.or(from_ssh.port).unwrap_or(22),
-        user: host
-            .user
-            .clone()
-            .or(from_ssh.user.clone())
-            .unwrap_or_else(login_name),
+        user: host.user.clone().or(from_ssh.user.clone()).unwrap_or_else(login_name),
         identity_files,
         jumps,
     })
 }
 
 /// A jump given as an inventory host name, or as `[user@]host[:port]`.
-fn resolve_jump(
-    config: &Config,
-    ssh_config: &SshConfig,
-    spec: &str,
-    depth: usize,
-) -> Result<Endpoint, String> {
+fn resolve_jump(config: &Config, ssh_config: &SshConfig, spec: &str, depth: usize) -> Result<Endpoint, String> {
     if let Some(host) = config.host(spec) {
         return resolve_inner(config, ssh_config, host, depth);
     }
@@ -144,9 +124,8 @@ port = 2200
 "#,
         )
         .unwrap();
-        let ssh = SshConfig::parse(
-            "Host db-alias\n  HostName 10.1.1.5\n  User dbadmin\n  Port 22\n  IdentityFile /k/db\n",
-        );
+        let ssh =
+            SshConfig::parse("Host db-alias\n  HostName 10.1.1.5\n  User dbadmin\n  Port 22\n  IdentityFile /k/db\n");
         let db = resolve(&config, &ssh, config.host("db").unwrap()).unwrap();
         assert_eq!(db.host, "10.1.1.5");
         assert_eq!(db.port, 2200);
@@ -159,11 +138,7 @@ port = 2200
 
     #[test]
     fn proxyjump_chains_and_literal_jumps() {
-        let config = Config::parse(
-            Path::new("v.toml"),
-            "[[hosts]]\nname = \"x\"\naddress = \"x\"\n",
-        )
-        .unwrap();
+        let config = Config::parse(Path::new("v.toml"), "[[hosts]]\nname = \"x\"\naddress = \"x\"\n").unwrap();
         let ssh = SshConfig::parse("Host x\n  ProxyJump ops@a:2022,b\n");
         let x = resolve(&config, &ssh, config.host("x").unwrap()).unwrap();
         let hops: Vec<(&str, u16)> = x.jumps.iter().map(|j| (j.host.as_str(), j.port)).collect();

@@ -66,13 +66,7 @@ fn key_type_of(blob: &[u8]) -> Option<String> {
 }
 
 /// Checks `key` for `host`:`port` against every file. A mismatch in any file wins.
-pub fn check(
-    session: &Session,
-    files: &KnownHostsFiles,
-    host: &str,
-    port: u16,
-    key: &ServerKey,
-) -> Verdict {
+pub fn check(session: &Session, files: &KnownHostsFiles, host: &str, port: u16, key: &ServerKey) -> Verdict {
     let mut trusted = false;
     for file in files.all() {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -143,10 +137,7 @@ pub fn pin(file: &Path, host: &str, port: u16, key: &ServerKey) -> std::io::Resu
         key.key_type,
         base64::engine::general_purpose::STANDARD.encode(&key.blob)
     );
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
     f.write_all(line.as_bytes())?;
     f.sync_all()
 }

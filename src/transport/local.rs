@@ -1,9 +1,6 @@
 //! The local transport: scripts run by `sh` on the machine vigie runs on.
 
-use super::{
-    append_capped, framed_script, CommandOutput, CommandRequest, TransportError,
-    STDIN_SCRIPT_RUNNER,
-};
+use super::{append_capped, framed_script, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -16,10 +13,7 @@ pub async fn run(request: &CommandRequest) -> Result<CommandOutput, TransportErr
 }
 
 /// Sends `stdin_text` as it is (tests use it to send a truncated script).
-pub(super) async fn run_raw(
-    stdin_text: &str,
-    request: &CommandRequest,
-) -> Result<CommandOutput, TransportError> {
+pub(super) async fn run_raw(stdin_text: &str, request: &CommandRequest) -> Result<CommandOutput, TransportError> {
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -132,12 +126,9 @@ mod tests {
 
     #[tokio::test]
     async fn commands_in_the_script_cannot_read_the_rest_of_it() {
-        let out = run(&CommandRequest::new(
-            "cat\necho after",
-            Duration::from_secs(5),
-        ))
-        .await
-        .unwrap();
+        let out = run(&CommandRequest::new("cat\necho after", Duration::from_secs(5)))
+            .await
+            .unwrap();
         assert_eq!(out.stdout, b"after\n");
     }
 

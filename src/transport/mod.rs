@@ -94,9 +94,7 @@ pub enum TransportError {
     Auth(String),
     #[error("unknown host key {fingerprint}: check it, then run `vigie trust {host}`")]
     HostKeyUnknown { host: String, fingerprint: String },
-    #[error(
-        "HOST KEY CHANGED for {host}: now {fingerprint}, pinned key differs — refusing to connect"
-    )]
+    #[error("HOST KEY CHANGED for {host}: now {fingerprint}, pinned key differs — refusing to connect")]
     HostKeyMismatch { host: String, fingerprint: String },
     #[error("{0}")]
     Other(String),
@@ -121,10 +119,7 @@ impl Transport {
             TransportKind::Local => Ok(Transport::Local),
             TransportKind::Ssh => {
                 let endpoint = endpoint::resolve(config, ssh_config, host)?;
-                Ok(Transport::Ssh(ssh::SshHandle::spawn(
-                    endpoint,
-                    options.clone(),
-                )))
+                Ok(Transport::Ssh(ssh::SshHandle::spawn(endpoint, options.clone())))
             }
         }
     }

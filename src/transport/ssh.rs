@@ -8,10 +8,7 @@
 
 use super::endpoint::Endpoint;
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
-use super::{
-    append_capped, framed_script, CommandOutput, CommandRequest, TransportError,
-    STDIN_SCRIPT_RUNNER,
-};
+use super::{append_capped, framed_script, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
 use ssh2::{BlockDirections, Channel, Session};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -156,9 +153,7 @@ impl SessionThread {
             // A kept session may have died since its last use (host rebooted,
             // sshd restarted). The script never ran: reconnect and try once more,
             // so the responder sees the real state, not a stale session's error.
-            Err(CommandError::NotStarted(_)) if reused => {
-                self.run_once(request).map_err(CommandError::into_transport)
-            }
+            Err(CommandError::NotStarted(_)) if reused => self.run_once(request).map_err(CommandError::into_transport),
             other => other.map_err(CommandError::into_transport),
         }
     }
@@ -166,9 +161,7 @@ impl SessionThread {
     fn run_once(&mut self, request: &CommandRequest) -> Result<CommandOutput, CommandError> {
         self.ensure_connected().map_err(CommandError::Failed)?;
         let Some(connection) = &self.connection else {
-            return Err(CommandError::Failed(TransportError::Other(
-                "not connected".into(),
-            )));
+            return Err(CommandError::Failed(TransportError::Other("not connected".into())));
         };
         let result = run_command(&connection.session, request, self.options.connect_timeout);
         match &result {
@@ -210,9 +203,7 @@ impl SessionThread {
 }
 
 fn timeout_ms(duration: Duration) -> u32 {
-    u32::try_from(duration.as_millis())
-        .unwrap_or(u32::MAX)
-        .max(1)
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
 /// Maps an error of the handshake or authentication phase.
@@ -233,16 +224,11 @@ fn io_connect_error(error: std::io::Error) -> TransportError {
 }
 
 /// Opens the byte stream to `endpoint`: TCP directly, or through its jump hosts.
-fn open_stream(
-    endpoint: &Endpoint,
-    options: &SshOptions,
-) -> Result<(Stream, Option<JumpBridge>), TransportError> {
+fn open_stream(endpoint: &Endpoint, options: &SshOptions) -> Result<(Stream, Option<JumpBridge>), TransportError> {
     if endpoint.jumps.is_empty() {
         let addresses = (endpoint.host.as_str(), endpoint.port)
             .to_socket_addrs()
-            .map_err(|e| {
-                TransportError::Unreachable(format!("cannot resolve {}: {e}", endpoint.host))
-            })?;
+            .map_err(|e| TransportError::Unreachable(format!("cannot resolve {}: {e}", endpoint.host)))?;
         let mut last = TransportError::Unreachable(format!("{} has no address", endpoint.host));
         for address in addresses {
             match TcpStream::connect_timeout(&address, options.connect_timeout) {
@@ -266,10 +252,7 @@ enum Stream {
 }
 
 /// A session that has completed the handshake (the server's key is known).
-fn handshake(
-    endpoint: &Endpoint,
-    options: &SshOptions,
-) -> Result<(Session, Option<JumpBridge>), TransportError> {
+fn handshake(endpoint: &Endpoint, options: &SshOptions) -> Result<(Session, Option<JumpBridge>), TransportError> {
     let (stream, bridge) = open_stream(endpoint, options)?;
     let mut session = Session::new().map_err(|e| TransportError::Other(e.to_string()))?;
     session.set_timeout(timeout_ms(options.connect_timeout));
@@ -283,20 +266,11 @@ fn handshake(
     Ok((session, bridge))
 }
 
-fn handshake_only(
-    endpoint: &Endpoint,
-    options: &SshOptions,
-) -> Result<(ServerKey, Verdict), TransportError> {
+fn handshake_only(endpoint: &Endpoint, options: &SshOptions) -> Result<(ServerKey, Verdict), TransportError> {
     let (session, _bridge) = handshake(endpoint, options)?;
-    let key = ServerKey::from_session(&session)
-        .ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
-    let verdict = known_hosts::check(
-        &session,
-        &options.known_hosts,
-        &endpoint.host,
-        endpoint.port,
-        &key,
-    );
+    let key =
+        ServerKey::from_session(&session).ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
+    let verdict = known_hosts::check(&session, &options.known_hosts, &endpoint.host, endpoint.port, &key);
     let _ = session.disconnect(None, "vigie: key check done", None);
     Ok((key, verdict))
 }
@@ -304,23 +278,12 @@ fn handshake_only(
 /// Handshake, strict host-key check, authentication.
 fn connect(endpoint: &Endpoint, options: &SshOptions) -> Result<Connection, TransportError> {
     let (session, bridge) = handshake(endpoint, options)?;
-    let key = ServerKey::from_session(&session)
-        .ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
-    let verdict = known_hosts::check(
-        &session,
-        &options.known_hosts,
-        &endpoint.host,
-        endpoint.port,
-        &key,
-    );
+    let key =
+        ServerKey::from_session(&session).ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
+    let verdict = known_hosts::check(&session, &options.known_hosts, &endpoint.host, endpoint.port, &key);
     known_hosts::enforce(verdict, &endpoint.label, &key)?;
     authenticate(&session, endpoint)?;
-    session.set_keepalive(
-        false,
-        u32::try_from(options.keepalive.as_secs())
-            .unwrap_or(60)
-            .max(1),
-    );
+    session.set_keepalive(false, u32::try_from(options.keepalive.as_secs()).unwrap_or(60).max(1));
     Ok(Connection {
         session,
         _bridge: bridge,
@@ -352,10 +315,7 @@ fn authenticate(session: &Session, endpoint: &Endpoint) -> Result<(), TransportE
     } else {
         format!("tried {}", tried.join(", "))
     };
-    Err(TransportError::Auth(format!(
-        "as {}: {tried}",
-        endpoint.user
-    )))
+    Err(TransportError::Auth(format!("as {}: {tried}", endpoint.user)))
 }
 
 /// How a command failed: before the script could run (safe to retry), or after.
@@ -380,23 +340,16 @@ fn run_command(
     io_timeout: Duration,
 ) -> Result<CommandOutput, CommandError> {
     let started = Instant::now();
-    let mut channel =
-        start_command(session, request, io_timeout).map_err(CommandError::NotStarted)?;
+    let mut channel = start_command(session, request, io_timeout).map_err(CommandError::NotStarted)?;
     stream_output(session, &mut channel, request, started).map_err(CommandError::Failed)
 }
 
 /// Opens a channel and sends the framed script. Until the end marker has
 /// arrived the remote side runs nothing, so a failure here is safe to retry.
-fn start_command(
-    session: &Session,
-    request: &CommandRequest,
-    io_timeout: Duration,
-) -> Result<Channel, TransportError> {
+fn start_command(session: &Session, request: &CommandRequest, io_timeout: Duration) -> Result<Channel, TransportError> {
     session.set_blocking(true);
     session.set_timeout(timeout_ms(io_timeout));
-    let channel_error = |what: &str, e: ssh2::Error| {
-        TransportError::Unreachable(format!("{what}: {}", e.message()))
-    };
+    let channel_error = |what: &str, e: ssh2::Error| TransportError::Unreachable(format!("{what}: {}", e.message()));
     let mut channel = session
         .channel_session()
         .map_err(|e| channel_error("cannot open a channel", e))?;
@@ -437,25 +390,16 @@ fn stream_output(
                 );
                 progressed = true;
             }
-            ReadResult::Error(e) => {
-                break Err(TransportError::Unreachable(format!("connection lost: {e}")))
-            }
+            ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
             ReadResult::Nothing => {}
         }
         match read_some(channel, &mut buffer, true) {
             ReadResult::Data(n) => {
                 let rest = pid.feed(&buffer[..n]);
-                append_capped(
-                    &mut output.stderr,
-                    rest,
-                    request.output_cap,
-                    &mut output.dropped_bytes,
-                );
+                append_capped(&mut output.stderr, rest, request.output_cap, &mut output.dropped_bytes);
                 progressed = true;
             }
-            ReadResult::Error(e) => {
-                break Err(TransportError::Unreachable(format!("connection lost: {e}")))
-            }
+            ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
             ReadResult::Nothing => {}
         }
         if !progressed && channel.eof() {
@@ -488,10 +432,7 @@ fn stream_output(
                 wait_for_pid(session, channel, &mut pid, PID_GRACE);
             }
             // Kill the remote process group over a second channel, then close ours.
-            let killed = pid
-                .pid()
-                .map(|p| kill_remote_group(session, p))
-                .unwrap_or(false);
+            let killed = pid.pid().map(|p| kill_remote_group(session, p)).unwrap_or(false);
             let _ = channel.close();
             if killed {
                 Err(error)
@@ -610,9 +551,7 @@ impl PidReader {
                 self.line.extend_from_slice(&chunk[..end]);
                 self.done = true;
                 let line = String::from_utf8_lossy(&self.line);
-                self.pid = line
-                    .strip_prefix(PID_MARKER)
-                    .and_then(|p| p.trim().parse().ok());
+                self.pid = line.strip_prefix(PID_MARKER).and_then(|p| p.trim().parse().ok());
                 &chunk[end + 1..]
             }
             None => {
@@ -640,17 +579,13 @@ struct JumpBridge {
 impl JumpBridge {
     /// Connects to the last jump of `target` (through the earlier ones) and
     /// opens a tunnel to `target`; returns our end of the tunnel.
-    fn open(
-        target: &Endpoint,
-        options: &SshOptions,
-    ) -> Result<(UnixStream, JumpBridge), TransportError> {
+    fn open(target: &Endpoint, options: &SshOptions) -> Result<(UnixStream, JumpBridge), TransportError> {
         let mut hops = target.jumps.clone();
         let Some(mut last_hop) = hops.pop() else {
             return Err(TransportError::Other("no jump host".into()));
         };
         last_hop.jumps = hops;
-        let (ours, theirs) =
-            UnixStream::pair().map_err(|e| TransportError::Other(e.to_string()))?;
+        let (ours, theirs) = UnixStream::pair().map_err(|e| TransportError::Other(e.to_string()))?;
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let (host, port, options_for_thread) = (target.host.clone(), target.port, options.clone());
         let label = target.label.clone();
@@ -667,11 +602,7 @@ impl JumpBridge {
                 let channel = match connection.session.channel_direct_tcpip(&host, port, None) {
                     Ok(c) => c,
                     Err(e) => {
-                        let message = format!(
-                            "jump host {} cannot reach {label}: {}",
-                            last_hop.label,
-                            e.message()
-                        );
+                        let message = format!("jump host {} cannot reach {label}: {}", last_hop.label, e.message());
                         let _ = ready_tx.send(Err(TransportError::Unreachable(message)));
                         return;
                     }
@@ -761,10 +692,7 @@ fn pump(session: &Session, mut channel: Channel, mut local: UnixStream) {
                 _ => libc::POLLIN,
             };
             poll_fds(
-                &mut [
-                    (local.as_raw_fd(), local_events),
-                    (session.as_raw_fd(), remote_events),
-                ],
+                &mut [(local.as_raw_fd(), local_events), (session.as_raw_fd(), remote_events)],
                 Duration::from_millis(200),
             );
         }

@@ -87,9 +87,7 @@ impl SshConfig {
             }
             for (keyword, value) in &block.entries {
                 match keyword.as_str() {
-                    "hostname" if config.host_name.is_none() => {
-                        config.host_name = Some(value.replace("%h", alias))
-                    }
+                    "hostname" if config.host_name.is_none() => config.host_name = Some(value.replace("%h", alias)),
                     "user" if config.user.is_none() => config.user = Some(value.clone()),
                     "port" if config.port.is_none() => config.port = value.parse().ok(),
                     // IdentityFile accumulates, as in OpenSSH.
@@ -161,9 +159,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
 /// `~/x` → `$HOME/x`.
@@ -220,10 +216,7 @@ Host *
         assert_eq!(mira.identity_files[1], PathBuf::from("/keys/mira key"));
 
         // Match blocks never apply.
-        assert_eq!(
-            config.lookup("www.example.org").user.as_deref(),
-            Some("fallback")
-        );
+        assert_eq!(config.lookup("www.example.org").user.as_deref(), Some("fallback"));
     }
 
     #[test]

@@ -82,10 +82,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    BINDINGS
-        .iter()
-        .find(|b| b.keys.contains(&key.code))
-        .map(|b| b.action)
+    BINDINGS.iter().find(|b| b.keys.contains(&key.code)).map(|b| b.action)
 }
 
 #[cfg(test)]

@@ -23,12 +23,7 @@ impl TerminalGuard {
         install_panic_hook();
         terminal::enable_raw_mode()?;
         let mut stdout = io::stdout();
-        if let Err(e) = execute!(
-            stdout,
-            EnterAlternateScreen,
-            EnableBracketedPaste,
-            cursor::Hide
-        ) {
+        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
             restore();
             return Err(e);
         }

@@ -4,8 +4,9 @@ use super::app::App;
 use super::keys::BINDINGS;
 use crate::alerts::{self, Severity};
 use crate::config::ConfigSource;
-use crate::format::{human_age, human_kib};
+use crate::format::{human_age, human_bytes, human_kib};
 use crate::probe::linux::LinuxHealth;
+use crate::probe::Reading;
 use crate::sanitize::one_line;
 use crate::status::{HostStatus, Reachability};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,16 +16,11 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragra
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App) {
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
+    let [header, body, footer] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
     render_header(frame, header, app);
     let list_width = (body.width / 3).clamp(24, 40);
-    let [hosts, detail] =
-        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
+    let [hosts, detail] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
     render_host_list(frame, hosts, app);
     render_detail(frame, detail, app);
     render_hint_bar(frame, footer);
@@ -50,8 +46,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     };
     let left = format!(" vigie ─ {incident} ─ {} hosts{source}", app.hosts.len());
     let clock = format!("{} UTC ", app.now.format("%H:%M:%S"));
-    let padding =
-        (area.width as usize).saturating_sub(left.chars().count() + clock.chars().count());
+    let padding = (area.width as usize).saturating_sub(left.chars().count() + clock.chars().count());
     let line = Line::from(vec![
         Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" ".repeat(padding)),
@@ -122,10 +117,7 @@ fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
 fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::default().borders(Borders::ALL);
     let Some(host) = app.selected_host() else {
-        frame.render_widget(
-            Paragraph::new("no hosts in the inventory").block(block),
-            area,
-        );
+        frame.render_widget(Paragraph::new("no hosts in the inventory").block(block), area);
         return;
     };
     let block = block.title(format!(" {} ", host.name));
@@ -140,10 +132,7 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::raw(""));
     let host_alerts = alerts::for_host(host);
     if !host_alerts.is_empty() {
-        lines.push(Line::styled(
-            "ALERTS",
-            Style::new().add_modifier(Modifier::BOLD),
-        ));
+        lines.push(Line::styled("ALERTS", Style::new().add_modifier(Modifier::BOLD)));
         for alert in &host_alerts {
             lines.push(Line::from(vec![
                 Span::styled(
@@ -159,9 +148,10 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         Some(health) => lines.extend(health_lines(health, bar_width)),
         None => lines.push(Line::raw("waiting for the first poll…")),
     }
-    let mut paragraph = Paragraph::new(lines)
-        .block(block)
-        .wrap(Wrap { trim: false });
+    if let Some(reading) = &host.reading {
+        lines.extend(service_lines(reading));
+    }
+    let mut paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: false });
     if host.stale_for(app.now).is_some() {
         paragraph = paragraph.style(Style::new().fg(Color::DarkGray));
     }
@@ -169,7 +159,11 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
-    let (glyph, colour) = reachability_glyph(host);
+    // The connection itself, whatever the alerts say.
+    let (glyph, colour) = match host.reachability {
+        Reachability::Reachable => ("●", Color::Green),
+        _ => reachability_glyph(host),
+    };
     let text = match &host.reachability {
         Reachability::Unknown => "not polled yet".to_string(),
         Reachability::Reachable => match host.last_round_trip {
@@ -177,11 +171,7 @@ fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
             None => "reachable".to_string(),
         },
         Reachability::Unreachable { reason, since, .. } => {
-            let mut text = format!(
-                "unreachable since {} ({})",
-                since.format("%H:%M:%S"),
-                one_line(reason)
-            );
+            let mut text = format!("unreachable since {} ({})", since.format("%H:%M:%S"), one_line(reason));
             if let Some(age) = host.stale_for(app.now) {
                 text.push_str(&format!(" · data below is {} old", human_age(age)));
             }
@@ -194,16 +184,135 @@ fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
     ])
 }
 
+fn heading(text: &'static str) -> [Line<'static>; 2] {
+    [
+        Line::raw(""),
+        Line::styled(text, Style::new().add_modifier(Modifier::BOLD)),
+    ]
+}
+
+/// VMs, datastores, replication, lockouts and backups, one line each.
+fn service_lines(reading: &Reading) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(cluster) = &reading.cluster {
+        let offline: Vec<&str> = cluster
+            .nodes
+            .iter()
+            .filter(|n| !n.online)
+            .map(|n| n.name.as_str())
+            .collect();
+        lines.extend(heading("CLUSTER"));
+        lines.push(Line::raw(format!(
+            "{} · {} · {} nodes{}",
+            one_line(&cluster.name),
+            if cluster.quorate { "quorate" } else { "NO QUORUM" },
+            cluster.nodes.len(),
+            if offline.is_empty() {
+                String::new()
+            } else {
+                format!(" · offline: {}", offline.join(", "))
+            }
+        )));
+    }
+    if !reading.vms.is_empty() {
+        lines.extend(heading("VMS"));
+        for vm in &reading.vms {
+            let glyph = match vm.state.as_str() {
+                "running" => "●",
+                "stopped" | "shutoff" => "○",
+                "paused" | "crashed" => "✖",
+                _ => "?",
+            };
+            let node = vm
+                .node
+                .as_deref()
+                .map(|n| format!(" on {}", one_line(n)))
+                .unwrap_or_default();
+            let memory = vm
+                .memory_bytes
+                .map(|m| format!(" · {} RAM", human_bytes(m)))
+                .unwrap_or_default();
+            let note = vm
+                .question
+                .as_deref()
+                .map(|_| " · waiting for an answer".to_string())
+                .or_else(|| vm.reason.as_deref().map(|r| format!(" ({r})")))
+                .unwrap_or_default();
+            lines.push(Line::raw(format!(
+                "{glyph} {:<6} {}{node} · {}{memory}{note}",
+                one_line(&vm.id),
+                one_line(&vm.name),
+                vm.state
+            )));
+        }
+    }
+    if !reading.datastores.is_empty() {
+        lines.extend(heading("DATASTORES"));
+        for ds in &reading.datastores {
+            let promised = ds
+                .provisioned_bytes
+                .map(|p| format!(" · {} promised", human_bytes(p)))
+                .unwrap_or_default();
+            lines.push(Line::raw(format!(
+                "{} ({}) · {} free of {}{promised}",
+                one_line(&ds.name),
+                ds.kind,
+                human_bytes(ds.free_bytes),
+                human_bytes(ds.capacity_bytes)
+            )));
+        }
+    }
+    if !reading.replication.is_empty() {
+        lines.extend(heading("REPLICATION"));
+        for r in &reading.replication {
+            let state = if r.is_running() {
+                "running".to_string()
+            } else {
+                "STOPPED".to_string()
+            };
+            let lag = r.seconds_behind.map(|s| format!(" · {s} s behind")).unwrap_or_default();
+            lines.push(Line::raw(format!("'{}' {state}{lag}", one_line(&r.connection))));
+        }
+    }
+    if !reading.lockouts.is_empty() {
+        lines.extend(heading("LOGIN FAILURES"));
+        for l in &reading.lockouts {
+            let locked = if l.locked { " · LOCKED" } else { "" };
+            lines.push(Line::raw(format!(
+                "{} · {} failures{locked}",
+                one_line(&l.user),
+                l.failures
+            )));
+        }
+    }
+    if !reading.backups.is_empty() {
+        lines.extend(heading("BACKUPS"));
+        for b in &reading.backups {
+            let latest = b
+                .latest
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|t| format!("latest {}", t.format("%Y-%m-%d %H:%M")))
+                .unwrap_or_else(|| "no snapshot".into());
+            let missing = if b.missing_paths.is_empty() {
+                String::new()
+            } else {
+                format!(" · MISSING {}", b.missing_paths.join(", "))
+            };
+            lines.push(Line::raw(format!(
+                "{} {} · {latest}{missing}",
+                b.tool,
+                one_line(&b.repo)
+            )));
+        }
+    }
+    lines
+}
+
 fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some([l1, l5, l15]) = health.load {
-        let cpus = health
-            .cpus
-            .map(|c| format!(" on {c} CPUs"))
-            .unwrap_or_default();
-        lines.push(Line::raw(format!(
-            "load     {l1:.2} {l5:.2} {l15:.2}{cpus}"
-        )));
+        let cpus = health.cpus.map(|c| format!(" on {c} CPUs")).unwrap_or_default();
+        lines.push(Line::raw(format!("load     {l1:.2} {l5:.2} {l15:.2}{cpus}")));
     }
     if let Some(memory) = health.memory {
         let used = memory.total_kib.saturating_sub(memory.available_kib);
@@ -229,10 +338,7 @@ fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
     }
     if !health.filesystems.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            "DISKS",
-            Style::new().add_modifier(Modifier::BOLD),
-        ));
+        lines.push(Line::styled("DISKS", Style::new().add_modifier(Modifier::BOLD)));
     }
     for fs in &health.filesystems {
         lines.push(Line::raw(format!(
@@ -250,11 +356,7 @@ fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
 /// A text gauge: `[█████░░░░░]`.
 fn bar(percent: f64, width: usize) -> String {
     let filled = ((percent.clamp(0.0, 100.0) / 100.0) * width as f64).round() as usize;
-    format!(
-        "[{}{}]",
-        "█".repeat(filled),
-        "░".repeat(width - filled.min(width))
-    )
+    format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled.min(width)))
 }
 
 fn render_hint_bar(frame: &mut Frame, area: Rect) {
@@ -301,10 +403,7 @@ mod tests {
         assert_eq!(human_kib(24684092), "24 GiB");
         assert_eq!(human_kib(1536), "1.5 MiB");
         assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
-        assert_eq!(
-            human_age(chrono::Duration::seconds(3 * 3600 + 120)),
-            "3h02m"
-        );
+        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
     }
 
     #[test]

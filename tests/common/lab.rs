@@ -156,10 +156,7 @@ impl SshLab {
 
     /// Runs `command` on host `index` with the system OpenSSH client.
     pub fn ssh(&self, index: usize, command: &str) -> std::process::Output {
-        self.ssh_command(index)
-            .arg(command)
-            .output()
-            .expect("run ssh")
+        self.ssh_command(index).arg(command).output().expect("run ssh")
     }
 
     /// A system `ssh` invocation for host `index`, strict about host keys.
@@ -193,9 +190,7 @@ impl SshLab {
 
     /// Every process the lab started that is still alive (sshd and sessions).
     pub fn processes(&self) -> Vec<i32> {
-        (0..self.hosts.len())
-            .flat_map(|i| self.processes_of(i))
-            .collect()
+        (0..self.hosts.len()).flat_map(|i| self.processes_of(i)).collect()
     }
 
     /// Host `index`'s sshd and its sessions.
@@ -282,10 +277,7 @@ fn keygen(path: &Path, comment: &str) {
 
 fn read_public_key(private_key: &Path) -> String {
     let text = fs::read_to_string(private_key.with_extension("pub")).expect("read public key");
-    text.split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
 fn current_user() -> String {

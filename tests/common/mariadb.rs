@@ -24,17 +24,21 @@ pub struct MariaDb {
 impl MariaDb {
     /// Runs SQL as root and returns the output (vertical format).
     pub fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs SQL as root; the client's error text if it fails.
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
         let out = Command::new("mariadb")
             .arg(format!("--defaults-file={}", self.defaults_file.display()))
             .args(["-E", "-e", sql])
             .output()
             .expect("run the mariadb client");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// One field of `SHOW SLAVE 'pessicart' STATUS`.
@@ -80,10 +84,7 @@ impl MariaDbPair {
                 "{tool} is missing: install mariadb-server (./scripts/test does it with apt-get)"
             );
         }
-        let dir = tempfile::Builder::new()
-            .prefix("vigie-mariadb-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("vigie-mariadb-").tempdir().unwrap();
         let template = dir.path().join("template");
         let status = Command::new("mariadb-install-db")
             .args([
@@ -125,7 +126,11 @@ impl MariaDbPair {
     pub fn wait_for_rows(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let rows = self.replica.sql("SELECT COUNT(*) AS n FROM meteo.obs");
+            // Until the schema has replicated, the query fails: keep waiting.
+            let rows = self
+                .replica
+                .try_sql("SELECT COUNT(*) AS n FROM meteo.obs")
+                .unwrap_or_default();
             if rows.contains(&format!("n: {count}")) {
                 return;
             }
@@ -141,10 +146,8 @@ impl MariaDbPair {
     /// then the relay log is corrupted before the SQL thread applies them.
     /// The SQL thread stops with error 1594.
     pub fn corrupt_relay_log(&self) {
-        self.replica
-            .sql(&format!("STOP SLAVE '{CONNECTION}' SQL_THREAD"));
-        self.primary
-            .sql("INSERT INTO meteo.obs (v) VALUES (4),(5),(6)");
+        self.replica.sql(&format!("STOP SLAVE '{CONNECTION}' SQL_THREAD"));
+        self.primary.sql("INSERT INTO meteo.obs (v) VALUES (4),(5),(6)");
         let deadline = Instant::now() + Duration::from_secs(20);
         let target = self.primary.sql("SHOW MASTER STATUS");
         let target_pos = target
@@ -154,10 +157,7 @@ impl MariaDbPair {
             .trim()
             .to_string();
         while self.replica.slave_field("Read_Master_Log_Pos") != target_pos {
-            assert!(
-                Instant::now() < deadline,
-                "the IO thread never fetched the new events"
-            );
+            assert!(Instant::now() < deadline, "the IO thread never fetched the new events");
             std::thread::sleep(Duration::from_millis(50));
         }
         let relay_file = self.replica.slave_field("Relay_Log_File");
@@ -168,14 +168,10 @@ impl MariaDbPair {
         let at = relay_pos as usize + 9;
         bytes[at..at + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
         std::fs::write(&path, bytes).unwrap();
-        self.replica
-            .sql(&format!("START SLAVE '{CONNECTION}' SQL_THREAD"));
+        self.replica.sql(&format!("START SLAVE '{CONNECTION}' SQL_THREAD"));
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.replica.slave_field("Last_SQL_Errno") != "1594" {
-            assert!(
-                Instant::now() < deadline,
-                "the SQL thread did not fail with 1594"
-            );
+            assert!(Instant::now() < deadline, "the SQL thread did not fail with 1594");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -204,20 +200,10 @@ fn start_server(root: &Path, template: &Path, name: &str, server_id: u32) -> Mar
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--server-id={server_id}"))
-        .args([
-            "--log-bin=mysql-bin",
-            "--relay-log=relay-bin",
-            "--skip-name-resolve",
-        ])
+        .args(["--log-bin=mysql-bin", "--relay-log=relay-bin", "--skip-name-resolve"])
         .args(["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M"])
-        .arg(format!(
-            "--pid-file={}",
-            root.join(format!("{name}.pid")).display()
-        ))
-        .arg(format!(
-            "--log-error={}",
-            root.join(format!("{name}.err")).display()
-        ))
+        .arg(format!("--pid-file={}", root.join(format!("{name}.pid")).display()))
+        .arg(format!("--log-error={}", root.join(format!("{name}.err")).display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

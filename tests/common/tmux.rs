@@ -92,12 +92,7 @@ impl TmuxSession {
     }
 
     /// Waits until the screen satisfies `predicate`, or panics with the screen.
-    pub fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        predicate: impl Fn(&str) -> bool,
-    ) -> String {
+    pub fn wait_for(&self, what: &str, timeout: Duration, predicate: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let screen = self.screen();
