@@ -51,6 +51,7 @@ mod tests {
         assert_eq!(human_kib(24684092), "24 GiB");
         assert_eq!(human_kib(1536), "1.5 MiB");
         assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
+        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
         assert_eq!(human_bytes(230_000_000_000), "230 GB");
         assert_eq!(human_bytes(9_000_000_000), "9.0 GB");
         assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");

@@ -398,15 +398,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_ages_read_like_a_human_would_say_them() {
-        assert_eq!(human_kib(512), "512 KiB");
-        assert_eq!(human_kib(24684092), "24 GiB");
-        assert_eq!(human_kib(1536), "1.5 MiB");
-        assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
-        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
-    }
-
-    #[test]
     fn bars_stay_in_width() {
         assert_eq!(bar(50.0, 10), "[█████░░░░░]");
         assert_eq!(bar(150.0, 4), "[████]");
