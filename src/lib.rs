@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod format;
 pub mod incident;
+pub mod playbook;
 pub mod poller;
 pub mod probe;
 pub mod sanitize;

@@ -128,3 +128,20 @@ fn later_commands_exist_and_say_they_are_not_available_yet() {
         assert!(stdout.contains("Usage"), "{command}");
     }
 }
+
+#[test]
+fn check_names_every_playbook_mistake_with_its_position() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/playbooks");
+    let (code, stdout, stderr) = vigie(&["check", "good.md"], &fixtures);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("good.md: ok (3 steps)"), "{stdout}");
+    let (code, _, stderr) = vigie(&["check", "good.md", "broken.md"], &fixtures);
+    assert_eq!(code, 1);
+    for expected in [
+        "broken.md:11:8: error: unknown target \"bd\"",
+        "broken.md:11:14: error: unknown risk \"extreme\"",
+        "broken.md:22:1: error: invalid regex",
+    ] {
+        assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+    }
+}

@@ -363,9 +363,36 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
             println!("no vigie.toml found: using the built-in default (this machine only)")
         }
     }
-    if !playbooks.is_empty() {
-        eprintln!("vigie check: playbook validation is not available yet in this version");
-        return 2;
+    let mut failed = false;
+    for path in playbooks {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprint!(
+                    "{}",
+                    Diagnostic::whole_file(path, format!("cannot read the playbook: {e}"))
+                );
+                failed = true;
+                continue;
+            }
+        };
+        let (playbook, mut problems) = crate::playbook::parse(path, &text);
+        if let Some(playbook) = &playbook {
+            problems.extend(crate::playbook::format::lint(playbook, &config, &text));
+        }
+        problems.sort_by_key(|d| (d.line, d.column));
+        if problems.is_empty() {
+            let steps = playbook.map(|p| p.steps.len()).unwrap_or(0);
+            println!("{}: ok ({steps} steps)", path.display());
+        } else {
+            failed = true;
+            for problem in &problems {
+                eprint!("{problem}");
+            }
+        }
+    }
+    if failed {
+        return 1;
     }
     0
 }

@@ -4,10 +4,11 @@
 //! group member is reported with `file:line:column` and a hint, and a config
 //! with errors is never used. See `assets/vigie.example.toml` for the format.
 
-mod diagnostic;
+pub(crate) mod diagnostic;
 mod validate;
 
 pub use diagnostic::{line_column, Diagnostic};
+pub use validate::is_valid_name;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
