@@ -1,6 +1,7 @@
 //! Markdown playbooks: the format (`format.rs`: parse and lint, with
 //! positions for every problem). See `docs/playbook-format.md`.
 
+pub mod engine;
 pub mod format;
 
 pub use format::{parse, Playbook};

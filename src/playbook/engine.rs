@@ -1,0 +1,645 @@
+//! The playbook engine: a pure state machine. `handle(event)` returns the
+//! effects to carry out (run a command, ask for confirmation, record a
+//! timeline event) as data; it does no IO, so every path through a playbook
+//! is tested without a network, a terminal or a clock. The runner carries
+//! out the effects and feeds the results back as events.
+
+use super::format::{Command, InputKind, Playbook, Risk};
+use crate::probe::shell::quote;
+use crate::timeline::event::kinds;
+use crate::timeline::NewEvent;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Default command timeout when a step sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// Inputs have been validated; start at the first step.
+    Start,
+    /// The responder confirmed a risky step by typing `typed`.
+    Confirmed {
+        typed: String,
+    },
+    /// The responder did a manual step.
+    ManualDone,
+    /// One command of the current step ended (`item` is the VM for `each=`).
+    CommandFinished {
+        item: Option<String>,
+        exit: Option<i32>,
+        output: String,
+        ms: u64,
+    },
+    /// One command could not run or finish (unreachable, timeout...).
+    CommandFailed {
+        item: Option<String>,
+        error: String,
+    },
+    Retry,
+    Skip {
+        reason: String,
+    },
+    Abort {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Run `script` on `target` (a host name or `local`).
+    Run {
+        step: usize,
+        target: String,
+        item: Option<String>,
+        script: String,
+        timeout: Duration,
+    },
+    /// Ask the responder to type `expected` (the target's name) to go on.
+    AskConfirmation {
+        step: usize,
+        expected: String,
+    },
+    /// Show a manual step and wait for `ManualDone`.
+    AskManual {
+        step: usize,
+    },
+    /// The step failed: offer retry, skip (with a reason) or abort.
+    AskRecovery {
+        step: usize,
+        error: String,
+    },
+    /// Append this to the timeline.
+    Record(NewEvent),
+    Finished {
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Aborted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    NotStarted,
+    Confirming,
+    Manual,
+    Running {
+        pending: Vec<Option<String>>,
+        failures: Vec<String>,
+    },
+    Failed,
+    Done,
+}
+
+pub struct Engine {
+    playbook: Playbook,
+    /// Input values and captures, as the scripts see them.
+    vars: BTreeMap<String, String>,
+    secrets: Vec<String>,
+    step: usize,
+    phase: Phase,
+}
+
+impl Engine {
+    /// `inputs` must be validated (see [`validate_inputs`]).
+    pub fn new(playbook: Playbook, inputs: BTreeMap<String, String>) -> Engine {
+        let secrets = playbook
+            .inputs
+            .iter()
+            .filter(|(_, i)| i.kind == InputKind::Secret)
+            .filter_map(|(name, _)| inputs.get(name).cloned())
+            .collect();
+        Engine {
+            playbook,
+            vars: inputs,
+            secrets,
+            step: 0,
+            phase: Phase::NotStarted,
+        }
+    }
+
+    /// Values of `secret` inputs: the runner registers them with the timeline's redactor.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
+    pub fn current_step(&self) -> usize {
+        self.step
+    }
+
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    pub fn handle(&mut self, event: RunEvent) -> Vec<Effect> {
+        match (std::mem::replace(&mut self.phase, Phase::Done), event) {
+            (Phase::NotStarted, RunEvent::Start) => {
+                let mut effects = vec![Effect::Record(self.record(
+                    kinds::PLAYBOOK_STARTED,
+                    json!({"playbook": self.playbook.id, "title": self.playbook.title, "inputs": self.public_inputs()}),
+                ))];
+                effects.extend(self.enter_step());
+                effects
+            }
+            (Phase::Confirming, RunEvent::Confirmed { typed }) => {
+                let expected = self.expected_confirmation();
+                if typed.trim() == expected {
+                    self.run_step()
+                } else {
+                    self.phase = Phase::Confirming;
+                    vec![Effect::AskConfirmation {
+                        step: self.step,
+                        expected,
+                    }]
+                }
+            }
+            (Phase::Manual, RunEvent::ManualDone) => self.step_done(json!({"manual": true})),
+            (
+                Phase::Running {
+                    mut pending,
+                    mut failures,
+                },
+                RunEvent::CommandFinished { item, exit, output, ms },
+            ) => {
+                pending.retain(|p| *p != item);
+                let mut effects = vec![Effect::Record(self.record(
+                    kinds::COMMAND_FINISHED,
+                    json!({"step": self.step_id(), "item": item, "exit": exit, "ms": ms, "output": output}),
+                ))];
+                match self.check_expectations(exit, &output) {
+                    Ok(captures) => self.vars.extend(captures),
+                    Err(why) => failures.push(match &item {
+                        Some(vm) => format!("{vm}: {why}"),
+                        None => why,
+                    }),
+                }
+                effects.extend(self.after_command(pending, failures));
+                effects
+            }
+            (
+                Phase::Running {
+                    mut pending,
+                    mut failures,
+                },
+                RunEvent::CommandFailed { item, error },
+            ) => {
+                pending.retain(|p| *p != item);
+                failures.push(match &item {
+                    Some(vm) => format!("{vm}: {error}"),
+                    None => error,
+                });
+                self.after_command(pending, failures)
+            }
+            (Phase::Failed, RunEvent::Retry) => self.enter_step(),
+            (Phase::Failed | Phase::Manual | Phase::Confirming, RunEvent::Skip { reason })
+                if !reason.trim().is_empty() =>
+            {
+                let mut effects = vec![Effect::Record(
+                    self.record(kinds::STEP_SKIPPED, json!({"step": self.step_id(), "reason": reason})),
+                )];
+                effects.extend(self.next_step());
+                effects
+            }
+            (phase, RunEvent::Abort { reason }) if phase != Phase::Done => {
+                self.phase = Phase::Done;
+                vec![
+                    Effect::Record(self.record(
+                        kinds::PLAYBOOK_FINISHED,
+                        json!({"playbook": self.playbook.id, "outcome": "aborted", "reason": reason, "step": self.step_id()}),
+                    )),
+                    Effect::Finished { outcome: Outcome::Aborted },
+                ]
+            }
+            // Anything else is out of order: ignore it, keep the phase.
+            (phase, _) => {
+                self.phase = phase;
+                vec![]
+            }
+        }
+    }
+
+    fn step_id(&self) -> String {
+        self.playbook
+            .steps
+            .get(self.step)
+            .map(|s| s.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, kind: &str, data: serde_json::Value) -> NewEvent {
+        let mut event = NewEvent::new(kind, data);
+        if let Some(command) = self.playbook.steps.get(self.step).and_then(|s| s.command.as_ref()) {
+            event.host = self.resolve_target(command);
+        }
+        event
+    }
+
+    /// Inputs as they may be recorded: secrets replaced.
+    fn public_inputs(&self) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| self.playbook.inputs.contains_key(*name))
+            .map(|(name, value)| {
+                let secret = self
+                    .playbook
+                    .inputs
+                    .get(name)
+                    .is_some_and(|i| i.kind == InputKind::Secret);
+                (
+                    name.clone(),
+                    if secret {
+                        "[redacted]".to_string()
+                    } else {
+                        value.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn enter_step(&mut self) -> Vec<Effect> {
+        let Some(step) = self.playbook.steps.get(self.step) else {
+            return self.finish();
+        };
+        let mut effects = vec![Effect::Record(
+            self.record(kinds::STEP_STARTED, json!({"step": step.id, "title": step.title})),
+        )];
+        match &step.command {
+            None => {
+                self.phase = Phase::Manual;
+                effects.push(Effect::AskManual { step: self.step });
+            }
+            Some(command) if command.risk == Risk::High => {
+                self.phase = Phase::Confirming;
+                effects.push(Effect::AskConfirmation {
+                    step: self.step,
+                    expected: self.expected_confirmation(),
+                });
+            }
+            Some(_) => effects.extend(self.run_step()),
+        }
+        effects
+    }
+
+    fn expected_confirmation(&self) -> String {
+        self.playbook.steps[self.step]
+            .command
+            .as_ref()
+            .and_then(|c| self.resolve_target(c))
+            .unwrap_or_default()
+    }
+
+    /// `on=` names an input (its value), a host or group, or `local`.
+    fn resolve_target(&self, command: &Command) -> Option<String> {
+        match self.playbook.inputs.get(&command.on) {
+            Some(_) => self.vars.get(&command.on).cloned(),
+            None => Some(command.on.clone()),
+        }
+    }
+
+    fn run_step(&mut self) -> Vec<Effect> {
+        let step = &self.playbook.steps[self.step];
+        let Some(command) = step.command.clone() else {
+            return vec![];
+        };
+        let target = self.resolve_target(&command).unwrap_or_default();
+        let items: Vec<Option<String>> = match &command.each {
+            Some(list) => self
+                .vars
+                .get(list)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Some(s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => vec![None],
+        };
+        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut effects = Vec::new();
+        for item in &items {
+            let script = self.script(&command.script, item.as_deref());
+            effects.push(Effect::Record(self.record(
+                kinds::COMMAND_SENT,
+                json!({"step": step.id, "item": item, "command": command.script}),
+            )));
+            effects.push(Effect::Run {
+                step: self.step,
+                target: target.clone(),
+                item: item.clone(),
+                script,
+                timeout,
+            });
+        }
+        self.phase = Phase::Running {
+            pending: items,
+            failures: vec![],
+        };
+        if effects.is_empty() {
+            // each= over an empty selection: nothing to do.
+            return self.step_done(json!({"items": 0}));
+        }
+        effects
+    }
+
+    /// Variables first, each value single-quoted, then the command. The whole
+    /// text travels on stdin; nothing of it is on a command line.
+    fn script(&self, command: &str, item: Option<&str>) -> String {
+        let mut script = String::new();
+        for (name, value) in &self.vars {
+            if is_shell_name(name) {
+                script.push_str(&format!("{name}={}\n", quote(value)));
+            }
+        }
+        if let Some(vm) = item {
+            script.push_str(&format!("vm={}\n", quote(vm)));
+        }
+        script.push_str(command);
+        script
+    }
+
+    fn check_expectations(&self, exit: Option<i32>, output: &str) -> Result<BTreeMap<String, String>, String> {
+        let step = &self.playbook.steps[self.step];
+        if step.expect.is_empty() {
+            return if exit == Some(0) {
+                Ok(BTreeMap::new())
+            } else {
+                Err(format!(
+                    "exit {}",
+                    exit.map(|e| e.to_string()).unwrap_or_else(|| "by signal".into())
+                ))
+            };
+        }
+        let mut captures = BTreeMap::new();
+        for expect in &step.expect {
+            let regex = regex::Regex::new(&expect.pattern).map_err(|e| e.to_string())?;
+            let found = regex
+                .captures(output)
+                .ok_or_else(|| format!("expected output not found: {}", expect.pattern))?;
+            for name in &expect.captures {
+                if let Some(value) = found.name(name) {
+                    captures.insert(name.clone(), value.as_str().to_string());
+                }
+            }
+        }
+        Ok(captures)
+    }
+
+    fn after_command(&mut self, pending: Vec<Option<String>>, failures: Vec<String>) -> Vec<Effect> {
+        if !pending.is_empty() {
+            self.phase = Phase::Running { pending, failures };
+            return vec![];
+        }
+        if failures.is_empty() {
+            return self.step_done(json!({}));
+        }
+        let error = failures.join("; ");
+        self.phase = Phase::Failed;
+        vec![
+            Effect::Record(self.record(kinds::STEP_FAILED, json!({"step": self.step_id(), "error": error}))),
+            Effect::AskRecovery { step: self.step, error },
+        ]
+    }
+
+    fn step_done(&mut self, data: serde_json::Value) -> Vec<Effect> {
+        let mut data = data;
+        data["step"] = json!(self.step_id());
+        let mut effects = vec![Effect::Record(self.record(kinds::STEP_DONE, data))];
+        effects.extend(self.next_step());
+        effects
+    }
+
+    fn next_step(&mut self) -> Vec<Effect> {
+        self.step += 1;
+        self.enter_step()
+    }
+
+    fn finish(&mut self) -> Vec<Effect> {
+        self.phase = Phase::Done;
+        vec![
+            Effect::Record(NewEvent::new(
+                kinds::PLAYBOOK_FINISHED,
+                json!({"playbook": self.playbook.id, "outcome": "completed"}),
+            )),
+            Effect::Finished {
+                outcome: Outcome::Completed,
+            },
+        ]
+    }
+}
+
+fn is_shell_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks the given inputs against the playbook before anything runs:
+/// every input present (or defaulted), patterns, choices, hosts of the inventory.
+pub fn validate_inputs(
+    playbook: &Playbook,
+    given: &BTreeMap<String, String>,
+    hosts: &[String],
+) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut values = BTreeMap::new();
+    let mut problems = Vec::new();
+    for name in given.keys().filter(|n| !playbook.inputs.contains_key(*n)) {
+        problems.push(format!("{name}: this playbook has no such input"));
+    }
+    for (name, input) in &playbook.inputs {
+        let Some(value) = given.get(name).or(input.default.as_ref()) else {
+            problems.push(format!(
+                "{name}: missing ({:?} input{})",
+                input.kind,
+                input
+                    .description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ));
+            continue;
+        };
+        if let Some(pattern) = &input.pattern {
+            let anchored = regex::Regex::new(pattern).map(|r| r.is_match(value)).unwrap_or(false);
+            if !anchored {
+                problems.push(format!("{name}: {value:?} does not match {pattern}"));
+                continue;
+            }
+        }
+        match input.kind {
+            InputKind::Host if !hosts.contains(value) => {
+                problems.push(format!("{name}: no host {value:?} in the inventory"))
+            }
+            InputKind::Choice if !input.choices.contains(value) => {
+                problems.push(format!("{name}: {value:?} is not one of {}", input.choices.join(", ")))
+            }
+            _ => {
+                values.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const PLAYBOOK: &str = include_str!("../../tests/fixtures/playbooks/good.md");
+
+    fn engine(inputs: &[(&str, &str)]) -> Engine {
+        let (playbook, problems) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        assert!(problems.is_empty());
+        let inputs = inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Engine::new(playbook.unwrap(), inputs)
+    }
+
+    fn kinds_of(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Record(event) => event.kind.clone(),
+                Effect::Run { target, .. } => format!("run@{target}"),
+                Effect::AskConfirmation { expected, .. } => format!("confirm:{expected}"),
+                Effect::AskManual { .. } => "manual".into(),
+                Effect::AskRecovery { .. } => "recovery".into(),
+                Effect::Finished { outcome } => format!("finished:{outcome:?}"),
+            })
+            .collect()
+    }
+
+    const BROKEN: &str = "Last_SQL_Errno: 1594\nRelay_Master_Log_File: mysql-bin.000001\nExec_Master_Log_Pos: 1188\n";
+
+    #[test]
+    fn a_whole_run_captures_confirms_and_records_every_transition() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let effects = e.handle(RunEvent::Start);
+        assert_eq!(
+            kinds_of(&effects),
+            ["playbook.started", "step.started", "command.sent", "run@db2"]
+        );
+        let Effect::Run { script, .. } = &effects[3] else {
+            panic!()
+        };
+        assert!(
+            script.starts_with("connection='pessicart'\nreplica='db2'\nvms=''\nmariadb -E"),
+            "{script}"
+        );
+
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: BROKEN.into(),
+            ms: 40,
+        });
+        assert_eq!(
+            kinds_of(&effects),
+            ["command.finished", "step.done", "step.started", "confirm:db2"]
+        );
+        assert_eq!(e.variables()["log_pos"], "1188");
+
+        assert!(
+            kinds_of(&e.handle(RunEvent::Confirmed { typed: "db3".into() })) == ["confirm:db2"],
+            "a wrong name asks again"
+        );
+        let effects = e.handle(RunEvent::Confirmed { typed: "db2".into() });
+        let Effect::Run { script, .. } = &effects[1] else {
+            panic!("{effects:?}")
+        };
+        assert!(
+            script.contains("log_file='mysql-bin.000001'\nlog_pos='1188'\n"),
+            "{script}"
+        );
+
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: String::new(),
+            ms: 5,
+        });
+        assert_eq!(
+            kinds_of(&effects),
+            ["command.finished", "step.done", "step.started", "manual"]
+        );
+        let effects = e.handle(RunEvent::ManualDone);
+        assert_eq!(
+            kinds_of(&effects),
+            ["step.done", "playbook.finished", "finished:Completed"]
+        );
+    }
+
+    #[test]
+    fn failure_then_retry_skip_with_reason_and_abort() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        e.handle(RunEvent::Start);
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: "nothing useful".into(),
+            ms: 1,
+        });
+        assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
+        assert_eq!(
+            kinds_of(&e.handle(RunEvent::Retry)),
+            ["step.started", "command.sent", "run@db2"]
+        );
+        e.handle(RunEvent::CommandFailed {
+            item: None,
+            error: "timed out after 300s".into(),
+        });
+        assert!(
+            e.handle(RunEvent::Skip { reason: "  ".into() }).is_empty(),
+            "a skip needs a reason"
+        );
+        let effects = e.handle(RunEvent::Skip {
+            reason: "position read by hand".into(),
+        });
+        assert_eq!(kinds_of(&effects), ["step.skipped", "step.started", "confirm:db2"]);
+        let effects = e.handle(RunEvent::Abort {
+            reason: "primary is down too".into(),
+        });
+        assert_eq!(kinds_of(&effects), ["playbook.finished", "finished:Aborted"]);
+        assert!(e.handle(RunEvent::Retry).is_empty(), "nothing after the end");
+    }
+
+    #[test]
+    fn hostile_values_stay_data() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "'; rm -rf / #$(id)"), ("vms", "")]);
+        let effects = e.handle(RunEvent::Start);
+        let Effect::Run { script, .. } = &effects[3] else {
+            panic!()
+        };
+        assert!(script.starts_with("connection=''\\''; rm -rf / #$(id)'\n"), "{script}");
+    }
+
+    #[test]
+    fn inputs_are_validated_before_anything_runs() {
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let playbook = playbook.unwrap();
+        let hosts = vec!["db2".to_string()];
+        let given: BTreeMap<String, String> = [("replica", "db9"), ("connection", "bad name;"), ("bogus", "1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let problems = validate_inputs(&playbook, &given, &hosts).unwrap_err();
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("bogus: this playbook has no such input")));
+        assert!(problems.iter().any(|p| p.starts_with("replica: no host \"db9\"")));
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("connection: \"bad name;\" does not match")));
+        assert!(problems.iter().any(|p| p.starts_with("vms: missing")));
+    }
+}
