@@ -5,9 +5,10 @@ mod common;
 
 use common::lab::{vigie, SshLab};
 use common::mariadb::MariaDbPair;
+use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `vigie status --json` for one lab host configured with `extra` keys.
 fn status_of(lab: &SshLab, home: &Path, extra: &str) -> (i32, Value) {
@@ -77,76 +78,6 @@ fn a_corrupt_relay_log_on_a_real_replica_raises_a_critical_alert_with_errno_file
     assert_eq!(stopped["playbook"], "repair-replication");
     // The replication password never leaves the database.
     assert!(!broken.to_string().contains(common::mariadb::REPL_PASSWORD));
-}
-
-/// A PAM service using pam_faillock with a private tally directory, removed on drop.
-struct PamService {
-    path: std::path::PathBuf,
-    name: String,
-}
-
-impl PamService {
-    fn install(tally_dir: &Path) -> PamService {
-        let name = format!("vigie-test-{}", std::process::id());
-        let dir = tally_dir.display();
-        let text = format!(
-            "auth     required                pam_faillock.so preauth dir={dir} deny=3 unlock_time=600\n\
-             auth     [success=1 default=bad] pam_unix.so nodelay\n\
-             auth     [default=die]           pam_faillock.so authfail dir={dir} deny=3 unlock_time=600\n\
-             auth     sufficient              pam_faillock.so authsucc dir={dir} deny=3 unlock_time=600\n\
-             auth     required                pam_deny.so\n\
-             account  required                pam_faillock.so dir={dir}\n"
-        );
-        let path = Path::new("/etc/pam.d").join(&name);
-        std::fs::write(&path, text).expect("write a PAM service (the tests run as root)");
-        PamService { path, name }
-    }
-
-    /// Tries to log in with `password`; true on success.
-    fn authenticate(&self, user: &str, password: &str) -> bool {
-        let mut child = Command::new("pamtester")
-            .args([&self.name, user, "authenticate"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pamtester is missing: ./scripts/test installs it");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        child.wait().unwrap().success()
-    }
-}
-
-impl Drop for PamService {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-const LOCKOUT_USER: &str = "vigie-lockout";
-
-fn ensure_lockout_user() {
-    let exists = Command::new("id").arg(LOCKOUT_USER).output().unwrap().status.success();
-    if !exists {
-        run(
-            "useradd",
-            &["--no-create-home", "--shell", "/usr/sbin/nologin", LOCKOUT_USER],
-        );
-    }
-    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    chpasswd
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{LOCKOUT_USER}:Right-Pass-42\n").as_bytes())
-        .unwrap();
-    assert!(chpasswd.wait().unwrap().success());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The command line: parses arguments and wires the components for each command.
 
 mod incident;
+mod run;
 mod status;
 mod trust;
 
@@ -83,9 +84,12 @@ pub enum Command {
         /// An input value, as name=value (repeatable)
         #[arg(long = "input", value_name = "K=V")]
         inputs: Vec<String>,
-        /// Answer yes to confirmations
+        /// Answer yes to manual steps; a failure aborts (for automation)
         #[arg(long)]
         yes: bool,
+        /// Allow high-risk steps on this target without typing its name (repeatable)
+        #[arg(long = "confirm", value_name = "TARGET")]
+        confirm: Vec<String>,
         /// Print each target's exact script and run nothing
         #[arg(long)]
         dry_run: bool,
@@ -195,6 +199,25 @@ pub fn main() -> i32 {
         Some(Command::Capacity { dead, target, json }) => match load_config(cli.config.as_deref()) {
             Ok(config) => status::capacity(&config, &dead, &target, json),
             Err(_) => 2,
+        },
+        Some(Command::Run {
+            playbook,
+            inputs,
+            yes,
+            confirm,
+            dry_run,
+        }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => {
+                let args = run::RunArgs {
+                    playbook: &playbook,
+                    inputs: &inputs,
+                    yes,
+                    confirm: &confirm,
+                    dry_run,
+                };
+                run::run(&config, cli.incident.as_deref(), args)
+            }
+            Err(code) => code,
         },
         Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
             Ok(config) => trust::run(&config, &host, yes),

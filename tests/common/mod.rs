@@ -3,4 +3,5 @@
 
 pub mod lab;
 pub mod mariadb;
+pub mod pam;
 pub mod tmux;

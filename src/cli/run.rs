@@ -1,0 +1,148 @@
+//! `vigie run PLAYBOOK`: the line-mode runner, for rehearsals, scripts and
+//! tests. Same engine as the cockpit; prompts on stdin.
+
+use crate::config::Config;
+use crate::incident;
+use crate::playbook::bundled;
+use crate::playbook::engine::{validate_inputs, Engine, Outcome};
+use crate::playbook::format::InputKind;
+use crate::playbook::runner::{Answers, LineRunner};
+use crate::probe::shell::quote;
+use crate::timeline::Timeline;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub struct RunArgs<'a> {
+    pub playbook: &'a str,
+    pub inputs: &'a [String],
+    pub yes: bool,
+    pub confirm: &'a [String],
+    pub dry_run: bool,
+}
+
+pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> i32 {
+    let loaded = match bundled::find(config, args.playbook) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            for p in problems {
+                eprint!("{p}");
+            }
+            return 1;
+        }
+    };
+    let playbook = loaded.playbook;
+    let mut given = BTreeMap::new();
+    for pair in args.inputs {
+        let Some((key, value)) = pair.split_once('=') else {
+            eprintln!("vigie run: --input {pair:?}: write name=value");
+            return 1;
+        };
+        given.insert(key.to_string(), value.to_string());
+    }
+    // Secrets never go on vigie's own command line: environment or prompt.
+    for (name, input) in &playbook.inputs {
+        if input.kind == InputKind::Secret && !given.contains_key(name) {
+            if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
+                given.insert(name.clone(), value);
+            }
+        }
+    }
+    let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+    let values = match validate_inputs(&playbook, &given, &hosts) {
+        Ok(values) => values,
+        Err(problems) => {
+            eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return 1;
+        }
+    };
+    if args.dry_run {
+        print_dry_run(&playbook, &values);
+        return 0;
+    }
+    let options = match incident::timeline_options(config) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vigie run: {e}");
+            return 1;
+        }
+    };
+    let timeline = match incident::current(explicit_incident, &config.incidents_dir())
+        .map_err(|e| e.to_string())
+        .and_then(|dir| Timeline::open(&dir, options).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vigie run: {e}");
+            eprintln!(
+                "every step is recorded: declare the incident (or the rehearsal) first with `vigie incident new TITLE`"
+            );
+            return 1;
+        }
+    };
+    println!("{} — {}", playbook.id, playbook.title);
+    let engine = Engine::new(playbook, values);
+    let answers = Answers {
+        assume_yes: args.yes,
+        confirmed_targets: args.confirm.to_vec(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vigie run: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async { LineRunner::new(config, timeline, answers).run(engine).await });
+    runtime.shutdown_background();
+    match result {
+        Ok(Outcome::Completed) => {
+            println!("completed");
+            0
+        }
+        Ok(Outcome::Aborted) => {
+            println!("aborted");
+            1
+        }
+        Err(e) => {
+            eprintln!("vigie run: {e}");
+            1
+        }
+    }
+}
+
+/// Each step's exact script, secrets shown as [redacted]; nothing runs.
+fn print_dry_run(playbook: &crate::playbook::Playbook, values: &BTreeMap<String, String>) {
+    println!("{} — {} (dry run: nothing is executed)", playbook.id, playbook.title);
+    for (index, step) in playbook.steps.iter().enumerate() {
+        println!("\n## {}. {}", index + 1, step.title);
+        let Some(command) = &step.command else {
+            println!("(manual step)");
+            for item in &step.checklist {
+                println!("- [ ] {item}");
+            }
+            continue;
+        };
+        let target = values.get(&command.on).cloned().unwrap_or_else(|| command.on.clone());
+        println!(
+            "on {target}{}",
+            if command.risk == crate::playbook::format::Risk::High {
+                " (high risk)"
+            } else {
+                ""
+            }
+        );
+        for (name, value) in values {
+            let secret = playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret);
+            let shown = if secret { "[redacted]".to_string() } else { quote(value) };
+            println!("{name}={shown}");
+        }
+        println!("{}", command.script.trim_end());
+    }
+}

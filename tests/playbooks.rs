@@ -1,0 +1,274 @@
+//! Bundled playbooks run end to end by `vigie run` through the SSH lab,
+//! against real software: a MariaDB replica broken by a corrupt relay log,
+//! an account locked by faillock; hostile values never executed.
+
+mod common;
+
+use common::lab::SshLab;
+use common::mariadb::{MariaDbPair, REPL_PASSWORD};
+use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A home with a vigie.toml for the lab and a declared incident.
+fn prepared_home(lab: &SshLab) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("vigie.toml"), lab.vigie_toml(&lab.known_hosts)).unwrap();
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &["incident", "new", "replica broken", "--severity", "major"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    home
+}
+
+fn vigie(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn timeline_text(home: &Path) -> String {
+    let incidents = home.join(".local/share/vigie/incidents");
+    let dir: PathBuf = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
+    std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap()
+}
+
+/// Watches every process's command line for `needle` until stopped.
+fn watch_command_lines(needle: &'static str) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<String>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if text.contains(needle) {
+                        seen.push(text);
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        seen
+    });
+    (stop, handle)
+}
+
+#[test]
+fn repair_replication_brings_a_corrupted_replica_back_without_leaking_the_password() {
+    let pair = MariaDbPair::start();
+    pair.corrupt_relay_log();
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let options = format!("mysql_options={}", pair.replica.defaults_file.display());
+
+    // A dry run shows the exact scripts, the password redacted, and runs nothing.
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &[
+            "run",
+            "repair-replication",
+            "--input",
+            "replica=lab1",
+            "--input",
+            "connection=pessicart",
+            "--input",
+            &options,
+            "--dry-run",
+        ],
+        &[("VIGIE_SECRET_REPL_PASSWORD", REPL_PASSWORD)],
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("repl_password=[redacted]"), "{stdout}");
+    assert!(!stdout.contains(REPL_PASSWORD));
+    assert_eq!(
+        pair.replica.slave_field("Last_SQL_Errno"),
+        "1594",
+        "a dry run changes nothing"
+    );
+
+    let (stop, watcher) = watch_command_lines(REPL_PASSWORD);
+    let (code, stdout, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "repair-replication",
+            "--input",
+            "replica=lab1",
+            "--input",
+            "connection=pessicart",
+            "--input",
+            &options,
+            "--yes",
+            "--confirm",
+            "lab1",
+        ],
+        &[("VIGIE_SECRET_REPL_PASSWORD", REPL_PASSWORD)],
+    );
+    stop.store(true, Ordering::Relaxed);
+    let leaked = watcher.join().unwrap();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(leaked.is_empty(), "the password was on a command line: {leaked:?}");
+
+    // Every row written on the primary is on the replica, replication runs.
+    pair.wait_for_rows(6);
+    assert_eq!(pair.replica.slave_field("Slave_SQL_Running"), "Yes");
+    assert_eq!(pair.replica.slave_field("Last_SQL_Errno"), "0");
+    pair.primary.sql("INSERT INTO meteo.obs (v) VALUES (7)");
+    pair.wait_for_rows(7);
+
+    let timeline = timeline_text(home.path());
+    assert!(!timeline.contains(REPL_PASSWORD), "the password is in the timeline");
+    for kind in [
+        "playbook.started",
+        "command.sent",
+        "command.finished",
+        "step.done",
+        "playbook.finished",
+    ] {
+        assert!(
+            timeline.contains(&format!("\"kind\":\"{kind}\"")),
+            "no {kind} in the timeline"
+        );
+    }
+    assert_eq!(
+        timeline.matches("\"kind\":\"step.done\"").count(),
+        4,
+        "three commands and the checklist"
+    );
+    assert!(timeline.contains("replication restarted at mysql-bin.000001:"));
+}
+
+#[test]
+fn reset_login_lockout_unlocks_a_real_faillock_account() {
+    ensure_lockout_user();
+    let tallies = tempfile::tempdir().unwrap();
+    let service = PamService::install(tallies.path());
+    for _ in 0..3 {
+        assert!(!service.authenticate(LOCKOUT_USER, "wrong"));
+    }
+    assert!(!service.authenticate(LOCKOUT_USER, "Right-Pass-42"), "locked");
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let dir = format!("faillock_dir={}", tallies.path().display());
+    let user = format!("user={LOCKOUT_USER}");
+    let (code, stdout, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "reset-login-lockout",
+            "--input",
+            "host=lab1",
+            "--input",
+            &user,
+            "--input",
+            &dir,
+            "--yes",
+            "--confirm",
+            "lab1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        service.authenticate(LOCKOUT_USER, "Right-Pass-42"),
+        "unlocked: the right password works again"
+    );
+}
+
+#[test]
+fn a_high_risk_step_is_not_run_unless_its_target_is_named() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    ensure_lockout_user();
+    let user = format!("user={LOCKOUT_USER}");
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "reset-login-lockout",
+            "--input",
+            "host=lab1",
+            "--input",
+            &user,
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("needs --confirm lab1"), "{stderr}");
+    assert!(!timeline_text(home.path()).contains("reset done"));
+}
+
+#[test]
+fn hostile_inputs_are_refused_or_passed_literally_never_executed() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let marker = home.path().join("pwned");
+    // Refused: the pattern is checked before anything runs.
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "reset-login-lockout",
+            "--input",
+            "host=lab1",
+            "--input",
+            "user='; rm -rf / #",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("does not match"), "{stderr}");
+
+    // Passed literally: an input without a pattern reaches the script as data.
+    let playbook = home.path().join("echo.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"echo-it\"\ntitle = \"Echo a value\"\n[inputs.target]\nkind = \"host\"\n[inputs.value]\nkind = \"string\"\n+++\n\n## Echo\n\n```sh {on=target}\nprintf 'value=[%s]\\n' \"$value\"\n```\n\n```expect\nvalue=\\[(?<echoed>.*)\\]\n```\n",
+    )
+    .unwrap();
+    let hostile = format!(
+        "'; touch {} #$(touch {})`touch {}`",
+        marker.display(),
+        marker.display(),
+        marker.display()
+    );
+    let value = format!("value={hostile}");
+    let (code, stdout, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            playbook.to_str().unwrap(),
+            "--input",
+            "target=lab1",
+            "--input",
+            &value,
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("value=[{hostile}]")), "{stdout}");
+    assert!(!marker.exists(), "the value was executed");
+}
