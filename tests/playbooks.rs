@@ -272,3 +272,86 @@ fn hostile_inputs_are_refused_or_passed_literally_never_executed() {
     assert!(stdout.contains(&format!("value=[{hostile}]")), "{stdout}");
     assert!(!marker.exists(), "the value was executed");
 }
+
+#[test]
+fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("three.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"three-steps\"\ntitle = \"Three steps\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
+         ## First\n\n```sh {on=target}\necho first-ran\n```\n\n```expect\n(?<word>first)-ran\n```\n\n\
+         ## Slow\n\n```sh {on=target}\nsleep 8642\n```\n\n\
+         ## Last\n\n```sh {on=target}\necho \"last saw $word\"\n```\n",
+    )
+    .unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !timeline_text(home.path()).contains("sleep 8642") {
+        assert!(std::time::Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The orphaned remote sleep is the host's business now; clean it up for the test.
+    lab.ssh(0, "pkill -f 'sleep 864[2]' || true");
+
+    // Rerun, interactively: continue, the interrupted step is reported with an
+    // unknown outcome, the responder skips it with a reason.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    second
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"y\ns\nslept long enough, checked by hand\n")
+        .unwrap();
+    let out = second.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("stopped in the middle: 1 step(s) finished, step \"slow\" was running"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("outcome unknown"), "{stdout}");
+    assert!(stdout.contains("last saw first"), "the capture came back: {stdout}");
+
+    let timeline = timeline_text(home.path());
+    assert_eq!(
+        timeline.matches("echo first-ran").count(),
+        1,
+        "the finished step was not run again"
+    );
+    assert!(timeline.contains("\"kind\":\"playbook.resumed\""));
+    assert!(timeline.contains("slept long enough, checked by hand"));
+    assert!(timeline.contains("\"outcome\":\"completed\""));
+}

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::incident;
 use crate::playbook::bundled;
-use crate::playbook::engine::{validate_inputs, Engine, Outcome};
+use crate::playbook::engine::{unfinished_run, validate_inputs, Engine, Outcome};
 use crate::playbook::format::InputKind;
 use crate::playbook::runner::{Answers, LineRunner};
 use crate::probe::shell::quote;
@@ -47,6 +47,36 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             }
         }
     }
+    // A run of this playbook that vigie left in the middle is offered first.
+    let incident_dir = incident::current(explicit_incident, &config.incidents_dir());
+    let unfinished = incident_dir
+        .as_ref()
+        .ok()
+        .and_then(|dir| crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).ok())
+        .and_then(|events| unfinished_run(&events, &playbook.id));
+    let mut progress = None;
+    if let Some((found, recorded_inputs)) = unfinished {
+        println!(
+            "an earlier run of {} stopped in the middle: {} step(s) finished{}",
+            playbook.id,
+            found.finished_steps.len(),
+            found
+                .interrupted
+                .as_deref()
+                .map(|s| format!(", step {s:?} was running"))
+                .unwrap_or_default()
+        );
+        let take_up = args.yes || !args.dry_run && ask_yes_no("continue it? [Y/n] ", true);
+        if take_up {
+            for (name, value) in recorded_inputs {
+                let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
+                if !secret {
+                    given.entry(name).or_insert(value);
+                }
+            }
+            progress = Some(found);
+        }
+    }
     let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
     let values = match validate_inputs(&playbook, &given, &hosts) {
         Ok(values) => values,
@@ -69,7 +99,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    let timeline = match incident::current(explicit_incident, &config.incidents_dir())
+    let timeline = match incident_dir
         .map_err(|e| e.to_string())
         .and_then(|dir| Timeline::open(&dir, options).map_err(|e| e.to_string()))
     {
@@ -83,7 +113,10 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         }
     };
     println!("{} — {}", playbook.id, playbook.title);
-    let engine = Engine::new(playbook, values);
+    let engine = match progress {
+        Some(progress) => Engine::resume(playbook, values, progress),
+        None => Engine::new(playbook, values),
+    };
     let answers = Answers {
         assume_yes: args.yes,
         confirmed_targets: args.confirm.to_vec(),
@@ -114,6 +147,20 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             eprintln!("vigie run: {e}");
             1
         }
+    }
+}
+
+fn ask_yes_no(prompt: &str, default: bool) -> bool {
+    use std::io::{BufRead, Write};
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => default,
+        Ok(_) => match line.trim().to_lowercase().as_str() {
+            "" => default,
+            answer => answer.starts_with('y'),
+        },
     }
 }
 

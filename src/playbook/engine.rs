@@ -96,7 +96,25 @@ enum Phase {
     Done,
 }
 
+/// What a stopped run had done, rebuilt from the timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// The run being taken up again.
+    pub run: String,
+    /// Steps done or skipped.
+    pub finished_steps: Vec<String>,
+    /// Values captured by those steps.
+    pub captures: BTreeMap<String, String>,
+    /// The step that had started and never ended: its outcome is unknown.
+    pub interrupted: Option<String>,
+}
+
 pub struct Engine {
+    /// Identifies this run in the timeline (`data.run` of every event).
+    run: String,
+    resume: Option<Progress>,
+    /// Captures of the current step, recorded with its `step.done`.
+    step_captures: BTreeMap<String, String>,
     playbook: Playbook,
     /// Input values and captures, as the scripts see them.
     vars: BTreeMap<String, String>,
@@ -115,12 +133,30 @@ impl Engine {
             .filter_map(|(name, _)| inputs.get(name).cloned())
             .collect();
         Engine {
+            run: ulid::Ulid::new().to_string(),
+            resume: None,
+            step_captures: BTreeMap::new(),
             playbook,
             vars: inputs,
             secrets,
             step: 0,
             phase: Phase::NotStarted,
         }
+    }
+
+    /// Takes up a run that vigie left in the middle: finished steps are not
+    /// run again, their captures are restored, and the interrupted step is
+    /// put to the responder (its outcome is unknown).
+    pub fn resume(playbook: Playbook, inputs: BTreeMap<String, String>, progress: Progress) -> Engine {
+        let mut engine = Engine::new(playbook, inputs);
+        engine.run = progress.run.clone();
+        engine.vars.extend(progress.captures.clone());
+        engine.resume = Some(progress);
+        engine
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
     }
 
     /// Values of `secret` inputs: the runner registers them with the timeline's redactor.
@@ -138,14 +174,17 @@ impl Engine {
 
     pub fn handle(&mut self, event: RunEvent) -> Vec<Effect> {
         match (std::mem::replace(&mut self.phase, Phase::Done), event) {
-            (Phase::NotStarted, RunEvent::Start) => {
-                let mut effects = vec![Effect::Record(self.record(
-                    kinds::PLAYBOOK_STARTED,
-                    json!({"playbook": self.playbook.id, "title": self.playbook.title, "inputs": self.public_inputs()}),
-                ))];
-                effects.extend(self.enter_step());
-                effects
-            }
+            (Phase::NotStarted, RunEvent::Start) => match self.resume.take() {
+                None => {
+                    let mut effects = vec![Effect::Record(self.record(
+                        kinds::PLAYBOOK_STARTED,
+                        json!({"playbook": self.playbook.id, "title": self.playbook.title, "inputs": self.public_inputs()}),
+                    ))];
+                    effects.extend(self.enter_step());
+                    effects
+                }
+                Some(progress) => self.take_up(progress),
+            },
             (Phase::Confirming, RunEvent::Confirmed { typed }) => {
                 let expected = self.expected_confirmation();
                 if typed.trim() == expected {
@@ -172,7 +211,10 @@ impl Engine {
                     json!({"step": self.step_id(), "item": item, "exit": exit, "ms": ms, "output": output}),
                 ))];
                 match self.check_expectations(exit, &output) {
-                    Ok(captures) => self.vars.extend(captures),
+                    Ok(captures) => {
+                        self.step_captures.extend(captures.clone());
+                        self.vars.extend(captures);
+                    }
                     Err(why) => failures.push(match &item {
                         Some(vm) => format!("{vm}: {why}"),
                         None => why,
@@ -231,7 +273,38 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    fn take_up(&mut self, progress: Progress) -> Vec<Effect> {
+        let mut effects = vec![Effect::Record(self.record(
+            kinds::PLAYBOOK_RESUMED,
+            json!({"playbook": self.playbook.id, "finished_steps": progress.finished_steps, "interrupted": progress.interrupted}),
+        ))];
+        while self
+            .playbook
+            .steps
+            .get(self.step)
+            .is_some_and(|s| progress.finished_steps.contains(&s.id))
+        {
+            self.step += 1;
+        }
+        let interrupted = progress.interrupted.as_deref() == self.playbook.steps.get(self.step).map(|s| s.id.as_str());
+        if interrupted && self.playbook.steps[self.step].command.is_some() {
+            let error =
+                "outcome unknown: vigie stopped while this step ran; check its effect on the host, then retry or skip"
+                    .to_string();
+            self.phase = Phase::Failed;
+            effects.push(Effect::Record(
+                self.record(kinds::STEP_FAILED, json!({"step": self.step_id(), "error": error})),
+            ));
+            effects.push(Effect::AskRecovery { step: self.step, error });
+        } else {
+            effects.extend(self.enter_step());
+        }
+        effects
+    }
+
     fn record(&self, kind: &str, data: serde_json::Value) -> NewEvent {
+        let mut data = data;
+        data["run"] = json!(self.run);
         let mut event = NewEvent::new(kind, data);
         if let Some(command) = self.playbook.steps.get(self.step).and_then(|s| s.command.as_ref()) {
             event.host = self.resolve_target(command);
@@ -411,6 +484,11 @@ impl Engine {
     fn step_done(&mut self, data: serde_json::Value) -> Vec<Effect> {
         let mut data = data;
         data["step"] = json!(self.step_id());
+        // Captures go with the step, so that a resumed run gets them back.
+        let captures = std::mem::take(&mut self.step_captures);
+        if !captures.is_empty() {
+            data["captures"] = json!(captures);
+        }
         let mut effects = vec![Effect::Record(self.record(kinds::STEP_DONE, data))];
         effects.extend(self.next_step());
         effects
@@ -426,13 +504,72 @@ impl Engine {
         vec![
             Effect::Record(NewEvent::new(
                 kinds::PLAYBOOK_FINISHED,
-                json!({"playbook": self.playbook.id, "outcome": "completed"}),
+                json!({"playbook": self.playbook.id, "outcome": "completed", "run": self.run}),
             )),
             Effect::Finished {
                 outcome: Outcome::Completed,
             },
         ]
     }
+}
+
+/// The last run of `playbook_id` in `events` that never finished, if any,
+/// with its recorded (non-secret) inputs.
+pub fn unfinished_run(
+    events: &[crate::timeline::Event],
+    playbook_id: &str,
+) -> Option<(Progress, BTreeMap<String, String>)> {
+    let text = |e: &crate::timeline::Event, f: &str| e.data.get(f).and_then(|v| v.as_str()).map(String::from);
+    let started = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == kinds::PLAYBOOK_STARTED && text(e, "playbook").as_deref() == Some(playbook_id))?;
+    let run = text(started, "run")?;
+    let of_run: Vec<&crate::timeline::Event> = events
+        .iter()
+        .filter(|e| text(e, "run").as_deref() == Some(run.as_str()))
+        .collect();
+    if of_run.iter().any(|e| e.kind == kinds::PLAYBOOK_FINISHED) {
+        return None;
+    }
+    let mut progress = Progress {
+        run: run.clone(),
+        ..Progress::default()
+    };
+    let mut open_step: Option<String> = None;
+    for event in &of_run {
+        let step = text(event, "step");
+        match event.kind.as_str() {
+            kinds::STEP_STARTED => open_step = step,
+            kinds::STEP_DONE | kinds::STEP_SKIPPED => {
+                if let Some(step) = step {
+                    progress.finished_steps.push(step);
+                }
+                if let Some(captures) = event.data.get("captures").and_then(|c| c.as_object()) {
+                    for (name, value) in captures {
+                        if let Some(value) = value.as_str() {
+                            progress.captures.insert(name.clone(), value.to_string());
+                        }
+                    }
+                }
+                open_step = None;
+            }
+            kinds::STEP_FAILED => open_step = None,
+            _ => {}
+        }
+    }
+    progress.interrupted = open_step;
+    let inputs = started
+        .data
+        .get("inputs")
+        .and_then(|i| i.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((progress, inputs))
 }
 
 fn is_shell_name(name: &str) -> bool {
@@ -577,6 +714,63 @@ mod tests {
             kinds_of(&effects),
             ["step.done", "playbook.finished", "finished:Completed"]
         );
+    }
+
+    #[test]
+    fn a_resumed_run_skips_finished_steps_restores_captures_and_asks_about_the_interrupted_one() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let mut recorded = Vec::new();
+        let mut keep = |effects: Vec<Effect>| {
+            for effect in effects {
+                if let Effect::Record(event) = effect {
+                    recorded.push(event);
+                }
+            }
+        };
+        keep(e.handle(RunEvent::Start));
+        keep(e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: BROKEN.into(),
+            ms: 40,
+        }));
+        keep(e.handle(RunEvent::Confirmed { typed: "db2".into() }));
+        // vigie dies here, during step 2: turn what was recorded into stored events.
+        let events: Vec<crate::timeline::Event> = recorded
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| crate::timeline::Event {
+                seq: i as u64 + 1,
+                id: format!("e{i}"),
+                at: chrono::Utc::now(),
+                recorded_at: chrono::Utc::now(),
+                actor: "alice".into(),
+                kind: n.kind,
+                host: n.host,
+                data: n.data,
+                prev: String::new(),
+            })
+            .collect();
+        let (progress, inputs) = unfinished_run(&events, "repair-replication").unwrap();
+        assert_eq!(progress.finished_steps, vec!["read-the-broken-position".to_string()]);
+        assert_eq!(
+            progress.interrupted.as_deref(),
+            Some("reset-the-connection-at-that-position")
+        );
+        assert_eq!(progress.captures["log_pos"], "1188");
+        assert_eq!(inputs["connection"], "pessicart");
+
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let mut resumed = Engine::resume(playbook.unwrap(), inputs, progress);
+        let effects = resumed.handle(RunEvent::Start);
+        assert_eq!(kinds_of(&effects), ["playbook.resumed", "step.failed", "recovery"]);
+        let effects = resumed.handle(RunEvent::Retry);
+        assert_eq!(kinds_of(&effects), ["step.started", "confirm:db2"]);
+        let effects = resumed.handle(RunEvent::Confirmed { typed: "db2".into() });
+        let Effect::Run { script, .. } = &effects[1] else {
+            panic!()
+        };
+        assert!(script.contains("log_pos='1188'"), "captures came back: {script}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub mod kinds {
     pub const STEP_FAILED: &str = "step.failed";
     pub const CHECKLIST_TICKED: &str = "checklist.ticked";
     pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
+    /// A run taken up again after vigie stopped in the middle of it.
+    pub const PLAYBOOK_RESUMED: &str = "playbook.resumed";
     pub const AMENDMENT: &str = "amendment";
 
     pub const ALL: &[&str] = &[
@@ -46,6 +48,7 @@ pub mod kinds {
         STEP_FAILED,
         CHECKLIST_TICKED,
         PLAYBOOK_FINISHED,
+        PLAYBOOK_RESUMED,
         AMENDMENT,
     ];
 
