@@ -355,3 +355,80 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
     assert!(timeline.contains("slept long enough, checked by hand"));
     assert!(timeline.contains("\"outcome\":\"completed\""));
 }
+
+#[test]
+fn consolidate_snapshots_commits_a_real_qcow2_chain_into_its_base() {
+    let store = tempfile::tempdir().unwrap();
+    let base = store.path().join("wiki.qcow2");
+    let overlay = store.path().join("wiki-snap1.qcow2");
+    let qemu = |program: &str, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e} (qemu-utils)"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    qemu(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "64M"],
+    );
+    qemu(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            "wiki.qcow2",
+            "-F",
+            "qcow2",
+            overlay.to_str().unwrap(),
+        ],
+    );
+    // Data written after the snapshot lives only in the overlay.
+    qemu("qemu-io", &["-c", "write -P 0xab 0 1M", overlay.to_str().unwrap()]);
+    let before = Command::new("qemu-io")
+        .args(["-r", "-c", "read -P 0xab 0 1M", base.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("Pattern verification failed"),
+        "not in the base yet"
+    );
+
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let image = format!("image={}", overlay.display());
+    let (code, stdout, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "consolidate-snapshots",
+            "--input",
+            "host=lab1",
+            "--input",
+            "platform=qcow2-offline",
+            "--input",
+            &image,
+            "--yes",
+            "--confirm",
+            "lab1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("room: ok"), "{stdout}");
+    assert!(stdout.contains("Images are identical."), "{stdout}");
+    let after = qemu("qemu-io", &["-r", "-c", "read -P 0xab 0 1M", base.to_str().unwrap()]);
+    assert!(
+        !after.contains("Pattern verification failed"),
+        "the overlay's data is in the base: {after}"
+    );
+    assert!(timeline_text(home.path()).contains("merge finished"));
+}

@@ -8,13 +8,27 @@ use std::path::{Path, PathBuf};
 /// (file name, text) of every bundled playbook.
 pub const BUNDLED: &[(&str, &str)] = &[
     (
-        "repair-replication.md",
-        include_str!("../../playbooks/repair-replication.md"),
+        "evacuate-hypervisor.md",
+        include_str!("../../playbooks/evacuate-hypervisor.md"),
+    ),
+    (
+        "consolidate-snapshots.md",
+        include_str!("../../playbooks/consolidate-snapshots.md"),
     ),
     (
         "reset-login-lockout.md",
         include_str!("../../playbooks/reset-login-lockout.md"),
     ),
+    (
+        "repair-replication.md",
+        include_str!("../../playbooks/repair-replication.md"),
+    ),
+    ("datastore-full.md", include_str!("../../playbooks/datastore-full.md")),
+    (
+        "restore-lost-lvm-volume.md",
+        include_str!("../../playbooks/restore-lost-lvm-volume.md"),
+    ),
+    ("verify-backups.md", include_str!("../../playbooks/verify-backups.md")),
 ];
 
 /// A playbook and the text it was parsed from.
@@ -78,6 +92,20 @@ fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_file_of_playbooks_is_bundled() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut bundled: Vec<String> = BUNDLED.iter().map(|(f, _)| f.to_string()).collect();
+        bundled.sort();
+        assert_eq!(files, bundled);
+    }
 
     #[test]
     fn every_bundled_playbook_passes_the_linter() {
