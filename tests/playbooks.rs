@@ -432,3 +432,61 @@ fn consolidate_snapshots_commits_a_real_qcow2_chain_into_its_base() {
     );
     assert!(timeline_text(home.path()).contains("merge finished"));
 }
+
+#[test]
+fn ctrl_c_cancels_the_running_command_on_the_host_not_vigie() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("slow.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"slow\"\ntitle = \"Slow\"\n[inputs.target]\nkind = \"host\"\n+++\n\n## Wait\n\n```sh {on=target}\nsleep 8643\n```\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let running = lab.ssh(0, "pgrep -f 'sleep 864[3]' || true");
+        if !String::from_utf8_lossy(&running.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: SIGINT to our own child, as a responder's Ctrl-C would.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a\ncancelled on purpose\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("cancelling"), "{stdout}");
+    assert!(stdout.contains("failed: cancelled"), "{stdout}");
+    let left = lab.ssh(0, "pgrep -af 'sleep 864[3]' || echo NONE");
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "NONE",
+        "the remote command was killed"
+    );
+    assert!(timeline_text(home.path()).contains("cancelled on purpose"));
+}

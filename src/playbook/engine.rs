@@ -774,6 +774,53 @@ mod tests {
     }
 
     #[test]
+    fn each_fans_out_per_vm_with_a_result_per_vm() {
+        let text = "+++\nid = \"per-vm\"\ntitle = \"Per VM\"\n[inputs.hv]\nkind = \"host\"\n[inputs.vms]\nkind = \"vms\"\nfrom = \"hv\"\n+++\n\n## Start each\n\n```sh {on=hv each=vms}\nqm start \"$vm\"\n```\n";
+        let (playbook, problems) = super::super::parse(Path::new("per-vm.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let inputs = [("hv", "locuste"), ("vms", "101, 102,103")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut e = Engine::new(playbook.unwrap(), inputs);
+        let effects = e.handle(RunEvent::Start);
+        let runs: Vec<(Option<String>, String)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Run { item, script, .. } => Some((item.clone(), script.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[1].0.as_deref(), Some("102"));
+        assert!(runs[1].1.contains("vm='102'\nqm start"), "{}", runs[1].1);
+        let ok = |vm: &str| RunEvent::CommandFinished {
+            item: Some(vm.into()),
+            exit: Some(0),
+            output: String::new(),
+            ms: 1,
+        };
+        assert_eq!(
+            kinds_of(&e.handle(ok("101"))),
+            ["command.finished"],
+            "waits for the others"
+        );
+        let failed = e.handle(RunEvent::CommandFinished {
+            item: Some("102".into()),
+            exit: Some(1),
+            output: "locked".into(),
+            ms: 1,
+        });
+        assert_eq!(kinds_of(&failed), ["command.finished"]);
+        let last = e.handle(ok("103"));
+        assert_eq!(kinds_of(&last), ["command.finished", "step.failed", "recovery"]);
+        let Effect::AskRecovery { error, .. } = &last[2] else {
+            panic!()
+        };
+        assert_eq!(error, "102: exit 1", "the failure names its VM");
+    }
+
+    #[test]
     fn failure_then_retry_skip_with_reason_and_abort() {
         let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
         e.handle(RunEvent::Start);

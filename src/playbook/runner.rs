@@ -129,7 +129,20 @@ impl<'a> LineRunner<'a> {
             Ok(t) => t,
             Err(error) => return RunEvent::CommandFailed { item, error },
         };
-        match transport.run(CommandRequest::new(script, timeout)).await {
+        let request = CommandRequest::new(script, timeout);
+        let cancel = request.cancel.clone();
+        let running = transport.run(request);
+        tokio::pin!(running);
+        // Ctrl-C cancels the command (its whole remote process group), not vigie.
+        let result = tokio::select! {
+            result = &mut running => result,
+            _ = tokio::signal::ctrl_c() => {
+                println!("  cancelling…");
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                running.await
+            }
+        };
+        match result {
             Ok(output) => {
                 let mut text = output.stdout_text();
                 let stderr = output.stderr_text();
