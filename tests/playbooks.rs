@@ -490,3 +490,28 @@ fn ctrl_c_cancels_the_running_command_on_the_host_not_vigie() {
     );
     assert!(timeline_text(home.path()).contains("cancelled on purpose"));
 }
+
+#[test]
+fn vm_inputs_are_checked_against_the_live_status_of_their_host() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("per-vm.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"per-vm\"\ntitle = \"Per VM\"\n[inputs.hv]\nkind = \"host\"\n[inputs.vms]\nkind = \"vms\"\nfrom = \"hv\"\n+++\n\n## Each\n\n```sh {on=hv each=vms}\necho \"vm $vm\"\n```\n",
+    )
+    .unwrap();
+    let path = playbook.to_str().unwrap();
+    // lab1 is a plain Linux host: it has no VMs, so no VM can be picked on it.
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &["run", path, "--input", "hv=lab1", "--input", "vms=101,102", "--yes"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("vms: no VM \"101\" on lab1 now (its VMs: none)"),
+        "{stderr}"
+    );
+    assert!(!timeline_text(home.path()).contains("playbook.started"), "nothing ran");
+}

@@ -88,6 +88,13 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
+    if let Err(problems) = check_vms_are_live(config, &playbook, &values) {
+        eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
+        for p in problems {
+            eprintln!("  {p}");
+        }
+        return 1;
+    }
     if args.dry_run {
         print_dry_run(&playbook, &values);
         return 0;
@@ -147,6 +154,90 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             eprintln!("vigie run: {e}");
             1
         }
+    }
+}
+
+/// `vm`/`vms` inputs name VMs of their `from` host: each must be in that
+/// host's live status (by id or name), polled now.
+fn check_vms_are_live(
+    config: &Config,
+    playbook: &crate::playbook::Playbook,
+    values: &BTreeMap<String, String>,
+) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    for (name, input) in &playbook.inputs {
+        if !matches!(input.kind, InputKind::Vm | InputKind::Vms) {
+            continue;
+        }
+        let wanted: Vec<&str> = values
+            .get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            continue;
+        }
+        if input.kind == InputKind::Vm && wanted.len() > 1 {
+            problems.push(format!("{name}: one VM only"));
+            continue;
+        }
+        let Some(from) = input
+            .from
+            .as_deref()
+            .map(|f| values.get(f).map(String::as_str).unwrap_or(f))
+        else {
+            problems.push(format!(
+                "{name}: the playbook does not say which host's VMs (from = ...)"
+            ));
+            continue;
+        };
+        match live_vms(config, from) {
+            Ok(vms) => {
+                for vm in wanted {
+                    if !vms.iter().any(|v| v.id == vm || v.name == vm) {
+                        let known: Vec<String> = vms.iter().map(|v| format!("{} ({})", v.id, v.name)).collect();
+                        let known = if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        };
+                        problems.push(format!("{name}: no VM {vm:?} on {from} now (its VMs: {known})"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("{name}: cannot read the VMs of {from}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// One poll of `host_name`, for its VMs.
+fn live_vms(config: &Config, host_name: &str) -> Result<Vec<crate::probe::model::Vm>, String> {
+    let host = config
+        .host(host_name)
+        .ok_or_else(|| format!("no host {host_name:?} in the inventory"))?;
+    let transport = crate::transport::Transport::for_host(
+        config,
+        &crate::transport::ssh_config::SshConfig::load_user_config(),
+        host,
+        &crate::transport::ssh::SshOptions::from_config(config),
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let outcome = runtime.block_on(crate::poller::poll_once(
+        &transport,
+        host,
+        config.settings.command_timeout,
+    ));
+    runtime.shutdown_background();
+    match outcome {
+        crate::status::PollOutcome::Reading { reading, .. } => Ok(reading.vms),
+        crate::status::PollOutcome::Failed(e) => Err(e.to_string()),
     }
 }
 
