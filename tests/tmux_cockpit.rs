@@ -130,3 +130,50 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
     });
     tmux.send(&["q"]);
 }
+
+#[test]
+fn a_note_typed_in_one_cockpit_appears_live_in_another_and_in_the_timeline() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_str().unwrap();
+    let data = format!("{home_path}/data");
+    let env = [
+        ("HOME", home_path),
+        ("XDG_DATA_HOME", data.as_str()),
+        ("XDG_CONFIG_HOME", home_path),
+        ("PS1", "$ "),
+    ];
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["incident", "new", "miramelle down", "--severity", "critical"])
+        .envs(env.iter().copied())
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let alice = TmuxSession::start(120, 30, home.path(), &env);
+    let bob = TmuxSession::start(100, 30, home.path(), &env);
+    for cockpit in [&alice, &bob] {
+        cockpit.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
+        cockpit.wait_for("the timeline pane", Duration::from_secs(10), |s| {
+            s.contains("TIMELINE") && s.contains("declared incident")
+        });
+    }
+    alice.send(&["n"]);
+    alice.wait_for("the note prompt", Duration::from_secs(5), |s| s.contains("note>"));
+    alice.send(&["-l", "mailed the VM owners"]);
+    alice.send(&["Enter"]);
+    alice.wait_for("the confirmation", Duration::from_secs(5), |s| {
+        s.contains("note #2 recorded")
+    });
+    bob.wait_for("alice's note, live", Duration::from_secs(5), |s| {
+        s.contains("note: mailed the VM owners")
+    });
+    for cockpit in [&alice, &bob] {
+        cockpit.send(&["q"]);
+    }
+    let incidents = std::path::Path::new(&data).join("vigie/incidents");
+    let dir = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
+    let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
+    assert!(timeline.contains("\"kind\":\"note\"") && timeline.contains("mailed the VM owners"));
+}

@@ -112,3 +112,65 @@ fn proxmox_node_with_cluster_vms_and_storages() {
     app.apply_action(Action::SelectNext);
     insta::assert_snapshot!(render(&app, 120, 40).backend());
 }
+
+fn with_incident(app: &mut App) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 19, 30, 0).unwrap();
+    let event = |seq: u64, minutes: i64, actor: &str, kind: &str, data: serde_json::Value| vigie::timeline::Event {
+        seq,
+        id: format!("e{seq}"),
+        at: t0 + chrono::Duration::minutes(minutes),
+        recorded_at: t0 + chrono::Duration::minutes(minutes),
+        actor: actor.into(),
+        kind: kind.into(),
+        host: None,
+        data,
+        prev: String::new(),
+    };
+    app.apply_timeline(vec![
+        event(
+            1,
+            0,
+            "alert",
+            "alert.raised",
+            serde_json::json!({"text": "miramelle unreachable"}),
+        ),
+        event(
+            2,
+            11,
+            "alice",
+            "incident.declared",
+            serde_json::json!({"title": "miramelle down", "severity": "critical"}),
+        ),
+        event(
+            3,
+            14,
+            "bob",
+            "note",
+            serde_json::json!({"text": "mailed the VM owners \u{1b}]0;pwned\u{7}\u{1b}[31m"}),
+        ),
+    ]);
+    app.now = t0 + chrono::Duration::minutes(42);
+}
+
+#[test]
+fn incident_with_timeline_pane_at_120x40_and_80x24() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    insta::assert_snapshot!("incident_120x40", render(&app, 120, 40).backend());
+    insta::assert_snapshot!("incident_80x24", render(&app, 80, 24).backend());
+}
+
+#[test]
+fn faulty_only_and_a_note_being_typed() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    app.apply_action(Action::ToggleFaulty);
+    app.apply_action(Action::Note);
+    for c in "evacuating to locuste".chars() {
+        app.type_key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        ));
+    }
+    insta::assert_snapshot!(render(&app, 120, 40).backend());
+}

@@ -13,6 +13,9 @@ pub enum Action {
     SelectFirst,
     SelectLast,
     CloseOverlay,
+    ToggleFaulty,
+    Filter,
+    Note,
 }
 
 pub struct Binding {
@@ -67,6 +70,27 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::CloseOverlay,
         description: "close the overlay",
         in_hint_bar: false,
+    },
+    Binding {
+        keys: &[KeyCode::Char('n')],
+        label: "n",
+        action: Action::Note,
+        description: "note",
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('f')],
+        label: "f",
+        action: Action::ToggleFaulty,
+        description: "faulty only",
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        label: "/",
+        action: Action::Filter,
+        description: "filter",
+        in_hint_bar: true,
     },
     Binding {
         keys: &[KeyCode::Char('q')],

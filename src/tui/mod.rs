@@ -9,6 +9,7 @@ pub mod views;
 
 use crate::config::Config;
 use crate::poller;
+use crate::timeline::writer::TimelineWriter;
 use crate::timeline::{Event as TimelineEvent, Follower};
 use anyhow::Context;
 use chrono::Utc;
@@ -32,6 +33,14 @@ pub fn run(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
 async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
     let mut guard = terminal::TerminalGuard::enter().context("cannot open the terminal")?;
     let (mut polls, poll_tasks) = poller::start(&config);
+    // Appends go through a writer thread: fsync never runs on the render path.
+    let writer = match (&incident, crate::incident::timeline_options(&config)) {
+        (Some(dir), Ok(options)) => crate::timeline::Timeline::open(dir, options)
+            .ok()
+            .map(TimelineWriter::spawn),
+        _ => None,
+    };
+    let (flash_sender, mut flashes) = mpsc::unbounded_channel::<String>();
     let mut timeline_events = follow_timeline(incident);
     let mut inputs = spawn_input_thread();
     let mut app = app::App::new(&config, Utc::now());
@@ -44,7 +53,17 @@ async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<(
             dirty = false;
         }
         tokio::select! {
-            Some(input) = inputs.recv() => dirty |= handle_input(&mut app, input),
+            Some(input) = inputs.recv() => {
+                let (changed, request) = handle_input(&mut app, input);
+                dirty |= changed;
+                if let Some(request) = request {
+                    carry_out(request, writer.clone(), flash_sender.clone());
+                }
+            }
+            Some(flash) = flashes.recv() => {
+                app.flash = Some(flash);
+                dirty = true;
+            }
             Some(result) = polls.recv() => {
                 app.apply_poll(&result);
                 // Fold every result already waiting into this one frame.
@@ -69,18 +88,46 @@ async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<(
     Ok(())
 }
 
-/// Returns whether the screen needs a redraw.
-fn handle_input(app: &mut app::App, input: Event) -> bool {
+/// Returns whether the screen needs a redraw, and work to do for the app.
+fn handle_input(app: &mut app::App, input: Event) -> (bool, Option<app::Request>) {
     match input {
-        Event::Key(key) if key.kind == KeyEventKind::Press => match keys::action_for(key) {
-            Some(action) => {
-                app.apply_action(action);
-                true
+        Event::Key(key) if key.kind == KeyEventKind::Press => {
+            let quit = key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                && key.code == crossterm::event::KeyCode::Char('c');
+            if app.prompt.is_some() && !quit {
+                // A prompt takes every key until Enter or Esc.
+                return (true, app.type_key(key));
             }
-            None => false,
-        },
-        Event::Resize(..) => true,
-        _ => false,
+            match keys::action_for(key) {
+                Some(action) => (true, app.apply_action(action)),
+                None => (false, None),
+            }
+        }
+        Event::Resize(..) => (true, None),
+        _ => (false, None),
+    }
+}
+
+/// Does a request's IO off the render path; the outcome comes back as a flash message.
+fn carry_out(request: app::Request, writer: Option<TimelineWriter>, flash: mpsc::UnboundedSender<String>) {
+    match request {
+        app::Request::AppendNote(text) => {
+            let Some(writer) = writer else {
+                let _ = flash.send("no incident to write to".into());
+                return;
+            };
+            tokio::spawn(async move {
+                let event = crate::timeline::NewEvent::new(
+                    crate::timeline::event::kinds::NOTE,
+                    serde_json::json!({"text": text}),
+                );
+                let message = match writer.append(event).await {
+                    Ok(event) => format!("note #{} recorded", event.seq),
+                    Err(e) => format!("the note was NOT recorded: {e}"),
+                };
+                let _ = flash.send(message);
+            });
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Rendering only: every function here reads [`App`] and draws; none changes state.
 
-use super::app::App;
+use super::app::{App, Prompt};
 use super::keys::BINDINGS;
 use crate::alerts::{self, Severity};
 use crate::config::ConfigSource;
@@ -20,10 +20,19 @@ pub fn render(frame: &mut Frame, app: &App) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
     render_header(frame, header, app);
     let list_width = (body.width / 3).clamp(24, 40);
-    let [hosts, detail] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
+    let [hosts, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
     render_host_list(frame, hosts, app);
-    render_detail(frame, detail, app);
-    render_hint_bar(frame, footer);
+    if app.incident.is_some() {
+        let [detail, timeline] = Layout::vertical([Constraint::Percentage(60), Constraint::Min(4)]).areas(right);
+        render_detail(frame, detail, app);
+        render_timeline(frame, timeline, app);
+    } else {
+        render_detail(frame, right, app);
+    }
+    match &app.prompt {
+        Some(prompt) => render_prompt(frame, footer, prompt),
+        None => render_hint_bar(frame, footer, app),
+    }
     if app.show_help {
         render_help(frame, frame.area());
     }
@@ -85,8 +94,9 @@ fn severity_colour(severity: Severity) -> Color {
 
 fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     let items: Vec<ListItem> = app
-        .hosts
-        .iter()
+        .visible_hosts()
+        .into_iter()
+        .filter_map(|i| app.hosts.get(i))
         .map(|host| {
             let (glyph, colour) = reachability_glyph(host);
             let summary = match (&host.reachability, host.health()) {
@@ -107,8 +117,15 @@ fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
             ]))
         })
         .collect();
+    let mut title = String::from(" HOSTS ");
+    if app.faulty_only {
+        title.push_str("· faulty only ");
+    }
+    if !app.filter.is_empty() {
+        title.push_str(&format!("· /{} ", one_line(&app.filter)));
+    }
     let list = List::new(items)
-        .block(Block::default().borders(Borders::ALL).title(" HOSTS "))
+        .block(Block::default().borders(Borders::ALL).title(title))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = ListState::default().with_selected(Some(app.selected));
     frame.render_stateful_widget(list, area, &mut state);
@@ -359,7 +376,45 @@ fn bar(percent: f64, width: usize) -> String {
     format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled.min(width)))
 }
 
-fn render_hint_bar(frame: &mut Frame, area: Rect) {
+/// The latest timeline events that fit, newest at the bottom.
+fn render_timeline(frame: &mut Frame, area: Rect, app: &App) {
+    let rows = area.height.saturating_sub(2) as usize;
+    let start = app.timeline.len().saturating_sub(rows);
+    let lines: Vec<Line> = app.timeline[start..]
+        .iter()
+        .map(|event| {
+            Line::from(vec![
+                Span::styled(
+                    event.at.format("%H:%M:%S ").to_string(),
+                    Style::new().fg(Color::DarkGray),
+                ),
+                Span::styled(
+                    format!("{:<10} ", one_line(&event.actor)),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(crate::timeline::view::describe(event)),
+            ])
+        })
+        .collect();
+    let block = Block::default().borders(Borders::ALL).title(" TIMELINE ");
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
+    let (label, text, help) = match prompt {
+        Prompt::Note(text) => ("note", text, "Enter records it in the timeline · Esc cancels"),
+        Prompt::Filter(text) => ("filter", text, "Enter keeps it · Esc cancels"),
+    };
+    let line = Line::from(vec![
+        Span::styled(format!(" {label}> "), Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(one_line(text)),
+        Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        Span::styled(format!("   {help}"), Style::new().fg(Color::DarkGray)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
     for binding in BINDINGS.iter().filter(|b| b.in_hint_bar) {
         spans.push(Span::styled(
@@ -367,6 +422,12 @@ fn render_hint_bar(frame: &mut Frame, area: Rect) {
             Style::new().add_modifier(Modifier::BOLD),
         ));
         spans.push(Span::raw(format!("{} ", binding.description)));
+    }
+    if let Some(flash) = &app.flash {
+        spans.push(Span::styled(
+            format!(" · {}", one_line(flash)),
+            Style::new().fg(Color::Yellow),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
