@@ -174,3 +174,23 @@ fn faulty_only_and_a_note_being_typed() {
     }
     insta::assert_snapshot!(render(&app, 120, 40).backend());
 }
+
+#[test]
+fn read_only_and_no_color() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    app.read_only = true;
+    app.no_color = true;
+    let terminal = render(&app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    assert!(buffer
+        .content
+        .iter()
+        .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset));
+    let hint_bar: String = (0..120).map(|x| buffer[(x, 39)].symbol().to_string()).collect();
+    assert!(!hint_bar.contains("note"), "{hint_bar}");
+    assert!(hint_bar.contains("faulty only"), "{hint_bar}");
+    // Meaning survives without colour: the glyphs are still there.
+    let list: String = (0..40).map(|x| buffer[(x, 2)].symbol().to_string()).collect();
+    assert!(list.contains('✖'), "{list}");
+}

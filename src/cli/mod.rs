@@ -18,6 +18,9 @@ pub struct Cli {
     /// The incident directory (else $VIGIE_INCIDENT, else the most recent open incident)
     #[arg(long, global = true, value_name = "DIR", env = "VIGIE_INCIDENT")]
     pub incident: Option<PathBuf>,
+    /// Cockpit: watch only; every acting key (notes, playbooks) is removed
+    #[arg(long)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -188,7 +191,7 @@ pub enum TimelineCommand {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref()),
+        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref(), cli.read_only),
         Some(Command::Init { path }) => init(&path),
         Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
         Some(Command::Status { json }) => match load_config(cli.config.as_deref()) {
@@ -323,7 +326,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
     eprintln!("{count} error{} in the config", if count == 1 { "" } else { "s" });
 }
 
-fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>) -> i32 {
+fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool) -> i32 {
     let config = match load_config(explicit) {
         Ok(config) => config,
         Err(code) => return code,
@@ -337,7 +340,7 @@ fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>) -> i32 {
         }
         Err(_) => None,
     };
-    match crate::tui::run(config, incident_dir) {
+    match crate::tui::run(config, incident_dir, read_only) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("vigie: {e:#}");

@@ -43,6 +43,10 @@ pub struct App {
     /// Show only hosts whose name contains this (case-insensitive).
     pub filter: String,
     pub prompt: Option<Prompt>,
+    /// `--read-only`: look, never act.
+    pub read_only: bool,
+    /// `NO_COLOR`: glyphs and text carry every meaning, colours are dropped.
+    pub no_color: bool,
     /// The last message for the responder ("note recorded", an error).
     pub flash: Option<String>,
     pub show_help: bool,
@@ -65,6 +69,8 @@ impl App {
             faulty_only: false,
             filter: String::new(),
             prompt: None,
+            read_only: false,
+            no_color: false,
             flash: None,
             show_help: false,
             should_quit: false,
@@ -194,6 +200,28 @@ impl App {
             let excess = self.timeline.len() - TIMELINE_KEPT;
             self.timeline.drain(..excess);
         }
+    }
+
+    /// The VMs that belong to `host`: those any live cluster view places on
+    /// it, else those of its own last reading.
+    pub fn vms_of<'a>(&'a self, host: &'a HostStatus) -> Vec<&'a crate::probe::model::Vm> {
+        let mut vms: Vec<&crate::probe::model::Vm> = Vec::new();
+        for other in self.hosts.iter().filter(|h| h.is_reachable()) {
+            for vm in other.reading.iter().flat_map(|r| r.vms.iter()) {
+                if vm.node.as_deref() == Some(host.name.as_str()) && !vms.iter().any(|v| v.id == vm.id) {
+                    vms.push(vm);
+                }
+            }
+        }
+        if vms.is_empty() {
+            vms = host
+                .reading
+                .iter()
+                .flat_map(|r| r.vms.iter())
+                .filter(|vm| vm.node.is_none())
+                .collect();
+        }
+        vms
     }
 
     pub fn selected_host(&self) -> Option<&HostStatus> {

@@ -26,6 +26,8 @@ pub struct Binding {
     pub description: &'static str,
     /// Shown in the hint bar (the rest only in `?`).
     pub in_hint_bar: bool,
+    /// Changes something (the timeline, a host): removed in read-only mode.
+    pub acts: bool,
 }
 
 pub const BINDINGS: &[Binding] = &[
@@ -35,6 +37,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleHelp,
         description: "help",
         in_hint_bar: true,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
@@ -42,6 +45,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::SelectNext,
         description: "next host",
         in_hint_bar: true,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
@@ -49,6 +53,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::SelectPrevious,
         description: "previous host",
         in_hint_bar: true,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Home, KeyCode::Char('g')],
@@ -56,6 +61,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::SelectFirst,
         description: "first host",
         in_hint_bar: false,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::End, KeyCode::Char('G')],
@@ -63,6 +69,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::SelectLast,
         description: "last host",
         in_hint_bar: false,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Esc],
@@ -70,6 +77,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::CloseOverlay,
         description: "close the overlay",
         in_hint_bar: false,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Char('n')],
@@ -77,6 +85,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Note,
         description: "note",
         in_hint_bar: true,
+        acts: true,
     },
     Binding {
         keys: &[KeyCode::Char('f')],
@@ -84,6 +93,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleFaulty,
         description: "faulty only",
         in_hint_bar: true,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Char('/')],
@@ -91,6 +101,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Filter,
         description: "filter",
         in_hint_bar: true,
+        acts: false,
     },
     Binding {
         keys: &[KeyCode::Char('q')],
@@ -98,15 +109,24 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Quit,
         description: "quit",
         in_hint_bar: true,
+        acts: false,
     },
 ];
 
+/// The bindings in force: in read-only mode every acting one is gone, from
+/// dispatch, the hint bar and the help alike (this is the one place).
+pub fn active_bindings(read_only: bool) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| !(read_only && b.acts))
+}
+
 /// The action bound to `key`, if any. Ctrl-C always quits.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
+pub fn action_for(key: KeyEvent, read_only: bool) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    BINDINGS.iter().find(|b| b.keys.contains(&key.code)).map(|b| b.action)
+    active_bindings(read_only)
+        .find(|b| b.keys.contains(&key.code))
+        .map(|b| b.action)
 }
 
 #[cfg(test)]
@@ -127,10 +147,14 @@ mod tests {
     #[test]
     fn dispatch_follows_the_table() {
         let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
-        assert_eq!(action_for(q), Some(Action::Quit));
+        assert_eq!(action_for(q, false), Some(Action::Quit));
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(ctrl_c), Some(Action::Quit));
+        assert_eq!(action_for(ctrl_c, false), Some(Action::Quit));
         let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
-        assert_eq!(action_for(x), None);
+        assert_eq!(action_for(x, false), None);
+        let n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(action_for(n, false), Some(Action::Note));
+        assert_eq!(action_for(n, true), None, "read-only removes acting keys");
+        assert!(active_bindings(true).all(|b| !b.acts));
     }
 }

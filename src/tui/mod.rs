@@ -21,21 +21,21 @@ use tokio::sync::mpsc;
 
 /// Opens the cockpit and returns when the responder quits. `incident` is the
 /// incident directory to show, if one is current.
-pub fn run(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(config: Config, incident: Option<PathBuf>, read_only: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_loop(config, incident))
+    runtime.block_on(run_loop(config, incident, read_only))
 }
 
-async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run_loop(config: Config, incident: Option<PathBuf>, read_only: bool) -> anyhow::Result<()> {
     let mut guard = terminal::TerminalGuard::enter().context("cannot open the terminal")?;
     let (mut polls, poll_tasks) = poller::start(&config);
     // Appends go through a writer thread: fsync never runs on the render path.
     let writer = match (&incident, crate::incident::timeline_options(&config)) {
-        (Some(dir), Ok(options)) => crate::timeline::Timeline::open(dir, options)
+        (Some(dir), Ok(options)) if !read_only => crate::timeline::Timeline::open(dir, options)
             .ok()
             .map(TimelineWriter::spawn),
         _ => None,
@@ -44,6 +44,8 @@ async fn run_loop(config: Config, incident: Option<PathBuf>) -> anyhow::Result<(
     let mut timeline_events = follow_timeline(incident);
     let mut inputs = spawn_input_thread();
     let mut app = app::App::new(&config, Utc::now());
+    app.read_only = read_only;
+    app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
 
@@ -98,7 +100,7 @@ fn handle_input(app: &mut app::App, input: Event) -> (bool, Option<app::Request>
                 // A prompt takes every key until Enter or Esc.
                 return (true, app.type_key(key));
             }
-            match keys::action_for(key) {
+            match keys::action_for(key, app.read_only) {
                 Some(action) => (true, app.apply_action(action)),
                 None => (false, None),
             }

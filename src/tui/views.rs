@@ -1,7 +1,7 @@
 //! Rendering only: every function here reads [`App`] and draws; none changes state.
 
 use super::app::{App, Prompt};
-use super::keys::BINDINGS;
+use super::keys::{active_bindings, BINDINGS};
 use crate::alerts::{self, Severity};
 use crate::config::ConfigSource;
 use crate::format::{human_age, human_bytes, human_kib};
@@ -34,7 +34,14 @@ pub fn render(frame: &mut Frame, app: &App) {
         None => render_hint_bar(frame, footer, app),
     }
     if app.show_help {
-        render_help(frame, frame.area());
+        render_help(frame, frame.area(), app);
+    }
+    if app.no_color {
+        // Meaning never rides on colour alone, so dropping it loses nothing.
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.set_fg(Color::Reset);
+            cell.set_bg(Color::Reset);
+        }
     }
 }
 
@@ -93,30 +100,54 @@ fn severity_colour(severity: Severity) -> Color {
 }
 
 fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
-    let items: Vec<ListItem> = app
+    let mut items: Vec<ListItem> = Vec::new();
+    let mut selected_row = 0;
+    for (position, host) in app
         .visible_hosts()
         .into_iter()
         .filter_map(|i| app.hosts.get(i))
-        .map(|host| {
-            let (glyph, colour) = reachability_glyph(host);
-            let summary = match (&host.reachability, host.health()) {
-                (Reachability::Unreachable { .. }, _) => "down".to_string(),
-                (_, Some(health)) => health
-                    .load
-                    .map(|l| format!("load {:.1}", l[0]))
-                    .unwrap_or_else(|| "ok".to_string()),
-                _ => "—".to_string(),
+        .enumerate()
+    {
+        if position == app.selected {
+            selected_row = items.len();
+        }
+        let (glyph, colour) = reachability_glyph(host);
+        let summary = match (&host.reachability, host.health()) {
+            (Reachability::Unreachable { .. }, _) => "down".to_string(),
+            (_, Some(health)) => health
+                .load
+                .map(|l| format!("load {:.1}", l[0]))
+                .unwrap_or_else(|| "ok".to_string()),
+            _ => "—".to_string(),
+        };
+        items.push(ListItem::new(Line::from(vec![
+            Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+            Span::raw(format!(
+                "{:<11} {:<7} {summary}",
+                one_line(&host.name),
+                host.kind.as_str()
+            )),
+        ])));
+        // Its VMs, nested: a dead node's VMs show as unknown, not as running.
+        let down = !host.is_reachable();
+        for vm in app.vms_of(host) {
+            let (glyph, colour) = match vm.state.as_str() {
+                _ if down => ("?", Color::DarkGray),
+                "running" => ("●", Color::Green),
+                "stopped" | "shutoff" => ("○", Color::DarkGray),
+                "paused" | "crashed" => ("✖", Color::Red),
+                _ => ("?", Color::DarkGray),
             };
-            ListItem::new(Line::from(vec![
+            items.push(ListItem::new(Line::from(vec![
+                Span::raw("  "),
                 Span::styled(format!("{glyph} "), Style::new().fg(colour)),
-                Span::raw(format!(
-                    "{:<11} {:<7} {summary}",
-                    one_line(&host.name),
-                    host.kind.as_str()
-                )),
-            ]))
-        })
-        .collect();
+                Span::styled(
+                    format!("{:<10} vm {}", one_line(&vm.name), one_line(&vm.id)),
+                    Style::new().fg(Color::Gray),
+                ),
+            ])));
+        }
+    }
     let mut title = String::from(" HOSTS ");
     if app.faulty_only {
         title.push_str("· faulty only ");
@@ -127,7 +158,7 @@ fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     let list = List::new(items)
         .block(Block::default().borders(Borders::ALL).title(title))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(app.selected));
+    let mut state = ListState::default().with_selected(Some(selected_row));
     frame.render_stateful_widget(list, area, &mut state);
 }
 
@@ -416,7 +447,7 @@ fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
 
 fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
-    for binding in BINDINGS.iter().filter(|b| b.in_hint_bar) {
+    for binding in active_bindings(app.read_only).filter(|b| b.in_hint_bar) {
         spans.push(Span::styled(
             format!(" {} ", binding.label),
             Style::new().add_modifier(Modifier::BOLD),
@@ -432,7 +463,7 @@ fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn render_help(frame: &mut Frame, area: Rect) {
+fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     let width = 44.min(area.width);
     let height = (BINDINGS.len() as u16 + 4).min(area.height);
     let popup = Rect {
@@ -441,8 +472,7 @@ fn render_help(frame: &mut Frame, area: Rect) {
         width,
         height,
     };
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
+    let mut lines: Vec<Line> = active_bindings(app.read_only)
         .map(|b| Line::raw(format!(" {:<8} {}", b.label, b.description)))
         .collect();
     lines.push(Line::raw(""));
