@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab::SshLab;
+use common::lab::{vigie_command, SshLab};
 use common::mariadb::{MariaDbPair, REPL_PASSWORD};
 use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
 use std::path::{Path, PathBuf};
@@ -26,15 +26,8 @@ fn prepared_home(lab: &SshLab) -> tempfile::TempDir {
 }
 
 fn vigie(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let out = vigie_command(home)
         .args(args)
-        .current_dir(home)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -286,15 +279,8 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
          ## Last\n\n```sh {on=target}\necho \"last saw $word\"\n```\n",
     )
     .unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut first = vigie_command(home.path())
         .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("XDG_DATA_HOME", home.path().join(".local/share"))
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -310,15 +296,8 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
 
     // Rerun, interactively: continue, the interrupted step is reported with an
     // unknown outcome, the responder skips it with a reason.
-    let mut second = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut second = vigie_command(home.path())
         .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("XDG_DATA_HOME", home.path().join(".local/share"))
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -443,15 +422,8 @@ fn ctrl_c_cancels_the_running_command_on_the_host_not_vigie() {
         "+++\nid = \"slow\"\ntitle = \"Slow\"\n[inputs.target]\nkind = \"host\"\n+++\n\n## Wait\n\n```sh {on=target}\nsleep 8643\n```\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut child = vigie_command(home.path())
         .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("XDG_DATA_HOME", home.path().join(".local/share"))
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -413,19 +413,26 @@ impl SshLab {
     }
 }
 
-/// Runs the real vigie binary with a clean environment: HOME in `home` (no
-/// ~/.ssh of the developer), no ssh-agent, no VIGIE_* variables.
-pub fn vigie(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(args)
+/// The real vigie binary with a clean environment: HOME in `home` (no
+/// ~/.ssh of the developer), XDG dirs under it, no ssh-agent, no VIGIE_*.
+pub fn vigie_command(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    command
         .current_dir(home)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env_remove("SSH_AUTH_SOCK")
         .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
+        .env_remove("VIGIE_INCIDENT");
+    command
+}
+
+/// Runs vigie (see [`vigie_command`]) with `stdin` as its input.
+pub fn vigie(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = vigie_command(home)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
