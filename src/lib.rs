@@ -11,6 +11,7 @@ pub mod incident;
 pub mod playbook;
 pub mod poller;
 pub mod probe;
+pub mod report;
 pub mod sanitize;
 pub mod status;
 pub mod status_json;

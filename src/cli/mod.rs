@@ -222,6 +222,10 @@ pub fn main() -> i32 {
             }
             Err(code) => code,
         },
+        Some(Command::Report { format, output }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => report(&config, cli.incident.as_deref(), &format, output.as_deref()),
+            Err(code) => code,
+        },
         Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
             Ok(config) => trust::run(&config, &host, yes),
             Err(code) => code,
@@ -253,7 +257,41 @@ pub fn main() -> i32 {
             Ok(config) => timeline_command(&config, cli.incident.as_deref(), command),
             Err(code) => code,
         },
-        Some(other) => not_available(&other),
+    }
+}
+
+fn report(config: &Config, explicit: Option<&Path>, format: &str, output: Option<&Path>) -> i32 {
+    if format != "md" {
+        eprintln!("vigie report: --format {format} is not available yet in this version (md is)");
+        return 2;
+    }
+    let result = (|| -> Result<String, String> {
+        let dir = crate::incident::current(explicit, &config.incidents_dir()).map_err(|e| e.to_string())?;
+        let summary = crate::incident::summarize(&dir).map_err(|e| e.to_string())?;
+        let events =
+            crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).map_err(|e| e.to_string())?;
+        let report = crate::report::Report::new(summary, &events);
+        Ok(crate::report::markdown::render(&report, *chrono::Local::now().offset()))
+    })();
+    match (result, output) {
+        (Ok(text), None) => {
+            print!("{text}");
+            0
+        }
+        (Ok(text), Some(path)) => match std::fs::write(path, text) {
+            Ok(()) => {
+                println!("wrote {}", path.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("vigie report: cannot write {}: {e}", path.display());
+                1
+            }
+        },
+        (Err(e), _) => {
+            eprintln!("vigie report: {e}");
+            1
+        }
     }
 }
 
@@ -421,15 +459,4 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
         return 1;
     }
     0
-}
-
-fn not_available(command: &Command) -> i32 {
-    let name = format!("{command:?}");
-    let name = name
-        .split([' ', '(', '{'])
-        .next()
-        .unwrap_or("this command")
-        .to_lowercase();
-    eprintln!("vigie {name}: not available yet in this version");
-    2
 }

@@ -157,6 +157,33 @@ pub fn describe(event: &Event) -> String {
             let reason = field("reason").map(|r| format!(" — {r}")).unwrap_or_default();
             format!("amended {target}: {}{reason}", changes.join(", "))
         }
+        kinds::PLAYBOOK_STARTED => format!("started playbook {}", field("playbook").unwrap_or_default()),
+        kinds::PLAYBOOK_RESUMED => format!("resumed playbook {}", field("playbook").unwrap_or_default()),
+        kinds::PLAYBOOK_FINISHED => format!(
+            "playbook {} {}",
+            field("playbook").unwrap_or_default(),
+            field("outcome").unwrap_or_default()
+        ),
+        kinds::STEP_STARTED => format!(
+            "step {} started",
+            field("title").or_else(|| field("step")).unwrap_or_default()
+        ),
+        kinds::STEP_DONE => format!("step {} done", field("step").unwrap_or_default()),
+        kinds::STEP_SKIPPED => format!(
+            "skipped step {}: {}",
+            field("step").unwrap_or_default(),
+            field("reason").unwrap_or_default()
+        ),
+        kinds::STEP_FAILED => format!(
+            "step {} failed: {}",
+            field("step").unwrap_or_default(),
+            field("error").unwrap_or_default()
+        ),
+        kinds::COMMAND_SENT => {
+            let command = event.data.get("command").and_then(|c| c.as_str()).unwrap_or("");
+            let first = command.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("sent: {}", one_line(first))
+        }
         kinds::COMMAND_FINISHED => format!(
             "command finished: exit {} in {} ms",
             field("exit").unwrap_or_else(|| "?".into()),

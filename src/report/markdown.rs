@@ -1,0 +1,241 @@
+//! The post-mortem as Markdown that reads well on a forge and in a terminal.
+//! Every piece of text from the timeline is escaped: no raw HTML, no table
+//! breakage, no escape sequences.
+
+use super::model::Report;
+use crate::format::human_age;
+use crate::sanitize::one_line;
+use chrono::FixedOffset;
+
+/// Text for a table cell or a list item: one line, Markdown and HTML inert.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in one_line(text).chars() {
+        match c {
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced block whose fence is longer than any backtick run inside.
+fn code_block(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!(
+        "{fence}text\n{}\n{fence}\n",
+        crate::sanitize::terminal_safe(text).trim_end()
+    )
+}
+
+fn empty(out: &mut String, what: &str) {
+    out.push_str(&format!("_No {what} recorded._\n\n"));
+}
+
+/// Renders `report`; `local` is the responders' UTC offset for the local-time column.
+pub fn render(report: &Report, local: FixedOffset) -> String {
+    let s = &report.summary;
+    let mut out = String::new();
+    out.push_str(&format!("# Post-mortem: {}\n\n", escape(&s.title)));
+    out.push_str(&format!(
+        "| | |\n|---|---|\n| Incident | `{}` |\n| Severity | {} |\n| Status | {} |\n",
+        escape(&s.id),
+        s.severity.as_str(),
+        s.status.as_str()
+    ));
+    out.push_str(&format!(
+        "| Started | {} UTC |\n",
+        s.started.format("%Y-%m-%d %H:%M:%S")
+    ));
+    if let Some(resolved) = s.resolved {
+        out.push_str(&format!(
+            "| Resolved | {} UTC |\n",
+            resolved.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    out.push_str(&format!(
+        "| Responders | {} |\n\n",
+        s.responders.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")
+    ));
+
+    out.push_str("## Summary\n\n_To be written: what happened, in three sentences._\n\n## Impact\n\n_To be written: who could not do what, for how long._\n\n");
+
+    out.push_str("## Key times\n\n| | UTC | local | since start |\n|---|---|---|---|\n");
+    for key in &report.key_times {
+        match key.at {
+            Some(at) => out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                key.name,
+                at.format("%H:%M:%S"),
+                at.with_timezone(&local).format("%H:%M:%S"),
+                report.since_start(key.name).map(human_age).unwrap_or_default()
+            )),
+            None => out.push_str(&format!("| {} | — | — | missing |\n", key.name)),
+        }
+    }
+    out.push('\n');
+    for (label, name) in [
+        ("Time to detect", "detected"),
+        ("Time to mitigate", "mitigated"),
+        ("Time to resolve", "resolved"),
+    ] {
+        let value = report
+            .since_start(name)
+            .map(human_age)
+            .unwrap_or_else(|| "unknown".into());
+        out.push_str(&format!("- {label}: {value}\n"));
+    }
+    for problem in &report.key_time_problems {
+        out.push_str(&format!("- ⚠ {}\n", escape(problem)));
+    }
+    out.push('\n');
+
+    out.push_str("## Timeline\n\n");
+    if report.rows.is_empty() {
+        empty(&mut out, "events");
+    } else {
+        out.push_str("| UTC | local | who | host | what |\n|---|---|---|---|---|\n");
+        for row in &report.rows {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {}{} |\n",
+                row.at.format("%H:%M:%S"),
+                row.at.with_timezone(&local).format("%H:%M:%S"),
+                escape(&row.actor),
+                escape(&row.host),
+                escape(&row.text),
+                if row.amended { " _(amended)_" } else { "" }
+            ));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Commands run\n\n");
+    if report.commands.is_empty() {
+        empty(&mut out, "commands");
+    } else {
+        out.push_str("| UTC | host | step | command | exit | duration |\n|---|---|---|---|---|---|\n");
+        for c in &report.commands {
+            out.push_str(&format!(
+                "| {} | {} | {} | `{}` | {} | {} ms |\n",
+                c.at.format("%H:%M:%S"),
+                escape(&c.host),
+                escape(&c.step),
+                escape(
+                    c.command
+                        .lines()
+                        .find(|l| !l.trim().is_empty() && !l.contains('='))
+                        .unwrap_or(&c.command)
+                )
+                .replace('`', "'"),
+                c.exit.map(|e| e.to_string()).unwrap_or_else(|| "killed".into()),
+                c.ms.map(|m| m.to_string()).unwrap_or_default()
+            ));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Playbook deviations\n\n");
+    if report.deviations.is_empty() {
+        empty(&mut out, "skipped or failed steps");
+    } else {
+        for d in &report.deviations {
+            out.push_str(&format!(
+                "- {} step `{}` {}: {}\n",
+                d.at.format("%H:%M:%S"),
+                escape(&d.step),
+                d.what,
+                escape(&d.why)
+            ));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Alerts seen\n\n");
+    if report.alerts.is_empty() {
+        empty(&mut out, "alerts");
+    } else {
+        for a in &report.alerts {
+            out.push_str(&format!("- {} {}\n", a.at.format("%H:%M:%S"), escape(&a.text)));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Decisions and notes\n\n");
+    if report.decisions.is_empty() && report.notes.is_empty() {
+        empty(&mut out, "decisions or notes");
+    } else {
+        for r in report.decisions.iter().chain(&report.notes) {
+            out.push_str(&format!(
+                "- {} {}: {}\n",
+                r.at.format("%H:%M:%S"),
+                escape(&r.actor),
+                escape(&r.text)
+            ));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## What went well\n\n_To be written._\n\n## What went badly\n\n_To be written._\n\n## Where we got lucky\n\n_To be written._\n\n");
+
+    out.push_str("## Action items\n\n");
+    if report.action_items.is_empty() {
+        empty(&mut out, "action items");
+    } else {
+        for (text, owner, due) in &report.action_items {
+            let owner = owner
+                .as_deref()
+                .map(|o| format!(" — owner {}", escape(o)))
+                .unwrap_or_default();
+            let due = due
+                .as_deref()
+                .map(|d| format!(", due {}", escape(d)))
+                .unwrap_or_default();
+            out.push_str(&format!("- [ ] {}{owner}{due}\n", escape(text)));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Appendix: command outputs\n\n");
+    let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
+    if with_output.is_empty() {
+        empty(&mut out, "outputs");
+    } else {
+        for c in with_output {
+            out.push_str(&format!(
+                "<details><summary>{} {} — {}</summary>\n\n",
+                c.at.format("%H:%M:%S"),
+                escape(&c.host),
+                escape(&c.step)
+            ));
+            out.push_str(&code_block(&c.output));
+            if c.output_truncated {
+                out.push_str("_(output truncated in the timeline)_\n");
+            }
+            out.push_str("\n</details>\n\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_makes_hostile_text_inert() {
+        assert_eq!(
+            escape("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
+        assert_eq!(escape("a | b\nc"), "a \\| b c");
+        assert_eq!(escape("\u{1b}[31mred\u{1b}[0m"), "red");
+        assert!(code_block("x ``` y").starts_with("````text"));
+    }
+}

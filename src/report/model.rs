@@ -1,0 +1,211 @@
+//! What the post-mortem says, computed from the amended timeline. Pure:
+//! events in, report out; renderers only format it.
+
+use crate::incident::Summary;
+use crate::timeline::event::kinds;
+use crate::timeline::view::{amended, describe, Mark, ViewEvent};
+use crate::timeline::Event;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyTime {
+    pub name: &'static str,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRun {
+    pub at: DateTime<Utc>,
+    pub host: String,
+    pub step: String,
+    pub command: String,
+    pub exit: Option<i64>,
+    pub ms: Option<i64>,
+    pub output: String,
+    pub output_truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deviation {
+    pub at: DateTime<Utc>,
+    pub step: String,
+    /// "skipped" or "failed".
+    pub what: &'static str,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub host: String,
+    pub text: String,
+    pub amended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub summary: Summary,
+    pub key_times: Vec<KeyTime>,
+    /// Problems with the key times (missing, out of order): flagged, never invented.
+    pub key_time_problems: Vec<String>,
+    pub rows: Vec<Row>,
+    pub commands: Vec<CommandRun>,
+    pub deviations: Vec<Deviation>,
+    pub alerts: Vec<Row>,
+    pub decisions: Vec<Row>,
+    pub notes: Vec<Row>,
+    pub action_items: Vec<(String, Option<String>, Option<String>)>,
+}
+
+impl Report {
+    pub fn new(summary: Summary, events: &[Event]) -> Report {
+        let view = amended(events);
+        let text = |e: &Event, f: &str| {
+            e.data
+                .get(f)
+                .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+        };
+        let marked = |mark: Mark| view.iter().find(|v| v.marks.contains(&mark)).map(|v| v.event.at);
+        let first_kind = |kind: &str| view.iter().find(|v| v.event.kind == kind).map(|v| v.event.at);
+        let status_at = |status: &str| {
+            view.iter()
+                .find(|v| v.event.kind == kinds::STATUS_CHANGED && text(&v.event, "to").as_deref() == Some(status))
+                .map(|v| v.event.at)
+        };
+        let began = [
+            first_kind(kinds::ALERT_RAISED),
+            first_kind(kinds::HOST_UNREACHABLE),
+            first_kind(kinds::INCIDENT_DECLARED),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let key_times = vec![
+            KeyTime {
+                name: "started",
+                at: began,
+            },
+            KeyTime {
+                name: "detected",
+                at: marked(Mark::Detected)
+                    .or(first_kind(kinds::ALERT_RAISED))
+                    .or(first_kind(kinds::INCIDENT_DECLARED)),
+            },
+            KeyTime {
+                name: "acknowledged",
+                at: marked(Mark::Acknowledged).or(first_kind(kinds::INCIDENT_DECLARED)),
+            },
+            KeyTime {
+                name: "mitigated",
+                at: marked(Mark::Mitigated).or(status_at("mitigated")),
+            },
+            KeyTime {
+                name: "resolved",
+                at: marked(Mark::Resolved).or(status_at("resolved")),
+            },
+        ];
+        let mut key_time_problems = Vec::new();
+        for pair in key_times.windows(2) {
+            if let (Some(a), Some(b)) = (pair[0].at, pair[1].at) {
+                if b < a {
+                    key_time_problems.push(format!(
+                        "{} ({}) is before {} ({})",
+                        pair[1].name,
+                        b.format("%H:%M:%S"),
+                        pair[0].name,
+                        a.format("%H:%M:%S")
+                    ));
+                }
+            }
+        }
+        for key in &key_times {
+            if key.at.is_none() {
+                key_time_problems.push(format!("no {} time in the timeline", key.name));
+            }
+        }
+        let row = |v: &ViewEvent| Row {
+            at: v.event.at,
+            actor: v.event.actor.clone(),
+            host: v.event.host.clone().unwrap_or_default(),
+            text: describe(&v.event),
+            amended: !v.amended_by.is_empty(),
+        };
+        let mut commands = Vec::new();
+        for v in view.iter().filter(|v| v.event.kind == kinds::COMMAND_FINISHED) {
+            let e = &v.event;
+            let sent = view.iter().rev().find(|s| {
+                s.event.kind == kinds::COMMAND_SENT
+                    && s.event.seq < e.seq
+                    && text(&s.event, "run") == text(e, "run")
+                    && text(&s.event, "step") == text(e, "step")
+            });
+            commands.push(CommandRun {
+                at: e.at,
+                host: e.host.clone().unwrap_or_default(),
+                step: text(e, "step").unwrap_or_default(),
+                command: sent.and_then(|s| text(&s.event, "command")).unwrap_or_default(),
+                exit: e.data.get("exit").and_then(|x| x.as_i64()),
+                ms: e.data.get("ms").and_then(|x| x.as_i64()),
+                output: text(e, "output").unwrap_or_default(),
+                output_truncated: e
+                    .data
+                    .get("output_truncated")
+                    .and_then(|x| x.as_bool())
+                    .unwrap_or(false),
+            });
+        }
+        let deviations = view
+            .iter()
+            .filter_map(|v| {
+                let (what, why) = match v.event.kind.as_str() {
+                    kinds::STEP_SKIPPED => ("skipped", text(&v.event, "reason")),
+                    kinds::STEP_FAILED => ("failed", text(&v.event, "error")),
+                    _ => return None,
+                };
+                Some(Deviation {
+                    at: v.event.at,
+                    step: text(&v.event, "step").unwrap_or_default(),
+                    what,
+                    why: why.unwrap_or_default(),
+                })
+            })
+            .collect();
+        let of_kind = |kind: &str| {
+            view.iter()
+                .filter(|v| v.event.kind == kind)
+                .map(row)
+                .collect::<Vec<_>>()
+        };
+        let action_items = view
+            .iter()
+            .filter(|v| v.event.kind == kinds::ACTION_ITEM)
+            .map(|v| {
+                (
+                    text(&v.event, "text").unwrap_or_default(),
+                    text(&v.event, "owner"),
+                    text(&v.event, "due"),
+                )
+            })
+            .collect();
+        Report {
+            summary,
+            key_times,
+            key_time_problems,
+            rows: view.iter().map(row).collect(),
+            commands,
+            deviations,
+            alerts: of_kind(kinds::ALERT_RAISED),
+            decisions: of_kind(kinds::DECISION),
+            notes: of_kind(kinds::NOTE),
+            action_items,
+        }
+    }
+
+    /// A key time's offset from the start, for "time to …".
+    pub fn since_start(&self, name: &str) -> Option<chrono::Duration> {
+        let start = self.key_times.first()?.at?;
+        let at = self.key_times.iter().find(|k| k.name == name)?.at?;
+        Some(at - start)
+    }
+}

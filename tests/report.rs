@@ -1,0 +1,190 @@
+//! The post-mortem from a scripted incident: the design's dead-hypervisor
+//! night, with hostile text in outputs and names. Golden files (insta).
+
+use chrono::{FixedOffset, TimeZone, Utc};
+use serde_json::json;
+use vigie::incident::{Severity, Status, Summary};
+use vigie::report::{markdown, Report};
+use vigie::timeline::Event;
+
+fn story() -> (Summary, Vec<Event>) {
+    let t = |h: u32, m: u32, s: u32| Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap();
+    let mut seq = 0;
+    let mut event = |at, actor: &str, kind: &str, host: Option<&str>, data: serde_json::Value| {
+        seq += 1;
+        Event {
+            seq,
+            id: format!("01EVENT{seq:03}"),
+            at,
+            recorded_at: at,
+            actor: actor.into(),
+            kind: kind.into(),
+            host: host.map(String::from),
+            data,
+            prev: String::new(),
+        }
+    };
+    let run = "01RUN";
+    let events = vec![
+        event(
+            t(19, 30, 12),
+            "alert",
+            "alert.raised",
+            Some("miramelle"),
+            json!({"text": "miramelle unreachable"}),
+        ),
+        event(
+            t(19, 41, 2),
+            "alice",
+            "incident.declared",
+            None,
+            json!({"title": "miramelle down", "severity": "critical", "status": "investigating"}),
+        ),
+        event(
+            t(19, 43, 0),
+            "alice",
+            "playbook.started",
+            Some("locuste"),
+            json!({"playbook": "evacuate-hypervisor", "run": run, "inputs": {"dead": "miramelle", "target": "locuste"}}),
+        ),
+        event(
+            t(19, 43, 1),
+            "alice",
+            "command.sent",
+            Some("locuste"),
+            json!({"step": "start-the-vms", "run": run, "command": "qm start 101"}),
+        ),
+        event(
+            t(19, 43, 9),
+            "alice",
+            "command.finished",
+            Some("locuste"),
+            json!({"step": "start-the-vms", "run": run, "exit": 0, "ms": 8123,
+            "output": "started 101\n<script>alert('x')</script> | pipe \u{1b}[31mred\u{1b}[0m ```fence```"}),
+        ),
+        event(
+            t(19, 44, 57),
+            "bob",
+            "note",
+            None,
+            json!({"text": "mailed the VM owners"}),
+        ),
+        event(
+            t(19, 50, 0),
+            "alice",
+            "step.skipped",
+            Some("locuste"),
+            json!({"step": "start-mail", "run": run, "reason": "mail VM disk | corrupt, restoring from backup"}),
+        ),
+        event(
+            t(20, 5, 0),
+            "alice",
+            "decision",
+            None,
+            json!({"text": "keep chat on locuste until the new disks arrive"}),
+        ),
+        event(
+            t(23, 50, 0),
+            "alice",
+            "status.changed",
+            None,
+            json!({"from": "investigating", "to": "mitigated"}),
+        ),
+        event(
+            t(23, 51, 0),
+            "alice",
+            "action_item",
+            None,
+            json!({"text": "replace locuste's disks", "owner": "bob", "due": "2026-12-15"}),
+        ),
+        event(
+            t(23, 52, 0),
+            "alice",
+            "amendment",
+            None,
+            json!({"target": "01EVENT006", "target_seq": 6, "text": "mailed the VM owners <b>and</b> the board"}),
+        ),
+    ];
+    let summary = Summary {
+        dir: "incidents/2026-11-23-miramelle-down".into(),
+        id: "2026-11-23-miramelle-down".into(),
+        title: "miramelle down | <img src=x>".into(),
+        severity: Severity::Critical,
+        status: Status::Mitigated,
+        started: t(19, 41, 2),
+        resolved: None,
+        events: events.len(),
+        responders: vec!["alice".into(), "bob".into()],
+    };
+    (summary, events)
+}
+
+#[test]
+fn markdown_post_mortem_of_the_dead_hypervisor_night() {
+    let (summary, events) = story();
+    let report = Report::new(summary, &events);
+    assert_eq!(report.since_start("detected"), Some(chrono::Duration::zero()));
+    assert!(
+        report
+            .key_time_problems
+            .iter()
+            .any(|p| p == "no resolved time in the timeline"),
+        "missing times are flagged, not invented"
+    );
+    let text = markdown::render(&report, FixedOffset::east_opt(3600).unwrap());
+    let (body, appendix) = text.split_once("## Appendix").unwrap();
+    assert!(
+        !body.contains("<script>") && !body.contains("<img") && !text.contains('\u{1b}'),
+        "{text}"
+    );
+    // Outputs are kept verbatim, but only inside a fence longer than any backtick run.
+    assert!(
+        appendix.contains("````text\nstarted 101\n<script>alert('x')</script> | pipe red ```fence```\n````"),
+        "{appendix}"
+    );
+    assert!(
+        text.contains("mail VM disk \\| corrupt"),
+        "pipes cannot break the table"
+    );
+    assert!(text.contains("mailed the VM owners &lt;b&gt;and&lt;/b&gt; the board _(amended)_"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn vigie_report_writes_the_markdown_of_the_current_incident() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(args)
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_INCIDENT")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["incident", "new", "datastore1 full", "--severity", "major"]);
+    run(&[
+        "note",
+        "--kind",
+        "action",
+        "add a snapshot age check",
+        "--owner",
+        "carol",
+    ]);
+    run(&["incident", "close"]);
+    let path = home.path().join("pm.md");
+    run(&["report", "--output", path.to_str().unwrap()]);
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("# Post-mortem: datastore1 full"), "{text}");
+    assert!(text.contains("| Status | resolved |"));
+    assert!(text.contains("- [ ] add a snapshot age check — owner carol"));
+}
