@@ -277,6 +277,22 @@ pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf,
         })
 }
 
+/// For reports: the current incident, else the most recently declared one,
+/// open or not (a post-mortem is written once the incident is resolved).
+pub fn current_or_latest(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf, IncidentError> {
+    if explicit.is_some() {
+        return current(explicit, incidents_dir);
+    }
+    current(None, incidents_dir).or_else(|_| {
+        list(incidents_dir)
+            .into_iter()
+            .flatten()
+            .max_by_key(|s| s.started)
+            .map(|s| s.dir)
+            .ok_or_else(|| IncidentError::Invalid(format!("no incident in {}", incidents_dir.display())))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -266,7 +266,7 @@ fn report(config: &Config, explicit: Option<&Path>, format: &str, output: Option
         return 2;
     }
     let result = (|| -> Result<String, String> {
-        let dir = crate::incident::current(explicit, &config.incidents_dir()).map_err(|e| e.to_string())?;
+        let dir = crate::incident::current_or_latest(explicit, &config.incidents_dir()).map_err(|e| e.to_string())?;
         let summary = crate::incident::summarize(&dir).map_err(|e| e.to_string())?;
         let events =
             crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).map_err(|e| e.to_string())?;
