@@ -6,6 +6,7 @@ mod common;
 use common::lab::{vigie, SshLab};
 use common::mariadb::MariaDbPair;
 use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
+use common::{qcow2_chain, run};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -32,14 +33,6 @@ fn alert<'a>(host: &'a Value, code: &str) -> &'a Value {
         .iter()
         .find(|a| a["code"] == code)
         .unwrap_or_else(|| panic!("no {code} alert in {host}"))
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program)
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(status.success(), "{program} {args:?} failed");
 }
 
 #[test]
@@ -142,31 +135,7 @@ fn qcow2_images_promising_more_than_the_filesystem_raise_thin_overcommit() {
     let dir = store.path().to_str().unwrap();
     // A 4 TiB disk with a snapshot overlay on it, and a second 2 TiB disk:
     // far more than this filesystem has free.
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            &format!("{dir}/nextcloud-base.qcow2"),
-            "4T",
-        ],
-    );
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            "nextcloud-base.qcow2",
-            "-F",
-            "qcow2",
-            &format!("{dir}/nextcloud-snap1.qcow2"),
-        ],
-    );
+    qcow2_chain(store.path(), "nextcloud-base.qcow2", "nextcloud-snap1.qcow2", "4T");
     run(
         "qemu-img",
         &["create", "-q", "-f", "qcow2", &format!("{dir}/mail.qcow2"), "2T"],

@@ -7,6 +7,7 @@ mod common;
 use common::lab::{vigie_command, SshLab};
 use common::mariadb::{MariaDbPair, REPL_PASSWORD};
 use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
+use common::{qcow2_chain, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -340,38 +341,9 @@ fn consolidate_snapshots_commits_a_real_qcow2_chain_into_its_base() {
     let store = tempfile::tempdir().unwrap();
     let base = store.path().join("wiki.qcow2");
     let overlay = store.path().join("wiki-snap1.qcow2");
-    let qemu = |program: &str, args: &[&str]| {
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{program}: {e} (qemu-utils)"));
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    qemu(
-        "qemu-img",
-        &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "64M"],
-    );
-    qemu(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            "wiki.qcow2",
-            "-F",
-            "qcow2",
-            overlay.to_str().unwrap(),
-        ],
-    );
+    qcow2_chain(store.path(), "wiki.qcow2", "wiki-snap1.qcow2", "64M");
     // Data written after the snapshot lives only in the overlay.
-    qemu("qemu-io", &["-c", "write -P 0xab 0 1M", overlay.to_str().unwrap()]);
+    run("qemu-io", &["-c", "write -P 0xab 0 1M", overlay.to_str().unwrap()]);
     let before = Command::new("qemu-io")
         .args(["-r", "-c", "read -P 0xab 0 1M", base.to_str().unwrap()])
         .output()
@@ -404,7 +376,7 @@ fn consolidate_snapshots_commits_a_real_qcow2_chain_into_its_base() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("room: ok"), "{stdout}");
     assert!(stdout.contains("Images are identical."), "{stdout}");
-    let after = qemu("qemu-io", &["-r", "-c", "read -P 0xab 0 1M", base.to_str().unwrap()]);
+    let after = run("qemu-io", &["-r", "-c", "read -P 0xab 0 1M", base.to_str().unwrap()]);
     assert!(
         !after.contains("Pattern verification failed"),
         "the overlay's data is in the base: {after}"

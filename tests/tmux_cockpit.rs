@@ -106,25 +106,14 @@ fn cockpit_header_follows_the_incident_as_another_responder_changes_it() {
         ("XDG_CONFIG_HOME", home_path),
         ("PS1", "$ "),
     ];
-    let run = |args: &[&str]| {
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .args(args)
-            .envs(env.iter().copied())
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_INCIDENT")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{args:?}");
-    };
-    run(&["incident", "new", "miramelle down", "--severity", "critical"]);
+    vigie_cli(&env, &["incident", "new", "miramelle down", "--severity", "critical"]);
     let tmux = TmuxSession::start(120, 30, home.path(), &env);
     tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
     tmux.wait_for("the incident in the header", Duration::from_secs(10), |s| {
         s.contains("INC miramelle down ─ CRITICAL ─ investigating")
     });
     // Another responder, another process.
-    run(&["incident", "status", "mitigated"]);
+    vigie_cli(&env, &["incident", "status", "mitigated"]);
     tmux.wait_for("the new status", Duration::from_secs(5), |s| {
         s.contains("CRITICAL ─ mitigated")
     });
@@ -142,15 +131,7 @@ fn a_note_typed_in_one_cockpit_appears_live_in_another_and_in_the_timeline() {
         ("XDG_CONFIG_HOME", home_path),
         ("PS1", "$ "),
     ];
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["incident", "new", "miramelle down", "--severity", "critical"])
-        .envs(env.iter().copied())
-        .env_remove("VIGIE_CONFIG")
-        .env_remove("VIGIE_INCIDENT")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    vigie_cli(&env, &["incident", "new", "miramelle down", "--severity", "critical"]);
     let alice = TmuxSession::start(120, 30, home.path(), &env);
     let bob = TmuxSession::start(100, 30, home.path(), &env);
     for cockpit in [&alice, &bob] {
@@ -176,4 +157,18 @@ fn a_note_typed_in_one_cockpit_appears_live_in_another_and_in_the_timeline() {
     let dir = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
     let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
     assert!(timeline.contains("\"kind\":\"note\"") && timeline.contains("mailed the VM owners"));
+}
+
+/// Runs a vigie command (another responder, a script) in the cockpits'
+/// environment; it must succeed.
+fn vigie_cli(env: &[(&str, &str)], args: &[&str]) {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "vigie {args:?} failed");
 }

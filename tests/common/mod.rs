@@ -5,3 +5,32 @@ pub mod lab;
 pub mod mariadb;
 pub mod pam;
 pub mod tmux;
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs a program that must succeed (it fails the test, with its stderr,
+/// otherwise) and returns its standard output.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A real qcow2 chain: `dir/base` of virtual size `size`, and `dir/overlay`
+/// backed by it (an external snapshot), made with qemu-img.
+pub fn qcow2_chain(dir: &Path, base: &str, overlay: &str, size: &str) {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    run("qemu-img", &["create", "-q", "-f", "qcow2", &path(base), size]);
+    run(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", &path(overlay)],
+    );
+}
