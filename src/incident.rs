@@ -179,49 +179,75 @@ pub fn declare(
     Ok((dir, event))
 }
 
+/// What the timeline says the incident is so far. Folded one event at a
+/// time, by the summary (over the amended view) and by the cockpit (as events
+/// arrive), so both read the same events the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentState {
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub started: DateTime<Utc>,
+    pub resolved: Option<DateTime<Utc>>,
+}
+
+impl IncidentState {
+    /// `None` until `incident.declared`; then severity and status changes apply.
+    pub fn fold(state: Option<IncidentState>, event: &Event) -> Option<IncidentState> {
+        let Some(mut state) = state else {
+            return (event.kind == kinds::INCIDENT_DECLARED).then(|| IncidentState {
+                title: event.text("title").unwrap_or("untitled").to_string(),
+                severity: parse_field(event, "severity").unwrap_or(Severity::Major),
+                status: Status::Investigating,
+                started: event.at,
+                resolved: None,
+            });
+        };
+        match event.kind.as_str() {
+            kinds::SEVERITY_CHANGED => state.severity = parse_field(event, "to").unwrap_or(state.severity),
+            kinds::STATUS_CHANGED => {
+                state.status = parse_field(event, "to").unwrap_or(state.status);
+                state.resolved = (state.status == Status::Resolved).then_some(event.at);
+            }
+            _ => {}
+        }
+        Some(state)
+    }
+}
+
 /// Reads an incident's timeline and derives its summary.
 pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
     let events = read_all(&dir.join(TIMELINE_FILE))?;
     let view = amended(&events);
-    let declared = view
-        .iter()
-        .find(|v| v.event.kind == kinds::INCIDENT_DECLARED)
-        .ok_or_else(|| IncidentError::Invalid(format!("{}: no incident.declared event", dir.display())))?;
-    let mut summary = Summary {
+    let mut state = None;
+    let mut responders: Vec<String> = Vec::new();
+    for item in &view {
+        let event = &item.event;
+        state = IncidentState::fold(state, event);
+        if !responders.contains(&event.actor) && event.actor != "alert" {
+            responders.push(event.actor.clone());
+        }
+        // An event marked "resolved" stands in for a status change, until the next one.
+        if let Some(state) = state.as_mut().filter(|_| item.marks.contains(&Mark::Resolved)) {
+            state.resolved = state.resolved.or(Some(event.at));
+        }
+    }
+    let state =
+        state.ok_or_else(|| IncidentError::Invalid(format!("{}: no incident.declared event", dir.display())))?;
+    let summary = Summary {
         dir: dir.to_path_buf(),
         id: dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        title: declared.event.text("title").unwrap_or("untitled").to_string(),
-        severity: parse_field(&declared.event, "severity").unwrap_or(Severity::Major),
-        status: Status::Investigating,
-        started: declared.event.at,
-        resolved: None,
+        title: state.title,
+        severity: state.severity,
+        status: state.status,
+        started: state.started,
+        resolved: state.resolved,
         events: events.len(),
-        responders: Vec::new(),
+        responders,
     };
-    for item in &view {
-        let event = &item.event;
-        if !summary.responders.contains(&event.actor) && event.actor != "alert" {
-            summary.responders.push(event.actor.clone());
-        }
-        match event.kind.as_str() {
-            kinds::SEVERITY_CHANGED => summary.severity = parse_field(event, "to").unwrap_or(summary.severity),
-            kinds::STATUS_CHANGED => {
-                summary.status = parse_field(event, "to").unwrap_or(summary.status);
-                if summary.status == Status::Resolved {
-                    summary.resolved = Some(event.at);
-                } else {
-                    summary.resolved = None;
-                }
-            }
-            _ => {}
-        }
-        if item.marks.contains(&Mark::Resolved) {
-            summary.resolved = summary.resolved.or(Some(event.at));
-        }
-    }
     Ok(summary)
 }
 

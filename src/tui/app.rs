@@ -3,23 +3,13 @@
 
 use super::keys::Action;
 use crate::config::{Config, ConfigSource};
-use crate::incident::{Severity, Status};
+use crate::incident::IncidentState;
 use crate::status::{HostStatus, PollResult};
-use crate::timeline::event::kinds;
 use crate::timeline::Event;
 use chrono::{DateTime, Utc};
 
 /// Timeline events kept in memory for display; older ones stay on disk.
 const TIMELINE_KEPT: usize = 2000;
-
-/// What the header says about the incident.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IncidentHeader {
-    pub title: String,
-    pub severity: Severity,
-    pub status: Status,
-    pub started: DateTime<Utc>,
-}
 
 /// A line the responder is typing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +42,7 @@ pub struct App {
     pub show_help: bool,
     pub should_quit: bool,
     /// The current incident, as its timeline tells it.
-    pub incident: Option<IncidentHeader>,
+    pub incident: Option<IncidentState>,
     /// The latest timeline events (oldest first), for the timeline pane.
     pub timeline: Vec<Event>,
     /// Where the inventory came from, shown when it is the embedded default.
@@ -164,36 +154,7 @@ impl App {
     /// Folds new timeline events (from this or another responder) into the state.
     pub fn apply_timeline(&mut self, events: Vec<Event>) {
         for event in &events {
-            let field = |name: &str| event.data.get(name).cloned();
-            match event.kind.as_str() {
-                kinds::INCIDENT_DECLARED => {
-                    self.incident = Some(IncidentHeader {
-                        title: event.text("title").unwrap_or("untitled").to_string(),
-                        severity: field("severity")
-                            .and_then(|v| serde_json::from_value(v).ok())
-                            .unwrap_or(Severity::Major),
-                        status: Status::Investigating,
-                        started: event.at,
-                    })
-                }
-                kinds::SEVERITY_CHANGED => {
-                    if let (Some(header), Some(to)) = (
-                        &mut self.incident,
-                        field("to").and_then(|v| serde_json::from_value(v).ok()),
-                    ) {
-                        header.severity = to;
-                    }
-                }
-                kinds::STATUS_CHANGED => {
-                    if let (Some(header), Some(to)) = (
-                        &mut self.incident,
-                        field("to").and_then(|v| serde_json::from_value(v).ok()),
-                    ) {
-                        header.status = to;
-                    }
-                }
-                _ => {}
-            }
+            self.incident = IncidentState::fold(self.incident.take(), event);
         }
         self.timeline.extend(events);
         if self.timeline.len() > TIMELINE_KEPT {
@@ -274,11 +235,12 @@ mod tests {
         app.apply_action(Action::Note);
         assert!(app.prompt.is_none());
         assert!(app.flash.as_deref().unwrap().starts_with("no incident"));
-        app.incident = Some(IncidentHeader {
+        app.incident = Some(IncidentState {
             title: "t".into(),
-            severity: Severity::Major,
-            status: Status::Investigating,
+            severity: crate::incident::Severity::Major,
+            status: crate::incident::Status::Investigating,
             started: Utc::now(),
+            resolved: None,
         });
         app.apply_action(Action::Note);
         assert_eq!(app.type_key(key(KeyCode::Enter)), None, "an empty note is not recorded");
