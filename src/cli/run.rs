@@ -6,7 +6,7 @@ use crate::incident;
 use crate::playbook::bundled;
 use crate::playbook::engine::{unfinished_run, validate_inputs, Engine, Outcome};
 use crate::playbook::format::InputKind;
-use crate::playbook::runner::{Answers, LineRunner};
+use crate::playbook::runner::{run_in_line_mode, Answers};
 use crate::probe::shell::quote;
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
@@ -139,7 +139,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    let result = runtime.block_on(async { LineRunner::new(config, timeline, answers).run(engine).await });
+    let result = runtime.block_on(run_in_line_mode(config, timeline, answers, engine));
     runtime.shutdown_background();
     match result {
         Ok(Outcome::Completed) => {

@@ -121,6 +121,9 @@ pub struct Engine {
     secrets: Vec<String>,
     step: usize,
     phase: Phase,
+    /// Ask before every command step, not only high-risk ones (the cockpit
+    /// walks the responder through the playbook step by step).
+    confirm_each_step: bool,
 }
 
 impl Engine {
@@ -141,6 +144,7 @@ impl Engine {
             secrets,
             step: 0,
             phase: Phase::NotStarted,
+            confirm_each_step: false,
         }
     }
 
@@ -153,6 +157,17 @@ impl Engine {
         engine.vars.extend(progress.captures.clone());
         engine.resume = Some(progress);
         engine
+    }
+
+    /// Every command step waits for [`RunEvent::Confirmed`]; only high-risk
+    /// ones need the target's name typed.
+    pub fn confirming_each_step(mut self) -> Engine {
+        self.confirm_each_step = true;
+        self
+    }
+
+    pub fn playbook(&self) -> &Playbook {
+        &self.playbook
     }
 
     pub fn run_id(&self) -> &str {
@@ -347,7 +362,7 @@ impl Engine {
                 self.phase = Phase::Manual;
                 effects.push(Effect::AskManual { step: self.step });
             }
-            Some(command) if command.risk == Risk::High => {
+            Some(command) if command.risk == Risk::High || self.confirm_each_step => {
                 self.phase = Phase::Confirming;
                 effects.push(Effect::AskConfirmation {
                     step: self.step,
@@ -359,10 +374,13 @@ impl Engine {
         effects
     }
 
+    /// What the responder must type: the target's name for a high-risk
+    /// step, nothing for the others.
     fn expected_confirmation(&self) -> String {
         self.playbook.steps[self.step]
             .command
             .as_ref()
+            .filter(|c| c.risk == Risk::High)
             .and_then(|c| self.resolve_target(c))
             .unwrap_or_default()
     }

@@ -2,6 +2,7 @@
 //! positions for every problem). See `docs/playbook-format.md`.
 
 pub mod bundled;
+pub mod driver;
 pub mod engine;
 pub mod format;
 pub mod runner;

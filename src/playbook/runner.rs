@@ -1,14 +1,17 @@
-//! Carries out the engine's effects: runs commands through the transports,
-//! appends to the timeline, and asks the responder (line mode: stdin).
+//! The line front-end of a run (`vigie run`): prints the driver's updates
+//! and answers its questions from stdin. The cockpit is the other front-end
+//! of the same driver.
 
-use super::engine::{Effect, Engine, Outcome, RunEvent};
+use super::driver::{self, Question, RunUpdate, Targets};
+use super::engine::{Engine, Outcome, RunEvent};
 use crate::config::Config;
+use crate::timeline::writer::TimelineWriter;
 use crate::timeline::Timeline;
-use crate::transport::ssh::SshOptions;
-use crate::transport::ssh_config::SshConfig;
-use crate::transport::{CommandRequest, Transport};
-use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
+use std::sync::atomic::Ordering;
+
+/// Output lines printed per command; the rest is in the timeline.
+const PRINTED_LINES: usize = 200;
 
 /// How the responder answers, in line mode.
 pub struct Answers {
@@ -19,168 +22,119 @@ pub struct Answers {
     pub confirmed_targets: Vec<String>,
 }
 
-pub struct LineRunner<'a> {
-    config: &'a Config,
+/// Runs the playbook to its end; returns how it ended. Ctrl-C cancels the
+/// running command (its whole remote process group); with no command
+/// running it leaves, and the run can be resumed.
+pub async fn run_in_line_mode(
+    config: &Config,
     timeline: Timeline,
     answers: Answers,
-    transports: HashMap<String, Transport>,
-    ssh_config: SshConfig,
-    options: SshOptions,
+    engine: Engine,
+) -> Result<Outcome, String> {
+    let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), Targets::new(config));
+    let mut command_running = false;
+    let mut printed = 0usize;
+    let mut hidden = 0usize;
+    loop {
+        tokio::select! {
+            update = handle.updates.recv() => match update {
+                None => return Err("the playbook stopped without finishing".into()),
+                Some(RunUpdate::CommandStarted { target, item, .. }) => {
+                    command_running = true;
+                    (printed, hidden) = (0, 0);
+                    match item {
+                        Some(vm) => println!("  running on {target} ({vm})…"),
+                        None => println!("  running on {target}…"),
+                    }
+                }
+                Some(RunUpdate::Output { line, .. }) => {
+                    if printed < PRINTED_LINES {
+                        println!("    {line}");
+                        printed += 1;
+                    } else {
+                        hidden += 1;
+                    }
+                }
+                Some(RunUpdate::CommandEnded { .. }) => {
+                    command_running = false;
+                    if hidden > 0 {
+                        println!("    … {hidden} more line(s), kept in the timeline");
+                    }
+                }
+                Some(RunUpdate::Question(question)) => {
+                    let answer = answer(question, &answers).await?;
+                    if handle.answers.send(answer).is_err() {
+                        return Err("the playbook stopped without finishing".into());
+                    }
+                }
+                Some(RunUpdate::Finished(result)) => return result,
+                Some(RunUpdate::Step { .. }) => {}
+            },
+            _ = tokio::signal::ctrl_c() => {
+                if command_running {
+                    println!("  cancelling…");
+                    handle.cancel.store(true, Ordering::Relaxed);
+                } else {
+                    return Err("left at a prompt; `vigie run` offers to take the run up again".into());
+                }
+            }
+        }
+    }
 }
 
-impl<'a> LineRunner<'a> {
-    pub fn new(config: &'a Config, timeline: Timeline, answers: Answers) -> LineRunner<'a> {
-        LineRunner {
-            config,
-            timeline,
-            answers,
-            transports: HashMap::new(),
-            ssh_config: SshConfig::load_user_config(),
-            options: SshOptions::from_config(config),
-        }
-    }
+/// The responder's answer, read from stdin off the async threads.
+async fn answer(question: Question, answers: &Answers) -> Result<RunEvent, String> {
+    let assume_yes = answers.assume_yes;
+    let confirmed = answers.confirmed_targets.clone();
+    tokio::task::spawn_blocking(move || answer_blocking(question, assume_yes, &confirmed))
+        .await
+        .map_err(|e| e.to_string())?
+}
 
-    /// Runs the playbook to its end; returns how it ended.
-    pub async fn run(&mut self, mut engine: Engine) -> Result<Outcome, String> {
-        for secret in engine.secrets().to_vec() {
-            self.timeline.redactor_mut().add_secret(&secret);
-        }
-        let mut queue: VecDeque<Effect> = engine.handle(RunEvent::Start).into();
-        while let Some(effect) = queue.pop_front() {
-            let event = match effect {
-                Effect::Record(event) => {
-                    self.timeline.append(event).map_err(|e| e.to_string())?;
-                    None
-                }
-                Effect::Run {
-                    target,
-                    item,
-                    script,
-                    timeout,
-                    ..
-                } => {
-                    let label = item
-                        .as_deref()
-                        .map(|vm| format!("{target} ({vm})"))
-                        .unwrap_or_else(|| target.clone());
-                    println!("  running on {label}…");
-                    Some(self.run_command(&target, item, script, timeout).await)
-                }
-                Effect::AskConfirmation { expected, step } => {
-                    println!("  step {} is high-risk: it acts on {expected}", step + 1);
-                    if self.answers.confirmed_targets.contains(&expected) {
-                        Some(RunEvent::Confirmed { typed: expected })
-                    } else if self.answers.assume_yes {
-                        return Err(format!(
-                            "step {} needs --confirm {expected} to run without a human",
-                            step + 1
-                        ));
-                    } else {
-                        Some(RunEvent::Confirmed {
-                            typed: ask(&format!("  type {expected} to go on: "))?,
-                        })
-                    }
-                }
-                Effect::AskManual { step } => {
-                    println!("  step {} is done by hand (see the playbook)", step + 1);
-                    if self.answers.assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
-                        Some(RunEvent::ManualDone)
-                    } else {
-                        Some(RunEvent::Abort {
-                            reason: "stopped at a manual step".into(),
-                        })
-                    }
-                }
-                Effect::AskRecovery { step, error } => {
-                    println!("  step {} failed: {}", step + 1, crate::sanitize::one_line(&error));
-                    if self.answers.assume_yes {
-                        Some(RunEvent::Abort {
-                            reason: format!("step {} failed: {error}", step + 1),
-                        })
-                    } else {
-                        match ask("  r)etry, s)kip, a)bort? ")?.as_str() {
-                            "r" => Some(RunEvent::Retry),
-                            "s" => Some(RunEvent::Skip {
-                                reason: ask("  why skip it? ")?,
-                            }),
-                            _ => Some(RunEvent::Abort {
-                                reason: ask("  why abort? ")?,
-                            }),
-                        }
-                    }
-                }
-                Effect::Finished { outcome } => return Ok(outcome),
-            };
-            if let Some(event) = event {
-                queue.extend(engine.handle(event));
+fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[String]) -> Result<RunEvent, String> {
+    match question {
+        Question::Confirm { step, expected } => {
+            println!("  step {} is high-risk: it acts on {expected}", step + 1);
+            if confirmed_targets.contains(&expected) {
+                Ok(RunEvent::Confirmed { typed: expected })
+            } else if assume_yes {
+                Err(format!(
+                    "step {} needs --confirm {expected} to run without a human",
+                    step + 1
+                ))
+            } else {
+                Ok(RunEvent::Confirmed {
+                    typed: ask(&format!("  type {expected} to go on: "))?,
+                })
             }
         }
-        Err("the playbook stopped without finishing".into())
-    }
-
-    async fn run_command(
-        &mut self,
-        target: &str,
-        item: Option<String>,
-        script: String,
-        timeout: std::time::Duration,
-    ) -> RunEvent {
-        let transport = match self.transport(target) {
-            Ok(t) => t,
-            Err(error) => return RunEvent::CommandFailed { item, error },
-        };
-        let request = CommandRequest::new(script, timeout);
-        let cancel = request.cancel.clone();
-        let running = transport.run(request);
-        tokio::pin!(running);
-        // Ctrl-C cancels the command (its whole remote process group), not vigie.
-        let result = tokio::select! {
-            result = &mut running => result,
-            _ = tokio::signal::ctrl_c() => {
-                println!("  cancelling…");
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                running.await
+        Question::Manual { step } => {
+            println!("  step {} is done by hand (see the playbook)", step + 1);
+            if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
+                Ok(RunEvent::ManualDone)
+            } else {
+                Ok(RunEvent::Abort {
+                    reason: "stopped at a manual step".into(),
+                })
             }
-        };
-        match result {
-            Ok(output) => {
-                let mut text = output.stdout_text();
-                let stderr = output.stderr_text();
-                if !stderr.trim().is_empty() {
-                    text.push_str(&stderr);
-                }
-                for line in text.lines().take(40) {
-                    println!("    {line}");
-                }
-                RunEvent::CommandFinished {
-                    item,
-                    exit: output.exit,
-                    output: text,
-                    ms: output.elapsed.as_millis() as u64,
-                }
+        }
+        Question::Recovery { step, error } => {
+            println!("  step {} failed: {}", step + 1, crate::sanitize::one_line(&error));
+            if assume_yes {
+                return Ok(RunEvent::Abort {
+                    reason: format!("step {} failed: {error}", step + 1),
+                });
             }
-            Err(e) => RunEvent::CommandFailed {
-                item,
-                error: e.to_string(),
-            },
+            match ask("  r)etry, s)kip, a)bort? ")?.as_str() {
+                "r" => Ok(RunEvent::Retry),
+                "s" => Ok(RunEvent::Skip {
+                    reason: ask("  why skip it? ")?,
+                }),
+                _ => Ok(RunEvent::Abort {
+                    reason: ask("  why abort? ")?,
+                }),
+            }
         }
-    }
-
-    fn transport(&mut self, target: &str) -> Result<Transport, String> {
-        if let Some(t) = self.transports.get(target) {
-            return Ok(t.clone());
-        }
-        let transport = if target == "local" {
-            Transport::Local
-        } else {
-            let host = self
-                .config
-                .host(target)
-                .ok_or_else(|| format!("no host {target:?} in the inventory"))?;
-            Transport::for_host(self.config, &self.ssh_config, host, &self.options)?
-        };
-        self.transports.insert(target.to_string(), transport.clone());
-        Ok(transport)
     }
 }
 

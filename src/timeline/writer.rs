@@ -9,19 +9,30 @@ use tokio::sync::oneshot;
 
 type Reply = oneshot::Sender<Result<Event, TimelineError>>;
 
+enum Request {
+    Append(NewEvent, Reply),
+    /// A value to redact from every later event (a playbook's secret input).
+    AddSecret(String),
+}
+
 #[derive(Clone)]
 pub struct TimelineWriter {
-    requests: std_mpsc::Sender<(NewEvent, Reply)>,
+    requests: std_mpsc::Sender<Request>,
 }
 
 impl TimelineWriter {
     pub fn spawn(mut timeline: Timeline) -> TimelineWriter {
-        let (requests, receiver) = std_mpsc::channel::<(NewEvent, Reply)>();
+        let (requests, receiver) = std_mpsc::channel::<Request>();
         let spawned = std::thread::Builder::new()
             .name("vigie-timeline".into())
             .spawn(move || {
-                for (event, reply) in receiver {
-                    let _ = reply.send(timeline.append(event));
+                for request in receiver {
+                    match request {
+                        Request::Append(event, reply) => {
+                            let _ = reply.send(timeline.append(event));
+                        }
+                        Request::AddSecret(secret) => timeline.redactor_mut().add_secret(&secret),
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -37,7 +48,15 @@ impl TimelineWriter {
             path: "timeline".into(),
             source: std::io::Error::other("the timeline writer has stopped"),
         };
-        self.requests.send((event, reply)).map_err(|_| stopped())?;
+        self.requests
+            .send(Request::Append(event, reply))
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Redacts `secret` from every event appended after this call (requests
+    /// are served in order, so no later append can miss it).
+    pub fn add_secret(&self, secret: &str) {
+        let _ = self.requests.send(Request::AddSecret(secret.to_string()));
     }
 }

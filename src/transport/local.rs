@@ -1,6 +1,6 @@
 //! The local transport: scripts run by `sh` on the machine vigie runs on.
 
-use super::{append_capped, framed_script, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{append_capped, framed_script, send_live, LiveOutput, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -41,6 +41,7 @@ pub(super) async fn run_raw(stdin_text: &str, request: &CommandRequest) -> Resul
         .ok_or_else(|| TransportError::Other("no stderr".into()))?;
     let script = stdin_text.as_bytes().to_vec();
     let cap = request.output_cap;
+    let live = request.live.clone();
 
     let work = async move {
         let write = async move {
@@ -48,7 +49,9 @@ pub(super) async fn run_raw(stdin_text: &str, request: &CommandRequest) -> Resul
             let _ = stdin.write_all(&script).await;
             drop(stdin);
         };
-        let (_, out, err) = tokio::join!(write, read_capped(stdout, cap), read_capped(stderr, cap));
+        let (_, out, err) = tokio::join!(write, read_capped(stdout, cap, live.clone()),
+            read_capped(stderr, cap, live)
+        );
         let status = child.wait().await;
         (out, err, status)
     };
@@ -84,14 +87,17 @@ pub(super) async fn run_raw(stdin_text: &str, request: &CommandRequest) -> Resul
 }
 
 /// Reads a stream to its end, keeping at most `cap` bytes.
-async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize) -> (Vec<u8>, u64) {
+async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize, live: Option<LiveOutput>) -> (Vec<u8>, u64) {
     let mut kept = Vec::new();
     let mut dropped = 0u64;
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => append_capped(&mut kept, &chunk[..n], cap, &mut dropped),
+            Ok(n) => {
+                send_live(live.as_ref(), &chunk[..n]);
+                append_capped(&mut kept, &chunk[..n], cap, &mut dropped)
+            }
         }
     }
     (kept, dropped)

@@ -40,7 +40,13 @@ pub struct CommandRequest {
     pub output_cap: usize,
     /// Set to true to stop the command (and its whole process group).
     pub cancel: CancelFlag,
+    /// Receives every chunk of output (both streams) as it arrives, for
+    /// showing a long command live; the capped copy is still returned.
+    pub live: Option<LiveOutput>,
 }
+
+/// Where a running command's output chunks go, raw: the receiver sanitizes.
+pub type LiveOutput = tokio::sync::mpsc::UnboundedSender<Vec<u8>>;
 
 /// Shared flag a caller sets to cancel a running command.
 pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
@@ -52,6 +58,7 @@ impl CommandRequest {
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
             cancel: CancelFlag::default(),
+            live: None,
         }
     }
 }
@@ -147,6 +154,15 @@ impl ssh::SshOptions {
                 own: config.own_known_hosts(),
                 user: ssh_config::home_dir().map(|h| h.join(".ssh/known_hosts")),
             },
+        }
+    }
+}
+
+/// Hands `chunk` to the live listener, if any (a listener gone away is not an error).
+pub fn send_live(live: Option<&LiveOutput>, chunk: &[u8]) {
+    if let Some(live) = live {
+        if !chunk.is_empty() {
+            let _ = live.send(chunk.to_vec());
         }
     }
 }

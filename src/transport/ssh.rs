@@ -8,7 +8,7 @@
 
 use super::endpoint::Endpoint;
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
-use super::{append_capped, framed_script, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
 use ssh2::{BlockDirections, Channel, Session};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -382,6 +382,7 @@ fn stream_output(
         let mut progressed = false;
         match read_some(channel, &mut buffer, false) {
             ReadResult::Data(n) => {
+                send_live(request.live.as_ref(), &buffer[..n]);
                 append_capped(
                     &mut output.stdout,
                     &buffer[..n],
@@ -396,6 +397,7 @@ fn stream_output(
         match read_some(channel, &mut buffer, true) {
             ReadResult::Data(n) => {
                 let rest = pid.feed(&buffer[..n]);
+                send_live(request.live.as_ref(), rest);
                 append_capped(&mut output.stderr, rest, request.output_cap, &mut output.dropped_bytes);
                 progressed = true;
             }
