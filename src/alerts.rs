@@ -45,6 +45,11 @@ pub struct Alert {
     /// The bundled playbook that addresses it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playbook: Option<&'static str>,
+    /// Values for that playbook's inputs that the alert already knows (the
+    /// host, the locked user, the replication connection...): the cockpit
+    /// pre-fills its form with them.
+    #[serde(skip)]
+    pub inputs: Vec<(&'static str, String)>,
 }
 
 impl Alert {
@@ -54,12 +59,30 @@ impl Alert {
             code,
             message,
             playbook: None,
+            inputs: Vec::new(),
         }
     }
 
     fn playbook(mut self, id: &'static str) -> Alert {
         self.playbook = Some(id);
         self
+    }
+
+    fn input(mut self, name: &'static str, value: impl Into<String>) -> Alert {
+        if !self.inputs.iter().any(|(n, _)| *n == name) {
+            self.inputs.push((name, value.into()));
+        }
+        self
+    }
+
+    /// The input that names the host the alert is about, for each bundled playbook.
+    fn with_host_input(self, host: &str) -> Alert {
+        match self.playbook {
+            Some("evacuate-hypervisor") => self.input("dead", host),
+            Some("repair-replication") => self.input("replica", host),
+            Some(_) => self.input("host", host),
+            None => self,
+        }
     }
 }
 
@@ -92,7 +115,7 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
         let alert = Alert::new(severity, code, message);
         // Data from before the failure is stale: alerts on it would mislead.
         return vec![if code == "unreachable" && status.kind.is_hypervisor() {
-            alert.playbook("evacuate-hypervisor")
+            alert.playbook("evacuate-hypervisor").with_host_input(&status.name)
         } else {
             alert
         }];
@@ -120,7 +143,8 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                     "node_offline",
                     format!("{name}: cluster node {} is offline", node.name),
                 )
-                .playbook("evacuate-hypervisor"),
+                .playbook("evacuate-hypervisor")
+                .input("dead", &node.name),
             );
         }
     }
@@ -150,7 +174,7 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
             format!("{name}: could not read {error}"),
         ));
     }
-    alerts
+    alerts.into_iter().map(|a| a.with_host_input(name)).collect()
 }
 
 fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
@@ -169,7 +193,8 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
                         human_bytes(fs.available_kib * 1024)
                     ),
                 )
-                .playbook("datastore-full"),
+                .playbook("datastore-full")
+                .input("path", &fs.mount),
             );
         }
     }
@@ -333,7 +358,8 @@ fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
             "replication_stopped",
             format!("{host}: replication {connection} stopped: {why}{position}"),
         )
-        .playbook("repair-replication")];
+        .playbook("repair-replication")
+        .input("connection", &r.connection)];
     }
     match r.seconds_behind {
         Some(lag) if lag > REPLICATION_LAG_WARNING => vec![Alert::new(
@@ -366,7 +392,8 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
                     l.user, l.failures, l.tool
                 ),
             )
-            .playbook("reset-login-lockout"),
+            .playbook("reset-login-lockout")
+            .input("user", &l.user),
         );
     }
     (l.failures >= LOGIN_FAILURES_INFO).then(|| {
@@ -388,7 +415,9 @@ fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
                 "backup_unreadable",
                 format!("{host}: {repo}: {error}"),
             )
-            .playbook("verify-backups"),
+            .playbook("verify-backups")
+            .input("tool", &b.tool)
+            .input("repo", &b.repo),
         );
         return alerts;
     }
@@ -404,7 +433,9 @@ fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
                         crate::format::human_age(chrono::Duration::seconds(age))
                     ),
                 )
-                .playbook("verify-backups"),
+                .playbook("verify-backups")
+                .input("tool", &b.tool)
+                .input("repo", &b.repo),
             );
         }
     }
@@ -415,7 +446,9 @@ fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
                 "backup_incomplete",
                 format!("{host}: {repo}: latest snapshot lacks {}", b.missing_paths.join(", ")),
             )
-            .playbook("verify-backups"),
+            .playbook("verify-backups")
+            .input("tool", &b.tool)
+            .input("repo", &b.repo),
         );
     }
     alerts

@@ -30,6 +30,8 @@ pub enum Status {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Minor, Severity::Major, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Minor => "minor",
@@ -40,6 +42,13 @@ impl Severity {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Investigating,
+        Status::Identified,
+        Status::Mitigated,
+        Status::Resolved,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Investigating => "investigating",
@@ -138,6 +147,16 @@ pub fn slug(title: &str) -> String {
     } else {
         slug
     }
+}
+
+/// The event that moves the incident from one status to another.
+pub fn status_change(from: Status, to: Status) -> NewEvent {
+    NewEvent::new(kinds::STATUS_CHANGED, serde_json::json!({"from": from, "to": to}))
+}
+
+/// The event that changes the incident's severity.
+pub fn severity_change(from: Severity, to: Severity) -> NewEvent {
+    NewEvent::new(kinds::SEVERITY_CHANGED, serde_json::json!({"from": from, "to": to}))
 }
 
 /// Creates the incident directory and records `incident.declared`.

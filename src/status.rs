@@ -68,7 +68,26 @@ pub struct HostStatus {
     pub last_ok: Option<DateTime<Utc>>,
     pub last_poll: Option<DateTime<Utc>>,
     pub last_round_trip: Option<Duration>,
+    /// The latest samples, oldest first, for sparklines.
+    pub history: std::collections::VecDeque<Sample>,
+    /// Reachability changes, oldest first ("up", "down: connection refused").
+    pub changes: std::collections::VecDeque<(DateTime<Utc>, String)>,
 }
+
+/// One poll's numbers, kept for the sparklines of the host detail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub load1: Option<f64>,
+    pub memory_percent: Option<f64>,
+    /// Share of time some task waited on I/O (PSI `some avg10`).
+    pub io_some: Option<f64>,
+}
+
+/// Samples kept per host: at a 5 s interval, the last 10 minutes.
+pub const HISTORY_KEPT: usize = 120;
+/// Reachability changes kept per host.
+const CHANGES_KEPT: usize = 8;
 
 impl HostStatus {
     pub fn new(host: &Host) -> Self {
@@ -82,6 +101,15 @@ impl HostStatus {
             last_ok: None,
             last_poll: None,
             last_round_trip: None,
+            history: std::collections::VecDeque::new(),
+            changes: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn record_change(&mut self, at: DateTime<Utc>, what: String) {
+        self.changes.push_back((at, what));
+        if self.changes.len() > CHANGES_KEPT {
+            self.changes.pop_front();
         }
     }
 
@@ -94,6 +122,19 @@ impl HostStatus {
                     let seconds = (result.at - previous_at).num_milliseconds() as f64 / 1000.0;
                     self.disk_rates = disk_rates(&previous.disk_counters, &reading.health.disk_counters, seconds);
                 }
+                if self.reachability != Reachability::Reachable {
+                    self.record_change(result.at, "up".into());
+                }
+                let health = &reading.health;
+                self.history.push_back(Sample {
+                    at: result.at,
+                    load1: health.load.map(|l| l[0]),
+                    memory_percent: health.memory.map(|m| m.used_percent()),
+                    io_some: health.io_pressure.map(|p| p.some_avg10),
+                });
+                if self.history.len() > HISTORY_KEPT {
+                    self.history.pop_front();
+                }
                 self.reachability = Reachability::Reachable;
                 self.reading = Some((**reading).clone());
                 self.last_ok = Some(result.at);
@@ -102,7 +143,10 @@ impl HostStatus {
             PollOutcome::Failed(error) => {
                 let since = match &self.reachability {
                     Reachability::Unreachable { since, .. } => *since,
-                    _ => result.at,
+                    _ => {
+                        self.record_change(result.at, format!("down: {error}"));
+                        result.at
+                    }
                 };
                 self.disk_rates.clear();
                 self.reachability = Reachability::Unreachable {

@@ -167,7 +167,7 @@ fn faulty_only_and_a_note_being_typed() {
     app.apply_action(Action::ToggleFaulty);
     app.apply_action(Action::Note);
     for c in "evacuating to locuste".chars() {
-        app.type_key(crossterm::event::KeyEvent::new(
+        app.handle_key(crossterm::event::KeyEvent::new(
             crossterm::event::KeyCode::Char(c),
             crossterm::event::KeyModifiers::NONE,
         ));

@@ -91,10 +91,7 @@ pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
                 to.as_str()
             )));
         }
-        let event = NewEvent::new(
-            kinds::STATUS_CHANGED,
-            serde_json::json!({"from": summary.status, "to": to}),
-        );
+        let event = incident::status_change(summary.status, to);
         Ok((summary, append_one(config, Some(&dir), event)?))
     })();
     match result {
@@ -116,10 +113,7 @@ pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity) -> i
                 to.as_str()
             )));
         }
-        let event = NewEvent::new(
-            kinds::SEVERITY_CHANGED,
-            serde_json::json!({"from": summary.severity, "to": to}),
-        );
+        let event = incident::severity_change(summary.severity, to);
         Ok((summary, append_one(config, Some(&dir), event)?))
     })();
     match result {

@@ -21,6 +21,9 @@ pub struct Cli {
     /// Cockpit: watch only; every acting key (notes, playbooks) is removed
     #[arg(long)]
     pub read_only: bool,
+    /// Cockpit: click to select, wheel to scroll (also `mouse = true` in [settings])
+    #[arg(long)]
+    pub mouse: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -191,7 +194,7 @@ pub enum TimelineCommand {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref(), cli.read_only),
+        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref(), cli.read_only, cli.mouse),
         Some(Command::Init { path }) => init(&path),
         Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
         Some(Command::Status { json }) => match load_config(cli.config.as_deref()) {
@@ -265,14 +268,9 @@ fn report(config: &Config, explicit: Option<&Path>, format: &str, output: Option
         eprintln!("vigie report: --format {format} is not available yet in this version (md is)");
         return 2;
     }
-    let result = (|| -> Result<String, String> {
-        let dir = crate::incident::current_or_latest(explicit, &config.incidents_dir()).map_err(|e| e.to_string())?;
-        let summary = crate::incident::summarize(&dir).map_err(|e| e.to_string())?;
-        let events =
-            crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).map_err(|e| e.to_string())?;
-        let report = crate::report::Report::new(summary, &events);
-        Ok(crate::report::markdown::render(&report, *chrono::Local::now().offset()))
-    })();
+    let result = crate::incident::current_or_latest(explicit, &config.incidents_dir())
+        .map_err(|e| e.to_string())
+        .and_then(|dir| crate::report::markdown_for_incident(&dir));
     match (result, output) {
         (Ok(text), None) => {
             print!("{text}");
@@ -364,7 +362,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
     eprintln!("{count} error{} in the config", if count == 1 { "" } else { "s" });
 }
 
-fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool) -> i32 {
+fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool, mouse: bool) -> i32 {
     let config = match load_config(explicit) {
         Ok(config) => config,
         Err(code) => return code,
@@ -378,7 +376,11 @@ fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool
         }
         Err(_) => None,
     };
-    match crate::tui::run(config, incident_dir, read_only) {
+    let options = crate::tui::Options {
+        read_only,
+        mouse: mouse || config.settings.mouse,
+    };
+    match crate::tui::run(config, incident_dir, options) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("vigie: {e:#}");

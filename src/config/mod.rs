@@ -160,6 +160,9 @@ pub struct Settings {
     pub redact_patterns: Vec<Spanned<String>>,
     /// Bytes of command output kept per event in the timeline (default 64 KiB).
     pub timeline_output_cap: Option<usize>,
+    /// Let the cockpit take the mouse (click to select, wheel to scroll).
+    /// Off by default: it takes over the terminal's own text selection.
+    pub mouse: bool,
 }
 
 impl Default for Settings {
@@ -174,6 +177,7 @@ impl Default for Settings {
             known_hosts: None,
             redact_patterns: Vec::new(),
             timeline_output_cap: None,
+            mouse: false,
         }
     }
 }
@@ -187,6 +191,36 @@ struct RawConfig {
     hosts: Vec<HostEntry>,
     #[serde(default)]
     groups: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    /// `[keys]`: action name = key or list of keys.
+    #[serde(default)]
+    keys: BTreeMap<String, Spanned<KeyList>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One entry of `[keys]`: the cockpit action it rebinds and its new keys,
+/// with its place in the file for errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOverride {
+    pub action: String,
+    pub keys: Vec<String>,
+    /// A diagnostic at the entry, message left empty: see [`KeyOverride::diagnostic`].
+    pub place: Diagnostic,
+}
+
+impl KeyOverride {
+    /// A problem with this entry, located at it.
+    pub fn diagnostic(&self, message: String) -> Diagnostic {
+        Diagnostic {
+            message,
+            ..self.place.clone()
+        }
+    }
 }
 
 /// A host of the validated inventory.
@@ -237,6 +271,8 @@ pub struct Config {
     pub settings: Settings,
     pub hosts: Vec<Host>,
     pub groups: BTreeMap<String, Vec<String>>,
+    /// `[keys]`, already checked against the cockpit's key table.
+    pub keys: Vec<KeyOverride>,
 }
 
 impl Config {
@@ -271,6 +307,7 @@ impl Config {
                 ..Host::named(&local_host_name(), "localhost")
             }],
             groups: BTreeMap::new(),
+            keys: Vec::new(),
         }
     }
 

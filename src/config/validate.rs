@@ -9,7 +9,7 @@ use toml_edit::{ImDocument, Item, Table, Value};
 
 /// Keys each table accepts, for unknown-key hints. A unit test keeps them in
 /// step with the structs.
-pub(super) const TOP_KEYS: &[&str] = &["settings", "hosts", "groups"];
+pub(super) const TOP_KEYS: &[&str] = &["settings", "hosts", "groups", "keys"];
 pub(super) const HOST_KEYS: &[&str] = &[
     "name",
     "address",
@@ -36,6 +36,7 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "known_hosts",
     "redact_patterns",
     "timeline_output_cap",
+    "mouse",
 ];
 
 /// Syntax, unknown keys and types. Unknown keys are all reported, not just the first.
@@ -141,6 +142,24 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         }
     }
 
+    let keys: Vec<super::KeyOverride> = raw
+        .keys
+        .iter()
+        .map(|(action, keys)| super::KeyOverride {
+            action: action.clone(),
+            keys: match keys.get_ref() {
+                super::KeyList::One(key) => vec![key.clone()],
+                super::KeyList::Many(list) => list.clone(),
+            },
+            place: at(keys.span(), String::new()),
+        })
+        .collect();
+    // The key table lives with the cockpit; checking it here means a bad
+    // `[keys]` is reported by every command, `vigie check` included.
+    if let Err(key_problems) = crate::tui::keys::Keymap::with_overrides(&keys) {
+        problems.extend(key_problems);
+    }
+
     if !problems.is_empty() {
         problems.sort_by_key(|d| (d.line, d.column));
         return Err(problems);
@@ -182,6 +201,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         settings: raw.settings,
         hosts,
         groups,
+        keys,
     })
 }
 

@@ -79,6 +79,32 @@ pub fn find(config: &Config, name: &str) -> Result<Loaded, Vec<Diagnostic>> {
     )])
 }
 
+/// Every playbook that can be opened: the bundled ones, then those of
+/// `playbooks_dir` (one with a bundled id replaces it). Files that do not
+/// parse are left out here; `vigie check` names their problems.
+pub fn catalog(config: &Config) -> Vec<Playbook> {
+    let mut playbooks: Vec<Playbook> = BUNDLED
+        .iter()
+        .filter_map(|(file, text)| parse(Path::new(&format!("playbooks/{file}")), text).0)
+        .collect();
+    if let Some(dir) = &config.settings.playbooks_dir {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        files.sort();
+        for loaded in files.iter().filter_map(|f| load_file(f).ok()) {
+            playbooks.retain(|p| p.id != loaded.playbook.id);
+            playbooks.push(loaded.playbook);
+        }
+    }
+    playbooks.sort_by(|a, b| a.id.cmp(&b.id));
+    playbooks
+}
+
 fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![Diagnostic::whole_file(path, format!("cannot read the playbook: {e}"))])?;

@@ -193,7 +193,9 @@ impl Driver {
                 queue.extend(engine.handle(event));
             }
         }
-        self.send(RunUpdate::Finished(Err("the playbook stopped without finishing".into())));
+        self.send(RunUpdate::Finished(
+            Err("the playbook stopped without finishing".into()),
+        ));
     }
 
     fn send(&self, update: RunUpdate) {

@@ -1,6 +1,9 @@
 //! The local transport: scripts run by `sh` on the machine vigie runs on.
 
-use super::{append_capped, framed_script, send_live, LiveOutput, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{
+    append_capped, framed_script, send_live, CommandOutput, CommandRequest, LiveOutput, TransportError,
+    STDIN_SCRIPT_RUNNER,
+};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -49,7 +52,9 @@ pub(super) async fn run_raw(stdin_text: &str, request: &CommandRequest) -> Resul
             let _ = stdin.write_all(&script).await;
             drop(stdin);
         };
-        let (_, out, err) = tokio::join!(write, read_capped(stdout, cap, live.clone()),
+        let (_, out, err) = tokio::join!(
+            write,
+            read_capped(stdout, cap, live.clone()),
             read_capped(stderr, cap, live)
         );
         let status = child.wait().await;

@@ -8,7 +8,9 @@
 
 use super::endpoint::Endpoint;
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
-use super::{append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER};
+use super::{
+    append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER,
+};
 use ssh2::{BlockDirections, Channel, Session};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -1,50 +1,324 @@
-//! The cockpit's state and how actions change it. No IO, no terminal: the
-//! event loop feeds it, the views read it.
+//! The cockpit's state and how it changes. No IO, no terminal: the event
+//! loop feeds it (polls, timeline events, run updates, keys) and carries out
+//! the [`Request`]s it returns; the views read it. What keys do is in
+//! `actions.rs`.
 
-use super::keys::Action;
+use super::form::InputForm;
+use super::keys::{Context, Keymap};
+use super::palette::Palette;
+use super::run_view::RunView;
+use crate::alerts::Alert;
 use crate::config::{Config, ConfigSource};
 use crate::incident::IncidentState;
+use crate::playbook::driver::RunUpdate;
+use crate::playbook::engine::RunEvent;
+use crate::playbook::Playbook;
 use crate::status::{HostStatus, PollResult};
-use crate::timeline::Event;
+use crate::timeline::event::kinds;
+use crate::timeline::{Event, NewEvent};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 /// Timeline events kept in memory for display; older ones stay on disk.
 const TIMELINE_KEPT: usize = 2000;
 
-/// A line the responder is typing.
+/// Which pane the keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Hosts,
+    Timeline,
+    /// The playbook run fills the body.
+    Run,
+}
+
+impl Focus {
+    pub fn context(self) -> Context {
+        match self {
+            Focus::Hosts => Context::Hosts,
+            Focus::Timeline => Context::Timeline,
+            Focus::Run => Context::Run,
+        }
+    }
+}
+
+/// What a line typed at the bottom of the screen is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prompt {
-    Note(String),
-    Filter(String),
+pub enum PromptKind {
+    Note,
+    Decision,
+    ActionItem,
+    Filter,
+    /// New text for an event of the timeline.
+    Amend {
+        target: String,
+        seq: u64,
+    },
+    SkipReason,
+    AbortReason,
+    IncidentTitle,
+}
+
+impl PromptKind {
+    pub fn label(&self) -> String {
+        match self {
+            PromptKind::Note => "note".into(),
+            PromptKind::Decision => "decision".into(),
+            PromptKind::ActionItem => "action item".into(),
+            PromptKind::Filter => "filter".into(),
+            PromptKind::Amend { seq, .. } => format!("amend #{seq}"),
+            PromptKind::SkipReason => "why skip this step".into(),
+            PromptKind::AbortReason => "why abort the run".into(),
+            PromptKind::IncidentTitle => "new incident".into(),
+        }
+    }
+
+    pub fn help(&self) -> &'static str {
+        match self {
+            PromptKind::Filter => "Enter keeps it · Esc cancels",
+            PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
+            PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
+            PromptKind::IncidentTitle => "Enter declares it · Esc cancels",
+            _ => "Enter records it in the timeline · Esc cancels",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
+/// What a choice in a picker is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickPurpose {
+    Playbook,
+    Mark { target: String, seq: u64 },
+    Status,
+    Severity,
+}
+
+/// A short list to choose one entry from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub title: String,
+    /// (value, label)
+    pub options: Vec<(String, String)>,
+    pub selected: usize,
+    pub purpose: PickPurpose,
+}
+
+/// A question that must be answered before anything happens. Its first
+/// button (Cancel, Later) has the focus, so a stray Enter does nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopupKind {
+    StartRun {
+        values: BTreeMap<String, String>,
+    },
+    /// Run step `step`; `expected` is the name to type for a high-risk one.
+    Step {
+        step: usize,
+        expected: String,
+    },
+    Recovery {
+        step: usize,
+        error: String,
+    },
+    QuitDuringRun,
+}
+
+impl PopupKind {
+    pub fn buttons(&self) -> &'static [&'static str] {
+        match self {
+            PopupKind::StartRun { .. } => &["Cancel", "Start"],
+            PopupKind::Step { .. } => &["Cancel", "Run"],
+            PopupKind::Recovery { .. } => &["Later", "Retry", "Skip…", "Abort…"],
+            PopupKind::QuitDuringRun => &["Cancel", "Quit"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Popup {
+    pub kind: PopupKind,
+    /// The target's name as typed, for a high-risk step.
+    pub typed: String,
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl Popup {
+    pub fn new(kind: PopupKind) -> Popup {
+        Popup {
+            kind,
+            typed: String::new(),
+            focus: 0,
+            error: None,
+        }
+    }
+}
+
+/// At most one at a time, drawn over the panes; it takes every key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    Palette(Palette),
+    Form(Box<InputForm>),
+    Picker(Picker),
+    Popup(Popup),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// As in vigie.toml.
+    Inventory,
+    Name,
+    /// Worst first: unreachable, critical, warning, then the rest.
+    Health,
+    Load,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Inventory => SortBy::Name,
+            SortBy::Name => SortBy::Health,
+            SortBy::Health => SortBy::Load,
+            SortBy::Load => SortBy::Inventory,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SortBy> {
+        match text {
+            "inventory" => Some(SortBy::Inventory),
+            "name" => Some(SortBy::Name),
+            "health" => Some(SortBy::Health),
+            "load" => Some(SortBy::Load),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Inventory => "inventory",
+            SortBy::Name => "name",
+            SortBy::Health => "health",
+            SortBy::Load => "load",
+        }
+    }
+}
+
+/// Which timeline events the pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    /// Notes, decisions, action items.
+    Notes,
+    /// Playbooks, steps and commands.
+    Actions,
+    /// Alerts and unreachable hosts.
+    Alerts,
+    /// Declaration, status, severity, roles, amendments.
+    Incident,
+}
+
+impl KindFilter {
+    pub fn next(self) -> KindFilter {
+        match self {
+            KindFilter::All => KindFilter::Notes,
+            KindFilter::Notes => KindFilter::Actions,
+            KindFilter::Actions => KindFilter::Alerts,
+            KindFilter::Alerts => KindFilter::Incident,
+            KindFilter::Incident => KindFilter::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindFilter::All => "all",
+            KindFilter::Notes => "notes",
+            KindFilter::Actions => "actions",
+            KindFilter::Alerts => "alerts",
+            KindFilter::Incident => "incident",
+        }
+    }
+
+    pub fn accepts(self, kind: &str) -> bool {
+        match self {
+            KindFilter::All => true,
+            KindFilter::Notes => matches!(kind, kinds::NOTE | kinds::DECISION | kinds::ACTION_ITEM),
+            KindFilter::Actions => {
+                kind.starts_with("playbook.")
+                    || kind.starts_with("step.")
+                    || kind.starts_with("command.")
+                    || kind == kinds::CHECKLIST_TICKED
+            }
+            KindFilter::Alerts => kind.starts_with("alert.") || kind == kinds::HOST_UNREACHABLE,
+            KindFilter::Incident => matches!(
+                kind,
+                kinds::INCIDENT_DECLARED
+                    | kinds::STATUS_CHANGED
+                    | kinds::SEVERITY_CHANGED
+                    | kinds::ROLE_ASSIGNED
+                    | kinds::AMENDMENT
+            ),
+        }
+    }
 }
 
 /// Work the event loop must do for the app (IO the app itself never does).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    AppendNote(String),
+    /// Append to the incident's timeline (notes, decisions, marks...).
+    Append(NewEvent),
+    StartRun {
+        playbook: Box<Playbook>,
+        inputs: BTreeMap<String, String>,
+    },
+    /// The responder's answer to the run's question.
+    Answer(RunEvent),
+    /// Stop the command running now.
+    CancelCommand,
+    DeclareIncident(String),
+    WriteReport,
 }
 
 pub struct App {
     pub hosts: Vec<HostStatus>,
+    /// Alerts of each host, computed when its status changes (not per frame).
+    pub alerts: Vec<Vec<Alert>>,
     /// Index into [`App::visible_hosts`].
     pub selected: usize,
     /// Show only hosts with a problem.
     pub faulty_only: bool,
     /// Show only hosts whose name contains this (case-insensitive).
     pub filter: String,
+    pub sort: SortBy,
+    pub focus: Focus,
     pub prompt: Option<Prompt>,
+    pub overlay: Option<Overlay>,
+    /// The inputs form while its "start?" popup is open (Cancel returns to it).
+    pub pending_form: Option<Box<InputForm>>,
     /// `--read-only`: look, never act.
     pub read_only: bool,
     /// `NO_COLOR`: glyphs and text carry every meaning, colours are dropped.
     pub no_color: bool,
     /// The last message for the responder ("note recorded", an error).
     pub flash: Option<String>,
-    pub show_help: bool,
     pub should_quit: bool,
+    pub keymap: Keymap,
     /// The current incident, as its timeline tells it.
     pub incident: Option<IncidentState>,
     /// The latest timeline events (oldest first), for the timeline pane.
     pub timeline: Vec<Event>,
+    /// Position in the filtered timeline; `None` follows the newest event.
+    pub timeline_cursor: Option<usize>,
+    pub kind_filter: KindFilter,
+    pub host_filter: Option<String>,
+    /// Playbooks that can be opened (bundled and `playbooks_dir`).
+    pub catalog: Vec<Playbook>,
+    /// The playbook run, running or finished (one at a time).
+    pub run: Option<RunView>,
     /// Where the inventory came from, shown when it is the embedded default.
     pub config_source: ConfigSource,
     /// The clock the views use; set by the event loop, fixed in tests.
@@ -53,101 +327,92 @@ pub struct App {
 
 impl App {
     pub fn new(config: &Config, now: DateTime<Utc>) -> Self {
+        let hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
         App {
-            hosts: config.hosts.iter().map(HostStatus::new).collect(),
+            alerts: hosts.iter().map(crate::alerts::for_host).collect(),
+            hosts,
             selected: 0,
             faulty_only: false,
             filter: String::new(),
+            sort: SortBy::Inventory,
+            focus: Focus::Hosts,
             prompt: None,
+            overlay: None,
+            pending_form: None,
             read_only: false,
             no_color: false,
             flash: None,
-            show_help: false,
             should_quit: false,
+            // A bad [keys] never gets this far: loading the config checks it.
+            keymap: Keymap::with_overrides(&config.keys).unwrap_or_default(),
             incident: None,
             timeline: Vec::new(),
+            timeline_cursor: None,
+            kind_filter: KindFilter::All,
+            host_filter: None,
+            catalog: Vec::new(),
+            run: None,
             config_source: config.source.clone(),
             now,
         }
     }
 
-    pub fn apply_action(&mut self, action: Action) -> Option<Request> {
-        let last = self.visible_hosts().len().saturating_sub(1);
-        match action {
-            Action::Quit => self.should_quit = true,
-            Action::ToggleHelp => self.show_help = !self.show_help,
-            Action::CloseOverlay => self.show_help = false,
-            Action::SelectNext => self.selected = (self.selected + 1).min(last),
-            Action::SelectPrevious => self.selected = self.selected.saturating_sub(1),
-            Action::SelectFirst => self.selected = 0,
-            Action::SelectLast => self.selected = last,
-            Action::ToggleFaulty => {
-                self.faulty_only = !self.faulty_only;
-                self.selected = 0;
-            }
-            Action::Filter => self.prompt = Some(Prompt::Filter(self.filter.clone())),
-            Action::Note => {
-                if self.incident.is_some() {
-                    self.prompt = Some(Prompt::Note(String::new()));
-                } else {
-                    self.flash = Some("no incident: declare one with `vigie incident new TITLE`".into());
-                }
-            }
-        }
-        None
+    /// The key context: the focused pane.
+    pub fn context(&self) -> Context {
+        self.focus.context()
     }
 
-    /// A key while a prompt is open: edit, Enter to finish, Esc to cancel.
-    pub fn type_key(&mut self, key: crossterm::event::KeyEvent) -> Option<Request> {
-        use crossterm::event::KeyCode;
-        let prompt = self.prompt.as_mut()?;
-        let text = match prompt {
-            Prompt::Note(text) | Prompt::Filter(text) => text,
-        };
-        match key.code {
-            KeyCode::Char(c) if !c.is_control() => text.push(c),
-            KeyCode::Backspace => {
-                text.pop();
-            }
-            KeyCode::Esc => self.prompt = None,
-            KeyCode::Enter => {
-                return match self.prompt.take() {
-                    Some(Prompt::Filter(text)) => {
-                        self.filter = text.trim().to_string();
-                        self.selected = 0;
-                        None
-                    }
-                    Some(Prompt::Note(text)) if !text.trim().is_empty() => {
-                        Some(Request::AppendNote(text.trim().to_string()))
-                    }
-                    _ => None,
-                };
-            }
-            _ => {}
-        }
-        if let Some(Prompt::Filter(text)) = &self.prompt {
-            // The list follows the filter as it is typed.
-            self.filter = text.trim().to_string();
-            self.selected = 0;
-        }
-        None
-    }
-
-    /// Indices of the hosts shown, after the faulty-only toggle and the filter.
+    /// Indices of the hosts shown, after the faulty-only toggle, the filter and the sort.
     pub fn visible_hosts(&self) -> Vec<usize> {
         let filter = self.filter.to_lowercase();
-        self.hosts
+        let mut visible: Vec<usize> = self
+            .hosts
             .iter()
             .enumerate()
             .filter(|(_, h)| filter.is_empty() || h.name.to_lowercase().contains(&filter))
-            .filter(|(_, h)| !self.faulty_only || !h.is_reachable() || !crate::alerts::for_host(h).is_empty())
+            .filter(|(i, h)| !self.faulty_only || !h.is_reachable() || !self.alerts[*i].is_empty())
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        match self.sort {
+            SortBy::Inventory => {}
+            SortBy::Name => visible.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
+            SortBy::Health => visible.sort_by_key(|i| std::cmp::Reverse(self.badness(*i))),
+            SortBy::Load => visible.sort_by(|a, b| {
+                let load = |i: usize| {
+                    self.hosts[i]
+                        .health()
+                        .and_then(|h| h.load)
+                        .map(|l| l[0])
+                        .unwrap_or(-1.0)
+                };
+                load(*b).total_cmp(&load(*a))
+            }),
+        }
+        visible
+    }
+
+    /// How bad a host looks, for the health sort.
+    fn badness(&self, index: usize) -> u8 {
+        let host = &self.hosts[index];
+        if matches!(host.reachability, crate::status::Reachability::Unreachable { .. }) {
+            return 4;
+        }
+        match self.worst_alert(index) {
+            Some(crate::alerts::Severity::Critical) => 3,
+            Some(crate::alerts::Severity::Warning) => 2,
+            Some(crate::alerts::Severity::Info) => 1,
+            None => 0,
+        }
+    }
+
+    pub fn worst_alert(&self, index: usize) -> Option<crate::alerts::Severity> {
+        self.alerts.get(index)?.iter().map(|a| a.severity).max()
     }
 
     pub fn apply_poll(&mut self, result: &PollResult) {
         if let Some(host) = self.hosts.get_mut(result.host_index) {
             host.apply(result);
+            self.alerts[result.host_index] = crate::alerts::for_host(host);
         }
     }
 
@@ -160,7 +425,50 @@ impl App {
         if self.timeline.len() > TIMELINE_KEPT {
             let excess = self.timeline.len() - TIMELINE_KEPT;
             self.timeline.drain(..excess);
+            self.timeline_cursor = self.timeline_cursor.map(|c| c.saturating_sub(excess));
         }
+    }
+
+    /// A new incident replaces the one shown: its timeline starts empty.
+    pub fn switch_incident(&mut self) {
+        self.incident = None;
+        self.timeline.clear();
+        self.timeline_cursor = None;
+    }
+
+    pub fn apply_run_update(&mut self, update: RunUpdate) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let finished = matches!(update, RunUpdate::Finished(_));
+        run.apply(update);
+        if finished {
+            self.flash = Some(format!("playbook {}", run.summary()));
+            if let Some(Overlay::Popup(popup)) = &self.overlay {
+                if !matches!(popup.kind, PopupKind::StartRun { .. }) {
+                    self.overlay = None;
+                }
+            }
+        }
+    }
+
+    /// The timeline events the pane shows, oldest first.
+    pub fn visible_timeline(&self) -> Vec<&Event> {
+        self.timeline
+            .iter()
+            .filter(|e| self.kind_filter.accepts(&e.kind))
+            .filter(|e| match &self.host_filter {
+                Some(host) => e.host.as_deref() == Some(host.as_str()),
+                None => true,
+            })
+            .collect()
+    }
+
+    /// The event under the timeline cursor (the newest when following).
+    pub fn selected_event(&self) -> Option<&Event> {
+        let visible = self.visible_timeline();
+        let index = self.timeline_cursor.unwrap_or(visible.len().saturating_sub(1));
+        visible.get(index).copied()
     }
 
     /// The VMs that belong to `host`: those any live cluster view places on
@@ -185,21 +493,39 @@ impl App {
         vms
     }
 
+    pub fn selected_index(&self) -> Option<usize> {
+        self.visible_hosts().get(self.selected).copied()
+    }
+
     pub fn selected_host(&self) -> Option<&HostStatus> {
-        self.visible_hosts().get(self.selected).and_then(|i| self.hosts.get(*i))
+        self.selected_index().and_then(|i| self.hosts.get(i))
+    }
+
+    pub fn host_names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    /// VM ids of `host` as the live status knows them, for pickers.
+    pub fn vm_ids_of(&self, host: &str) -> Vec<String> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == host)
+            .map(|h| self.vms_of(h).iter().map(|vm| vm.id.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::keys::Action;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    fn app() -> App {
+    pub(crate) fn app() -> App {
         let config = Config::parse(
             std::path::Path::new("v.toml"),
             "[[hosts]]\nname = \"miramelle\"\n[[hosts]]\nname = \"locuste\"\n[[hosts]]\nname = \"backup\"\n",
@@ -208,25 +534,46 @@ mod tests {
         App::new(&config, Utc::now())
     }
 
+    fn with_incident(mut app: App) -> App {
+        app.incident = Some(IncidentState {
+            title: "t".into(),
+            severity: crate::incident::Severity::Major,
+            status: crate::incident::Status::Investigating,
+            started: Utc::now(),
+            resolved: None,
+        });
+        app
+    }
+
+    fn type_text(app: &mut App, text: &str) -> Option<Request> {
+        for c in text.chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        app.handle_key(key(KeyCode::Enter))
+    }
+
     #[test]
     fn filter_narrows_the_list_as_it_is_typed() {
         let mut app = app();
         app.apply_action(Action::Filter);
         for c in "LOC".chars() {
-            app.type_key(key(KeyCode::Char(c)));
+            app.handle_key(key(KeyCode::Char(c)));
         }
         assert_eq!(app.visible_hosts(), vec![1]);
         assert_eq!(app.selected_host().unwrap().name, "locuste");
-        app.type_key(key(KeyCode::Enter));
+        app.handle_key(key(KeyCode::Enter));
         assert_eq!((app.prompt.clone(), app.filter.as_str()), (None, "LOC"));
     }
 
     #[test]
-    fn faulty_only_hides_healthy_hosts() {
+    fn faulty_only_hides_healthy_hosts_and_sort_orders_them() {
         let mut app = app();
         app.apply_action(Action::ToggleFaulty);
         // Not polled yet counts as faulty: nobody knows they are fine.
         assert_eq!(app.visible_hosts().len(), 3);
+        app.apply_action(Action::CycleSort);
+        assert_eq!(app.sort, SortBy::Name);
+        assert_eq!(app.visible_hosts(), vec![2, 1, 0]);
     }
 
     #[test]
@@ -235,20 +582,70 @@ mod tests {
         app.apply_action(Action::Note);
         assert!(app.prompt.is_none());
         assert!(app.flash.as_deref().unwrap().starts_with("no incident"));
-        app.incident = Some(IncidentState {
-            title: "t".into(),
-            severity: crate::incident::Severity::Major,
-            status: crate::incident::Status::Investigating,
-            started: Utc::now(),
-            resolved: None,
-        });
+        let mut app = with_incident(app);
         app.apply_action(Action::Note);
-        assert_eq!(app.type_key(key(KeyCode::Enter)), None, "an empty note is not recorded");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            None,
+            "an empty note is not recorded"
+        );
         app.apply_action(Action::Note);
-        for c in "hi".chars() {
-            app.type_key(key(KeyCode::Char(c)));
+        app.handle_key(key(KeyCode::Char('h')));
+        app.handle_key(key(KeyCode::Char('i')));
+        app.handle_key(key(KeyCode::Backspace));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::NOTE);
+                assert_eq!(event.data["text"], "h");
+            }
+            other => panic!("{other:?}"),
         }
-        app.type_key(key(KeyCode::Backspace));
-        assert_eq!(app.type_key(key(KeyCode::Enter)), Some(Request::AppendNote("h".into())));
+    }
+
+    #[test]
+    fn action_items_and_decisions_are_their_own_kinds() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::ActionItem);
+        match type_text(&mut app, "add an alert @alice due:2026-12-01") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::ACTION_ITEM);
+                assert_eq!(event.data["owner"], "alice");
+                assert_eq!(event.data["due"], "2026-12-01");
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Decision);
+        match type_text(&mut app, "fail over to locuste") {
+            Some(Request::Append(event)) => assert_eq!(event.kind, kinds::DECISION),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_is_changed_through_a_picker() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::ChangeStatus);
+        assert!(matches!(app.overlay, Some(Overlay::Picker(_))));
+        app.handle_key(key(KeyCode::Down));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::STATUS_CHANGED);
+                assert_eq!(event.data["to"], "identified");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn read_only_offers_no_acting_command_in_the_palette() {
+        let mut app = with_incident(app());
+        app.read_only = true;
+        app.apply_action(Action::Palette);
+        assert_eq!(type_text(&mut app, "note hello"), None);
+        assert!(
+            app.flash.as_deref().unwrap_or("").contains("read-only"),
+            "{:?}",
+            app.flash
+        );
     }
 }

@@ -1,13 +1,22 @@
 //! The cockpit. `run` wires the pieces: the terminal guard, the poller, an
-//! input thread, and a loop that folds events into [`app::App`] and redraws
-//! only when something changed.
+//! input thread, the timeline follower and writer, the playbook driver, and
+//! a loop that folds their news into [`app::App`] and redraws only when
+//! something changed. Nothing in the loop waits on SSH or the disk: every
+//! request is carried out on another task and reports back on a channel.
 
+mod actions;
 pub mod app;
+pub mod form;
 pub mod keys;
+mod mouse;
+pub mod palette;
+pub mod run_view;
 pub mod terminal;
 pub mod views;
 
 use crate::config::Config;
+use crate::playbook::driver::{self, RunHandle, RunUpdate, Targets};
+use crate::playbook::engine::Engine;
 use crate::poller;
 use crate::timeline::writer::TimelineWriter;
 use crate::timeline::{Event as TimelineEvent, Follower};
@@ -16,54 +25,109 @@ use chrono::Utc;
 use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// Shortest time between two frames: a burst of events costs one redraw.
+const FRAME_INTERVAL: Duration = Duration::from_millis(30);
+
+pub struct Options {
+    pub read_only: bool,
+    /// Take the mouse (click to select, wheel to scroll).
+    pub mouse: bool,
+}
 
 /// Opens the cockpit and returns when the responder quits. `incident` is the
 /// incident directory to show, if one is current.
-pub fn run(config: Config, incident: Option<PathBuf>, read_only: bool) -> anyhow::Result<()> {
+pub fn run(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_loop(config, incident, read_only))
+    let result = runtime.block_on(run_loop(config, incident, options));
+    // A run's SSH sessions and a blocked stdin read must not hold the exit.
+    runtime.shutdown_background();
+    result
 }
 
-async fn run_loop(config: Config, incident: Option<PathBuf>, read_only: bool) -> anyhow::Result<()> {
-    let mut guard = terminal::TerminalGuard::enter().context("cannot open the terminal")?;
+/// What the loop hears from the tasks it started.
+enum Notice {
+    Flash(String),
+    /// A new incident was declared: follow and write to it from now on.
+    IncidentDeclared(PathBuf),
+}
+
+/// The incident the cockpit writes to and follows.
+struct IncidentLink {
+    dir: PathBuf,
+    writer: Option<TimelineWriter>,
+    events: mpsc::Receiver<Vec<TimelineEvent>>,
+}
+
+impl IncidentLink {
+    fn open(config: &Config, dir: PathBuf, read_only: bool) -> IncidentLink {
+        // Appends go through a writer thread: fsync never runs on the render path.
+        let writer = match crate::incident::timeline_options(config) {
+            Ok(options) if !read_only => crate::timeline::Timeline::open(&dir, options)
+                .ok()
+                .map(TimelineWriter::spawn),
+            _ => None,
+        };
+        let events = follow_timeline(dir.clone());
+        IncidentLink { dir, writer, events }
+    }
+}
+
+async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
+    let mut guard = terminal::TerminalGuard::enter(options.mouse).context("cannot open the terminal")?;
     let (mut polls, poll_tasks) = poller::start(&config);
-    // Appends go through a writer thread: fsync never runs on the render path.
-    let writer = match (&incident, crate::incident::timeline_options(&config)) {
-        (Some(dir), Ok(options)) if !read_only => crate::timeline::Timeline::open(dir, options)
-            .ok()
-            .map(TimelineWriter::spawn),
-        _ => None,
-    };
-    let (flash_sender, mut flashes) = mpsc::unbounded_channel::<String>();
-    let mut timeline_events = follow_timeline(incident);
+    let mut link = incident.map(|dir| IncidentLink::open(&config, dir, options.read_only));
+    let (notice_sender, mut notices) = mpsc::unbounded_channel::<Notice>();
     let mut inputs = spawn_input_thread();
     let mut app = app::App::new(&config, Utc::now());
-    app.read_only = read_only;
+    app.read_only = options.read_only;
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.catalog = crate::playbook::bundled::catalog(&config);
+    let mut run: Option<RunHandle> = None;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME_INTERVAL;
 
     while !app.should_quit {
         if dirty {
+            // Throttle: wait out the rest of the frame interval, folding in what arrives.
+            let since = last_frame.elapsed();
+            if since < FRAME_INTERVAL {
+                tokio::time::sleep(FRAME_INTERVAL - since).await;
+            }
             draw(&mut guard.terminal, &app)?;
+            last_frame = Instant::now();
             dirty = false;
         }
         tokio::select! {
             Some(input) = inputs.recv() => {
-                let (changed, request) = handle_input(&mut app, input);
+                let size = guard.terminal.size().map(|s| ratatui::layout::Rect::new(0, 0, s.width, s.height))
+                    .unwrap_or_default();
+                let (changed, request) = handle_input(&mut app, input, size);
                 dirty |= changed;
                 if let Some(request) = request {
-                    carry_out(request, writer.clone(), flash_sender.clone());
+                    let context = Requests { config: &config, link: link.as_ref(), notices: &notice_sender };
+                    if let Some(started) = context.carry_out(request, &mut app, run.as_ref()) {
+                        run = Some(started);
+                    }
+                    dirty = true;
                 }
             }
-            Some(flash) = flashes.recv() => {
-                app.flash = Some(flash);
+            Some(notice) = notices.recv() => {
+                match notice {
+                    Notice::Flash(text) => app.flash = Some(text),
+                    Notice::IncidentDeclared(dir) => {
+                        app.switch_incident();
+                        app.flash = Some(format!("incident declared: {}", dir.display()));
+                        link = Some(IncidentLink::open(&config, dir, options.read_only));
+                    }
+                }
                 dirty = true;
             }
             Some(result) = polls.recv() => {
@@ -74,8 +138,15 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, read_only: bool) ->
                 }
                 dirty = true;
             }
-            Some(events) = timeline_events.recv() => {
+            Some(events) = next_events(&mut link) => {
                 app.apply_timeline(events);
+                dirty = true;
+            }
+            Some(update) = next_update(&mut run) => {
+                app.apply_run_update(update);
+                while let Some(more) = run.as_mut().and_then(|r| r.updates.try_recv().ok()) {
+                    app.apply_run_update(more);
+                }
                 dirty = true;
             }
             _ = clock.tick() => {
@@ -90,46 +161,139 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, read_only: bool) ->
     Ok(())
 }
 
+async fn next_events(link: &mut Option<IncidentLink>) -> Option<Vec<TimelineEvent>> {
+    match link {
+        Some(link) => link.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_update(run: &mut Option<RunHandle>) -> Option<RunUpdate> {
+    match run {
+        Some(handle) => match handle.updates.recv().await {
+            Some(update) => Some(update),
+            // The driver is done and gone: stop listening to it.
+            None => {
+                *run = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// Returns whether the screen needs a redraw, and work to do for the app.
-fn handle_input(app: &mut app::App, input: Event) -> (bool, Option<app::Request>) {
+fn handle_input(app: &mut app::App, input: Event, screen: ratatui::layout::Rect) -> (bool, Option<app::Request>) {
     match input {
-        Event::Key(key) if key.kind == KeyEventKind::Press => {
-            let quit = key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
-                && key.code == crossterm::event::KeyCode::Char('c');
-            if app.prompt.is_some() && !quit {
-                // A prompt takes every key until Enter or Esc.
-                return (true, app.type_key(key));
-            }
-            match keys::action_for(key, app.read_only) {
-                Some(action) => (true, app.apply_action(action)),
-                None => (false, None),
-            }
+        Event::Key(key) if key.kind == KeyEventKind::Press => (true, app.handle_key(key)),
+        Event::Paste(text) => (true, app.paste(&text)),
+        Event::Mouse(mouse) => {
+            let areas = views::layout(screen, app);
+            (app.handle_mouse(mouse, &areas), None)
         }
         Event::Resize(..) => (true, None),
         _ => (false, None),
     }
 }
 
-/// Does a request's IO off the render path; the outcome comes back as a flash message.
-fn carry_out(request: app::Request, writer: Option<TimelineWriter>, flash: mpsc::UnboundedSender<String>) {
-    match request {
-        app::Request::AppendNote(text) => {
-            let Some(writer) = writer else {
-                let _ = flash.send("no incident to write to".into());
-                return;
-            };
-            tokio::spawn(async move {
-                let event = crate::timeline::NewEvent::new(
-                    crate::timeline::event::kinds::NOTE,
-                    serde_json::json!({"text": text}),
-                );
-                let message = match writer.append(event).await {
-                    Ok(event) => format!("note #{} recorded", event.seq),
-                    Err(e) => format!("the note was NOT recorded: {e}"),
+/// What carrying out a request needs from the loop.
+struct Requests<'a> {
+    config: &'a Config,
+    link: Option<&'a IncidentLink>,
+    notices: &'a mpsc::UnboundedSender<Notice>,
+}
+
+impl Requests<'_> {
+    fn flash(&self, text: impl Into<String>) {
+        let _ = self.notices.send(Notice::Flash(text.into()));
+    }
+
+    /// Does a request's IO off the render path; the outcome comes back as a
+    /// notice. Returns the handle of a run it started.
+    fn carry_out(&self, request: app::Request, app: &mut app::App, run: Option<&RunHandle>) -> Option<RunHandle> {
+        let writer = self.link.and_then(|l| l.writer.clone());
+        match request {
+            app::Request::Append(event) => {
+                let Some(writer) = writer else {
+                    self.flash("no incident to write to");
+                    return None;
                 };
-                let _ = flash.send(message);
-            });
+                let notices = self.notices.clone();
+                tokio::spawn(async move {
+                    let kind = event.kind.clone();
+                    let message = match writer.append(event).await {
+                        Ok(event) => format!("{} #{} recorded", kind.replace('_', " "), event.seq),
+                        Err(e) => format!("NOT recorded: {e}"),
+                    };
+                    let _ = notices.send(Notice::Flash(message));
+                });
+            }
+            app::Request::StartRun { playbook, inputs } => {
+                let Some(writer) = writer else {
+                    self.flash("no incident to record the run in: nothing was started");
+                    return None;
+                };
+                let public: std::collections::BTreeMap<String, String> = inputs
+                    .iter()
+                    .map(|(name, value)| {
+                        let secret = playbook
+                            .inputs
+                            .get(name)
+                            .is_some_and(|i| i.kind == crate::playbook::format::InputKind::Secret);
+                        (name.clone(), if secret { "[secret]".into() } else { value.clone() })
+                    })
+                    .collect();
+                let engine = Engine::new((*playbook).clone(), inputs).confirming_each_step();
+                let handle = driver::spawn(engine, writer, Targets::new(self.config));
+                app.run = Some(run_view::RunView::new(*playbook, handle.run_id.clone(), public));
+                app.focus = app::Focus::Run;
+                return Some(handle);
+            }
+            app::Request::Answer(answer) => match run {
+                Some(handle) if handle.answers.send(answer).is_ok() => {
+                    if let Some(view) = app.run.as_mut() {
+                        // Answered: the question is gone until the run asks again.
+                        view.question = None;
+                    }
+                }
+                _ => self.flash("the run is not listening any more"),
+            },
+            app::Request::CancelCommand => {
+                if let Some(handle) = run {
+                    handle.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            app::Request::DeclareIncident(title) => {
+                let notices = self.notices.clone();
+                let incidents = self.config.incidents_dir();
+                let options = crate::incident::timeline_options(self.config);
+                tokio::task::spawn_blocking(move || {
+                    let declared = options.map_err(|e| e.to_string()).and_then(|options| {
+                        crate::incident::declare(&incidents, &title, crate::incident::Severity::Major, options)
+                            .map_err(|e| e.to_string())
+                    });
+                    let _ = notices.send(match declared {
+                        Ok((dir, _)) => Notice::IncidentDeclared(dir),
+                        Err(e) => Notice::Flash(format!("no incident declared: {e}")),
+                    });
+                });
+            }
+            app::Request::WriteReport => {
+                let Some(dir) = self.link.map(|l| l.dir.clone()) else {
+                    self.flash("no incident to report on");
+                    return None;
+                };
+                let notices = self.notices.clone();
+                tokio::task::spawn_blocking(move || {
+                    let message = match crate::report::write_for_incident(&dir) {
+                        Ok(path) => format!("report written: {}", path.display()),
+                        Err(e) => format!("no report: {e}"),
+                    };
+                    let _ = notices.send(Notice::Flash(message));
+                });
+            }
         }
+        None
     }
 }
 
@@ -147,14 +311,17 @@ const TIMELINE_POLL: Duration = Duration::from_millis(250);
 
 /// Follows the incident's timeline off the render path: new events (from
 /// this process or any other responder) arrive in batches.
-fn follow_timeline(incident: Option<PathBuf>) -> mpsc::Receiver<Vec<TimelineEvent>> {
+fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<Vec<TimelineEvent>> {
     let (sender, receiver) = mpsc::channel(16);
-    let Some(dir) = incident else { return receiver };
     tokio::spawn(async move {
         let mut follower = Follower::from_start(&dir.join(crate::timeline::TIMELINE_FILE));
         let mut ticker = tokio::time::interval(TIMELINE_POLL);
         loop {
             ticker.tick().await;
+            if sender.is_closed() {
+                // The cockpit moved to another incident.
+                return;
+            }
             let polled = tokio::task::spawn_blocking(move || {
                 let events = follower.poll();
                 (follower, events)

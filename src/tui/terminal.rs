@@ -4,7 +4,7 @@
 //! error, unwinding panic); the panic hook restores it *before* the panic
 //! message prints, so the message is readable and the shell is usable.
 
-use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
@@ -19,11 +19,16 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    pub fn enter() -> io::Result<TerminalGuard> {
+    /// `mouse`: take mouse events (the terminal's own selection then needs Shift).
+    pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
         install_panic_hook();
         terminal::enable_raw_mode()?;
         let mut stdout = io::stdout();
-        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+        let mut entered = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide);
+        if mouse && entered.is_ok() {
+            entered = execute!(stdout, EnableMouseCapture);
+        }
+        if let Err(e) = entered {
             restore();
             return Err(e);
         }

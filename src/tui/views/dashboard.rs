@@ -1,94 +1,37 @@
-//! Rendering only: every function here reads [`App`] and draws; none changes state.
+//! The dashboard: hosts (hypervisors with their VMs nested), and the
+//! detail of the selected host.
 
-use super::app::{App, Prompt};
-use super::keys::{active_bindings, BINDINGS};
-use crate::alerts::{self, Severity};
-use crate::config::ConfigSource;
+use super::{pane, scroll_offset, sparkline};
+use crate::alerts::Severity;
 use crate::format::{human_age, human_bytes, human_kib};
 use crate::probe::linux::LinuxHealth;
+use crate::probe::model::Datastore;
 use crate::probe::Reading;
 use crate::sanitize::one_line;
 use crate::status::{HostStatus, Reachability};
-use ratatui::layout::{Constraint, Layout, Rect};
+use crate::tui::app::{App, Focus};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn render(frame: &mut Frame, app: &App) {
-    let [header, body, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
-    render_header(frame, header, app);
-    let list_width = (body.width / 3).clamp(24, 40);
-    let [hosts, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
-    render_host_list(frame, hosts, app);
-    if app.incident.is_some() {
-        let [detail, timeline] = Layout::vertical([Constraint::Percentage(60), Constraint::Min(4)]).areas(right);
-        render_detail(frame, detail, app);
-        render_timeline(frame, timeline, app);
-    } else {
-        render_detail(frame, right, app);
-    }
-    match &app.prompt {
-        Some(prompt) => render_prompt(frame, footer, prompt),
-        None => render_hint_bar(frame, footer, app),
-    }
-    if app.show_help {
-        render_help(frame, frame.area(), app);
-    }
-    if app.no_color {
-        // Meaning never rides on colour alone, so dropping it loses nothing.
-        for cell in frame.buffer_mut().content.iter_mut() {
-            cell.set_fg(Color::Reset);
-            cell.set_bg(Color::Reset);
-        }
-    }
-}
-
-fn render_header(frame: &mut Frame, area: Rect, app: &App) {
-    let incident = match &app.incident {
-        Some(header) => format!(
-            "INC {} ─ {} ─ {} ─ {} elapsed",
-            one_line(&header.title),
-            header.severity.as_str().to_uppercase(),
-            header.status.as_str(),
-            human_age(app.now - header.started)
-        ),
-        None => "no incident".to_string(),
-    };
-    let source = match &app.config_source {
-        ConfigSource::EmbeddedDefault => " (no vigie.toml: this machine only)".to_string(),
-        ConfigSource::File(path) => format!(" ({})", path.display()),
-    };
-    let left = format!(" vigie ─ {incident} ─ {} hosts{source}", app.hosts.len());
-    let clock = format!("{} UTC ", app.now.format("%H:%M:%S"));
-    let padding = (area.width as usize).saturating_sub(left.chars().count() + clock.chars().count());
-    let line = Line::from(vec![
-        Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(" ".repeat(padding)),
-        Span::raw(clock),
-    ]);
-    frame.render_widget(
-        Paragraph::new(line).style(Style::new().add_modifier(Modifier::REVERSED)),
-        area,
-    );
-}
+/// Samples in the host list's load sparkline.
+const LIST_SPARK: usize = 8;
+/// Samples in the detail's sparklines.
+const DETAIL_SPARK: usize = 30;
 
 /// State glyph and colour; the glyph alone must carry the meaning.
-fn reachability_glyph(status: &HostStatus) -> (&'static str, Color) {
-    match status.reachability {
+fn reachability_glyph(app: &App, index: usize) -> (&'static str, Color) {
+    match app.hosts[index].reachability {
         Reachability::Unknown => ("?", Color::DarkGray),
-        Reachability::Reachable => match worst_alert(status) {
+        Reachability::Reachable => match app.worst_alert(index) {
             Some(Severity::Critical) => ("✖", Color::Red),
             Some(Severity::Warning) => ("⚠", Color::Yellow),
             _ => ("●", Color::Green),
         },
         Reachability::Unreachable { .. } => ("✖", Color::Red),
     }
-}
-
-fn worst_alert(status: &HostStatus) -> Option<Severity> {
-    alerts::for_host(status).iter().map(|a| a.severity).max()
 }
 
 fn severity_colour(severity: Severity) -> Color {
@@ -99,40 +42,65 @@ fn severity_colour(severity: Severity) -> Color {
     }
 }
 
-fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
+/// One host list row per host and per VM, with the host each row selects:
+/// the view draws them, the mouse maps a click back to a host.
+pub fn host_rows(app: &App) -> Vec<usize> {
+    let mut rows = Vec::new();
+    for (position, index) in app.visible_hosts().into_iter().enumerate() {
+        rows.push(position);
+        rows.extend(std::iter::repeat_n(position, app.vms_of(&app.hosts[index]).len()));
+    }
+    rows
+}
+
+pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     let mut items: Vec<ListItem> = Vec::new();
     let mut selected_row = 0;
-    for (position, host) in app
-        .visible_hosts()
-        .into_iter()
-        .filter_map(|i| app.hosts.get(i))
-        .enumerate()
-    {
+    for (position, index) in app.visible_hosts().into_iter().enumerate() {
+        let host = &app.hosts[index];
         if position == app.selected {
             selected_row = items.len();
         }
-        let (glyph, colour) = reachability_glyph(host);
+        let (glyph, colour) = reachability_glyph(app, index);
         let summary = match (&host.reachability, host.health()) {
-            (Reachability::Unreachable { .. }, _) => "down".to_string(),
+            (Reachability::Unreachable { .. }, _) => match host.stale_for(app.now) {
+                Some(age) => format!("down {}", human_age(age)),
+                None => "down".to_string(),
+            },
             (_, Some(health)) => health
                 .load
-                .map(|l| format!("load {:.1}", l[0]))
+                .map(|l| format!("load {:.2}", l[0]))
                 .unwrap_or_else(|| "ok".to_string()),
             _ => "—".to_string(),
         };
+        let loads: Vec<Option<f64>> = host
+            .history
+            .iter()
+            .rev()
+            .take(LIST_SPARK)
+            .rev()
+            .map(|s| s.load1)
+            .collect();
+        let badge = match app.alerts[index].len() {
+            0 => String::new(),
+            n => format!(" {}{n}", app.worst_alert(index).map(|s| s.glyph()).unwrap_or("")),
+        };
+        let stale = !host.is_reachable();
+        let text_style = if stale {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        };
         items.push(ListItem::new(Line::from(vec![
             Span::styled(format!("{glyph} "), Style::new().fg(colour)),
-            Span::raw(format!(
-                "{:<11} {:<7} {summary}",
-                one_line(&host.name),
-                host.kind.as_str()
-            )),
+            Span::styled(format!("{:<11} {summary}", one_line(&host.name)), text_style),
+            Span::styled(format!(" {}", sparkline(&loads, 1.0)), Style::new().fg(Color::Cyan)),
+            Span::styled(badge, Style::new().fg(colour).add_modifier(Modifier::BOLD)),
         ])));
         // Its VMs, nested: a dead node's VMs show as unknown, not as running.
-        let down = !host.is_reachable();
         for vm in app.vms_of(host) {
             let (glyph, colour) = match vm.state.as_str() {
-                _ if down => ("?", Color::DarkGray),
+                _ if stale => ("?", Color::DarkGray),
                 "running" => ("●", Color::Green),
                 "stopped" | "shutoff" => ("○", Color::DarkGray),
                 "paused" | "crashed" => ("✖", Color::Red),
@@ -155,20 +123,29 @@ fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     if !app.filter.is_empty() {
         title.push_str(&format!("· /{} ", one_line(&app.filter)));
     }
+    if app.sort != crate::tui::app::SortBy::Inventory {
+        title.push_str(&format!("· by {} ", app.sort.as_str()));
+    }
+    let rows = area.height.saturating_sub(2) as usize;
     let list = List::new(items)
-        .block(Block::default().borders(Borders::ALL).title(title))
+        .block(pane(title, app.focus == Focus::Hosts))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(selected_row));
+    let mut state = ListState::default()
+        .with_selected(Some(selected_row))
+        .with_offset(scroll_offset(selected_row, rows));
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
-    let block = Block::default().borders(Borders::ALL);
-    let Some(host) = app.selected_host() else {
-        frame.render_widget(Paragraph::new("no hosts in the inventory").block(block), area);
+pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(index) = app.selected_index() else {
+        frame.render_widget(
+            Paragraph::new("no hosts match").block(pane(" DETAIL ".into(), false)),
+            area,
+        );
         return;
     };
-    let block = block.title(format!(" {} ", host.name));
+    let host = &app.hosts[index];
+    let block = pane(format!(" {} ", one_line(&host.name)), false);
     // Room for the label, the percentage and "368 MiB of 24 GiB" after the bar.
     let bar_width = (area.width as usize).saturating_sub(44).clamp(6, 30);
     let mut lines = vec![status_line(host, app)];
@@ -177,28 +154,39 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         host.kind.as_str(),
         one_line(&host.address)
     )));
-    lines.push(Line::raw(""));
-    let host_alerts = alerts::for_host(host);
+    let host_alerts = &app.alerts[index];
     if !host_alerts.is_empty() {
+        lines.push(Line::raw(""));
         lines.push(Line::styled("ALERTS", Style::new().add_modifier(Modifier::BOLD)));
-        for alert in &host_alerts {
-            lines.push(Line::from(vec![
+        let mut suggested = false;
+        for alert in host_alerts {
+            let mut spans = vec![
                 Span::styled(
                     format!("{} ", alert.severity.glyph()),
                     Style::new().fg(severity_colour(alert.severity)),
                 ),
                 Span::raw(one_line(&alert.message)),
-            ]));
+            ];
+            if let Some(playbook) = alert.playbook {
+                let key = if suggested || app.read_only { "" } else { " (r runs it)" };
+                suggested = true;
+                spans.push(Span::styled(
+                    format!(" → playbook {playbook}{key}"),
+                    Style::new().fg(Color::Cyan),
+                ));
+            }
+            lines.push(Line::from(spans));
         }
-        lines.push(Line::raw(""));
     }
+    lines.push(Line::raw(""));
     match host.health() {
-        Some(health) => lines.extend(health_lines(health, bar_width)),
+        Some(health) => lines.extend(health_lines(host, health, bar_width)),
         None => lines.push(Line::raw("waiting for the first poll…")),
     }
     if let Some(reading) = &host.reading {
-        lines.extend(service_lines(reading));
+        lines.extend(service_lines(reading, bar_width));
     }
+    lines.extend(history_lines(host));
     let mut paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: false });
     if host.stale_for(app.now).is_some() {
         paragraph = paragraph.style(Style::new().fg(Color::DarkGray));
@@ -206,11 +194,24 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(paragraph, area);
 }
 
+/// When the host went down and came back.
+fn history_lines(host: &HostStatus) -> Vec<Line<'static>> {
+    if host.changes.is_empty() {
+        return vec![];
+    }
+    let mut lines = heading("HISTORY").to_vec();
+    for (at, what) in host.changes.iter().rev() {
+        lines.push(Line::raw(format!("{} {}", at.format("%H:%M:%S"), one_line(what))));
+    }
+    lines
+}
+
 fn status_line(host: &HostStatus, app: &App) -> Line<'static> {
     // The connection itself, whatever the alerts say.
     let (glyph, colour) = match host.reachability {
         Reachability::Reachable => ("●", Color::Green),
-        _ => reachability_glyph(host),
+        Reachability::Unknown => ("?", Color::DarkGray),
+        Reachability::Unreachable { .. } => ("✖", Color::Red),
     };
     let text = match &host.reachability {
         Reachability::Unknown => "not polled yet".to_string(),
@@ -240,7 +241,7 @@ fn heading(text: &'static str) -> [Line<'static>; 2] {
 }
 
 /// VMs, datastores, replication, lockouts and backups, one line each.
-fn service_lines(reading: &Reading) -> Vec<Line<'static>> {
+fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(cluster) = &reading.cluster {
         let offline: Vec<&str> = cluster
@@ -308,6 +309,7 @@ fn service_lines(reading: &Reading) -> Vec<Line<'static>> {
                 human_bytes(ds.free_bytes),
                 human_bytes(ds.capacity_bytes)
             )));
+            lines.push(Line::raw(format!("  {}", datastore_gauge(ds, bar_width))));
         }
     }
     if !reading.replication.is_empty() {
@@ -356,27 +358,43 @@ fn service_lines(reading: &Reading) -> Vec<Line<'static>> {
     lines
 }
 
-fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
+fn health_lines(host: &HostStatus, health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    let recent: Vec<&crate::status::Sample> = host.history.iter().rev().take(DETAIL_SPARK).rev().collect();
+    let spark = |values: Vec<Option<f64>>, floor: f64| {
+        Span::styled(format!(" {}", sparkline(&values, floor)), Style::new().fg(Color::Cyan))
+    };
     if let Some([l1, l5, l15]) = health.load {
         let cpus = health.cpus.map(|c| format!(" on {c} CPUs")).unwrap_or_default();
-        lines.push(Line::raw(format!("load     {l1:.2} {l5:.2} {l15:.2}{cpus}")));
+        lines.push(Line::from(vec![
+            Span::raw(format!("load     {l1:.2} {l5:.2} {l15:.2}{cpus}")),
+            spark(
+                recent.iter().map(|s| s.load1).collect(),
+                health.cpus.unwrap_or(1) as f64,
+            ),
+        ]));
     }
     if let Some(memory) = health.memory {
         let used = memory.total_kib.saturating_sub(memory.available_kib);
-        lines.push(Line::raw(format!(
-            "memory   {} {:>3.0}%  {} of {}",
-            bar(memory.used_percent(), bar_width),
-            memory.used_percent(),
-            human_kib(used),
-            human_kib(memory.total_kib)
-        )));
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "memory   {} {:>3.0}%  {} of {}",
+                bar(memory.used_percent(), bar_width),
+                memory.used_percent(),
+                human_kib(used),
+                human_kib(memory.total_kib)
+            )),
+            spark(recent.iter().map(|s| s.memory_percent).collect(), 100.0),
+        ]));
     }
     if let Some(pressure) = health.io_pressure {
-        lines.push(Line::raw(format!(
-            "io wait  some {:.1}% · full {:.1}% (avg10)",
-            pressure.some_avg10, pressure.full_avg10
-        )));
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "io wait  some {:.1}% · full {:.1}% (avg10)",
+                pressure.some_avg10, pressure.full_avg10
+            )),
+            spark(recent.iter().map(|s| s.io_some).collect(), 10.0),
+        ]));
     }
     if let Some(uptime) = health.uptime_s {
         lines.push(Line::raw(format!(
@@ -401,92 +419,57 @@ fn health_lines(health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
     lines
 }
 
+/// Used, promised and capacity in one gauge: `█` used, `▒` promised to VMs
+/// but not written yet, `░` free and unpromised; `!` marks promises beyond
+/// the capacity (thin provisioning that cannot all be kept).
+fn datastore_gauge(ds: &Datastore, width: usize) -> String {
+    let capacity = ds.capacity_bytes.max(1) as f64;
+    let used = ds.capacity_bytes.saturating_sub(ds.free_bytes) as f64;
+    let cells = |bytes: f64| ((bytes / capacity) * width as f64).round().clamp(0.0, width as f64) as usize;
+    let used_cells = cells(used);
+    let promised = ds.provisioned_bytes.map(|p| p as f64).unwrap_or(used).max(used);
+    let promised_cells = cells(promised).max(used_cells) - used_cells;
+    let free_cells = width.saturating_sub(used_cells + promised_cells);
+    let over = if promised > capacity {
+        format!("! {:.0}% promised", 100.0 * promised / capacity)
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}{}{}]{over}",
+        "█".repeat(used_cells),
+        "▒".repeat(promised_cells),
+        "░".repeat(free_cells)
+    )
+}
+
 /// A text gauge: `[█████░░░░░]`.
 fn bar(percent: f64, width: usize) -> String {
     let filled = ((percent.clamp(0.0, 100.0) / 100.0) * width as f64).round() as usize;
     format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled.min(width)))
 }
 
-/// The latest timeline events that fit, newest at the bottom.
-fn render_timeline(frame: &mut Frame, area: Rect, app: &App) {
-    let rows = area.height.saturating_sub(2) as usize;
-    let start = app.timeline.len().saturating_sub(rows);
-    let lines: Vec<Line> = app.timeline[start..]
-        .iter()
-        .map(|event| {
-            Line::from(vec![
-                Span::styled(
-                    event.at.format("%H:%M:%S ").to_string(),
-                    Style::new().fg(Color::DarkGray),
-                ),
-                Span::styled(
-                    format!("{:<10} ", one_line(&event.actor)),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(crate::timeline::view::describe(event)),
-            ])
-        })
-        .collect();
-    let block = Block::default().borders(Borders::ALL).title(" TIMELINE ");
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
-    let (label, text, help) = match prompt {
-        Prompt::Note(text) => ("note", text, "Enter records it in the timeline · Esc cancels"),
-        Prompt::Filter(text) => ("filter", text, "Enter keeps it · Esc cancels"),
-    };
-    let line = Line::from(vec![
-        Span::styled(format!(" {label}> "), Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(one_line(text)),
-        Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-        Span::styled(format!("   {help}"), Style::new().fg(Color::DarkGray)),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
-}
-
-fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
-    let mut spans = Vec::new();
-    for binding in active_bindings(app.read_only).filter(|b| b.in_hint_bar) {
-        spans.push(Span::styled(
-            format!(" {} ", binding.label),
-            Style::new().add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(format!("{} ", binding.description)));
-    }
-    if let Some(flash) = &app.flash {
-        spans.push(Span::styled(
-            format!(" · {}", one_line(flash)),
-            Style::new().fg(Color::Yellow),
-        ));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
-fn render_help(frame: &mut Frame, area: Rect, app: &App) {
-    let width = 44.min(area.width);
-    let height = (BINDINGS.len() as u16 + 4).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let mut lines: Vec<Line> = active_bindings(app.read_only)
-        .map(|b| Line::raw(format!(" {:<8} {}", b.label, b.description)))
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::raw(" Ctrl-C   quit"));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
-        popup,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datastore_gauges_show_used_promised_and_overcommit() {
+        let ds = Datastore {
+            name: "local".into(),
+            kind: "dir".into(),
+            capacity_bytes: 100,
+            free_bytes: 60,
+            provisioned_bytes: Some(130),
+            ..Default::default()
+        };
+        assert_eq!(datastore_gauge(&ds, 10), "[████▒▒▒▒▒▒]! 130% promised");
+        let plain = Datastore {
+            provisioned_bytes: None,
+            ..ds
+        };
+        assert_eq!(datastore_gauge(&plain, 10), "[████░░░░░░]");
+    }
 
     #[test]
     fn bars_stay_in_width() {

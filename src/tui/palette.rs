@@ -1,0 +1,166 @@
+//! The `:` command palette: the cockpit's actions that take an argument
+//! (open a playbook, declare an incident, export the report...) and every
+//! key action by its name, typed with completion.
+
+/// One command the palette knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaletteCommand {
+    pub name: &'static str,
+    /// How the argument is written in the suggestion list ("" for none).
+    pub argument: &'static str,
+    pub description: &'static str,
+    /// Changes something: not offered in read-only mode.
+    pub acts: bool,
+}
+
+const fn command(name: &'static str, argument: &'static str, description: &'static str, acts: bool) -> PaletteCommand {
+    PaletteCommand {
+        name,
+        argument,
+        description,
+        acts,
+    }
+}
+
+pub const COMMANDS: &[PaletteCommand] = &[
+    command("run", "PLAYBOOK", "open a playbook (its inputs form)", true),
+    command("incident", "TITLE", "declare a new incident", true),
+    command("note", "TEXT", "add a note to the timeline", true),
+    command("decision", "TEXT", "record a decision", true),
+    command("action", "TEXT [@owner] [due:DATE]", "record an action item", true),
+    command(
+        "status",
+        "investigating|identified|mitigated|resolved",
+        "change the incident's status",
+        true,
+    ),
+    command(
+        "severity",
+        "minor|major|critical",
+        "change the incident's severity",
+        true,
+    ),
+    command(
+        "report",
+        "",
+        "write the post-mortem (report.md) in the incident directory",
+        true,
+    ),
+    command("filter", "TEXT", "show only hosts whose name contains TEXT", false),
+    command("faulty", "", "show only hosts with a problem (toggle)", false),
+    command("sort", "name|health|load", "sort the hosts", false),
+    command("run-view", "", "show the playbook run", false),
+    command("help", "", "list the keys", false),
+    command("quit", "", "leave vigie", false),
+];
+
+/// The palette's state: the text typed and the suggestion under the cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Palette {
+    pub text: String,
+    pub selected: usize,
+}
+
+impl Palette {
+    /// Commands whose name starts with the first word typed.
+    pub fn suggestions(&self, read_only: bool) -> Vec<&'static PaletteCommand> {
+        let word = self.text.split_whitespace().next().unwrap_or("").to_lowercase();
+        COMMANDS
+            .iter()
+            .filter(|c| !(read_only && c.acts))
+            .filter(|c| c.name.starts_with(&word))
+            .collect()
+    }
+
+    /// Tab: completes the name of the selected suggestion.
+    pub fn complete(&mut self, read_only: bool) {
+        if let Some(command) = self.suggestions(read_only).get(self.selected) {
+            let rest = self
+                .text
+                .split_once(' ')
+                .map(|(_, r)| r.to_string())
+                .unwrap_or_default();
+            self.text = format!("{} {rest}", command.name);
+            self.selected = 0;
+        }
+    }
+
+    /// The command to run: the typed name if it is one, else the selected
+    /// suggestion; and the argument, trimmed.
+    pub fn parse(&self, read_only: bool) -> Option<(&'static str, String)> {
+        let text = self.text.trim();
+        let (word, argument) = text.split_once(' ').unwrap_or((text, ""));
+        let exact = COMMANDS
+            .iter()
+            .filter(|c| !(read_only && c.acts))
+            .find(|c| c.name == word.to_lowercase());
+        let command = match exact {
+            Some(c) => c,
+            None => *self.suggestions(read_only).get(self.selected)?,
+        };
+        Some((command.name, argument.trim().to_string()))
+    }
+}
+
+/// An action item typed as `restore mail @alice due:2026-11-30`: the text,
+/// the owner and the due date, each optional but the text.
+pub fn parse_action_item(text: &str) -> (String, Option<String>, Option<String>) {
+    let mut words = Vec::new();
+    let mut owner = None;
+    let mut due = None;
+    for word in text.split_whitespace() {
+        if let Some(name) = word.strip_prefix('@').filter(|n| !n.is_empty()) {
+            owner = Some(name.to_string());
+        } else if let Some(date) = word.strip_prefix("due:").filter(|d| !d.is_empty()) {
+            due = Some(date.to_string());
+        } else {
+            words.push(word);
+        }
+    }
+    (words.join(" "), owner, due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_word_picks_the_command_and_the_rest_is_its_argument() {
+        let palette = Palette {
+            text: "ru verify-backups".into(),
+            selected: 0,
+        };
+        let names: Vec<&str> = palette.suggestions(false).iter().map(|c| c.name).collect();
+        assert_eq!(names, vec!["run", "run-view"]);
+        assert_eq!(palette.parse(false), Some(("run", "verify-backups".into())));
+        let exact = Palette {
+            text: "incident  Hypervisor down ".into(),
+            selected: 3,
+        };
+        assert_eq!(exact.parse(false), Some(("incident", "Hypervisor down".into())));
+        assert_eq!(exact.parse(true), None, "read-only offers no acting command");
+    }
+
+    #[test]
+    fn tab_completes_the_selected_name() {
+        let mut palette = Palette {
+            text: "sev".into(),
+            selected: 0,
+        };
+        palette.complete(false);
+        assert_eq!(palette.text, "severity ");
+    }
+
+    #[test]
+    fn action_items_carry_owner_and_due_date() {
+        assert_eq!(
+            parse_action_item("add a disk alert @alice due:2026-12-01"),
+            (
+                "add a disk alert".into(),
+                Some("alice".into()),
+                Some("2026-12-01".into())
+            )
+        );
+        assert_eq!(parse_action_item("just text"), ("just text".into(), None, None));
+    }
+}
