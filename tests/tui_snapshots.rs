@@ -194,3 +194,177 @@ fn read_only_and_no_color() {
     let list: String = (0..40).map(|x| buffer[(x, 2)].symbol().to_string()).collect();
     assert!(list.contains('✖'), "{list}");
 }
+
+fn key(code: crossterm::event::KeyCode) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.handle_key(key(crossterm::event::KeyCode::Char(c)));
+    }
+}
+
+/// Both sizes the cockpit must read well at.
+fn assert_both_sizes(name: &str, app: &App) {
+    insta::assert_snapshot!(format!("{name}_120x40"), render(app, 120, 40).backend());
+    insta::assert_snapshot!(format!("{name}_80x24"), render(app, 80, 24).backend());
+}
+
+fn with_catalog(app: &mut App) {
+    app.catalog = vigie::playbook::bundled::catalog(&Config::embedded_default());
+}
+
+#[test]
+fn playbook_form_prefilled_from_an_alert() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    with_catalog(&mut app);
+    let playbook = app
+        .catalog
+        .iter()
+        .find(|p| p.id == "reset-login-lockout")
+        .cloned()
+        .unwrap();
+    app.open_form(
+        playbook,
+        &[("host", "locuste".to_string()), ("user", "alice".to_string())],
+        Some("locuste: account alice locked after 12 failed logins (faillock)".into()),
+    );
+    assert_both_sizes("playbook_form", &app);
+}
+
+/// A run of repair-replication: step 1 done with its output (escape
+/// sequences from the host made inert), step 2 high-risk, its popup open.
+fn scripted_run(app: &mut App) {
+    use vigie::playbook::driver::{Question, RunUpdate, StepState};
+    with_incident(app);
+    with_catalog(app);
+    let playbook = app
+        .catalog
+        .iter()
+        .find(|p| p.id == "repair-replication")
+        .cloned()
+        .unwrap();
+    let inputs = [("replica", "locuste"), ("connection", ""), ("variant", "file-position")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    app.run = Some(vigie::tui::run_view::RunView::new(playbook, "run1".into(), inputs));
+    app.focus = vigie::tui::app::Focus::Run;
+    let updates = vec![
+        RunUpdate::Step {
+            step: 0,
+            state: StepState::Running,
+        },
+        RunUpdate::CommandStarted {
+            step: 0,
+            target: "locuste".into(),
+            item: None,
+        },
+        RunUpdate::Output {
+            step: 0,
+            item: None,
+            line: "Last_SQL_Errno: 1594".into(),
+        },
+        RunUpdate::Output {
+            step: 0,
+            item: None,
+            line: vigie::sanitize::one_line(
+                "Relay_Master_Log_File: \u{1b}[31mmysql-bin.000001\u{1b}]0;pwned\u{7}\u{202e}",
+            ),
+        },
+        RunUpdate::Output {
+            step: 0,
+            item: None,
+            line: "Exec_Master_Log_Pos: 1234".into(),
+        },
+        RunUpdate::CommandEnded {
+            step: 0,
+            item: None,
+            exit: Some(0),
+            error: None,
+            ms: 38,
+        },
+        RunUpdate::Step {
+            step: 0,
+            state: StepState::Done,
+        },
+        RunUpdate::Step {
+            step: 1,
+            state: StepState::Running,
+        },
+        RunUpdate::Question(Question::Confirm {
+            step: 1,
+            expected: "locuste".into(),
+        }),
+    ];
+    for update in updates {
+        app.apply_run_update(update);
+    }
+}
+
+#[test]
+fn playbook_run_waiting_for_a_high_risk_step() {
+    let mut app = scripted_run_app();
+    assert_both_sizes("run_waiting", &app);
+    app.apply_action(Action::Answer);
+    type_text(&mut app, "locu");
+    assert_both_sizes("run_high_risk_popup", &app);
+}
+
+fn scripted_run_app() -> App {
+    let mut app = scripted_app();
+    scripted_run(&mut app);
+    app
+}
+
+#[test]
+fn playbook_step_failed_offers_retry_skip_abort() {
+    use vigie::playbook::driver::{Question, RunUpdate, StepState};
+    let mut app = scripted_run_app();
+    for update in [
+        RunUpdate::CommandStarted {
+            step: 1,
+            target: "locuste".into(),
+            item: None,
+        },
+        RunUpdate::Output {
+            step: 1,
+            item: None,
+            line: "ERROR 1200 (HY000): Misconfigured slave".into(),
+        },
+        RunUpdate::CommandEnded {
+            step: 1,
+            item: None,
+            exit: Some(1),
+            error: None,
+            ms: 12,
+        },
+        RunUpdate::Step {
+            step: 1,
+            state: StepState::Failed,
+        },
+        RunUpdate::Question(Question::Recovery {
+            step: 1,
+            error: "exit 1".into(),
+        }),
+    ] {
+        app.apply_run_update(update);
+    }
+    app.apply_action(Action::Answer);
+    assert_both_sizes("run_recovery_popup", &app);
+}
+
+#[test]
+fn command_palette_and_timeline_focus() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    app.apply_action(Action::Palette);
+    type_text(&mut app, "s");
+    assert_both_sizes("palette", &app);
+    app.handle_key(key(crossterm::event::KeyCode::Esc));
+    app.apply_action(Action::SwitchPane);
+    app.apply_action(Action::SelectPrevious);
+    assert_both_sizes("timeline_focused", &app);
+}

@@ -40,7 +40,8 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         ..Areas::default()
     };
     if app.focus == Focus::Run && app.run.is_some() {
-        let [run, timeline] = Layout::vertical([Constraint::Min(8), Constraint::Length(7)]).areas(body);
+        let timeline_rows = if body.height > 30 { 8 } else { 5 };
+        let [run, timeline] = Layout::vertical([Constraint::Min(8), Constraint::Length(timeline_rows)]).areas(body);
         areas.run = run;
         areas.timeline = if app.incident.is_some() {
             timeline
@@ -128,9 +129,19 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         .as_ref()
         .map(|r| format!(" ─ ▶ {}", r.summary()))
         .unwrap_or_default();
-    let left = format!(" vigie ─ {incident} ─ {} hosts{source}{run}", app.hosts.len());
-    let clock = format!("{} UTC ", app.now.format("%H:%M:%S"));
-    let padding = (area.width as usize).saturating_sub(left.chars().count() + clock.chars().count());
+    // The run comes before the host count: on a narrow screen it matters more.
+    let hosts = match app.hosts.len() {
+        1 => "1 host".to_string(),
+        n => format!("{n} hosts"),
+    };
+    let mut left = format!(" vigie ─ {incident}{run} ─ {hosts}{source}");
+    let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
+    // The clock always shows; the rest is cut with an ellipsis if it must be.
+    let room = (area.width as usize).saturating_sub(clock.chars().count());
+    if left.chars().count() > room {
+        left = left.chars().take(room.saturating_sub(1)).collect::<String>() + "…";
+    }
+    let padding = room.saturating_sub(left.chars().count());
     let line = Line::from(vec![
         Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" ".repeat(padding)),

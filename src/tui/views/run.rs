@@ -151,12 +151,17 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
             lines.push(Line::raw(format!("  {line}")));
         }
     }
-    let [body, banner] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
-    // Keep the newest output in view: scroll so the end of the text shows.
+    let [body, banner] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
+    // Once a command has output, keep its newest lines in view; before, the
+    // step's explanation from its first line.
     let inner_height = body.height.saturating_sub(2) as usize;
     let width = body.width.saturating_sub(2).max(1) as usize;
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
-    let scroll = rows.saturating_sub(inner_height) as u16;
+    let scroll = if view.commands.is_empty() {
+        0
+    } else {
+        rows.saturating_sub(inner_height) as u16
+    };
     let inputs = run
         .inputs
         .iter()
