@@ -62,6 +62,15 @@ fn broken_configs_name_file_line_and_column() {
             &["bad-type.toml:2:17: error: invalid duration \"five seconds\""],
         ),
         ("bad-kind.toml", &["bad-kind.toml:3:8: error: unknown variant `vmware`"]),
+        (
+            "bad-keys.toml",
+            &[
+                "bad-keys.toml:5:8: error: the key q is bound to both `note` and `quit`",
+                "bad-keys.toml:6:16: error: unknown action `run_sugested` in [keys]",
+                "did you mean `run_suggested`?",
+                "bad-keys.toml:7:12: error: cannot read the key \"hyper-d\"",
+            ],
+        ),
     ];
     for (file, expected) in cases {
         let (code, stderr) = check_fixture(file);

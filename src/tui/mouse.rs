@@ -82,3 +82,36 @@ fn row_in(area: Rect, at: Position) -> Option<usize> {
     let top = area.y + 1;
     (at.y >= top && at.y < area.y + area.height.saturating_sub(1)).then(|| (at.y - top) as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn click(app: &mut App, column: u16, row: u16, kind: MouseEventKind) -> bool {
+        let areas = views::layout(Rect::new(0, 0, 100, 30), app);
+        let event = MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.handle_mouse(event, &areas)
+    }
+
+    #[test]
+    fn a_click_selects_the_host_under_it_and_the_wheel_moves() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("v.toml"),
+            "[[hosts]]\nname = \"a\"\n[[hosts]]\nname = \"b\"\n[[hosts]]\nname = \"c\"\n",
+        )
+        .unwrap();
+        let mut app = App::new(&config, chrono::Utc::now());
+        // Row 0 is the header, row 1 the pane's border: the third host is on row 4.
+        assert!(click(&mut app, 3, 4, MouseEventKind::Down(MouseButton::Left)));
+        assert_eq!(app.selected, 2);
+        assert!(click(&mut app, 3, 4, MouseEventKind::ScrollUp));
+        assert_eq!(app.selected, 1);
+        assert!(!click(&mut app, 3, 29, MouseEventKind::Down(MouseButton::Left)), "the hint bar is no pane");
+    }
+}
