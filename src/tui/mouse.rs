@@ -112,6 +112,9 @@ mod tests {
         assert_eq!(app.selected, 2);
         assert!(click(&mut app, 3, 4, MouseEventKind::ScrollUp));
         assert_eq!(app.selected, 1);
-        assert!(!click(&mut app, 3, 29, MouseEventKind::Down(MouseButton::Left)), "the hint bar is no pane");
+        assert!(
+            !click(&mut app, 3, 29, MouseEventKind::Down(MouseButton::Left)),
+            "the hint bar is no pane"
+        );
     }
 }
