@@ -4,7 +4,7 @@
 use chrono::{FixedOffset, TimeZone, Utc};
 use serde_json::json;
 use vigie::incident::{Severity, Status, Summary};
-use vigie::report::{markdown, Report};
+use vigie::report::{json as report_json, markdown, Report};
 use vigie::timeline::Event;
 
 fn story() -> (Summary, Vec<Event>) {
@@ -104,6 +104,28 @@ fn story() -> (Summary, Vec<Event>) {
             None,
             json!({"target": "01EVENT006", "target_seq": 6, "text": "mailed the VM owners <b>and</b> the board"}),
         ),
+        // Tagged notes fill the narrative sections.
+        event(
+            t(23, 53, 0),
+            "alice",
+            "note",
+            None,
+            json!({"text": "#went-well the capacity check said locuste could take all 20 VMs"}),
+        ),
+        event(
+            t(23, 54, 0),
+            "bob",
+            "note",
+            None,
+            json!({"text": "nobody had the IPMI password | <b>vault</b> #went-badly"}),
+        ),
+        event(
+            t(23, 55, 0),
+            "bob",
+            "note",
+            None,
+            json!({"text": "the 19:00 backup of the mail VM was complete", "tags": ["lucky"]}),
+        ),
     ];
     let summary = Summary {
         dir: "incidents/2026-11-23-miramelle-down".into(),
@@ -151,6 +173,26 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
 }
 
 #[test]
+fn json_post_mortem_of_the_dead_hypervisor_night() {
+    let (summary, events) = story();
+    let report = Report::new(summary, &events);
+    let text = report_json::render(&report);
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(value["schema_version"], 1);
+    assert_eq!(
+        value["narrative"]["lucky"][0],
+        "the 19:00 backup of the mail VM was complete"
+    );
+    assert_eq!(
+        value["key_times"][4]["at"],
+        serde_json::Value::Null,
+        "missing, not invented"
+    );
+    assert!(!text.contains('\u{1b}'), "control characters are escaped");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
@@ -182,8 +224,22 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     ]);
     run(&["incident", "close"]);
     let path = home.path().join("pm.md");
-    run(&["report", "--output", path.to_str().unwrap()]);
+    let summary = home.path().join("summary.md");
+    std::fs::write(&summary, "datastore1 filled up\nwith snapshots.\n\nNo data was lost.\n").unwrap();
+    run(&[
+        "report",
+        "--output",
+        path.to_str().unwrap(),
+        "--summary",
+        summary.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(
+            "## Summary\n\ndatastore1 filled up with snapshots.\n\nNo data was lost.\n\n## Impact\n\n_Not written yet"
+        ),
+        "{text}"
+    );
     assert!(text.starts_with("# Post-mortem: datastore1 full"), "{text}");
     assert!(text.contains("| Status | resolved |"));
     assert!(text.contains("- [ ] add a snapshot age check — owner carol"));

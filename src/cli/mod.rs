@@ -110,6 +110,13 @@ pub enum Command {
         /// Output file (default: standard output)
         #[arg(long)]
         output: Option<PathBuf>,
+        /// The summary, written beforehand (paragraphs separated by blank lines);
+        /// notes tagged #summary follow it
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// The impact, written beforehand; notes tagged #impact follow it
+        #[arg(long, value_name = "FILE")]
+        impact: Option<PathBuf>,
     },
 }
 
@@ -225,8 +232,16 @@ pub fn main() -> i32 {
             }
             Err(code) => code,
         },
-        Some(Command::Report { format, output }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => report(&config, cli.incident.as_deref(), &format, output.as_deref()),
+        Some(Command::Report {
+            format,
+            output,
+            summary,
+            impact,
+        }) => match load_config(cli.config.as_deref()) {
+            Ok(config) => {
+                let files = crate::report::NarrativeFiles { summary, impact };
+                report(&config, cli.incident.as_deref(), &format, output.as_deref(), &files)
+            }
             Err(code) => code,
         },
         Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
@@ -263,14 +278,20 @@ pub fn main() -> i32 {
     }
 }
 
-fn report(config: &Config, explicit: Option<&Path>, format: &str, output: Option<&Path>) -> i32 {
-    if format != "md" {
-        eprintln!("vigie report: --format {format} is not available yet in this version (md is)");
+fn report(
+    config: &Config,
+    explicit: Option<&Path>,
+    format: &str,
+    output: Option<&Path>,
+    files: &crate::report::NarrativeFiles,
+) -> i32 {
+    if !matches!(format, "md" | "json") {
+        eprintln!("vigie report: --format {format} is not available yet in this version (md and json are)");
         return 2;
     }
     let result = crate::incident::current_or_latest(explicit, &config.incidents_dir())
         .map_err(|e| e.to_string())
-        .and_then(|dir| crate::report::markdown_for_incident(&dir));
+        .and_then(|dir| crate::report::render_for_incident(&dir, files, format));
     match (result, output) {
         (Ok(text), None) => {
             print!("{text}");

@@ -35,6 +35,22 @@ fn code_block(text: &str) -> String {
     )
 }
 
+/// A narrative section: its paragraphs, or how to fill it.
+fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
+    out.push_str(&format!("## {title}\n\n"));
+    if paragraphs.is_empty() {
+        let file = if matches!(tag, "summary" | "impact") {
+            format!(" or pass `--{tag} FILE`")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("_Not written yet: add a note tagged `#{tag}`{file}._\n\n"));
+    }
+    for paragraph in paragraphs {
+        out.push_str(&format!("{}\n\n", escape(paragraph)));
+    }
+}
+
 fn empty(out: &mut String, what: &str) {
     out.push_str(&format!("_No {what} recorded._\n\n"));
 }
@@ -65,7 +81,8 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         s.responders.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")
     ));
 
-    out.push_str("## Summary\n\n_To be written: what happened, in three sentences._\n\n## Impact\n\n_To be written: who could not do what, for how long._\n\n");
+    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
+    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
 
     out.push_str("## Key times\n\n| | UTC | local | since start |\n|---|---|---|---|\n");
     for key in &report.key_times {
@@ -182,7 +199,9 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         out.push('\n');
     }
 
-    out.push_str("## What went well\n\n_To be written._\n\n## What went badly\n\n_To be written._\n\n## Where we got lucky\n\n_To be written._\n\n");
+    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
+    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
+    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
 
     out.push_str("## Action items\n\n");
     if report.action_items.is_empty() {

@@ -56,6 +56,57 @@ pub struct Report {
     pub decisions: Vec<Row>,
     pub notes: Vec<Row>,
     pub action_items: Vec<(String, Option<String>, Option<String>)>,
+    /// The narrative sections, from notes tagged in the timeline (`#summary`,
+    /// `#impact`, `#went-well`, `#went-badly`, `#lucky`) or given as files.
+    pub narrative: Narrative,
+}
+
+/// Text for the sections a timeline cannot compute. Each is a list of
+/// paragraphs; an empty one says so in the report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Narrative {
+    pub summary: Vec<String>,
+    pub impact: Vec<String>,
+    pub went_well: Vec<String>,
+    pub went_badly: Vec<String>,
+    pub lucky: Vec<String>,
+}
+
+/// The tags a note may carry, and the section each fills.
+pub const NARRATIVE_TAGS: &[&str] = &["summary", "impact", "went-well", "went-badly", "lucky"];
+
+impl Narrative {
+    fn section_mut(&mut self, tag: &str) -> Option<&mut Vec<String>> {
+        match tag {
+            "summary" => Some(&mut self.summary),
+            "impact" => Some(&mut self.impact),
+            "went-well" => Some(&mut self.went_well),
+            "went-badly" => Some(&mut self.went_badly),
+            "lucky" => Some(&mut self.lucky),
+            _ => None,
+        }
+    }
+
+    /// A note's text goes to every section it is tagged for, the tags
+    /// (`#went-well` in the text, or `data.tags`) taken out of it.
+    fn take_note(&mut self, text: &str, data_tags: &[String]) {
+        let mut tags: Vec<String> = data_tags.to_vec();
+        let mut words = Vec::new();
+        for word in text.split_whitespace() {
+            match word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t)) {
+                Some(tag) => tags.push(tag.to_string()),
+                None => words.push(word),
+            }
+        }
+        let clean = words.join(" ");
+        for tag in tags {
+            if let Some(section) = self.section_mut(&tag) {
+                if !clean.is_empty() && !section.contains(&clean) {
+                    section.push(clean.clone());
+                }
+            }
+        }
+    }
 }
 
 impl Report {
@@ -188,7 +239,22 @@ impl Report {
                 )
             })
             .collect();
+        let mut narrative = Narrative::default();
+        for v in view
+            .iter()
+            .filter(|v| matches!(v.event.kind.as_str(), kinds::NOTE | kinds::DECISION))
+        {
+            let tags: Vec<String> = v
+                .event
+                .data
+                .get("tags")
+                .and_then(|t| t.as_array())
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            narrative.take_note(&text(&v.event, "text").unwrap_or_default(), &tags);
+        }
         Report {
+            narrative,
             summary,
             key_times,
             key_time_problems,

@@ -1,0 +1,74 @@
+//! The post-mortem as JSON, for other tools (a wiki importer, a dashboard).
+//! The shape is spelled out here field by field, not derived, so that it
+//! only changes on purpose; `docs/report-json.md` documents it.
+
+use super::Report;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// Bumped when a field changes meaning or disappears (adding one does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn time(at: &DateTime<Utc>) -> Value {
+    json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+pub fn render(report: &Report) -> String {
+    let s = &report.summary;
+    let rows = |rows: &[super::model::Row]| -> Vec<Value> {
+        rows.iter()
+            .map(|r| json!({"at": time(&r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended}))
+            .collect()
+    };
+    let n = &report.narrative;
+    let value = json!({
+        "schema_version": SCHEMA_VERSION,
+        "incident": {
+            "id": s.id,
+            "title": s.title,
+            "severity": s.severity.as_str(),
+            "status": s.status.as_str(),
+            "started": time(&s.started),
+            "resolved": s.resolved.as_ref().map(time),
+            "responders": s.responders,
+            "events": s.events,
+        },
+        "narrative": {
+            "summary": n.summary,
+            "impact": n.impact,
+            "went_well": n.went_well,
+            "went_badly": n.went_badly,
+            "lucky": n.lucky,
+        },
+        "key_times": report.key_times.iter().map(|k| json!({
+            "name": k.name,
+            "at": k.at.as_ref().map(time),
+            "since_start_s": report.since_start(k.name).map(|d| d.num_seconds()),
+        })).collect::<Vec<_>>(),
+        "key_time_problems": report.key_time_problems,
+        "timeline": rows(&report.rows),
+        "commands": report.commands.iter().map(|c| json!({
+            "at": time(&c.at),
+            "host": c.host,
+            "step": c.step,
+            "command": c.command,
+            "exit": c.exit,
+            "ms": c.ms,
+            "output": c.output,
+            "output_truncated": c.output_truncated,
+        })).collect::<Vec<_>>(),
+        "deviations": report.deviations.iter().map(|d| json!({
+            "at": time(&d.at), "step": d.step, "what": d.what, "why": d.why,
+        })).collect::<Vec<_>>(),
+        "alerts": rows(&report.alerts),
+        "decisions": rows(&report.decisions),
+        "notes": rows(&report.notes),
+        "action_items": report.action_items.iter().map(|(text, owner, due)| json!({
+            "text": text, "owner": owner, "due": due,
+        })).collect::<Vec<_>>(),
+    });
+    // serde_json escapes every control character, so the text is inert in any viewer.
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
