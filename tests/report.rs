@@ -4,7 +4,7 @@
 use chrono::{FixedOffset, TimeZone, Utc};
 use serde_json::json;
 use vigie::incident::{Severity, Status, Summary};
-use vigie::report::{json as report_json, markdown, Report};
+use vigie::report::{html, json as report_json, markdown, Report};
 use vigie::timeline::Event;
 
 fn story() -> (Summary, Vec<Event>) {
@@ -193,6 +193,139 @@ fn json_post_mortem_of_the_dead_hypervisor_night() {
 }
 
 #[test]
+fn html_post_mortem_of_the_dead_hypervisor_night() {
+    let (summary, events) = story();
+    let report = Report::new(summary, &events);
+    let text = html::render(&report, FixedOffset::east_opt(3600).unwrap());
+    assert!(
+        !text.contains("<script") && !text.contains("<img") && !text.contains("<b>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; | pipe red"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.contains("<svg"), "the time chart is inline");
+    assert!(!text.contains("http://") || !text.replace("http://www.w3.org/2000/svg", "").contains("http://"));
+    insta::assert_snapshot!(text);
+}
+
+/// Chromium, headless, with its own background traffic switched off as far
+/// as it goes; what is left of it is the browser's own ("not an origin"),
+/// never the page's.
+fn render_in_chromium(page: &std::path::Path, dir: &std::path::Path) -> (String, serde_json::Value, usize) {
+    let net_log = dir.join("net.json");
+    let screenshot = dir.join("report.png");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,2400",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--log-net-log={}", net_log.display()))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed by scripts/test");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&screenshot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a screenshot was taken");
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(net_log).unwrap()).unwrap();
+    (String::from_utf8_lossy(&out.stderr).into_owned(), log, png.len())
+}
+
+/// URLs the page itself asked for (the browser's own requests have no origin).
+fn page_requests(log: &serde_json::Value) -> Vec<String> {
+    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64();
+    log["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"].as_u64() == start_job)
+        .filter(|e| e["params"]["url"].is_string() && e["params"]["initiator"] != "not an origin")
+        .map(|e| e["params"]["url"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium_without_errors_or_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, events) = story();
+    let page = dir.path().join("report.html");
+    std::fs::write(
+        &page,
+        html::render(&Report::new(summary, &events), FixedOffset::east_opt(0).unwrap()),
+    )
+    .unwrap();
+    let (console, log, png_bytes) = render_in_chromium(&page, dir.path());
+    assert!(png_bytes > 50_000, "a whole report was drawn: {png_bytes} bytes of PNG");
+    assert!(!console.contains("CONSOLE"), "console messages:\n{console}");
+    assert_eq!(page_requests(&log), Vec::<String>::new());
+
+    // The checks can fail: a page that fetches and logs is caught by both.
+    let control_dir = tempfile::tempdir().unwrap();
+    let control = control_dir.path().join("control.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><p>control</p><img src=\"http://127.0.0.1:9/x.png\"><script>console.error('boom')</script>",
+    )
+    .unwrap();
+    let (console, log, _) = render_in_chromium(&control, control_dir.path());
+    assert!(console.contains("CONSOLE") && console.contains("boom"), "{console}");
+    assert_eq!(page_requests(&log), vec!["http://127.0.0.1:9/x.png".to_string()]);
+}
+
+#[test]
+fn a_100_000_event_timeline_still_exports_in_every_format() {
+    let (summary, mut events) = story();
+    let at = events.last().unwrap().at;
+    let run = "01BIGRUN";
+    let mut seq = events.len() as u64;
+    while events.len() < 100_000 {
+        seq += 1;
+        let (kind, data) = match seq % 4 {
+            0 => (
+                "command.sent",
+                json!({"run": run, "step": format!("s{}", seq / 4 % 50), "command": "qm list"}),
+            ),
+            1 => (
+                "command.finished",
+                json!({"run": run, "step": format!("s{}", seq / 4 % 50), "exit": 0, "ms": 12, "output": "101 nextcloud running\n"}),
+            ),
+            2 => ("note", json!({"text": format!("note {seq} | <i>")})),
+            _ => ("alert.raised", json!({"text": format!("alert {seq}")})),
+        };
+        events.push(Event {
+            seq,
+            id: format!("01BIG{seq:08}"),
+            at: at + chrono::Duration::milliseconds(seq as i64),
+            recorded_at: at,
+            actor: "loadgen".into(),
+            kind: kind.into(),
+            host: Some("locuste".into()),
+            data,
+            prev: String::new(),
+        });
+    }
+    let report = Report::new(summary, &events);
+    assert_eq!(report.rows.len(), 100_000);
+    for format in ["md", "html", "json"] {
+        let text = vigie::report::render(&report, format).unwrap();
+        assert!(text.len() > 1_000_000, "{format}: {} bytes", text.len());
+    }
+}
+
+#[test]
 fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
@@ -243,4 +376,8 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     assert!(text.starts_with("# Post-mortem: datastore1 full"), "{text}");
     assert!(text.contains("| Status | resolved |"));
     assert!(text.contains("- [ ] add a snapshot age check — owner carol"));
+    let html_path = home.path().join("pm.html");
+    run(&["report", "--format", "html", "--output", html_path.to_str().unwrap()]);
+    let page = std::fs::read_to_string(html_path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"), "{page}");
 }

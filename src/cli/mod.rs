@@ -285,10 +285,6 @@ fn report(
     output: Option<&Path>,
     files: &crate::report::NarrativeFiles,
 ) -> i32 {
-    if !matches!(format, "md" | "json") {
-        eprintln!("vigie report: --format {format} is not available yet in this version (md and json are)");
-        return 2;
-    }
     let result = crate::incident::current_or_latest(explicit, &config.incidents_dir())
         .map_err(|e| e.to_string())
         .and_then(|dir| crate::report::render_for_incident(&dir, files, format));
@@ -297,13 +293,13 @@ fn report(
             print!("{text}");
             0
         }
-        (Ok(text), Some(path)) => match std::fs::write(path, text) {
+        (Ok(text), Some(path)) => match crate::report::write_whole(path, &text) {
             Ok(()) => {
                 println!("wrote {}", path.display());
                 0
             }
             Err(e) => {
-                eprintln!("vigie report: cannot write {}: {e}", path.display());
+                eprintln!("vigie report: {e}");
                 1
             }
         },

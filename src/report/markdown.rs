@@ -233,7 +233,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
                 escape(&c.host),
                 escape(&c.step)
             ));
-            out.push_str(&code_block(&c.output));
+            out.push_str(&code_block(&super::model::fold_output(&c.output)));
             if c.output_truncated {
                 out.push_str("_(output truncated in the timeline)_\n");
             }

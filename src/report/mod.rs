@@ -1,6 +1,8 @@
 //! The post-mortem, derived from the timeline: a format-independent model
-//! (`model.rs`) and one renderer per format (`markdown.rs`, `json.rs`).
+//! (`model.rs`) and one renderer per format (`markdown.rs`, `html.rs`,
+//! `json.rs`).
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -46,26 +48,46 @@ pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, String
     Ok(report)
 }
 
-/// The post-mortem of the incident in `dir` in `format` (`md` or `json`).
-pub fn render_for_incident(dir: &Path, files: &NarrativeFiles, format: &str) -> Result<String, String> {
-    let report = for_incident(dir, files)?;
+/// The formats `vigie report --format` knows.
+pub const FORMATS: &[&str] = &["md", "html", "json"];
+
+/// `report` in `format` (`md`, `html` or `json`).
+pub fn render(report: &Report, format: &str) -> Result<String, String> {
+    let local = *chrono::Local::now().offset();
     match format {
-        "md" => Ok(markdown::render(&report, *chrono::Local::now().offset())),
-        "json" => Ok(json::render(&report)),
-        other => Err(format!(
-            "--format {other} is not available yet in this version (md and json are)"
-        )),
+        "md" => Ok(markdown::render(report, local)),
+        "html" => Ok(html::render(report, local)),
+        "json" => Ok(json::render(report)),
+        other => Err(format!("unknown format {other:?}: use one of {}", FORMATS.join(", "))),
     }
 }
 
-/// Writes `report.md` beside the timeline, whole or not at all (a temporary
-/// file renamed over the old report), and returns its path.
-pub fn write_for_incident(dir: &Path) -> Result<PathBuf, String> {
-    let text = render_for_incident(dir, &NarrativeFiles::default(), "md")?;
-    let path = dir.join("report.md");
-    let temporary = dir.join(".report.md.tmp");
+/// The post-mortem of the incident in `dir` in `format`.
+pub fn render_for_incident(dir: &Path, files: &NarrativeFiles, format: &str) -> Result<String, String> {
+    render(&for_incident(dir, files)?, format)
+}
+
+/// Writes `report.md` and `report.html` beside the timeline, each whole or
+/// not at all (a temporary file renamed over the old one); returns their paths.
+pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let report = for_incident(dir, &NarrativeFiles::default())?;
+    let mut written = Vec::new();
+    for format in ["md", "html"] {
+        let path = dir.join(format!("report.{format}"));
+        write_whole(&path, &render(&report, format)?)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes `text` to `path` through a temporary file: a reader never sees half a report.
+pub fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -59,6 +59,8 @@ pub struct Report {
     /// The narrative sections, from notes tagged in the timeline (`#summary`,
     /// `#impact`, `#went-well`, `#went-badly`, `#lucky`) or given as files.
     pub narrative: Narrative,
+    /// (when, new status), oldest first: the phases of the incident.
+    pub status_changes: Vec<(DateTime<Utc>, String)>,
 }
 
 /// Text for the sections a timeline cannot compute. Each is a list of
@@ -182,30 +184,47 @@ impl Report {
             text: describe(&v.event),
             amended: !v.amended_by.is_empty(),
         };
+        // One pass in order: each finished command meets the command sent
+        // last for its run and step (a map, so 100 000 events stay linear).
         let mut commands = Vec::new();
-        for v in view.iter().filter(|v| v.event.kind == kinds::COMMAND_FINISHED) {
+        let mut last_sent: std::collections::HashMap<(Option<String>, Option<String>), String> =
+            std::collections::HashMap::new();
+        for v in &view {
             let e = &v.event;
-            let sent = view.iter().rev().find(|s| {
-                s.event.kind == kinds::COMMAND_SENT
-                    && s.event.seq < e.seq
-                    && text(&s.event, "run") == text(e, "run")
-                    && text(&s.event, "step") == text(e, "step")
-            });
-            commands.push(CommandRun {
-                at: e.at,
-                host: e.host.clone().unwrap_or_default(),
-                step: text(e, "step").unwrap_or_default(),
-                command: sent.and_then(|s| text(&s.event, "command")).unwrap_or_default(),
-                exit: e.data.get("exit").and_then(|x| x.as_i64()),
-                ms: e.data.get("ms").and_then(|x| x.as_i64()),
-                output: text(e, "output").unwrap_or_default(),
-                output_truncated: e
-                    .data
-                    .get("output_truncated")
-                    .and_then(|x| x.as_bool())
-                    .unwrap_or(false),
-            });
+            let key = (text(e, "run"), text(e, "step"));
+            match e.kind.as_str() {
+                kinds::COMMAND_SENT => {
+                    last_sent.insert(key, text(e, "command").unwrap_or_default());
+                }
+                kinds::COMMAND_FINISHED => commands.push(CommandRun {
+                    at: e.at,
+                    host: e.host.clone().unwrap_or_default(),
+                    step: key.1.clone().unwrap_or_default(),
+                    command: last_sent.get(&key).cloned().unwrap_or_default(),
+                    exit: e.data.get("exit").and_then(|x| x.as_i64()),
+                    ms: e.data.get("ms").and_then(|x| x.as_i64()),
+                    output: text(e, "output").unwrap_or_default(),
+                    output_truncated: e
+                        .data
+                        .get("output_truncated")
+                        .and_then(|x| x.as_bool())
+                        .unwrap_or(false),
+                }),
+                _ => {}
+            }
         }
+        // The incident's status over time, for the chart's phases.
+        let status_changes = view
+            .iter()
+            .filter_map(|v| match v.event.kind.as_str() {
+                kinds::INCIDENT_DECLARED => Some((
+                    v.event.at,
+                    text(&v.event, "status").unwrap_or_else(|| "investigating".into()),
+                )),
+                kinds::STATUS_CHANGED => Some((v.event.at, text(&v.event, "to")?)),
+                _ => None,
+            })
+            .collect();
         let deviations = view
             .iter()
             .filter_map(|v| {
@@ -254,6 +273,7 @@ impl Report {
             narrative.take_note(&text(&v.event, "text").unwrap_or_default(), &tags);
         }
         Report {
+            status_changes,
             narrative,
             summary,
             key_times,
@@ -273,5 +293,40 @@ impl Report {
         let start = self.key_times.first()?.at?;
         let at = self.key_times.iter().find(|k| k.name == name)?.at?;
         Some(at - start)
+    }
+}
+
+/// Lines of an output shown before and after the fold.
+const FOLD_HEAD: usize = 40;
+const FOLD_TAIL: usize = 15;
+
+/// A long output as a report shows it: its first and last lines around a
+/// line that says how many were folded (the timeline keeps them all).
+pub fn fold_output(output: &str) -> String {
+    let lines: Vec<&str> = output.trim_end().lines().collect();
+    if lines.len() <= FOLD_HEAD + FOLD_TAIL + 5 {
+        return lines.join("\n");
+    }
+    let folded = lines.len() - FOLD_HEAD - FOLD_TAIL;
+    let mut kept: Vec<String> = lines[..FOLD_HEAD].iter().map(|l| l.to_string()).collect();
+    kept.push(format!(
+        "… {folded} lines folded: the timeline keeps the whole output …"
+    ));
+    kept.extend(lines[lines.len() - FOLD_TAIL..].iter().map(|l| l.to_string()));
+    kept.join("\n")
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::fold_output;
+
+    #[test]
+    fn long_outputs_keep_their_head_and_tail() {
+        let long: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        let folded = fold_output(&long);
+        assert!(folded.starts_with("line 0\n"));
+        assert!(folded.contains("… 945 lines folded"));
+        assert!(folded.ends_with("line 999"));
+        assert_eq!(fold_output("a\nb\n"), "a\nb");
     }
 }

@@ -286,7 +286,14 @@ impl Requests<'_> {
                 let notices = self.notices.clone();
                 tokio::task::spawn_blocking(move || {
                     let message = match crate::report::write_for_incident(&dir) {
-                        Ok(path) => format!("report written: {}", path.display()),
+                        Ok(paths) => format!(
+                            "report written: {}",
+                            paths
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        ),
                         Err(e) => format!("no report: {e}"),
                     };
                     let _ = notices.send(Notice::Flash(message));

@@ -1,0 +1,461 @@
+//! The post-mortem as one self-contained HTML file: inline CSS, an inline
+//! SVG time chart, no script, and a Content-Security-Policy that forbids
+//! every fetch, so the page opens the same on a laptop with no network.
+//! Every piece of text from the timeline is escaped where it is written.
+
+use super::model::{fold_output, Report};
+use crate::format::human_age;
+use crate::sanitize::{one_line, terminal_safe};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use std::fmt::Write;
+
+/// Text as HTML: `&<>"'` escaped, escape sequences and control characters gone.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in terminal_safe(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line of text for a cell.
+fn cell(text: &str) -> String {
+    escape(&one_line(text))
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}\
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}table.meta{width:auto}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}\
+pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty{color:#777;font-style:italic}\
+.warn{color:#a15c00}.amended{color:#777;font-size:.8rem}svg{width:100%;height:auto;border:1px solid #ddd}\
+details{margin:.5rem 0}summary{cursor:pointer}";
+
+pub fn render(report: &Report, local: FixedOffset) -> String {
+    let s = &report.summary;
+    let mut out = String::new();
+    let title = cell(&s.title);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Post-mortem: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>Post-mortem: {title}</h1>\n"
+    );
+    let time = |at: &DateTime<Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut meta = vec![
+        ("Incident", format!("<code>{}</code>", cell(&s.id))),
+        ("Severity", s.severity.as_str().to_string()),
+        ("Status", s.status.as_str().to_string()),
+        ("Started", time(&s.started)),
+    ];
+    if let Some(resolved) = &s.resolved {
+        meta.push(("Resolved", time(resolved)));
+    }
+    meta.push((
+        "Responders",
+        s.responders.iter().map(|r| cell(r)).collect::<Vec<_>>().join(", "),
+    ));
+    out.push_str("<table class=\"meta\">\n");
+    for (name, value) in meta {
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
+    }
+    out.push_str("</table>\n");
+
+    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
+    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
+    key_times(&mut out, report, local);
+
+    out.push_str("<h2>Time chart</h2>\n");
+    out.push_str(&chart(report));
+
+    out.push_str("<h2>Timeline</h2>\n");
+    if report.rows.is_empty() {
+        empty(&mut out, "events");
+    } else {
+        out.push_str("<table>\n<tr><th>UTC</th><th>local</th><th>who</th><th>host</th><th>what</th></tr>\n");
+        for row in &report.rows {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                row.at.format("%H:%M:%S"),
+                row.at.with_timezone(&local).format("%H:%M:%S"),
+                cell(&row.actor),
+                cell(&row.host),
+                cell(&row.text),
+                if row.amended {
+                    " <span class=\"amended\">(amended)</span>"
+                } else {
+                    ""
+                }
+            );
+        }
+        out.push_str("</table>\n");
+    }
+
+    out.push_str("<h2>Commands run</h2>\n");
+    if report.commands.is_empty() {
+        empty(&mut out, "commands");
+    } else {
+        out.push_str(
+            "<table>\n<tr><th>UTC</th><th>host</th><th>step</th><th>command</th><th>exit</th><th>duration</th></tr>\n",
+        );
+        for c in &report.commands {
+            let first_line = c
+                .command
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.contains('='))
+                .unwrap_or(&c.command);
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                c.at.format("%H:%M:%S"),
+                cell(&c.host),
+                cell(&c.step),
+                cell(first_line),
+                c.exit.map(|e| e.to_string()).unwrap_or_else(|| "killed".into()),
+                c.ms.map(|m| format!("{m} ms")).unwrap_or_default()
+            );
+        }
+        out.push_str("</table>\n");
+    }
+
+    out.push_str("<h2>Playbook deviations</h2>\n");
+    list(
+        &mut out,
+        "skipped or failed steps",
+        report.deviations.iter().map(|d| {
+            format!(
+                "{} step <code>{}</code> {}: {}",
+                d.at.format("%H:%M:%S"),
+                cell(&d.step),
+                d.what,
+                cell(&d.why)
+            )
+        }),
+    );
+    out.push_str("<h2>Alerts seen</h2>\n");
+    list(
+        &mut out,
+        "alerts",
+        report
+            .alerts
+            .iter()
+            .map(|a| format!("{} {}", a.at.format("%H:%M:%S"), cell(&a.text))),
+    );
+    out.push_str("<h2>Decisions and notes</h2>\n");
+    list(
+        &mut out,
+        "decisions or notes",
+        report
+            .decisions
+            .iter()
+            .chain(&report.notes)
+            .map(|r| format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), cell(&r.text))),
+    );
+    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
+    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
+    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
+    out.push_str("<h2>Action items</h2>\n");
+    list(
+        &mut out,
+        "action items",
+        report.action_items.iter().map(|(text, owner, due)| {
+            let owner = owner
+                .as_deref()
+                .map(|o| format!(" — owner {}", cell(o)))
+                .unwrap_or_default();
+            let due = due.as_deref().map(|d| format!(", due {}", cell(d))).unwrap_or_default();
+            format!("☐ {}{owner}{due}", cell(text))
+        }),
+    );
+
+    out.push_str("<h2>Appendix: command outputs</h2>\n");
+    let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
+    if with_output.is_empty() {
+        empty(&mut out, "outputs");
+    }
+    for c in with_output {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} {} — {}</summary>\n<pre>{}</pre>{}</details>",
+            c.at.format("%H:%M:%S"),
+            cell(&c.host),
+            cell(&c.step),
+            escape(&fold_output(&c.output)),
+            if c.output_truncated {
+                "<p class=\"empty\">(output truncated in the timeline)</p>"
+            } else {
+                ""
+            }
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn empty(out: &mut String, what: &str) {
+    let _ = writeln!(out, "<p class=\"empty\">No {what} recorded.</p>");
+}
+
+fn list(out: &mut String, what: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        return empty(out, what);
+    }
+    out.push_str("<ul>\n");
+    for item in items {
+        let _ = writeln!(out, "<li>{item}</li>");
+    }
+    out.push_str("</ul>\n");
+}
+
+fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
+    let _ = writeln!(out, "<h2>{title}</h2>");
+    if paragraphs.is_empty() {
+        let file = if matches!(tag, "summary" | "impact") {
+            format!(" or pass <code>--{tag} FILE</code>")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"empty\">Not written yet: add a note tagged <code>#{tag}</code>{file}.</p>"
+        );
+    }
+    for paragraph in paragraphs {
+        let _ = writeln!(out, "<p>{}</p>", cell(paragraph));
+    }
+}
+
+fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
+    out.push_str("<h2>Key times</h2>\n<table>\n<tr><th></th><th>UTC</th><th>local</th><th>since start</th></tr>\n");
+    for key in &report.key_times {
+        match key.at {
+            Some(at) => {
+                let _ = writeln!(
+                    out,
+                    "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    key.name,
+                    at.format("%H:%M:%S"),
+                    at.with_timezone(&local).format("%H:%M:%S"),
+                    report.since_start(key.name).map(human_age).unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "<tr><th>{}</th><td>—</td><td>—</td><td class=\"warn\">missing</td></tr>",
+                    key.name
+                );
+            }
+        }
+    }
+    out.push_str("</table>\n<ul>\n");
+    for (label, name) in [
+        ("Time to detect", "detected"),
+        ("Time to mitigate", "mitigated"),
+        ("Time to resolve", "resolved"),
+    ] {
+        let value = report
+            .since_start(name)
+            .map(human_age)
+            .unwrap_or_else(|| "unknown".into());
+        let _ = writeln!(out, "<li>{label}: {value}</li>");
+    }
+    for problem in &report.key_time_problems {
+        let _ = writeln!(out, "<li class=\"warn\">⚠ {}</li>", cell(problem));
+    }
+    out.push_str("</ul>\n");
+}
+
+/// Chart geometry: a label column on the left, then time from left to right.
+const WIDTH: f64 = 960.0;
+const LABELS: f64 = 110.0;
+const LANE_HEIGHT: f64 = 24.0;
+const LANES: [&str; 4] = ["status", "alerts", "commands", "notes"];
+
+/// The incident on one time axis: status phases, alerts, commands (green
+/// exit 0, red otherwise, width = duration), skipped or failed steps, notes
+/// and decisions, and the key times as dashed lines. Every mark has a
+/// `<title>` (a tooltip) and every lane a label: colour is never alone.
+fn chart(report: &Report) -> String {
+    let times = report
+        .rows
+        .iter()
+        .map(|r| r.at)
+        .chain(report.key_times.iter().filter_map(|k| k.at));
+    let (Some(start), Some(last)) = (times.clone().min(), times.max()) else {
+        return "<p class=\"empty\">No events to chart.</p>\n".into();
+    };
+    let end = last.max(start + Duration::minutes(1));
+    let span = (end - start).num_milliseconds().max(1) as f64;
+    let x = |at: DateTime<Utc>| LABELS + ((at - start).num_milliseconds() as f64 / span) * (WIDTH - LABELS - 10.0);
+    // Room above the lanes for the key times' labels, one row each.
+    let lane_y = |lane: usize| 50.0 + lane as f64 * (LANE_HEIGHT + 8.0);
+    let axis_y = lane_y(LANES.len());
+    let height = axis_y + 30.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
+         aria-label=\"incident time chart\" font-family=\"sans-serif\" font-size=\"11\">\n"
+    );
+    for (i, lane) in LANES.iter().enumerate() {
+        let y = lane_y(i);
+        let _ = writeln!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\">{lane}</text><line x1=\"{LABELS}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/>",
+            y + 16.0,
+            WIDTH - 10.0,
+            y + LANE_HEIGHT,
+            y + LANE_HEIGHT
+        );
+    }
+    // Status phases, each until the next change (the last until the end);
+    // before the declaration, the time nobody had called it an incident.
+    let y = lane_y(0);
+    if let Some((declared, _)) = report.status_changes.first().filter(|(at, _)| *at > start) {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{LABELS}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{LANE_HEIGHT}\" fill=\"#eee\"><title>not declared yet</title></rect>",
+            x(*declared) - LABELS
+        );
+    }
+    for (i, (at, status)) in report.status_changes.iter().enumerate() {
+        let until = report.status_changes.get(i + 1).map(|(t, _)| *t).unwrap_or(end);
+        let (x0, x1) = (x(*at), x(until).max(x(*at) + 2.0));
+        let colour = match status.as_str() {
+            "investigating" => "#e8a0a0",
+            "identified" => "#f3c98b",
+            "mitigated" => "#9fd3e6",
+            "resolved" => "#a8d8a8",
+            _ => "#ddd",
+        };
+        let label = cell(status);
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{LANE_HEIGHT}\" fill=\"{colour}\"><title>{label} from {}</title></rect>",
+            x1 - x0,
+            at.format("%H:%M:%S")
+        );
+        if x1 - x0 > 80.0 {
+            let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>", x0 + 4.0, y + 16.0);
+        }
+    }
+    let y = lane_y(1);
+    for alert in &report.alerts {
+        let ax = x(alert.at);
+        let _ = writeln!(
+            svg,
+            "<path d=\"M{ax:.1} {:.1} l5 {:.1} l-10 0 z\" fill=\"#c0392b\"><title>{} {}</title></path>",
+            y + 3.0,
+            LANE_HEIGHT - 6.0,
+            alert.at.format("%H:%M:%S"),
+            cell(&alert.text)
+        );
+    }
+    let y = lane_y(2);
+    for c in &report.commands {
+        let finished = x(c.at);
+        let began = c.ms.map(|ms| x(c.at - Duration::milliseconds(ms))).unwrap_or(finished);
+        let width = (finished - began).max(2.0);
+        let colour = if c.exit == Some(0) { "#27ae60" } else { "#c0392b" };
+        let exit = c.exit.map(|e| format!("exit {e}")).unwrap_or_else(|| "killed".into());
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{} {} on {}: {exit}</title></rect>",
+            finished - width,
+            y + 4.0,
+            LANE_HEIGHT - 8.0,
+            c.at.format("%H:%M:%S"),
+            cell(&c.step),
+            cell(&c.host)
+        );
+    }
+    for d in &report.deviations {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#a15c00\" text-anchor=\"middle\">↷<title>step {} {}: {}</title></text>",
+            x(d.at),
+            y + 17.0,
+            cell(&d.step),
+            d.what,
+            cell(&d.why)
+        );
+    }
+    let y = lane_y(3);
+    for note in report.decisions.iter().chain(&report.notes) {
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#7d3c98\"><title>{} {}: {}</title></circle>",
+            x(note.at),
+            y + LANE_HEIGHT / 2.0,
+            note.at.format("%H:%M:%S"),
+            cell(&note.actor),
+            cell(&note.text)
+        );
+    }
+    for (row, key) in report.key_times.iter().filter(|k| k.name != "started").enumerate() {
+        let Some(at) = key.at else { continue };
+        let kx = x(at);
+        // Staggered rows: key times close together keep readable labels.
+        let label_y = 11.0 + row as f64 * 10.0;
+        // Near the right edge the label goes to the left of its line.
+        let (label_x, anchor) = if kx > WIDTH - 120.0 {
+            (kx - 2.0, "end")
+        } else {
+            (kx + 2.0, "start")
+        };
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{kx:.1}\" x2=\"{kx:.1}\" y1=\"{:.1}\" y2=\"{axis_y:.1}\" stroke=\"#333\" stroke-dasharray=\"3 3\"/>\
+             <text x=\"{label_x:.1}\" y=\"{label_y:.1}\" text-anchor=\"{anchor}\">{}</text>",
+            label_y + 2.0,
+            key.name
+        );
+    }
+    // The axis: round ticks, at most about ten of them.
+    let steps = [1, 5, 10, 15, 30, 60, 120, 360, 720, 1440];
+    let minutes = (end - start).num_minutes().max(1);
+    let step = steps.iter().copied().find(|s| minutes / s <= 10).unwrap_or(1440);
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{LABELS}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>",
+        WIDTH - 10.0
+    );
+    let first = start.timestamp() / 60 / step * step * 60 + step * 60;
+    let mut tick = DateTime::from_timestamp(first, 0).unwrap_or(start);
+    while tick <= end {
+        let tx = x(tick);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{axis_y:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            axis_y + 5.0,
+            axis_y + 18.0,
+            tick.format("%H:%M")
+        );
+        tick += Duration::minutes(step);
+    }
+    let _ = writeln!(svg, "<text x=\"4\" y=\"{:.1}\">UTC</text>\n</svg>", axis_y + 18.0);
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_makes_hostile_text_inert() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\" \u{1b}[31mred"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot; red"
+        );
+    }
+}
