@@ -159,6 +159,14 @@ pub fn severity_change(from: Severity, to: Severity) -> NewEvent {
     NewEvent::new(kinds::SEVERITY_CHANGED, serde_json::json!({"from": from, "to": to}))
 }
 
+/// The event that says `who` holds `role` from now on.
+pub fn role_assignment(who: &str, role: &str) -> NewEvent {
+    NewEvent::new(
+        kinds::ROLE_ASSIGNED,
+        serde_json::json!({"who": who.trim(), "role": role.trim()}),
+    )
+}
+
 /// Creates the incident directory and records `incident.declared`.
 pub fn declare(
     incidents_dir: &Path,

@@ -126,6 +126,13 @@ fn story() -> (Summary, Vec<Event>) {
             None,
             json!({"text": "the 19:00 backup of the mail VM was complete", "tags": ["lucky"]}),
         ),
+        event(
+            t(23, 56, 0),
+            "alice",
+            "role.assigned",
+            None,
+            json!({"who": "alice", "role": "commander <i>"}),
+        ),
     ];
     let summary = Summary {
         dir: "incidents/2026-11-23-miramelle-down".into(),
@@ -207,6 +214,7 @@ fn html_post_mortem_of_the_dead_hypervisor_night() {
     );
     assert!(!text.contains('\u{1b}'));
     assert!(text.contains("<svg"), "the time chart is inline");
+    assert!(text.contains("alice (commander &lt;i&gt;), bob"), "roles in the header");
     assert!(!text.contains("http://") || !text.replace("http://www.w3.org/2000/svg", "").contains("http://"));
     insta::assert_snapshot!(text);
 }

@@ -165,6 +165,19 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
     }
 }
 
+pub fn assign_role(config: &Config, explicit: Option<&Path>, who: &str, role: &str) -> i32 {
+    if who.trim().is_empty() || role.trim().is_empty() {
+        return fail("incident role", "give a name and a role");
+    }
+    match append_one(config, explicit, incident::role_assignment(who, role)) {
+        Ok(event) => {
+            println!("#{} {}", event.seq, describe(&event));
+            0
+        }
+        Err(e) => fail("incident role", e),
+    }
+}
+
 pub struct AppendArgs<'a> {
     pub kind: &'a str,
     pub host: Option<&'a str>,

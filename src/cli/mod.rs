@@ -142,6 +142,8 @@ pub enum IncidentCommand {
         #[arg(value_enum)]
         severity: crate::incident::Severity,
     },
+    /// Say who holds a role (commander, scribe, comms...): the report lists it
+    Role { who: String, role: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,6 +320,7 @@ fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentC
         IncidentCommand::Close => incident::set_status(config, explicit, Status::Resolved),
         IncidentCommand::Status { status } => incident::set_status(config, explicit, status),
         IncidentCommand::Severity { severity } => incident::set_severity(config, explicit, severity),
+        IncidentCommand::Role { who, role } => incident::assign_role(config, explicit, &who, &role),
     }
 }
 

@@ -62,7 +62,12 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     }
     meta.push((
         "Responders",
-        s.responders.iter().map(|r| cell(r)).collect::<Vec<_>>().join(", "),
+        report
+            .responders_with_roles()
+            .iter()
+            .map(|(who, roles)| super::markdown::with_roles(&cell(who), roles, cell))
+            .collect::<Vec<_>>()
+            .join(", "),
     ));
     out.push_str("<table class=\"meta\">\n");
     for (name, value) in meta {

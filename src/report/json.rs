@@ -31,6 +31,7 @@ pub fn render(report: &Report) -> String {
             "started": time(&s.started),
             "resolved": s.resolved.as_ref().map(time),
             "responders": s.responders,
+            "roles": report.roles.iter().map(|(who, role)| json!({"who": who, "role": role})).collect::<Vec<_>>(),
             "events": s.events,
         },
         "narrative": {

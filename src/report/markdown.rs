@@ -35,6 +35,16 @@ fn code_block(text: &str) -> String {
     )
 }
 
+/// "alice (commander, scribe)", each part escaped for its format.
+pub fn with_roles(who: &str, roles: &[String], escape: fn(&str) -> String) -> String {
+    if roles.is_empty() {
+        who.to_string()
+    } else {
+        let roles: Vec<String> = roles.iter().map(|r| escape(r)).collect();
+        format!("{who} ({})", roles.join(", "))
+    }
+}
+
 /// A narrative section: its paragraphs, or how to fill it.
 fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
     out.push_str(&format!("## {title}\n\n"));
@@ -78,7 +88,12 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     }
     out.push_str(&format!(
         "| Responders | {} |\n\n",
-        s.responders.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")
+        report
+            .responders_with_roles()
+            .iter()
+            .map(|(who, roles)| with_roles(&escape(who), roles, escape))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
 
     narrative(&mut out, "Summary", &report.narrative.summary, "summary");

@@ -61,6 +61,32 @@ pub struct Report {
     pub narrative: Narrative,
     /// (when, new status), oldest first: the phases of the incident.
     pub status_changes: Vec<(DateTime<Utc>, String)>,
+    /// (who, role), the latest assignment of each role.
+    pub roles: Vec<(String, String)>,
+}
+
+impl Report {
+    /// The responders, each with the roles they held: "alice (commander), bob".
+    pub fn responders_with_roles(&self) -> Vec<(String, Vec<String>)> {
+        let mut names: Vec<String> = self.summary.responders.clone();
+        for (who, _) in &self.roles {
+            if !names.contains(who) {
+                names.push(who.clone());
+            }
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let roles = self
+                    .roles
+                    .iter()
+                    .filter(|(w, _)| *w == name)
+                    .map(|(_, r)| r.clone())
+                    .collect();
+                (name, roles)
+            })
+            .collect()
+    }
 }
 
 /// Text for the sections a timeline cannot compute. Each is a list of
@@ -272,7 +298,16 @@ impl Report {
                 .unwrap_or_default();
             narrative.take_note(&text(&v.event, "text").unwrap_or_default(), &tags);
         }
+        // A role goes to whoever was named for it last.
+        let mut roles: Vec<(String, String)> = Vec::new();
+        for v in view.iter().filter(|v| v.event.kind == kinds::ROLE_ASSIGNED) {
+            if let (Some(who), Some(role)) = (text(&v.event, "who"), text(&v.event, "role")) {
+                roles.retain(|(_, r)| *r != role);
+                roles.push((who, role));
+            }
+        }
         Report {
+            roles,
             status_changes,
             narrative,
             summary,

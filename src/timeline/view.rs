@@ -131,6 +131,11 @@ pub fn describe(event: &Event) -> String {
             field("from").unwrap_or_else(|| "?".into()),
             field("to").unwrap_or_else(|| "?".into())
         ),
+        kinds::ROLE_ASSIGNED => format!(
+            "{} is {}",
+            field("who").unwrap_or_else(|| "?".into()),
+            field("role").unwrap_or_else(|| "?".into())
+        ),
         kinds::NOTE => format!("note: {text}"),
         kinds::DECISION => format!("decision: {text}"),
         kinds::ACTION_ITEM => {

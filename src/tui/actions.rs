@@ -573,6 +573,12 @@ impl App {
                 }
             }
             "report" if self.needs_incident() => return Some(Request::WriteReport),
+            "role" if self.needs_incident() => match argument.split_once(' ') {
+                Some((who, role)) if !role.trim().is_empty() => {
+                    return Some(Request::Append(crate::incident::role_assignment(who, role)))
+                }
+                _ => self.flash = Some("write `:role WHO ROLE`, e.g. `:role alice commander`".into()),
+            },
             "filter" => {
                 self.filter = argument;
                 self.selected = 0;
