@@ -573,6 +573,20 @@ impl App {
                 }
             }
             "report" if self.needs_incident() => return Some(Request::WriteReport),
+            // The post-mortem's narrative, written during the incident: tagged notes.
+            "summary" | "impact" if self.needs_incident() => {
+                if argument.is_empty() {
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::Note,
+                        text: format!("#{command} "),
+                    });
+                } else {
+                    return Some(Request::Append(NewEvent::new(
+                        kinds::NOTE,
+                        json!({"text": argument, "tags": [command]}),
+                    )));
+                }
+            }
             "role" if self.needs_incident() => match argument.split_once(' ') {
                 Some((who, role)) if !role.trim().is_empty() => {
                     return Some(Request::Append(crate::incident::role_assignment(who, role)))
