@@ -637,6 +637,32 @@ mod tests {
     }
 
     #[test]
+    fn the_post_mortem_is_written_from_the_palette() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::Palette);
+        match type_text(&mut app, "summary miramelle's PSU died") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::NOTE);
+                assert_eq!(event.data["tags"][0], "summary");
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Palette);
+        match type_text(&mut app, "role alice commander") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::ROLE_ASSIGNED);
+                assert_eq!(
+                    (event.data["who"].as_str(), event.data["role"].as_str()),
+                    (Some("alice"), Some("commander"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Palette);
+        assert_eq!(type_text(&mut app, "report"), Some(Request::WriteReport));
+    }
+
+    #[test]
     fn read_only_offers_no_acting_command_in_the_palette() {
         let mut app = with_incident(app());
         app.read_only = true;
