@@ -127,6 +127,13 @@ fn story() -> (Summary, Vec<Event>) {
             json!({"text": "the 19:00 backup of the mail VM was complete", "tags": ["lucky"]}),
         ),
         event(
+            t(21, 10, 0),
+            "bob",
+            "command.finished",
+            Some("locuste"),
+            json!({"command": "zpool scrub tank", "exit": 0, "ms": 300}),
+        ),
+        event(
             t(23, 56, 0),
             "alice",
             "role.assigned",

@@ -29,7 +29,7 @@ pub struct CommandRun {
 pub struct Deviation {
     pub at: DateTime<Utc>,
     pub step: String,
-    /// "skipped" or "failed".
+    /// "skipped", "failed" or "ran outside any playbook".
     pub what: &'static str,
     pub why: String,
 }
@@ -257,11 +257,20 @@ impl Report {
                 let (what, why) = match v.event.kind.as_str() {
                     kinds::STEP_SKIPPED => ("skipped", text(&v.event, "reason")),
                     kinds::STEP_FAILED => ("failed", text(&v.event, "error")),
+                    // A command recorded by hand or a script, not by a playbook run.
+                    kinds::COMMAND_FINISHED if v.event.data.get("run").is_none() => (
+                        "ran outside any playbook",
+                        Some(format!(
+                            "{} on {}",
+                            text(&v.event, "command").unwrap_or_else(|| "a command".into()),
+                            v.event.host.as_deref().unwrap_or("?")
+                        )),
+                    ),
                     _ => return None,
                 };
                 Some(Deviation {
                     at: v.event.at,
-                    step: text(&v.event, "step").unwrap_or_default(),
+                    step: text(&v.event, "step").unwrap_or_else(|| "—".into()),
                     what,
                     why: why.unwrap_or_default(),
                 })
