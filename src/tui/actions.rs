@@ -705,8 +705,8 @@ impl App {
             let live = form.vm_source(field).map(|h| self.vm_ids_of(&h)).unwrap_or_default();
             let known_names: Vec<String> = form
                 .vm_source(field)
-                .and_then(|h| self.hosts.iter().find(|s| s.name == h))
-                .map(|h| self.vms_of(h).iter().map(|v| v.name.clone()).collect())
+                .and_then(|h| self.hosts.iter().position(|s| s.name == h))
+                .map(|i| self.vms_of(i).iter().map(|v| v.name.clone()).collect())
                 .unwrap_or_default();
             for vm in picked {
                 if !live.iter().any(|id| id == vm) && !known_names.iter().any(|n| n == vm) {

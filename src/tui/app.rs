@@ -287,6 +287,8 @@ pub struct App {
     pub hosts: Vec<HostStatus>,
     /// Alerts of each host, computed when its status changes (not per frame).
     pub alerts: Vec<Vec<Alert>>,
+    /// For each host, its VMs as (reporting host, index in its reading).
+    vm_index: Vec<Vec<(usize, usize)>>,
     /// Index into [`App::visible_hosts`].
     pub selected: usize,
     /// Show only hosts with a problem.
@@ -330,6 +332,7 @@ impl App {
         let hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
         App {
             alerts: hosts.iter().map(crate::alerts::for_host).collect(),
+            vm_index: vec![Vec::new(); hosts.len()],
             hosts,
             selected: 0,
             faulty_only: false,
@@ -413,6 +416,7 @@ impl App {
         if let Some(host) = self.hosts.get_mut(result.host_index) {
             host.apply(result);
             self.alerts[result.host_index] = crate::alerts::for_host(host);
+            self.rebuild_vm_index();
         }
     }
 
@@ -471,26 +475,51 @@ impl App {
         visible.get(index).copied()
     }
 
-    /// The VMs that belong to `host`: those any live cluster view places on
-    /// it, else those of its own last reading.
-    pub fn vms_of<'a>(&'a self, host: &'a HostStatus) -> Vec<&'a crate::probe::model::Vm> {
-        let mut vms: Vec<&crate::probe::model::Vm> = Vec::new();
-        for other in self.hosts.iter().filter(|h| h.is_reachable()) {
-            for vm in other.reading.iter().flat_map(|r| r.vms.iter()) {
-                if vm.node.as_deref() == Some(host.name.as_str()) && !vms.iter().any(|v| v.id == vm.id) {
-                    vms.push(vm);
+    /// The VMs that belong to host `index`: those any live cluster view
+    /// places on it, else those of its own last reading. Read from an index
+    /// rebuilt when a poll arrives, not searched per frame.
+    pub fn vms_of(&self, index: usize) -> Vec<&crate::probe::model::Vm> {
+        self.vm_index
+            .get(index)
+            .into_iter()
+            .flatten()
+            .filter_map(|(reporter, vm)| self.hosts.get(*reporter)?.reading.as_ref()?.vms.get(*vm))
+            .collect()
+    }
+
+    /// Which VMs sit on which host, from every reading: a cluster view
+    /// (`node` set, reporter reachable) wins over a host's own list.
+    fn rebuild_vm_index(&mut self) {
+        let position: std::collections::HashMap<&str, usize> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
+        let mut placed: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.hosts.len()];
+        let mut seen: Vec<std::collections::HashSet<&str>> = vec![Default::default(); self.hosts.len()];
+        for (reporter, host) in self.hosts.iter().enumerate().filter(|(_, h)| h.is_reachable()) {
+            for (v, vm) in host.reading.iter().flat_map(|r| r.vms.iter().enumerate()) {
+                let Some(&owner) = vm.node.as_deref().and_then(|n| position.get(n)) else {
+                    continue;
+                };
+                if seen[owner].insert(vm.id.as_str()) {
+                    placed[owner].push((reporter, v));
                 }
             }
         }
-        if vms.is_empty() {
-            vms = host
-                .reading
-                .iter()
-                .flat_map(|r| r.vms.iter())
-                .filter(|vm| vm.node.is_none())
-                .collect();
+        for (index, host) in self.hosts.iter().enumerate() {
+            if placed[index].is_empty() {
+                placed[index] = host
+                    .reading
+                    .iter()
+                    .flat_map(|r| r.vms.iter().enumerate())
+                    .filter(|(_, vm)| vm.node.is_none())
+                    .map(|(v, _)| (index, v))
+                    .collect();
+            }
         }
-        vms
+        self.vm_index = placed;
     }
 
     pub fn selected_index(&self) -> Option<usize> {
@@ -510,7 +539,8 @@ impl App {
         self.hosts
             .iter()
             .find(|h| h.name == host)
-            .map(|h| self.vms_of(h).iter().map(|vm| vm.id.clone()).collect())
+            .and_then(|h| self.hosts.iter().position(|x| x.name == h.name))
+            .map(|i| self.vms_of(i).iter().map(|vm| vm.id.clone()).collect())
             .unwrap_or_default()
     }
 }

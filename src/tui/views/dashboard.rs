@@ -48,74 +48,34 @@ pub fn host_rows(app: &App) -> Vec<usize> {
     let mut rows = Vec::new();
     for (position, index) in app.visible_hosts().into_iter().enumerate() {
         rows.push(position);
-        rows.extend(std::iter::repeat_n(position, app.vms_of(&app.hosts[index]).len()));
+        rows.extend(std::iter::repeat_n(position, app.vms_of(index).len()));
     }
     rows
 }
 
 pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
-    let mut items: Vec<ListItem> = Vec::new();
+    // Lay out every row (cheap), but build only the rows on screen: a
+    // fleet of 500 hosts and 2 000 VMs draws as fast as a small one.
+    let mut layout: Vec<(usize, Option<usize>)> = Vec::new();
     let mut selected_row = 0;
     for (position, index) in app.visible_hosts().into_iter().enumerate() {
-        let host = &app.hosts[index];
         if position == app.selected {
-            selected_row = items.len();
+            selected_row = layout.len();
         }
-        let (glyph, colour) = reachability_glyph(app, index);
-        let summary = match (&host.reachability, host.health()) {
-            (Reachability::Unreachable { .. }, _) => match host.stale_for(app.now) {
-                Some(age) => format!("down {}", human_age(age)),
-                None => "down".to_string(),
-            },
-            (_, Some(health)) => health
-                .load
-                .map(|l| format!("load {:.2}", l[0]))
-                .unwrap_or_else(|| "ok".to_string()),
-            _ => "—".to_string(),
-        };
-        let loads: Vec<Option<f64>> = host
-            .history
-            .iter()
-            .rev()
-            .take(LIST_SPARK)
-            .rev()
-            .map(|s| s.load1)
-            .collect();
-        let badge = match app.alerts[index].len() {
-            0 => String::new(),
-            n => format!(" {}{n}", app.worst_alert(index).map(|s| s.glyph()).unwrap_or("")),
-        };
-        let stale = !host.is_reachable();
-        let text_style = if stale {
-            Style::new().fg(Color::DarkGray)
-        } else {
-            Style::new()
-        };
-        items.push(ListItem::new(Line::from(vec![
-            Span::styled(format!("{glyph} "), Style::new().fg(colour)),
-            Span::styled(format!("{:<11} {summary}", one_line(&host.name)), text_style),
-            Span::styled(format!(" {}", sparkline(&loads, 1.0)), Style::new().fg(Color::Cyan)),
-            Span::styled(badge, Style::new().fg(colour).add_modifier(Modifier::BOLD)),
-        ])));
-        // Its VMs, nested: a dead node's VMs show as unknown, not as running.
-        for vm in app.vms_of(host) {
-            let (glyph, colour) = match vm.state.as_str() {
-                _ if stale => ("?", Color::DarkGray),
-                "running" => ("●", Color::Green),
-                "stopped" | "shutoff" => ("○", Color::DarkGray),
-                "paused" | "crashed" => ("✖", Color::Red),
-                _ => ("?", Color::DarkGray),
-            };
-            items.push(ListItem::new(Line::from(vec![
-                Span::raw("  "),
-                Span::styled(format!("{glyph} "), Style::new().fg(colour)),
-                Span::styled(
-                    format!("{:<10} vm {}", one_line(&vm.name), one_line(&vm.id)),
-                    Style::new().fg(Color::Gray),
-                ),
-            ])));
-        }
+        layout.push((index, None));
+        layout.extend((0..app.vms_of(index).len()).map(|vm| (index, Some(vm))));
     }
+    let rows = area.height.saturating_sub(2) as usize;
+    let offset = scroll_offset(selected_row, rows);
+    let items: Vec<ListItem> = layout
+        .iter()
+        .skip(offset)
+        .take(rows.max(1))
+        .map(|(index, vm)| match vm {
+            None => host_row(app, *index),
+            Some(vm) => vm_row(app, *index, *vm),
+        })
+        .collect();
     let mut title = String::from(" HOSTS ");
     if app.faulty_only {
         title.push_str("· faulty only ");
@@ -126,14 +86,73 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     if app.sort != crate::tui::app::SortBy::Inventory {
         title.push_str(&format!("· by {} ", app.sort.as_str()));
     }
-    let rows = area.height.saturating_sub(2) as usize;
     let list = List::new(items)
         .block(pane(title, app.focus == Focus::Hosts))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default()
-        .with_selected(Some(selected_row))
-        .with_offset(scroll_offset(selected_row, rows));
+    let mut state = ListState::default().with_selected(Some(selected_row - offset));
     frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn host_row(app: &App, index: usize) -> ListItem<'static> {
+    let host = &app.hosts[index];
+    let (glyph, colour) = reachability_glyph(app, index);
+    let summary = match (&host.reachability, host.health()) {
+        (Reachability::Unreachable { .. }, _) => match host.stale_for(app.now) {
+            Some(age) => format!("down {}", human_age(age)),
+            None => "down".to_string(),
+        },
+        (_, Some(health)) => health
+            .load
+            .map(|l| format!("load {:.2}", l[0]))
+            .unwrap_or_else(|| "ok".to_string()),
+        _ => "—".to_string(),
+    };
+    let loads: Vec<Option<f64>> = host
+        .history
+        .iter()
+        .rev()
+        .take(LIST_SPARK)
+        .rev()
+        .map(|s| s.load1)
+        .collect();
+    let badge = match app.alerts[index].len() {
+        0 => String::new(),
+        n => format!(" {}{n}", app.worst_alert(index).map(|s| s.glyph()).unwrap_or("")),
+    };
+    let text_style = if host.is_reachable() {
+        Style::new()
+    } else {
+        Style::new().fg(Color::DarkGray)
+    };
+    ListItem::new(Line::from(vec![
+        Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+        Span::styled(format!("{:<11} {summary}", one_line(&host.name)), text_style),
+        Span::styled(format!(" {}", sparkline(&loads, 1.0)), Style::new().fg(Color::Cyan)),
+        Span::styled(badge, Style::new().fg(colour).add_modifier(Modifier::BOLD)),
+    ]))
+}
+
+/// A VM nested under its host: a dead node's VMs show as unknown, not as running.
+fn vm_row(app: &App, index: usize, vm: usize) -> ListItem<'static> {
+    let vms = app.vms_of(index);
+    let Some(vm) = vms.get(vm) else {
+        return ListItem::new("");
+    };
+    let (glyph, colour) = match vm.state.as_str() {
+        _ if !app.hosts[index].is_reachable() => ("?", Color::DarkGray),
+        "running" => ("●", Color::Green),
+        "stopped" | "shutoff" => ("○", Color::DarkGray),
+        "paused" | "crashed" => ("✖", Color::Red),
+        _ => ("?", Color::DarkGray),
+    };
+    ListItem::new(Line::from(vec![
+        Span::raw("  "),
+        Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+        Span::styled(
+            format!("{:<10} vm {}", one_line(&vm.name), one_line(&vm.id)),
+            Style::new().fg(Color::Gray),
+        ),
+    ]))
 }
 
 pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {

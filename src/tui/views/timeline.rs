@@ -15,8 +15,14 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     let events = app.visible_timeline();
     // Marks are amendments: gather them so each event shows its own.
     let marks = marks_by_target(app);
+    let rows = area.height.saturating_sub(2) as usize;
+    let selected = app.timeline_cursor.unwrap_or(events.len().saturating_sub(1));
+    let offset = scroll_offset(selected, rows);
+    // Only the events on screen are described and styled.
     let items: Vec<ListItem> = events
         .iter()
+        .skip(offset)
+        .take(rows.max(1))
         .map(|event| {
             let kind_style = match event.kind.as_str() {
                 kinds::DECISION | kinds::ACTION_ITEM => Style::new().fg(Color::Magenta),
@@ -61,8 +67,6 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
         title.push_str("· following ");
     }
     let focused = app.focus == Focus::Timeline;
-    let selected = app.timeline_cursor.unwrap_or(events.len().saturating_sub(1));
-    let rows = area.height.saturating_sub(2) as usize;
     let list = List::new(items)
         .block(pane(title, focused))
         .highlight_style(if focused {
@@ -70,9 +74,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             Style::new()
         });
-    let mut state = ListState::default()
-        .with_selected((!events.is_empty()).then_some(selected))
-        .with_offset(scroll_offset(selected, rows));
+    let mut state = ListState::default().with_selected((!events.is_empty()).then_some(selected - offset));
     frame.render_stateful_widget(list, area, &mut state);
 }
 

@@ -1,0 +1,615 @@
+//! vigie's benchmark suite, run by `./scripts/bench` (`cargo bench --bench
+//! fleet`). Everything is measured side by side in one run on this machine
+//! and printed as one Markdown report (also written to
+//! `target/bench-report.md`); BENCHMARKS.md keeps a run and explains it.
+//!
+//! - poll round: 100 real sshd on loopback, one status probe each: vigie
+//!   (persistent sessions) against parallel-ssh -p 100, OpenSSH with
+//!   ControlMaster connections in parallel, and ansible -m raw -f 100;
+//!   cold (first connections) and steady (connections kept);
+//! - render: a frame of 500 hosts, 2 000 VMs and 100 000 timeline events in
+//!   a TestBackend, and the cost of folding one status update;
+//! - timeline: append latency with fsync, 8 writers at once, opening and
+//!   verifying 100 000 events, exporting their report;
+//! - footprint: the real cockpit watching 100 hosts at a 5 s interval.
+//!
+//! `VIGIE_BENCH_QUICK=1` shortens every part (for a smoke run).
+
+#[allow(dead_code)]
+#[path = "../tests/common/lab.rs"]
+mod lab;
+
+use chrono::Utc;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vigie::config::Config;
+use vigie::status::{PollOutcome, PollResult};
+
+fn quick() -> bool {
+    std::env::var_os("VIGIE_BENCH_QUICK").is_some()
+}
+
+/// Median and 99th percentile of `samples`.
+fn p50_p99(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+struct Report {
+    text: String,
+}
+
+impl Report {
+    fn line(&mut self, line: impl AsRef<str>) {
+        println!("{}", line.as_ref());
+        let _ = writeln!(self.text, "{}", line.as_ref());
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; anything else is not ours.
+    let mut report = Report { text: String::new() };
+    report.line("# vigie benchmarks");
+    report.line("");
+    machine(&mut report);
+    poll_rounds(&mut report);
+    render(&mut report);
+    timeline(&mut report);
+    footprint(&mut report);
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench-report.md");
+    if std::fs::write(&path, &report.text).is_ok() {
+        println!("\n(written to {})", path.display());
+    }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|_| "not found".into())
+}
+
+fn machine(report: &mut Report) {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|k| k.parse::<u64>().ok())
+        .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    report.line("## Machine");
+    report.line("");
+    report.line(format!("- {model}, {cores} cores, {memory}"));
+    report.line(format!("- {}", first_line("uname", &["-sr"])));
+    report.line(format!("- {}", first_line("ssh", &["-V"])));
+    report.line(format!("- parallel-ssh {}", first_line("parallel-ssh", &["--version"])));
+    report.line(format!("- {}", first_line("ansible", &["--version"])));
+    report.line(format!("- vigie {}", env!("CARGO_PKG_VERSION")));
+    report.line("");
+}
+
+/// The probe every tool runs: vigie's own status probe for a Linux host.
+fn probe_file(dir: &Path, config: &Config) -> PathBuf {
+    let path = dir.join("probe.sh");
+    std::fs::write(&path, vigie::probe::probe_script(&config.hosts[0])).expect("probe script");
+    path
+}
+
+fn timed(mut command: Command) -> Duration {
+    let started = Instant::now();
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("start the tool");
+    let elapsed = started.elapsed();
+    assert!(status.success(), "{command:?} failed: {status}");
+    elapsed
+}
+
+fn poll_rounds(report: &mut Report) {
+    let hosts = if quick() { 10 } else { 100 };
+    let rounds = if quick() { 2 } else { 5 };
+    let lab = lab::SshLab::start(hosts);
+    let config = Config::parse(Path::new("bench.toml"), &lab.vigie_toml(&lab.known_hosts)).expect("lab config");
+    let work = tempfile::tempdir().expect("temp dir");
+    let probe = probe_file(work.path(), &config);
+    let probe_command = format!("sh {}", probe.display());
+
+    // vigie: the library's own poller, sessions kept between rounds.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let targets = vigie::poller::targets(&config);
+    let round = |targets: &[vigie::poller::PollTarget]| {
+        runtime.block_on(async {
+            let started = Instant::now();
+            let mut tasks = tokio::task::JoinSet::new();
+            for target in targets {
+                let transport = target.transport.clone().expect("transport");
+                let host = target.host.clone();
+                tasks.spawn(async move { vigie::poller::poll_once(&transport, &host, Duration::from_secs(30)).await });
+            }
+            let outcomes = tasks.join_all().await;
+            let failed = outcomes.iter().filter(|o| matches!(o, PollOutcome::Failed(_))).count();
+            assert_eq!(failed, 0, "every host answers");
+            started.elapsed()
+        })
+    };
+    let vigie_cold = round(&targets);
+    let vigie_steady = median((0..rounds).map(|_| round(&targets)).collect());
+
+    // parallel-ssh: a new connection per host, every round.
+    let hosts_file = work.path().join("hosts");
+    let lines: Vec<String> = lab
+        .hosts
+        .iter()
+        .map(|h| format!("{}@{}:{}", lab.user, h.address, h.port))
+        .collect();
+    std::fs::write(&hosts_file, lines.join("\n") + "\n").expect("hosts file");
+    let ssh_options = [
+        "-F".to_string(),
+        "/dev/null".into(),
+        "-i".into(),
+        lab.client_key.display().to_string(),
+        "-o".into(),
+        format!("UserKnownHostsFile={}", lab.known_hosts.display()),
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
+        "-o".into(),
+        "BatchMode=yes".into(),
+        "-o".into(),
+        "IdentitiesOnly=yes".into(),
+    ];
+    let pssh = || {
+        let mut command = Command::new("parallel-ssh");
+        command
+            .args(["-p", &hosts.to_string(), "-t", "60", "-h"])
+            .arg(&hosts_file)
+            .arg("-x")
+            .arg(ssh_options.join(" "))
+            .arg(&probe_command);
+        timed(command)
+    };
+    let pssh_cold = pssh();
+    let pssh_steady = median((0..rounds).map(|_| pssh()).collect());
+
+    // OpenSSH multiplexed: one master per host, then a session on it per round.
+    let sockets = work.path().join("cm");
+    std::fs::create_dir(&sockets).expect("socket dir");
+    let ssh_to = |index: usize, extra: &[String]| {
+        let host = &lab.hosts[index];
+        let mut command = Command::new("ssh");
+        command
+            .args(&ssh_options)
+            .arg("-o")
+            .arg(format!("ControlPath={}/%C", sockets.display()))
+            .args(extra)
+            .args(["-p", &host.port.to_string()])
+            .arg(format!("{}@{}", lab.user, host.address))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let parallel = |extra: Vec<String>, command: Option<String>| {
+        let started = Instant::now();
+        let children: Vec<_> = (0..hosts)
+            .map(|i| {
+                let mut c = ssh_to(i, &extra);
+                if let Some(command) = &command {
+                    c.arg(command);
+                }
+                c.spawn().expect("ssh")
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().expect("ssh").success());
+        }
+        started.elapsed()
+    };
+    let mux_cold = parallel(
+        vec![
+            "-o".into(),
+            "ControlMaster=auto".into(),
+            "-o".into(),
+            "ControlPersist=120".into(),
+        ],
+        Some(probe_command.clone()),
+    );
+    let mux_steady = median(
+        (0..rounds)
+            .map(|_| {
+                parallel(
+                    vec!["-o".into(), "ControlMaster=no".into()],
+                    Some(probe_command.clone()),
+                )
+            })
+            .collect(),
+    );
+    parallel(vec!["-O".into(), "exit".into()], None);
+
+    // ansible: ad-hoc raw module; its ssh connection plugin keeps
+    // ControlPersist connections between runs by default.
+    let inventory = work.path().join("inventory.ini");
+    let mut ini = String::from("[lab]\n");
+    for h in &lab.hosts {
+        let _ = writeln!(
+            ini,
+            "{} ansible_host={} ansible_port={} ansible_user={}",
+            h.name, h.address, h.port, lab.user
+        );
+    }
+    std::fs::write(&inventory, ini).expect("inventory");
+    let ansible = || {
+        let mut command = Command::new("ansible");
+        command
+            .args(["lab", "-m", "raw", "-f", &hosts.to_string(), "-i"])
+            .arg(&inventory)
+            .args(["-a", &probe_command])
+            .arg(format!("--private-key={}", lab.client_key.display()))
+            .env("ANSIBLE_SSH_ARGS", format!(
+                "-F /dev/null -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ControlMaster=auto -o ControlPersist=120s",
+                lab.known_hosts.display()
+            ))
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", work.path().join("ansible-cp"))
+            .env("ANSIBLE_LOCAL_TEMP", work.path().join("ansible-tmp"))
+            .env("ANSIBLE_HOME", work.path().join("ansible-home"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("LC_ALL", "C.UTF-8");
+        timed(command)
+    };
+    let ansible_cold = ansible();
+    let ansible_steady = median((0..rounds).map(|_| ansible()).collect());
+
+    report.line(format!(
+        "## Poll round: {hosts} hosts, one status probe each ({rounds} steady rounds, median)"
+    ));
+    report.line("");
+    report.line("| tool | cold round | steady round | steady vs vigie |");
+    report.line("|---|---|---|---|");
+    for (tool, cold, steady) in [
+        ("vigie (persistent sessions)", vigie_cold, vigie_steady),
+        ("parallel-ssh -p N", pssh_cold, pssh_steady),
+        ("OpenSSH ControlMaster, N in parallel", mux_cold, mux_steady),
+        ("ansible -m raw -f N", ansible_cold, ansible_steady),
+    ] {
+        report.line(format!(
+            "| {tool} | {} | {} | {:.1}× |",
+            ms(cold),
+            ms(steady),
+            steady.as_secs_f64() / vigie_steady.as_secs_f64()
+        ));
+    }
+    report.line("");
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    p50_p99(&mut samples).0
+}
+
+/// A scripted fleet for the render benchmark: `hosts` Proxmox nodes, each
+/// with `vms_per_host` VMs, a Linux reading and an incident timeline.
+fn fleet(hosts: usize, vms_per_host: usize, events: usize) -> vigie::tui::app::App {
+    let mut toml = String::new();
+    for i in 0..hosts {
+        let _ = writeln!(
+            toml,
+            "[[hosts]]\nname = \"pve{i:03}\"\naddress = \"10.0.{}.{}\"\nkind = \"proxmox\"",
+            i / 200,
+            i % 200 + 1
+        );
+    }
+    let config = Config::parse(Path::new("fleet.toml"), &toml).expect("fleet config");
+    let mut app = vigie::tui::app::App::new(&config, Utc::now());
+    let health = vigie::probe::linux::parse(include_str!("../tests/fixtures/probe/linux-debian12-container.txt"));
+    for i in 0..hosts {
+        let vms = (0..vms_per_host)
+            .map(|v| vigie::probe::model::Vm {
+                id: format!("{}", 100 + i * vms_per_host + v),
+                name: format!("vm-{i}-{v}"),
+                state: if v % 7 == 0 { "stopped".into() } else { "running".into() },
+                ..Default::default()
+            })
+            .collect();
+        app.apply_poll(&PollResult {
+            host_index: i,
+            at: Utc::now(),
+            outcome: PollOutcome::Reading {
+                reading: Box::new(vigie::probe::Reading {
+                    health: health.clone(),
+                    vms,
+                    ..Default::default()
+                }),
+                round_trip: Duration::from_millis(20),
+            },
+        });
+    }
+    let t0 = Utc::now();
+    let mut batch = Vec::new();
+    for seq in 1..=events as u64 {
+        batch.push(vigie::timeline::Event {
+            seq,
+            id: format!("E{seq}"),
+            at: t0,
+            recorded_at: t0,
+            actor: "alice".into(),
+            kind: if seq == 1 {
+                "incident.declared".into()
+            } else {
+                "note".into()
+            },
+            host: None,
+            data: serde_json::json!({"title": "fleet", "severity": "major", "text": format!("note {seq}")}),
+            prev: String::new(),
+        });
+    }
+    app.apply_timeline(batch);
+    app
+}
+
+fn render(report: &mut Report) {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    let frames = if quick() { 20 } else { 300 };
+    let mut app = fleet(500, 4, 100_000);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let mut frame_times = Vec::new();
+    for _ in 0..frames {
+        let started = Instant::now();
+        terminal
+            .draw(|frame| vigie::tui::views::render(frame, &app))
+            .expect("draw");
+        frame_times.push(started.elapsed());
+    }
+    let (p50, p99) = p50_p99(&mut frame_times);
+    let mut updates = Vec::new();
+    for i in 0..frames {
+        let result = PollResult {
+            host_index: i % 500,
+            at: Utc::now(),
+            outcome: PollOutcome::Failed(vigie::transport::TransportError::Refused),
+        };
+        let started = Instant::now();
+        app.apply_poll(&result);
+        updates.push(started.elapsed());
+    }
+    let (u50, u99) = p50_p99(&mut updates);
+    report.line("## Render: 500 hosts, 2 000 VMs, 100 000 timeline events, 200×60");
+    report.line("");
+    report.line("| | p50 | p99 | target |");
+    report.line("|---|---|---|---|");
+    report.line(format!("| one frame | {} | {} | < 5 ms |", us(p50), us(p99)));
+    report.line(format!("| one status update folded | {} | {} | |", us(u50), us(u99)));
+    report.line("");
+}
+
+fn timeline(report: &mut Report) {
+    let disk = tempfile::Builder::new()
+        .prefix("vigie-bench-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir");
+    let options = || vigie::timeline::TimelineOptions::new("bench");
+    let appends = if quick() { 50 } else { 1000 };
+    let mut timeline = vigie::timeline::Timeline::open(disk.path(), options()).expect("timeline");
+    let mut latencies = Vec::new();
+    for i in 0..appends {
+        let event = vigie::timeline::NewEvent::new("note", serde_json::json!({"text": format!("note {i}")}));
+        let started = Instant::now();
+        timeline.append(event).expect("append");
+        latencies.push(started.elapsed());
+    }
+    let (a50, a99) = p50_p99(&mut latencies);
+
+    // 8 writers at once, each with its own handle (as 8 responders would).
+    let shared = tempfile::Builder::new()
+        .prefix("vigie-bench-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir");
+    let per_writer = if quick() { 20 } else { 250 };
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let dir = shared.path();
+            scope.spawn(move || {
+                let mut timeline =
+                    vigie::timeline::Timeline::open(dir, vigie::timeline::TimelineOptions::new(format!("w{w}")))
+                        .expect("timeline");
+                for i in 0..per_writer {
+                    let event = vigie::timeline::NewEvent::new("note", serde_json::json!({"text": format!("{w}/{i}")}));
+                    timeline.append(event).expect("append");
+                }
+            });
+        }
+    });
+    let eight = started.elapsed();
+    let throughput = (8 * per_writer) as f64 / eight.as_secs_f64();
+
+    // 100 000 events, written on tmpfs (fsync is free there), read from disk.
+    let events = if quick() { 5_000 } else { 100_000 };
+    let memory = tempfile::Builder::new()
+        .prefix("vigie-bench-")
+        .tempdir_in("/dev/shm")
+        .expect("/dev/shm");
+    let mut big = vigie::timeline::Timeline::open(memory.path(), options()).expect("timeline");
+    big.append(vigie::timeline::NewEvent::new(
+        "incident.declared",
+        serde_json::json!({"title": "big", "severity": "major", "status": "investigating"}),
+    ))
+    .expect("append");
+    for i in 1..events {
+        let (kind, data) = match i % 3 {
+            0 => ("note", serde_json::json!({"text": format!("note {i}")})),
+            1 => (
+                "command.sent",
+                serde_json::json!({"run": "r", "step": "s", "command": "qm list"}),
+            ),
+            _ => (
+                "command.finished",
+                serde_json::json!({"run": "r", "step": "s", "exit": 0, "ms": 12, "output": "101 vm running\n"}),
+            ),
+        };
+        big.append(vigie::timeline::NewEvent::new(kind, data)).expect("append");
+    }
+    drop(big);
+    let on_disk = tempfile::Builder::new()
+        .prefix("vigie-bench-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir");
+    let file = on_disk.path().join(vigie::timeline::TIMELINE_FILE);
+    std::fs::copy(memory.path().join(vigie::timeline::TIMELINE_FILE), &file).expect("copy");
+    let started = Instant::now();
+    let read = vigie::timeline::store::read_all(&file).expect("read");
+    let verification = vigie::timeline::verify::verify(&file).expect("verify");
+    let open_verify = started.elapsed();
+    assert_eq!(read.len(), events);
+    assert!(verification.problem.is_none(), "the generated timeline verifies");
+    let started = Instant::now();
+    let summary = vigie::incident::summarize(on_disk.path()).expect("summary");
+    let report_model = vigie::report::Report::new(summary, &read);
+    let mut sizes = Vec::new();
+    for format in ["md", "html", "json"] {
+        sizes.push(vigie::report::render(&report_model, format).expect("render").len());
+    }
+    let export = started.elapsed();
+
+    report.line("## Timeline");
+    report.line("");
+    report.line("| | measured | target |");
+    report.line("|---|---|---|");
+    report.line(format!(
+        "| append with fsync, p50 / p99 ({appends} appends) | {} / {} | |",
+        us(a50),
+        us(a99)
+    ));
+    report.line(format!(
+        "| 8 writers at once, {} events | {:.0} events/s ({}) | |",
+        8 * per_writer,
+        throughput,
+        ms(eight)
+    ));
+    report.line(format!(
+        "| open + verify {events} events | {} | < 1 s |",
+        ms(open_verify)
+    ));
+    report.line(format!(
+        "| report of {events} events, md + html + json ({:.0} MB) | {} | |",
+        sizes.iter().sum::<usize>() as f64 / 1e6,
+        ms(export)
+    ));
+    report.line("");
+}
+
+/// CPU ticks (utime + stime) and RSS of `pid`.
+fn sample(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    (ticks, rss_kib)
+}
+
+fn footprint(report: &mut Report) {
+    let hosts = if quick() { 10 } else { 100 };
+    let window = Duration::from_secs(if quick() { 10 } else { 60 });
+    let lab = lab::SshLab::start(hosts);
+    let home = tempfile::tempdir().expect("home");
+    let config = home.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        lab.vigie_toml(&lab.known_hosts)
+            .replace("poll_interval = \"1s\"", "poll_interval = \"5s\""),
+    )
+    .expect("config");
+    let session = format!("vigie-bench-{}", std::process::id());
+    let started = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "50"])
+        .arg(format!(
+            "env HOME={} SSH_AUTH_SOCK= {} --config {}",
+            home.path().display(),
+            env!("CARGO_BIN_EXE_vigie"),
+            config.display()
+        ))
+        .status()
+        .expect("tmux");
+    assert!(started.success(), "tmux");
+    let pid = || {
+        Command::new("tmux")
+            .args(["list-panes", "-t", &session, "-F", "#{pane_pid}"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok())
+    };
+    // Warm-up: every session connected, a few rounds done.
+    std::thread::sleep(Duration::from_secs(12));
+    let pid = pid().expect("the cockpit's pid");
+    let (before, _) = sample(pid);
+    std::thread::sleep(window);
+    let (after, rss) = sample(pid);
+    let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Threads:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        .unwrap_or_default();
+    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let cpu = (after - before) as f64 / ticks_per_second / window.as_secs_f64() * 100.0;
+    report.line(format!(
+        "## Footprint: the cockpit watching {hosts} hosts at a 5 s interval, {} s",
+        window.as_secs()
+    ));
+    report.line("");
+    report.line("| | measured | target |");
+    report.line("|---|---|---|");
+    report.line(format!("| CPU, share of one core | {cpu:.2} % | < 5 % |"));
+    report.line(format!("| RSS | {:.0} MB | < 100 MB |", rss as f64 / 1024.0));
+    report.line(format!("| threads | {threads} | |"));
+    report.line("");
+}
