@@ -268,7 +268,10 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     });
     // The run moved on to step 2; look back at step 1's output.
     tmux.send(&["k"]);
-    let screen = tmux.wait_for("step 1's output", Duration::from_secs(5), |s| s.contains("hello from"));
+    // ("hello from" alone is also in the timeline pane's `sent:` line.)
+    let screen = tmux.wait_for("step 1's output", Duration::from_secs(5), |s| {
+        s.contains("colour RED") && s.contains("exit 0")
+    });
     // The host's escape sequences are shown inert: text kept, effects gone.
     // (The script above shows `pwned` as the playbook's own text; the
     // output line must not, and the bidi override is a visible �.)

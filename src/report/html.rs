@@ -265,15 +265,7 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
         }
     }
     out.push_str("</table>\n<ul>\n");
-    for (label, name) in [
-        ("Time to detect", "detected"),
-        ("Time to mitigate", "mitigated"),
-        ("Time to resolve", "resolved"),
-    ] {
-        let value = report
-            .since_start(name)
-            .map(human_age)
-            .unwrap_or_else(|| "unknown".into());
+    for (label, value) in report.durations() {
         let _ = writeln!(out, "<li>{label}: {value}</li>");
     }
     for problem in &report.key_time_problems {

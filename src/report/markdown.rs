@@ -113,15 +113,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
     }
     out.push('\n');
-    for (label, name) in [
-        ("Time to detect", "detected"),
-        ("Time to mitigate", "mitigated"),
-        ("Time to resolve", "resolved"),
-    ] {
-        let value = report
-            .since_start(name)
-            .map(human_age)
-            .unwrap_or_else(|| "unknown".into());
+    for (label, value) in report.durations() {
         out.push_str(&format!("- {label}: {value}\n"));
     }
     for problem in &report.key_time_problems {

@@ -332,6 +332,25 @@ impl Report {
         }
     }
 
+    /// "Time to detect / mitigate / resolve" and their values ("unknown"
+    /// when the key time is missing), for every format alike.
+    pub fn durations(&self) -> Vec<(&'static str, String)> {
+        [
+            ("Time to detect", "detected"),
+            ("Time to mitigate", "mitigated"),
+            ("Time to resolve", "resolved"),
+        ]
+        .into_iter()
+        .map(|(label, name)| {
+            let value = self
+                .since_start(name)
+                .map(crate::format::human_age)
+                .unwrap_or_else(|| "unknown".into());
+            (label, value)
+        })
+        .collect()
+    }
+
     /// A key time's offset from the start, for "time to …".
     pub fn since_start(&self, name: &str) -> Option<chrono::Duration> {
         let start = self.key_times.first()?.at?;
