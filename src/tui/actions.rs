@@ -281,7 +281,34 @@ impl App {
     }
 
     pub fn open_form(&mut self, playbook: Playbook, prefill: &[(&str, String)], origin: Option<String>) {
-        let mut form = InputForm::new(playbook, &self.host_names(), prefill);
+        // A run of it that stopped in the middle: its recorded inputs come
+        // back (secrets are never recorded) and the start popup offers it.
+        let unfinished = crate::playbook::engine::unfinished_run(&self.timeline, &playbook.id);
+        let mut prefill: Vec<(&str, String)> = prefill.to_vec();
+        if let Some((_, recorded)) = &unfinished {
+            for (name, value) in recorded {
+                let secret = playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret);
+                if !secret && !prefill.iter().any(|(n, _)| n == name) {
+                    if let Some((known, _)) = playbook.inputs.get_key_value(name) {
+                        prefill.push((known.as_str(), value.clone()));
+                    }
+                }
+            }
+        }
+        let origin = match &unfinished {
+            Some((progress, _)) => Some(format!(
+                "an earlier run stopped in the middle ({} step(s) finished{}): its inputs are back",
+                progress.finished_steps.len(),
+                progress
+                    .interrupted
+                    .as_deref()
+                    .map(|s| format!(", {s} was running"))
+                    .unwrap_or_default()
+            )),
+            None => origin,
+        };
+        let mut form = InputForm::new(playbook.clone(), &self.host_names(), &prefill);
+        form.unfinished = unfinished.map(|(progress, _)| progress);
         form.origin = origin;
         self.refresh_vm_options(&mut form);
         self.overlay = Some(Overlay::Form(Box::new(form)));
@@ -676,7 +703,10 @@ impl App {
             FormOutcome::Submitted => match self.check_form(&form) {
                 Ok(values) => {
                     form.problems.clear();
-                    let popup = Popup::new(PopupKind::StartRun { values });
+                    let popup = Popup::new(PopupKind::StartRun {
+                        values,
+                        resumable: form.unfinished.is_some(),
+                    });
                     // The form stays behind the popup: Cancel goes back to it.
                     self.overlay = Some(Overlay::Popup(popup));
                     self.pending_form = Some(Box::new(form));
@@ -753,12 +783,19 @@ impl App {
             return self.close_popup(popup);
         }
         match popup.kind.clone() {
-            PopupKind::StartRun { values } => {
+            PopupKind::StartRun { values, resumable } => {
                 let form = self.pending_form.take()?;
                 self.focus = Focus::Run;
+                // With a stopped run: button 1 takes it up, button 2 starts anew.
+                let resume = if resumable && popup.focus == 1 {
+                    form.unfinished
+                } else {
+                    None
+                };
                 Some(Request::StartRun {
                     playbook: Box::new(form.playbook),
                     inputs: values,
+                    resume,
                 })
             }
             PopupKind::Step { expected, .. } => {

@@ -112,8 +112,11 @@ pub struct Picker {
 /// button (Cancel, Later) has the focus, so a stray Enter does nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PopupKind {
+    /// `resumable`: a run of this playbook stopped in the middle; it can be
+    /// taken up (finished steps are not run again) or started anew.
     StartRun {
         values: BTreeMap<String, String>,
+        resumable: bool,
     },
     /// Run step `step`; `expected` is the name to type for a high-risk one.
     Step {
@@ -130,7 +133,8 @@ pub enum PopupKind {
 impl PopupKind {
     pub fn buttons(&self) -> &'static [&'static str] {
         match self {
-            PopupKind::StartRun { .. } => &["Cancel", "Start"],
+            PopupKind::StartRun { resumable: false, .. } => &["Cancel", "Start"],
+            PopupKind::StartRun { resumable: true, .. } => &["Cancel", "Take it up", "Start anew"],
             PopupKind::Step { .. } => &["Cancel", "Run"],
             PopupKind::Recovery { .. } => &["Later", "Retry", "Skip…", "Abort…"],
             PopupKind::QuitDuringRun => &["Cancel", "Quit"],
@@ -274,6 +278,8 @@ pub enum Request {
     StartRun {
         playbook: Box<Playbook>,
         inputs: BTreeMap<String, String>,
+        /// Take up this stopped run instead of starting anew.
+        resume: Option<crate::playbook::engine::Progress>,
     },
     /// The responder's answer to the run's question.
     Answer(RunEvent),
@@ -690,6 +696,58 @@ mod tests {
         }
         app.apply_action(Action::Palette);
         assert_eq!(type_text(&mut app, "report"), Some(Request::WriteReport));
+    }
+
+    #[test]
+    fn a_run_that_stopped_in_the_middle_is_offered_again() {
+        let text = "+++\nid = \"p\"\ntitle = \"P\"\n[inputs.host]\nkind = \"host\"\n+++\n# P\n\n## One\n\n```sh {on=host}\ntrue\n```\n\n## Two\n\n```sh {on=host}\ntrue\n```\n";
+        let (playbook, problems) = crate::playbook::parse(std::path::Path::new("p.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut app = with_incident(app());
+        app.catalog = vec![playbook.unwrap()];
+        let event = |seq: u64, kind: &str, data: serde_json::Value| Event {
+            seq,
+            id: format!("e{seq}"),
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "alice".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        };
+        app.apply_timeline(vec![
+            event(
+                1,
+                kinds::PLAYBOOK_STARTED,
+                serde_json::json!({"playbook": "p", "run": "R", "inputs": {"host": "locuste"}}),
+            ),
+            event(2, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "one"})),
+            event(3, kinds::STEP_DONE, serde_json::json!({"run": "R", "step": "one"})),
+            event(4, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "two"})),
+        ]);
+        app.apply_action(Action::Palette);
+        type_text(&mut app, "run p");
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(form.fields[0].value, "locuste", "the recorded input is back");
+        assert!(form.unfinished.is_some());
+        app.handle_key(key(KeyCode::Enter));
+        let Some(Overlay::Popup(popup)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(popup.kind.buttons(), &["Cancel", "Take it up", "Start anew"]);
+        app.handle_key(key(KeyCode::Tab));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::StartRun {
+                resume: Some(progress), ..
+            }) => {
+                assert_eq!(progress.finished_steps, vec!["one".to_string()]);
+                assert_eq!(progress.interrupted.as_deref(), Some("two"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

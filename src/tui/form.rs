@@ -46,6 +46,9 @@ pub struct InputForm {
     pub problems: Vec<String>,
     /// Where the pre-filled values came from (the alert), shown as the subtitle.
     pub origin: Option<String>,
+    /// A run of this playbook that stopped in the middle, found in the
+    /// timeline: the responder may take it up instead of starting anew.
+    pub unfinished: Option<crate::playbook::engine::Progress>,
 }
 
 /// What a key did to the form.
@@ -94,6 +97,7 @@ impl InputForm {
             focused: 0,
             problems: Vec::new(),
             origin: None,
+            unfinished: None,
         };
         // Start on the first field that still needs an answer.
         form.focused = form.fields.iter().position(|f| f.value.is_empty()).unwrap_or(0);

@@ -228,7 +228,11 @@ impl Requests<'_> {
                     let _ = notices.send(Notice::Flash(message));
                 });
             }
-            app::Request::StartRun { playbook, inputs } => {
+            app::Request::StartRun {
+                playbook,
+                inputs,
+                resume,
+            } => {
                 let Some(writer) = writer else {
                     self.flash("no incident to record the run in: nothing was started");
                     return None;
@@ -243,9 +247,16 @@ impl Requests<'_> {
                         (name.clone(), if secret { "[secret]".into() } else { value.clone() })
                     })
                     .collect();
-                let engine = Engine::new((*playbook).clone(), inputs).confirming_each_step();
+                let finished = resume.as_ref().map(|p| p.finished_steps.clone()).unwrap_or_default();
+                let engine = match resume {
+                    Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
+                    None => Engine::new((*playbook).clone(), inputs),
+                }
+                .confirming_each_step();
                 let handle = driver::spawn(engine, writer, Targets::new(self.config));
-                app.run = Some(run_view::RunView::new(*playbook, handle.run_id.clone(), public));
+                let mut view = run_view::RunView::new(*playbook, handle.run_id.clone(), public);
+                view.mark_finished(&finished);
+                app.run = Some(view);
                 app.focus = app::Focus::Run;
                 return Some(handle);
             }

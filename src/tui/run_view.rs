@@ -74,6 +74,15 @@ impl RunView {
         }
     }
 
+    /// Steps a resumed run finished before it stopped (by id): shown done.
+    pub fn mark_finished(&mut self, step_ids: &[String]) {
+        for (step, view) in self.playbook.steps.iter().zip(self.steps.iter_mut()) {
+            if step_ids.contains(&step.id) {
+                view.state = StepState::Done;
+            }
+        }
+    }
+
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
     }

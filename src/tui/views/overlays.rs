@@ -227,7 +227,7 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             .unwrap_or_default()
     };
     let (title, mut lines) = match &popup.kind {
-        PopupKind::StartRun { values } => {
+        PopupKind::StartRun { values, resumable } => {
             let playbook = app
                 .pending_form
                 .as_ref()
@@ -247,6 +247,10 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
                     one_line(value)
                 };
                 lines.push(Line::raw(format!("  {name} = {shown}")));
+            }
+            if *resumable {
+                lines.push(Line::raw("An earlier run stopped in the middle: take it up (finished"));
+                lines.push(Line::raw("steps are not run again), or start anew from step 1?"));
             }
             lines.push(Line::raw("Each step waits for you before it runs."));
             (" start the playbook? ".to_string(), lines)
@@ -283,8 +287,8 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             " quit? ".to_string(),
             vec![
                 Line::raw("A playbook run is not finished."),
-                Line::raw("Quitting leaves it where it is: `vigie run PLAYBOOK`"),
-                Line::raw("offers to take it up again from the timeline."),
+                Line::raw("Quitting leaves it where it is: opening the playbook"),
+                Line::raw("again (here or with `vigie run`) offers to take it up."),
             ],
         ),
     };
