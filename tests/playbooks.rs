@@ -459,3 +459,34 @@ fn vm_inputs_are_checked_against_the_live_status_of_their_host() {
     );
     assert!(!timeline_text(home.path()).contains("playbook.started"), "nothing ran");
 }
+
+#[test]
+fn a_command_on_a_group_runs_on_every_member() {
+    let lab = SshLab::start(2);
+    let home = prepared_home(&lab);
+    let config = home.path().join("vigie.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[groups]\nlabs = [\"lab1\", \"lab2\"]\n");
+    std::fs::write(&config, text).unwrap();
+    let playbook = home.path().join("everywhere.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"everywhere\"\ntitle = \"Everywhere\"\n+++\n\n## Say where\n\n```sh {on=labs}\necho \"server $(echo $SSH_CONNECTION | cut -d' ' -f3)\"\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = vigie(home.path(), &["run", playbook.to_str().unwrap(), "--yes"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("running on lab1…") && stdout.contains("running on lab2…"),
+        "{stdout}"
+    );
+    let timeline = timeline_text(home.path());
+    for host in &lab.hosts {
+        assert!(
+            timeline.contains(&format!("server {}", host.address)),
+            "{} did not run it:\n{timeline}",
+            host.name
+        );
+        assert!(timeline.contains(&format!("\"host\":\"{}\"", host.name)));
+    }
+}

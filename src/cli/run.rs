@@ -123,7 +123,8 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
     let engine = match progress {
         Some(progress) => Engine::resume(playbook, values, progress),
         None => Engine::new(playbook, values),
-    };
+    }
+    .with_groups(config.groups.clone());
     let answers = Answers {
         assume_yes: args.yes,
         confirmed_targets: args.confirm.to_vec(),

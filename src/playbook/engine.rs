@@ -124,6 +124,8 @@ pub struct Engine {
     /// Ask before every command step, not only high-risk ones (the cockpit
     /// walks the responder through the playbook step by step).
     confirm_each_step: bool,
+    /// Groups of vigie.toml: a command `on=` a group runs on each member.
+    groups: BTreeMap<String, Vec<String>>,
 }
 
 impl Engine {
@@ -145,6 +147,7 @@ impl Engine {
             step: 0,
             phase: Phase::NotStarted,
             confirm_each_step: false,
+            groups: BTreeMap::new(),
         }
     }
 
@@ -163,6 +166,13 @@ impl Engine {
     /// ones need the target's name typed.
     pub fn confirming_each_step(mut self) -> Engine {
         self.confirm_each_step = true;
+        self
+    }
+
+    /// The inventory's groups: a command whose target is a group runs on
+    /// every member (one result each, named after the host).
+    pub fn with_groups(mut self, groups: BTreeMap<String, Vec<String>>) -> Engine {
+        self.groups = groups;
         self
     }
 
@@ -221,10 +231,14 @@ impl Engine {
                 RunEvent::CommandFinished { item, exit, output, ms },
             ) => {
                 pending.retain(|p| *p != item);
-                let mut effects = vec![Effect::Record(self.record(
+                let mut finished = self.record(
                     kinds::COMMAND_FINISHED,
                     json!({"step": self.step_id(), "item": item, "exit": exit, "ms": ms, "output": output}),
-                ))];
+                );
+                if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
+                    finished.host = Some(host.clone());
+                }
+                let mut effects = vec![Effect::Record(finished)];
                 match self.check_expectations(exit, &output) {
                     Ok(captures) => {
                         self.step_captures.extend(captures.clone());
@@ -278,6 +292,16 @@ impl Engine {
                 vec![]
             }
         }
+    }
+
+    /// The current step's command runs on a group (its items are hosts).
+    fn targets_a_group(&self) -> bool {
+        self.playbook
+            .steps
+            .get(self.step)
+            .and_then(|s| s.command.as_ref())
+            .and_then(|c| self.resolve_target(c))
+            .is_some_and(|t| self.groups.contains_key(&t))
     }
 
     fn step_id(&self) -> String {
@@ -399,6 +423,9 @@ impl Engine {
             return vec![];
         };
         let target = self.resolve_target(&command).unwrap_or_default();
+        if let Some(members) = self.groups.get(&target).cloned() {
+            return self.run_on_group(&command, members);
+        }
         let items: Vec<Option<String>> = match &command.each {
             Some(list) => self
                 .vars
@@ -435,6 +462,38 @@ impl Engine {
         };
         if effects.is_empty() {
             // each= over an empty selection: nothing to do.
+            return self.step_done(json!({"items": 0}));
+        }
+        effects
+    }
+
+    /// A command on a group: the same script on every member, each run
+    /// tracked by the member's name (its `item`), each recorded on its host.
+    fn run_on_group(&mut self, command: &Command, members: Vec<String>) -> Vec<Effect> {
+        let step_id = self.step_id();
+        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let script = self.script(&command.script, None);
+        let mut effects = Vec::new();
+        for host in &members {
+            let mut sent = self.record(
+                kinds::COMMAND_SENT,
+                json!({"step": step_id, "item": host, "command": command.script}),
+            );
+            sent.host = Some(host.clone());
+            effects.push(Effect::Record(sent));
+            effects.push(Effect::Run {
+                step: self.step,
+                target: host.clone(),
+                item: Some(host.clone()),
+                script: script.clone(),
+                timeout,
+            });
+        }
+        self.phase = Phase::Running {
+            pending: members.into_iter().map(Some).collect(),
+            failures: vec![],
+        };
+        if effects.is_empty() {
             return self.step_done(json!({"items": 0}));
         }
         effects
@@ -732,6 +791,53 @@ mod tests {
             kinds_of(&effects),
             ["step.done", "playbook.finished", "finished:Completed"]
         );
+    }
+
+    #[test]
+    fn a_command_on_a_group_runs_on_every_member_and_fails_by_name() {
+        let text = "+++\nid = \"g\"\ntitle = \"G\"\n+++\n# G\n\n## Everywhere\n\n```sh {on=hypervisors}\nuptime\n```\n";
+        let (playbook, problems) = super::super::parse(Path::new("g.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let groups = [(
+            "hypervisors".to_string(),
+            vec!["miramelle".to_string(), "locuste".to_string()],
+        )]
+        .into_iter()
+        .collect();
+        let mut e = Engine::new(playbook.unwrap(), BTreeMap::new()).with_groups(groups);
+        let effects = e.handle(RunEvent::Start);
+        assert_eq!(
+            kinds_of(&effects),
+            [
+                "playbook.started",
+                "step.started",
+                "command.sent",
+                "run@miramelle",
+                "command.sent",
+                "run@locuste"
+            ]
+        );
+        let Effect::Record(sent) = &effects[4] else { panic!() };
+        assert_eq!(
+            sent.host.as_deref(),
+            Some("locuste"),
+            "each send is recorded on its host"
+        );
+        let finished = |host: &str, exit| RunEvent::CommandFinished {
+            item: Some(host.into()),
+            exit: Some(exit),
+            output: String::new(),
+            ms: 3,
+        };
+        assert_eq!(kinds_of(&e.handle(finished("miramelle", 0))), ["command.finished"]);
+        let effects = e.handle(finished("locuste", 1));
+        assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
+        let Effect::Record(done) = &effects[0] else { panic!() };
+        assert_eq!(done.host.as_deref(), Some("locuste"));
+        let Effect::AskRecovery { error, .. } = &effects[2] else {
+            panic!()
+        };
+        assert_eq!(error, "locuste: exit 1");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub async fn run_in_line_mode(
                 Some(RunUpdate::CommandStarted { target, item, .. }) => {
                     command_running = true;
                     (printed, hidden) = (0, 0);
-                    match item {
+                    match item.filter(|item| *item != target) {
                         Some(vm) => println!("  running on {target} ({vm})…"),
                         None => println!("  running on {target}…"),
                     }

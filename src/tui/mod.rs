@@ -252,6 +252,7 @@ impl Requests<'_> {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
                     None => Engine::new((*playbook).clone(), inputs),
                 }
+                .with_groups(self.config.groups.clone())
                 .confirming_each_step();
                 let handle = driver::spawn(engine, writer, Targets::new(self.config));
                 let mut view = run_view::RunView::new(*playbook, handle.run_id.clone(), public);

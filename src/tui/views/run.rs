@@ -125,7 +125,8 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
         }
     }
     for command in &view.commands {
-        let label = match &command.item {
+        // A group's runs are named by their host, already the target.
+        let label = match command.item.as_ref().filter(|item| **item != command.target) {
             Some(item) => format!("{} ({})", one_line(&command.target), one_line(item)),
             None => one_line(&command.target),
         };
