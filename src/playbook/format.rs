@@ -105,6 +105,8 @@ pub struct Playbook {
     pub title: String,
     pub tags: Vec<String>,
     pub inputs: BTreeMap<String, Input>,
+    /// Input names in the order the file declares them (forms follow it).
+    pub input_order: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -116,7 +118,7 @@ const ATTRIBUTES: &[&str] = &["on", "risk", "timeout", "each"];
 pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let at = |offset: usize, message: String| Diagnostic::at(path, text, offset..offset + 1, message);
-    let (front, body_start) = match split_front_matter(text) {
+    let (front_text, body_start) = match split_front_matter(text) {
         Some(split) => split,
         None => {
             problems.push(
@@ -127,7 +129,7 @@ pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
         }
     };
     let front_offset = text.find('\n').map(|i| i + 1).unwrap_or(0);
-    let front: FrontMatter = match toml::from_str(front) {
+    let front: FrontMatter = match toml::from_str(front_text) {
         Ok(front) => front,
         Err(e) => {
             let offset = front_offset + e.span().map(|s| s.start).unwrap_or(0);
@@ -175,10 +177,32 @@ pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
         id,
         title,
         tags: front.tags,
+        input_order: declaration_order(front_text, &front.inputs),
         inputs: front.inputs,
         steps,
     };
     (Some(playbook), problems)
+}
+
+/// The `inputs` keys in the order they are written (toml_edit keeps it);
+/// any the document view misses come last, by name.
+fn declaration_order(front: &str, inputs: &BTreeMap<String, Input>) -> Vec<String> {
+    let mut order: Vec<String> = front
+        .parse::<toml_edit::DocumentMut>()
+        .ok()
+        .and_then(|doc| {
+            doc.get("inputs")
+                .and_then(|i| i.as_table_like())
+                .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+        })
+        .unwrap_or_default();
+    order.retain(|name| inputs.contains_key(name));
+    for name in inputs.keys() {
+        if !order.contains(name) {
+            order.push(name.clone());
+        }
+    }
+    order
 }
 
 fn last_line(text: &str) -> String {
@@ -562,6 +586,11 @@ echo "$log_file:$log_pos"
         assert!(problems.is_empty(), "{problems:?}");
         let p = playbook.unwrap();
         assert_eq!(p.id, "repair-replication");
+        assert_eq!(
+            p.input_order,
+            ["replica", "connection", "vms"],
+            "as written, not sorted"
+        );
         assert_eq!(p.steps.len(), 3);
         assert_eq!(p.steps[0].id, "read-the-broken-position");
         assert_eq!(p.steps[0].description, "Look at the replica.");

@@ -62,9 +62,11 @@ pub enum FormOutcome {
 impl InputForm {
     /// A form for `playbook`: defaults first, then `prefill` (from an alert).
     pub fn new(playbook: Playbook, hosts: &[String], prefill: &[(&str, String)]) -> InputForm {
+        // Fields in the order the playbook declares its inputs.
         let fields = playbook
-            .inputs
+            .input_order
             .iter()
+            .filter_map(|name| Some((name, playbook.inputs.get(name)?)))
             .map(|(name, input)| {
                 let prefilled = prefill.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
                 let options = match input.kind {
