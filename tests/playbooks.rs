@@ -490,3 +490,26 @@ fn a_command_on_a_group_runs_on_every_member() {
         assert!(timeline.contains(&format!("\"host\":\"{}\"", host.name)));
     }
 }
+
+#[test]
+fn a_command_that_fails_on_the_host_fails_its_step() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("fails.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"fails\"\ntitle = \"Fails\"\n[inputs.target]\nkind = \"host\"\n+++\n\n## Look for a file that is not there\n\n```sh {on=target}\necho looking\ntest -e /nonexistent/vigie\n```\n\n## Never reached\n\n```sh {on=target}\necho reached\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("step 1 failed: exit 1"), "{stdout}");
+    assert!(!stdout.contains("reached"), "{stdout}");
+    let timeline = timeline_text(home.path());
+    assert!(timeline.contains("\"kind\":\"step.failed\""), "{timeline}");
+    assert!(timeline.contains("\"outcome\":\"aborted\""), "{timeline}");
+}

@@ -161,6 +161,14 @@ async fn scripts_get_stdin_from_dev_null_values_stay_literal_and_exit_codes_come
     assert_eq!(out.stderr, b"oops\n", "the pid marker is not part of stderr");
     assert_eq!(out.exit, Some(7));
     assert!(!std::path::Path::new("/tmp/vigie-pwned").exists());
+    // Without an explicit exit, the status is the last command's.
+    for (script, exit) in [("echo fine", 0), ("echo almost; false", 1), ("test -e /nonexistent", 1)] {
+        let out = transport
+            .run(CommandRequest::new(script, Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(out.exit, Some(exit), "{script}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

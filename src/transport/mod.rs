@@ -17,9 +17,11 @@ use std::time::Duration;
 /// The fixed command line every transport starts. It reads the whole script
 /// from stdin into memory (never a file), refuses to run it unless it ends
 /// with the end marker (a connection cut mid-script must not run half a
-/// script), detaches stdin, and runs it.
+/// script), detaches stdin, and runs it without the marker, so that the
+/// script's exit status is its own last command's, not the marker's.
 pub const STDIN_SCRIPT_RUNNER: &str = "script=$(cat) && case \"$script\" in *\": vigie-end-of-script\") ;; \
-     *) echo \"vigie: incomplete script, not run\" >&2; exit 125;; esac && exec </dev/null && eval \"$script\"";
+     *) echo \"vigie: incomplete script, not run\" >&2; exit 125;; esac && exec </dev/null && \
+     eval \"${script%: vigie-end-of-script}\"";
 
 /// The last line of every script sent, checked by [`STDIN_SCRIPT_RUNNER`].
 const END_OF_SCRIPT: &str = ": vigie-end-of-script";
@@ -190,6 +192,16 @@ mod tests {
         assert!(out.stdout.is_empty(), "nothing of it ran");
         let out = local::run(&request).await.unwrap();
         assert_eq!(out.stdout, b"ran\n");
+    }
+
+    #[tokio::test]
+    async fn the_exit_status_is_the_scripts_own() {
+        for (script, exit) in [("true", 0), ("echo out; false", 1), ("exit 7", 7), ("true\nfalse", 1)] {
+            let out = local::run(&CommandRequest::new(script, Duration::from_secs(5)))
+                .await
+                .unwrap();
+            assert_eq!(out.exit, Some(exit), "{script:?}");
+        }
     }
 
     #[test]

@@ -109,14 +109,23 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             Some(input) = inputs.recv() => {
                 let size = guard.terminal.size().map(|s| ratatui::layout::Rect::new(0, 0, s.width, s.height))
                     .unwrap_or_default();
-                let (changed, request) = handle_input(&mut app, input, size);
-                dirty |= changed;
-                if let Some(request) = request {
-                    let context = Requests { config: &config, link: link.as_ref(), notices: &notice_sender };
-                    if let Some(started) = context.carry_out(request, &mut app, run.as_ref()) {
-                        run = Some(started);
+                // Every key already typed is handled before the next frame:
+                // fast typing is never held back by the frame throttle.
+                let mut next = Some(input);
+                while let Some(input) = next.take() {
+                    let (changed, request) = handle_input(&mut app, input, size);
+                    dirty |= changed;
+                    if let Some(request) = request {
+                        let context = Requests { config: &config, link: link.as_ref(), notices: &notice_sender };
+                        if let Some(started) = context.carry_out(request, &mut app, run.as_ref()) {
+                            run = Some(started);
+                        }
+                        dirty = true;
                     }
-                    dirty = true;
+                    if app.should_quit {
+                        break;
+                    }
+                    next = inputs.try_recv().ok();
                 }
             }
             Some(notice) = notices.recv() => {
@@ -222,7 +231,14 @@ impl Requests<'_> {
                 tokio::spawn(async move {
                     let kind = event.kind.clone();
                     let message = match writer.append(event).await {
-                        Ok(event) => format!("{} #{} recorded", kind.replace('_', " "), event.seq),
+                        Ok(event) => {
+                            let what = match kind.as_str() {
+                                crate::timeline::event::kinds::AMENDMENT => "correction".to_string(),
+                                crate::timeline::event::kinds::CHECKLIST_TICKED => "tick".to_string(),
+                                other => other.replace(['_', '.'], " "),
+                            };
+                            format!("{what} #{} recorded", event.seq)
+                        }
                         Err(e) => format!("NOT recorded: {e}"),
                     };
                     let _ = notices.send(Notice::Flash(message));

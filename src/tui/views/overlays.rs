@@ -158,7 +158,10 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
                 let cursor = field.options.get(field.cursor).map(|o| one_line(o)).unwrap_or_default();
                 format!("   ←→ {cursor} · space picks ({} VMs)", field.options.len())
             } else {
-                format!("   ←→ {} options", field.options.len())
+                match field.options.len() {
+                    1 => "   ←→ 1 option".to_string(),
+                    n => format!("   ←→ {n} options"),
+                }
             };
             spans.push(Span::styled(hint, DIM));
         }
@@ -240,6 +243,14 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
                     .and_then(|f| f.fields.iter().find(|x| x.name == name))
                     .is_some_and(|f| f.is_secret())
             };
+            // In the form's order (the playbook's), not by name.
+            let order: Vec<&str> = app
+                .pending_form
+                .as_ref()
+                .map(|f| f.fields.iter().map(|x| x.name.as_str()).collect())
+                .unwrap_or_default();
+            let mut values: Vec<(&String, &String)> = values.iter().collect();
+            values.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
             for (name, value) in values {
                 let shown = if secret(name) {
                     "[secret]".to_string()
@@ -258,7 +269,15 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
         PopupKind::Step { step, expected } => {
             let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)];
             if expected.is_empty() {
-                lines.push(Line::raw("Run its command now?"));
+                // Where it will run: the input's value, or the host or group named.
+                let target = run
+                    .and_then(|r| {
+                        let on = &r.playbook.steps.get(*step)?.command.as_ref()?.on;
+                        Some(r.inputs.get(on).cloned().unwrap_or_else(|| on.clone()))
+                    })
+                    .map(|t| format!(" on {}", one_line(&t)))
+                    .unwrap_or_default();
+                lines.push(Line::raw(format!("Run its command{target} now?")));
             } else {
                 lines.push(Line::styled(
                     format!("HIGH RISK: it acts on {}.", one_line(expected)),
