@@ -614,10 +614,17 @@ pub fn unfinished_run(
         ..Progress::default()
     };
     let mut open_step: Option<String> = None;
+    // A step whose command was never sent (it waited for a confirmation)
+    // did nothing: it is started again, not put to the responder as unknown.
+    let mut command_sent = false;
     for event in &of_run {
         let step = text(event, "step");
         match event.kind.as_str() {
-            kinds::STEP_STARTED => open_step = step,
+            kinds::STEP_STARTED => {
+                open_step = step;
+                command_sent = false;
+            }
+            kinds::COMMAND_SENT => command_sent = true,
             kinds::STEP_DONE | kinds::STEP_SKIPPED => {
                 if let Some(step) = step {
                     progress.finished_steps.push(step);
@@ -635,7 +642,7 @@ pub fn unfinished_run(
             _ => {}
         }
     }
-    progress.interrupted = open_step;
+    progress.interrupted = open_step.filter(|_| command_sent);
     let inputs = started
         .data
         .get("inputs")
@@ -838,6 +845,37 @@ mod tests {
             panic!()
         };
         assert_eq!(error, "locuste: exit 1");
+    }
+
+    #[test]
+    fn a_step_that_only_waited_for_confirmation_is_not_an_unknown_outcome() {
+        let event = |seq: u64, kind: &str, data: serde_json::Value| crate::timeline::Event {
+            seq,
+            id: format!("e{seq}"),
+            at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            actor: "a".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        };
+        let mut events = vec![
+            event(
+                1,
+                kinds::PLAYBOOK_STARTED,
+                json!({"playbook": "p", "run": "R", "inputs": {}}),
+            ),
+            event(2, kinds::STEP_STARTED, json!({"run": "R", "step": "risky"})),
+        ];
+        let (progress, _) = unfinished_run(&events, "p").unwrap();
+        assert_eq!(
+            progress.interrupted, None,
+            "nothing was sent: the step just starts again"
+        );
+        events.push(event(3, kinds::COMMAND_SENT, json!({"run": "R", "step": "risky"})));
+        let (progress, _) = unfinished_run(&events, "p").unwrap();
+        assert_eq!(progress.interrupted.as_deref(), Some("risky"));
     }
 
     #[test]

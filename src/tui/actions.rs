@@ -275,7 +275,11 @@ impl App {
         }
         let id = alert.playbook.unwrap_or_default();
         match self.catalog.iter().find(|p| p.id == id).cloned() {
-            Some(playbook) => self.open_form(playbook, &alert.inputs, Some(alert.message.clone())),
+            Some(playbook) => self.open_form(
+                playbook,
+                &alert.inputs,
+                Some(format!("suggested by: {}", alert.message)),
+            ),
             None => self.flash = Some(format!("playbook {id} is not available")),
         }
     }

@@ -725,6 +725,11 @@ mod tests {
             event(2, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "one"})),
             event(3, kinds::STEP_DONE, serde_json::json!({"run": "R", "step": "one"})),
             event(4, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "two"})),
+            event(
+                5,
+                kinds::COMMAND_SENT,
+                serde_json::json!({"run": "R", "step": "two", "command": "true"}),
+            ),
         ]);
         app.apply_action(Action::Palette);
         type_text(&mut app, "run p");

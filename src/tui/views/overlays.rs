@@ -131,7 +131,7 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
 fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
     let mut lines = Vec::new();
     if let Some(origin) = &form.origin {
-        lines.push(Line::styled(format!("suggested by: {}", one_line(origin)), DIM));
+        lines.push(Line::styled(one_line(origin), DIM));
         lines.push(Line::raw(""));
     }
     for (i, field) in form.fields.iter().enumerate() {
