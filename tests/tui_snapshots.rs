@@ -229,7 +229,7 @@ fn playbook_form_prefilled_from_an_alert() {
     app.open_form(
         playbook,
         &[("host", "locuste".to_string()), ("user", "alice".to_string())],
-        Some("locuste: account alice locked after 12 failed logins (faillock)".into()),
+        Some("suggested by: locuste: account alice locked after 12 failed logins (faillock)".into()),
     );
     assert_both_sizes("playbook_form", &app);
 }
