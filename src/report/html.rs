@@ -139,9 +139,9 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         "skipped or failed steps",
         report.deviations.iter().map(|d| {
             format!(
-                "{} step <code>{}</code> {}: {}",
+                "{} {} {}: {}",
                 d.at.format("%H:%M:%S"),
-                cell(&d.step),
+                deviation_subject(d, "<code>", "</code>"),
                 d.what,
                 cell(&d.why)
             )
@@ -205,6 +205,15 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// "step `id`", or "a command" for one recorded outside any playbook.
+fn deviation_subject(d: &super::model::Deviation, open: &str, close: &str) -> String {
+    if d.step.is_empty() {
+        "a command".to_string()
+    } else {
+        format!("step {open}{}{close}", cell(&d.step))
+    }
 }
 
 fn empty(out: &mut String, what: &str) {
@@ -379,10 +388,10 @@ fn chart(report: &Report) -> String {
     for d in &report.deviations {
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#a15c00\" text-anchor=\"middle\">↷<title>step {} {}: {}</title></text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#a15c00\" text-anchor=\"middle\">↷<title>{} {}: {}</title></text>",
             x(d.at),
             y + 17.0,
-            cell(&d.step),
+            deviation_subject(d, "", ""),
             d.what,
             cell(&d.why)
         );

@@ -170,10 +170,14 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         empty(&mut out, "skipped or failed steps");
     } else {
         for d in &report.deviations {
+            let subject = if d.step.is_empty() {
+                "a command".to_string()
+            } else {
+                format!("step `{}`", escape(&d.step))
+            };
             out.push_str(&format!(
-                "- {} step `{}` {}: {}\n",
+                "- {} {subject} {}: {}\n",
                 d.at.format("%H:%M:%S"),
-                escape(&d.step),
                 d.what,
                 escape(&d.why)
             ));

@@ -270,7 +270,7 @@ impl Report {
                 };
                 Some(Deviation {
                     at: v.event.at,
-                    step: text(&v.event, "step").unwrap_or_else(|| "—".into()),
+                    step: text(&v.event, "step").unwrap_or_default(),
                     what,
                     why: why.unwrap_or_default(),
                 })
