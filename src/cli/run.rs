@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::incident;
 use crate::playbook::bundled;
-use crate::playbook::engine::{unfinished_run, validate_inputs, Engine, Outcome};
+use crate::playbook::engine::{check_vm_inputs, unfinished_run, validate_inputs, Engine, Outcome};
 use crate::playbook::format::InputKind;
 use crate::playbook::runner::{run_in_line_mode, Answers};
 use crate::probe::shell::quote;
@@ -78,7 +78,16 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         }
     }
     let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
-    let values = match validate_inputs(&playbook, &given, &hosts) {
+    // The engine's checks first, then VMs against their host's status, polled now.
+    let checked = validate_inputs(&playbook, &given, &hosts).and_then(|values| {
+        let problems = check_vm_inputs(&playbook, &values, |host| live_vms(config, host));
+        if problems.is_empty() {
+            Ok(values)
+        } else {
+            Err(problems)
+        }
+    });
+    let values = match checked {
         Ok(values) => values,
         Err(problems) => {
             eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
@@ -88,13 +97,6 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    if let Err(problems) = check_vms_are_live(config, &playbook, &values) {
-        eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
-        for p in problems {
-            eprintln!("  {p}");
-        }
-        return 1;
-    }
     if args.dry_run {
         print_dry_run(&playbook, &values);
         return 0;
@@ -158,64 +160,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
     }
 }
 
-/// `vm`/`vms` inputs name VMs of their `from` host: each must be in that
-/// host's live status (by id or name), polled now.
-fn check_vms_are_live(
-    config: &Config,
-    playbook: &crate::playbook::Playbook,
-    values: &BTreeMap<String, String>,
-) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    for (name, input) in &playbook.inputs {
-        if !matches!(input.kind, InputKind::Vm | InputKind::Vms) {
-            continue;
-        }
-        let wanted: Vec<&str> = values
-            .get(name)
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        if wanted.is_empty() {
-            continue;
-        }
-        if input.kind == InputKind::Vm && wanted.len() > 1 {
-            problems.push(format!("{name}: one VM only"));
-            continue;
-        }
-        let Some(from) = input
-            .from
-            .as_deref()
-            .map(|f| values.get(f).map(String::as_str).unwrap_or(f))
-        else {
-            problems.push(format!(
-                "{name}: the playbook does not say which host's VMs (from = ...)"
-            ));
-            continue;
-        };
-        match live_vms(config, from) {
-            Ok(vms) => {
-                for vm in wanted {
-                    if !vms.iter().any(|v| v.id == vm || v.name == vm) {
-                        let known: Vec<String> = vms.iter().map(|v| format!("{} ({})", v.id, v.name)).collect();
-                        let known = if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        };
-                        problems.push(format!("{name}: no VM {vm:?} on {from} now (its VMs: {known})"));
-                    }
-                }
-            }
-            Err(e) => problems.push(format!("{name}: cannot read the VMs of {from}: {e}")),
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
-}
-
-/// One poll of `host_name`, for its VMs.
+/// A host's VMs, polled now (`vigie run` has no standing status).
 fn live_vms(config: &Config, host_name: &str) -> Result<Vec<crate::probe::model::Vm>, String> {
     let host = config
         .host(host_name)

@@ -351,8 +351,8 @@ impl Engine {
         event
     }
 
-    /// Inputs as they may be recorded: secrets replaced.
-    fn public_inputs(&self) -> BTreeMap<String, String> {
+    /// Inputs as they may be recorded or shown: secrets replaced.
+    pub fn public_inputs(&self) -> BTreeMap<String, String> {
         self.vars
             .iter()
             .filter(|(name, _)| self.playbook.inputs.contains_key(*name))
@@ -712,6 +712,61 @@ pub fn validate_inputs(
     }
 }
 
+/// `vm`/`vms` inputs name VMs of their `from` host (an input's value, or a
+/// host named as is): each must be one of that host's VMs, by id or name.
+/// `vms_of` gives a host's VMs as its live status knows them: polled now
+/// by `vigie run`, the cockpit's latest reading in the cockpit.
+pub fn check_vm_inputs(
+    playbook: &Playbook,
+    values: &BTreeMap<String, String>,
+    mut vms_of: impl FnMut(&str) -> Result<Vec<crate::probe::model::Vm>, String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, input) in &playbook.inputs {
+        if !matches!(input.kind, InputKind::Vm | InputKind::Vms) {
+            continue;
+        }
+        let wanted: Vec<&str> = values
+            .get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            continue;
+        }
+        if input.kind == InputKind::Vm && wanted.len() > 1 {
+            problems.push(format!("{name}: one VM only"));
+            continue;
+        }
+        let Some(from) = input
+            .from
+            .as_deref()
+            .map(|f| values.get(f).map(String::as_str).unwrap_or(f))
+        else {
+            problems.push(format!(
+                "{name}: the playbook does not say which host's VMs (from = ...)"
+            ));
+            continue;
+        };
+        match vms_of(from) {
+            Ok(vms) => {
+                for vm in wanted {
+                    if !vms.iter().any(|v| v.id == vm || v.name == vm) {
+                        let known: Vec<String> = vms.iter().map(|v| format!("{} ({})", v.id, v.name)).collect();
+                        let known = if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        };
+                        problems.push(format!("{name}: no VM {vm:?} on {from} now (its VMs: {known})"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("{name}: cannot read the VMs of {from}: {e}")),
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,6 +852,36 @@ mod tests {
         assert_eq!(
             kinds_of(&effects),
             ["step.done", "playbook.finished", "finished:Completed"]
+        );
+    }
+
+    #[test]
+    fn vm_inputs_must_name_vms_of_their_host() {
+        let (playbook, problems) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        assert!(problems.is_empty());
+        let playbook = playbook.unwrap();
+        let values = |vms: &str| -> BTreeMap<String, String> {
+            [("replica", "db2"), ("vms", vms)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let live = |host: &str| {
+            assert_eq!(host, "db2", "the VMs of the input named by from=");
+            Ok(vec![crate::probe::model::Vm {
+                id: "101".into(),
+                name: "mail".into(),
+                ..Default::default()
+            }])
+        };
+        assert!(check_vm_inputs(&playbook, &values("101, mail"), live).is_empty());
+        assert_eq!(
+            check_vm_inputs(&playbook, &values("102"), live),
+            ["vms: no VM \"102\" on db2 now (its VMs: 101 (mail))"]
+        );
+        assert_eq!(
+            check_vm_inputs(&playbook, &values("101"), |_| Err("refused".into())),
+            ["vms: cannot read the VMs of db2: refused"]
         );
     }
 

@@ -8,7 +8,7 @@ use super::keys::Action;
 use super::palette::{parse_action_item, Palette};
 use crate::incident::{Severity, Status};
 use crate::playbook::driver::Question;
-use crate::playbook::engine::{validate_inputs, RunEvent};
+use crate::playbook::engine::{check_vm_inputs, validate_inputs, RunEvent};
 use crate::playbook::format::InputKind;
 use crate::playbook::Playbook;
 use crate::timeline::event::kinds;
@@ -723,31 +723,18 @@ impl App {
         None
     }
 
-    /// The same checks as `vigie run`: the engine's, then VMs against the live status.
+    /// The same checks as `vigie run`: the engine's, then VMs against the
+    /// live status this cockpit already has.
     fn check_form(&self, form: &InputForm) -> Result<BTreeMap<String, String>, Vec<String>> {
         let values = validate_inputs(&form.playbook, &form.values(), &self.host_names())?;
-        let mut problems = Vec::new();
-        for field in form
-            .fields
-            .iter()
-            .filter(|f| matches!(f.kind, InputKind::Vm | InputKind::Vms))
-        {
-            let picked = field.picked();
-            if field.kind == InputKind::Vm && picked.len() > 1 {
-                problems.push(format!("{}: one VM only", field.name));
-            }
-            let live = form.vm_source(field).map(|h| self.vm_ids_of(&h)).unwrap_or_default();
-            let known_names: Vec<String> = form
-                .vm_source(field)
-                .and_then(|h| self.hosts.iter().position(|s| s.name == h))
-                .map(|i| self.vms_of(i).iter().map(|v| v.name.clone()).collect())
-                .unwrap_or_default();
-            for vm in picked {
-                if !live.iter().any(|id| id == vm) && !known_names.iter().any(|n| n == vm) {
-                    problems.push(format!("{}: no VM {vm:?} in the live status of its host", field.name));
-                }
-            }
-        }
+        let problems = check_vm_inputs(&form.playbook, &values, |host| {
+            let index = self
+                .hosts
+                .iter()
+                .position(|h| h.name == host)
+                .ok_or_else(|| format!("no host {host:?} in the inventory"))?;
+            Ok(self.vms_of(index).into_iter().cloned().collect())
+        });
         if problems.is_empty() {
             Ok(values)
         } else {
