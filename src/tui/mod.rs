@@ -253,16 +253,6 @@ impl Requests<'_> {
                     self.flash("no incident to record the run in: nothing was started");
                     return None;
                 };
-                let public: std::collections::BTreeMap<String, String> = inputs
-                    .iter()
-                    .map(|(name, value)| {
-                        let secret = playbook
-                            .inputs
-                            .get(name)
-                            .is_some_and(|i| i.kind == crate::playbook::format::InputKind::Secret);
-                        (name.clone(), if secret { "[secret]".into() } else { value.clone() })
-                    })
-                    .collect();
                 let finished = resume.as_ref().map(|p| p.finished_steps.clone()).unwrap_or_default();
                 let engine = match resume {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
@@ -270,6 +260,8 @@ impl Requests<'_> {
                 }
                 .with_groups(self.config.groups.clone())
                 .confirming_each_step();
+                // Shown as the timeline records them: secrets replaced.
+                let public = engine.public_inputs();
                 let handle = driver::spawn(engine, writer, Targets::new(self.config));
                 let mut view = run_view::RunView::new(*playbook, handle.run_id.clone(), public);
                 view.mark_finished(&finished);
