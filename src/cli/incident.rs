@@ -82,51 +82,55 @@ pub fn list(config: &Config) -> i32 {
 }
 
 pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
-    let result = (|| {
-        let dir = incident::current(explicit, &config.incidents_dir())?;
-        let summary = incident::summarize(&dir)?;
+    change_incident(config, explicit, "incident", |summary| {
         if summary.status == to {
-            return Err(IncidentError::Invalid(format!(
-                "the incident is already {}",
-                to.as_str()
-            )));
+            return Err(format!("the incident is already {}", to.as_str()));
         }
-        let event = incident::status_change(summary.status, to);
-        Ok((summary, append_one(config, Some(&dir), event)?))
-    })();
-    match result {
-        Ok((summary, _)) => {
-            println!("{}: {} → {}", summary.title, summary.status.as_str(), to.as_str());
-            0
-        }
-        Err(e) => fail("incident", e),
-    }
+        Ok((
+            incident::status_change(summary.status, to),
+            format!("{}: {} → {}", summary.title, summary.status.as_str(), to.as_str()),
+        ))
+    })
 }
 
 pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity) -> i32 {
-    let result = (|| {
-        let dir = incident::current(explicit, &config.incidents_dir())?;
-        let summary = incident::summarize(&dir)?;
+    change_incident(config, explicit, "incident severity", |summary| {
         if summary.severity == to {
-            return Err(IncidentError::Invalid(format!(
-                "the severity is already {}",
-                to.as_str()
-            )));
+            return Err(format!("the severity is already {}", to.as_str()));
         }
-        let event = incident::severity_change(summary.severity, to);
-        Ok((summary, append_one(config, Some(&dir), event)?))
-    })();
-    match result {
-        Ok((summary, _)) => {
-            println!(
+        Ok((
+            incident::severity_change(summary.severity, to),
+            format!(
                 "{}: severity {} → {}",
                 summary.title,
                 summary.severity.as_str(),
                 to.as_str()
-            );
+            ),
+        ))
+    })
+}
+
+/// Changes the current incident as `change` says, from its summary: the
+/// event to record and the line to print, or why there is nothing to change.
+fn change_incident(
+    config: &Config,
+    explicit: Option<&Path>,
+    command: &str,
+    change: impl FnOnce(&incident::Summary) -> Result<(NewEvent, String), String>,
+) -> i32 {
+    let result = (|| {
+        let dir = incident::current(explicit, &config.incidents_dir())?;
+        let summary = incident::summarize(&dir)?;
+        let (event, done) = change(&summary).map_err(IncidentError::Invalid)?;
+        append_one(config, Some(&dir), event)?;
+        Ok::<_, IncidentError>(done)
+    })();
+    match result {
+        Ok(done) => {
+            println!("{done}");
             0
         }
-        Err(e) => fail("incident severity", e),
+        Err(e) => fail(command, e),
     }
 }
 
