@@ -493,6 +493,11 @@ impl App {
             .collect()
     }
 
+    /// How many VMs host `index` has, without gathering them (list layout).
+    pub fn vm_count(&self, index: usize) -> usize {
+        self.vm_index.get(index).map_or(0, Vec::len)
+    }
+
     /// Which VMs sit on which host, from every reading: a cluster view
     /// (`node` set, reporter reachable) wins over a host's own list.
     fn rebuild_vm_index(&mut self) {

@@ -48,7 +48,7 @@ pub fn host_rows(app: &App) -> Vec<usize> {
     let mut rows = Vec::new();
     for (position, index) in app.visible_hosts().into_iter().enumerate() {
         rows.push(position);
-        rows.extend(std::iter::repeat_n(position, app.vms_of(index).len()));
+        rows.extend(std::iter::repeat_n(position, app.vm_count(index)));
     }
     rows
 }
@@ -63,7 +63,7 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
             selected_row = layout.len();
         }
         layout.push((index, None));
-        layout.extend((0..app.vms_of(index).len()).map(|vm| (index, Some(vm))));
+        layout.extend((0..app.vm_count(index)).map(|vm| (index, Some(vm))));
     }
     let rows = area.height.saturating_sub(2) as usize;
     let offset = scroll_offset(selected_row, rows);
