@@ -8,7 +8,7 @@ use common::lab::{vigie_command, SshLab};
 use common::mariadb::{MariaDbPair, REPL_PASSWORD};
 use common::pam::{ensure_lockout_user, PamService, LOCKOUT_USER};
 use common::{qcow2_chain, run};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,9 +41,7 @@ fn vigie(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Stri
 }
 
 fn timeline_text(home: &Path) -> String {
-    let incidents = home.join(".local/share/vigie/incidents");
-    let dir: PathBuf = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
-    std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap()
+    common::incident_timeline(&home.join(".local/share"))
 }
 
 /// Watches every process's command line for `needle` until stopped.

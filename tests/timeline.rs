@@ -4,6 +4,8 @@
 //! Writer processes are this test binary run again with `child_writer` and
 //! an environment telling it what to do.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -183,8 +185,7 @@ fn vigie(home: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn only_incident_dir(home: &Path) -> PathBuf {
-    let incidents = home.join("data/vigie/incidents");
-    std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path()
+    common::only_incident_dir(&home.join("data"))
 }
 
 #[test]

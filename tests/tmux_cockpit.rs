@@ -153,9 +153,7 @@ fn a_note_typed_in_one_cockpit_appears_live_in_another_and_in_the_timeline() {
     for cockpit in [&alice, &bob] {
         cockpit.send(&["q"]);
     }
-    let incidents = std::path::Path::new(&data).join("vigie/incidents");
-    let dir = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
-    let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
+    let timeline = common::incident_timeline(std::path::Path::new(&data));
     assert!(timeline.contains("\"kind\":\"note\"") && timeline.contains("mailed the VM owners"));
 }
 
@@ -311,9 +309,7 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
         s.trim_end().ends_with('$')
     });
 
-    let incidents = std::path::Path::new(&data).join("vigie/incidents");
-    let dir = std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path();
-    let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
+    let timeline = common::incident_timeline(std::path::Path::new(&data));
     for needle in [
         "\"kind\":\"playbook.started\"",
         "\"kind\":\"command.finished\"",

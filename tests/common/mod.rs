@@ -6,7 +6,7 @@ pub mod mariadb;
 pub mod pam;
 pub mod tmux;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs a program that must succeed (it fails the test, with its stderr,
@@ -33,4 +33,16 @@ pub fn qcow2_chain(dir: &Path, base: &str, overlay: &str, size: &str) {
         "qemu-img",
         &["create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", &path(overlay)],
     );
+}
+
+/// The incident directory under the XDG data directory `data` (each test
+/// declares exactly one incident).
+pub fn only_incident_dir(data: &Path) -> PathBuf {
+    let incidents = data.join("vigie/incidents");
+    std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path()
+}
+
+/// The text of that incident's timeline.
+pub fn incident_timeline(data: &Path) -> String {
+    std::fs::read_to_string(only_incident_dir(data).join("timeline.jsonl")).unwrap()
 }
