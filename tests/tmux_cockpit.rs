@@ -200,67 +200,116 @@ hello from
 - [ ] the host answers
 "#;
 
+/// A home for cockpits on the sshd lab: vigie.toml listing the lab hosts,
+/// `playbook` in its playbooks_dir, and an incident declared.
+struct LabCockpit {
+    lab: common::lab::SshLab,
+    home: tempfile::TempDir,
+    data: String,
+    config: String,
+}
+
+impl LabCockpit {
+    fn new(hosts: usize, playbook_file: &str, playbook: &str) -> LabCockpit {
+        let lab = common::lab::SshLab::start(hosts);
+        let home = tempfile::tempdir().unwrap();
+        let playbooks = home.path().join("playbooks");
+        std::fs::create_dir(&playbooks).unwrap();
+        std::fs::write(playbooks.join(playbook_file), playbook).unwrap();
+        let config = home.path().join("vigie.toml");
+        std::fs::write(
+            &config,
+            lab.vigie_toml(&lab.known_hosts).replacen(
+                "[settings]\n",
+                &format!("[settings]\nplaybooks_dir = \"{}\"\n", playbooks.display()),
+                1,
+            ),
+        )
+        .unwrap();
+        let cockpit = LabCockpit {
+            data: format!("{}/data", home.path().display()),
+            config: config.display().to_string(),
+            lab,
+            home,
+        };
+        vigie_cli(&cockpit.env(), &["incident", "new", "lab check", "--severity", "minor"]);
+        cockpit
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        let home = self.home.path().to_str().unwrap();
+        vec![
+            ("HOME", home),
+            ("XDG_DATA_HOME", self.data.as_str()),
+            ("XDG_CONFIG_HOME", home),
+            ("VIGIE_CONFIG", self.config.as_str()),
+            ("SSH_AUTH_SOCK", ""),
+            ("PS1", "$ "),
+        ]
+    }
+
+    /// vigie started in `tmux`, its lab hosts live.
+    fn start_vigie(&self, tmux: &TmuxSession) {
+        tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
+        tmux.wait_for("the lab host, live", Duration::from_secs(20), |s| {
+            s.lines().any(|l| l.contains("lab1") && l.contains("load "))
+        });
+    }
+
+    /// `:run ID`, the first host picked in the form, then Enter: the start popup.
+    fn open_playbook(&self, tmux: &TmuxSession, id: &str) {
+        tmux.send(&[":"]);
+        tmux.send(&["-l", &format!("run {id}")]);
+        tmux.send(&["Enter"]);
+        tmux.wait_for("the inputs form", Duration::from_secs(5), |s| {
+            s.contains(&format!("{id} — "))
+        });
+        tmux.send(&["Right"]);
+        tmux.wait_for("lab1 picked", Duration::from_secs(5), |s| {
+            s.contains("host          lab1")
+        });
+        tmux.send(&["Enter"]);
+        tmux.wait_for("the start popup", Duration::from_secs(5), |s| s.contains("[>Cancel<]"));
+    }
+
+    /// Enter on a step waiting for the responder, then Run in its popup
+    /// (Cancel has the focus: Tab moves to Run).
+    fn run_step(&self, tmux: &TmuxSession, step: usize) {
+        tmux.wait_for("the step waiting", Duration::from_secs(10), |s| {
+            s.contains(&format!("step {step} waits for you"))
+        });
+        tmux.send(&["Enter"]);
+        tmux.wait_for("the step popup", Duration::from_secs(5), |s| {
+            s.contains("run this step?")
+        });
+        tmux.send(&["Tab"]);
+        tmux.send(&["Enter"]);
+    }
+
+    fn quit(&self, tmux: &TmuxSession) {
+        tmux.send(&["q"]);
+        tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+            s.trim_end().ends_with('$')
+        });
+    }
+
+    fn timeline(&self) -> String {
+        common::incident_timeline(std::path::Path::new(&self.data))
+    }
+}
+
 #[test]
 fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert() {
-    let lab = common::lab::SshLab::start(1);
-    let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().to_str().unwrap();
-    let playbooks = home.path().join("playbooks");
-    std::fs::create_dir(&playbooks).unwrap();
-    std::fs::write(playbooks.join("lab-check.md"), LAB_PLAYBOOK).unwrap();
-    let config = home.path().join("vigie.toml");
-    std::fs::write(
-        &config,
-        lab.vigie_toml(&lab.known_hosts).replacen(
-            "[settings]\n",
-            &format!("[settings]\nplaybooks_dir = \"{}\"\n", playbooks.display()),
-            1,
-        ),
-    )
-    .unwrap();
-    let config_path = config.to_str().unwrap();
-    let data = format!("{home_path}/data");
-    let env = [
-        ("HOME", home_path),
-        ("XDG_DATA_HOME", data.as_str()),
-        ("XDG_CONFIG_HOME", home_path),
-        ("VIGIE_CONFIG", config_path),
-        ("SSH_AUTH_SOCK", ""),
-        ("PS1", "$ "),
-    ];
-    vigie_cli(&env, &["incident", "new", "lab check", "--severity", "minor"]);
-    let tmux = TmuxSession::start(120, 40, home.path(), &env);
+    let cockpit = LabCockpit::new(1, "lab-check.md", LAB_PLAYBOOK);
+    let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
     let title_before = tmux.format("#{pane_title}");
-    tmux.type_line(&format!("'{}'", env!("CARGO_BIN_EXE_vigie")));
-    tmux.wait_for("the lab host, live", Duration::from_secs(20), |s| {
-        s.lines().any(|l| l.contains("lab1") && l.contains("load "))
-    });
-
-    // Open the playbook from the palette; pick the host in its form.
-    tmux.send(&[":"]);
-    tmux.send(&["-l", "run lab-check"]);
-    tmux.send(&["Enter"]);
-    tmux.wait_for("the inputs form", Duration::from_secs(5), |s| {
-        s.contains("lab-check — Check a lab host")
-    });
-    tmux.send(&["Right"]);
-    tmux.wait_for("lab1 picked", Duration::from_secs(5), |s| {
-        s.contains("host          lab1")
-    });
-    tmux.send(&["Enter"]);
-    tmux.wait_for("the start popup", Duration::from_secs(5), |s| s.contains("[>Cancel<]"));
-    // Cancel has the focus: a stray Enter would do nothing. Move to Start.
+    cockpit.start_vigie(&tmux);
+    // Open the playbook from the palette; pick the host in its form. Cancel
+    // has the focus in the start popup: a stray Enter would do nothing.
+    cockpit.open_playbook(&tmux, "lab-check");
     tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
-    tmux.wait_for("the first step waiting", Duration::from_secs(10), |s| {
-        s.contains("step 1 waits for you")
-    });
-    tmux.send(&["Enter"]);
-    tmux.wait_for("the step popup", Duration::from_secs(5), |s| {
-        s.contains("run this step?")
-    });
-    tmux.send(&["Tab"]);
-    tmux.send(&["Enter"]);
+    cockpit.run_step(&tmux, 1);
     tmux.wait_for("the manual step", Duration::from_secs(20), |s| {
         s.contains("step 2 is done by hand")
     });
@@ -304,12 +353,22 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     tmux.send(&["-l", "lab1 looks fine"]);
     tmux.send(&["Enter"]);
     tmux.wait_for("the note recorded", Duration::from_secs(5), |s| s.contains("note #"));
-    tmux.send(&["q"]);
-    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
-        s.trim_end().ends_with('$')
+    // The post-mortem, written from the cockpit.
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "report"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the report written", Duration::from_secs(10), |s| {
+        s.contains("report written")
     });
+    cockpit.quit(&tmux);
 
-    let timeline = common::incident_timeline(std::path::Path::new(&data));
+    let dir = common::only_incident_dir(std::path::Path::new(&cockpit.data));
+    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(markdown.starts_with("# Post-mortem: lab check"), "{markdown}");
+    assert!(markdown.contains("lab1 looks fine"), "{markdown}");
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(page.contains("<svg") && page.contains("hello from"), "{page}");
+    let timeline = cockpit.timeline();
     for needle in [
         "\"kind\":\"playbook.started\"",
         "\"kind\":\"command.finished\"",
@@ -326,5 +385,107 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     assert!(
         !timeline.contains("\\u001b"),
         "raw escape sequences reached the timeline"
+    );
+}
+
+/// A first step that runs long, then a second one.
+const SLOW_PLAYBOOK: &str = r#"+++
+id = "lab-slow"
+title = "A slow step on a lab host"
+
+[inputs.host]
+kind = "host"
++++
+
+# A slow step
+
+## Wait
+
+```sh {on=host}
+sleep 8644
+```
+
+## Say done
+
+```sh {on=host}
+echo "second step ran"
+```
+"#;
+
+#[test]
+fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
+    let cockpit = LabCockpit::new(1, "lab-slow.md", SLOW_PLAYBOOK);
+    let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
+    cockpit.start_vigie(&tmux);
+    cockpit.open_playbook(&tmux, "lab-slow");
+    tmux.send(&["Tab"]);
+    tmux.send(&["Enter"]);
+    cockpit.run_step(&tmux, 1);
+    tmux.wait_for("the slow step running", Duration::from_secs(10), |s| {
+        s.contains("x cancels the command")
+    });
+    // Quitting during a run asks first (Cancel focused), then leaves it as it is.
+    tmux.send(&["q"]);
+    tmux.wait_for("the quit popup", Duration::from_secs(5), |s| {
+        s.contains("A playbook run is not finished")
+    });
+    tmux.send(&["Tab"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+        s.trim_end().ends_with('$')
+    });
+    let _ = cockpit.lab.ssh(0, "pkill -f 'sleep 864[4]' || true");
+
+    // The next cockpit offers the run again, its input back.
+    tmux.type_line("clear");
+    cockpit.start_vigie(&tmux);
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "run lab-slow"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the stopped run offered", Duration::from_secs(5), |s| {
+        s.contains("an earlier run stopped in the middle") && s.contains("host          lab1")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the take-up popup", Duration::from_secs(5), |s| {
+        s.contains("Take it up")
+    });
+    tmux.send(&["Tab"]);
+    tmux.send(&["Enter"]);
+    // The interrupted step is put to the responder: its outcome is unknown.
+    tmux.wait_for("the unknown outcome", Duration::from_secs(10), |s| {
+        s.contains("outcome unknown")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the recovery popup", Duration::from_secs(5), |s| s.contains("Skip…"));
+    tmux.send(&["Tab"]);
+    tmux.send(&["Tab"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the reason prompt", Duration::from_secs(5), |s| {
+        s.contains("why skip this step>")
+    });
+    tmux.send(&["-l", "the wait was over, checked by hand"]);
+    tmux.send(&["Enter"]);
+    cockpit.run_step(&tmux, 2);
+    tmux.wait_for("the run completed", Duration::from_secs(10), |s| {
+        s.contains("✔ completed")
+    });
+    cockpit.quit(&tmux);
+
+    let timeline = cockpit.timeline();
+    for needle in [
+        "\"kind\":\"playbook.resumed\"",
+        "the wait was over, checked by hand",
+        "second step ran",
+        "\"outcome\":\"completed\"",
+    ] {
+        assert!(
+            timeline.contains(needle),
+            "{needle} missing from the timeline:\n{timeline}"
+        );
+    }
+    assert_eq!(
+        timeline.matches("\"kind\":\"playbook.started\"").count(),
+        1,
+        "taken up, not started anew"
     );
 }
