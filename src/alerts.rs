@@ -104,6 +104,9 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
         let (severity, code) = match kind {
             FailureKind::HostKeyMismatch => (Severity::Critical, "host_key_mismatch"),
             FailureKind::HostKeyUnknown => (Severity::Warning, "host_key_unknown"),
+            FailureKind::HostKeyRevoked => (Severity::Critical, "host_key_revoked"),
+            FailureKind::HostCertificateInvalid => (Severity::Critical, "host_certificate_invalid"),
+            FailureKind::Config => (Severity::Critical, "ssh_config"),
             FailureKind::Auth => (Severity::Critical, "auth_failed"),
             _ => (Severity::Critical, "unreachable"),
         };
@@ -555,6 +558,7 @@ mod tests {
             outcome: PollOutcome::Failed(TransportError::HostKeyMismatch {
                 host: "locuste".into(),
                 fingerprint: "SHA256:x".into(),
+                offending: "/root/.ssh/known_hosts:3".into(),
             }),
         });
         let alerts = for_host(&status);

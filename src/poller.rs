@@ -7,8 +7,8 @@
 use crate::config::{Config, Host};
 use crate::probe;
 use crate::status::{PollOutcome, PollResult};
+use crate::transport::endpoint::Resolver;
 use crate::transport::ssh::SshOptions;
-use crate::transport::ssh_config::SshConfig;
 use crate::transport::{CommandRequest, Transport, TransportError};
 use chrono::Utc;
 use std::time::Duration;
@@ -24,14 +24,14 @@ pub struct PollTarget {
 
 /// The poll target of every host, in inventory order.
 pub fn targets(config: &Config) -> Vec<PollTarget> {
-    let ssh_config = SshConfig::load_user_config();
+    let resolver = Resolver::for_config(config);
     let options = SshOptions::from_config(config);
     config
         .hosts
         .iter()
         .map(|host| PollTarget {
             host: host.clone(),
-            transport: Transport::for_host(config, &ssh_config, host, &options),
+            transport: Ok(Transport::for_host(config, &resolver, host, &options)),
         })
         .collect()
 }

@@ -18,6 +18,9 @@ pub enum FailureKind {
     Auth,
     HostKeyUnknown,
     HostKeyMismatch,
+    HostKeyRevoked,
+    HostCertificateInvalid,
+    Config,
     Other,
 }
 
@@ -29,6 +32,9 @@ impl FailureKind {
             TransportError::Auth(_) => FailureKind::Auth,
             TransportError::HostKeyUnknown { .. } => FailureKind::HostKeyUnknown,
             TransportError::HostKeyMismatch { .. } => FailureKind::HostKeyMismatch,
+            TransportError::HostKeyRevoked { .. } => FailureKind::HostKeyRevoked,
+            TransportError::HostCertificateInvalid { .. } => FailureKind::HostCertificateInvalid,
+            TransportError::Config(_) => FailureKind::Config,
             _ => FailureKind::Other,
         }
     }

@@ -175,7 +175,7 @@ async fn scripts_get_stdin_from_dev_null_values_stay_literal_and_exit_codes_come
 async fn a_host_behind_a_jump_host_is_reached_through_it() {
     let mut lab = SshLab::start(2);
     let mut target = lab.endpoint(1);
-    target.jumps = vec![lab.endpoint(0)];
+    target.via = vigie::transport::endpoint::Via::Jump(Box::new(lab.endpoint(0)));
     let options = lab.ssh_options();
     let transport = vigie::transport::Transport::Ssh(vigie::transport::ssh::SshHandle::spawn(target, options));
 

@@ -1,6 +1,7 @@
 //! The command line: parses arguments and wires the components for each command.
 
 mod incident;
+mod passphrase;
 mod run;
 mod status;
 mod trust;
@@ -448,6 +449,16 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
         ConfigSource::EmbeddedDefault => {
             println!("no vigie.toml found: using the built-in default (this machine only)")
         }
+    }
+    if config
+        .hosts
+        .iter()
+        .any(|h| h.transport == crate::config::TransportKind::Ssh)
+    {
+        println!(
+            "{}",
+            crate::transport::endpoint::Resolver::for_config(&config).describe()
+        );
     }
     let mut failed = false;
     for path in playbooks {

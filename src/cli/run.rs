@@ -142,7 +142,13 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    let result = runtime.block_on(run_in_line_mode(config, timeline, answers, engine));
+    let result = runtime.block_on(run_in_line_mode(
+        config,
+        timeline,
+        answers,
+        engine,
+        super::passphrase::ssh_options(config),
+    ));
     runtime.shutdown_background();
     match result {
         Ok(Outcome::Completed) => {
@@ -167,10 +173,10 @@ fn live_vms(config: &Config, host_name: &str) -> Result<Vec<crate::probe::model:
         .ok_or_else(|| format!("no host {host_name:?} in the inventory"))?;
     let transport = crate::transport::Transport::for_host(
         config,
-        &crate::transport::ssh_config::SshConfig::load_user_config(),
+        &crate::transport::endpoint::Resolver::for_config(config),
         host,
-        &crate::transport::ssh::SshOptions::from_config(config),
-    )?;
+        &super::passphrase::ssh_options(config),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

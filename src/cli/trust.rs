@@ -1,12 +1,13 @@
 //! `vigie trust HOST`: show the key a host presents and pin it in vigie's own
-//! known_hosts after the responder confirms. A changed key is never pinned
-//! over the old one: the old entry must be removed on purpose first.
+//! known_hosts after the responder confirms. The verdict is OpenSSH's, on the
+//! files the host's ssh configuration names: a changed key is never pinned
+//! over the line that lists another one, a revoked key is never pinned, and
+//! neither is a key whose certificate from a trusted CA is invalid.
 
 use crate::config::Config;
-use crate::transport::endpoint;
+use crate::transport::endpoint::Resolver;
 use crate::transport::known_hosts::{self, Verdict};
 use crate::transport::ssh::{SshHandle, SshOptions};
-use crate::transport::ssh_config::SshConfig;
 use std::io::BufRead;
 
 pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
@@ -18,7 +19,7 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
         );
         return 1;
     };
-    let endpoint = match endpoint::resolve(config, &SshConfig::load_user_config(), host) {
+    let endpoint = match Resolver::for_config(config).resolve(config, host) {
         Ok(endpoint) => endpoint,
         Err(e) => {
             eprintln!("vigie trust: {e}");
@@ -26,8 +27,8 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
         }
     };
     let options = SshOptions::from_config(config);
-    let own_file = options.known_hosts.own.clone();
-    let (host_name, port) = (endpoint.host.clone(), endpoint.port);
+    let own_file = options.own_known_hosts.clone();
+    let lookup = endpoint.host_key_lookup();
     let handle = SshHandle::spawn(endpoint, options);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -43,29 +44,50 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
             return 1;
         }
     };
-    let pattern = known_hosts::host_pattern(&host_name, port);
-    println!("{name} ({pattern}) presents this {} key:", key.key_type);
+    let pattern = lookup.name();
+    let certified = if key.certificate.is_some() {
+        " (with a host certificate)"
+    } else {
+        ""
+    };
+    println!("{name} ({pattern}) presents this {} key{certified}:", key.key_type);
     println!("  {}", key.fingerprint);
     match verdict {
         Verdict::Trusted => {
             println!("It is already trusted.");
             0
         }
-        Verdict::Mismatch { file } => {
+        Verdict::Changed { offending } => {
             eprintln!();
-            eprintln!("WARNING: THIS IS NOT THE KEY PINNED FOR {name} in {}.", file.display());
+            eprintln!("WARNING: THIS IS NOT THE KEY KNOWN FOR {name}: {offending} lists another key.");
             eprintln!("Someone may be impersonating the host, or it was reinstalled.");
             eprintln!("Check the new fingerprint out of band (console, another admin). If the change is");
-            eprintln!("expected, remove the old key, then run `vigie trust {name}` again:");
-            eprintln!("  ssh-keygen -R '{pattern}' -f '{}'", file.display());
+            eprintln!("expected, remove the old line ({offending}), then run `vigie trust {name}` again.");
             1
         }
-        Verdict::Unknown => {
+        Verdict::Revoked => {
+            eprintln!();
+            eprintln!(
+                "REFUSED: this {} key of {name} is marked @revoked in a known_hosts file.",
+                key.key_type
+            );
+            eprintln!("A stolen key may be impersonating the host. It cannot be pinned.");
+            1
+        }
+        Verdict::Unknown {
+            certificate_problem: Some(problem),
+        } => {
+            eprintln!();
+            eprintln!("REFUSED: {name} presents a certificate from a trusted CA, but it is not valid: {problem}.");
+            eprintln!("Renew the host's certificate; vigie does not pin around the CA.");
+            1
+        }
+        Verdict::Unknown { .. } => {
             if !assume_yes && !confirm(&format!("Check it out of band. Pin this key for {name}? Type yes: ")) {
                 eprintln!("Not pinned.");
                 return 1;
             }
-            match known_hosts::pin(&own_file, &host_name, port, &key) {
+            match known_hosts::pin(&own_file, &lookup, &key) {
                 Ok(()) => {
                     println!("Pinned in {}.", own_file.display());
                     0

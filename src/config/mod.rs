@@ -156,6 +156,8 @@ pub struct Settings {
     pub responder: Option<String>,
     /// vigie's own known_hosts file, checked before the user's.
     pub known_hosts: Option<PathBuf>,
+    /// An OpenSSH client config to use instead of `~/.ssh/config` (`ssh -F`).
+    pub ssh_config: Option<PathBuf>,
     /// Extra regexes whose matches are redacted from the timeline (group 1 is kept).
     pub redact_patterns: Vec<Spanned<String>>,
     /// Bytes of command output kept per event in the timeline (default 64 KiB).
@@ -175,6 +177,7 @@ impl Default for Settings {
             playbooks_dir: None,
             responder: None,
             known_hosts: None,
+            ssh_config: None,
             redact_patterns: Vec::new(),
             timeline_output_cap: None,
             mouse: false,

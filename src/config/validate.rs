@@ -34,6 +34,7 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "playbooks_dir",
     "responder",
     "known_hosts",
+    "ssh_config",
     "redact_patterns",
     "timeline_output_cap",
     "mouse",

@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::timeline::event::kinds;
 use crate::timeline::writer::TimelineWriter;
 use crate::timeline::NewEvent;
+use crate::transport::endpoint::Resolver;
 use crate::transport::ssh::SshOptions;
-use crate::transport::ssh_config::SshConfig;
 use crate::transport::{CancelFlag, CommandRequest, Transport};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -89,17 +89,22 @@ pub struct RunHandle {
 /// sessions, so a long command never delays the status polls.
 pub struct Targets {
     config: Config,
-    ssh_config: SshConfig,
+    resolver: Resolver,
     options: SshOptions,
     transports: HashMap<String, Transport>,
 }
 
 impl Targets {
     pub fn new(config: &Config) -> Targets {
+        Targets::with_options(config, SshOptions::from_config(config))
+    }
+
+    /// With SSH options of the front-end's own (a terminal one can ask for passphrases).
+    pub fn with_options(config: &Config, options: SshOptions) -> Targets {
         Targets {
             config: config.clone(),
-            ssh_config: SshConfig::load_user_config(),
-            options: SshOptions::from_config(config),
+            resolver: Resolver::for_config(config),
+            options,
             transports: HashMap::new(),
         }
     }
@@ -115,7 +120,7 @@ impl Targets {
                 .config
                 .host(target)
                 .ok_or_else(|| format!("no host {target:?} in the inventory"))?;
-            Transport::for_host(&self.config, &self.ssh_config, host, &self.options)?
+            Transport::for_host(&self.config, &self.resolver, host, &self.options)
         };
         self.transports.insert(target.to_string(), transport.clone());
         Ok(transport)

@@ -30,8 +30,10 @@ pub async fn run_in_line_mode(
     timeline: Timeline,
     answers: Answers,
     engine: Engine,
+    ssh_options: crate::transport::ssh::SshOptions,
 ) -> Result<Outcome, String> {
-    let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), Targets::new(config));
+    let targets = Targets::with_options(config, ssh_options);
+    let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), targets);
     let mut command_running = false;
     let mut printed = 0usize;
     let mut hidden = 0usize;

@@ -5,9 +5,13 @@
 //! values never appear on a command line and the script's own commands cannot
 //! swallow the rest of it (they get `/dev/null` as stdin).
 
+pub mod auth;
 pub mod endpoint;
+pub mod host_pattern;
 pub mod known_hosts;
 pub mod local;
+pub mod openssh;
+pub mod proxy_command;
 pub mod ssh;
 pub mod ssh_config;
 
@@ -101,10 +105,33 @@ pub enum TransportError {
     Unreachable(String),
     #[error("authentication failed: {0}")]
     Auth(String),
-    #[error("unknown host key {fingerprint}: check it, then run `vigie trust {host}`")]
-    HostKeyUnknown { host: String, fingerprint: String },
-    #[error("HOST KEY CHANGED for {host}: now {fingerprint}, pinned key differs — refusing to connect")]
-    HostKeyMismatch { host: String, fingerprint: String },
+    #[error("no {key_type} host key is known for {host} ({fingerprint}): check it, then run `vigie trust {host}`")]
+    HostKeyUnknown {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error("HOST KEY CHANGED for {host}: now {fingerprint}, {offending} lists another key — refusing to connect")]
+    HostKeyMismatch {
+        host: String,
+        fingerprint: String,
+        /// `file:line` of the line with the other key.
+        offending: String,
+    },
+    #[error("REVOKED HOST KEY for {host}: its {key_type} key {fingerprint}, or the CA that signed its certificate, is marked @revoked — refusing to connect")]
+    HostKeyRevoked {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error("host certificate of {host} refused ({reason}), and its key {fingerprint} is not known otherwise")]
+    HostCertificateInvalid {
+        host: String,
+        reason: String,
+        fingerprint: String,
+    },
+    #[error("ssh configuration: {0}")]
+    Config(String),
     #[error("{0}")]
     Other(String),
 }
@@ -117,18 +144,23 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// The transport for `host`; SSH hosts get their own session thread.
+    /// The transport for `host`; SSH hosts get their own session thread,
+    /// which resolves the host's ssh settings itself when it first connects.
     pub fn for_host(
         config: &Config,
-        ssh_config: &ssh_config::SshConfig,
+        resolver: &endpoint::Resolver,
         host: &Host,
         options: &ssh::SshOptions,
-    ) -> Result<Transport, String> {
+    ) -> Transport {
         match host.transport {
-            TransportKind::Local => Ok(Transport::Local),
+            TransportKind::Local => Transport::Local,
             TransportKind::Ssh => {
-                let endpoint = endpoint::resolve(config, ssh_config, host)?;
-                Ok(Transport::Ssh(ssh::SshHandle::spawn(endpoint, options.clone())))
+                let (config, resolver, inventory_host) = (config.clone(), resolver.clone(), host.clone());
+                let target = ssh::Target::Resolve {
+                    label: host.name.clone(),
+                    resolve: Box::new(move || resolver.resolve(&config, &inventory_host)),
+                };
+                Transport::Ssh(ssh::SshHandle::spawn_target(target, options.clone()))
             }
         }
     }
@@ -143,7 +175,8 @@ impl Transport {
 
 impl ssh::SshOptions {
     /// Options from `[settings]`: vigie's own known_hosts under
-    /// `$XDG_DATA_HOME/vigie/` unless set, plus `~/.ssh/known_hosts`.
+    /// `$XDG_DATA_HOME/vigie/` unless set; the other known_hosts files come
+    /// from each host's ssh configuration.
     pub fn from_config(config: &Config) -> ssh::SshOptions {
         let settings = &config.settings;
         ssh::SshOptions {
@@ -152,10 +185,8 @@ impl ssh::SshOptions {
             max_backoff: settings
                 .poll_interval
                 .clamp(Duration::from_secs(1), Duration::from_secs(30)),
-            known_hosts: known_hosts::KnownHostsFiles {
-                own: config.own_known_hosts(),
-                user: ssh_config::home_dir().map(|h| h.join(".ssh/known_hosts")),
-            },
+            own_known_hosts: config.own_known_hosts(),
+            passphrase: None,
         }
     }
 }

@@ -6,16 +6,19 @@
 //! lives on a thread of its own, which pumps bytes between a direct-tcpip
 //! channel and a socket pair handed to the target's session.
 
-use super::endpoint::Endpoint;
+use super::auth;
+use super::endpoint::{Endpoint, Via};
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
+use super::proxy_command::ProxyCommand;
 use super::{
     append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER,
 };
-use ssh2::{BlockDirections, Channel, Session};
+use ssh2::{BlockDirections, Channel, MethodType, Session};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -29,7 +32,38 @@ pub struct SshOptions {
     pub keepalive: Duration,
     /// Longest wait between reconnection attempts to an unreachable host.
     pub max_backoff: Duration,
-    pub known_hosts: KnownHostsFiles,
+    /// vigie's own known_hosts (pins of `vigie trust`), read before the
+    /// files the host's ssh configuration names.
+    pub own_known_hosts: PathBuf,
+    /// Asks the responder for a key file's passphrase (a terminal front-end
+    /// sets it; the cockpit does not, and such keys must be in the agent).
+    pub passphrase: Option<auth::PassphrasePrompt>,
+}
+
+impl SshOptions {
+    /// Every known_hosts file that counts for `endpoint`.
+    fn known_hosts_for(&self, endpoint: &Endpoint) -> KnownHostsFiles {
+        KnownHostsFiles {
+            own: self.own_known_hosts.clone(),
+            user: endpoint.user_known_hosts.clone(),
+            global: endpoint.global_known_hosts.clone(),
+        }
+    }
+
+    fn connect_timeout_for(&self, endpoint: &Endpoint) -> Duration {
+        endpoint.connect_timeout.unwrap_or(self.connect_timeout)
+    }
+}
+
+/// Where a session thread gets its endpoint: given, or resolved (by `ssh -G`)
+/// on the thread itself when it first connects, so that resolving a large
+/// inventory never delays the start of the cockpit.
+pub enum Target {
+    Resolved(Endpoint),
+    Resolve {
+        label: String,
+        resolve: Box<dyn FnMut() -> Result<Endpoint, String> + Send>,
+    },
 }
 
 /// The remote command line. It never changes and carries no values: the
@@ -61,11 +95,18 @@ pub struct SshHandle {
 
 impl SshHandle {
     pub fn spawn(endpoint: Endpoint, options: SshOptions) -> SshHandle {
+        SshHandle::spawn_target(Target::Resolved(endpoint), options)
+    }
+
+    pub fn spawn_target(target: Target, options: SshOptions) -> SshHandle {
         let (jobs, receiver) = std_mpsc::channel();
-        let name = format!("vigie-ssh-{}", endpoint.label);
+        let label = match &target {
+            Target::Resolved(endpoint) => endpoint.label.clone(),
+            Target::Resolve { label, .. } => label.clone(),
+        };
         let spawned = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || SessionThread::new(endpoint, options).serve(receiver));
+            .name(format!("vigie-ssh-{label}"))
+            .spawn(move || SessionThread::new(target, options).serve(receiver));
         if let Err(e) = spawned {
             // Without a thread every job fails at once with a clear error (the receiver is gone).
             eprintln!("vigie: cannot start an SSH thread: {e}");
@@ -96,14 +137,14 @@ impl SshHandle {
     }
 }
 
-/// An authenticated session, and the jump bridge it runs over, if any.
+/// An authenticated session, and the tunnel it runs over, if any.
 struct Connection {
     session: Session,
-    _bridge: Option<JumpBridge>,
+    _tunnel: Tunnel,
 }
 
 struct SessionThread {
-    endpoint: Endpoint,
+    target: Target,
     options: SshOptions,
     connection: Option<Connection>,
     failures: u32,
@@ -112,9 +153,9 @@ struct SessionThread {
 }
 
 impl SessionThread {
-    fn new(endpoint: Endpoint, options: SshOptions) -> Self {
+    fn new(target: Target, options: SshOptions) -> Self {
         SessionThread {
-            endpoint,
+            target,
             options,
             connection: None,
             failures: 0,
@@ -131,11 +172,25 @@ impl SessionThread {
                     let _ = reply.send(result);
                 }
                 Ok(Job::HostKey { reply }) => {
-                    let result = handshake_only(&self.endpoint, &self.options);
+                    let result = self
+                        .endpoint()
+                        .and_then(|endpoint| handshake_only(&endpoint, &self.options));
                     let _ = reply.send(result);
                 }
                 Err(std_mpsc::RecvTimeoutError::Timeout) => self.keepalive(),
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// The endpoint, resolving it first if that has not succeeded yet.
+    fn endpoint(&mut self) -> Result<Endpoint, TransportError> {
+        match &mut self.target {
+            Target::Resolved(endpoint) => Ok(endpoint.clone()),
+            Target::Resolve { resolve, .. } => {
+                let endpoint = resolve().map_err(TransportError::Config)?;
+                self.target = Target::Resolved(endpoint.clone());
+                Ok(endpoint)
             }
         }
     }
@@ -185,7 +240,8 @@ impl SessionThread {
                 return Err(error.clone());
             }
         }
-        match connect(&self.endpoint, &self.options) {
+        let connected = self.endpoint().and_then(|endpoint| connect(&endpoint, &self.options));
+        match connected {
             Ok(connection) => {
                 self.connection = Some(connection);
                 self.failures = 0;
@@ -225,26 +281,44 @@ fn io_connect_error(error: std::io::Error) -> TransportError {
     }
 }
 
-/// Opens the byte stream to `endpoint`: TCP directly, or through its jump hosts.
-fn open_stream(endpoint: &Endpoint, options: &SshOptions) -> Result<(Stream, Option<JumpBridge>), TransportError> {
-    if endpoint.jumps.is_empty() {
-        let addresses = (endpoint.host.as_str(), endpoint.port)
-            .to_socket_addrs()
-            .map_err(|e| TransportError::Unreachable(format!("cannot resolve {}: {e}", endpoint.host)))?;
-        let mut last = TransportError::Unreachable(format!("{} has no address", endpoint.host));
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, options.connect_timeout) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok((Stream::Tcp(stream), None));
+/// What carries a session's bytes besides a plain TCP socket; dropping it
+/// closes the tunnel (and stops a ProxyCommand).
+enum Tunnel {
+    None,
+    Jump { _bridge: JumpBridge },
+    Command(ProxyCommand),
+}
+
+/// Opens the byte stream to `endpoint`: TCP directly, through its jump host,
+/// or through its ProxyCommand.
+fn open_stream(endpoint: &Endpoint, options: &SshOptions) -> Result<(Stream, Tunnel), TransportError> {
+    match &endpoint.via {
+        Via::Direct => {
+            let timeout = options.connect_timeout_for(endpoint);
+            let addresses = (endpoint.host.as_str(), endpoint.port)
+                .to_socket_addrs()
+                .map_err(|e| TransportError::Unreachable(format!("cannot resolve {}: {e}", endpoint.host)))?;
+            let mut last = TransportError::Unreachable(format!("{} has no address", endpoint.host));
+            for address in addresses {
+                match TcpStream::connect_timeout(&address, timeout) {
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        return Ok((Stream::Tcp(stream), Tunnel::None));
+                    }
+                    Err(e) => last = io_connect_error(e),
                 }
-                Err(e) => last = io_connect_error(e),
             }
+            Err(last)
         }
-        Err(last)
-    } else {
-        let (stream, bridge) = JumpBridge::open(endpoint, options)?;
-        Ok((Stream::Unix(stream), Some(bridge)))
+        Via::Jump(hop) => {
+            let (stream, bridge) = JumpBridge::open(endpoint, hop, options)?;
+            Ok((Stream::Unix(stream), Tunnel::Jump { _bridge: bridge }))
+        }
+        Via::Command(command) => {
+            let (stream, child) = ProxyCommand::spawn(command)
+                .map_err(|e| TransportError::Unreachable(format!("cannot start ProxyCommand {command:?}: {e}")))?;
+            Ok((Stream::Unix(stream), Tunnel::Command(child)))
+        }
     }
 }
 
@@ -253,71 +327,122 @@ enum Stream {
     Unix(UnixStream),
 }
 
+/// OpenSSH's default `HostKeyAlgorithms` (ssh_config(5)), for endpoints
+/// that name none.
+const DEFAULT_HOST_KEY_ALGORITHMS: &[&str] = &[
+    "ssh-ed25519-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+    "rsa-sha2-512-cert-v01@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
+
+/// Offers the host-key algorithms in the order ssh would: the configured
+/// list, with the types already known for this host first (so that a host
+/// known by its ECDSA key is not asked for its Ed25519 key and called changed).
+fn prefer_host_key_algorithms(
+    session: &Session,
+    endpoint: &Endpoint,
+    options: &SshOptions,
+) -> Result<(), TransportError> {
+    let configured: Vec<String> = if endpoint.host_key_algorithms.is_empty() {
+        DEFAULT_HOST_KEY_ALGORITHMS.iter().map(|a| a.to_string()).collect()
+    } else {
+        endpoint.host_key_algorithms.clone()
+    };
+    let ordered = known_hosts::preferred_algorithms(
+        &options.known_hosts_for(endpoint),
+        &endpoint.host_key_lookup(),
+        &configured,
+    );
+    let supported = session
+        .supported_algs(MethodType::HostKey)
+        .map_err(|e| TransportError::Other(e.message().to_string()))?;
+    let offered: Vec<String> = ordered
+        .into_iter()
+        .filter(|a| supported.contains(&a.as_str()))
+        .collect();
+    if offered.is_empty() {
+        return Err(TransportError::Config(format!(
+            "none of the HostKeyAlgorithms of {} is supported ({})",
+            endpoint.label,
+            configured.join(",")
+        )));
+    }
+    session
+        .method_pref(MethodType::HostKey, &offered.join(","))
+        .map_err(|e| TransportError::Other(format!("host key algorithms: {}", e.message())))
+}
+
 /// A session that has completed the handshake (the server's key is known).
-fn handshake(endpoint: &Endpoint, options: &SshOptions) -> Result<(Session, Option<JumpBridge>), TransportError> {
-    let (stream, bridge) = open_stream(endpoint, options)?;
+fn handshake(endpoint: &Endpoint, options: &SshOptions) -> Result<(Session, Tunnel), TransportError> {
+    let (stream, tunnel) = open_stream(endpoint, options)?;
     let mut session = Session::new().map_err(|e| TransportError::Other(e.to_string()))?;
-    session.set_timeout(timeout_ms(options.connect_timeout));
+    session.set_timeout(timeout_ms(options.connect_timeout_for(endpoint)));
+    prefer_host_key_algorithms(&session, endpoint, options)?;
     match stream {
         Stream::Tcp(s) => session.set_tcp_stream(s),
         Stream::Unix(s) => session.set_tcp_stream(s),
     }
-    session
-        .handshake()
-        .map_err(|e| session_error("SSH handshake failed", e))?;
-    Ok((session, bridge))
+    if let Err(e) = session.handshake() {
+        let mut error = session_error("SSH handshake failed", e);
+        if let (TransportError::Unreachable(message), Tunnel::Command(command)) = (&mut error, &tunnel) {
+            if let Some(said) = command.stderr_tail() {
+                message.push_str(&format!(" (ProxyCommand said: {said})"));
+            }
+        }
+        return Err(error);
+    }
+    Ok((session, tunnel))
 }
 
 fn handshake_only(endpoint: &Endpoint, options: &SshOptions) -> Result<(ServerKey, Verdict), TransportError> {
-    let (session, _bridge) = handshake(endpoint, options)?;
+    let (session, _tunnel) = handshake(endpoint, options)?;
     let key =
         ServerKey::from_session(&session).ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
-    let verdict = known_hosts::check(&session, &options.known_hosts, &endpoint.host, endpoint.port, &key);
+    let verdict = known_hosts::check(
+        &options.known_hosts_for(endpoint),
+        &endpoint.host_key_lookup(),
+        &key,
+        unix_now(),
+    );
     let _ = session.disconnect(None, "vigie: key check done", None);
     Ok((key, verdict))
 }
 
 /// Handshake, strict host-key check, authentication.
 fn connect(endpoint: &Endpoint, options: &SshOptions) -> Result<Connection, TransportError> {
-    let (session, bridge) = handshake(endpoint, options)?;
+    let (session, tunnel) = handshake(endpoint, options)?;
     let key =
         ServerKey::from_session(&session).ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
-    let verdict = known_hosts::check(&session, &options.known_hosts, &endpoint.host, endpoint.port, &key);
+    let verdict = known_hosts::check(
+        &options.known_hosts_for(endpoint),
+        &endpoint.host_key_lookup(),
+        &key,
+        unix_now(),
+    );
     known_hosts::enforce(verdict, &endpoint.label, &key)?;
-    authenticate(&session, endpoint)?;
-    session.set_keepalive(false, u32::try_from(options.keepalive.as_secs()).unwrap_or(60).max(1));
+    auth::authenticate(&session, endpoint, options.passphrase.as_ref())?;
+    let keepalive = endpoint.server_alive_interval.unwrap_or(options.keepalive);
+    session.set_keepalive(false, u32::try_from(keepalive.as_secs()).unwrap_or(60).max(1));
     Ok(Connection {
         session,
-        _bridge: bridge,
+        _tunnel: tunnel,
     })
 }
 
-/// ssh-agent first (if one is running), then each key file.
-fn authenticate(session: &Session, endpoint: &Endpoint) -> Result<(), TransportError> {
-    let mut tried = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
-        match session.userauth_agent(&endpoint.user) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => tried.push("ssh-agent".to_string()),
-            Err(e) => tried.push(format!("ssh-agent ({})", e.message())),
-        }
-    }
-    for key in &endpoint.identity_files {
-        if !key.exists() {
-            continue;
-        }
-        match session.userauth_pubkey_file(&endpoint.user, None, key, None) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => tried.push(key.display().to_string()),
-            Err(e) => tried.push(format!("{} ({})", key.display(), e.message())),
-        }
-    }
-    let tried = if tried.is_empty() {
-        "no key found".to_string()
-    } else {
-        format!("tried {}", tried.join(", "))
-    };
-    Err(TransportError::Auth(format!("as {}: {tried}", endpoint.user)))
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// How a command failed: before the script could run (safe to retry), or after.
@@ -581,32 +706,33 @@ struct JumpBridge {
 }
 
 impl JumpBridge {
-    /// Connects to the last jump of `target` (through the earlier ones) and
-    /// opens a tunnel to `target`; returns our end of the tunnel.
-    fn open(target: &Endpoint, options: &SshOptions) -> Result<(UnixStream, JumpBridge), TransportError> {
-        let mut hops = target.jumps.clone();
-        let Some(mut last_hop) = hops.pop() else {
-            return Err(TransportError::Other("no jump host".into()));
-        };
-        last_hop.jumps = hops;
+    /// Connects to `hop` (through its own way there) and opens a tunnel from
+    /// it to `target`; returns our end of the tunnel.
+    fn open(
+        target: &Endpoint,
+        hop: &Endpoint,
+        options: &SshOptions,
+    ) -> Result<(UnixStream, JumpBridge), TransportError> {
+        let hop = hop.clone();
         let (ours, theirs) = UnixStream::pair().map_err(|e| TransportError::Other(e.to_string()))?;
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let (host, port, options_for_thread) = (target.host.clone(), target.port, options.clone());
         let label = target.label.clone();
+        let hops = target.jumps().len() as u32;
         let thread = std::thread::Builder::new()
-            .name(format!("vigie-jump-{}", last_hop.label))
+            .name(format!("vigie-jump-{}", hop.label))
             .spawn(move || {
-                let connection = match connect(&last_hop, &options_for_thread) {
+                let connection = match connect(&hop, &options_for_thread) {
                     Ok(c) => c,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(jump_error(&last_hop.label, e)));
+                        let _ = ready_tx.send(Err(jump_error(&hop.label, e)));
                         return;
                     }
                 };
                 let channel = match connection.session.channel_direct_tcpip(&host, port, None) {
                     Ok(c) => c,
                     Err(e) => {
-                        let message = format!("jump host {} cannot reach {label}: {}", last_hop.label, e.message());
+                        let message = format!("jump host {} cannot reach {label}: {}", hop.label, e.message());
                         let _ = ready_tx.send(Err(TransportError::Unreachable(message)));
                         return;
                     }
@@ -616,7 +742,7 @@ impl JumpBridge {
             })
             .map_err(|e| TransportError::Other(e.to_string()))?;
         // The jump may itself be slow: allow one connect timeout per hop, plus the tunnel.
-        let wait = options.connect_timeout * (target.jumps.len() as u32 + 1);
+        let wait = options.connect_timeout_for(target) * (hops + 1);
         match ready_rx.recv_timeout(wait) {
             Ok(Ok(())) => Ok((ours, JumpBridge { _thread: thread })),
             Ok(Err(e)) => Err(e),
@@ -627,7 +753,11 @@ impl JumpBridge {
 
 fn jump_error(jump: &str, error: TransportError) -> TransportError {
     match error {
-        TransportError::HostKeyMismatch { .. } | TransportError::HostKeyUnknown { .. } => error,
+        TransportError::HostKeyMismatch { .. }
+        | TransportError::HostKeyUnknown { .. }
+        | TransportError::HostKeyRevoked { .. }
+        | TransportError::HostCertificateInvalid { .. }
+        | TransportError::Config(_) => error,
         other => TransportError::Unreachable(format!("jump host {jump}: {other}")),
     }
 }

@@ -1,7 +1,9 @@
-//! The part of OpenSSH's `~/.ssh/config` vigie honours: `Host` blocks with
-//! patterns, and `HostName`, `User`, `Port`, `IdentityFile`, `ProxyJump`.
-//! As in OpenSSH, the first value found for a keyword wins. `Match` blocks
-//! are skipped (their conditions need a running ssh to evaluate).
+//! The fallback reader of `~/.ssh/config`, used only where the `ssh` program
+//! is not installed (otherwise `ssh -G` resolves hosts, see `openssh.rs`):
+//! `Host` blocks with patterns, and `HostName`, `User`, `Port`,
+//! `IdentityFile`, `ProxyJump`. As in OpenSSH, the first value found for a
+//! keyword wins. `Match` blocks and `Include` are skipped, and `vigie check`
+//! says so.
 
 use std::path::{Path, PathBuf};
 
@@ -121,41 +123,7 @@ fn unquote(value: &str) -> String {
 
 /// A host matches if any pattern matches and no negated (`!`) pattern does.
 fn patterns_match(patterns: &[String], host: &str) -> bool {
-    let mut matched = false;
-    for pattern in patterns {
-        if let Some(negated) = pattern.strip_prefix('!') {
-            if glob_match(negated, host) {
-                return false;
-            }
-        } else if glob_match(pattern, host) {
-            matched = true;
-        }
-    }
-    matched
-}
-
-/// `*` and `?` wildcards, as in ssh_config(5) patterns.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star_p, star_t)) = star {
-            pi = star_p + 1;
-            ti = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    super::host_pattern::match_list(host, patterns.iter().map(String::as_str)) == super::host_pattern::ListMatch::Yes
 }
 
 pub fn home_dir() -> Option<PathBuf> {
@@ -217,14 +185,5 @@ Host *
 
         // Match blocks never apply.
         assert_eq!(config.lookup("www.example.org").user.as_deref(), Some("fallback"));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*", "anything"));
-        assert!(glob_match("pve-?", "pve-1"));
-        assert!(!glob_match("pve-?", "pve-12"));
-        assert!(glob_match("*.example.org", "a.b.example.org"));
-        assert!(!glob_match("*.example.org", "example.org"));
     }
 }

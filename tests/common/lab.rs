@@ -34,6 +34,8 @@ pub struct LabHost {
     pub dir: PathBuf,
     /// `ssh-ed25519 AAAA...` of this host.
     pub host_public_key: String,
+    /// More sshd_config lines (other host keys, a host certificate...).
+    pub extra_config: String,
     child: Option<Child>,
 }
 
@@ -109,6 +111,7 @@ impl SshLab {
             port: 0,
             dir,
             host_public_key,
+            extra_config: String::new(),
             child: None,
         }
     }
@@ -143,6 +146,17 @@ impl SshLab {
         let child = command.spawn().expect("start sshd");
         host.child = Some(child);
         wait_until_listening(host);
+    }
+
+    /// Restarts host `index` with `extra` added to its sshd_config and, if
+    /// given, on another port (a restarted host otherwise keeps its port).
+    pub fn restart_host_with(&mut self, index: usize, extra: &str, port: Option<u16>) {
+        self.kill_host(index);
+        self.hosts[index].extra_config = extra.to_string();
+        if let Some(port) = port {
+            self.hosts[index].port = port;
+        }
+        self.start_host(index);
     }
 
     /// Kills host `index`'s sshd and every session it started, as a crash would.
@@ -233,7 +247,9 @@ fn sshd_config(host: &LabHost, authorized_keys: &Path) -> String {
          LogLevel ERROR\n\
          AllowTcpForwarding yes\n\
          SetEnv SHLVL=1\n\
-         Subsystem sftp internal-sftp\n",
+         Subsystem sftp internal-sftp\n\
+         {extra}",
+        extra = host.extra_config,
         address = host.address,
         port = host.port,
         dir = host.dir.display(),
@@ -266,8 +282,13 @@ fn ensure_privilege_separation_dir() {
 }
 
 fn keygen(path: &Path, comment: &str) {
+    keygen_typed(path, "ed25519", comment);
+}
+
+/// A new key pair of `key_type` (`ed25519`, `ecdsa`, `rsa`) at `path` and `path.pub`.
+pub fn keygen_typed(path: &Path, key_type: &str, comment: &str) {
     let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .args(["-q", "-t", key_type, "-N", "", "-C", comment, "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .status()
@@ -275,7 +296,7 @@ fn keygen(path: &Path, comment: &str) {
     assert!(status.success(), "ssh-keygen failed for {}", path.display());
 }
 
-fn read_public_key(private_key: &Path) -> String {
+pub fn read_public_key(private_key: &Path) -> String {
     let text = fs::read_to_string(private_key.with_extension("pub")).expect("read public key");
     text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
@@ -384,12 +405,9 @@ impl SshLab {
     pub fn endpoint(&self, index: usize) -> vigie::transport::endpoint::Endpoint {
         let host = &self.hosts[index];
         vigie::transport::endpoint::Endpoint {
-            label: host.name.clone(),
-            host: host.address.to_string(),
-            port: host.port,
-            user: self.user.clone(),
             identity_files: vec![self.client_key.clone()],
-            jumps: vec![],
+            agent: vigie::transport::endpoint::Agent::Disabled,
+            ..vigie::transport::endpoint::Endpoint::direct(&host.name, &host.address.to_string(), host.port, &self.user)
         }
     }
 
@@ -398,10 +416,8 @@ impl SshLab {
             connect_timeout: Duration::from_secs(2),
             keepalive: Duration::from_secs(15),
             max_backoff: Duration::from_secs(1),
-            known_hosts: vigie::transport::known_hosts::KnownHostsFiles {
-                own: self.known_hosts.clone(),
-                user: None,
-            },
+            own_known_hosts: self.known_hosts.clone(),
+            passphrase: None,
         }
     }
 
