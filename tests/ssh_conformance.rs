@@ -750,3 +750,110 @@ fn vigie_and_openssh_agree_on_every_case() {
     println!("{report}");
     assert_eq!(disagreements, 0, "\n{report}");
 }
+
+/// `vigie trust` on a host: its exit code, stdout and stderr. The host's ssh
+/// settings come from `ssh_config` (`settings.ssh_config`, i.e. `ssh -F`).
+fn trust(world: &World, dir: &Path, index: usize, ssh_config: &str) -> (i32, String, String) {
+    let config_file = dir.join("ssh_config");
+    std::fs::write(&config_file, ssh_config).unwrap();
+    let vigie_toml = dir.join("vigie.toml");
+    std::fs::write(
+        &vigie_toml,
+        format!(
+            "[settings]\nknown_hosts = \"{}\"\nssh_config = \"{}\"\n\n[[hosts]]\nname = \"target\"\naddress = \"{}\"\n\
+             port = {}\nuser = \"{}\"\n",
+            dir.join("pins").display(),
+            config_file.display(),
+            world.address(index),
+            world.port(index),
+            world.lab.user
+        ),
+    )
+    .unwrap();
+    common::lab::vigie(
+        dir,
+        &["--config", vigie_toml.to_str().unwrap(), "trust", "target", "--yes"],
+        "",
+    )
+}
+
+#[test]
+fn trust_shows_ssh_keygen_s_fingerprint_pins_what_ssh_accepts_and_refuses_revoked_keys() {
+    let world = World::start();
+    let no_files = "Host *\n    UserKnownHostsFile /dev/null\n    GlobalKnownHostsFile /dev/null\n";
+    for index in [PLAIN, CERTIFIED] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, stdout, stderr) = trust(&world, dir.path(), index, no_files);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        // The fingerprint is the one ssh-keygen shows for the host key (a
+        // certificate's plain key), not the certificate's.
+        let public = world.lab.hosts[index].dir.join("ssh_host_ed25519_key.pub");
+        let keygen = common::run("ssh-keygen", &["-l", "-f", public.to_str().unwrap()]);
+        let fingerprint = keygen.split_whitespace().nth(1).unwrap();
+        assert!(stdout.contains(fingerprint), "{stdout} vs {keygen}");
+        assert_eq!(
+            index == CERTIFIED,
+            stdout.contains("with a host certificate"),
+            "{stdout}"
+        );
+        // The pinned line is one the real ssh accepts, strictly.
+        let pins = dir.path().join("pins");
+        let out = Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-T",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", pins.display()))
+            .args(["-o", "GlobalKnownHostsFile=/dev/null", "-i"])
+            .arg(&world.lab.client_key)
+            .arg("-p")
+            .arg(world.port(index).to_string())
+            .arg(format!("{}@{}", world.lab.user, world.address(index)))
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh on the pin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Trusting again says so and adds nothing.
+        let (code, stdout, _) = trust(&world, dir.path(), index, no_files);
+        assert_eq!(code, 0);
+        assert!(stdout.contains("already trusted"), "{stdout}");
+        assert_eq!(std::fs::read_to_string(&pins).unwrap().lines().count(), 1);
+    }
+
+    // A revoked key is refused, never pinned.
+    let dir = tempfile::tempdir().unwrap();
+    let revoked = dir.path().join("revoked");
+    std::fs::write(&revoked, format!("@revoked * {}\n", world.ed25519(PLAIN))).unwrap();
+    let config = format!(
+        "Host *\n    UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n",
+        revoked.display()
+    );
+    let (code, stdout, stderr) = trust(&world, dir.path(), PLAIN, &config);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("@revoked"), "{stderr}");
+    assert!(!dir.path().join("pins").exists(), "nothing pinned");
+
+    // So is a key whose certificate from a trusted CA has expired.
+    let dir = tempfile::tempdir().unwrap();
+    let authorities = dir.path().join("authorities");
+    std::fs::write(&authorities, format!("@cert-authority * {}\n", world.public(&world.ca))).unwrap();
+    let config = format!(
+        "Host *\n    UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n",
+        authorities.display()
+    );
+    let (code, _, stderr) = trust(&world, dir.path(), EXPIRED, &config);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("Certificate invalid: expired"), "{stderr}");
+    assert!(!dir.path().join("pins").exists(), "nothing pinned");
+}

@@ -182,8 +182,9 @@ fn a_changed_host_key_is_refused_with_a_critical_alert() {
         "yes\n",
     );
     assert_eq!(code, 1);
-    assert!(stderr.contains("NOT THE KEY PINNED"), "{stderr}");
-    assert!(stderr.contains("ssh-keygen -R"), "{stderr}");
+    assert!(stderr.contains("NOT THE KEY KNOWN"), "{stderr}");
+    // It names the line with the old key, as ssh's "Offending key" does.
+    assert!(stderr.contains(&format!("{}:1", pins.display())), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&pins).unwrap().lines().count(),
         1,
@@ -206,27 +207,37 @@ fn a_jump_host_from_vigie_toml_is_used() {
 }
 
 #[test]
-fn ssh_config_aliases_and_the_agent_are_honoured() {
+fn an_ssh_config_named_by_vigie_toml_and_the_agent_are_honoured() {
     let lab = SshLab::start(1);
     let home = tempfile::tempdir().unwrap();
     let lab1 = &lab.hosts[0];
-    // The inventory names only an alias; ~/.ssh/config says where it is.
-    let ssh_dir = home.path().join(".ssh");
+    // The inventory names only an alias; the ssh config vigie.toml names
+    // (`ssh -F`) says where it is and which known_hosts to read.
+    let ssh_dir = home.path().join("fleet-ssh");
     std::fs::create_dir_all(&ssh_dir).unwrap();
     std::fs::write(
         ssh_dir.join("config"),
         format!(
-            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n    IdentityFile {}\n",
+            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n    IdentityFile {}\n    \
+             UserKnownHostsFile {}\n",
             lab1.address,
             lab1.port,
             lab.user,
-            lab.client_key.display()
+            lab.client_key.display(),
+            ssh_dir.join("known_hosts").display()
         ),
     )
     .unwrap();
     std::fs::copy(&lab.known_hosts, ssh_dir.join("known_hosts")).unwrap();
     let config = home.path().join("vigie.toml");
-    std::fs::write(&config, "[[hosts]]\nname = \"db\"\naddress = \"lab-alias\"\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[settings]\nssh_config = \"{}\"\n\n[[hosts]]\nname = \"db\"\naddress = \"lab-alias\"\n",
+            ssh_dir.join("config").display()
+        ),
+    )
+    .unwrap();
     let (_, json, stderr) = status_json(home.path(), &config);
     assert_eq!(host(&json, "db")["reachable"], true, "{json}\n{stderr}");
 
@@ -234,8 +245,11 @@ fn ssh_config_aliases_and_the_agent_are_honoured() {
     std::fs::write(
         ssh_dir.join("config"),
         format!(
-            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n",
-            lab1.address, lab1.port, lab.user
+            "Host lab-alias\n    HostName {}\n    Port {}\n    User {}\n    UserKnownHostsFile {}\n",
+            lab1.address,
+            lab1.port,
+            lab.user,
+            ssh_dir.join("known_hosts").display()
         ),
     )
     .unwrap();
