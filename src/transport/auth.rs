@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Asks for the passphrase of a key file; `None` when the responder gives none.
+pub type AskPassphrase = dyn Fn(&Path) -> Option<String> + Send + Sync;
+
 #[derive(Clone)]
-pub struct PassphrasePrompt(pub Arc<dyn Fn(&Path) -> Option<String> + Send + Sync>);
+pub struct PassphrasePrompt(pub Arc<AskPassphrase>);
 
 impl std::fmt::Debug for PassphrasePrompt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -59,7 +59,7 @@ impl SshOptions {
 /// on the thread itself when it first connects, so that resolving a large
 /// inventory never delays the start of the cockpit.
 pub enum Target {
-    Resolved(Endpoint),
+    Resolved(Box<Endpoint>),
     Resolve {
         label: String,
         resolve: Box<dyn FnMut() -> Result<Endpoint, String> + Send>,
@@ -95,7 +95,7 @@ pub struct SshHandle {
 
 impl SshHandle {
     pub fn spawn(endpoint: Endpoint, options: SshOptions) -> SshHandle {
-        SshHandle::spawn_target(Target::Resolved(endpoint), options)
+        SshHandle::spawn_target(Target::Resolved(Box::new(endpoint)), options)
     }
 
     pub fn spawn_target(target: Target, options: SshOptions) -> SshHandle {
@@ -186,10 +186,10 @@ impl SessionThread {
     /// The endpoint, resolving it first if that has not succeeded yet.
     fn endpoint(&mut self) -> Result<Endpoint, TransportError> {
         match &mut self.target {
-            Target::Resolved(endpoint) => Ok(endpoint.clone()),
+            Target::Resolved(endpoint) => Ok(endpoint.as_ref().clone()),
             Target::Resolve { resolve, .. } => {
                 let endpoint = resolve().map_err(TransportError::Config)?;
-                self.target = Target::Resolved(endpoint.clone());
+                self.target = Target::Resolved(Box::new(endpoint.clone()));
                 Ok(endpoint)
             }
         }
