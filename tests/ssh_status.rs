@@ -240,6 +240,13 @@ fn an_ssh_config_named_by_vigie_toml_and_the_agent_are_honoured() {
     .unwrap();
     let (_, json, stderr) = status_json(home.path(), &config);
     assert_eq!(host(&json, "db")["reachable"], true, "{json}\n{stderr}");
+    // vigie check says how ssh settings are read.
+    let (code, stdout, _) = vigie(home.path(), &["--config", config.to_str().unwrap(), "check"], "");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("ssh settings: as OpenSSH resolves them") && stdout.contains("-G -F"),
+        "{stdout}"
+    );
 
     // Without the IdentityFile, only the agent holds the key.
     std::fs::write(

@@ -489,3 +489,71 @@ fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
         "taken up, not started anew"
     );
 }
+
+const HELLO_PLAYBOOK: &str = r#"+++
+id = "lab-hello"
+title = "Say hello on a lab host"
+
+[inputs.host]
+kind = "host"
+description = "the lab host"
++++
+
+# Say hello on a lab host
+
+## Hello
+
+```sh {on=host}
+echo "hello from the lab"
+```
+"#;
+
+#[test]
+fn vigie_run_in_a_terminal_asks_for_a_key_passphrase_without_echo() {
+    let lab = common::lab::SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    // The lab key, passphrase-protected, and no agent.
+    let locked = home.path().join("id_locked");
+    std::fs::copy(&lab.client_key, &locked).unwrap();
+    common::run(
+        "ssh-keygen",
+        &["-q", "-p", "-N", "s3cret words", "-f", locked.to_str().unwrap()],
+    );
+    let config = home.path().join("vigie.toml");
+    let text = lab
+        .vigie_toml(&lab.known_hosts)
+        .replace(&lab.client_key.display().to_string(), &locked.display().to_string());
+    std::fs::write(&config, text).unwrap();
+    let playbook = home.path().join("hello.md");
+    std::fs::write(&playbook, HELLO_PLAYBOOK).unwrap();
+    let home_text = home.path().display().to_string();
+    let config_text = config.display().to_string();
+    let data = home.path().join(".local/share").display().to_string();
+    let env = [
+        ("HOME", home_text.as_str()),
+        ("XDG_DATA_HOME", data.as_str()),
+        ("XDG_CONFIG_HOME", home_text.as_str()),
+        ("VIGIE_CONFIG", config_text.as_str()),
+        ("SSH_AUTH_SOCK", ""),
+        ("USER", "alice"),
+    ];
+    vigie_cli(&env, &["incident", "new", "lab check", "--severity", "minor"]);
+
+    let tmux = TmuxSession::start(120, 30, home.path(), &env);
+    tmux.type_line(&format!(
+        "{} run {} --input host=lab1 --yes",
+        env!("CARGO_BIN_EXE_vigie"),
+        playbook.display()
+    ));
+    tmux.wait_for("the passphrase prompt", Duration::from_secs(20), |s| {
+        s.contains("Enter passphrase for key") && s.contains("id_locked")
+    });
+    tmux.type_line("s3cret words");
+    let screen = tmux.wait_for("the run to complete", Duration::from_secs(20), |s| {
+        s.contains("completed")
+    });
+    assert!(screen.contains("hello from the lab"), "{screen}");
+    assert!(!screen.contains("s3cret"), "the passphrase was echoed:\n{screen}");
+    let timeline = common::incident_timeline(&home.path().join(".local/share"));
+    assert!(!timeline.contains("s3cret"), "the passphrase reached the timeline");
+}
