@@ -557,6 +557,8 @@ mod tests {
             at: Utc::now(),
             outcome: PollOutcome::Failed(TransportError::HostKeyMismatch {
                 host: "locuste".into(),
+                known_as: "10.0.0.12".into(),
+                key_type: "ssh-ed25519".into(),
                 fingerprint: "SHA256:x".into(),
                 offending: "/root/.ssh/known_hosts:3".into(),
             }),

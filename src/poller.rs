@@ -116,15 +116,25 @@ pub async fn poll_once(transport: &Transport, host: &Host, timeout: Duration) ->
         .run(CommandRequest::new(probe::probe_script(host), timeout))
         .await
     {
-        Ok(output) if output.exit == Some(0) || !output.stdout.is_empty() => PollOutcome::Reading {
+        // A probe that ran prints its sections (a failing part still leaves
+        // the others); a login that never ran it (`nologin`, a forced
+        // command) prints something else or nothing: that host is not fine.
+        Ok(output) if output.exit == Some(0) || probe::printed_sections(&output.stdout) => PollOutcome::Reading {
             reading: Box::new(probe::parse(host, &output.stdout_text())),
             round_trip: output.elapsed,
         },
-        Ok(output) => PollOutcome::Failed(TransportError::Other(format!(
-            "the probe failed (exit {:?}): {}",
-            output.exit,
-            output.stderr_text().lines().next().unwrap_or("")
-        ))),
+        Ok(output) => {
+            let (stdout, stderr) = (output.stdout_text(), output.stderr_text());
+            let said = stderr
+                .lines()
+                .chain(stdout.lines())
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            PollOutcome::Failed(TransportError::Other(format!(
+                "the probe did not run (exit {:?}): {said}",
+                output.exit
+            )))
+        }
         Err(e) => PollOutcome::Failed(e),
     }
 }

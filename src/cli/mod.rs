@@ -434,6 +434,29 @@ fn init(path: &Path) -> i32 {
     }
 }
 
+/// Resolves every SSH host as a connection would (`ssh -G`), so that a broken
+/// ssh configuration is named now, with ssh's own `file:line`, not at 19:30.
+fn check_ssh_settings(config: &Config) -> bool {
+    let ssh_hosts: Vec<_> = config
+        .hosts
+        .iter()
+        .filter(|h| h.transport == crate::config::TransportKind::Ssh)
+        .collect();
+    if ssh_hosts.is_empty() {
+        return true;
+    }
+    let resolver = crate::transport::endpoint::Resolver::for_config(config);
+    println!("{}", resolver.describe());
+    let mut ok = true;
+    for host in ssh_hosts {
+        if let Err(e) = resolver.resolve(config, host) {
+            eprintln!("host {:?}: {e}", host.name);
+            ok = false;
+        }
+    }
+    ok
+}
+
 fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
     let config = match load_config(explicit) {
         Ok(config) => config,
@@ -450,17 +473,7 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
             println!("no vigie.toml found: using the built-in default (this machine only)")
         }
     }
-    if config
-        .hosts
-        .iter()
-        .any(|h| h.transport == crate::config::TransportKind::Ssh)
-    {
-        println!(
-            "{}",
-            crate::transport::endpoint::Resolver::for_config(&config).describe()
-        );
-    }
-    let mut failed = false;
+    let mut failed = !check_ssh_settings(&config);
     for path in playbooks {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,

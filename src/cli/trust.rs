@@ -11,15 +11,20 @@ use crate::transport::ssh::{SshHandle, SshOptions};
 use std::io::BufRead;
 
 pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
-    let Some(host) = config.host(name) else {
-        let names: Vec<&str> = config.hosts.iter().map(|h| h.name.as_str()).collect();
-        eprintln!(
-            "vigie trust: no host {name:?} in the inventory (hosts: {})",
-            names.join(", ")
-        );
-        return 1;
+    let resolver = Resolver::for_config(config);
+    let resolved = match config.host(name) {
+        Some(host) => resolver.resolve(config, host),
+        // A jump host (as an error names it) or any ssh destination.
+        None => {
+            let names: Vec<&str> = config.hosts.iter().map(|h| h.name.as_str()).collect();
+            eprintln!(
+                "{name:?} is not in the inventory (hosts: {}): checking it as an ssh destination",
+                names.join(", ")
+            );
+            resolver.resolve_destination(config, name)
+        }
     };
-    let endpoint = match Resolver::for_config(config).resolve(config, host) {
+    let endpoint = match resolved {
         Ok(endpoint) => endpoint,
         Err(e) => {
             eprintln!("vigie trust: {e}");
@@ -105,7 +110,8 @@ fn confirm(prompt: &str) -> bool {
     eprint!("{prompt}");
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(_) => matches!(answer.trim(), "yes" | "y" | "YES"),
+        // The whole word, as ssh asks for it: a stray `y` pins nothing.
+        Ok(_) => answer.trim().eq_ignore_ascii_case("yes"),
         Err(_) => false,
     }
 }

@@ -100,12 +100,14 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
         }
         if let Some(jump) = &entry.jump {
             let value = jump.get_ref();
-            if value == name {
+            if value.split(',').any(|hop| hop.trim() == name) {
                 problems.push(at(jump.span(), format!("host {name:?} cannot be its own jump host")));
             } else if let Err(why) = check_jump(value) {
                 problems.push(
-                    at(jump.span(), format!("bad jump host {value:?}: {why}"))
-                        .with_hint("name a host of this file, or write [user@]host[:port]"),
+                    at(jump.span(), format!("bad jump host {value:?}: {why}")).with_hint(
+                        "name a host of this file, or write [user@]host[:port]; several hops are \
+                         separated by commas, first hop first",
+                    ),
                 );
             }
         }
@@ -249,9 +251,15 @@ fn check_address(address: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// `[user@]host[:port]`, or a host name of the inventory (checked the same way).
+/// Hops separated by commas (as in `ProxyJump`), each `[user@]host[:port]`
+/// (or `ssh://[user@]host[:port]`) or a host name of the inventory.
 fn check_jump(jump: &str) -> Result<(), &'static str> {
-    let without_user = match jump.split_once('@') {
+    jump.split(',').try_for_each(|hop| check_hop(hop.trim()))
+}
+
+fn check_hop(hop: &str) -> Result<(), &'static str> {
+    let jump = hop.strip_prefix("ssh://").unwrap_or(hop);
+    let without_user = match jump.rsplit_once('@') {
         Some((user, rest)) if !user.is_empty() && is_valid_name(user) => rest,
         Some(_) => return Err("the user part is not valid"),
         None => jump,
@@ -392,6 +400,9 @@ mod tests {
         assert!(check_jump("admin@bastion.example.org:2222").is_ok());
         assert!(check_jump("bastion:http").is_err());
         assert!(check_jump("@bastion").is_err());
+        assert!(check_jump("ops@127.0.0.50:22,[127.0.0.57]:2200,bastion").is_ok());
+        assert!(check_jump("ssh://ops@bastion:2222").is_ok());
+        assert!(check_jump("bastion,").is_err());
     }
 
     #[test]

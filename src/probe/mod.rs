@@ -164,6 +164,13 @@ fn parse_clock(text: &str) -> (i64, FixedOffset) {
 /// Marker that starts a section: `@@vigie <name>`.
 const SECTION_MARKER: &str = "@@vigie ";
 
+/// Whether raw probe output holds at least one section: the probe ran.
+pub fn printed_sections(stdout: &[u8]) -> bool {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .any(|line| line.starts_with(SECTION_MARKER))
+}
+
 /// Splits probe output into named sections. Text before the first marker is ignored.
 pub fn split_sections(output: &str) -> HashMap<&str, &str> {
     let mut sections = HashMap::new();

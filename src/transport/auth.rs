@@ -28,8 +28,12 @@ impl std::fmt::Debug for PassphrasePrompt {
 /// One key file of the endpoint, as far as it can be read without its passphrase.
 struct KeyFile {
     path: PathBuf,
-    /// The public key blob, from `FILE.pub` or the private key file itself.
+    /// The public key blob, from `FILE.pub`, the file itself if it is a
+    /// public key, or the private key file.
     public: Option<Vec<u8>>,
+    /// The file holds a private key (not just a public key whose private
+    /// half lives in the agent, a token or a password manager).
+    private: bool,
     encrypted: bool,
 }
 
@@ -45,13 +49,16 @@ pub fn authenticate(
     endpoint: &Endpoint,
     prompt: Option<&PassphrasePrompt>,
 ) -> Result<(), TransportError> {
-    let mut files: Vec<Option<KeyFile>> = endpoint
-        .identity_files
-        .iter()
-        .filter(|path| path.is_file())
-        .map(|path| Some(read_key_file(path)))
-        .collect();
     let mut tried = Vec::new();
+    let mut files: Vec<Option<KeyFile>> = Vec::new();
+    for path in &endpoint.identity_files {
+        if path.is_file() || public_file_of(path).is_file() {
+            files.push(Some(read_key_file(path)));
+        } else if !is_default_identity(path) {
+            // As ssh says "no such identity" for a key file it was told to use.
+            tried.push(format!("{} (no such file)", path.display()));
+        }
+    }
     let mut candidates = Vec::new();
     let agent = connect_agent(session, &endpoint.agent, &mut tried);
     if let Some((_, identities)) = &agent {
@@ -80,10 +87,21 @@ pub fn authenticate(
                 let name = format!("agent key {}", fingerprint(identity.blob()));
                 match agent.userauth(&endpoint.user, identity) {
                     Ok(()) if session.authenticated() => return Ok(()),
+                    Err(e) if closed_by_server(&e) => {
+                        tried.push(format!("{name}, then {SERVER_CLOSED}"));
+                        break;
+                    }
                     _ => tried.push(name),
                 }
             }
             Candidate::File(file) => {
+                if !file.private {
+                    tried.push(format!(
+                        "{} (a public key only, and its private key is not in the agent)",
+                        file.path.display()
+                    ));
+                    continue;
+                }
                 let passphrase = if file.encrypted {
                     match prompt.and_then(|p| (p.0)(&file.path)) {
                         Some(passphrase) => Some(passphrase),
@@ -101,6 +119,10 @@ pub fn authenticate(
                 match session.userauth_pubkey_file(&endpoint.user, None, &file.path, passphrase.as_deref()) {
                     Ok(()) if session.authenticated() => return Ok(()),
                     Ok(()) => tried.push(file.path.display().to_string()),
+                    Err(e) if closed_by_server(&e) => {
+                        tried.push(format!("{}, then {SERVER_CLOSED}", file.path.display()));
+                        break;
+                    }
                     Err(e) => tried.push(format!("{} ({})", file.path.display(), e.message())),
                 }
             }
@@ -112,6 +134,41 @@ pub fn authenticate(
         format!("tried {}", tried.join(", "))
     };
     Err(TransportError::Auth(format!("as {}: {tried}", endpoint.user)))
+}
+
+const SERVER_CLOSED: &str = "the server closed the connection (too many authentication failures: \
+     set IdentitiesOnly and IdentityFile for this host)";
+
+/// Whether an attempt failed because the server hung up, as sshd does after
+/// `MaxAuthTries` refused keys: trying more keys is pointless.
+fn closed_by_server(error: &ssh2::Error) -> bool {
+    matches!(error.code(), ssh2::ErrorCode::Session(-13 | -43 | -7))
+        || error.message().contains("Waiting for USERAUTH response")
+}
+
+/// The key files ssh tries when none is configured: a missing one is normal.
+fn is_default_identity(path: &Path) -> bool {
+    const DEFAULTS: &[&str] = &[
+        "id_rsa",
+        "id_ecdsa",
+        "id_ecdsa_sk",
+        "id_ed25519",
+        "id_ed25519_sk",
+        "id_xmss",
+        "id_dsa",
+    ];
+    let ssh_dir = super::openssh::LocalUser::current().home.join(".ssh");
+    path.parent() == Some(ssh_dir.as_path())
+        && path
+            .file_name()
+            .is_some_and(|name| DEFAULTS.iter().any(|d| name == *d))
+}
+
+fn public_file_of(path: &Path) -> PathBuf {
+    path.with_file_name(format!(
+        "{}.pub",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ))
 }
 
 /// The agent and its keys, when one is configured and answers.
@@ -144,27 +201,42 @@ fn connect_agent(
 
 fn read_key_file(path: &Path) -> KeyFile {
     let text = std::fs::read_to_string(path).unwrap_or_default();
+    // `IdentityFile` may name a public key (`id.pub`) whose private half is elsewhere.
+    if let Some(public) = public_key_in(&text) {
+        return KeyFile {
+            path: path.to_path_buf(),
+            public: Some(public),
+            private: false,
+            encrypted: false,
+        };
+    }
     let parsed = ssh_key::PrivateKey::from_openssh(&text).ok();
     let encrypted = match &parsed {
         Some(key) => key.is_encrypted(),
         // PEM keys say so in their headers.
         None => text.contains("Proc-Type: 4,ENCRYPTED") || text.contains("BEGIN ENCRYPTED PRIVATE KEY"),
     };
-    let public = read_public_file(&path.with_file_name(format!(
-        "{}.pub",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-    )))
-    .or_else(|| parsed.and_then(|key| key.public_key().to_bytes().ok()));
+    let public = std::fs::read_to_string(public_file_of(path))
+        .ok()
+        .and_then(|text| public_key_in(&text))
+        .or_else(|| parsed.and_then(|key| key.public_key().to_bytes().ok()));
     KeyFile {
         path: path.to_path_buf(),
         public,
+        private: path.is_file(),
         encrypted,
     }
 }
 
-/// The blob of a `type base64 [comment]` public key file.
-fn read_public_file(path: &Path) -> Option<Vec<u8>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let encoded = text.split_whitespace().nth(1)?;
-    base64::engine::general_purpose::STANDARD.decode(encoded).ok()
+/// The blob of a `type base64 [comment]` public key, if `text` is one.
+fn public_key_in(text: &str) -> Option<Vec<u8>> {
+    let mut words = text.split_whitespace();
+    let key_type = words.next()?;
+    if key_type.starts_with("-----") {
+        return None;
+    }
+    let blob = base64::engine::general_purpose::STANDARD.decode(words.next()?).ok()?;
+    // The blob starts with its own type: a public key, not some other text.
+    let length = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
+    (blob.get(4..4 + length)? == key_type.as_bytes()).then_some(blob)
 }

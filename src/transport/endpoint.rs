@@ -36,6 +36,10 @@ pub struct Endpoint {
     pub host_key_alias: Option<String>,
     /// `HostKeyAlgorithms`, in preference order (empty: OpenSSH's default).
     pub host_key_algorithms: Vec<String>,
+    /// Whether the known key types of the host go first, as ssh does for its
+    /// default list (or one changed with `+` or `-`), but not for a list
+    /// written out in full or with `^`.
+    pub order_host_key_algorithms: bool,
     /// `ConnectTimeout`, when the ssh configuration sets one.
     pub connect_timeout: Option<Duration>,
     /// `ServerAliveInterval`, when set.
@@ -80,6 +84,7 @@ impl Endpoint {
             global_known_hosts: Vec::new(),
             host_key_alias: None,
             host_key_algorithms: Vec::new(),
+            order_host_key_algorithms: true,
             connect_timeout: None,
             server_alive_interval: None,
         }
@@ -115,6 +120,8 @@ pub enum Resolver {
         ssh: PathBuf,
         /// `settings.ssh_config`: passed as `-F`.
         config_file: Option<PathBuf>,
+        /// What `ssh -G` prints with no configuration at all: its built-in defaults.
+        defaults: std::sync::Arc<std::sync::OnceLock<Resolved>>,
     },
     BuiltIn(SshConfig),
 }
@@ -127,7 +134,11 @@ impl Resolver {
             .as_ref()
             .map(|p| expand_tilde(&p.to_string_lossy()));
         match openssh::find_ssh() {
-            Some(ssh) => Resolver::OpenSsh { ssh, config_file },
+            Some(ssh) => Resolver::OpenSsh {
+                ssh,
+                config_file,
+                defaults: Default::default(),
+            },
             None => Resolver::BuiltIn(match &config_file {
                 Some(file) => SshConfig::load(file),
                 None => SshConfig::load_user_config(),
@@ -138,7 +149,7 @@ impl Resolver {
     /// One line for `vigie check`: how ssh settings are read.
     pub fn describe(&self) -> String {
         match self {
-            Resolver::OpenSsh { ssh, config_file } => format!(
+            Resolver::OpenSsh { ssh, config_file, .. } => format!(
                 "ssh settings: as OpenSSH resolves them ({} -G{})",
                 ssh.display(),
                 config_file
@@ -156,6 +167,12 @@ impl Resolver {
     /// Resolves inventory host `host` of `config`.
     pub fn resolve(&self, config: &Config, host: &Host) -> Result<Endpoint, String> {
         self.resolve_host(config, host, 0)
+    }
+
+    /// Resolves a destination that is not in the inventory, written as a
+    /// jump host is (`[user@]host[:port]`): a jump host's name in an error.
+    pub fn resolve_destination(&self, config: &Config, destination: &str) -> Result<Endpoint, String> {
+        self.resolve_spec(config, destination, 0)
     }
 
     fn resolve_host(&self, config: &Config, host: &Host, depth: usize) -> Result<Endpoint, String> {
@@ -214,7 +231,12 @@ impl Resolver {
     /// The endpoint for one destination, and the ProxyJump its settings name.
     fn resolve_query(&self, query: &HostQuery) -> Result<(Endpoint, Option<String>), String> {
         match self {
-            Resolver::OpenSsh { ssh, config_file } => {
+            Resolver::OpenSsh {
+                ssh,
+                config_file,
+                defaults,
+            } => {
+                let defaults = defaults.get_or_init(|| openssh::built_in_defaults(ssh));
                 let resolved = openssh::resolve(
                     ssh,
                     &Query {
@@ -225,7 +247,7 @@ impl Resolver {
                         config_file: config_file.as_deref(),
                     },
                 )?;
-                from_openssh(query, &resolved)
+                from_openssh(query, &resolved, defaults)
             }
             Resolver::BuiltIn(ssh_config) => Ok(from_built_in(query, ssh_config)),
         }
@@ -261,7 +283,7 @@ const UNSUPPORTED_REFUSING_OPTIONS: &[(&str, &str)] = &[
     ("knownhostscommand", "KnownHostsCommand"),
 ];
 
-fn from_openssh(query: &HostQuery, resolved: &Resolved) -> Result<(Endpoint, Option<String>), String> {
+fn from_openssh(query: &HostQuery, resolved: &Resolved, defaults: &Resolved) -> Result<(Endpoint, Option<String>), String> {
     for (keyword, option) in UNSUPPORTED_REFUSING_OPTIONS {
         if resolved.get(keyword).is_some_and(|v| v != "none") {
             return Err(format!(
@@ -315,18 +337,38 @@ fn from_openssh(query: &HostQuery, resolved: &Resolved) -> Result<(Endpoint, Opt
         identities_only: resolved.flag("identitiesonly"),
         agent,
         via,
-        user_known_hosts: expand_all(&resolved.list("userknownhostsfile"))?,
-        global_known_hosts: expand_all(&resolved.list("globalknownhostsfile"))?,
+        user_known_hosts: expand_all(&resolved.path_list("userknownhostsfile"))?,
+        global_known_hosts: expand_all(&resolved.path_list("globalknownhostsfile"))?,
         host_key_alias: tokens.host_key_alias.clone(),
-        host_key_algorithms: resolved
-            .get("hostkeyalgorithms")
-            .map(|v| v.split(',').map(String::from).collect())
-            .unwrap_or_default(),
+        host_key_algorithms: algorithms(resolved),
+        order_host_key_algorithms: is_default_or_adjusted(&algorithms(resolved), &algorithms(defaults)),
         connect_timeout: resolved.seconds("connecttimeout"),
         server_alive_interval: resolved.seconds("serveraliveinterval"),
         ..Endpoint::direct(query.label, &host, port, &user)
     };
     Ok((endpoint, proxy_jump))
+}
+
+fn algorithms(resolved: &Resolved) -> Vec<String> {
+    resolved
+        .get("hostkeyalgorithms")
+        .map(|v| v.split(',').map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `list` can be OpenSSH's default `HostKeyAlgorithms` with some
+/// removed (`-`) and others appended (`+`): the lists ssh reorders by the
+/// known keys. A list written in full, or with `^`, is used as it is. (`ssh
+/// -G` prints only the result: a full list that keeps the default order
+/// counts as a `-` list.)
+fn is_default_or_adjusted(list: &[String], default: &[String]) -> bool {
+    if default.is_empty() {
+        return true;
+    }
+    let kept = list.iter().take_while(|a| default.contains(a)).count();
+    let mut remaining = default.iter();
+    let in_default_order = list[..kept].iter().all(|a| remaining.any(|d| d == a));
+    in_default_order && list[kept..].iter().all(|a| !default.contains(a))
 }
 
 /// The key files OpenSSH tries when none is configured.
@@ -440,7 +482,7 @@ port = 2200
             port: None,
             identity_file: None,
         };
-        let (endpoint, jump) = from_openssh(&query, &resolved).unwrap();
+        let (endpoint, jump) = from_openssh(&query, &resolved, &Resolved::default()).unwrap();
         assert_eq!(jump, None);
         assert_eq!(endpoint.identity_files, [PathBuf::from("/k/root_2200")]);
         assert!(endpoint.identities_only);
@@ -451,6 +493,19 @@ port = 2200
         assert_eq!(endpoint.host_key_lookup().name(), "mira");
 
         let refusing = Resolved::parse("hostname h\nrevokedhostkeys /etc/ssh/krl\n");
-        assert!(from_openssh(&query, &refusing).unwrap_err().contains("RevokedHostKeys"));
+        assert!(from_openssh(&query, &refusing, &Resolved::default())
+            .unwrap_err()
+            .contains("RevokedHostKeys"));
+    }
+
+    #[test]
+    fn only_default_lists_are_reordered() {
+        let list = |text: &str| text.split(',').map(String::from).collect::<Vec<_>>();
+        let default = list("a-cert,b-cert,a,b,c");
+        assert!(is_default_or_adjusted(&default, &default));
+        assert!(is_default_or_adjusted(&list("a-cert,a,c"), &default), "- removes");
+        assert!(is_default_or_adjusted(&list("a-cert,b-cert,a,b,c,x"), &default), "+ appends");
+        assert!(!is_default_or_adjusted(&list("x,a-cert,b-cert,a,b,c"), &default), "^ prepends");
+        assert!(!is_default_or_adjusted(&list("c,a"), &default), "written out");
     }
 }

@@ -35,7 +35,7 @@ pub struct KnownHostsFiles {
 }
 
 impl KnownHostsFiles {
-    fn all(&self) -> impl Iterator<Item = &Path> {
+    pub fn all(&self) -> impl Iterator<Item = &Path> {
         std::iter::once(self.own.as_path())
             .chain(self.user.iter().map(PathBuf::as_path))
             .chain(self.global.iter().map(PathBuf::as_path))
@@ -355,8 +355,9 @@ fn certificate_problem_for(certificate: &ssh_key::Certificate, principal: &str, 
     if now >= certificate.valid_before() {
         return Some("Certificate invalid: expired".into());
     }
+    // OpenSSH 9.2 compares host certificate principals literally, no wildcards.
     let principals = certificate.valid_principals();
-    if !principals.is_empty() && !principals.iter().any(|p| super::host_pattern::glob_match(p, principal)) {
+    if !principals.is_empty() && !principals.iter().any(|p| p == principal) {
         return Some("Certificate invalid: name is not a listed principal".into());
     }
     if !certificate.critical_options().is_empty() {
@@ -373,16 +374,23 @@ fn certificate_problem_for(certificate: &ssh_key::Certificate, principal: &str, 
 /// as it is when its first algorithm's key type is known for the host;
 /// otherwise the algorithms of key types already known (and every
 /// certificate algorithm, when a `@cert-authority` line names the host)
-/// first, the rest after, each group in configured order.
+/// first, the rest after, each group in configured order. A type counts as
+/// known when the first line of that type for the host is not revoked.
 pub fn preferred_algorithms(files: &KnownHostsFiles, lookup: &HostKeyLookup, configured: &[String]) -> Vec<String> {
     let entries = load(files, &lookup.name());
-    let known_types: Vec<String> = entries
-        .iter()
-        .filter(|e| e.marker == Marker::None)
-        .filter_map(|e| key_type_of(&e.blob))
-        .collect();
     let has_ca = entries.iter().any(|e| e.marker == Marker::CertAuthority);
-    let known = |algorithm: &str| known_types.iter().any(|t| t == plain_key_type(algorithm));
+    let known = |algorithm: &str| {
+        let wanted = plain_key_type(algorithm);
+        entries
+            .iter()
+            .filter(|e| e.marker == Marker::None)
+            .find(|e| key_type_of(&e.blob).as_deref() == Some(wanted))
+            .is_some_and(|first| {
+                !entries
+                    .iter()
+                    .any(|e| e.marker == Marker::Revoked && e.blob == first.blob)
+            })
+    };
     if configured.first().is_some_and(|best| known(best)) {
         return configured.to_vec();
     }
@@ -406,8 +414,9 @@ fn plain_key_type(algorithm: &str) -> &str {
 }
 
 /// Turns a verdict into the error that stops the connection, if any.
-pub fn enforce(verdict: Verdict, label: &str, key: &ServerKey) -> Result<(), TransportError> {
+pub fn enforce(verdict: Verdict, label: &str, lookup: &HostKeyLookup, key: &ServerKey) -> Result<(), TransportError> {
     let host = label.to_string();
+    let known_as = lookup.name();
     let fingerprint = key.fingerprint.clone();
     match verdict {
         Verdict::Trusted => Ok(()),
@@ -420,16 +429,20 @@ pub fn enforce(verdict: Verdict, label: &str, key: &ServerKey) -> Result<(), Tra
         }),
         Verdict::Unknown { .. } => Err(TransportError::HostKeyUnknown {
             host,
+            known_as,
             key_type: key.key_type.clone(),
             fingerprint,
         }),
         Verdict::Changed { offending } => Err(TransportError::HostKeyMismatch {
             host,
+            known_as,
+            key_type: key.key_type.clone(),
             fingerprint,
             offending: offending.to_string(),
         }),
         Verdict::Revoked => Err(TransportError::HostKeyRevoked {
             host,
+            known_as,
             key_type: key.key_type.clone(),
             fingerprint,
         }),

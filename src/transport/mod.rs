@@ -105,22 +105,37 @@ pub enum TransportError {
     Unreachable(String),
     #[error("authentication failed: {0}")]
     Auth(String),
-    #[error("no {key_type} host key is known for {host} ({fingerprint}): check it, then run `vigie trust {host}`")]
+    #[error(
+        "no {key_type} host key is known for {host} ({known_as}), which presents {fingerprint}: check it, then run \
+         `vigie trust {host}`"
+    )]
     HostKeyUnknown {
+        /// The inventory name (or, for a jump host, the hop as written).
         host: String,
+        /// The name looked up in known_hosts: `[host]:port`, or the alias.
+        known_as: String,
         key_type: String,
         fingerprint: String,
     },
-    #[error("HOST KEY CHANGED for {host}: now {fingerprint}, {offending} lists another key — refusing to connect")]
+    #[error(
+        "HOST KEY CHANGED for {host} ({known_as}): its {key_type} key is now {fingerprint}, and {offending} lists \
+         another key — refusing to connect"
+    )]
     HostKeyMismatch {
         host: String,
+        known_as: String,
+        key_type: String,
         fingerprint: String,
         /// `file:line` of the line with the other key.
         offending: String,
     },
-    #[error("REVOKED HOST KEY for {host}: its {key_type} key {fingerprint}, or the CA that signed its certificate, is marked @revoked — refusing to connect")]
+    #[error(
+        "REVOKED HOST KEY for {host} ({known_as}): its {key_type} key {fingerprint}, or the CA that signed its \
+         certificate, is marked @revoked — refusing to connect"
+    )]
     HostKeyRevoked {
         host: String,
+        known_as: String,
         key_type: String,
         fingerprint: String,
     },

@@ -40,11 +40,25 @@ impl Resolved {
         self.values.get(keyword).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// A keyword whose one value is a space-separated list (`userknownhostsfile`).
-    pub fn list(&self, keyword: &str) -> Vec<String> {
-        self.get(keyword)
-            .map(|v| v.split_whitespace().map(String::from).collect())
-            .unwrap_or_default()
+    /// A keyword whose one value is a space-separated list of file names
+    /// (`userknownhostsfile`). `ssh -G` prints a name holding a space
+    /// unquoted, so a word that does not start a path (`/` or `~`) belongs
+    /// to the name before it. `none` is no file.
+    pub fn path_list(&self, keyword: &str) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::new();
+        for word in self.get(keyword).unwrap_or_default().split(' ').filter(|w| !w.is_empty()) {
+            match paths.last_mut() {
+                Some(last) if !word.starts_with('/') && !word.starts_with('~') => {
+                    last.push(' ');
+                    last.push_str(word);
+                }
+                _ => paths.push(word.to_string()),
+            }
+        }
+        if paths == ["none"] {
+            paths.clear();
+        }
+        paths
     }
 
     pub fn flag(&self, keyword: &str) -> bool {
@@ -116,6 +130,20 @@ pub fn resolve(ssh: &Path, query: &Query) -> Result<Resolved, String> {
     Ok(Resolved::parse(&String::from_utf8_lossy(&output.stdout)))
 }
 
+/// What `ssh -G` prints with no configuration file at all (`-F /dev/null`):
+/// OpenSSH's built-in defaults, to tell a configured value from a default one.
+pub fn built_in_defaults(ssh: &Path) -> Resolved {
+    resolve(
+        ssh,
+        &Query {
+            destination: "vigie-defaults.invalid",
+            config_file: Some(Path::new("/dev/null")),
+            ..Query::default()
+        },
+    )
+    .unwrap_or_default()
+}
+
 fn run_with_timeout(mut command: Command, timeout: Duration) -> std::io::Result<std::process::Output> {
     let mut child = command.spawn()?;
     let deadline = Instant::now() + timeout;
@@ -151,10 +179,12 @@ pub struct Tokens {
     pub host_key_alias: Option<String>,
 }
 
-/// Expands `~/` and the `%` tokens of `text` as ssh does for file names and
-/// ProxyCommand. An unknown token is an error, as in ssh.
+/// Expands `~/`, `${VAR}` environment variables and the `%` tokens of
+/// `text` as ssh does for file names and ProxyCommand. An unknown token or
+/// an unset variable is an error, as in ssh.
 pub fn expand(text: &str, tokens: &Tokens) -> Result<String, String> {
     let local = LocalUser::current();
+    let text = expand_environment(text)?;
     let text = match text.strip_prefix("~/") {
         Some(rest) => format!("{}/{rest}", local.home.display()),
         None if text == "~" => local.home.display().to_string(),
@@ -185,6 +215,25 @@ pub fn expand(text: &str, tokens: &Tokens) -> Result<String, String> {
             other => return Err(format!("unknown token %{other} in {text:?}")),
         }
     }
+    Ok(out)
+}
+
+/// `${NAME}` → the value of environment variable NAME (ssh's `dollar_expand`).
+fn expand_environment(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated ${{ in {text:?}"))?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| format!("environment variable {name} of {text:?} is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -275,10 +324,13 @@ mod tests {
         );
         assert_eq!(resolved.get("user"), Some("bob"));
         assert_eq!(resolved.all("identityfile"), ["~/.ssh/id_a", "%d/k"]);
-        assert_eq!(resolved.list("userknownhostsfile"), ["/a", "/b"]);
+        assert_eq!(resolved.path_list("userknownhostsfile"), ["/a", "/b"]);
         assert_eq!(resolved.seconds("connecttimeout"), None);
         assert_eq!(resolved.seconds("serveraliveinterval"), None);
         assert!(resolved.flag("identitiesonly"));
+        let spaced = Resolved::parse("userknownhostsfile /h/.ssh/kh/with space /h/other\nglobalknownhostsfile none\n");
+        assert_eq!(spaced.path_list("userknownhostsfile"), ["/h/.ssh/kh/with space", "/h/other"]);
+        assert!(spaced.path_list("globalknownhostsfile").is_empty());
     }
 
     #[test]
@@ -299,5 +351,8 @@ mod tests {
         assert_eq!(expand("%C", &tokens).unwrap().len(), 40);
         assert!(expand("%z", &tokens).is_err());
         assert!(expand("50%", &tokens).is_err());
+        std::env::set_var("VIGIE_TEST_KEY_NAME", "ops");
+        assert_eq!(expand("/k/${VIGIE_TEST_KEY_NAME}-%r", &tokens).unwrap(), "/k/ops-root");
+        assert!(expand("/k/${VIGIE_SURELY_UNSET_VARIABLE}", &tokens).is_err());
     }
 }

@@ -141,6 +141,46 @@ impl SshHandle {
 struct Connection {
     session: Session,
     _tunnel: Tunnel,
+    /// The key the host proved in the handshake, and the state of the
+    /// known_hosts files it was checked against.
+    host_key: ServerKey,
+    checked_against: FilesStamp,
+}
+
+/// When each known_hosts file last changed (or that it is missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FilesStamp(Vec<Option<(std::time::SystemTime, u64)>>);
+
+impl FilesStamp {
+    fn of(files: &KnownHostsFiles) -> FilesStamp {
+        FilesStamp(
+            files
+                .all()
+                .map(|file| {
+                    let meta = std::fs::metadata(file).ok()?;
+                    Some((meta.modified().ok()?, meta.len()))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Connection {
+    /// A session stays open for hours: when a known_hosts file changes (a
+    /// key revoked, a line removed), its key is checked again, as a new
+    /// connection would be, before anything else runs on it.
+    fn still_trusted(&mut self, endpoint: &Endpoint, options: &SshOptions) -> Result<(), TransportError> {
+        let files = options.known_hosts_for(endpoint);
+        let stamp = FilesStamp::of(&files);
+        if stamp == self.checked_against {
+            return Ok(());
+        }
+        let lookup = endpoint.host_key_lookup();
+        let verdict = known_hosts::check(&files, &lookup, &self.host_key, unix_now());
+        known_hosts::enforce(verdict, &endpoint.label, &lookup, &self.host_key)?;
+        self.checked_against = stamp;
+        Ok(())
+    }
 }
 
 struct SessionThread {
@@ -217,6 +257,13 @@ impl SessionThread {
 
     fn run_once(&mut self, request: &CommandRequest) -> Result<CommandOutput, CommandError> {
         self.ensure_connected().map_err(CommandError::Failed)?;
+        let endpoint = self.endpoint().map_err(CommandError::Failed)?;
+        if let Some(connection) = &mut self.connection {
+            if let Err(refused) = connection.still_trusted(&endpoint, &self.options) {
+                self.connection = None;
+                return Err(CommandError::Failed(refused));
+            }
+        }
         let Some(connection) = &self.connection else {
             return Err(CommandError::Failed(TransportError::Other("not connected".into())));
         };
@@ -357,11 +404,15 @@ fn prefer_host_key_algorithms(
     } else {
         endpoint.host_key_algorithms.clone()
     };
-    let ordered = known_hosts::preferred_algorithms(
-        &options.known_hosts_for(endpoint),
-        &endpoint.host_key_lookup(),
-        &configured,
-    );
+    let ordered = if endpoint.order_host_key_algorithms {
+        known_hosts::preferred_algorithms(
+            &options.known_hosts_for(endpoint),
+            &endpoint.host_key_lookup(),
+            &configured,
+        )
+    } else {
+        configured.clone()
+    };
     let supported = session
         .supported_algs(MethodType::HostKey)
         .map_err(|e| TransportError::Other(e.message().to_string()))?;
@@ -422,19 +473,19 @@ fn connect(endpoint: &Endpoint, options: &SshOptions) -> Result<Connection, Tran
     let (session, tunnel) = handshake(endpoint, options)?;
     let key =
         ServerKey::from_session(&session).ok_or_else(|| TransportError::Other("the server sent no host key".into()))?;
-    let verdict = known_hosts::check(
-        &options.known_hosts_for(endpoint),
-        &endpoint.host_key_lookup(),
-        &key,
-        unix_now(),
-    );
-    known_hosts::enforce(verdict, &endpoint.label, &key)?;
+    let files = options.known_hosts_for(endpoint);
+    let checked_against = FilesStamp::of(&files);
+    let lookup = endpoint.host_key_lookup();
+    let verdict = known_hosts::check(&files, &lookup, &key, unix_now());
+    known_hosts::enforce(verdict, &endpoint.label, &lookup, &key)?;
     auth::authenticate(&session, endpoint, options.passphrase.as_ref())?;
     let keepalive = endpoint.server_alive_interval.unwrap_or(options.keepalive);
     session.set_keepalive(false, u32::try_from(keepalive.as_secs()).unwrap_or(60).max(1));
     Ok(Connection {
         session,
         _tunnel: tunnel,
+        host_key: key,
+        checked_against,
     })
 }
 

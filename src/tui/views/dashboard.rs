@@ -200,7 +200,10 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::raw(""));
     match host.health() {
         Some(health) => lines.extend(health_lines(host, health, bar_width)),
-        None => lines.push(Line::raw("waiting for the first poll…")),
+        None => lines.push(Line::raw(match host.reachability {
+            Reachability::Unknown => "waiting for the first poll…",
+            _ => "no health data yet: the host has not answered a probe",
+        })),
     }
     if let Some(reading) = &host.reading {
         lines.extend(service_lines(reading, bar_width));
