@@ -87,10 +87,11 @@ const CERTIFIED: usize = 2;
 const EXPIRED: usize = 3;
 const MISNAMED: usize = 4;
 const PORT_22: usize = 5;
+const WILDCARD: usize = 6;
 
 impl World {
     fn start() -> World {
-        let mut lab = SshLab::start(6);
+        let mut lab = SshLab::start(7);
         let dir = tempfile::tempdir().unwrap();
         let key = |name: &str, key_type: &str| {
             let path = dir.path().join(name);
@@ -134,6 +135,7 @@ impl World {
             (CERTIFIED, "-5m:+1d", None),
             (EXPIRED, "20200101:20200102", None),
             (MISNAMED, "-5m:+1d", Some("other.example.org")),
+            (WILDCARD, "-5m:+1d", Some("127.0.0.*")),
         ] {
             let host_dir = lab.hosts[index].dir.clone();
             let address = lab.hosts[index].address.to_string();
@@ -222,6 +224,8 @@ struct Case {
     agent: Vec<PathBuf>,
     /// Keys loaded into a second agent at `~/agent2.sock`.
     second_agent: Vec<PathBuf>,
+    /// A jump given to both: `-J` to ssh, `jump =` in vigie.toml.
+    jump: Option<String>,
     /// The lab key is at `~/.ssh/id_lab` (otherwise only agents hold keys).
     lab_key_file: bool,
     expected: Verdict,
@@ -238,6 +242,7 @@ impl Case {
             files: Vec::new(),
             agent: Vec::new(),
             second_agent: Vec::new(),
+            jump: None,
             lab_key_file: true,
             expected,
         }
@@ -395,6 +400,25 @@ fn cases(w: &World) -> Vec<Case> {
             Verdict::Revoked,
         ),
         Case::new(
+            "wildcard principal",
+            w,
+            WILDCARD,
+            ca.clone(),
+            Verdict::CertificateInvalid,
+        ),
+        Case::new(
+            "a revoked key type is not asked for",
+            w,
+            MULTI,
+            format!(
+                "{}{}@revoked * {}\n",
+                line(MULTI, &w.ed25519(MULTI)),
+                line(MULTI, &w.host_key(MULTI, "ssh_host_ecdsa_key")),
+                w.ed25519(MULTI)
+            ),
+            Verdict::Reachable,
+        ),
+        Case::new(
             "CA line for other hosts only",
             w,
             CERTIFIED,
@@ -410,6 +434,29 @@ fn cases(w: &World) -> Vec<Case> {
         .push((".ssh/to_hash".into(), line(PLAIN, &w.ed25519(PLAIN))));
     hashed.known_hosts = "@hash .ssh/to_hash".into();
     all.push(hashed);
+
+    // HostKeyAlgorithms: a list written out is offered as it is; one
+    // adjusted with `-` is still reordered by the known keys.
+    let mut written = Case::new(
+        "HostKeyAlgorithms written out",
+        w,
+        MULTI,
+        line(MULTI, &w.ed25519(MULTI)),
+        Verdict::Changed,
+    );
+    written
+        .config
+        .push_str("    HostKeyAlgorithms rsa-sha2-512,ssh-ed25519\n");
+    all.push(written);
+    let mut adjusted = Case::new(
+        "HostKeyAlgorithms adjusted with -",
+        w,
+        MULTI,
+        line(MULTI, &w.host_key(MULTI, "ssh_host_ecdsa_key")),
+        Verdict::Reachable,
+    );
+    adjusted.config.push_str("    HostKeyAlgorithms -rsa-sha2-256\n");
+    all.push(adjusted);
 
     // Files named by the configuration.
     let mut global = Case::new("global known_hosts file", w, PLAIN, String::new(), Verdict::Reachable);
@@ -427,6 +474,20 @@ fn cases(w: &World) -> Vec<Case> {
         .files
         .push((".ssh/hosts.d/target".into(), line(PLAIN, &w.ed25519(PLAIN))));
     all.push(user_file);
+    let mut spaced = Case::new(
+        "UserKnownHostsFile with a space",
+        w,
+        PLAIN,
+        String::new(),
+        Verdict::Reachable,
+    );
+    spaced
+        .config
+        .push_str("    UserKnownHostsFile \"~/.ssh/fleet hosts\"\n");
+    spaced
+        .files
+        .push((".ssh/fleet hosts".into(), line(PLAIN, &w.ed25519(PLAIN))));
+    all.push(spaced);
     let mut global_option = Case::new("GlobalKnownHostsFile", w, PLAIN, String::new(), Verdict::Reachable);
     global_option.config.push_str("    GlobalKnownHostsFile ~/fleet_keys\n");
     global_option
@@ -468,6 +529,11 @@ fn cases(w: &World) -> Vec<Case> {
         std::fs::read_to_string(&w.lab.client_key).unwrap(),
     ));
     all.push(tokens);
+    let mut environment = Case::new("IdentityFile ${VAR}", w, PLAIN, known_plain.clone(), Verdict::Reachable);
+    environment.config = environment
+        .config
+        .replace("~/.ssh/id_lab", "~/.ssh/${VIGIE_CONFORMANCE_KEY}");
+    all.push(environment);
 
     // Authentication.
     let agent_only = |name, expected| {
@@ -502,6 +568,32 @@ fn cases(w: &World) -> Vec<Case> {
     locked.config.push_str("    IdentityFile ~/.ssh/id_locked\n");
     add_encrypted_key(&mut locked, w);
     all.push(locked);
+    let mut public_only = agent_only(
+        "IdentitiesOnly, a public key file whose key is in the agent",
+        Verdict::Reachable,
+    );
+    public_only.agent = vec![w.strangers[0].clone(), w.lab.client_key.clone()];
+    public_only
+        .config
+        .push_str("    IdentitiesOnly yes\n    IdentityFile ~/.ssh/token.pub\n");
+    public_only.files.push((
+        ".ssh/token.pub".into(),
+        std::fs::read_to_string(w.lab.client_key.with_extension("pub")).unwrap(),
+    ));
+    all.push(public_only);
+    let mut private_elsewhere = agent_only(
+        "IdentitiesOnly, only FILE.pub next to a missing FILE",
+        Verdict::Reachable,
+    );
+    private_elsewhere.agent = vec![w.strangers[0].clone(), w.lab.client_key.clone()];
+    private_elsewhere
+        .config
+        .push_str("    IdentitiesOnly yes\n    IdentityFile ~/.ssh/token\n");
+    private_elsewhere.files.push((
+        ".ssh/token.pub".into(),
+        std::fs::read_to_string(w.lab.client_key.with_extension("pub")).unwrap(),
+    ));
+    all.push(private_elsewhere);
     let mut second = agent_only("IdentityAgent names another agent", Verdict::Reachable);
     second.agent = vec![w.strangers[0].clone()];
     second.second_agent = vec![w.lab.client_key.clone()];
@@ -537,6 +629,34 @@ fn cases(w: &World) -> Vec<Case> {
     );
     jump_unknown.config = jump_config;
     all.push(jump_unknown);
+    let three_known = format!("{jump_known}{}", line(PORT_22, &w.ed25519(PORT_22)));
+    let mut two_hops = Case::new("two jumps given to both", w, MULTI, three_known, Verdict::Reachable);
+    two_hops.config = format!(
+        "{}{}{}",
+        w.block("target", MULTI),
+        w.block("bastion", PLAIN),
+        w.block("inner", PORT_22)
+    );
+    two_hops.jump = Some("bastion,inner".into());
+    all.push(two_hops);
+    let mut jump_refused = Case::new(
+        "a jump host that refuses the key",
+        w,
+        MULTI,
+        jump_known.clone(),
+        Verdict::Auth,
+    );
+    jump_refused.config = format!(
+        "{}{}",
+        w.block("target", MULTI),
+        w.block("bastion", PLAIN).replace("~/.ssh/id_lab", "~/.ssh/stranger")
+    );
+    jump_refused.files.push((
+        ".ssh/stranger".into(),
+        std::fs::read_to_string(&w.strangers[0]).unwrap(),
+    ));
+    jump_refused.jump = Some("bastion".into());
+    all.push(jump_refused);
     let mut proxy = Case::new("ProxyCommand", w, MULTI, jump_known, Verdict::Reachable);
     proxy.config = format!(
         "{}    ProxyCommand ssh -o BatchMode=yes -W %h:%p bastion\n{}",
@@ -610,9 +730,13 @@ fn run_case(world: &World, case: &Case) -> Outcome {
         &vigie_toml,
         format!(
             "[settings]\nconnect_timeout = \"5s\"\ncommand_timeout = \"10s\"\nknown_hosts = \"{}\"\n\n\
-             [[hosts]]\nname = \"target\"\naddress = \"{}\"\n",
+             [[hosts]]\nname = \"target\"\naddress = \"{}\"\n{}",
             root.path().join("vigie_pins").display(),
-            case.destination
+            case.destination,
+            case.jump
+                .as_ref()
+                .map(|j| format!("jump = \"{j}\"\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap();
@@ -623,7 +747,7 @@ fn run_case(world: &World, case: &Case) -> Outcome {
 mount --bind "$CASE_HOME" "$PASSWD_HOME"
 mount --bind "$CASE_ETC" /etc/ssh
 set +e
-ssh -T -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 "$DESTINATION" true \
+ssh -T -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 $JUMP "$DESTINATION" true \
     </dev/null >/dev/null 2>"$OUT/ssh.err"
 echo $? > "$OUT/ssh.rc"
 "$VIGIE" status --json --config "$VIGIE_TOML" </dev/null >"$OUT/vigie.json" 2>"$OUT/vigie.err"
@@ -635,6 +759,11 @@ exit 0
         .env("PASSWD_HOME", passwd_home())
         .env("CASE_ETC", &etc)
         .env("DESTINATION", &case.destination)
+        .env(
+            "JUMP",
+            case.jump.as_ref().map(|j| format!("-J {j}")).unwrap_or_default(),
+        )
+        .env("VIGIE_CONFORMANCE_KEY", "id_lab")
         .env("OUT", root.path())
         .env("VIGIE", env!("CARGO_BIN_EXE_vigie"))
         .env("VIGIE_TOML", &vigie_toml)

@@ -293,3 +293,48 @@ fn an_ssh_config_named_by_vigie_toml_and_the_agent_are_honoured() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(host(&json, "db")["reachable"], true, "{json}");
 }
+
+#[test]
+fn a_login_that_never_runs_the_probe_is_not_healthy() {
+    let mut lab = SshLab::start(1);
+    // As with a `nologin` shell: the login works, the probe never runs.
+    lab.restart_host_with(
+        0,
+        "ForceCommand echo 'This account is currently not available.'; exit 1\n",
+        None,
+    );
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&lab.known_hosts)).unwrap();
+    let (code, json, _) = status_json(home.path(), &config);
+    let lab1 = host(&json, "lab1");
+    assert_eq!(lab1["reachable"], false, "{json}");
+    let error = lab1["error"].as_str().unwrap();
+    assert!(
+        error.contains("the probe did not run") && error.contains("currently not available"),
+        "{error}"
+    );
+    assert_eq!(code, 2, "an unreachable host is critical");
+}
+
+#[test]
+fn vigie_check_names_a_broken_ssh_config_with_ssh_s_own_line() {
+    let home = tempfile::tempdir().unwrap();
+    let ssh_config = home.path().join("ssh_config");
+    std::fs::write(&ssh_config, "Host db\n    HostNmae 10.0.0.5\n").unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[settings]\nssh_config = \"{}\"\n\n[[hosts]]\nname = \"db\"\n",
+            ssh_config.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = vigie(home.path(), &["--config", config.to_str().unwrap(), "check"], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("host \"db\"") && stderr.contains("line 2") && stderr.contains("hostnmae"),
+        "{stderr}"
+    );
+}

@@ -235,3 +235,25 @@ fn socket_owner(port: u16) -> Option<i32> {
     }
     None
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_while_the_session_is_open_stops_it_at_once() {
+    let lab = SshLab::start(1);
+    let transport = lab.transport(0);
+    let out = transport
+        .run(CommandRequest::new("echo before", Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"before\n");
+    // The session stays open; the key is revoked in a known_hosts file meanwhile.
+    let mut known_hosts = std::fs::read_to_string(&lab.known_hosts).unwrap();
+    known_hosts.push_str(&format!("@revoked * {}\n", lab.hosts[0].host_public_key));
+    std::fs::write(&lab.known_hosts, known_hosts).unwrap();
+    let refused = transport
+        .run(CommandRequest::new("echo after", Duration::from_secs(5)))
+        .await;
+    assert!(
+        matches!(refused, Err(TransportError::HostKeyRevoked { .. })),
+        "{refused:?}"
+    );
+}

@@ -103,12 +103,10 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             if value.split(',').any(|hop| hop.trim() == name) {
                 problems.push(at(jump.span(), format!("host {name:?} cannot be its own jump host")));
             } else if let Err(why) = check_jump(value) {
-                problems.push(
-                    at(jump.span(), format!("bad jump host {value:?}: {why}")).with_hint(
-                        "name a host of this file, or write [user@]host[:port]; several hops are \
+                problems.push(at(jump.span(), format!("bad jump host {value:?}: {why}")).with_hint(
+                    "name a host of this file, or write [user@]host[:port]; several hops are \
                          separated by commas, first hop first",
-                    ),
-                );
+                ));
             }
         }
     }

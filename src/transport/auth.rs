@@ -158,10 +158,7 @@ fn is_default_identity(path: &Path) -> bool {
         "id_dsa",
     ];
     let ssh_dir = super::openssh::LocalUser::current().home.join(".ssh");
-    path.parent() == Some(ssh_dir.as_path())
-        && path
-            .file_name()
-            .is_some_and(|name| DEFAULTS.iter().any(|d| name == *d))
+    path.parent() == Some(ssh_dir.as_path()) && path.file_name().is_some_and(|name| DEFAULTS.iter().any(|d| name == *d))
 }
 
 fn public_file_of(path: &Path) -> PathBuf {

@@ -283,7 +283,11 @@ const UNSUPPORTED_REFUSING_OPTIONS: &[(&str, &str)] = &[
     ("knownhostscommand", "KnownHostsCommand"),
 ];
 
-fn from_openssh(query: &HostQuery, resolved: &Resolved, defaults: &Resolved) -> Result<(Endpoint, Option<String>), String> {
+fn from_openssh(
+    query: &HostQuery,
+    resolved: &Resolved,
+    defaults: &Resolved,
+) -> Result<(Endpoint, Option<String>), String> {
     for (keyword, option) in UNSUPPORTED_REFUSING_OPTIONS {
         if resolved.get(keyword).is_some_and(|v| v != "none") {
             return Err(format!(
@@ -504,8 +508,14 @@ port = 2200
         let default = list("a-cert,b-cert,a,b,c");
         assert!(is_default_or_adjusted(&default, &default));
         assert!(is_default_or_adjusted(&list("a-cert,a,c"), &default), "- removes");
-        assert!(is_default_or_adjusted(&list("a-cert,b-cert,a,b,c,x"), &default), "+ appends");
-        assert!(!is_default_or_adjusted(&list("x,a-cert,b-cert,a,b,c"), &default), "^ prepends");
+        assert!(
+            is_default_or_adjusted(&list("a-cert,b-cert,a,b,c,x"), &default),
+            "+ appends"
+        );
+        assert!(
+            !is_default_or_adjusted(&list("x,a-cert,b-cert,a,b,c"), &default),
+            "^ prepends"
+        );
         assert!(!is_default_or_adjusted(&list("c,a"), &default), "written out");
     }
 }

@@ -46,7 +46,12 @@ impl Resolved {
     /// to the name before it. `none` is no file.
     pub fn path_list(&self, keyword: &str) -> Vec<String> {
         let mut paths: Vec<String> = Vec::new();
-        for word in self.get(keyword).unwrap_or_default().split(' ').filter(|w| !w.is_empty()) {
+        for word in self
+            .get(keyword)
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|w| !w.is_empty())
+        {
             match paths.last_mut() {
                 Some(last) if !word.starts_with('/') && !word.starts_with('~') => {
                     last.push(' ');
@@ -225,9 +230,7 @@ fn expand_environment(text: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unterminated ${{ in {text:?}"))?;
+        let end = after.find('}').ok_or_else(|| format!("unterminated ${{ in {text:?}"))?;
         let name = &after[..end];
         let value = std::env::var(name).map_err(|_| format!("environment variable {name} of {text:?} is not set"))?;
         out.push_str(&value);
@@ -329,7 +332,10 @@ mod tests {
         assert_eq!(resolved.seconds("serveraliveinterval"), None);
         assert!(resolved.flag("identitiesonly"));
         let spaced = Resolved::parse("userknownhostsfile /h/.ssh/kh/with space /h/other\nglobalknownhostsfile none\n");
-        assert_eq!(spaced.path_list("userknownhostsfile"), ["/h/.ssh/kh/with space", "/h/other"]);
+        assert_eq!(
+            spaced.path_list("userknownhostsfile"),
+            ["/h/.ssh/kh/with space", "/h/other"]
+        );
         assert!(spaced.path_list("globalknownhostsfile").is_empty());
     }
 

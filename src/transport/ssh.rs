@@ -809,6 +809,8 @@ fn jump_error(jump: &str, error: TransportError) -> TransportError {
         | TransportError::HostKeyRevoked { .. }
         | TransportError::HostCertificateInvalid { .. }
         | TransportError::Config(_) => error,
+        // Refused by the jump host's sshd is still "refused": say which host.
+        TransportError::Auth(why) => TransportError::Auth(format!("on jump host {jump}, {why}")),
         other => TransportError::Unreachable(format!("jump host {jump}: {other}")),
     }
 }
