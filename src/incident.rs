@@ -9,25 +9,12 @@ use crate::timeline::store::{read_all, DEFAULT_OUTPUT_CAP};
 use crate::timeline::view::{amended, Mark};
 use crate::timeline::{Event, NewEvent, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Minor,
-    Major,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Investigating,
-    Identified,
-    Mitigated,
-    Resolved,
-}
+// The incident's severity and status are timeline vocabulary (they are
+// recorded in events), so they live with the other payloads.
+pub use crate::timeline::payload::{Severity, Status};
 
 impl Severity {
     pub const ALL: [Severity; 3] = [Severity::Minor, Severity::Major, Severity::Critical];

@@ -7,8 +7,11 @@
 use super::format::{Command, InputKind, Playbook, Risk};
 use crate::probe::shell::quote;
 use crate::timeline::event::kinds;
-use crate::timeline::NewEvent;
-use serde_json::json;
+use crate::timeline::payload::{
+    CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone, StepFailed,
+    StepSkipped, StepStarted,
+};
+use crate::timeline::{NewEvent, Payload};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -201,10 +204,12 @@ impl Engine {
         match (std::mem::replace(&mut self.phase, Phase::Done), event) {
             (Phase::NotStarted, RunEvent::Start) => match self.resume.take() {
                 None => {
-                    let mut effects = vec![Effect::Record(self.record(
-                        kinds::PLAYBOOK_STARTED,
-                        json!({"playbook": self.playbook.id, "title": self.playbook.title, "inputs": self.public_inputs()}),
-                    ))];
+                    let mut effects = vec![Effect::Record(self.record(Payload::PlaybookStarted(PlaybookStarted {
+                        playbook: self.playbook.id.clone(),
+                        title: self.playbook.title.clone(),
+                        inputs: self.public_inputs(),
+                        run: self.run.clone(),
+                    })))];
                     effects.extend(self.enter_step());
                     effects
                 }
@@ -222,7 +227,10 @@ impl Engine {
                     }]
                 }
             }
-            (Phase::Manual, RunEvent::ManualDone) => self.step_done(json!({"manual": true})),
+            (Phase::Manual, RunEvent::ManualDone) => self.step_done(StepDone {
+                manual: Some(true),
+                ..StepDone::default()
+            }),
             (
                 Phase::Running {
                     mut pending,
@@ -231,10 +239,15 @@ impl Engine {
                 RunEvent::CommandFinished { item, exit, output, ms },
             ) => {
                 pending.retain(|p| *p != item);
-                let mut finished = self.record(
-                    kinds::COMMAND_FINISHED,
-                    json!({"step": self.step_id(), "item": item, "exit": exit, "ms": ms, "output": output}),
-                );
+                let mut finished = self.record(Payload::CommandFinished(CommandFinished {
+                    step: Some(self.step_id()),
+                    run: Some(self.run.clone()),
+                    item: item.clone(),
+                    exit,
+                    ms: Some(ms),
+                    output: output.clone(),
+                    ..CommandFinished::default()
+                }));
                 if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
                     finished.host = Some(host.clone());
                 }
@@ -270,20 +283,27 @@ impl Engine {
             (Phase::Failed | Phase::Manual | Phase::Confirming, RunEvent::Skip { reason })
                 if !reason.trim().is_empty() =>
             {
-                let mut effects = vec![Effect::Record(
-                    self.record(kinds::STEP_SKIPPED, json!({"step": self.step_id(), "reason": reason})),
-                )];
+                let mut effects = vec![Effect::Record(self.record(Payload::StepSkipped(StepSkipped {
+                    step: self.step_id(),
+                    reason,
+                    run: self.run.clone(),
+                })))];
                 effects.extend(self.next_step());
                 effects
             }
             (phase, RunEvent::Abort { reason }) if phase != Phase::Done => {
                 self.phase = Phase::Done;
                 vec![
-                    Effect::Record(self.record(
-                        kinds::PLAYBOOK_FINISHED,
-                        json!({"playbook": self.playbook.id, "outcome": "aborted", "reason": reason, "step": self.step_id()}),
-                    )),
-                    Effect::Finished { outcome: Outcome::Aborted },
+                    Effect::Record(self.record(Payload::PlaybookFinished(PlaybookFinished {
+                        playbook: self.playbook.id.clone(),
+                        outcome: "aborted".into(),
+                        reason: Some(reason),
+                        step: Some(self.step_id()),
+                        run: self.run.clone(),
+                    }))),
+                    Effect::Finished {
+                        outcome: Outcome::Aborted,
+                    },
                 ]
             }
             // Anything else is out of order: ignore it, keep the phase.
@@ -313,10 +333,12 @@ impl Engine {
     }
 
     fn take_up(&mut self, progress: Progress) -> Vec<Effect> {
-        let mut effects = vec![Effect::Record(self.record(
-            kinds::PLAYBOOK_RESUMED,
-            json!({"playbook": self.playbook.id, "finished_steps": progress.finished_steps, "interrupted": progress.interrupted}),
-        ))];
+        let mut effects = vec![Effect::Record(self.record(Payload::PlaybookResumed(PlaybookResumed {
+            playbook: self.playbook.id.clone(),
+            finished_steps: progress.finished_steps.clone(),
+            interrupted: progress.interrupted.clone(),
+            run: self.run.clone(),
+        })))];
         while self
             .playbook
             .steps
@@ -331,9 +353,7 @@ impl Engine {
                 "outcome unknown: vigie stopped while this step ran; check its effect on the host, then retry or skip"
                     .to_string();
             self.phase = Phase::Failed;
-            effects.push(Effect::Record(
-                self.record(kinds::STEP_FAILED, json!({"step": self.step_id(), "error": error})),
-            ));
+            effects.push(Effect::Record(self.step_failed(&error)));
             effects.push(Effect::AskRecovery { step: self.step, error });
         } else {
             effects.extend(self.enter_step());
@@ -341,10 +361,10 @@ impl Engine {
         effects
     }
 
-    fn record(&self, kind: &str, data: serde_json::Value) -> NewEvent {
-        let mut data = data;
-        data["run"] = json!(self.run);
-        let mut event = NewEvent::new(kind, data);
+    /// The event for `payload` (which carries this run's id), on the host
+    /// the current step's command targets.
+    fn record(&self, payload: Payload) -> NewEvent {
+        let mut event = NewEvent::from(payload);
         if let Some(command) = self.playbook.steps.get(self.step).and_then(|s| s.command.as_ref()) {
             event.host = self.resolve_target(command);
         }
@@ -378,9 +398,11 @@ impl Engine {
         let Some(step) = self.playbook.steps.get(self.step) else {
             return self.finish();
         };
-        let mut effects = vec![Effect::Record(
-            self.record(kinds::STEP_STARTED, json!({"step": step.id, "title": step.title})),
-        )];
+        let mut effects = vec![Effect::Record(self.record(Payload::StepStarted(StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            run: self.run.clone(),
+        })))];
         match &step.command {
             None => {
                 self.phase = Phase::Manual;
@@ -444,10 +466,12 @@ impl Engine {
         let mut effects = Vec::new();
         for item in &items {
             let script = self.script(&command.script, item.as_deref());
-            effects.push(Effect::Record(self.record(
-                kinds::COMMAND_SENT,
-                json!({"step": step.id, "item": item, "command": command.script}),
-            )));
+            effects.push(Effect::Record(self.record(Payload::CommandSent(CommandSent {
+                step: step.id.clone(),
+                item: item.clone(),
+                command: command.script.clone(),
+                run: self.run.clone(),
+            }))));
             effects.push(Effect::Run {
                 step: self.step,
                 target: target.clone(),
@@ -462,7 +486,10 @@ impl Engine {
         };
         if effects.is_empty() {
             // each= over an empty selection: nothing to do.
-            return self.step_done(json!({"items": 0}));
+            return self.step_done(StepDone {
+                items: Some(0),
+                ..StepDone::default()
+            });
         }
         effects
     }
@@ -475,10 +502,12 @@ impl Engine {
         let script = self.script(&command.script, None);
         let mut effects = Vec::new();
         for host in &members {
-            let mut sent = self.record(
-                kinds::COMMAND_SENT,
-                json!({"step": step_id, "item": host, "command": command.script}),
-            );
+            let mut sent = self.record(Payload::CommandSent(CommandSent {
+                step: step_id.clone(),
+                item: Some(host.clone()),
+                command: command.script.clone(),
+                run: self.run.clone(),
+            }));
             sent.host = Some(host.clone());
             effects.push(Effect::Record(sent));
             effects.push(Effect::Run {
@@ -494,7 +523,10 @@ impl Engine {
             failures: vec![],
         };
         if effects.is_empty() {
-            return self.step_done(json!({"items": 0}));
+            return self.step_done(StepDone {
+                items: Some(0),
+                ..StepDone::default()
+            });
         }
         effects
     }
@@ -548,25 +580,34 @@ impl Engine {
             return vec![];
         }
         if failures.is_empty() {
-            return self.step_done(json!({}));
+            return self.step_done(StepDone::default());
         }
         let error = failures.join("; ");
         self.phase = Phase::Failed;
         vec![
-            Effect::Record(self.record(kinds::STEP_FAILED, json!({"step": self.step_id(), "error": error}))),
+            Effect::Record(self.step_failed(&error)),
             Effect::AskRecovery { step: self.step, error },
         ]
     }
 
-    fn step_done(&mut self, data: serde_json::Value) -> Vec<Effect> {
-        let mut data = data;
-        data["step"] = json!(self.step_id());
-        // Captures go with the step, so that a resumed run gets them back.
-        let captures = std::mem::take(&mut self.step_captures);
-        if !captures.is_empty() {
-            data["captures"] = json!(captures);
-        }
-        let mut effects = vec![Effect::Record(self.record(kinds::STEP_DONE, data))];
+    fn step_failed(&self, error: &str) -> NewEvent {
+        self.record(Payload::StepFailed(StepFailed {
+            step: self.step_id(),
+            error: error.to_string(),
+            run: self.run.clone(),
+        }))
+    }
+
+    /// Records the current step done (`done` says how) and moves on.
+    fn step_done(&mut self, done: StepDone) -> Vec<Effect> {
+        let done = StepDone {
+            step: self.step_id(),
+            run: self.run.clone(),
+            // Captures go with the step, so that a resumed run gets them back.
+            captures: std::mem::take(&mut self.step_captures),
+            ..done
+        };
+        let mut effects = vec![Effect::Record(self.record(Payload::StepDone(done)))];
         effects.extend(self.next_step());
         effects
     }
@@ -579,10 +620,12 @@ impl Engine {
     fn finish(&mut self) -> Vec<Effect> {
         self.phase = Phase::Done;
         vec![
-            Effect::Record(NewEvent::new(
-                kinds::PLAYBOOK_FINISHED,
-                json!({"playbook": self.playbook.id, "outcome": "completed", "run": self.run}),
-            )),
+            Effect::Record(NewEvent::from(Payload::PlaybookFinished(PlaybookFinished {
+                playbook: self.playbook.id.clone(),
+                outcome: "completed".into(),
+                run: self.run.clone(),
+                ..PlaybookFinished::default()
+            }))),
             Effect::Finished {
                 outcome: Outcome::Completed,
             },
@@ -770,6 +813,7 @@ pub fn check_vm_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::Path;
 
     const PLAYBOOK: &str = include_str!("../../tests/fixtures/playbooks/good.md");

@@ -6,6 +6,7 @@
 //! the chain and `verify` names the line.
 
 pub mod event;
+pub mod payload;
 pub mod redact;
 pub mod store;
 pub mod verify;
@@ -13,6 +14,7 @@ pub mod view;
 pub mod writer;
 
 pub use event::{Event, NewEvent};
+pub use payload::Payload;
 pub use store::{Follower, Timeline, TimelineError, TimelineOptions};
 
 /// File name of the timeline inside an incident directory.

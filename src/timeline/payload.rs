@@ -1,0 +1,513 @@
+//! The timeline's vocabulary: one type per event kind, one enum over them.
+//!
+//! On disk an event is `kind` plus a JSON object `data` (see `event.rs`);
+//! these types are how the rest of vigie writes and reads that object, so
+//! that a field is named in one place and a reader `match`es every kind. A
+//! payload becomes `data` through `serde_json::Value`, whose objects keep
+//! their keys sorted: the bytes are those vigie always wrote. Reading is
+//! lenient, as the events of a file written by hand (`vigie timeline
+//! append`) or by a newer vigie must still read: a missing field is empty,
+//! and data that does not fit its kind is [`Payload::Unknown`].
+
+use super::event::{kinds, Event, NewEvent};
+use super::view::Amendment;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Investigating,
+    Identified,
+    Mitigated,
+    Resolved,
+}
+
+/// `incident.declared`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentDeclared {
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+}
+
+/// `severity.changed` and `status.changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub from: T,
+    pub to: T,
+}
+
+/// `role.assigned`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleAssigned {
+    pub who: String,
+    pub role: String,
+}
+
+/// `note` and `decision`: free text, with report tags (`summary`, `impact`...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// `action_item`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionItem {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+}
+
+/// `alert.raised`, `alert.cleared`, `host.unreachable`: what the fleet said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `playbook.started`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookStarted {
+    #[serde(default)]
+    pub playbook: String,
+    #[serde(default)]
+    pub title: String,
+    /// Input values, secrets masked.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `playbook.resumed`: a run taken up after vigie stopped in the middle of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookResumed {
+    #[serde(default)]
+    pub playbook: String,
+    #[serde(default)]
+    pub finished_steps: Vec<String>,
+    /// The step that was running when vigie stopped (written as `null` when none).
+    #[serde(default)]
+    pub interrupted: Option<String>,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `playbook.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookFinished {
+    #[serde(default)]
+    pub playbook: String,
+    /// `completed` or `aborted`.
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The step an aborted run stopped at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `step.started`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepStarted {
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `step.done`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepDone {
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub run: String,
+    /// A step without a command, done by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<bool>,
+    /// A step over a list (`each=`) that was empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<u64>,
+    /// Values the step's `expect` captured, restored when a run is resumed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+}
+
+/// `step.skipped`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepSkipped {
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `step.failed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepFailed {
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `checklist.ticked`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChecklistTicked {
+    #[serde(default)]
+    pub run: String,
+    #[serde(default)]
+    pub step: String,
+    /// The box's text.
+    #[serde(default)]
+    pub item: String,
+    #[serde(default)]
+    pub ticked: bool,
+}
+
+/// `command.sent`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandSent {
+    #[serde(default)]
+    pub step: String,
+    /// The VM or group member it runs for (written as `null` when none).
+    #[serde(default)]
+    pub item: Option<String>,
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub run: String,
+}
+
+/// `command.finished`. Written by a playbook run, or by a script outside any
+/// (then without `run` or `step`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandFinished {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Written as `null` when none.
+    #[serde(default)]
+    pub item: Option<String>,
+    /// `null` when killed (a timeout, a cancel).
+    #[serde(default)]
+    pub exit: Option<i32>,
+    #[serde(default)]
+    pub ms: Option<u64>,
+    #[serde(default)]
+    pub output: String,
+    /// The output's full size, when the timeline kept only its beginning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_truncated: Option<bool>,
+}
+
+/// What one event says, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    IncidentDeclared(IncidentDeclared),
+    SeverityChanged(Change<Severity>),
+    StatusChanged(Change<Status>),
+    RoleAssigned(RoleAssigned),
+    Note(Note),
+    Decision(Note),
+    ActionItem(ActionItem),
+    AlertRaised(FleetEvent),
+    AlertCleared(FleetEvent),
+    HostUnreachable(FleetEvent),
+    PlaybookStarted(PlaybookStarted),
+    PlaybookResumed(PlaybookResumed),
+    PlaybookFinished(PlaybookFinished),
+    StepStarted(StepStarted),
+    StepDone(StepDone),
+    StepSkipped(StepSkipped),
+    StepFailed(StepFailed),
+    ChecklistTicked(ChecklistTicked),
+    CommandSent(CommandSent),
+    CommandFinished(CommandFinished),
+    Amendment(Amendment),
+    /// A kind vigie does not know (`custom.*`, a newer vigie's), or data that
+    /// does not fit its kind: kept as it is.
+    Unknown {
+        kind: String,
+        data: serde_json::Value,
+    },
+}
+
+impl Payload {
+    /// Reads `data` as the payload of `kind`.
+    pub fn read(kind: &str, data: &serde_json::Value) -> Payload {
+        fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
+            serde_json::from_value(data.clone()).ok()
+        }
+        let known = match kind {
+            kinds::INCIDENT_DECLARED => parse(data).map(Payload::IncidentDeclared),
+            kinds::SEVERITY_CHANGED => parse(data).map(Payload::SeverityChanged),
+            kinds::STATUS_CHANGED => parse(data).map(Payload::StatusChanged),
+            kinds::ROLE_ASSIGNED => parse(data).map(Payload::RoleAssigned),
+            kinds::NOTE => parse(data).map(Payload::Note),
+            kinds::DECISION => parse(data).map(Payload::Decision),
+            kinds::ACTION_ITEM => parse(data).map(Payload::ActionItem),
+            kinds::ALERT_RAISED => parse(data).map(Payload::AlertRaised),
+            kinds::ALERT_CLEARED => parse(data).map(Payload::AlertCleared),
+            kinds::HOST_UNREACHABLE => parse(data).map(Payload::HostUnreachable),
+            kinds::PLAYBOOK_STARTED => parse(data).map(Payload::PlaybookStarted),
+            kinds::PLAYBOOK_RESUMED => parse(data).map(Payload::PlaybookResumed),
+            kinds::PLAYBOOK_FINISHED => parse(data).map(Payload::PlaybookFinished),
+            kinds::STEP_STARTED => parse(data).map(Payload::StepStarted),
+            kinds::STEP_DONE => parse(data).map(Payload::StepDone),
+            kinds::STEP_SKIPPED => parse(data).map(Payload::StepSkipped),
+            kinds::STEP_FAILED => parse(data).map(Payload::StepFailed),
+            kinds::CHECKLIST_TICKED => parse(data).map(Payload::ChecklistTicked),
+            kinds::COMMAND_SENT => parse(data).map(Payload::CommandSent),
+            kinds::COMMAND_FINISHED => parse(data).map(Payload::CommandFinished),
+            kinds::AMENDMENT => parse(data).map(Payload::Amendment),
+            _ => None,
+        };
+        known.unwrap_or_else(|| Payload::Unknown {
+            kind: kind.to_string(),
+            data: data.clone(),
+        })
+    }
+
+    pub fn kind(&self) -> &str {
+        match self {
+            Payload::IncidentDeclared(_) => kinds::INCIDENT_DECLARED,
+            Payload::SeverityChanged(_) => kinds::SEVERITY_CHANGED,
+            Payload::StatusChanged(_) => kinds::STATUS_CHANGED,
+            Payload::RoleAssigned(_) => kinds::ROLE_ASSIGNED,
+            Payload::Note(_) => kinds::NOTE,
+            Payload::Decision(_) => kinds::DECISION,
+            Payload::ActionItem(_) => kinds::ACTION_ITEM,
+            Payload::AlertRaised(_) => kinds::ALERT_RAISED,
+            Payload::AlertCleared(_) => kinds::ALERT_CLEARED,
+            Payload::HostUnreachable(_) => kinds::HOST_UNREACHABLE,
+            Payload::PlaybookStarted(_) => kinds::PLAYBOOK_STARTED,
+            Payload::PlaybookResumed(_) => kinds::PLAYBOOK_RESUMED,
+            Payload::PlaybookFinished(_) => kinds::PLAYBOOK_FINISHED,
+            Payload::StepStarted(_) => kinds::STEP_STARTED,
+            Payload::StepDone(_) => kinds::STEP_DONE,
+            Payload::StepSkipped(_) => kinds::STEP_SKIPPED,
+            Payload::StepFailed(_) => kinds::STEP_FAILED,
+            Payload::ChecklistTicked(_) => kinds::CHECKLIST_TICKED,
+            Payload::CommandSent(_) => kinds::COMMAND_SENT,
+            Payload::CommandFinished(_) => kinds::COMMAND_FINISHED,
+            Payload::Amendment(_) => kinds::AMENDMENT,
+            Payload::Unknown { kind, .. } => kind,
+        }
+    }
+
+    /// The `data` object as stored.
+    pub fn data(&self) -> serde_json::Value {
+        fn value<T: Serialize>(payload: &T) -> serde_json::Value {
+            // Plain data structs: serializing to a Value cannot fail.
+            serde_json::to_value(payload).unwrap_or_default()
+        }
+        match self {
+            Payload::IncidentDeclared(p) => value(p),
+            Payload::SeverityChanged(p) => value(p),
+            Payload::StatusChanged(p) => value(p),
+            Payload::RoleAssigned(p) => value(p),
+            Payload::Note(p) | Payload::Decision(p) => value(p),
+            Payload::ActionItem(p) => value(p),
+            Payload::AlertRaised(p) | Payload::AlertCleared(p) | Payload::HostUnreachable(p) => value(p),
+            Payload::PlaybookStarted(p) => value(p),
+            Payload::PlaybookResumed(p) => value(p),
+            Payload::PlaybookFinished(p) => value(p),
+            Payload::StepStarted(p) => value(p),
+            Payload::StepDone(p) => value(p),
+            Payload::StepSkipped(p) => value(p),
+            Payload::StepFailed(p) => value(p),
+            Payload::ChecklistTicked(p) => value(p),
+            Payload::CommandSent(p) => value(p),
+            Payload::CommandFinished(p) => value(p),
+            Payload::Amendment(p) => value(p),
+            Payload::Unknown { data, .. } => data.clone(),
+        }
+    }
+
+    /// The run a playbook event belongs to, if it is one.
+    pub fn run(&self) -> Option<&str> {
+        match self {
+            Payload::PlaybookStarted(p) => Some(&p.run),
+            Payload::PlaybookResumed(p) => Some(&p.run),
+            Payload::PlaybookFinished(p) => Some(&p.run),
+            Payload::StepStarted(p) => Some(&p.run),
+            Payload::StepDone(p) => Some(&p.run),
+            Payload::StepSkipped(p) => Some(&p.run),
+            Payload::StepFailed(p) => Some(&p.run),
+            Payload::ChecklistTicked(p) => Some(&p.run),
+            Payload::CommandSent(p) => Some(&p.run),
+            Payload::CommandFinished(p) => p.run.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl Event {
+    /// What this event says.
+    pub fn payload(&self) -> Payload {
+        Payload::read(&self.kind, &self.data)
+    }
+}
+
+impl From<Payload> for NewEvent {
+    fn from(payload: Payload) -> NewEvent {
+        NewEvent::new(payload.kind(), payload.data())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every kind with the data vigie has always written for it: the typed
+    /// payload reads it and writes the very same bytes back.
+    #[test]
+    fn every_kind_round_trips_byte_for_byte() {
+        let written = [
+            (
+                kinds::INCIDENT_DECLARED,
+                json!({"title": "miramelle down", "severity": "critical", "status": "investigating"}),
+            ),
+            (kinds::SEVERITY_CHANGED, json!({"from": "major", "to": "critical"})),
+            (
+                kinds::STATUS_CHANGED,
+                json!({"from": "investigating", "to": "resolved"}),
+            ),
+            (kinds::ROLE_ASSIGNED, json!({"who": "alice", "role": "lead"})),
+            (kinds::NOTE, json!({"text": "mailed the owners"})),
+            (kinds::NOTE, json!({"text": "lost 2 h of mail", "tags": ["impact"]})),
+            (kinds::DECISION, json!({"text": "evacuate to locuste"})),
+            (
+                kinds::ACTION_ITEM,
+                json!({"text": "add a second PSU", "owner": "bob", "due": "2026-12-15"}),
+            ),
+            (kinds::ACTION_ITEM, json!({"text": "write it down"})),
+            (
+                kinds::ALERT_RAISED,
+                json!({"code": "unreachable", "severity": "critical", "message": "m unreachable"}),
+            ),
+            (
+                kinds::PLAYBOOK_STARTED,
+                json!({"playbook": "p", "title": "P", "inputs": {"host": "locuste"}, "run": "R"}),
+            ),
+            (
+                kinds::PLAYBOOK_RESUMED,
+                json!({"playbook": "p", "finished_steps": ["one"], "interrupted": null, "run": "R"}),
+            ),
+            (
+                kinds::PLAYBOOK_RESUMED,
+                json!({"playbook": "p", "finished_steps": [], "interrupted": "two", "run": "R"}),
+            ),
+            (
+                kinds::PLAYBOOK_FINISHED,
+                json!({"playbook": "p", "outcome": "completed", "run": "R"}),
+            ),
+            (
+                kinds::PLAYBOOK_FINISHED,
+                json!({"playbook": "p", "outcome": "aborted", "reason": "wrong host", "step": "two", "run": "R"}),
+            ),
+            (kinds::STEP_STARTED, json!({"step": "one", "title": "One", "run": "R"})),
+            (kinds::STEP_DONE, json!({"step": "one", "run": "R"})),
+            (kinds::STEP_DONE, json!({"step": "one", "manual": true, "run": "R"})),
+            (
+                kinds::STEP_DONE,
+                json!({"step": "one", "items": 0, "run": "R", "captures": {"load1": "2.18"}}),
+            ),
+            (
+                kinds::STEP_SKIPPED,
+                json!({"step": "one", "reason": "done by hand", "run": "R"}),
+            ),
+            (
+                kinds::STEP_FAILED,
+                json!({"step": "one", "error": "exit 1", "run": "R"}),
+            ),
+            (
+                kinds::CHECKLIST_TICKED,
+                json!({"run": "R", "step": "two", "item": "the host answers", "ticked": true}),
+            ),
+            (
+                kinds::COMMAND_SENT,
+                json!({"step": "one", "item": null, "command": "uptime", "run": "R"}),
+            ),
+            (
+                kinds::COMMAND_FINISHED,
+                json!({"step": "one", "item": "vm1", "exit": 0, "ms": 12, "output": "ok\n", "run": "R"}),
+            ),
+            (
+                kinds::COMMAND_FINISHED,
+                json!({"step": "one", "item": null, "exit": null, "ms": 300000, "output": "", "run": "R"}),
+            ),
+            (
+                kinds::COMMAND_FINISHED,
+                json!({"exit": 1, "ms": 5, "output": "big", "output_bytes": 70000, "output_truncated": true, "item": null}),
+            ),
+            (
+                kinds::AMENDMENT,
+                json!({"target": "01J", "target_seq": 3, "text": "miramelle down", "reason": "typo"}),
+            ),
+            ("custom.deploy", json!({"anything": [1, 2]})),
+        ];
+        for (kind, data) in written {
+            let payload = Payload::read(kind, &data);
+            assert_eq!(payload.kind(), kind);
+            assert!(
+                kind.starts_with("custom.") || !matches!(payload, Payload::Unknown { .. }),
+                "{kind} {data} reads as its type"
+            );
+            assert_eq!(
+                serde_json::to_string(&payload.data()).unwrap(),
+                serde_json::to_string(&data).unwrap(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_that_does_not_fit_its_kind_is_kept_as_it_is() {
+        let data = json!({"title": "x", "severity": "apocalyptic"});
+        let payload = Payload::read(kinds::INCIDENT_DECLARED, &data);
+        assert_eq!(
+            payload,
+            Payload::Unknown {
+                kind: kinds::INCIDENT_DECLARED.into(),
+                data: data.clone()
+            }
+        );
+        assert_eq!(payload.data(), data);
+    }
+}
