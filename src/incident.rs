@@ -4,10 +4,11 @@
 
 use crate::config::Config;
 use crate::timeline::event::kinds;
+use crate::timeline::payload::{Change, IncidentDeclared, RoleAssigned};
 use crate::timeline::redact::Redactor;
 use crate::timeline::store::{read_all, DEFAULT_OUTPUT_CAP};
 use crate::timeline::view::{amended, Mark};
-use crate::timeline::{Event, NewEvent, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
+use crate::timeline::{Event, NewEvent, Payload, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -138,20 +139,20 @@ pub fn slug(title: &str) -> String {
 
 /// The event that moves the incident from one status to another.
 pub fn status_change(from: Status, to: Status) -> NewEvent {
-    NewEvent::new(kinds::STATUS_CHANGED, serde_json::json!({"from": from, "to": to}))
+    NewEvent::from(Payload::StatusChanged(Change { from, to }))
 }
 
 /// The event that changes the incident's severity.
 pub fn severity_change(from: Severity, to: Severity) -> NewEvent {
-    NewEvent::new(kinds::SEVERITY_CHANGED, serde_json::json!({"from": from, "to": to}))
+    NewEvent::from(Payload::SeverityChanged(Change { from, to }))
 }
 
 /// The event that says `who` holds `role` from now on.
 pub fn role_assignment(who: &str, role: &str) -> NewEvent {
-    NewEvent::new(
-        kinds::ROLE_ASSIGNED,
-        serde_json::json!({"who": who.trim(), "role": role.trim()}),
-    )
+    NewEvent::from(Payload::RoleAssigned(RoleAssigned {
+        who: who.trim().to_string(),
+        role: role.trim().to_string(),
+    }))
 }
 
 /// Creates the incident directory and records `incident.declared`.
@@ -186,10 +187,11 @@ pub fn declare(
             ))
         })?;
     let mut timeline = Timeline::open(&dir, options)?;
-    let event = timeline.append(NewEvent::new(
-        kinds::INCIDENT_DECLARED,
-        serde_json::json!({"title": title.trim(), "severity": severity, "status": Status::Investigating}),
-    ))?;
+    let event = timeline.append(NewEvent::from(Payload::IncidentDeclared(IncidentDeclared {
+        title: title.trim().to_string(),
+        severity,
+        status: Status::Investigating,
+    })))?;
     Ok((dir, event))
 }
 

@@ -119,21 +119,29 @@ pub async fn poll_once(transport: &Transport, host: &Host, timeout: Duration) ->
         // A probe that ran prints its sections (a failing part still leaves
         // the others); a login that never ran it (`nologin`, a forced
         // command) prints something else or nothing: that host is not fine.
-        Ok(output) if output.exit == Some(0) || probe::printed_sections(&output.stdout) => PollOutcome::Reading {
+        Ok(output) if probe::printed_sections(&output.stdout) => PollOutcome::Reading {
             reading: Box::new(probe::parse(host, &output.stdout_text())),
             round_trip: output.elapsed,
         },
         Ok(output) => {
             let (stdout, stderr) = (output.stdout_text(), output.stderr_text());
-            let said = stderr
+            let said: Vec<&str> = stderr
                 .lines()
                 .chain(stdout.lines())
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            PollOutcome::Failed(TransportError::Other(format!(
-                "the probe did not run (exit {:?}): {said}",
-                output.exit
-            )))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .take(3)
+                .collect();
+            let exit = match output.exit {
+                Some(code) => format!("exit {code}"),
+                None => "killed by a signal".to_string(),
+            };
+            let said = if said.is_empty() {
+                "it printed nothing".to_string()
+            } else {
+                said.join(" / ")
+            };
+            PollOutcome::Failed(TransportError::Other(format!("the probe did not run ({exit}): {said}")))
         }
         Err(e) => PollOutcome::Failed(e),
     }

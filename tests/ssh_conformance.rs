@@ -448,6 +448,17 @@ fn cases(w: &World) -> Vec<Case> {
         .config
         .push_str("    HostKeyAlgorithms rsa-sha2-512,ssh-ed25519\n");
     all.push(written);
+    let mut in_default_order = Case::new(
+        "HostKeyAlgorithms written out in the default's order",
+        w,
+        MULTI,
+        line(MULTI, &w.host_key(MULTI, "ssh_host_ecdsa_key")),
+        Verdict::Changed,
+    );
+    in_default_order
+        .config
+        .push_str("    HostKeyAlgorithms ssh-ed25519,ecdsa-sha2-nistp256\n");
+    all.push(in_default_order);
     let mut adjusted = Case::new(
         "HostKeyAlgorithms adjusted with -",
         w,

@@ -4,10 +4,11 @@
 use crate::config::Config;
 use crate::incident::{self, IncidentError, Severity, Status};
 use crate::timeline::event::kinds;
+use crate::timeline::payload::{ActionItem, Note};
 use crate::timeline::store::{read_all, Follower};
 use crate::timeline::verify::verify;
 use crate::timeline::view::{describe, Amendment, Mark};
-use crate::timeline::{Event, NewEvent, Timeline, TIMELINE_FILE};
+use crate::timeline::{Event, NewEvent, Payload, Timeline, TIMELINE_FILE};
 use chrono::{DateTime, Local, Utc};
 use std::path::{Path, PathBuf};
 
@@ -143,22 +144,23 @@ pub struct NoteArgs<'a> {
 }
 
 pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
-    let kind = match args.kind {
-        "decision" => kinds::DECISION,
-        "action" => kinds::ACTION_ITEM,
-        _ => kinds::NOTE,
-    };
     if args.text.trim().is_empty() {
         return fail("note", "the text is empty");
     }
-    let mut data = serde_json::json!({"text": args.text});
-    if let Some(owner) = args.owner {
-        data["owner"] = owner.into();
-    }
-    if let Some(due) = args.due {
-        data["due"] = due.into();
-    }
-    let mut event = NewEvent::new(kind, data);
+    let note = Note {
+        text: args.text.to_string(),
+        tags: Vec::new(),
+    };
+    let payload = match args.kind {
+        "decision" => Payload::Decision(note),
+        "action" => Payload::ActionItem(ActionItem {
+            text: note.text,
+            owner: args.owner.map(String::from),
+            due: args.due.map(String::from),
+        }),
+        _ => Payload::Note(note),
+    };
+    let mut event = NewEvent::from(payload);
     event.host = args.host.map(String::from);
     match append_one(config, explicit, event) {
         Ok(event) => {

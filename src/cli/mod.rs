@@ -59,7 +59,8 @@ pub enum Command {
     },
     /// Show a host's key fingerprint and pin it
     Trust {
-        /// Host name from the inventory
+        /// Host name from the inventory, or an ssh destination (`[user@]host[:port]`,
+        /// a Host alias), such as a jump host an error names
         host: String,
         /// Pin without asking (for provisioning scripts that checked the key otherwise)
         #[arg(long)]
@@ -462,18 +463,24 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
         Ok(config) => config,
         Err(code) => return code,
     };
+    // The file is valid; its hosts must also be usable by ssh before it is "ok".
+    let ssh_ok = check_ssh_settings(&config);
     match &config.source {
-        ConfigSource::File(path) => println!(
+        ConfigSource::File(path) if ssh_ok => println!(
             "{}: ok ({} hosts, {} groups)",
             path.display(),
             config.hosts.len(),
             config.groups.len()
         ),
+        ConfigSource::File(path) => eprintln!(
+            "{}: valid, but ssh cannot use the hosts above as they are configured",
+            path.display()
+        ),
         ConfigSource::EmbeddedDefault => {
             println!("no vigie.toml found: using the built-in default (this machine only)")
         }
     }
-    let mut failed = !check_ssh_settings(&config);
+    let mut failed = !ssh_ok;
     for path in playbooks {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,

@@ -37,7 +37,13 @@ pub enum Status {
 pub struct IncidentDeclared {
     pub title: String,
     pub severity: Severity,
+    /// Always `investigating` when vigie declares; older files may omit it.
+    #[serde(default = "investigating")]
     pub status: Status,
+}
+
+fn investigating() -> Status {
+    Status::Investigating
 }
 
 /// `severity.changed` and `status.changed`.

@@ -3,6 +3,7 @@
 //! as a key moment; the file keeps both, the view shows the corrected one.
 
 use super::event::{kinds, Event};
+use super::payload::Payload;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -108,96 +109,81 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
 /// `vigie timeline show`). Untrusted text is made single-line and inert.
 pub fn describe(event: &Event) -> String {
     use crate::sanitize::one_line;
-    let field = |name: &str| {
-        event.data.get(name).map(|v| match v {
-            serde_json::Value::String(s) => one_line(s),
-            other => one_line(&other.to_string()),
-        })
-    };
-    let text = field("text").or_else(|| field("message")).unwrap_or_default();
-    let described = match event.kind.as_str() {
-        kinds::INCIDENT_DECLARED => format!(
-            "declared incident \"{}\" ({})",
-            field("title").unwrap_or_default(),
-            field("severity").unwrap_or_default()
-        ),
-        kinds::SEVERITY_CHANGED | kinds::STATUS_CHANGED => format!(
-            "{} {} → {}",
-            if event.kind == kinds::STATUS_CHANGED {
-                "status"
-            } else {
-                "severity"
-            },
-            field("from").unwrap_or_else(|| "?".into()),
-            field("to").unwrap_or_else(|| "?".into())
-        ),
-        kinds::ROLE_ASSIGNED => format!(
-            "{} is {}",
-            field("who").unwrap_or_else(|| "?".into()),
-            field("role").unwrap_or_else(|| "?".into())
-        ),
-        kinds::NOTE => format!("note: {text}"),
-        kinds::DECISION => format!("decision: {text}"),
-        kinds::ACTION_ITEM => {
-            let mut line = format!("action item: {text}");
-            if let Some(owner) = field("owner") {
+    let described = match event.payload() {
+        Payload::IncidentDeclared(p) => format!("declared incident \"{}\" ({})", p.title, p.severity.as_str()),
+        Payload::SeverityChanged(p) => format!("severity {} → {}", p.from.as_str(), p.to.as_str()),
+        Payload::StatusChanged(p) => format!("status {} → {}", p.from.as_str(), p.to.as_str()),
+        Payload::RoleAssigned(p) => format!("{} is {}", p.who, p.role),
+        Payload::Note(p) => format!("note: {}", p.text),
+        Payload::Decision(p) => format!("decision: {}", p.text),
+        Payload::ActionItem(p) => {
+            let mut line = format!("action item: {}", p.text);
+            if let Some(owner) = &p.owner {
                 line.push_str(&format!(" (owner {owner})"));
             }
-            if let Some(due) = field("due") {
+            if let Some(due) = &p.due {
                 line.push_str(&format!(" (due {due})"));
             }
             line
         }
-        kinds::AMENDMENT => {
-            let target = match field("target_seq") {
-                Some(seq) => format!("#{seq}"),
-                None => field("target").unwrap_or_default(),
-            };
-            let mut changes = Vec::new();
-            for name in ["at", "text", "kind", "mark"] {
-                if let Some(value) = field(name) {
-                    changes.push(format!("{name}={value}"));
-                }
-            }
-            let reason = field("reason").map(|r| format!(" — {r}")).unwrap_or_default();
-            format!("amended {target}: {}{reason}", changes.join(", "))
+        Payload::Amendment(p) => describe_amendment(event, &p),
+        Payload::PlaybookStarted(p) => format!("started playbook {}", p.playbook),
+        Payload::PlaybookResumed(p) => format!("resumed playbook {}", p.playbook),
+        Payload::PlaybookFinished(p) => format!("playbook {} {}", p.playbook, p.outcome),
+        Payload::StepStarted(p) => {
+            let name = if p.title.is_empty() { &p.step } else { &p.title };
+            format!("step {name} started")
         }
-        kinds::PLAYBOOK_STARTED => format!("started playbook {}", field("playbook").unwrap_or_default()),
-        kinds::PLAYBOOK_RESUMED => format!("resumed playbook {}", field("playbook").unwrap_or_default()),
-        kinds::PLAYBOOK_FINISHED => format!(
-            "playbook {} {}",
-            field("playbook").unwrap_or_default(),
-            field("outcome").unwrap_or_default()
-        ),
-        kinds::STEP_STARTED => format!(
-            "step {} started",
-            field("title").or_else(|| field("step")).unwrap_or_default()
-        ),
-        kinds::STEP_DONE => format!("step {} done", field("step").unwrap_or_default()),
-        kinds::STEP_SKIPPED => format!(
-            "skipped step {}: {}",
-            field("step").unwrap_or_default(),
-            field("reason").unwrap_or_default()
-        ),
-        kinds::STEP_FAILED => format!(
-            "step {} failed: {}",
-            field("step").unwrap_or_default(),
-            field("error").unwrap_or_default()
-        ),
-        kinds::COMMAND_SENT => {
-            let command = event.data.get("command").and_then(|c| c.as_str()).unwrap_or("");
-            let first = command.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            format!("sent: {}", one_line(first))
+        Payload::StepDone(p) => format!("step {} done", p.step),
+        Payload::StepSkipped(p) => format!("skipped step {}: {}", p.step, p.reason),
+        Payload::StepFailed(p) => format!("step {} failed: {}", p.step, p.error),
+        Payload::CommandSent(p) => {
+            let first = p.command.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("sent: {first}")
         }
-        kinds::COMMAND_FINISHED => format!(
+        Payload::CommandFinished(p) => format!(
             "command finished: exit {} in {} ms",
-            field("exit").unwrap_or_else(|| "?".into()),
-            field("ms").unwrap_or_else(|| "?".into())
+            p.exit.map(|e| e.to_string()).unwrap_or_else(|| "?".into()),
+            p.ms.map(|ms| ms.to_string()).unwrap_or_else(|| "?".into())
         ),
-        _ if text.is_empty() => event.kind.clone(),
-        _ => format!("{}: {text}", event.kind),
+        // Kinds without a description of their own say their kind, and
+        // their `text` (or `message`) when they have one.
+        Payload::ChecklistTicked(_)
+        | Payload::AlertRaised(_)
+        | Payload::AlertCleared(_)
+        | Payload::HostUnreachable(_)
+        | Payload::Unknown { .. } => kind_and_text(event),
     };
     one_line(&described)
+}
+
+fn kind_and_text(event: &Event) -> String {
+    match ["text", "message"].iter().find_map(|name| data_field(event, name)) {
+        Some(text) if !text.is_empty() => format!("{}: {text}", event.kind),
+        _ => event.kind.clone(),
+    }
+}
+
+/// A field of `data` as text, as stored (amendments and unknown kinds).
+fn data_field(event: &Event, name: &str) -> Option<String> {
+    event.data.get(name).map(|v| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+fn describe_amendment(event: &Event, amendment: &Amendment) -> String {
+    let target = match amendment.target_seq {
+        Some(seq) => format!("#{seq}"),
+        None => amendment.target.clone(),
+    };
+    // The changed fields as written in the file (a corrected time as stored).
+    let changes: Vec<String> = ["at", "text", "kind", "mark"]
+        .iter()
+        .filter_map(|name| data_field(event, name).map(|value| format!("{name}={value}")))
+        .collect();
+    let reason = amendment.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default();
+    format!("amended {target}: {}{reason}", changes.join(", "))
 }
 
 mod optional_millis {

@@ -177,7 +177,10 @@ impl Resolver {
 
     fn resolve_host(&self, config: &Config, host: &Host, depth: usize) -> Result<Endpoint, String> {
         if depth > 8 {
-            return Err(format!("jump hosts of {} form a loop", host.name));
+            return Err(format!(
+                "the jump hosts form a loop: more than 8 hops deep at {}",
+                host.name
+            ));
         }
         let query = HostQuery {
             label: &host.name,
@@ -220,10 +223,11 @@ impl Resolver {
             None => (None, rest),
         };
         let (address, port) = split_port(rest).map_err(|_| format!("bad port in jump host {spec:?}"))?;
+        // Named as written, so that an error's `vigie trust HOP` reaches it again.
         let pseudo_host = Host {
             user: user.map(String::from),
             port,
-            ..Host::named(address, address)
+            ..Host::named(spec, address)
         };
         self.resolve_host(config, &pseudo_host, depth)
     }
@@ -360,11 +364,12 @@ fn algorithms(resolved: &Resolved) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether `list` can be OpenSSH's default `HostKeyAlgorithms` with some
-/// removed (`-`) and others appended (`+`): the lists ssh reorders by the
-/// known keys. A list written in full, or with `^`, is used as it is. (`ssh
-/// -G` prints only the result: a full list that keeps the default order
-/// counts as a `-` list.)
+/// Whether `list` looks like OpenSSH's default `HostKeyAlgorithms` with
+/// some removed (`-`) and others appended (`+`): the lists ssh reorders by
+/// the known keys. A list written in full, or with `^`, is used as it is.
+/// `ssh -G` prints only the result, so a list written out in the default's
+/// own order is told from a `-` list by its length: a `-` list keeps at
+/// least half of the default.
 fn is_default_or_adjusted(list: &[String], default: &[String]) -> bool {
     if default.is_empty() {
         return true;
@@ -372,7 +377,7 @@ fn is_default_or_adjusted(list: &[String], default: &[String]) -> bool {
     let kept = list.iter().take_while(|a| default.contains(a)).count();
     let mut remaining = default.iter();
     let in_default_order = list[..kept].iter().all(|a| remaining.any(|d| d == a));
-    in_default_order && list[kept..].iter().all(|a| !default.contains(a))
+    in_default_order && list[kept..].iter().all(|a| !default.contains(a)) && kept * 2 >= default.len()
 }
 
 /// The key files OpenSSH tries when none is configured.
@@ -517,5 +522,9 @@ port = 2200
             "^ prepends"
         );
         assert!(!is_default_or_adjusted(&list("c,a"), &default), "written out");
+        assert!(
+            !is_default_or_adjusted(&list("a-cert,a"), &default),
+            "a short list in the default's order"
+        );
     }
 }

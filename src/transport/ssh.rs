@@ -190,6 +190,9 @@ struct SessionThread {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<TransportError>,
+    /// The known_hosts files as they were when a host key was refused: once
+    /// a responder fixes them, the next poll tries again without waiting.
+    refused_against: Option<FilesStamp>,
 }
 
 impl SessionThread {
@@ -201,6 +204,7 @@ impl SessionThread {
             failures: 0,
             retry_at: None,
             last_error: None,
+            refused_against: None,
         }
     }
 
@@ -283,7 +287,13 @@ impl SessionThread {
             return Ok(());
         }
         if let (Some(retry_at), Some(error)) = (self.retry_at, &self.last_error) {
-            if Instant::now() < retry_at {
+            let files_fixed = match (&self.refused_against, &self.target) {
+                (Some(refused), Target::Resolved(endpoint)) => {
+                    *refused != FilesStamp::of(&self.options.known_hosts_for(endpoint))
+                }
+                _ => false,
+            };
+            if Instant::now() < retry_at && !files_fixed {
                 return Err(error.clone());
             }
         }
@@ -297,6 +307,16 @@ impl SessionThread {
                 Ok(())
             }
             Err(error) => {
+                self.refused_against = match (&error, &self.target) {
+                    (
+                        TransportError::HostKeyUnknown { .. }
+                        | TransportError::HostKeyMismatch { .. }
+                        | TransportError::HostKeyRevoked { .. }
+                        | TransportError::HostCertificateInvalid { .. },
+                        Target::Resolved(endpoint),
+                    ) => Some(FilesStamp::of(&self.options.known_hosts_for(endpoint))),
+                    _ => None,
+                };
                 self.failures = self.failures.saturating_add(1);
                 let backoff = Duration::from_secs(1u64 << self.failures.min(6).saturating_sub(1));
                 self.retry_at = Some(Instant::now() + backoff.min(self.options.max_backoff));
@@ -811,6 +831,8 @@ fn jump_error(jump: &str, error: TransportError) -> TransportError {
         | TransportError::Config(_) => error,
         // Refused by the jump host's sshd is still "refused": say which host.
         TransportError::Auth(why) => TransportError::Auth(format!("on jump host {jump}, {why}")),
+        // Already says which jump host (an earlier hop): do not wrap it twice.
+        TransportError::Unreachable(why) if why.starts_with("jump host ") => TransportError::Unreachable(why),
         other => TransportError::Unreachable(format!("jump host {jump}: {other}")),
     }
 }

@@ -11,11 +11,10 @@ use crate::playbook::driver::Question;
 use crate::playbook::engine::{check_vm_inputs, validate_inputs, RunEvent};
 use crate::playbook::format::InputKind;
 use crate::playbook::Playbook;
-use crate::timeline::event::kinds;
+use crate::timeline::payload::{ActionItem, ChecklistTicked, Note};
 use crate::timeline::view::{Amendment, Mark};
-use crate::timeline::NewEvent;
+use crate::timeline::{NewEvent, Payload};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 const NO_INCIDENT: &str = "no incident: declare one with `:incident TITLE`";
@@ -414,10 +413,12 @@ impl App {
             .get(run.current)
             .map(|s| s.id.clone())
             .unwrap_or_default();
-        Some(Request::Append(NewEvent::new(
-            kinds::CHECKLIST_TICKED,
-            json!({"run": run.run_id, "step": step, "item": item, "ticked": ticked}),
-        )))
+        Some(append(Payload::ChecklistTicked(ChecklistTicked {
+            run: run.run_id.clone(),
+            step,
+            item,
+            ticked,
+        })))
     }
 
     fn ask_reason(&mut self, kind: PromptKind) -> Option<Request> {
@@ -485,21 +486,18 @@ impl App {
             }
             return None;
         }
-        let note = |kind: &str, data: serde_json::Value| Some(Request::Append(NewEvent::new(kind, data)));
+        let note = |text: String| Note { text, tags: Vec::new() };
         match prompt.kind {
             PromptKind::Filter => None,
-            PromptKind::Note => note(kinds::NOTE, json!({"text": text})),
-            PromptKind::Decision => note(kinds::DECISION, json!({"text": text})),
+            PromptKind::Note => Some(append(Payload::Note(note(text)))),
+            PromptKind::Decision => Some(append(Payload::Decision(note(text)))),
             PromptKind::ActionItem => {
                 let (text, owner, due) = parse_action_item(&text);
-                let mut data = json!({"text": text});
-                if let Some(owner) = owner {
-                    data["owner"] = owner.into();
-                }
-                if let Some(due) = due {
-                    data["due"] = due.into();
-                }
-                note(kinds::ACTION_ITEM, data)
+                Some(append(Payload::ActionItem(ActionItem {
+                    text: text.to_string(),
+                    owner,
+                    due,
+                })))
             }
             PromptKind::Amend { target, seq } => amendment(Amendment {
                 target,
@@ -612,10 +610,10 @@ impl App {
                         text: format!("#{command} "),
                     });
                 } else {
-                    return Some(Request::Append(NewEvent::new(
-                        kinds::NOTE,
-                        json!({"text": argument, "tags": [command]}),
-                    )));
+                    return Some(append(Payload::Note(Note {
+                        text: argument.to_string(),
+                        tags: vec![command.to_string()],
+                    })));
                 }
             }
             "role" if self.needs_incident() => match argument.split_once(' ') {
@@ -812,6 +810,10 @@ impl App {
 }
 
 fn amendment(amendment: Amendment) -> Option<Request> {
-    let data = serde_json::to_value(&amendment).ok()?;
-    Some(Request::Append(NewEvent::new(kinds::AMENDMENT, data)))
+    Some(append(Payload::Amendment(amendment)))
+}
+
+/// Appending `payload` to the incident's timeline.
+fn append(payload: Payload) -> Request {
+    Request::Append(NewEvent::from(payload))
 }
