@@ -1,10 +1,10 @@
 //! What the post-mortem says, computed from the amended timeline. Pure:
 //! events in, report out; renderers only format it.
 
+use crate::incident::Status;
 use crate::incident::Summary;
-use crate::timeline::event::kinds;
 use crate::timeline::view::{amended, describe, Mark, ViewEvent};
-use crate::timeline::Event;
+use crate::timeline::{Event, Payload};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,195 +140,30 @@ impl Narrative {
 impl Report {
     pub fn new(summary: Summary, events: &[Event]) -> Report {
         let view = amended(events);
-        let text = |e: &Event, f: &str| {
-            e.data
-                .get(f)
-                .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
-        };
-        let marked = |mark: Mark| view.iter().find(|v| v.marks.contains(&mark)).map(|v| v.event.at);
-        let first_kind = |kind: &str| view.iter().find(|v| v.event.kind == kind).map(|v| v.event.at);
-        let status_at = |status: &str| {
-            view.iter()
-                .find(|v| v.event.kind == kinds::STATUS_CHANGED && text(&v.event, "to").as_deref() == Some(status))
-                .map(|v| v.event.at)
-        };
-        let began = [
-            first_kind(kinds::ALERT_RAISED),
-            first_kind(kinds::HOST_UNREACHABLE),
-            first_kind(kinds::INCIDENT_DECLARED),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let key_times = vec![
-            KeyTime {
-                name: "started",
-                at: began,
-            },
-            KeyTime {
-                name: "detected",
-                at: marked(Mark::Detected)
-                    .or(first_kind(kinds::ALERT_RAISED))
-                    .or(first_kind(kinds::INCIDENT_DECLARED)),
-            },
-            KeyTime {
-                name: "acknowledged",
-                at: marked(Mark::Acknowledged).or(first_kind(kinds::INCIDENT_DECLARED)),
-            },
-            KeyTime {
-                name: "mitigated",
-                at: marked(Mark::Mitigated).or(status_at("mitigated")),
-            },
-            KeyTime {
-                name: "resolved",
-                at: marked(Mark::Resolved).or(status_at("resolved")),
-            },
-        ];
-        let mut key_time_problems = Vec::new();
-        for pair in key_times.windows(2) {
-            if let (Some(a), Some(b)) = (pair[0].at, pair[1].at) {
-                if b < a {
-                    key_time_problems.push(format!(
-                        "{} ({}) is before {} ({})",
-                        pair[1].name,
-                        b.format("%H:%M:%S"),
-                        pair[0].name,
-                        a.format("%H:%M:%S")
-                    ));
-                }
-            }
-        }
-        for key in &key_times {
-            if key.at.is_none() {
-                key_time_problems.push(format!("no {} time in the timeline", key.name));
-            }
-        }
-        let row = |v: &ViewEvent| Row {
-            at: v.event.at,
-            actor: v.event.actor.clone(),
-            host: v.event.host.clone().unwrap_or_default(),
-            text: describe(&v.event),
-            amended: !v.amended_by.is_empty(),
-        };
-        // One pass in order: each finished command meets the command sent
-        // last for its run and step (a map, so 100 000 events stay linear).
-        let mut commands = Vec::new();
-        let mut last_sent: std::collections::HashMap<(Option<String>, Option<String>), String> =
-            std::collections::HashMap::new();
-        for v in &view {
-            let e = &v.event;
-            let key = (text(e, "run"), text(e, "step"));
-            match e.kind.as_str() {
-                kinds::COMMAND_SENT => {
-                    last_sent.insert(key, text(e, "command").unwrap_or_default());
-                }
-                kinds::COMMAND_FINISHED => commands.push(CommandRun {
-                    at: e.at,
-                    host: e.host.clone().unwrap_or_default(),
-                    step: key.1.clone().unwrap_or_default(),
-                    command: last_sent.get(&key).cloned().unwrap_or_default(),
-                    exit: e.data.get("exit").and_then(|x| x.as_i64()),
-                    ms: e.data.get("ms").and_then(|x| x.as_i64()),
-                    output: text(e, "output").unwrap_or_default(),
-                    output_truncated: e
-                        .data
-                        .get("output_truncated")
-                        .and_then(|x| x.as_bool())
-                        .unwrap_or(false),
-                }),
-                _ => {}
-            }
-        }
-        // The incident's status over time, for the chart's phases.
-        let status_changes = view
-            .iter()
-            .filter_map(|v| match v.event.kind.as_str() {
-                kinds::INCIDENT_DECLARED => Some((
-                    v.event.at,
-                    text(&v.event, "status").unwrap_or_else(|| "investigating".into()),
-                )),
-                kinds::STATUS_CHANGED => Some((v.event.at, text(&v.event, "to")?)),
-                _ => None,
-            })
-            .collect();
-        let deviations = view
-            .iter()
-            .filter_map(|v| {
-                let (what, why) = match v.event.kind.as_str() {
-                    kinds::STEP_SKIPPED => ("skipped", text(&v.event, "reason")),
-                    kinds::STEP_FAILED => ("failed", text(&v.event, "error")),
-                    // A command recorded by hand or a script, not by a playbook run.
-                    kinds::COMMAND_FINISHED if v.event.data.get("run").is_none() => (
-                        "ran outside any playbook",
-                        Some(format!(
-                            "{} on {}",
-                            text(&v.event, "command").unwrap_or_else(|| "a command".into()),
-                            v.event.host.as_deref().unwrap_or("?")
-                        )),
-                    ),
-                    _ => return None,
-                };
-                Some(Deviation {
-                    at: v.event.at,
-                    step: text(&v.event, "step").unwrap_or_default(),
-                    what,
-                    why: why.unwrap_or_default(),
-                })
-            })
-            .collect();
-        let of_kind = |kind: &str| {
-            view.iter()
-                .filter(|v| v.event.kind == kind)
-                .map(row)
+        // Every event's payload, read once.
+        let read: Vec<(&ViewEvent, Payload)> = view.iter().map(|v| (v, v.event.payload())).collect();
+        let key_times = key_times(&read);
+        let key_time_problems = key_time_problems(&key_times);
+        let of_kind = |wanted: fn(&Payload) -> bool| {
+            read.iter()
+                .filter(|(_, payload)| wanted(payload))
+                .map(|(v, _)| row(v))
                 .collect::<Vec<_>>()
         };
-        let action_items = view
-            .iter()
-            .filter(|v| v.event.kind == kinds::ACTION_ITEM)
-            .map(|v| {
-                (
-                    text(&v.event, "text").unwrap_or_default(),
-                    text(&v.event, "owner"),
-                    text(&v.event, "due"),
-                )
-            })
-            .collect();
-        let mut narrative = Narrative::default();
-        for v in view
-            .iter()
-            .filter(|v| matches!(v.event.kind.as_str(), kinds::NOTE | kinds::DECISION))
-        {
-            let tags: Vec<String> = v
-                .event
-                .data
-                .get("tags")
-                .and_then(|t| t.as_array())
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
-                .unwrap_or_default();
-            narrative.take_note(&text(&v.event, "text").unwrap_or_default(), &tags);
-        }
-        // A role goes to whoever was named for it last.
-        let mut roles: Vec<(String, String)> = Vec::new();
-        for v in view.iter().filter(|v| v.event.kind == kinds::ROLE_ASSIGNED) {
-            if let (Some(who), Some(role)) = (text(&v.event, "who"), text(&v.event, "role")) {
-                roles.retain(|(_, r)| *r != role);
-                roles.push((who, role));
-            }
-        }
         Report {
-            roles,
-            status_changes,
-            narrative,
+            roles: roles(&read),
+            status_changes: status_changes(&read),
+            narrative: narrative(&read),
             summary,
             key_times,
             key_time_problems,
             rows: view.iter().map(row).collect(),
-            commands,
-            deviations,
-            alerts: of_kind(kinds::ALERT_RAISED),
-            decisions: of_kind(kinds::DECISION),
-            notes: of_kind(kinds::NOTE),
-            action_items,
+            commands: commands(&read),
+            deviations: deviations(&read),
+            alerts: of_kind(|p| matches!(p, Payload::AlertRaised(_))),
+            decisions: of_kind(|p| matches!(p, Payload::Decision(_))),
+            notes: of_kind(|p| matches!(p, Payload::Note(_))),
+            action_items: action_items(&read),
         }
     }
 
@@ -377,6 +212,188 @@ pub fn fold_output(output: &str) -> String {
     ));
     kept.extend(lines[lines.len() - FOLD_TAIL..].iter().map(|l| l.to_string()));
     kept.join("\n")
+}
+
+/// Events of the amended view with their payloads.
+type Read<'a> = [(&'a ViewEvent, Payload)];
+
+fn row(v: &ViewEvent) -> Row {
+    Row {
+        at: v.event.at,
+        actor: v.event.actor.clone(),
+        host: v.event.host.clone().unwrap_or_default(),
+        text: describe(&v.event),
+        amended: !v.amended_by.is_empty(),
+    }
+}
+
+/// Started, detected, acknowledged, mitigated, resolved: a mark wins, then
+/// the events that imply the moment.
+fn key_times(read: &Read) -> Vec<KeyTime> {
+    let marked = |mark: Mark| {
+        read.iter()
+            .find(|(v, _)| v.marks.contains(&mark))
+            .map(|(v, _)| v.event.at)
+    };
+    let first = |wanted: fn(&Payload) -> bool| read.iter().find(|(_, p)| wanted(p)).map(|(v, _)| v.event.at);
+    let alert = first(|p| matches!(p, Payload::AlertRaised(_)));
+    let unreachable = first(|p| matches!(p, Payload::HostUnreachable(_)));
+    let declared = first(|p| matches!(p, Payload::IncidentDeclared(_)));
+    let status_at = |status: Status| {
+        read.iter()
+            .find(|(_, p)| matches!(p, Payload::StatusChanged(change) if change.to == status))
+            .map(|(v, _)| v.event.at)
+    };
+    let began = [alert, unreachable, declared].into_iter().flatten().min();
+    vec![
+        KeyTime {
+            name: "started",
+            at: began,
+        },
+        KeyTime {
+            name: "detected",
+            at: marked(Mark::Detected).or(alert).or(declared),
+        },
+        KeyTime {
+            name: "acknowledged",
+            at: marked(Mark::Acknowledged).or(declared),
+        },
+        KeyTime {
+            name: "mitigated",
+            at: marked(Mark::Mitigated).or(status_at(Status::Mitigated)),
+        },
+        KeyTime {
+            name: "resolved",
+            at: marked(Mark::Resolved).or(status_at(Status::Resolved)),
+        },
+    ]
+}
+
+/// Key times out of order, and key times the timeline does not give.
+fn key_time_problems(key_times: &[KeyTime]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for pair in key_times.windows(2) {
+        if let (Some(a), Some(b)) = (pair[0].at, pair[1].at) {
+            if b < a {
+                problems.push(format!(
+                    "{} ({}) is before {} ({})",
+                    pair[1].name,
+                    b.format("%H:%M:%S"),
+                    pair[0].name,
+                    a.format("%H:%M:%S")
+                ));
+            }
+        }
+    }
+    for key in key_times {
+        if key.at.is_none() {
+            problems.push(format!("no {} time in the timeline", key.name));
+        }
+    }
+    problems
+}
+
+/// One pass in order: each finished command meets the command sent last for
+/// its run and step (a map, so 100 000 events stay linear).
+fn commands(read: &Read) -> Vec<CommandRun> {
+    let mut commands = Vec::new();
+    let mut last_sent: std::collections::HashMap<(Option<String>, Option<String>), String> =
+        std::collections::HashMap::new();
+    for (v, payload) in read {
+        match payload {
+            Payload::CommandSent(sent) => {
+                let key = (Some(sent.run.clone()), Some(sent.step.clone()));
+                last_sent.insert(key, sent.command.clone());
+            }
+            Payload::CommandFinished(finished) => {
+                let key = (finished.run.clone(), finished.step.clone());
+                commands.push(CommandRun {
+                    at: v.event.at,
+                    host: v.event.host.clone().unwrap_or_default(),
+                    step: finished.step.clone().unwrap_or_default(),
+                    command: last_sent.get(&key).cloned().unwrap_or_default(),
+                    exit: finished.exit.map(i64::from),
+                    ms: finished.ms.and_then(|ms| i64::try_from(ms).ok()),
+                    output: finished.output.clone(),
+                    output_truncated: finished.output_truncated.unwrap_or(false),
+                });
+            }
+            _ => {}
+        }
+    }
+    commands
+}
+
+/// The incident's status over time, for the chart's phases.
+fn status_changes(read: &Read) -> Vec<(DateTime<Utc>, String)> {
+    read.iter()
+        .filter_map(|(v, payload)| match payload {
+            Payload::IncidentDeclared(declared) => Some((v.event.at, declared.status.as_str().to_string())),
+            Payload::StatusChanged(change) => Some((v.event.at, change.to.as_str().to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Skipped and failed steps, and commands run outside any playbook.
+fn deviations(read: &Read) -> Vec<Deviation> {
+    read.iter()
+        .filter_map(|(v, payload)| {
+            let (step, what, why) = match payload {
+                Payload::StepSkipped(skipped) => (skipped.step.clone(), "skipped", skipped.reason.clone()),
+                Payload::StepFailed(failed) => (failed.step.clone(), "failed", failed.error.clone()),
+                // A command recorded by hand or a script, not by a playbook run.
+                Payload::CommandFinished(finished) if finished.run.is_none() => (
+                    finished.step.clone().unwrap_or_default(),
+                    "ran outside any playbook",
+                    format!(
+                        "{} on {}",
+                        finished.command.as_deref().unwrap_or("a command"),
+                        v.event.host.as_deref().unwrap_or("?")
+                    ),
+                ),
+                _ => return None,
+            };
+            Some(Deviation {
+                at: v.event.at,
+                step,
+                what,
+                why,
+            })
+        })
+        .collect()
+}
+
+fn action_items(read: &Read) -> Vec<(String, Option<String>, Option<String>)> {
+    read.iter()
+        .filter_map(|(_, payload)| match payload {
+            Payload::ActionItem(item) => Some((item.text.clone(), item.owner.clone(), item.due.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The narrative sections, from notes and decisions tagged `#summary`...
+fn narrative(read: &Read) -> Narrative {
+    let mut narrative = Narrative::default();
+    for (_, payload) in read {
+        if let Payload::Note(note) | Payload::Decision(note) = payload {
+            narrative.take_note(&note.text, &note.tags);
+        }
+    }
+    narrative
+}
+
+/// A role goes to whoever was named for it last.
+fn roles(read: &Read) -> Vec<(String, String)> {
+    let mut roles: Vec<(String, String)> = Vec::new();
+    for (_, payload) in read {
+        if let Payload::RoleAssigned(assigned) = payload {
+            roles.retain(|(_, r)| *r != assigned.role);
+            roles.push((assigned.who.clone(), assigned.role.clone()));
+        }
+    }
+    roles
 }
 
 #[cfg(test)]

@@ -223,6 +223,10 @@ pub struct CommandFinished {
     pub step: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// What ran, when a script outside any playbook records it (a playbook
+    /// run records it in `command.sent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Written as `null` when none.
     #[serde(default)]
     pub item: Option<String>,
