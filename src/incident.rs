@@ -3,14 +3,12 @@
 //! events, so there is no second file to drift out of sync.
 
 use crate::config::Config;
-use crate::timeline::event::kinds;
 use crate::timeline::payload::{Change, IncidentDeclared, RoleAssigned};
 use crate::timeline::redact::Redactor;
 use crate::timeline::store::{read_all, DEFAULT_OUTPUT_CAP};
 use crate::timeline::view::{amended, Mark};
 use crate::timeline::{Event, NewEvent, Payload, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 // The incident's severity and status are timeline vocabulary (they are
@@ -210,19 +208,23 @@ pub struct IncidentState {
 impl IncidentState {
     /// `None` until `incident.declared`; then severity and status changes apply.
     pub fn fold(state: Option<IncidentState>, event: &Event) -> Option<IncidentState> {
+        let payload = event.payload();
         let Some(mut state) = state else {
-            return (event.kind == kinds::INCIDENT_DECLARED).then(|| IncidentState {
-                title: event.text("title").unwrap_or("untitled").to_string(),
-                severity: parse_field(event, "severity").unwrap_or(Severity::Major),
-                status: Status::Investigating,
-                started: event.at,
-                resolved: None,
-            });
+            return match payload {
+                Payload::IncidentDeclared(declared) => Some(IncidentState {
+                    title: declared.title,
+                    severity: declared.severity,
+                    status: Status::Investigating,
+                    started: event.at,
+                    resolved: None,
+                }),
+                _ => None,
+            };
         };
-        match event.kind.as_str() {
-            kinds::SEVERITY_CHANGED => state.severity = parse_field(event, "to").unwrap_or(state.severity),
-            kinds::STATUS_CHANGED => {
-                state.status = parse_field(event, "to").unwrap_or(state.status);
+        match payload {
+            Payload::SeverityChanged(change) => state.severity = change.to,
+            Payload::StatusChanged(change) => {
+                state.status = change.to;
                 state.resolved = (state.status == Status::Resolved).then_some(event.at);
             }
             _ => {}
@@ -265,10 +267,6 @@ pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
         responders,
     };
     Ok(summary)
-}
-
-fn parse_field<T: for<'de> Deserialize<'de>>(event: &Event, field: &str) -> Option<T> {
-    serde_json::from_value(event.data.get(field)?.clone()).ok()
 }
 
 /// Every incident under `incidents_dir`, oldest first. Unreadable ones are
@@ -338,6 +336,7 @@ pub fn current_or_latest(explicit: Option<&Path>, incidents_dir: &Path) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::event::kinds;
 
     #[test]
     fn slugs_are_safe_and_readable() {

@@ -7,9 +7,9 @@
 use super::engine::{Effect, Engine, Outcome, RunEvent};
 use super::Playbook;
 use crate::config::Config;
-use crate::timeline::event::kinds;
 use crate::timeline::writer::TimelineWriter;
 use crate::timeline::NewEvent;
+use crate::timeline::Payload;
 use crate::transport::endpoint::Resolver;
 use crate::transport::ssh::SshOptions;
 use crate::transport::{CancelFlag, CommandRequest, Transport};
@@ -299,14 +299,13 @@ impl Driver {
 
 /// The step state a recorded event announces, by the step id in its data.
 fn step_state(playbook: &Playbook, event: &NewEvent) -> Option<(usize, StepState)> {
-    let state = match event.kind.as_str() {
-        kinds::STEP_STARTED => StepState::Running,
-        kinds::STEP_DONE => StepState::Done,
-        kinds::STEP_SKIPPED => StepState::Skipped,
-        kinds::STEP_FAILED => StepState::Failed,
+    let (id, state) = match event.payload() {
+        Payload::StepStarted(p) => (p.step, StepState::Running),
+        Payload::StepDone(p) => (p.step, StepState::Done),
+        Payload::StepSkipped(p) => (p.step, StepState::Skipped),
+        Payload::StepFailed(p) => (p.step, StepState::Failed),
         _ => return None,
     };
-    let id = event.data.get("step")?.as_str()?;
     let step = playbook.steps.iter().position(|s| s.id == id)?;
     Some((step, state))
 }

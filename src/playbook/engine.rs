@@ -6,7 +6,6 @@
 
 use super::format::{Command, InputKind, Playbook, Risk};
 use crate::probe::shell::quote;
-use crate::timeline::event::kinds;
 use crate::timeline::payload::{
     CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone, StepFailed,
     StepSkipped, StepStarted,
@@ -639,64 +638,47 @@ pub fn unfinished_run(
     events: &[crate::timeline::Event],
     playbook_id: &str,
 ) -> Option<(Progress, BTreeMap<String, String>)> {
-    let text = |e: &crate::timeline::Event, f: &str| e.data.get(f).and_then(|v| v.as_str()).map(String::from);
-    let started = events
-        .iter()
-        .rev()
-        .find(|e| e.kind == kinds::PLAYBOOK_STARTED && text(e, "playbook").as_deref() == Some(playbook_id))?;
-    let run = text(started, "run")?;
-    let of_run: Vec<&crate::timeline::Event> = events
-        .iter()
-        .filter(|e| text(e, "run").as_deref() == Some(run.as_str()))
-        .collect();
-    if of_run.iter().any(|e| e.kind == kinds::PLAYBOOK_FINISHED) {
+    let read: Vec<Payload> = events.iter().map(|e| e.payload()).collect();
+    let started = read.iter().rev().find_map(|payload| match payload {
+        Payload::PlaybookStarted(started) if started.playbook == playbook_id => Some(started),
+        _ => None,
+    })?;
+    let of_run: Vec<&Payload> = read.iter().filter(|p| p.run() == Some(started.run.as_str())).collect();
+    if of_run.iter().any(|p| matches!(p, Payload::PlaybookFinished(_))) {
         return None;
     }
     let mut progress = Progress {
-        run: run.clone(),
+        run: started.run.clone(),
         ..Progress::default()
     };
     let mut open_step: Option<String> = None;
     // A step whose command was never sent (it waited for a confirmation)
     // did nothing: it is started again, not put to the responder as unknown.
     let mut command_sent = false;
-    for event in &of_run {
-        let step = text(event, "step");
-        match event.kind.as_str() {
-            kinds::STEP_STARTED => {
-                open_step = step;
+    for payload in of_run {
+        match payload {
+            Payload::StepStarted(step) => {
+                open_step = Some(step.step.clone());
                 command_sent = false;
             }
-            kinds::COMMAND_SENT => command_sent = true,
-            kinds::STEP_DONE | kinds::STEP_SKIPPED => {
-                if let Some(step) = step {
-                    progress.finished_steps.push(step);
-                }
-                if let Some(captures) = event.data.get("captures").and_then(|c| c.as_object()) {
-                    for (name, value) in captures {
-                        if let Some(value) = value.as_str() {
-                            progress.captures.insert(name.clone(), value.to_string());
-                        }
-                    }
-                }
+            Payload::CommandSent(_) => command_sent = true,
+            Payload::StepDone(done) => {
+                progress.finished_steps.push(done.step.clone());
+                progress
+                    .captures
+                    .extend(done.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
                 open_step = None;
             }
-            kinds::STEP_FAILED => open_step = None,
+            Payload::StepSkipped(skipped) => {
+                progress.finished_steps.push(skipped.step.clone());
+                open_step = None;
+            }
+            Payload::StepFailed(_) => open_step = None,
             _ => {}
         }
     }
     progress.interrupted = open_step.filter(|_| command_sent);
-    let inputs = started
-        .data
-        .get("inputs")
-        .and_then(|i| i.as_object())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    Some((progress, inputs))
+    Some((progress, started.inputs.clone()))
 }
 
 fn is_shell_name(name: &str) -> bool {
@@ -813,6 +795,7 @@ pub fn check_vm_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::event::kinds;
     use serde_json::json;
     use std::path::Path;
 

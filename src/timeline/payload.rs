@@ -35,7 +35,9 @@ pub enum Status {
 /// `incident.declared`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentDeclared {
+    #[serde(default = "untitled")]
     pub title: String,
+    #[serde(default = "major")]
     pub severity: Severity,
     /// Always `investigating` when vigie declares; older files may omit it.
     #[serde(default = "investigating")]
@@ -44,6 +46,72 @@ pub struct IncidentDeclared {
 
 fn investigating() -> Status {
     Status::Investigating
+}
+
+fn untitled() -> String {
+    "untitled".into()
+}
+
+fn major() -> Severity {
+    Severity::Major
+}
+
+/// An event's kind, known from its name alone (no need to read its data):
+/// what filters and styles match on, exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    IncidentDeclared,
+    SeverityChanged,
+    StatusChanged,
+    RoleAssigned,
+    Note,
+    Decision,
+    ActionItem,
+    AlertRaised,
+    AlertCleared,
+    HostUnreachable,
+    PlaybookStarted,
+    PlaybookResumed,
+    PlaybookFinished,
+    StepStarted,
+    StepDone,
+    StepSkipped,
+    StepFailed,
+    ChecklistTicked,
+    CommandSent,
+    CommandFinished,
+    Amendment,
+    /// `custom.*`, or a kind of a newer vigie.
+    Other,
+}
+
+impl Kind {
+    pub fn of(kind: &str) -> Kind {
+        match kind {
+            kinds::INCIDENT_DECLARED => Kind::IncidentDeclared,
+            kinds::SEVERITY_CHANGED => Kind::SeverityChanged,
+            kinds::STATUS_CHANGED => Kind::StatusChanged,
+            kinds::ROLE_ASSIGNED => Kind::RoleAssigned,
+            kinds::NOTE => Kind::Note,
+            kinds::DECISION => Kind::Decision,
+            kinds::ACTION_ITEM => Kind::ActionItem,
+            kinds::ALERT_RAISED => Kind::AlertRaised,
+            kinds::ALERT_CLEARED => Kind::AlertCleared,
+            kinds::HOST_UNREACHABLE => Kind::HostUnreachable,
+            kinds::PLAYBOOK_STARTED => Kind::PlaybookStarted,
+            kinds::PLAYBOOK_RESUMED => Kind::PlaybookResumed,
+            kinds::PLAYBOOK_FINISHED => Kind::PlaybookFinished,
+            kinds::STEP_STARTED => Kind::StepStarted,
+            kinds::STEP_DONE => Kind::StepDone,
+            kinds::STEP_SKIPPED => Kind::StepSkipped,
+            kinds::STEP_FAILED => Kind::StepFailed,
+            kinds::CHECKLIST_TICKED => Kind::ChecklistTicked,
+            kinds::COMMAND_SENT => Kind::CommandSent,
+            kinds::COMMAND_FINISHED => Kind::CommandFinished,
+            kinds::AMENDMENT => Kind::Amendment,
+            _ => Kind::Other,
+        }
+    }
 }
 
 /// `severity.changed` and `status.changed`.
@@ -280,7 +348,8 @@ impl Payload {
     /// Reads `data` as the payload of `kind`.
     pub fn read(kind: &str, data: &serde_json::Value) -> Payload {
         fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
-            serde_json::from_value(data.clone()).ok()
+            // From the borrowed value: no copy of the whole object first.
+            T::deserialize(data).ok()
         }
         let known = match kind {
             kinds::INCIDENT_DECLARED => parse(data).map(Payload::IncidentDeclared),
@@ -388,6 +457,18 @@ impl Payload {
 
 impl Event {
     /// What this event says.
+    pub fn payload(&self) -> Payload {
+        Payload::read(&self.kind, &self.data)
+    }
+
+    /// Its kind, without reading its data.
+    pub fn kind_of(&self) -> Kind {
+        Kind::of(&self.kind)
+    }
+}
+
+impl NewEvent {
+    /// What this event will say.
     pub fn payload(&self) -> Payload {
         Payload::read(&self.kind, &self.data)
     }

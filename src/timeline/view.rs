@@ -24,6 +24,17 @@ impl Mark {
     }
 
     pub const NAMES: &'static str = "detected, acknowledged, mitigated, resolved, key";
+
+    /// The mark as written in an amendment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::Detected => "detected",
+            Mark::Acknowledged => "acknowledged",
+            Mark::Mitigated => "mitigated",
+            Mark::Resolved => "resolved",
+            Mark::Key => "key",
+        }
+    }
 }
 
 /// One event as shown, with its corrections applied.

@@ -14,7 +14,7 @@ use crate::playbook::driver::RunUpdate;
 use crate::playbook::engine::RunEvent;
 use crate::playbook::Playbook;
 use crate::status::{HostStatus, PollResult};
-use crate::timeline::event::kinds;
+use crate::timeline::payload::Kind;
 use crate::timeline::{Event, NewEvent};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -247,26 +247,33 @@ impl KindFilter {
         }
     }
 
-    pub fn accepts(self, kind: &str) -> bool {
-        match self {
-            KindFilter::All => true,
-            KindFilter::Notes => matches!(kind, kinds::NOTE | kinds::DECISION | kinds::ACTION_ITEM),
-            KindFilter::Actions => {
-                kind.starts_with("playbook.")
-                    || kind.starts_with("step.")
-                    || kind.starts_with("command.")
-                    || kind == kinds::CHECKLIST_TICKED
-            }
-            KindFilter::Alerts => kind.starts_with("alert.") || kind == kinds::HOST_UNREACHABLE,
-            KindFilter::Incident => matches!(
-                kind,
-                kinds::INCIDENT_DECLARED
-                    | kinds::STATUS_CHANGED
-                    | kinds::SEVERITY_CHANGED
-                    | kinds::ROLE_ASSIGNED
-                    | kinds::AMENDMENT
-            ),
+    /// Which filter an event kind belongs to (every kind has one).
+    fn of(kind: Kind) -> KindFilter {
+        match kind {
+            Kind::Note | Kind::Decision | Kind::ActionItem => KindFilter::Notes,
+            Kind::PlaybookStarted
+            | Kind::PlaybookResumed
+            | Kind::PlaybookFinished
+            | Kind::StepStarted
+            | Kind::StepDone
+            | Kind::StepSkipped
+            | Kind::StepFailed
+            | Kind::ChecklistTicked
+            | Kind::CommandSent
+            | Kind::CommandFinished => KindFilter::Actions,
+            Kind::AlertRaised | Kind::AlertCleared | Kind::HostUnreachable => KindFilter::Alerts,
+            Kind::IncidentDeclared
+            | Kind::StatusChanged
+            | Kind::SeverityChanged
+            | Kind::RoleAssigned
+            | Kind::Amendment => KindFilter::Incident,
+            // Site-specific kinds show under "all" only.
+            Kind::Other => KindFilter::All,
         }
+    }
+
+    pub fn accepts(self, kind: &str) -> bool {
+        self == KindFilter::All || KindFilter::of(Kind::of(kind)) == self
     }
 }
 
@@ -559,6 +566,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::event::kinds;
     use crate::tui::keys::Action;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -232,10 +232,11 @@ impl Requests<'_> {
                     let kind = event.kind.clone();
                     let message = match writer.append(event).await {
                         Ok(event) => {
-                            let what = match kind.as_str() {
-                                crate::timeline::event::kinds::AMENDMENT => "correction".to_string(),
-                                crate::timeline::event::kinds::CHECKLIST_TICKED => "tick".to_string(),
-                                other => other.replace(['_', '.'], " "),
+                            use crate::timeline::payload::Kind;
+                            let what = match Kind::of(&kind) {
+                                Kind::Amendment => "correction".to_string(),
+                                Kind::ChecklistTicked => "tick".to_string(),
+                                _ => kind.replace(['_', '.'], " "),
                             };
                             format!("{what} #{} recorded", event.seq)
                         }

@@ -3,7 +3,9 @@
 
 use super::{pane, scroll_offset};
 use crate::sanitize::one_line;
-use crate::timeline::event::kinds;
+use crate::timeline::payload::Kind;
+use crate::timeline::view::Amendment;
+use crate::timeline::Payload;
 use crate::tui::app::{App, Focus, KindFilter};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -24,10 +26,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
         .skip(offset)
         .take(rows.max(1))
         .map(|event| {
-            let kind_style = match event.kind.as_str() {
-                kinds::DECISION | kinds::ACTION_ITEM => Style::new().fg(Color::Magenta),
-                kinds::STEP_FAILED | kinds::ALERT_RAISED | kinds::HOST_UNREACHABLE => Style::new().fg(Color::Red),
-                kinds::STEP_DONE => Style::new().fg(Color::Green),
+            let kind_style = match event.kind_of() {
+                Kind::Decision | Kind::ActionItem => Style::new().fg(Color::Magenta),
+                Kind::StepFailed | Kind::AlertRaised | Kind::HostUnreachable => Style::new().fg(Color::Red),
+                Kind::StepDone => Style::new().fg(Color::Green),
                 _ => Style::new(),
             };
             let mut spans = vec![
@@ -80,9 +82,14 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 fn marks_by_target(app: &App) -> std::collections::HashMap<String, Vec<String>> {
     let mut marks: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-    for event in app.timeline.iter().filter(|e| e.kind == kinds::AMENDMENT) {
-        if let (Some(target), Some(mark)) = (event.text("target"), event.text("mark")) {
-            marks.entry(target.to_string()).or_default().push(one_line(mark));
+    for event in app.timeline.iter().filter(|e| e.kind_of() == Kind::Amendment) {
+        if let Payload::Amendment(Amendment {
+            target,
+            mark: Some(mark),
+            ..
+        }) = event.payload()
+        {
+            marks.entry(target).or_default().push(mark.as_str().to_string());
         }
     }
     marks
