@@ -437,6 +437,18 @@ impl Payload {
         }
     }
 
+    /// The free text a responder wrote, which an amendment corrects: a
+    /// note's, a decision's, an action item's, or the `text` of any other
+    /// kind that has one (`vigie timeline append --text`).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Payload::Note(note) | Payload::Decision(note) => Some(&note.text),
+            Payload::ActionItem(item) => Some(&item.text),
+            Payload::Unknown { data, .. } => data.get("text").and_then(|t| t.as_str()),
+            _ => None,
+        }
+    }
+
     /// The run a playbook event belongs to, if it is one.
     pub fn run(&self) -> Option<&str> {
         match self {

@@ -352,10 +352,12 @@ impl App {
             self.flash = Some("no event to amend".into());
             return;
         };
-        let text = event
-            .text("text")
-            .map(String::from)
-            .unwrap_or_else(|| crate::timeline::view::describe(event));
+        // A note's own text is what gets corrected; other events start from their description.
+        let payload = event.payload();
+        let text = match payload.text() {
+            Some(text) => text.to_string(),
+            None => crate::timeline::view::describe(event),
+        };
         self.prompt = Some(Prompt {
             kind: PromptKind::Amend {
                 target: event.id.clone(),
