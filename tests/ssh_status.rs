@@ -338,3 +338,36 @@ fn vigie_check_names_a_broken_ssh_config_with_ssh_s_own_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn without_the_ssh_program_vigie_reads_ssh_config_itself_and_says_so() {
+    let lab = SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("vigie.toml");
+    std::fs::write(&config, lab.vigie_toml(&lab.known_hosts)).unwrap();
+    // A PATH with the usual tools but no `ssh`.
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["sh", "cat", "date"] {
+        let found = common::run("sh", &["-c", &format!("command -v {tool}")]);
+        std::os::unix::fs::symlink(found.trim(), bin.join(tool)).unwrap();
+    }
+    let path = bin.display().to_string();
+    let run = |args: &[&str]| {
+        let out = common::lab::vigie_command(home.path())
+            .args(["--config", config.to_str().unwrap()])
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, _) = run(&["check"]);
+    assert!(stdout.contains("`ssh` is not installed"), "{stdout}");
+    let (stdout, stderr) = run(&["status", "--json"]);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(host(&json, "lab1")["reachable"], true, "{json}");
+}
