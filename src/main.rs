@@ -1,3 +1,3 @@
-fn main() {
-    std::process::exit(vigie::cli::main());
+fn main() -> std::process::ExitCode {
+    vigie::cli::main()
 }

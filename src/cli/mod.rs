@@ -201,84 +201,82 @@ pub enum TimelineCommand {
     },
 }
 
-/// Runs the command line and returns the process exit code.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
-    match cli.command {
-        None => run_cockpit(cli.config.as_deref(), cli.incident.as_deref(), cli.read_only, cli.mouse),
-        Some(Command::Init { path }) => init(&path),
-        Some(Command::Check { playbooks }) => check(cli.config.as_deref(), &playbooks),
-        Some(Command::Status { json }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => status::run(&config, json),
-            // Bad config: as bad as it gets for a monitoring hook.
-            Err(_) => 2,
-        },
-        Some(Command::Capacity { dead, target, json }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => status::capacity(&config, &dead, &target, json),
-            Err(_) => 2,
-        },
-        Some(Command::Run {
+/// Runs the command line; the exit code says how it went.
+pub fn main() -> std::process::ExitCode {
+    let code = dispatch(Cli::parse());
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn dispatch(cli: Cli) -> i32 {
+    let Cli {
+        config: explicit,
+        incident,
+        read_only,
+        mouse,
+        command,
+    } = cli;
+    let (explicit, incident) = (explicit.as_deref(), incident.as_deref());
+    // The commands that need no configuration, or read it their own way.
+    let command = match command {
+        None => return run_cockpit(explicit, incident, read_only, mouse),
+        Some(Command::Init { path }) => return init(&path),
+        Some(Command::Check { playbooks }) => return check(explicit, &playbooks),
+        Some(command) => command,
+    };
+    let config = match load_config(explicit) {
+        Ok(config) => config,
+        // For a monitoring hook, a bad config is as bad as it gets.
+        Err(_) if matches!(command, Command::Status { .. } | Command::Capacity { .. }) => return 2,
+        Err(code) => return code,
+    };
+    match command {
+        Command::Init { .. } | Command::Check { .. } => 0, // handled above
+        Command::Status { json } => status::run(&config, json),
+        Command::Capacity { dead, target, json } => status::capacity(&config, &dead, &target, json),
+        Command::Run {
             playbook,
             inputs,
             yes,
             confirm,
             dry_run,
-        }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => {
-                let args = run::RunArgs {
-                    playbook: &playbook,
-                    inputs: &inputs,
-                    yes,
-                    confirm: &confirm,
-                    dry_run,
-                };
-                run::run(&config, cli.incident.as_deref(), args)
-            }
-            Err(code) => code,
-        },
-        Some(Command::Report {
+        } => {
+            let args = run::RunArgs {
+                playbook: &playbook,
+                inputs: &inputs,
+                yes,
+                confirm: &confirm,
+                dry_run,
+            };
+            run::run(&config, incident, args)
+        }
+        Command::Report {
             format,
             output,
             summary,
             impact,
-        }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => {
-                let files = crate::report::NarrativeFiles { summary, impact };
-                report(&config, cli.incident.as_deref(), &format, output.as_deref(), &files)
-            }
-            Err(code) => code,
-        },
-        Some(Command::Trust { host, yes }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => trust::run(&config, &host, yes),
-            Err(code) => code,
-        },
-        Some(Command::Incident(command)) => match load_config(cli.config.as_deref()) {
-            Ok(config) => incident_command(&config, cli.incident.as_deref(), command),
-            Err(code) => code,
-        },
-        Some(Command::Note {
+        } => {
+            let files = crate::report::NarrativeFiles { summary, impact };
+            report(&config, incident, &format, output.as_deref(), &files)
+        }
+        Command::Trust { host, yes } => trust::run(&config, &host, yes),
+        Command::Incident(command) => incident_command(&config, incident, command),
+        Command::Note {
             kind,
             text,
             host,
             owner,
             due,
-        }) => match load_config(cli.config.as_deref()) {
-            Ok(config) => {
-                let args = incident::NoteArgs {
-                    kind: &kind,
-                    text: &text,
-                    host: host.as_deref(),
-                    owner: owner.as_deref(),
-                    due: due.as_deref(),
-                };
-                incident::note(&config, cli.incident.as_deref(), args)
-            }
-            Err(code) => code,
-        },
-        Some(Command::Timeline(command)) => match load_config(cli.config.as_deref()) {
-            Ok(config) => timeline_command(&config, cli.incident.as_deref(), command),
-            Err(code) => code,
-        },
+        } => {
+            let args = incident::NoteArgs {
+                kind: &kind,
+                text: &text,
+                host: host.as_deref(),
+                owner: owner.as_deref(),
+                due: due.as_deref(),
+            };
+            incident::note(&config, incident, args)
+        }
+        Command::Timeline(command) => timeline_command(&config, incident, command),
     }
 }
 
