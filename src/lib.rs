@@ -1,20 +1,28 @@
 //! vigie: a terminal incident-response cockpit.
 //!
-//! See `ARCHITECTURE.md` for where things live and how data flows.
+//! The code lives in the workspace's layer crates (see `ARCHITECTURE.md`):
+//! `vigie-core` (decisions, no IO runtime), `vigie-transport` (reaching hosts),
+//! `vigie-runtime` (polling and runs on tokio), `vigie-cockpit` (the TUI).
+//! This crate is the command line, and re-exports the layers under the
+//! names the rest of the tree uses.
 
-pub mod alerts;
-pub mod capacity;
+pub use vigie_cockpit as tui;
+pub use vigie_core::{
+    alerts, capacity, config, format, incident, keys, probe, report, sanitize, status, status_json, transport_error,
+};
+pub use vigie_runtime::poller;
+pub use vigie_transport as transport;
+
+/// Playbooks: the format and engine (core) with the driver and line runner (runtime).
+pub mod playbook {
+    pub use vigie_core::playbook::*;
+    pub use vigie_runtime::{driver, runner};
+}
+
+/// The timeline (core) with its async writer (runtime).
+pub mod timeline {
+    pub use vigie_core::timeline::*;
+    pub use vigie_runtime::writer;
+}
+
 pub mod cli;
-pub mod config;
-pub mod format;
-pub mod incident;
-pub mod playbook;
-pub mod poller;
-pub mod probe;
-pub mod report;
-pub mod sanitize;
-pub mod status;
-pub mod status_json;
-pub mod timeline;
-pub mod transport;
-pub mod tui;

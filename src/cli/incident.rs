@@ -194,16 +194,13 @@ pub struct AppendArgs<'a> {
 }
 
 pub fn append(config: &Config, explicit: Option<&Path>, args: AppendArgs) -> i32 {
-    let mut data = match args.data.map(serde_json::from_str::<serde_json::Value>) {
-        None => serde_json::json!({}),
-        Some(Ok(value @ serde_json::Value::Object(_))) => value,
+    let data = match args.data.map(serde_json::from_str::<serde_json::Value>) {
+        None => serde_json::Map::new(),
+        Some(Ok(serde_json::Value::Object(map))) => map,
         Some(Ok(_)) => return fail("timeline append", "--data must be a JSON object"),
         Some(Err(e)) => return fail("timeline append", format!("--data is not valid JSON: {e}")),
     };
-    if let Some(text) = args.text {
-        data["text"] = text.into();
-    }
-    let mut event = NewEvent::new(args.kind, data);
+    let mut event = NewEvent::from_script(args.kind, data, args.text);
     event.host = args.host.map(String::from);
     event.actor = args.actor.map(String::from);
     if let Some(at) = args.at {

@@ -1,0 +1,823 @@
+//! What keys do to the cockpit's state: the action of the key table, or
+//! editing the open prompt, form, picker, palette or popup. Still no IO:
+//! anything that touches a file or a host is returned as a [`Request`].
+
+use super::app::{App, Focus, Overlay, PickPurpose, Picker, Popup, PopupKind, Prompt, PromptKind, Request, SortBy};
+use super::form::{FormOutcome, InputForm};
+use super::keys::Action;
+use super::palette::{parse_action_item, Palette};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::BTreeMap;
+use vigie_core::incident::{Severity, Status};
+use vigie_core::playbook::engine::{check_vm_inputs, validate_inputs, RunEvent};
+use vigie_core::playbook::format::InputKind;
+use vigie_core::playbook::Playbook;
+use vigie_core::timeline::payload::{ActionItem, ChecklistTicked, Note};
+use vigie_core::timeline::view::{Amendment, Mark};
+use vigie_core::timeline::{NewEvent, Payload};
+use vigie_runtime::driver::Question;
+
+const NO_INCIDENT: &str = "no incident: declare one with `:incident TITLE`";
+
+impl App {
+    /// Every key press: the open overlay or prompt takes it, else the key table.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
+        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        if ctrl_c {
+            return self.apply_action(Action::Quit);
+        }
+        if self.prompt.is_some() {
+            return self.type_in_prompt(key);
+        }
+        if let Some(overlay) = self.overlay.take() {
+            return self.key_in_overlay(overlay, key);
+        }
+        let action = self
+            .keymap
+            .action_for(super::keys::key_of(key), self.context(), self.read_only)?;
+        self.apply_action(action)
+    }
+
+    /// Pasted text goes to whatever is being typed; with nothing open it is
+    /// ignored (a paste must never turn into a burst of key actions).
+    pub fn paste(&mut self, text: &str) -> Option<Request> {
+        let typing = self.prompt.is_some()
+            || matches!(
+                self.overlay,
+                Some(Overlay::Palette(_)) | Some(Overlay::Form(_)) | Some(Overlay::Popup(_))
+            );
+        if !typing {
+            return None;
+        }
+        for c in text.chars().filter(|c| !c.is_control()) {
+            let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+            // Enter never comes from a paste, so nothing is submitted by it.
+            let _ = self.handle_key(key);
+        }
+        None
+    }
+
+    pub fn apply_action(&mut self, action: Action) -> Option<Request> {
+        self.flash = None;
+        match action {
+            Action::Quit => {
+                if self.run.as_ref().is_some_and(|r| !r.is_finished()) && !self.should_quit {
+                    self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::QuitDuringRun)));
+                } else {
+                    self.should_quit = true;
+                }
+            }
+            Action::ToggleHelp => self.overlay = Some(Overlay::Help),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
+            Action::CloseOverlay => {
+                self.overlay = None;
+                if self.focus == Focus::Timeline {
+                    self.timeline_cursor = None;
+                }
+            }
+            Action::SwitchPane => self.focus = self.next_pane(),
+            Action::SelectNext => self.move_selection(1),
+            Action::SelectPrevious => self.move_selection(-1),
+            Action::SelectFirst => self.move_selection(isize::MIN),
+            Action::SelectLast => self.move_selection(isize::MAX),
+            Action::Note => self.open_prompt(PromptKind::Note),
+            Action::Decision => self.open_prompt(PromptKind::Decision),
+            Action::ActionItem => self.open_prompt(PromptKind::ActionItem),
+            Action::ChangeStatus => self.open_incident_picker(PickPurpose::Status),
+            Action::ChangeSeverity => self.open_incident_picker(PickPurpose::Severity),
+            Action::OpenPlaybook => self.open_playbook_picker(),
+            Action::ToggleFaulty => {
+                self.faulty_only = !self.faulty_only;
+                self.selected = 0;
+            }
+            Action::Filter => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.filter.clone(),
+                })
+            }
+            Action::CycleSort => {
+                self.sort = self.sort.next();
+                self.selected = 0;
+                self.flash = Some(format!("sorted by {}", self.sort.as_str()));
+            }
+            Action::RunSuggested => self.run_suggested(),
+            Action::Mark => self.open_mark_picker(),
+            Action::Amend => self.open_amend_prompt(),
+            Action::FilterKind => {
+                self.kind_filter = self.kind_filter.next();
+                self.timeline_cursor = None;
+            }
+            Action::FilterHost => {
+                self.host_filter = match self.host_filter {
+                    Some(_) => None,
+                    None => self
+                        .selected_event()
+                        .and_then(|e| e.host.clone())
+                        .or_else(|| self.selected_host().map(|h| h.name.clone())),
+                };
+                self.timeline_cursor = None;
+            }
+            Action::Answer => return self.answer_run(),
+            Action::Tick => return self.tick_checklist(),
+            Action::Skip => return self.ask_reason(PromptKind::SkipReason),
+            Action::Abort => return self.ask_reason(PromptKind::AbortReason),
+            Action::Retry => {
+                if matches!(self.question(), Some(Question::Recovery { .. })) {
+                    return Some(Request::Answer(RunEvent::Retry));
+                }
+                self.flash = Some("nothing to retry: no step has failed".into());
+            }
+            Action::CancelCommand => {
+                if self.run.as_ref().is_some_and(|r| r.command_running()) {
+                    self.flash = Some("cancelling the command…".into());
+                    return Some(Request::CancelCommand);
+                }
+                self.flash = Some("no command is running".into());
+            }
+        }
+        None
+    }
+
+    fn next_pane(&self) -> Focus {
+        let order = [Focus::Hosts, Focus::Timeline, Focus::Run];
+        let available = |f: &Focus| match f {
+            Focus::Hosts => true,
+            Focus::Timeline => self.incident.is_some(),
+            Focus::Run => self.run.is_some(),
+        };
+        let position = order.iter().position(|f| *f == self.focus).unwrap_or(0);
+        (1..=order.len())
+            .map(|i| order[(position + i) % order.len()])
+            .find(available)
+            .unwrap_or(Focus::Hosts)
+    }
+
+    fn move_selection(&mut self, step: isize) {
+        let moved = |current: usize, count: usize| -> usize {
+            let last = count.saturating_sub(1) as isize;
+            (current as isize).saturating_add(step).clamp(0, last.max(0)) as usize
+        };
+        match self.focus {
+            Focus::Hosts => self.selected = moved(self.selected, self.visible_hosts().len()),
+            Focus::Timeline => {
+                let count = self.visible_timeline().len();
+                let current = self.timeline_cursor.unwrap_or(count.saturating_sub(1));
+                let next = moved(current, count);
+                // Back on the newest event: follow new ones again.
+                self.timeline_cursor = (next + 1 < count).then_some(next);
+            }
+            Focus::Run => {
+                if let Some(run) = self.run.as_mut() {
+                    let next = moved(run.viewed, run.steps.len());
+                    run.view_step(next);
+                }
+            }
+        }
+    }
+
+    fn needs_incident(&mut self) -> bool {
+        if self.incident.is_none() {
+            self.flash = Some(NO_INCIDENT.into());
+            return false;
+        }
+        true
+    }
+
+    fn open_prompt(&mut self, kind: PromptKind) {
+        if self.needs_incident() {
+            self.prompt = Some(Prompt {
+                kind,
+                text: String::new(),
+            });
+        }
+    }
+
+    fn open_incident_picker(&mut self, purpose: PickPurpose) {
+        let Some(incident) = &self.incident else {
+            self.flash = Some(NO_INCIDENT.into());
+            return;
+        };
+        let (title, options, current) = match purpose {
+            PickPurpose::Status => (
+                "incident status",
+                Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                incident.status.as_str(),
+            ),
+            _ => (
+                "severity",
+                Severity::ALL.iter().map(|s| s.as_str()).collect(),
+                incident.severity.as_str(),
+            ),
+        };
+        let selected = options.iter().position(|o| *o == current).unwrap_or(0);
+        self.overlay = Some(Overlay::Picker(Picker {
+            title: title.into(),
+            options: options
+                .iter()
+                .map(|o| {
+                    let label = if *o == current {
+                        format!("{o} (now)")
+                    } else {
+                        o.to_string()
+                    };
+                    (o.to_string(), label)
+                })
+                .collect(),
+            selected,
+            purpose,
+        }));
+    }
+
+    fn open_playbook_picker(&mut self) {
+        if !self.can_start_a_run() {
+            return;
+        }
+        self.overlay = Some(Overlay::Picker(Picker {
+            title: "open a playbook".into(),
+            options: self
+                .catalog
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.clone(),
+                        format!("{:<24} {}", p.id, vigie_core::sanitize::one_line(&p.title)),
+                    )
+                })
+                .collect(),
+            selected: 0,
+            purpose: PickPurpose::Playbook,
+        }));
+    }
+
+    fn can_start_a_run(&mut self) -> bool {
+        if !self.needs_incident() {
+            return false;
+        }
+        if self.run.as_ref().is_some_and(|r| !r.is_finished()) {
+            self.flash = Some("a playbook is running: finish or abort it first (Tab shows it)".into());
+            return false;
+        }
+        true
+    }
+
+    /// The selected host's first alert that names a playbook: its form,
+    /// with what the alert knows already filled in.
+    fn run_suggested(&mut self) {
+        let Some(index) = self.selected_index() else {
+            return;
+        };
+        let Some(alert) = self.alerts[index].iter().find(|a| a.playbook.is_some()).cloned() else {
+            self.flash = Some("no alert on this host suggests a playbook".into());
+            return;
+        };
+        if !self.can_start_a_run() {
+            return;
+        }
+        let id = alert.playbook.unwrap_or_default();
+        match self.catalog.iter().find(|p| p.id == id).cloned() {
+            Some(playbook) => self.open_form(
+                playbook,
+                &alert.inputs,
+                Some(format!("suggested by: {}", alert.message)),
+            ),
+            None => self.flash = Some(format!("playbook {id} is not available")),
+        }
+    }
+
+    pub fn open_form(&mut self, playbook: Playbook, prefill: &[(&str, String)], origin: Option<String>) {
+        // A run of it that stopped in the middle: its recorded inputs come
+        // back (secrets are never recorded) and the start popup offers it.
+        let unfinished = vigie_core::playbook::engine::unfinished_run(&self.timeline, &playbook.id);
+        let mut prefill: Vec<(&str, String)> = prefill.to_vec();
+        if let Some((_, recorded)) = &unfinished {
+            for (name, value) in recorded {
+                let secret = playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret);
+                if !secret && !prefill.iter().any(|(n, _)| n == name) {
+                    if let Some((known, _)) = playbook.inputs.get_key_value(name) {
+                        prefill.push((known.as_str(), value.clone()));
+                    }
+                }
+            }
+        }
+        let origin = match &unfinished {
+            Some((progress, _)) => Some(format!(
+                "an earlier run stopped in the middle ({} step(s) finished{}): its inputs are back",
+                progress.finished_steps.len(),
+                progress
+                    .interrupted
+                    .as_deref()
+                    .map(|s| format!(", {s} was running"))
+                    .unwrap_or_default()
+            )),
+            None => origin,
+        };
+        let mut form = InputForm::new(playbook.clone(), &self.host_names(), &prefill);
+        form.unfinished = unfinished.map(|(progress, _)| progress);
+        form.origin = origin;
+        self.refresh_vm_options(&mut form);
+        self.overlay = Some(Overlay::Form(Box::new(form)));
+    }
+
+    /// `vm`/`vms` pickers offer the live VMs of the host their `from` names.
+    fn refresh_vm_options(&self, form: &mut InputForm) {
+        for i in 0..form.fields.len() {
+            if matches!(form.fields[i].kind, InputKind::Vm | InputKind::Vms) {
+                let options = form
+                    .vm_source(&form.fields[i])
+                    .map(|host| self.vm_ids_of(&host))
+                    .unwrap_or_default();
+                let field = &mut form.fields[i];
+                field.cursor = field.cursor.min(options.len().saturating_sub(1));
+                field.options = options;
+            }
+        }
+    }
+
+    fn open_mark_picker(&mut self) {
+        let Some(event) = self.selected_event() else {
+            self.flash = Some("no event to mark".into());
+            return;
+        };
+        let (target, seq) = (event.id.clone(), event.seq);
+        let marks = ["detected", "acknowledged", "mitigated", "resolved", "key"];
+        self.overlay = Some(Overlay::Picker(Picker {
+            title: format!("mark #{seq} as"),
+            options: marks.iter().map(|m| (m.to_string(), m.to_string())).collect(),
+            selected: 0,
+            purpose: PickPurpose::Mark { target, seq },
+        }));
+    }
+
+    fn open_amend_prompt(&mut self) {
+        let Some(event) = self.selected_event() else {
+            self.flash = Some("no event to amend".into());
+            return;
+        };
+        // A note's own text is what gets corrected; other events start from their description.
+        let payload = event.payload();
+        let text = match payload.text() {
+            Some(text) => text.to_string(),
+            None => vigie_core::timeline::view::describe(event),
+        };
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Amend {
+                target: event.id.clone(),
+                seq: event.seq,
+            },
+            text: vigie_core::sanitize::one_line(&text),
+        });
+    }
+
+    fn question(&self) -> Option<&Question> {
+        self.run.as_ref()?.question.as_ref()
+    }
+
+    /// Enter in the run: the popup for the question the run waits on.
+    fn answer_run(&mut self) -> Option<Request> {
+        let Some(question) = self.question().cloned() else {
+            self.flash = Some(match &self.run {
+                Some(run) if run.is_finished() => "the run is over: `p` opens another playbook".into(),
+                Some(_) => "the step is running; x cancels its command".into(),
+                None => "no playbook run: `p` opens one".into(),
+            });
+            return None;
+        };
+        match question {
+            Question::Confirm { step, expected } => {
+                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Step { step, expected })));
+            }
+            Question::Manual { .. } => {
+                let unticked = self.run.as_ref().map(|r| r.unticked()).unwrap_or(0);
+                if unticked > 0 {
+                    self.flash = Some(format!(
+                        "{unticked} checklist item(s) not ticked: space ticks, s skips with a reason"
+                    ));
+                    return None;
+                }
+                return Some(Request::Answer(RunEvent::ManualDone));
+            }
+            Question::Recovery { step, error } => {
+                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Recovery { step, error })));
+            }
+        }
+        None
+    }
+
+    fn tick_checklist(&mut self) -> Option<Request> {
+        if !matches!(self.question(), Some(Question::Manual { .. })) {
+            self.flash = Some("no checklist waits for you".into());
+            return None;
+        }
+        let run = self.run.as_mut()?;
+        let (item, ticked) = run.tick()?;
+        let step = run
+            .playbook
+            .steps
+            .get(run.current)
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        Some(append(Payload::ChecklistTicked(ChecklistTicked {
+            run: run.run_id.clone(),
+            step,
+            item,
+            ticked,
+        })))
+    }
+
+    fn ask_reason(&mut self, kind: PromptKind) -> Option<Request> {
+        let Some(run) = &self.run else {
+            self.flash = Some("no playbook run".into());
+            return None;
+        };
+        if run.is_finished() {
+            self.flash = Some("the run is over".into());
+        } else if run.question.is_none() {
+            // The driver reads answers only when it asks; cancelling comes first.
+            self.flash = Some("a command is running: x cancels it first".into());
+        } else {
+            self.prompt = Some(Prompt {
+                kind,
+                text: String::new(),
+            });
+        }
+        None
+    }
+
+    /// A key while a prompt is open: edit, Enter to finish, Esc to cancel.
+    fn type_in_prompt(&mut self, key: KeyEvent) -> Option<Request> {
+        let prompt = self.prompt.as_mut()?;
+        match key.code {
+            KeyCode::Char(c) if !c.is_control() => prompt.text.push(c),
+            KeyCode::Backspace => {
+                prompt.text.pop();
+            }
+            KeyCode::Esc => {
+                if prompt.kind == PromptKind::Filter {
+                    self.filter.clear();
+                }
+                self.prompt = None;
+                return None;
+            }
+            KeyCode::Enter => {
+                let prompt = self.prompt.take()?;
+                return self.finish_prompt(prompt);
+            }
+            _ => {}
+        }
+        if let Some(Prompt {
+            kind: PromptKind::Filter,
+            text,
+        }) = &self.prompt
+        {
+            // The list follows the filter as it is typed.
+            self.filter = text.trim().to_string();
+            self.selected = 0;
+        }
+        None
+    }
+
+    fn finish_prompt(&mut self, prompt: Prompt) -> Option<Request> {
+        let text = prompt.text.trim().to_string();
+        if prompt.kind == PromptKind::Filter {
+            self.filter = text;
+            self.selected = 0;
+            return None;
+        }
+        if text.is_empty() {
+            if matches!(prompt.kind, PromptKind::SkipReason | PromptKind::AbortReason) {
+                self.flash = Some("a reason is required: nothing was done".into());
+            }
+            return None;
+        }
+        let note = |text: String| Note { text, tags: Vec::new() };
+        match prompt.kind {
+            PromptKind::Filter => None,
+            PromptKind::Note => Some(append(Payload::Note(note(text)))),
+            PromptKind::Decision => Some(append(Payload::Decision(note(text)))),
+            PromptKind::ActionItem => {
+                let (text, owner, due) = parse_action_item(&text);
+                Some(append(Payload::ActionItem(ActionItem {
+                    text: text.to_string(),
+                    owner,
+                    due,
+                })))
+            }
+            PromptKind::Amend { target, seq } => amendment(Amendment {
+                target,
+                target_seq: Some(seq),
+                text: Some(text),
+                ..Amendment::default()
+            }),
+            PromptKind::SkipReason => Some(Request::Answer(RunEvent::Skip { reason: text })),
+            PromptKind::AbortReason => Some(Request::Answer(RunEvent::Abort { reason: text })),
+            PromptKind::IncidentTitle => Some(Request::DeclareIncident(text)),
+        }
+    }
+
+    fn key_in_overlay(&mut self, overlay: Overlay, key: KeyEvent) -> Option<Request> {
+        match overlay {
+            Overlay::Help => {
+                // Any key closes the help; `?` and Esc do nothing else.
+                if !matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
+                    return self.handle_key(key);
+                }
+                None
+            }
+            Overlay::Palette(palette) => self.key_in_palette(palette, key),
+            Overlay::Form(form) => self.key_in_form(*form, key),
+            Overlay::Picker(picker) => self.key_in_picker(picker, key),
+            Overlay::Popup(popup) => self.key_in_popup(popup, key),
+        }
+    }
+
+    fn key_in_palette(&mut self, mut palette: Palette, key: KeyEvent) -> Option<Request> {
+        let count = palette.suggestions(self.read_only).len();
+        match key.code {
+            KeyCode::Esc => return None,
+            KeyCode::Enter => return self.run_palette_command(&palette),
+            KeyCode::Tab => palette.complete(self.read_only),
+            KeyCode::Down => palette.selected = (palette.selected + 1).min(count.saturating_sub(1)),
+            KeyCode::Up => palette.selected = palette.selected.saturating_sub(1),
+            KeyCode::Backspace => {
+                palette.text.pop();
+                palette.selected = 0;
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                palette.text.push(c);
+                palette.selected = 0;
+            }
+            _ => {}
+        }
+        self.overlay = Some(Overlay::Palette(palette));
+        None
+    }
+
+    fn run_palette_command(&mut self, palette: &Palette) -> Option<Request> {
+        let Some((command, argument)) = palette.parse(self.read_only) else {
+            let word = palette.text.split_whitespace().next().unwrap_or("");
+            let known = super::palette::COMMANDS.iter().any(|c| c.name == word);
+            self.flash = Some(if known && self.read_only {
+                format!("read-only: `{word}` is not available")
+            } else {
+                format!("unknown command `{}`", vigie_core::sanitize::one_line(word))
+            });
+            return None;
+        };
+        let with_text = |app: &mut App, kind: PromptKind| {
+            if argument.is_empty() {
+                app.open_prompt(kind);
+                None
+            } else if app.needs_incident() {
+                app.finish_prompt(Prompt {
+                    kind,
+                    text: argument.clone(),
+                })
+            } else {
+                None
+            }
+        };
+        match command {
+            "run" if argument.is_empty() => self.open_playbook_picker(),
+            "run" if self.can_start_a_run() => match self.catalog.iter().find(|p| p.id == argument).cloned() {
+                Some(playbook) => self.open_form(playbook, &[], None),
+                None => self.flash = Some(format!("no playbook {}", vigie_core::sanitize::one_line(&argument))),
+            },
+            "incident" if argument.is_empty() => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::IncidentTitle,
+                    text: String::new(),
+                })
+            }
+            "incident" => return Some(Request::DeclareIncident(argument)),
+            "note" => return with_text(self, PromptKind::Note),
+            "decision" => return with_text(self, PromptKind::Decision),
+            "action" => return with_text(self, PromptKind::ActionItem),
+            "status" | "severity" => {
+                let purpose = if command == "status" {
+                    PickPurpose::Status
+                } else {
+                    PickPurpose::Severity
+                };
+                if argument.is_empty() {
+                    self.open_incident_picker(purpose);
+                } else {
+                    return self.change_incident(&purpose, &argument);
+                }
+            }
+            "report" if self.needs_incident() => return Some(Request::WriteReport),
+            // The post-mortem's narrative, written during the incident: tagged notes.
+            "summary" | "impact" if self.needs_incident() => {
+                if argument.is_empty() {
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::Note,
+                        text: format!("#{command} "),
+                    });
+                } else {
+                    return Some(append(Payload::Note(Note {
+                        text: argument.to_string(),
+                        tags: vec![command.to_string()],
+                    })));
+                }
+            }
+            "role" if self.needs_incident() => match argument.split_once(' ') {
+                Some((who, role)) if !role.trim().is_empty() => {
+                    return Some(Request::Append(vigie_core::incident::role_assignment(who, role)))
+                }
+                _ => self.flash = Some("write `:role WHO ROLE`, e.g. `:role alice commander`".into()),
+            },
+            "filter" => {
+                self.filter = argument;
+                self.selected = 0;
+            }
+            "faulty" => return self.apply_action(Action::ToggleFaulty),
+            "sort" => match SortBy::parse(&argument) {
+                Some(sort) => {
+                    self.sort = sort;
+                    self.selected = 0;
+                }
+                None => return self.apply_action(Action::CycleSort),
+            },
+            "run-view" => {
+                if self.run.is_some() {
+                    self.focus = Focus::Run;
+                } else {
+                    self.flash = Some("no playbook run".into());
+                }
+            }
+            "help" => self.overlay = Some(Overlay::Help),
+            "quit" => return self.apply_action(Action::Quit),
+            _ => {}
+        }
+        None
+    }
+
+    fn change_incident(&mut self, purpose: &PickPurpose, value: &str) -> Option<Request> {
+        let incident = self.incident.clone()?;
+        let parsed = match purpose {
+            PickPurpose::Status => Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == value)
+                .filter(|s| *s != incident.status)
+                .map(|to| vigie_core::incident::status_change(incident.status, to)),
+            _ => Severity::ALL
+                .into_iter()
+                .find(|s| s.as_str() == value)
+                .filter(|s| *s != incident.severity)
+                .map(|to| vigie_core::incident::severity_change(incident.severity, to)),
+        };
+        if parsed.is_none() {
+            self.flash = Some(format!("{} is not a change", vigie_core::sanitize::one_line(value)));
+        }
+        parsed.map(Request::Append)
+    }
+
+    fn key_in_picker(&mut self, mut picker: Picker, key: KeyEvent) -> Option<Request> {
+        let last = picker.options.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc => return None,
+            KeyCode::Down | KeyCode::Char('j') => picker.selected = (picker.selected + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => picker.selected = picker.selected.saturating_sub(1),
+            KeyCode::Enter => {
+                let (value, _) = picker.options.get(picker.selected)?.clone();
+                return match picker.purpose {
+                    PickPurpose::Playbook => {
+                        if let Some(playbook) = self.catalog.iter().find(|p| p.id == value).cloned() {
+                            self.open_form(playbook, &[], None);
+                        }
+                        None
+                    }
+                    PickPurpose::Status | PickPurpose::Severity => self.change_incident(&picker.purpose, &value),
+                    PickPurpose::Mark { target, seq } => amendment(Amendment {
+                        target,
+                        target_seq: Some(seq),
+                        mark: Mark::parse(&value),
+                        ..Amendment::default()
+                    }),
+                };
+            }
+            _ => {}
+        }
+        self.overlay = Some(Overlay::Picker(picker));
+        None
+    }
+
+    fn key_in_form(&mut self, mut form: InputForm, key: KeyEvent) -> Option<Request> {
+        match form.handle_key(key) {
+            FormOutcome::Cancelled => return None,
+            FormOutcome::Editing => self.refresh_vm_options(&mut form),
+            FormOutcome::Submitted => match self.check_form(&form) {
+                Ok(values) => {
+                    form.problems.clear();
+                    let popup = Popup::new(PopupKind::StartRun {
+                        values,
+                        resumable: form.unfinished.is_some(),
+                    });
+                    // The form stays behind the popup: Cancel goes back to it.
+                    self.overlay = Some(Overlay::Popup(popup));
+                    self.pending_form = Some(Box::new(form));
+                    return None;
+                }
+                Err(problems) => form.problems = problems,
+            },
+        }
+        self.overlay = Some(Overlay::Form(Box::new(form)));
+        None
+    }
+
+    /// The same checks as `vigie run`: the engine's, then VMs against the
+    /// live status this cockpit already has.
+    fn check_form(&self, form: &InputForm) -> Result<BTreeMap<String, String>, Vec<String>> {
+        let values = validate_inputs(&form.playbook, &form.values(), &self.host_names())?;
+        let problems = check_vm_inputs(&form.playbook, &values, |host| {
+            let index = self
+                .hosts
+                .iter()
+                .position(|h| h.name == host)
+                .ok_or_else(|| format!("no host {host:?} in the inventory"))?;
+            Ok(self.vms_of(index).into_iter().cloned().collect())
+        });
+        if problems.is_empty() {
+            Ok(values)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn key_in_popup(&mut self, mut popup: Popup, key: KeyEvent) -> Option<Request> {
+        let buttons = popup.kind.buttons().len();
+        let typing = matches!(&popup.kind, PopupKind::Step { expected, .. } if !expected.is_empty());
+        match key.code {
+            KeyCode::Esc => return self.close_popup(popup),
+            KeyCode::Tab | KeyCode::Right => popup.focus = (popup.focus + 1) % buttons,
+            KeyCode::BackTab | KeyCode::Left => popup.focus = (popup.focus + buttons - 1) % buttons,
+            KeyCode::Backspace if typing => {
+                popup.typed.pop();
+            }
+            KeyCode::Char(c) if typing && !c.is_control() => popup.typed.push(c),
+            KeyCode::Enter => return self.press_button(popup),
+            _ => {}
+        }
+        self.overlay = Some(Overlay::Popup(popup));
+        None
+    }
+
+    /// Esc or the first button: nothing happens.
+    fn close_popup(&mut self, popup: Popup) -> Option<Request> {
+        if let PopupKind::StartRun { .. } = popup.kind {
+            // Back to the form, as it was.
+            self.overlay = self.pending_form.take().map(Overlay::Form);
+        }
+        None
+    }
+
+    fn press_button(&mut self, mut popup: Popup) -> Option<Request> {
+        if popup.focus == 0 {
+            return self.close_popup(popup);
+        }
+        match popup.kind.clone() {
+            PopupKind::StartRun { values, resumable } => {
+                let form = self.pending_form.take()?;
+                self.focus = Focus::Run;
+                // With a stopped run: button 1 takes it up, button 2 starts anew.
+                let resume = if resumable && popup.focus == 1 {
+                    form.unfinished
+                } else {
+                    None
+                };
+                Some(Request::StartRun {
+                    playbook: Box::new(form.playbook),
+                    inputs: values,
+                    resume,
+                })
+            }
+            PopupKind::Step { expected, .. } => {
+                if popup.typed.trim() != expected {
+                    popup.error = Some(format!("type {expected} exactly to run this step"));
+                    popup.focus = 1;
+                    self.overlay = Some(Overlay::Popup(popup));
+                    return None;
+                }
+                Some(Request::Answer(RunEvent::Confirmed { typed: popup.typed }))
+            }
+            PopupKind::Recovery { .. } => match popup.focus {
+                1 => Some(Request::Answer(RunEvent::Retry)),
+                2 => self.ask_reason(PromptKind::SkipReason),
+                _ => self.ask_reason(PromptKind::AbortReason),
+            },
+            PopupKind::QuitDuringRun => {
+                self.should_quit = true;
+                None
+            }
+        }
+    }
+}
+
+fn amendment(amendment: Amendment) -> Option<Request> {
+    Some(append(Payload::Amendment(amendment)))
+}
+
+/// Appending `payload` to the incident's timeline.
+fn append(payload: Payload) -> Request {
+    Request::Append(NewEvent::from(payload))
+}

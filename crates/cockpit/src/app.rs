@@ -1,0 +1,783 @@
+//! The cockpit's state and how it changes. No IO, no terminal: the event
+//! loop feeds it (polls, timeline events, run updates, keys) and carries out
+//! the [`Request`]s it returns; the views read it. What keys do is in
+//! `actions.rs`.
+
+use super::form::InputForm;
+use super::keys::{Context, Keymap};
+use super::palette::Palette;
+use super::run_view::RunView;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use vigie_core::alerts::Alert;
+use vigie_core::config::{Config, ConfigSource};
+use vigie_core::incident::IncidentState;
+use vigie_core::playbook::engine::RunEvent;
+use vigie_core::playbook::Playbook;
+use vigie_core::status::{HostStatus, PollResult};
+use vigie_core::timeline::payload::Kind;
+use vigie_core::timeline::{Event, NewEvent};
+use vigie_runtime::driver::RunUpdate;
+
+/// Timeline events kept in memory for display; older ones stay on disk.
+const TIMELINE_KEPT: usize = 2000;
+
+/// Which pane the keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Hosts,
+    Timeline,
+    /// The playbook run fills the body.
+    Run,
+}
+
+impl Focus {
+    pub fn context(self) -> Context {
+        match self {
+            Focus::Hosts => Context::Hosts,
+            Focus::Timeline => Context::Timeline,
+            Focus::Run => Context::Run,
+        }
+    }
+}
+
+/// What a line typed at the bottom of the screen is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    Note,
+    Decision,
+    ActionItem,
+    Filter,
+    /// New text for an event of the timeline.
+    Amend {
+        target: String,
+        seq: u64,
+    },
+    SkipReason,
+    AbortReason,
+    IncidentTitle,
+}
+
+impl PromptKind {
+    pub fn label(&self) -> String {
+        match self {
+            PromptKind::Note => "note".into(),
+            PromptKind::Decision => "decision".into(),
+            PromptKind::ActionItem => "action item".into(),
+            PromptKind::Filter => "filter".into(),
+            PromptKind::Amend { seq, .. } => format!("amend #{seq}"),
+            PromptKind::SkipReason => "why skip this step".into(),
+            PromptKind::AbortReason => "why abort the run".into(),
+            PromptKind::IncidentTitle => "new incident".into(),
+        }
+    }
+
+    pub fn help(&self) -> &'static str {
+        match self {
+            PromptKind::Filter => "Enter keeps it · Esc cancels",
+            PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
+            PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
+            PromptKind::IncidentTitle => "Enter declares it · Esc cancels",
+            _ => "Enter records it in the timeline · Esc cancels",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
+/// What a choice in a picker is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickPurpose {
+    Playbook,
+    Mark { target: String, seq: u64 },
+    Status,
+    Severity,
+}
+
+/// A short list to choose one entry from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub title: String,
+    /// (value, label)
+    pub options: Vec<(String, String)>,
+    pub selected: usize,
+    pub purpose: PickPurpose,
+}
+
+/// A question that must be answered before anything happens. Its first
+/// button (Cancel, Later) has the focus, so a stray Enter does nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopupKind {
+    /// `resumable`: a run of this playbook stopped in the middle; it can be
+    /// taken up (finished steps are not run again) or started anew.
+    StartRun {
+        values: BTreeMap<String, String>,
+        resumable: bool,
+    },
+    /// Run step `step`; `expected` is the name to type for a high-risk one.
+    Step {
+        step: usize,
+        expected: String,
+    },
+    Recovery {
+        step: usize,
+        error: String,
+    },
+    QuitDuringRun,
+}
+
+impl PopupKind {
+    pub fn buttons(&self) -> &'static [&'static str] {
+        match self {
+            PopupKind::StartRun { resumable: false, .. } => &["Cancel", "Start"],
+            PopupKind::StartRun { resumable: true, .. } => &["Cancel", "Take it up", "Start anew"],
+            PopupKind::Step { .. } => &["Cancel", "Run"],
+            PopupKind::Recovery { .. } => &["Later", "Retry", "Skip…", "Abort…"],
+            PopupKind::QuitDuringRun => &["Cancel", "Quit"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Popup {
+    pub kind: PopupKind,
+    /// The target's name as typed, for a high-risk step.
+    pub typed: String,
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl Popup {
+    pub fn new(kind: PopupKind) -> Popup {
+        Popup {
+            kind,
+            typed: String::new(),
+            focus: 0,
+            error: None,
+        }
+    }
+}
+
+/// At most one at a time, drawn over the panes; it takes every key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    Palette(Palette),
+    Form(Box<InputForm>),
+    Picker(Picker),
+    Popup(Popup),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// As in vigie.toml.
+    Inventory,
+    Name,
+    /// Worst first: unreachable, critical, warning, then the rest.
+    Health,
+    Load,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Inventory => SortBy::Name,
+            SortBy::Name => SortBy::Health,
+            SortBy::Health => SortBy::Load,
+            SortBy::Load => SortBy::Inventory,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SortBy> {
+        match text {
+            "inventory" => Some(SortBy::Inventory),
+            "name" => Some(SortBy::Name),
+            "health" => Some(SortBy::Health),
+            "load" => Some(SortBy::Load),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Inventory => "inventory",
+            SortBy::Name => "name",
+            SortBy::Health => "health",
+            SortBy::Load => "load",
+        }
+    }
+}
+
+/// Which timeline events the pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    /// Notes, decisions, action items.
+    Notes,
+    /// Playbooks, steps and commands.
+    Actions,
+    /// Alerts and unreachable hosts.
+    Alerts,
+    /// Declaration, status, severity, roles, amendments.
+    Incident,
+}
+
+impl KindFilter {
+    pub fn next(self) -> KindFilter {
+        match self {
+            KindFilter::All => KindFilter::Notes,
+            KindFilter::Notes => KindFilter::Actions,
+            KindFilter::Actions => KindFilter::Alerts,
+            KindFilter::Alerts => KindFilter::Incident,
+            KindFilter::Incident => KindFilter::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindFilter::All => "all",
+            KindFilter::Notes => "notes",
+            KindFilter::Actions => "actions",
+            KindFilter::Alerts => "alerts",
+            KindFilter::Incident => "incident",
+        }
+    }
+
+    /// Which filter an event kind belongs to (every kind has one).
+    fn of(kind: Kind) -> KindFilter {
+        match kind {
+            Kind::Note | Kind::Decision | Kind::ActionItem => KindFilter::Notes,
+            Kind::PlaybookStarted
+            | Kind::PlaybookResumed
+            | Kind::PlaybookFinished
+            | Kind::StepStarted
+            | Kind::StepDone
+            | Kind::StepSkipped
+            | Kind::StepFailed
+            | Kind::ChecklistTicked
+            | Kind::CommandSent
+            | Kind::CommandFinished => KindFilter::Actions,
+            Kind::AlertRaised | Kind::AlertCleared | Kind::HostUnreachable => KindFilter::Alerts,
+            Kind::IncidentDeclared
+            | Kind::StatusChanged
+            | Kind::SeverityChanged
+            | Kind::RoleAssigned
+            | Kind::Amendment => KindFilter::Incident,
+            // Site-specific kinds show under "all" only.
+            Kind::Other => KindFilter::All,
+        }
+    }
+
+    pub fn accepts(self, kind: &str) -> bool {
+        self == KindFilter::All || KindFilter::of(Kind::of(kind)) == self
+    }
+}
+
+/// Work the event loop must do for the app (IO the app itself never does).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Append to the incident's timeline (notes, decisions, marks...).
+    Append(NewEvent),
+    StartRun {
+        playbook: Box<Playbook>,
+        inputs: BTreeMap<String, String>,
+        /// Take up this stopped run instead of starting anew.
+        resume: Option<vigie_core::playbook::engine::Progress>,
+    },
+    /// The responder's answer to the run's question.
+    Answer(RunEvent),
+    /// Stop the command running now.
+    CancelCommand,
+    DeclareIncident(String),
+    WriteReport,
+}
+
+pub struct App {
+    pub hosts: Vec<HostStatus>,
+    /// Alerts of each host, computed when its status changes (not per frame).
+    pub alerts: Vec<Vec<Alert>>,
+    /// For each host, its VMs as (reporting host, index in its reading).
+    vm_index: Vec<Vec<(usize, usize)>>,
+    /// Index into [`App::visible_hosts`].
+    pub selected: usize,
+    /// Show only hosts with a problem.
+    pub faulty_only: bool,
+    /// Show only hosts whose name contains this (case-insensitive).
+    pub filter: String,
+    pub sort: SortBy,
+    pub focus: Focus,
+    pub prompt: Option<Prompt>,
+    pub overlay: Option<Overlay>,
+    /// The inputs form while its "start?" popup is open (Cancel returns to it).
+    pub pending_form: Option<Box<InputForm>>,
+    /// `--read-only`: look, never act.
+    pub read_only: bool,
+    /// `NO_COLOR`: glyphs and text carry every meaning, colours are dropped.
+    pub no_color: bool,
+    /// The last message for the responder ("note recorded", an error).
+    pub flash: Option<String>,
+    pub should_quit: bool,
+    pub keymap: Keymap,
+    /// The current incident, as its timeline tells it.
+    pub incident: Option<IncidentState>,
+    /// The latest timeline events (oldest first), for the timeline pane.
+    pub timeline: Vec<Event>,
+    /// Position in the filtered timeline; `None` follows the newest event.
+    pub timeline_cursor: Option<usize>,
+    pub kind_filter: KindFilter,
+    pub host_filter: Option<String>,
+    /// Playbooks that can be opened (bundled and `playbooks_dir`).
+    pub catalog: Vec<Playbook>,
+    /// The playbook run, running or finished (one at a time).
+    pub run: Option<RunView>,
+    /// Where the inventory came from, shown when it is the embedded default.
+    pub config_source: ConfigSource,
+    /// The clock the views use; set by the event loop, fixed in tests.
+    pub now: DateTime<Utc>,
+}
+
+impl App {
+    pub fn new(config: &Config, now: DateTime<Utc>) -> Self {
+        let hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
+        App {
+            alerts: hosts.iter().map(vigie_core::alerts::for_host).collect(),
+            vm_index: vec![Vec::new(); hosts.len()],
+            hosts,
+            selected: 0,
+            faulty_only: false,
+            filter: String::new(),
+            sort: SortBy::Inventory,
+            focus: Focus::Hosts,
+            prompt: None,
+            overlay: None,
+            pending_form: None,
+            read_only: false,
+            no_color: false,
+            flash: None,
+            should_quit: false,
+            // A bad [keys] never gets this far: loading the config checks it.
+            keymap: Keymap::with_overrides(&config.keys).unwrap_or_default(),
+            incident: None,
+            timeline: Vec::new(),
+            timeline_cursor: None,
+            kind_filter: KindFilter::All,
+            host_filter: None,
+            catalog: Vec::new(),
+            run: None,
+            config_source: config.source.clone(),
+            now,
+        }
+    }
+
+    /// The key context: the focused pane.
+    pub fn context(&self) -> Context {
+        self.focus.context()
+    }
+
+    /// Indices of the hosts shown, after the faulty-only toggle, the filter and the sort.
+    pub fn visible_hosts(&self) -> Vec<usize> {
+        let filter = self.filter.to_lowercase();
+        let mut visible: Vec<usize> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| filter.is_empty() || h.name.to_lowercase().contains(&filter))
+            .filter(|(i, h)| !self.faulty_only || !h.is_reachable() || !self.alerts[*i].is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        match self.sort {
+            SortBy::Inventory => {}
+            SortBy::Name => visible.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
+            SortBy::Health => visible.sort_by_key(|i| std::cmp::Reverse(self.badness(*i))),
+            SortBy::Load => visible.sort_by(|a, b| {
+                let load = |i: usize| {
+                    self.hosts[i]
+                        .health()
+                        .and_then(|h| h.load)
+                        .map(|l| l[0])
+                        .unwrap_or(-1.0)
+                };
+                load(*b).total_cmp(&load(*a))
+            }),
+        }
+        visible
+    }
+
+    /// How bad a host looks, for the health sort.
+    fn badness(&self, index: usize) -> u8 {
+        let host = &self.hosts[index];
+        if matches!(host.reachability, vigie_core::status::Reachability::Unreachable { .. }) {
+            return 4;
+        }
+        match self.worst_alert(index) {
+            Some(vigie_core::alerts::Severity::Critical) => 3,
+            Some(vigie_core::alerts::Severity::Warning) => 2,
+            Some(vigie_core::alerts::Severity::Info) => 1,
+            None => 0,
+        }
+    }
+
+    pub fn worst_alert(&self, index: usize) -> Option<vigie_core::alerts::Severity> {
+        self.alerts.get(index)?.iter().map(|a| a.severity).max()
+    }
+
+    pub fn apply_poll(&mut self, result: &PollResult) {
+        if let Some(host) = self.hosts.get_mut(result.host_index) {
+            host.apply(result);
+            self.alerts[result.host_index] = vigie_core::alerts::for_host(host);
+            self.rebuild_vm_index();
+        }
+    }
+
+    /// Folds new timeline events (from this or another responder) into the state.
+    pub fn apply_timeline(&mut self, events: Vec<Event>) {
+        for event in &events {
+            self.incident = IncidentState::fold(self.incident.take(), event);
+        }
+        self.timeline.extend(events);
+        if self.timeline.len() > TIMELINE_KEPT {
+            let excess = self.timeline.len() - TIMELINE_KEPT;
+            self.timeline.drain(..excess);
+            self.timeline_cursor = self.timeline_cursor.map(|c| c.saturating_sub(excess));
+        }
+    }
+
+    /// A new incident replaces the one shown: its timeline starts empty.
+    pub fn switch_incident(&mut self) {
+        self.incident = None;
+        self.timeline.clear();
+        self.timeline_cursor = None;
+    }
+
+    pub fn apply_run_update(&mut self, update: RunUpdate) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let finished = matches!(update, RunUpdate::Finished(_));
+        run.apply(update);
+        if finished {
+            self.flash = Some(format!("playbook {}", run.summary()));
+            if let Some(Overlay::Popup(popup)) = &self.overlay {
+                if !matches!(popup.kind, PopupKind::StartRun { .. }) {
+                    self.overlay = None;
+                }
+            }
+        }
+    }
+
+    /// The timeline events the pane shows, oldest first.
+    pub fn visible_timeline(&self) -> Vec<&Event> {
+        self.timeline
+            .iter()
+            .filter(|e| self.kind_filter.accepts(&e.kind))
+            .filter(|e| match &self.host_filter {
+                Some(host) => e.host.as_deref() == Some(host.as_str()),
+                None => true,
+            })
+            .collect()
+    }
+
+    /// The event under the timeline cursor (the newest when following).
+    pub fn selected_event(&self) -> Option<&Event> {
+        let visible = self.visible_timeline();
+        let index = self.timeline_cursor.unwrap_or(visible.len().saturating_sub(1));
+        visible.get(index).copied()
+    }
+
+    /// The VMs that belong to host `index`: those any live cluster view
+    /// places on it, else those of its own last reading. Read from an index
+    /// rebuilt when a poll arrives, not searched per frame.
+    pub fn vms_of(&self, index: usize) -> Vec<&vigie_core::probe::model::Vm> {
+        self.vm_index
+            .get(index)
+            .into_iter()
+            .flatten()
+            .filter_map(|(reporter, vm)| self.hosts.get(*reporter)?.reading.as_ref()?.vms.get(*vm))
+            .collect()
+    }
+
+    /// How many VMs host `index` has, without gathering them (list layout).
+    pub fn vm_count(&self, index: usize) -> usize {
+        self.vm_index.get(index).map_or(0, Vec::len)
+    }
+
+    /// Which VMs sit on which host, from every reading: a cluster view
+    /// (`node` set, reporter reachable) wins over a host's own list.
+    fn rebuild_vm_index(&mut self) {
+        let position: std::collections::HashMap<&str, usize> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
+        let mut placed: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.hosts.len()];
+        let mut seen: Vec<std::collections::HashSet<&str>> = vec![Default::default(); self.hosts.len()];
+        for (reporter, host) in self.hosts.iter().enumerate().filter(|(_, h)| h.is_reachable()) {
+            for (v, vm) in host.reading.iter().flat_map(|r| r.vms.iter().enumerate()) {
+                let Some(&owner) = vm.node.as_deref().and_then(|n| position.get(n)) else {
+                    continue;
+                };
+                if seen[owner].insert(vm.id.as_str()) {
+                    placed[owner].push((reporter, v));
+                }
+            }
+        }
+        for (index, host) in self.hosts.iter().enumerate() {
+            if placed[index].is_empty() {
+                placed[index] = host
+                    .reading
+                    .iter()
+                    .flat_map(|r| r.vms.iter().enumerate())
+                    .filter(|(_, vm)| vm.node.is_none())
+                    .map(|(v, _)| (index, v))
+                    .collect();
+            }
+        }
+        self.vm_index = placed;
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.visible_hosts().get(self.selected).copied()
+    }
+
+    pub fn selected_host(&self) -> Option<&HostStatus> {
+        self.selected_index().and_then(|i| self.hosts.get(i))
+    }
+
+    pub fn host_names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    /// VM ids of `host` as the live status knows them, for pickers.
+    pub fn vm_ids_of(&self, host: &str) -> Vec<String> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == host)
+            .and_then(|h| self.hosts.iter().position(|x| x.name == h.name))
+            .map(|i| self.vms_of(i).iter().map(|vm| vm.id.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Action;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use vigie_core::timeline::event::kinds;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    pub(crate) fn app() -> App {
+        let config = Config::parse(
+            std::path::Path::new("v.toml"),
+            "[[hosts]]\nname = \"miramelle\"\n[[hosts]]\nname = \"locuste\"\n[[hosts]]\nname = \"backup\"\n",
+        )
+        .unwrap();
+        App::new(&config, Utc::now())
+    }
+
+    fn with_incident(mut app: App) -> App {
+        app.incident = Some(IncidentState {
+            title: "t".into(),
+            severity: vigie_core::incident::Severity::Major,
+            status: vigie_core::incident::Status::Investigating,
+            started: Utc::now(),
+            resolved: None,
+        });
+        app
+    }
+
+    fn type_text(app: &mut App, text: &str) -> Option<Request> {
+        for c in text.chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        app.handle_key(key(KeyCode::Enter))
+    }
+
+    #[test]
+    fn filter_narrows_the_list_as_it_is_typed() {
+        let mut app = app();
+        app.apply_action(Action::Filter);
+        for c in "LOC".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(app.visible_hosts(), vec![1]);
+        assert_eq!(app.selected_host().unwrap().name, "locuste");
+        app.handle_key(key(KeyCode::Enter));
+        assert_eq!((app.prompt.clone(), app.filter.as_str()), (None, "LOC"));
+    }
+
+    #[test]
+    fn faulty_only_hides_healthy_hosts_and_sort_orders_them() {
+        let mut app = app();
+        app.apply_action(Action::ToggleFaulty);
+        // Not polled yet counts as faulty: nobody knows they are fine.
+        assert_eq!(app.visible_hosts().len(), 3);
+        app.apply_action(Action::CycleSort);
+        assert_eq!(app.sort, SortBy::Name);
+        assert_eq!(app.visible_hosts(), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn a_note_needs_an_incident_and_text() {
+        let mut app = app();
+        app.apply_action(Action::Note);
+        assert!(app.prompt.is_none());
+        assert!(app.flash.as_deref().unwrap().starts_with("no incident"));
+        let mut app = with_incident(app);
+        app.apply_action(Action::Note);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            None,
+            "an empty note is not recorded"
+        );
+        app.apply_action(Action::Note);
+        app.handle_key(key(KeyCode::Char('h')));
+        app.handle_key(key(KeyCode::Char('i')));
+        app.handle_key(key(KeyCode::Backspace));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::NOTE);
+                assert_eq!(event.data["text"], "h");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn action_items_and_decisions_are_their_own_kinds() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::ActionItem);
+        match type_text(&mut app, "add an alert @alice due:2026-12-01") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::ACTION_ITEM);
+                assert_eq!(event.data["owner"], "alice");
+                assert_eq!(event.data["due"], "2026-12-01");
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Decision);
+        match type_text(&mut app, "fail over to locuste") {
+            Some(Request::Append(event)) => assert_eq!(event.kind, kinds::DECISION),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_is_changed_through_a_picker() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::ChangeStatus);
+        assert!(matches!(app.overlay, Some(Overlay::Picker(_))));
+        app.handle_key(key(KeyCode::Down));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::STATUS_CHANGED);
+                assert_eq!(event.data["to"], "identified");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_post_mortem_is_written_from_the_palette() {
+        let mut app = with_incident(app());
+        app.apply_action(Action::Palette);
+        match type_text(&mut app, "summary miramelle's PSU died") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::NOTE);
+                assert_eq!(event.data["tags"][0], "summary");
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Palette);
+        match type_text(&mut app, "role alice commander") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.kind, kinds::ROLE_ASSIGNED);
+                assert_eq!(
+                    (event.data["who"].as_str(), event.data["role"].as_str()),
+                    (Some("alice"), Some("commander"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Palette);
+        assert_eq!(type_text(&mut app, "report"), Some(Request::WriteReport));
+    }
+
+    #[test]
+    fn a_run_that_stopped_in_the_middle_is_offered_again() {
+        let text = "+++\nid = \"p\"\ntitle = \"P\"\n[inputs.host]\nkind = \"host\"\n+++\n# P\n\n## One\n\n```sh {on=host}\ntrue\n```\n\n## Two\n\n```sh {on=host}\ntrue\n```\n";
+        let (playbook, problems) = vigie_core::playbook::parse(std::path::Path::new("p.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut app = with_incident(app());
+        app.catalog = vec![playbook.unwrap()];
+        let event = |seq: u64, kind: &str, data: serde_json::Value| Event {
+            seq,
+            id: format!("e{seq}"),
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "alice".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        };
+        app.apply_timeline(vec![
+            event(
+                1,
+                kinds::PLAYBOOK_STARTED,
+                serde_json::json!({"playbook": "p", "run": "R", "inputs": {"host": "locuste"}}),
+            ),
+            event(2, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "one"})),
+            event(3, kinds::STEP_DONE, serde_json::json!({"run": "R", "step": "one"})),
+            event(4, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "two"})),
+            event(
+                5,
+                kinds::COMMAND_SENT,
+                serde_json::json!({"run": "R", "step": "two", "command": "true"}),
+            ),
+        ]);
+        app.apply_action(Action::Palette);
+        type_text(&mut app, "run p");
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(form.fields[0].value, "locuste", "the recorded input is back");
+        assert!(form.unfinished.is_some());
+        app.handle_key(key(KeyCode::Enter));
+        let Some(Overlay::Popup(popup)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(popup.kind.buttons(), &["Cancel", "Take it up", "Start anew"]);
+        app.handle_key(key(KeyCode::Tab));
+        match app.handle_key(key(KeyCode::Enter)) {
+            Some(Request::StartRun {
+                resume: Some(progress), ..
+            }) => {
+                assert_eq!(progress.finished_steps, vec!["one".to_string()]);
+                assert_eq!(progress.interrupted.as_deref(), Some("two"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn read_only_offers_no_acting_command_in_the_palette() {
+        let mut app = with_incident(app());
+        app.read_only = true;
+        app.apply_action(Action::Palette);
+        assert_eq!(type_text(&mut app, "note hello"), None);
+        assert!(
+            app.flash.as_deref().unwrap_or("").contains("read-only"),
+            "{:?}",
+            app.flash
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The cockpit. `run` wires the pieces: the terminal guard, the poller, an
+//! input thread, the timeline follower and writer, the playbook driver, and
+//! a loop that folds their news into [`app::App`] and redraws only when
+//! something changed. Nothing in the loop waits on SSH or the disk: every
+//! request is carried out on another task and reports back on a channel.
+
+mod actions;
+pub mod app;
+pub mod form;
+pub mod keys;
+mod mouse;
+pub mod palette;
+pub mod run_view;
+pub mod terminal;
+pub mod views;
+
+use anyhow::Context;
+use chrono::Utc;
+use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use vigie_core::config::Config;
+use vigie_core::playbook::engine::Engine;
+use vigie_core::timeline::{Event as TimelineEvent, Follower};
+use vigie_runtime::driver::{self, RunHandle, RunUpdate, Targets};
+use vigie_runtime::poller;
+use vigie_runtime::writer::TimelineWriter;
+
+/// Shortest time between two frames: a burst of events costs one redraw.
+const FRAME_INTERVAL: Duration = Duration::from_millis(30);
+
+pub struct Options {
+    pub read_only: bool,
+    /// Take the mouse (click to select, wheel to scroll).
+    pub mouse: bool,
+}
+
+/// Opens the cockpit and returns when the responder quits. `incident` is the
+/// incident directory to show, if one is current.
+pub fn run(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(run_loop(config, incident, options));
+    // A run's SSH sessions and a blocked stdin read must not hold the exit.
+    runtime.shutdown_background();
+    result
+}
+
+/// What the loop hears from the tasks it started.
+enum Notice {
+    Flash(String),
+    /// A new incident was declared: follow and write to it from now on.
+    IncidentDeclared(PathBuf),
+}
+
+/// The incident the cockpit writes to and follows.
+struct IncidentLink {
+    dir: PathBuf,
+    writer: Option<TimelineWriter>,
+    events: mpsc::Receiver<Vec<TimelineEvent>>,
+}
+
+impl IncidentLink {
+    fn open(config: &Config, dir: PathBuf, read_only: bool) -> IncidentLink {
+        // Appends go through a writer thread: fsync never runs on the render path.
+        let writer = match vigie_core::incident::timeline_options(config) {
+            Ok(options) if !read_only => vigie_core::timeline::Timeline::open(&dir, options)
+                .ok()
+                .map(TimelineWriter::spawn),
+            _ => None,
+        };
+        let events = follow_timeline(dir.clone());
+        IncidentLink { dir, writer, events }
+    }
+}
+
+async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
+    let mut guard = terminal::TerminalGuard::enter(options.mouse).context("cannot open the terminal")?;
+    let (mut polls, poll_tasks) = poller::start(&config);
+    let mut link = incident.map(|dir| IncidentLink::open(&config, dir, options.read_only));
+    let (notice_sender, mut notices) = mpsc::unbounded_channel::<Notice>();
+    let mut inputs = spawn_input_thread();
+    let mut app = app::App::new(&config, Utc::now());
+    app.read_only = options.read_only;
+    app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.catalog = vigie_core::playbook::bundled::catalog(&config);
+    let mut run: Option<RunHandle> = None;
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME_INTERVAL;
+
+    while !app.should_quit {
+        if dirty {
+            // Throttle: wait out the rest of the frame interval, folding in what arrives.
+            let since = last_frame.elapsed();
+            if since < FRAME_INTERVAL {
+                tokio::time::sleep(FRAME_INTERVAL - since).await;
+            }
+            draw(&mut guard.terminal, &app)?;
+            last_frame = Instant::now();
+            dirty = false;
+        }
+        tokio::select! {
+            Some(input) = inputs.recv() => {
+                let size = guard.terminal.size().map(|s| ratatui::layout::Rect::new(0, 0, s.width, s.height))
+                    .unwrap_or_default();
+                // Every key already typed is handled before the next frame:
+                // fast typing is never held back by the frame throttle.
+                let mut next = Some(input);
+                while let Some(input) = next.take() {
+                    let (changed, request) = handle_input(&mut app, input, size);
+                    dirty |= changed;
+                    if let Some(request) = request {
+                        let context = Requests { config: &config, link: link.as_ref(), notices: &notice_sender };
+                        if let Some(started) = context.carry_out(request, &mut app, run.as_ref()) {
+                            run = Some(started);
+                        }
+                        dirty = true;
+                    }
+                    if app.should_quit {
+                        break;
+                    }
+                    next = inputs.try_recv().ok();
+                }
+            }
+            Some(notice) = notices.recv() => {
+                match notice {
+                    Notice::Flash(text) => app.flash = Some(text),
+                    Notice::IncidentDeclared(dir) => {
+                        app.switch_incident();
+                        app.flash = Some(format!("incident declared: {}", dir.display()));
+                        link = Some(IncidentLink::open(&config, dir, options.read_only));
+                    }
+                }
+                dirty = true;
+            }
+            Some(result) = polls.recv() => {
+                app.apply_poll(&result);
+                // Fold every result already waiting into this one frame.
+                while let Ok(more) = polls.try_recv() {
+                    app.apply_poll(&more);
+                }
+                dirty = true;
+            }
+            Some(events) = next_events(&mut link) => {
+                app.apply_timeline(events);
+                dirty = true;
+            }
+            Some(update) = next_update(&mut run) => {
+                app.apply_run_update(update);
+                while let Some(more) = run.as_mut().and_then(|r| r.updates.try_recv().ok()) {
+                    app.apply_run_update(more);
+                }
+                dirty = true;
+            }
+            _ = clock.tick() => {
+                app.now = Utc::now();
+                dirty = true;
+            }
+        }
+    }
+    for task in poll_tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn next_events(link: &mut Option<IncidentLink>) -> Option<Vec<TimelineEvent>> {
+    match link {
+        Some(link) => link.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_update(run: &mut Option<RunHandle>) -> Option<RunUpdate> {
+    match run {
+        Some(handle) => match handle.updates.recv().await {
+            Some(update) => Some(update),
+            // The driver is done and gone: stop listening to it.
+            None => {
+                *run = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Returns whether the screen needs a redraw, and work to do for the app.
+fn handle_input(app: &mut app::App, input: Event, screen: ratatui::layout::Rect) -> (bool, Option<app::Request>) {
+    match input {
+        Event::Key(key) if key.kind == KeyEventKind::Press => (true, app.handle_key(key)),
+        Event::Paste(text) => (true, app.paste(&text)),
+        Event::Mouse(mouse) => {
+            let areas = views::layout(screen, app);
+            (app.handle_mouse(mouse, &areas), None)
+        }
+        Event::Resize(..) => (true, None),
+        _ => (false, None),
+    }
+}
+
+/// What carrying out a request needs from the loop.
+struct Requests<'a> {
+    config: &'a Config,
+    link: Option<&'a IncidentLink>,
+    notices: &'a mpsc::UnboundedSender<Notice>,
+}
+
+impl Requests<'_> {
+    fn flash(&self, text: impl Into<String>) {
+        let _ = self.notices.send(Notice::Flash(text.into()));
+    }
+
+    /// Does a request's IO off the render path; the outcome comes back as a
+    /// notice. Returns the handle of a run it started.
+    fn carry_out(&self, request: app::Request, app: &mut app::App, run: Option<&RunHandle>) -> Option<RunHandle> {
+        let writer = self.link.and_then(|l| l.writer.clone());
+        match request {
+            app::Request::Append(event) => {
+                let Some(writer) = writer else {
+                    self.flash("no incident to write to");
+                    return None;
+                };
+                let notices = self.notices.clone();
+                tokio::spawn(async move {
+                    let kind = event.kind.clone();
+                    let message = match writer.append(event).await {
+                        Ok(event) => {
+                            use vigie_core::timeline::payload::Kind;
+                            let what = match Kind::of(&kind) {
+                                Kind::Amendment => "correction".to_string(),
+                                Kind::ChecklistTicked => "tick".to_string(),
+                                _ => kind.replace(['_', '.'], " "),
+                            };
+                            format!("{what} #{} recorded", event.seq)
+                        }
+                        Err(e) => format!("NOT recorded: {e}"),
+                    };
+                    let _ = notices.send(Notice::Flash(message));
+                });
+            }
+            app::Request::StartRun {
+                playbook,
+                inputs,
+                resume,
+            } => {
+                let Some(writer) = writer else {
+                    self.flash("no incident to record the run in: nothing was started");
+                    return None;
+                };
+                let finished = resume.as_ref().map(|p| p.finished_steps.clone()).unwrap_or_default();
+                let engine = match resume {
+                    Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
+                    None => Engine::new((*playbook).clone(), inputs),
+                }
+                .with_groups(self.config.groups.clone())
+                .confirming_each_step();
+                // Shown as the timeline records them: secrets replaced.
+                let public = engine.public_inputs();
+                let handle = driver::spawn(engine, writer, Targets::new(self.config));
+                let mut view = run_view::RunView::new(*playbook, handle.run_id.clone(), public);
+                view.mark_finished(&finished);
+                app.run = Some(view);
+                app.focus = app::Focus::Run;
+                return Some(handle);
+            }
+            app::Request::Answer(answer) => match run {
+                Some(handle) if handle.answers.send(answer).is_ok() => {
+                    if let Some(view) = app.run.as_mut() {
+                        // Answered: the question is gone until the run asks again.
+                        view.question = None;
+                    }
+                }
+                _ => self.flash("the run is not listening any more"),
+            },
+            app::Request::CancelCommand => {
+                if let Some(handle) = run {
+                    handle.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            app::Request::DeclareIncident(title) => {
+                let notices = self.notices.clone();
+                let incidents = self.config.incidents_dir();
+                let options = vigie_core::incident::timeline_options(self.config);
+                tokio::task::spawn_blocking(move || {
+                    let declared = options.map_err(|e| e.to_string()).and_then(|options| {
+                        vigie_core::incident::declare(
+                            &incidents,
+                            &title,
+                            vigie_core::incident::Severity::Major,
+                            options,
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                    let _ = notices.send(match declared {
+                        Ok((dir, _)) => Notice::IncidentDeclared(dir),
+                        Err(e) => Notice::Flash(format!("no incident declared: {e}")),
+                    });
+                });
+            }
+            app::Request::WriteReport => {
+                let Some(dir) = self.link.map(|l| l.dir.clone()) else {
+                    self.flash("no incident to report on");
+                    return None;
+                };
+                let notices = self.notices.clone();
+                tokio::task::spawn_blocking(move || {
+                    let message = match vigie_core::report::write_for_incident(&dir) {
+                        Ok(paths) => format!(
+                            "report written: {}",
+                            paths
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        ),
+                        Err(e) => format!("no report: {e}"),
+                    };
+                    let _ = notices.send(Notice::Flash(message));
+                });
+            }
+        }
+        None
+    }
+}
+
+fn draw(terminal: &mut terminal::Screen, app: &app::App) -> anyhow::Result<()> {
+    // Synchronized updates: the terminal shows the whole frame at once, no flicker.
+    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    let drawn = terminal.draw(|frame| views::render(frame, app));
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
+    drawn.context("cannot draw the screen")?;
+    Ok(())
+}
+
+/// How often the timeline file is checked for other responders' events.
+const TIMELINE_POLL: Duration = Duration::from_millis(250);
+
+/// Follows the incident's timeline off the render path: new events (from
+/// this process or any other responder) arrive in batches.
+fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<Vec<TimelineEvent>> {
+    let (sender, receiver) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut follower = Follower::from_start(&dir.join(vigie_core::timeline::TIMELINE_FILE));
+        let mut ticker = tokio::time::interval(TIMELINE_POLL);
+        loop {
+            ticker.tick().await;
+            if sender.is_closed() {
+                // The cockpit moved to another incident.
+                return;
+            }
+            let polled = tokio::task::spawn_blocking(move || {
+                let events = follower.poll();
+                (follower, events)
+            })
+            .await;
+            let Ok((returned, events)) = polled else {
+                return;
+            };
+            follower = returned;
+            // A damaged timeline is for `vigie timeline verify`; the cockpit keeps what it has.
+            if let Ok(events) = events {
+                if !events.is_empty() && sender.send(events).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    receiver
+}
+
+/// Terminal input is read on its own thread: `event::read` blocks.
+fn spawn_input_thread() -> mpsc::UnboundedReceiver<Event> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("vigie-input".into())
+        .spawn(move || {
+            while let Ok(event) = event::read() {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok();
+    receiver
+}

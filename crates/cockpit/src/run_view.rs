@@ -1,0 +1,300 @@
+//! A playbook run as the cockpit shows it: each step's state, the output of
+//! its commands as it streams in, the question the run waits on, and the
+//! checklist boxes. Folded from the driver's [`RunUpdate`]s; no IO.
+
+use std::collections::{BTreeMap, VecDeque};
+use vigie_core::playbook::engine::Outcome;
+use vigie_core::playbook::Playbook;
+use vigie_runtime::driver::{Question, RunUpdate, StepState};
+
+/// Output lines kept per command on screen (the timeline keeps the output).
+const LINES_KEPT: usize = 500;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandView {
+    pub target: String,
+    pub item: Option<String>,
+    pub lines: VecDeque<String>,
+    /// Lines that scrolled out of [`CommandView::lines`].
+    pub dropped_lines: usize,
+    pub running: bool,
+    pub exit: Option<i32>,
+    pub error: Option<String>,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    pub state: StepState,
+    /// Every command sent for this step, retries included, oldest first.
+    pub commands: Vec<CommandView>,
+    pub ticked: Vec<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub playbook: Playbook,
+    pub run_id: String,
+    /// Inputs as they may be shown: secrets masked.
+    pub inputs: BTreeMap<String, String>,
+    pub steps: Vec<StepView>,
+    /// The step the run is at.
+    pub current: usize,
+    /// The step shown in detail; follows `current` until the responder moves.
+    pub viewed: usize,
+    pub follow: bool,
+    /// The checklist item under the cursor, in the viewed step.
+    pub checklist_cursor: usize,
+    pub question: Option<Question>,
+    pub outcome: Option<Result<Outcome, String>>,
+}
+
+impl RunView {
+    pub fn new(playbook: Playbook, run_id: String, inputs: BTreeMap<String, String>) -> RunView {
+        let steps = playbook
+            .steps
+            .iter()
+            .map(|s| StepView {
+                state: StepState::Pending,
+                commands: Vec::new(),
+                ticked: vec![false; s.checklist.len()],
+            })
+            .collect();
+        RunView {
+            playbook,
+            run_id,
+            inputs,
+            steps,
+            current: 0,
+            viewed: 0,
+            follow: true,
+            checklist_cursor: 0,
+            question: None,
+            outcome: None,
+        }
+    }
+
+    /// Steps a resumed run finished before it stopped (by id): shown done.
+    pub fn mark_finished(&mut self, step_ids: &[String]) {
+        for (step, view) in self.playbook.steps.iter().zip(self.steps.iter_mut()) {
+            if step_ids.contains(&step.id) {
+                view.state = StepState::Done;
+            }
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// A command is running now.
+    pub fn command_running(&self) -> bool {
+        self.steps.iter().any(|s| s.commands.iter().any(|c| c.running))
+    }
+
+    pub fn apply(&mut self, update: RunUpdate) {
+        match update {
+            RunUpdate::Step { step, state } => {
+                if let Some(view) = self.steps.get_mut(step) {
+                    view.state = state;
+                }
+                if state == StepState::Running {
+                    self.move_to(step);
+                }
+            }
+            RunUpdate::CommandStarted { step, target, item } => {
+                self.question = None;
+                if let Some(view) = self.steps.get_mut(step) {
+                    view.commands.push(CommandView {
+                        target,
+                        item,
+                        lines: VecDeque::new(),
+                        dropped_lines: 0,
+                        running: true,
+                        exit: None,
+                        error: None,
+                        ms: 0,
+                    });
+                }
+            }
+            RunUpdate::Output { step, item, line } => {
+                if let Some(command) = self.command_mut(step, &item) {
+                    command.lines.push_back(line);
+                    if command.lines.len() > LINES_KEPT {
+                        command.lines.pop_front();
+                        command.dropped_lines += 1;
+                    }
+                }
+            }
+            RunUpdate::CommandEnded {
+                step,
+                item,
+                exit,
+                error,
+                ms,
+            } => {
+                if let Some(command) = self.command_mut(step, &item) {
+                    command.running = false;
+                    command.exit = exit;
+                    command.error = error;
+                    command.ms = ms;
+                }
+            }
+            RunUpdate::Question(question) => {
+                self.move_to(question.step());
+                self.question = Some(question);
+            }
+            RunUpdate::Finished(outcome) => {
+                self.question = None;
+                self.outcome = Some(outcome);
+            }
+        }
+    }
+
+    fn move_to(&mut self, step: usize) {
+        if self.current != step {
+            self.checklist_cursor = 0;
+        }
+        self.current = step;
+        if self.follow {
+            self.viewed = step;
+        }
+    }
+
+    /// The latest command of `step` for `item` (each `each=` VM has its own).
+    fn command_mut(&mut self, step: usize, item: &Option<String>) -> Option<&mut CommandView> {
+        self.steps
+            .get_mut(step)?
+            .commands
+            .iter_mut()
+            .rev()
+            .find(|c| c.item == *item)
+    }
+
+    /// Moves the viewed step; coming back to the current one follows it again.
+    pub fn view_step(&mut self, step: usize) {
+        self.viewed = step.min(self.steps.len().saturating_sub(1));
+        self.follow = self.viewed == self.current;
+        self.checklist_cursor = 0;
+    }
+
+    /// Ticks or unticks the checklist item under the cursor of the current
+    /// step; returns the item's text and its new state.
+    pub fn tick(&mut self) -> Option<(String, bool)> {
+        let step = self.current;
+        let text = self
+            .playbook
+            .steps
+            .get(step)?
+            .checklist
+            .get(self.checklist_cursor)?
+            .clone();
+        let ticked = self.steps.get_mut(step)?.ticked.get_mut(self.checklist_cursor)?;
+        *ticked = !*ticked;
+        let now = *ticked;
+        // The next unticked item comes under the cursor.
+        let boxes = &self.steps[step].ticked;
+        if let Some(next) = (0..boxes.len())
+            .map(|i| (self.checklist_cursor + i) % boxes.len())
+            .find(|i| !boxes[*i])
+        {
+            self.checklist_cursor = next;
+        }
+        Some((text, now))
+    }
+
+    /// Checklist items of the current step still unticked.
+    pub fn unticked(&self) -> usize {
+        self.steps
+            .get(self.current)
+            .map(|s| s.ticked.iter().filter(|t| !**t).count())
+            .unwrap_or(0)
+    }
+
+    /// One line for the header: where the run is.
+    pub fn summary(&self) -> String {
+        let position = format!("step {}/{}", self.current + 1, self.steps.len());
+        let state = match (&self.outcome, &self.question) {
+            (Some(Ok(Outcome::Completed)), _) => "completed".to_string(),
+            (Some(Ok(Outcome::Aborted)), _) => "aborted".to_string(),
+            (Some(Err(_)), _) => "stopped".to_string(),
+            (None, Some(Question::Recovery { .. })) => format!("{position} FAILED, waiting for you"),
+            (None, Some(_)) => format!("{position} waiting for you"),
+            (None, None) if self.command_running() => format!("{position} running"),
+            (None, None) => position,
+        };
+        format!("{} · {state}", self.playbook.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAYBOOK: &str = "+++\nid = \"p\"\ntitle = \"P\"\n+++\n# P\n\n## Look\n\n```sh {on=local}\necho hi\n```\n\n## Check by hand\n\n- [ ] the VM answers ping\n- [ ] mail flows\n";
+
+    fn view() -> RunView {
+        let (playbook, problems) = vigie_core::playbook::parse(std::path::Path::new("p.md"), PLAYBOOK);
+        assert!(problems.is_empty(), "{problems:?}");
+        RunView::new(playbook.unwrap(), "run".into(), BTreeMap::new())
+    }
+
+    #[test]
+    fn updates_fold_into_steps_and_output() {
+        let mut view = view();
+        view.apply(RunUpdate::Step {
+            step: 0,
+            state: StepState::Running,
+        });
+        view.apply(RunUpdate::CommandStarted {
+            step: 0,
+            target: "local".into(),
+            item: None,
+        });
+        assert!(view.summary().ends_with("step 1/2 running"), "{}", view.summary());
+        for n in 0..(LINES_KEPT + 3) {
+            view.apply(RunUpdate::Output {
+                step: 0,
+                item: None,
+                line: format!("line {n}"),
+            });
+        }
+        view.apply(RunUpdate::CommandEnded {
+            step: 0,
+            item: None,
+            exit: Some(0),
+            error: None,
+            ms: 7,
+        });
+        let command = &view.steps[0].commands[0];
+        assert_eq!(
+            (command.lines.len(), command.dropped_lines, command.running),
+            (LINES_KEPT, 3, false)
+        );
+        view.apply(RunUpdate::Step {
+            step: 1,
+            state: StepState::Running,
+        });
+        view.apply(RunUpdate::Question(Question::Manual { step: 1 }));
+        assert_eq!((view.current, view.viewed), (1, 1));
+        assert_eq!(view.unticked(), 2);
+        assert_eq!(view.tick(), Some(("the VM answers ping".into(), true)));
+        assert_eq!(view.checklist_cursor, 1);
+        view.tick();
+        assert_eq!(view.unticked(), 0);
+    }
+
+    #[test]
+    fn looking_at_another_step_stops_following_until_coming_back() {
+        let mut view = view();
+        view.view_step(1);
+        assert!(!view.follow);
+        view.apply(RunUpdate::Step {
+            step: 0,
+            state: StepState::Running,
+        });
+        assert_eq!(view.viewed, 1);
+        view.view_step(0);
+        assert!(view.follow);
+    }
+}

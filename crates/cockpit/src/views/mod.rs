@@ -1,0 +1,230 @@
+//! Rendering only: every function here reads [`App`] and draws; none changes
+//! state. `layout` is shared with mouse handling so a click lands where the
+//! row was drawn.
+
+mod dashboard;
+mod overlays;
+
+pub use dashboard::host_rows;
+mod run;
+mod timeline;
+
+use super::app::{App, Focus, Prompt};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+use vigie_core::config::ConfigSource;
+use vigie_core::format::human_age;
+use vigie_core::sanitize::one_line;
+
+/// Where each pane is on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Areas {
+    pub header: Rect,
+    pub hosts: Rect,
+    pub detail: Rect,
+    pub timeline: Rect,
+    /// The playbook run, when it has the focus (it then replaces detail and timeline).
+    pub run: Rect,
+    pub footer: Rect,
+}
+
+pub fn layout(area: Rect, app: &App) -> Areas {
+    let [header, body, footer] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let mut areas = Areas {
+        header,
+        footer,
+        ..Areas::default()
+    };
+    if app.focus == Focus::Run && app.run.is_some() {
+        let timeline_rows = if body.height > 30 { 8 } else { 5 };
+        let [run, timeline] = Layout::vertical([Constraint::Min(8), Constraint::Length(timeline_rows)]).areas(body);
+        areas.run = run;
+        areas.timeline = if app.incident.is_some() {
+            timeline
+        } else {
+            Rect::default()
+        };
+        if app.incident.is_none() {
+            areas.run = body;
+        }
+        return areas;
+    }
+    let list_width = (body.width / 3).clamp(24, 44);
+    let [hosts, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(body);
+    areas.hosts = hosts;
+    if app.incident.is_some() {
+        let [detail, timeline] = Layout::vertical([Constraint::Percentage(60), Constraint::Min(4)]).areas(right);
+        areas.detail = detail;
+        areas.timeline = timeline;
+    } else {
+        areas.detail = right;
+    }
+    areas
+}
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let areas = layout(frame.area(), app);
+    render_header(frame, areas.header, app);
+    if areas.run.height > 0 {
+        run::render(frame, areas.run, app);
+    } else {
+        dashboard::render_host_list(frame, areas.hosts, app);
+        dashboard::render_detail(frame, areas.detail, app);
+    }
+    if areas.timeline.height > 0 {
+        timeline::render(frame, areas.timeline, app);
+    }
+    match &app.prompt {
+        Some(prompt) => render_prompt(frame, areas.footer, prompt),
+        None => render_hint_bar(frame, areas.footer, app),
+    }
+    if let Some(overlay) = &app.overlay {
+        overlays::render(frame, frame.area(), app, overlay);
+    }
+    if app.no_color {
+        // Meaning never rides on colour alone, so dropping it loses nothing.
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.set_fg(Color::Reset);
+            cell.set_bg(Color::Reset);
+        }
+    }
+}
+
+/// A pane's frame; the focused one has a bold title and a thick border.
+pub(super) fn pane(title: String, focused: bool) -> Block<'static> {
+    let block = Block::default().borders(Borders::ALL);
+    if focused {
+        block
+            .border_type(ratatui::widgets::BorderType::Thick)
+            .title(Span::styled(
+                format!("▸{title}"),
+                Style::new().add_modifier(Modifier::BOLD),
+            ))
+    } else {
+        block.title(title)
+    }
+}
+
+fn render_header(frame: &mut Frame, area: Rect, app: &App) {
+    let incident = match &app.incident {
+        Some(header) => format!(
+            "INC {} ─ {} ─ {} ─ {} elapsed",
+            one_line(&header.title),
+            header.severity.as_str().to_uppercase(),
+            header.status.as_str(),
+            human_age(app.now - header.started)
+        ),
+        None => "no incident".to_string(),
+    };
+    let source = match &app.config_source {
+        ConfigSource::EmbeddedDefault => " (no vigie.toml: this machine only)".to_string(),
+        ConfigSource::File(_) => String::new(),
+    };
+    let run = app
+        .run
+        .as_ref()
+        .map(|r| format!(" ─ ▶ {}", r.summary()))
+        .unwrap_or_default();
+    // The run comes before the host count: on a narrow screen it matters more.
+    let hosts = match app.hosts.len() {
+        1 => "1 host".to_string(),
+        n => format!("{n} hosts"),
+    };
+    let mut left = format!(" vigie ─ {incident}{run} ─ {hosts}{source}");
+    let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
+    // The clock always shows; the rest is cut with an ellipsis if it must be.
+    let room = (area.width as usize).saturating_sub(clock.chars().count());
+    if left.chars().count() > room {
+        left = left.chars().take(room.saturating_sub(1)).collect::<String>() + "…";
+    }
+    let padding = room.saturating_sub(left.chars().count());
+    let line = Line::from(vec![
+        Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" ".repeat(padding)),
+        Span::raw(clock),
+    ]);
+    frame.render_widget(
+        Paragraph::new(line).style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}
+
+fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
+    let line = Line::from(vec![
+        Span::styled(
+            format!(" {}> ", prompt.kind.label()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(one_line(&prompt.text)),
+        Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        Span::styled(format!("   {}", prompt.kind.help()), Style::new().fg(Color::DarkGray)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys of the focused pane, from the key table; then the last message.
+fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
+    let mut spans = Vec::new();
+    if let Some(flash) = &app.flash {
+        spans.push(Span::styled(
+            format!(" {} ·", one_line(flash)),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    for bound in app
+        .keymap
+        .active(app.context(), app.read_only)
+        .filter(|b| b.binding.in_hint_bar)
+    {
+        spans.push(Span::styled(
+            format!(" {} ", bound.label()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!("{} ", bound.binding.description)));
+    }
+    if app.read_only {
+        spans.push(Span::styled(" READ-ONLY", Style::new().fg(Color::Magenta)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A text sparkline of `values` (missing samples as spaces), scaled to its maximum.
+pub(super) fn sparkline(values: &[Option<f64>], floor_max: f64) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().flatten().fold(floor_max, |m, v| m.max(*v));
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if max > 0.0 => LEVELS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize],
+            Some(_) => LEVELS[0],
+            None => ' ',
+        })
+        .collect()
+}
+
+/// Where a list scrolls so that `selected` stays visible: the view and the
+/// mouse both use it.
+pub fn scroll_offset(selected: usize, rows: usize) -> usize {
+    (selected + 1).saturating_sub(rows.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_their_maximum() {
+        assert_eq!(sparkline(&[Some(0.0), Some(1.0), None, Some(2.0)], 0.0), "▁▅ █");
+        assert_eq!(sparkline(&[Some(0.5)], 4.0), "▂", "a floor keeps calm hosts calm");
+    }
+
+    #[test]
+    fn scrolling_keeps_the_selection_in_view() {
+        assert_eq!(scroll_offset(3, 10), 0);
+        assert_eq!(scroll_offset(12, 10), 3);
+    }
+}

@@ -1,0 +1,342 @@
+//! What is drawn over the panes: the help, the `:` palette, a playbook's
+//! inputs form, a picker, and the popups that ask before anything happens.
+
+use crate::app::{App, Overlay, Picker, Popup, PopupKind};
+use crate::form::InputForm;
+use crate::keys::Context;
+use crate::palette::Palette;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use vigie_core::sanitize::one_line;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay) {
+    match overlay {
+        Overlay::Help => render_help(frame, area, app),
+        Overlay::Palette(palette) => render_palette(frame, area, app, palette),
+        Overlay::Form(form) => render_form(frame, area, form),
+        Overlay::Picker(picker) => render_picker(frame, area, picker),
+        Overlay::Popup(popup) => render_popup(frame, area, app, popup),
+    }
+}
+
+/// A box of `width`×`height` centred in `area`, cleared.
+fn centred(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, popup);
+    popup
+}
+
+fn boxed(title: String) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .title(Span::styled(title, Style::new().add_modifier(Modifier::BOLD)))
+}
+
+const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
+const DIM: Style = Style::new().fg(Color::DarkGray);
+
+fn render_help(frame: &mut Frame, area: Rect, app: &App) {
+    // Two columns when the screen is wide enough: everything fits on 80x24.
+    let section = |contexts: &[Context]| {
+        let mut lines = Vec::new();
+        for context in contexts {
+            let bound: Vec<_> = app
+                .keymap
+                .all(app.read_only)
+                .filter(|b| b.binding.context == *context)
+                .collect();
+            if bound.is_empty() {
+                continue;
+            }
+            lines.push(Line::styled(context.title().to_uppercase(), BOLD));
+            for b in bound {
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {:<8}", b.label()), BOLD),
+                    Span::raw(b.binding.description),
+                ]));
+            }
+        }
+        lines
+    };
+    let mut left = section(&[Context::Global]);
+    left.push(Line::from(vec![
+        Span::styled(format!(" {:<8}", "Ctrl-C"), BOLD),
+        Span::raw("quit"),
+    ]));
+    let mut right = section(&[Context::Hosts, Context::Timeline, Context::Run]);
+    if app.read_only {
+        right.push(Line::styled("read-only: acting keys are off", DIM));
+    }
+    let height = left.len().max(right.len()) as u16 + 2;
+    let popup = centred(frame, area, 80, height);
+    let block = boxed(" keys · rename them in [keys] of vigie.toml ".into());
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [first, second] = ratatui::layout::Layout::horizontal([
+        ratatui::layout::Constraint::Percentage(45),
+        ratatui::layout::Constraint::Min(10),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(left), first);
+    frame.render_widget(Paragraph::new(right), second);
+}
+
+fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
+    let suggestions = palette.suggestions(app.read_only);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(":", BOLD),
+            Span::raw(one_line(&palette.text)),
+            Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        ]),
+        Line::raw(""),
+    ];
+    for (i, command) in suggestions.iter().enumerate() {
+        let style = if i == palette.selected {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<10}", command.name), style.add_modifier(Modifier::BOLD)),
+            Span::styled(format!("{:<22} ", one_line(command.argument)), style),
+            Span::styled(command.description, DIM),
+        ]));
+    }
+    if suggestions.is_empty() {
+        lines.push(Line::styled(" no such command", DIM));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        " Tab completes · ↑↓ choose · Enter runs · Esc closes",
+        DIM,
+    ));
+    let popup = centred(frame, area, 90, lines.len() as u16 + 2);
+    let popup = Rect { y: area.y + 2, ..popup };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" commands ".into())), popup);
+}
+
+fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
+    let mut lines = Vec::new();
+    if let Some(origin) = &form.origin {
+        lines.push(Line::styled(one_line(origin), DIM));
+        lines.push(Line::raw(""));
+    }
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.focused;
+        let value = if field.is_secret() {
+            "•".repeat(field.value.chars().count())
+        } else {
+            one_line(&field.value)
+        };
+        let marker = if focused { "▸" } else { " " };
+        let mut spans = vec![
+            Span::styled(format!("{marker} {:<14}", one_line(&field.name)), BOLD),
+            Span::styled(
+                format!("{value}{}", if focused { "█" } else { "" }),
+                if focused {
+                    Style::new().add_modifier(Modifier::UNDERLINED)
+                } else {
+                    Style::new()
+                },
+            ),
+        ];
+        if !field.options.is_empty() {
+            let hint = if field.is_multi() {
+                let cursor = field.options.get(field.cursor).map(|o| one_line(o)).unwrap_or_default();
+                format!("   ←→ {cursor} · space picks ({} VMs)", field.options.len())
+            } else {
+                match field.options.len() {
+                    1 => "   ←→ 1 option".to_string(),
+                    n => format!("   ←→ {n} options"),
+                }
+            };
+            spans.push(Span::styled(hint, DIM));
+        }
+        lines.push(Line::from(spans));
+        if focused {
+            let kind = format!("{:?}", field.kind).to_lowercase();
+            let about = field
+                .description
+                .as_deref()
+                .map(|d| format!("{kind}: {}", one_line(d)))
+                .unwrap_or(kind);
+            lines.push(Line::styled(format!("                {about}"), DIM));
+        }
+    }
+    for problem in &form.problems {
+        lines.push(Line::styled(
+            format!("✖ {}", one_line(problem)),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "↑↓ field · type or ←→ pick · Enter checks and starts · Esc cancels",
+        DIM,
+    ));
+    let popup = centred(frame, area, 96, lines.len() as u16 + 2);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(boxed(format!(
+                " {} — {} ",
+                form.playbook.id,
+                one_line(&form.playbook.title)
+            )))
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+fn render_picker(frame: &mut Frame, area: Rect, picker: &Picker) {
+    let mut lines: Vec<Line> = picker
+        .options
+        .iter()
+        .enumerate()
+        .map(|(i, (_, label))| {
+            let style = if i == picker.selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            Line::styled(format!(" {} ", one_line(label)), style)
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" ↑↓ choose · Enter · Esc cancels", DIM));
+    let width = lines.iter().map(|l| l.width()).max().unwrap_or(20) as u16 + 4;
+    let popup = centred(frame, area, width.max(40), lines.len() as u16 + 2);
+    frame.render_widget(Paragraph::new(lines).block(boxed(format!(" {} ", picker.title))), popup);
+}
+
+fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
+    let run = app.run.as_ref();
+    let step_title = |step: usize| {
+        run.and_then(|r| r.playbook.steps.get(step))
+            .or_else(|| app.pending_form.as_ref().and_then(|f| f.playbook.steps.get(step)))
+            .map(|s| one_line(&s.title))
+            .unwrap_or_default()
+    };
+    let (title, mut lines) = match &popup.kind {
+        PopupKind::StartRun { values, resumable } => {
+            let playbook = app
+                .pending_form
+                .as_ref()
+                .map(|f| f.playbook.id.clone())
+                .unwrap_or_default();
+            let mut lines = vec![Line::raw(format!("Start {playbook} with:"))];
+            let secret = |name: &str| {
+                app.pending_form
+                    .as_ref()
+                    .and_then(|f| f.fields.iter().find(|x| x.name == name))
+                    .is_some_and(|f| f.is_secret())
+            };
+            // In the form's order (the playbook's), not by name.
+            let order: Vec<&str> = app
+                .pending_form
+                .as_ref()
+                .map(|f| f.fields.iter().map(|x| x.name.as_str()).collect())
+                .unwrap_or_default();
+            let mut values: Vec<(&String, &String)> = values.iter().collect();
+            values.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
+            for (name, value) in values {
+                let shown = if secret(name) {
+                    "[secret]".to_string()
+                } else {
+                    one_line(value)
+                };
+                lines.push(Line::raw(format!("  {name} = {shown}")));
+            }
+            if *resumable {
+                lines.push(Line::raw("An earlier run stopped in the middle: take it up (finished"));
+                lines.push(Line::raw("steps are not run again), or start anew from step 1?"));
+            }
+            lines.push(Line::raw("Each step waits for you before it runs."));
+            (" start the playbook? ".to_string(), lines)
+        }
+        PopupKind::Step { step, expected } => {
+            let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)];
+            if expected.is_empty() {
+                // Where it will run: the input's value, or the host or group named.
+                let target = run
+                    .and_then(|r| {
+                        let on = &r.playbook.steps.get(*step)?.command.as_ref()?.on;
+                        Some(r.inputs.get(on).cloned().unwrap_or_else(|| on.clone()))
+                    })
+                    .map(|t| format!(" on {}", one_line(&t)))
+                    .unwrap_or_default();
+                lines.push(Line::raw(format!("Run its command{target} now?")));
+            } else {
+                lines.push(Line::styled(
+                    format!("HIGH RISK: it acts on {}.", one_line(expected)),
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+                lines.push(Line::raw(format!("Type {} to run it:", one_line(expected))));
+                lines.push(Line::from(vec![
+                    Span::raw("> "),
+                    Span::styled(
+                        format!("{}█", one_line(&popup.typed)),
+                        Style::new().add_modifier(Modifier::UNDERLINED),
+                    ),
+                ]));
+            }
+            (" run this step? ".to_string(), lines)
+        }
+        PopupKind::Recovery { step, error } => (
+            " the step failed ".to_string(),
+            vec![
+                Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD),
+                Line::styled(one_line(error), Style::new().fg(Color::Red)),
+                Line::raw("Retry it, skip it (with a reason), or abort the run?"),
+            ],
+        ),
+        PopupKind::QuitDuringRun => (
+            " quit? ".to_string(),
+            vec![
+                Line::raw("A playbook run is not finished."),
+                Line::raw("Quitting leaves it where it is: opening the playbook"),
+                Line::raw("again (here or with `vigie run`) offers to take it up."),
+            ],
+        ),
+    };
+    if let Some(error) = &popup.error {
+        lines.push(Line::styled(one_line(error), Style::new().fg(Color::Red)));
+    }
+    lines.push(Line::raw(""));
+    let mut buttons = Vec::new();
+    for (i, label) in popup.kind.buttons().iter().enumerate() {
+        let style = if i == popup.focus {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        // The focused button is also marked in text, for NO_COLOR and screen readers.
+        let text = if i == popup.focus {
+            format!("[>{label}<]")
+        } else {
+            format!("[ {label} ]")
+        };
+        buttons.push(Span::styled(text, style));
+        buttons.push(Span::raw("  "));
+    }
+    lines.push(Line::from(buttons));
+    lines.push(Line::styled("Tab/←→ move · Enter presses · Esc cancels", DIM));
+    let width = lines.iter().map(|l| l.width()).max().unwrap_or(30) as u16 + 4;
+    let popup_area = centred(frame, area, width.clamp(40, 90), lines.len() as u16 + 2);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(title)).wrap(Wrap { trim: false }),
+        popup_area,
+    );
+}

@@ -1,0 +1,665 @@
+//! Alerts derived from status, never typed by hand. Pure: status in, alerts
+//! out. Messages are written for a tired human; codes are stable (see
+//! `docs/status-json.md`) and each alert names the playbook that addresses it.
+
+use crate::format::human_bytes;
+use crate::probe::model::{Backup, Datastore, Lockout, Replication, Vm};
+use crate::probe::Reading;
+use crate::status::{FailureKind, HostStatus, Reachability};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn glyph(self) -> &'static str {
+        match self {
+            Severity::Info => "ℹ",
+            Severity::Warning => "⚠",
+            Severity::Critical => "✖",
+        }
+    }
+
+    /// `vigie status` exit code: 0 ok, 1 warning, 2 critical.
+    pub fn exit_code(worst: Option<Severity>) -> i32 {
+        match worst {
+            Some(Severity::Critical) => 2,
+            Some(Severity::Warning) => 1,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub severity: Severity,
+    /// Stable identifier (`unreachable`, `disk_full`...): documented, used by playbooks.
+    pub code: &'static str,
+    /// What a tired human needs to read.
+    pub message: String,
+    /// The bundled playbook that addresses it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<&'static str>,
+    /// Values for that playbook's inputs that the alert already knows (the
+    /// host, the locked user, the replication connection...): the cockpit
+    /// pre-fills its form with them.
+    #[serde(skip)]
+    pub inputs: Vec<(&'static str, String)>,
+}
+
+impl Alert {
+    fn new(severity: Severity, code: &'static str, message: String) -> Alert {
+        Alert {
+            severity,
+            code,
+            message,
+            playbook: None,
+            inputs: Vec::new(),
+        }
+    }
+
+    fn playbook(mut self, id: &'static str) -> Alert {
+        self.playbook = Some(id);
+        self
+    }
+
+    fn input(mut self, name: &'static str, value: impl Into<String>) -> Alert {
+        if !self.inputs.iter().any(|(n, _)| *n == name) {
+            self.inputs.push((name, value.into()));
+        }
+        self
+    }
+
+    /// The input that names the host the alert is about, for each bundled playbook.
+    fn with_host_input(self, host: &str) -> Alert {
+        match self.playbook {
+            Some("evacuate-hypervisor") => self.input("dead", host),
+            Some("repair-replication") => self.input("replica", host),
+            Some(_) => self.input("host", host),
+            None => self,
+        }
+    }
+}
+
+/// Thresholds, in percent.
+pub const DISK_WARNING: f64 = 90.0;
+pub const DISK_CRITICAL: f64 = 97.0;
+pub const MEMORY_WARNING: f64 = 90.0;
+pub const MEMORY_CRITICAL: f64 = 97.0;
+/// PSI `full avg10`: share of time every task was stalled on I/O.
+pub const IO_PRESSURE_WARNING: f64 = 10.0;
+pub const IO_PRESSURE_CRITICAL: f64 = 30.0;
+/// A replica further behind than this, in seconds, is lagging.
+pub const REPLICATION_LAG_WARNING: u64 = 300;
+/// This many failed logins without a lock look like brute force.
+pub const LOGIN_FAILURES_INFO: u32 = 10;
+
+pub fn for_host(status: &HostStatus) -> Vec<Alert> {
+    if let Reachability::Unreachable { kind, reason, since } = &status.reachability {
+        let (severity, code) = match kind {
+            FailureKind::HostKeyMismatch => (Severity::Critical, "host_key_mismatch"),
+            FailureKind::HostKeyUnknown => (Severity::Warning, "host_key_unknown"),
+            FailureKind::HostKeyRevoked => (Severity::Critical, "host_key_revoked"),
+            FailureKind::HostCertificateInvalid => (Severity::Critical, "host_certificate_invalid"),
+            FailureKind::Config => (Severity::Critical, "ssh_config"),
+            FailureKind::Auth => (Severity::Critical, "auth_failed"),
+            _ => (Severity::Critical, "unreachable"),
+        };
+        let message = format!(
+            "{} unreachable since {}: {reason}",
+            status.name,
+            since.format("%H:%M:%S")
+        );
+        let alert = Alert::new(severity, code, message);
+        // Data from before the failure is stale: alerts on it would mislead.
+        return vec![if code == "unreachable" && status.kind.is_hypervisor() {
+            alert.playbook("evacuate-hypervisor").with_host_input(&status.name)
+        } else {
+            alert
+        }];
+    }
+    let Some(reading) = &status.reading else {
+        return Vec::new();
+    };
+    let name = status.name.as_str();
+    let mut alerts = health_alerts(name, reading);
+    if let Some(cluster) = &reading.cluster {
+        if !cluster.quorate {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "no_quorum",
+                    format!("{name}: cluster {} has lost quorum", cluster.name),
+                )
+                .playbook("evacuate-hypervisor"),
+            );
+        }
+        for node in cluster.nodes.iter().filter(|n| !n.online) {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "node_offline",
+                    format!("{name}: cluster node {} is offline", node.name),
+                )
+                .playbook("evacuate-hypervisor")
+                .input("dead", &node.name),
+            );
+        }
+    }
+    alerts.extend(reading.vms.iter().flat_map(|vm| vm_alerts(name, vm)));
+    alerts.extend(reading.datastores.iter().flat_map(|ds| datastore_alerts(name, ds)));
+    alerts.extend(reading.replication.iter().flat_map(|r| replication_alerts(name, r)));
+    for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "replication_job_failed",
+            format!(
+                "{name}: replication {} of guest {} to {} failed {} times{}",
+                job.id,
+                job.guest,
+                job.target,
+                job.fail_count,
+                job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        ));
+    }
+    alerts.extend(reading.lockouts.iter().filter_map(|l| lockout_alert(name, l)));
+    alerts.extend(reading.backups.iter().flat_map(|b| backup_alerts(name, b)));
+    for error in &reading.driver_errors {
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "probe_error",
+            format!("{name}: could not read {error}"),
+        ));
+    }
+    alerts.into_iter().map(|a| a.with_host_input(name)).collect()
+}
+
+fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
+    let health = &reading.health;
+    let mut alerts = Vec::new();
+    for fs in &health.filesystems {
+        let used = fs.used_percent();
+        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+            alerts.push(
+                Alert::new(
+                    severity,
+                    "disk_full",
+                    format!(
+                        "{name}: {} is {used:.0}% full, {} free",
+                        fs.mount,
+                        human_bytes(fs.available_kib * 1024)
+                    ),
+                )
+                .playbook("datastore-full")
+                .input("path", &fs.mount),
+            );
+        }
+    }
+    if let Some(memory) = health.memory {
+        let used = memory.used_percent();
+        if let Some(severity) = threshold(used, MEMORY_WARNING, MEMORY_CRITICAL) {
+            alerts.push(Alert::new(
+                severity,
+                "memory",
+                format!("{name}: memory {used:.0}% used"),
+            ));
+        }
+    }
+    if let Some(pressure) = health.io_pressure {
+        if let Some(severity) = threshold(pressure.full_avg10, IO_PRESSURE_WARNING, IO_PRESSURE_CRITICAL) {
+            alerts.push(Alert::new(
+                severity,
+                "io_pressure",
+                format!(
+                    "{name}: every task stalled on I/O {:.0}% of the last 10 s",
+                    pressure.full_avg10
+                ),
+            ));
+        }
+    }
+    alerts
+}
+
+fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let label = format!("{host}: VM {}", crate::sanitize::one_line(&vm.name));
+    match vm.state.as_str() {
+        "paused" | "crashed" | "blocked" => {
+            let why = vm.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            alerts.push(
+                Alert::new(Severity::Critical, "vm_paused", format!("{label} is {}{why}", vm.state))
+                    .playbook("datastore-full"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(question) = &vm.question {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "vm_question",
+                format!(
+                    "{label} is frozen, waiting for an answer: {}",
+                    crate::sanitize::one_line(question)
+                ),
+            )
+            .playbook("consolidate-snapshots"),
+        );
+    }
+    for volume in &vm.missing_volumes {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "volume_missing",
+                format!("{label}: its volume {volume} is missing"),
+            )
+            .playbook("restore-lost-lvm-volume"),
+        );
+    }
+    if let Some(lock) = &vm.lock {
+        alerts.push(Alert::new(
+            Severity::Info,
+            "vm_locked",
+            format!("{label} is locked ({lock})"),
+        ));
+    }
+    alerts
+}
+
+/// Thin provisioning, in words: what was promised, on what, with what left.
+fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let name = crate::sanitize::one_line(&ds.name);
+    if ds.capacity_bytes == 0 {
+        return alerts;
+    }
+    let provisioned = ds.provisioned_bytes.unwrap_or(0);
+    let overcommitted = provisioned > ds.capacity_bytes;
+    let growth_too_big = ds.largest_growth.as_ref().filter(|(_, growth)| *growth > ds.free_bytes);
+    if overcommitted || growth_too_big.is_some() {
+        let mut message = format!(
+            "{host}: {name}: {} disks promised on {}, {} free",
+            human_bytes(provisioned),
+            human_bytes(ds.capacity_bytes),
+            human_bytes(ds.free_bytes)
+        );
+        if let Some((disk, growth)) = growth_too_big {
+            message.push_str(&format!("; {disk} alone could still grow by {}", human_bytes(*growth)));
+        }
+        alerts.push(Alert::new(Severity::Warning, "thin_overcommit", message).playbook("datastore-full"));
+    }
+    if let Some((snapshot, size)) = &ds.largest_snapshot {
+        if *size > 0 && ds.free_bytes < *size {
+            alerts.push(
+                Alert::new(
+                    Severity::Critical,
+                    "snapshot_space",
+                    format!(
+                        "{host}: {name}: {} free, less than snapshot {snapshot} ({}) that consolidation must absorb",
+                        human_bytes(ds.free_bytes),
+                        human_bytes(*size)
+                    ),
+                )
+                .playbook("consolidate-snapshots"),
+            );
+        }
+    }
+    let used = 100.0 * (ds.capacity_bytes - ds.free_bytes.min(ds.capacity_bytes)) as f64 / ds.capacity_bytes as f64;
+    if ds.kind != "qcow2-dir" {
+        // A directory's filesystem is already covered by disk_full.
+        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+            alerts.push(
+                Alert::new(
+                    severity,
+                    "datastore_full",
+                    format!("{host}: {name} is {used:.0}% full, {} free", human_bytes(ds.free_bytes)),
+                )
+                .playbook("datastore-full"),
+            );
+        }
+    }
+    alerts
+}
+
+fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
+    let connection = if r.connection.is_empty() {
+        "default".to_string()
+    } else {
+        format!("'{}'", r.connection)
+    };
+    let position = match (&r.relay_master_log_file, r.exec_master_log_pos) {
+        (Some(file), Some(pos)) => format!(" at {file}:{pos}"),
+        _ => String::new(),
+    };
+    let error = r
+        .last_sql_errno
+        .map(|n| (n, r.last_sql_error.clone().unwrap_or_default(), "SQL"))
+        .or_else(|| {
+            r.last_io_errno
+                .map(|n| (n, r.last_io_error.clone().unwrap_or_default(), "IO"))
+        });
+    if !r.is_running() || error.is_some() {
+        let why = match error {
+            Some((errno, text, thread)) => {
+                let first = text.split(". ").next().unwrap_or(&text).to_string();
+                format!("{thread} thread error {errno} ({})", crate::sanitize::one_line(&first))
+            }
+            None => format!(
+                "IO thread {}, SQL thread {}",
+                r.io_running.as_deref().unwrap_or("?"),
+                r.sql_running.as_deref().unwrap_or("?")
+            ),
+        };
+        return vec![Alert::new(
+            Severity::Critical,
+            "replication_stopped",
+            format!("{host}: replication {connection} stopped: {why}{position}"),
+        )
+        .playbook("repair-replication")
+        .input("connection", &r.connection)];
+    }
+    match r.seconds_behind {
+        Some(lag) if lag > REPLICATION_LAG_WARNING => vec![Alert::new(
+            Severity::Warning,
+            "replication_lag",
+            format!("{host}: replication {connection} is {lag} s behind"),
+        )],
+        _ => vec![],
+    }
+}
+
+fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
+    let sources = if l.sources.is_empty() {
+        String::new()
+    } else {
+        format!(", from {}", l.sources.join(", "))
+    };
+    if l.locked {
+        let severity = if l.user == "root" {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        return Some(
+            Alert::new(
+                severity,
+                "account_locked",
+                format!(
+                    "{host}: account {} locked after {} failed logins ({}){sources}",
+                    l.user, l.failures, l.tool
+                ),
+            )
+            .playbook("reset-login-lockout")
+            .input("user", &l.user),
+        );
+    }
+    (l.failures >= LOGIN_FAILURES_INFO).then(|| {
+        Alert::new(
+            Severity::Info,
+            "login_failures",
+            format!("{host}: {} failed logins for {}{sources}", l.failures, l.user),
+        )
+    })
+}
+
+fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
+    let repo = format!("{} {}", b.tool, crate::sanitize::one_line(&b.repo));
+    let mut alerts = Vec::new();
+    if let Some(error) = &b.error {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "backup_unreadable",
+                format!("{host}: {repo}: {error}"),
+            )
+            .playbook("verify-backups")
+            .input("tool", &b.tool)
+            .input("repo", &b.repo),
+        );
+        return alerts;
+    }
+    if let Some(latest) = b.latest {
+        let age = chrono::Utc::now().timestamp() - latest;
+        if age > b.max_age_s as i64 {
+            alerts.push(
+                Alert::new(
+                    Severity::Warning,
+                    "backup_stale",
+                    format!(
+                        "{host}: {repo}: latest snapshot is {} old",
+                        crate::format::human_age(chrono::Duration::seconds(age))
+                    ),
+                )
+                .playbook("verify-backups")
+                .input("tool", &b.tool)
+                .input("repo", &b.repo),
+            );
+        }
+    }
+    if !b.missing_paths.is_empty() {
+        alerts.push(
+            Alert::new(
+                Severity::Critical,
+                "backup_incomplete",
+                format!("{host}: {repo}: latest snapshot lacks {}", b.missing_paths.join(", ")),
+            )
+            .playbook("verify-backups")
+            .input("tool", &b.tool)
+            .input("repo", &b.repo),
+        );
+    }
+    alerts
+}
+
+fn threshold(value: f64, warning: f64, critical: f64) -> Option<Severity> {
+    if value >= critical {
+        Some(Severity::Critical)
+    } else if value >= warning {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::linux::{Filesystem, LinuxHealth, Memory, Pressure};
+    use crate::status::{PollOutcome, PollResult};
+    use crate::transport_error::TransportError;
+    use chrono::Utc;
+    use std::time::Duration;
+
+    fn status_with_reading(reading: Reading) -> HostStatus {
+        let mut status = HostStatus::new(&Config::embedded_default().hosts[0]);
+        status.name = "locuste".into();
+        status.apply(&PollResult {
+            host_index: 0,
+            at: Utc::now(),
+            outcome: PollOutcome::Reading {
+                reading: Box::new(reading),
+                round_trip: Duration::ZERO,
+            },
+        });
+        status
+    }
+
+    fn status_with(health: LinuxHealth) -> HostStatus {
+        status_with_reading(Reading {
+            health,
+            ..Reading::default()
+        })
+    }
+
+    fn fs(used: u64, available: u64) -> Filesystem {
+        Filesystem {
+            device: "/dev/sda1".into(),
+            mount: "/".into(),
+            size_kib: used + available,
+            used_kib: used,
+            available_kib: available,
+        }
+    }
+
+    #[test]
+    fn disk_thresholds() {
+        let codes = |used, avail| {
+            for_host(&status_with(LinuxHealth {
+                filesystems: vec![fs(used, avail)],
+                ..Default::default()
+            }))
+            .iter()
+            .map(|a| a.severity)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(89, 11), vec![]);
+        assert_eq!(codes(90, 10), vec![Severity::Warning]);
+        assert_eq!(codes(97, 3), vec![Severity::Critical]);
+    }
+
+    #[test]
+    fn memory_and_io_pressure() {
+        let health = LinuxHealth {
+            memory: Some(Memory {
+                total_kib: 100,
+                available_kib: 2,
+                swap_total_kib: 0,
+                swap_free_kib: 0,
+            }),
+            io_pressure: Some(Pressure {
+                full_avg10: 12.0,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let alerts = for_host(&status_with(health));
+        assert_eq!(alerts.len(), 2);
+        assert_eq!((alerts[0].code, alerts[0].severity), ("memory", Severity::Critical));
+        assert_eq!((alerts[1].code, alerts[1].severity), ("io_pressure", Severity::Warning));
+        assert!(alerts[1].message.contains("stalled on I/O 12%"));
+    }
+
+    #[test]
+    fn unreachable_and_key_mismatch() {
+        let mut status = status_with(LinuxHealth {
+            filesystems: vec![fs(99, 1)],
+            ..Default::default()
+        });
+        status.apply(&PollResult {
+            host_index: 0,
+            at: Utc::now(),
+            outcome: PollOutcome::Failed(TransportError::HostKeyMismatch {
+                host: "locuste".into(),
+                known_as: "10.0.0.12".into(),
+                key_type: "ssh-ed25519".into(),
+                fingerprint: "SHA256:x".into(),
+                offending: "/root/.ssh/known_hosts:3".into(),
+            }),
+        });
+        let alerts = for_host(&status);
+        assert_eq!(alerts.len(), 1, "stale disk data raises nothing: {alerts:?}");
+        assert_eq!(
+            (alerts[0].code, alerts[0].severity),
+            ("host_key_mismatch", Severity::Critical)
+        );
+        assert_eq!(Severity::exit_code(alerts.iter().map(|a| a.severity).max()), 2);
+    }
+
+    const GB: u64 = 1_000_000_000;
+
+    #[test]
+    fn thin_overcommit_in_words() {
+        let ds = Datastore {
+            name: "datastore1".into(),
+            kind: "vmfs".into(),
+            capacity_bytes: 200 * GB,
+            free_bytes: 9 * GB,
+            provisioned_bytes: Some(230 * GB),
+            largest_growth: Some(("mail.vmdk".into(), 40 * GB)),
+            largest_snapshot: Some(("mail-000001.vmdk".into(), 12 * GB)),
+            ..Datastore::default()
+        };
+        let alerts = for_host(&status_with_reading(Reading {
+            datastores: vec![ds],
+            ..Reading::default()
+        }));
+        let codes: Vec<_> = alerts.iter().map(|a| (a.code, a.severity)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("thin_overcommit", Severity::Warning),
+                ("snapshot_space", Severity::Critical),
+                ("datastore_full", Severity::Warning)
+            ]
+        );
+        assert_eq!(alerts[0].message, "locuste: datastore1: 230 GB disks promised on 200 GB, 9.0 GB free; mail.vmdk alone could still grow by 40 GB");
+        assert_eq!(alerts[1].playbook, Some("consolidate-snapshots"));
+    }
+
+    #[test]
+    fn replication_lockouts_backups_and_vms() {
+        let reading = Reading {
+            replication: vec![Replication {
+                connection: "pessicart".into(),
+                io_running: Some("Yes".into()),
+                sql_running: Some("No".into()),
+                last_sql_errno: Some(1594),
+                last_sql_error: Some(
+                    "Relay log read failure: Could not parse relay log event entry. The possible reasons".into(),
+                ),
+                relay_master_log_file: Some("mysql-bin.000001".into()),
+                exec_master_log_pos: Some(1188),
+                ..Replication::default()
+            }],
+            lockouts: vec![Lockout {
+                user: "root".into(),
+                tool: "pam_tally2".into(),
+                failures: 139,
+                locked: true,
+                sources: vec!["192.0.2.7".into()],
+                latest: None,
+            }],
+            backups: vec![Backup {
+                tool: "restic".into(),
+                repo: "/srv/restic".into(),
+                latest: Some(Utc::now().timestamp() - 3 * 86400),
+                max_age_s: 26 * 3600,
+                missing_paths: vec!["/var/www".into()],
+                ..Backup::default()
+            }],
+            vms: vec![Vm {
+                name: "mail".into(),
+                state: "paused".into(),
+                reason: Some("ioerror".into()),
+                ..Vm::default()
+            }],
+            ..Reading::default()
+        };
+        let alerts = for_host(&status_with_reading(reading));
+        let by_code = |code| {
+            alerts
+                .iter()
+                .find(|a| a.code == code)
+                .unwrap_or_else(|| panic!("{code}: {alerts:?}"))
+        };
+        assert_eq!(
+            by_code("replication_stopped").message,
+            "locuste: replication 'pessicart' stopped: SQL thread error 1594 (Relay log read failure: Could not parse relay log event entry) at mysql-bin.000001:1188"
+        );
+        assert_eq!(by_code("account_locked").severity, Severity::Critical);
+        assert!(by_code("account_locked").message.contains("139 failed logins"));
+        assert!(by_code("backup_stale").message.contains("3d00h old"));
+        assert_eq!(
+            by_code("backup_incomplete").message,
+            "locuste: restic /srv/restic: latest snapshot lacks /var/www"
+        );
+        assert_eq!(by_code("vm_paused").message, "locuste: VM mail is paused (ioerror)");
+    }
+}

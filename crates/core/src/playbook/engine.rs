@@ -1,0 +1,1160 @@
+//! The playbook engine: a pure state machine. `handle(event)` returns the
+//! effects to carry out (run a command, ask for confirmation, record a
+//! timeline event) as data; it does no IO, so every path through a playbook
+//! is tested without a network, a terminal or a clock. The runner carries
+//! out the effects and feeds the results back as events.
+
+use super::format::{Command, InputKind, Playbook, Risk};
+use crate::probe::shell::quote;
+use crate::timeline::payload::{
+    CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone, StepFailed,
+    StepSkipped, StepStarted,
+};
+use crate::timeline::{NewEvent, Payload};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Default command timeout when a step sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// Inputs have been validated; start at the first step.
+    Start,
+    /// The responder confirmed a risky step by typing `typed`.
+    Confirmed {
+        typed: String,
+    },
+    /// The responder did a manual step.
+    ManualDone,
+    /// One command of the current step ended (`item` is the VM for `each=`).
+    CommandFinished {
+        item: Option<String>,
+        exit: Option<i32>,
+        output: String,
+        ms: u64,
+    },
+    /// One command could not run or finish (unreachable, timeout...).
+    CommandFailed {
+        item: Option<String>,
+        error: String,
+    },
+    Retry,
+    Skip {
+        reason: String,
+    },
+    Abort {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Run `script` on `target` (a host name or `local`).
+    Run {
+        step: usize,
+        target: String,
+        item: Option<String>,
+        script: String,
+        timeout: Duration,
+    },
+    /// Ask the responder to type `expected` (the target's name) to go on.
+    AskConfirmation {
+        step: usize,
+        expected: String,
+    },
+    /// Show a manual step and wait for `ManualDone`.
+    AskManual {
+        step: usize,
+    },
+    /// The step failed: offer retry, skip (with a reason) or abort.
+    AskRecovery {
+        step: usize,
+        error: String,
+    },
+    /// Append this to the timeline.
+    Record(NewEvent),
+    Finished {
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Aborted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    NotStarted,
+    Confirming,
+    Manual,
+    Running {
+        pending: Vec<Option<String>>,
+        failures: Vec<String>,
+    },
+    Failed,
+    Done,
+}
+
+/// What a stopped run had done, rebuilt from the timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// The run being taken up again.
+    pub run: String,
+    /// Steps done or skipped.
+    pub finished_steps: Vec<String>,
+    /// Values captured by those steps.
+    pub captures: BTreeMap<String, String>,
+    /// The step that had started and never ended: its outcome is unknown.
+    pub interrupted: Option<String>,
+}
+
+pub struct Engine {
+    /// Identifies this run in the timeline (`data.run` of every event).
+    run: String,
+    resume: Option<Progress>,
+    /// Captures of the current step, recorded with its `step.done`.
+    step_captures: BTreeMap<String, String>,
+    playbook: Playbook,
+    /// Input values and captures, as the scripts see them.
+    vars: BTreeMap<String, String>,
+    secrets: Vec<String>,
+    step: usize,
+    phase: Phase,
+    /// Ask before every command step, not only high-risk ones (the cockpit
+    /// walks the responder through the playbook step by step).
+    confirm_each_step: bool,
+    /// Groups of vigie.toml: a command `on=` a group runs on each member.
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+impl Engine {
+    /// `inputs` must be validated (see [`validate_inputs`]).
+    pub fn new(playbook: Playbook, inputs: BTreeMap<String, String>) -> Engine {
+        let secrets = playbook
+            .inputs
+            .iter()
+            .filter(|(_, i)| i.kind == InputKind::Secret)
+            .filter_map(|(name, _)| inputs.get(name).cloned())
+            .collect();
+        Engine {
+            run: ulid::Ulid::new().to_string(),
+            resume: None,
+            step_captures: BTreeMap::new(),
+            playbook,
+            vars: inputs,
+            secrets,
+            step: 0,
+            phase: Phase::NotStarted,
+            confirm_each_step: false,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// Takes up a run that vigie left in the middle: finished steps are not
+    /// run again, their captures are restored, and the interrupted step is
+    /// put to the responder (its outcome is unknown).
+    pub fn resume(playbook: Playbook, inputs: BTreeMap<String, String>, progress: Progress) -> Engine {
+        let mut engine = Engine::new(playbook, inputs);
+        engine.run = progress.run.clone();
+        engine.vars.extend(progress.captures.clone());
+        engine.resume = Some(progress);
+        engine
+    }
+
+    /// Every command step waits for [`RunEvent::Confirmed`]; only high-risk
+    /// ones need the target's name typed.
+    pub fn confirming_each_step(mut self) -> Engine {
+        self.confirm_each_step = true;
+        self
+    }
+
+    /// The inventory's groups: a command whose target is a group runs on
+    /// every member (one result each, named after the host).
+    pub fn with_groups(mut self, groups: BTreeMap<String, Vec<String>>) -> Engine {
+        self.groups = groups;
+        self
+    }
+
+    pub fn playbook(&self) -> &Playbook {
+        &self.playbook
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    /// Values of `secret` inputs: the runner registers them with the timeline's redactor.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
+    pub fn current_step(&self) -> usize {
+        self.step
+    }
+
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    pub fn handle(&mut self, event: RunEvent) -> Vec<Effect> {
+        match (std::mem::replace(&mut self.phase, Phase::Done), event) {
+            (Phase::NotStarted, RunEvent::Start) => match self.resume.take() {
+                None => {
+                    let mut effects = vec![Effect::Record(self.record(Payload::PlaybookStarted(PlaybookStarted {
+                        playbook: self.playbook.id.clone(),
+                        title: self.playbook.title.clone(),
+                        inputs: self.public_inputs(),
+                        run: self.run.clone(),
+                    })))];
+                    effects.extend(self.enter_step());
+                    effects
+                }
+                Some(progress) => self.take_up(progress),
+            },
+            (Phase::Confirming, RunEvent::Confirmed { typed }) => {
+                let expected = self.expected_confirmation();
+                if typed.trim() == expected {
+                    self.run_step()
+                } else {
+                    self.phase = Phase::Confirming;
+                    vec![Effect::AskConfirmation {
+                        step: self.step,
+                        expected,
+                    }]
+                }
+            }
+            (Phase::Manual, RunEvent::ManualDone) => self.step_done(StepDone {
+                manual: Some(true),
+                ..StepDone::default()
+            }),
+            (
+                Phase::Running {
+                    mut pending,
+                    mut failures,
+                },
+                RunEvent::CommandFinished { item, exit, output, ms },
+            ) => {
+                pending.retain(|p| *p != item);
+                let mut finished = self.record(Payload::CommandFinished(CommandFinished {
+                    step: Some(self.step_id()),
+                    run: Some(self.run.clone()),
+                    item: item.clone(),
+                    exit,
+                    ms: Some(ms),
+                    output: output.clone(),
+                    ..CommandFinished::default()
+                }));
+                if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
+                    finished.host = Some(host.clone());
+                }
+                let mut effects = vec![Effect::Record(finished)];
+                match self.check_expectations(exit, &output) {
+                    Ok(captures) => {
+                        self.step_captures.extend(captures.clone());
+                        self.vars.extend(captures);
+                    }
+                    Err(why) => failures.push(match &item {
+                        Some(vm) => format!("{vm}: {why}"),
+                        None => why,
+                    }),
+                }
+                effects.extend(self.after_command(pending, failures));
+                effects
+            }
+            (
+                Phase::Running {
+                    mut pending,
+                    mut failures,
+                },
+                RunEvent::CommandFailed { item, error },
+            ) => {
+                pending.retain(|p| *p != item);
+                failures.push(match &item {
+                    Some(vm) => format!("{vm}: {error}"),
+                    None => error,
+                });
+                self.after_command(pending, failures)
+            }
+            (Phase::Failed, RunEvent::Retry) => self.enter_step(),
+            (Phase::Failed | Phase::Manual | Phase::Confirming, RunEvent::Skip { reason })
+                if !reason.trim().is_empty() =>
+            {
+                let mut effects = vec![Effect::Record(self.record(Payload::StepSkipped(StepSkipped {
+                    step: self.step_id(),
+                    reason,
+                    run: self.run.clone(),
+                })))];
+                effects.extend(self.next_step());
+                effects
+            }
+            (phase, RunEvent::Abort { reason }) if phase != Phase::Done => {
+                self.phase = Phase::Done;
+                vec![
+                    Effect::Record(self.record(Payload::PlaybookFinished(PlaybookFinished {
+                        playbook: self.playbook.id.clone(),
+                        outcome: "aborted".into(),
+                        reason: Some(reason),
+                        step: Some(self.step_id()),
+                        run: self.run.clone(),
+                    }))),
+                    Effect::Finished {
+                        outcome: Outcome::Aborted,
+                    },
+                ]
+            }
+            // Anything else is out of order: ignore it, keep the phase.
+            (phase, _) => {
+                self.phase = phase;
+                vec![]
+            }
+        }
+    }
+
+    /// The current step's command runs on a group (its items are hosts).
+    fn targets_a_group(&self) -> bool {
+        self.playbook
+            .steps
+            .get(self.step)
+            .and_then(|s| s.command.as_ref())
+            .and_then(|c| self.resolve_target(c))
+            .is_some_and(|t| self.groups.contains_key(&t))
+    }
+
+    fn step_id(&self) -> String {
+        self.playbook
+            .steps
+            .get(self.step)
+            .map(|s| s.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn take_up(&mut self, progress: Progress) -> Vec<Effect> {
+        let mut effects = vec![Effect::Record(self.record(Payload::PlaybookResumed(PlaybookResumed {
+            playbook: self.playbook.id.clone(),
+            finished_steps: progress.finished_steps.clone(),
+            interrupted: progress.interrupted.clone(),
+            run: self.run.clone(),
+        })))];
+        while self
+            .playbook
+            .steps
+            .get(self.step)
+            .is_some_and(|s| progress.finished_steps.contains(&s.id))
+        {
+            self.step += 1;
+        }
+        let interrupted = progress.interrupted.as_deref() == self.playbook.steps.get(self.step).map(|s| s.id.as_str());
+        if interrupted && self.playbook.steps[self.step].command.is_some() {
+            let error =
+                "outcome unknown: vigie stopped while this step ran; check its effect on the host, then retry or skip"
+                    .to_string();
+            self.phase = Phase::Failed;
+            effects.push(Effect::Record(self.step_failed(&error)));
+            effects.push(Effect::AskRecovery { step: self.step, error });
+        } else {
+            effects.extend(self.enter_step());
+        }
+        effects
+    }
+
+    /// The event for `payload` (which carries this run's id), on the host
+    /// the current step's command targets.
+    fn record(&self, payload: Payload) -> NewEvent {
+        let mut event = NewEvent::from(payload);
+        if let Some(command) = self.playbook.steps.get(self.step).and_then(|s| s.command.as_ref()) {
+            event.host = self.resolve_target(command);
+        }
+        event
+    }
+
+    /// Inputs as they may be recorded or shown: secrets replaced.
+    pub fn public_inputs(&self) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| self.playbook.inputs.contains_key(*name))
+            .map(|(name, value)| {
+                let secret = self
+                    .playbook
+                    .inputs
+                    .get(name)
+                    .is_some_and(|i| i.kind == InputKind::Secret);
+                (
+                    name.clone(),
+                    if secret {
+                        "[redacted]".to_string()
+                    } else {
+                        value.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn enter_step(&mut self) -> Vec<Effect> {
+        let Some(step) = self.playbook.steps.get(self.step) else {
+            return self.finish();
+        };
+        let mut effects = vec![Effect::Record(self.record(Payload::StepStarted(StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            run: self.run.clone(),
+        })))];
+        match &step.command {
+            None => {
+                self.phase = Phase::Manual;
+                effects.push(Effect::AskManual { step: self.step });
+            }
+            Some(command) if command.risk == Risk::High || self.confirm_each_step => {
+                self.phase = Phase::Confirming;
+                effects.push(Effect::AskConfirmation {
+                    step: self.step,
+                    expected: self.expected_confirmation(),
+                });
+            }
+            Some(_) => effects.extend(self.run_step()),
+        }
+        effects
+    }
+
+    /// What the responder must type: the target's name for a high-risk
+    /// step, nothing for the others.
+    fn expected_confirmation(&self) -> String {
+        self.playbook.steps[self.step]
+            .command
+            .as_ref()
+            .filter(|c| c.risk == Risk::High)
+            .and_then(|c| self.resolve_target(c))
+            .unwrap_or_default()
+    }
+
+    /// `on=` names an input (its value), a host or group, or `local`.
+    fn resolve_target(&self, command: &Command) -> Option<String> {
+        match self.playbook.inputs.get(&command.on) {
+            Some(_) => self.vars.get(&command.on).cloned(),
+            None => Some(command.on.clone()),
+        }
+    }
+
+    fn run_step(&mut self) -> Vec<Effect> {
+        let step = &self.playbook.steps[self.step];
+        let Some(command) = step.command.clone() else {
+            return vec![];
+        };
+        let target = self.resolve_target(&command).unwrap_or_default();
+        if let Some(members) = self.groups.get(&target).cloned() {
+            return self.run_on_group(&command, members);
+        }
+        let items: Vec<Option<String>> = match &command.each {
+            Some(list) => self
+                .vars
+                .get(list)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Some(s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => vec![None],
+        };
+        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut effects = Vec::new();
+        for item in &items {
+            let script = self.script(&command.script, item.as_deref());
+            effects.push(Effect::Record(self.record(Payload::CommandSent(CommandSent {
+                step: step.id.clone(),
+                item: item.clone(),
+                command: command.script.clone(),
+                run: self.run.clone(),
+            }))));
+            effects.push(Effect::Run {
+                step: self.step,
+                target: target.clone(),
+                item: item.clone(),
+                script,
+                timeout,
+            });
+        }
+        self.phase = Phase::Running {
+            pending: items,
+            failures: vec![],
+        };
+        if effects.is_empty() {
+            // each= over an empty selection: nothing to do.
+            return self.step_done(StepDone {
+                items: Some(0),
+                ..StepDone::default()
+            });
+        }
+        effects
+    }
+
+    /// A command on a group: the same script on every member, each run
+    /// tracked by the member's name (its `item`), each recorded on its host.
+    fn run_on_group(&mut self, command: &Command, members: Vec<String>) -> Vec<Effect> {
+        let step_id = self.step_id();
+        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let script = self.script(&command.script, None);
+        let mut effects = Vec::new();
+        for host in &members {
+            let mut sent = self.record(Payload::CommandSent(CommandSent {
+                step: step_id.clone(),
+                item: Some(host.clone()),
+                command: command.script.clone(),
+                run: self.run.clone(),
+            }));
+            sent.host = Some(host.clone());
+            effects.push(Effect::Record(sent));
+            effects.push(Effect::Run {
+                step: self.step,
+                target: host.clone(),
+                item: Some(host.clone()),
+                script: script.clone(),
+                timeout,
+            });
+        }
+        self.phase = Phase::Running {
+            pending: members.into_iter().map(Some).collect(),
+            failures: vec![],
+        };
+        if effects.is_empty() {
+            return self.step_done(StepDone {
+                items: Some(0),
+                ..StepDone::default()
+            });
+        }
+        effects
+    }
+
+    /// Variables first, each value single-quoted, then the command. The whole
+    /// text travels on stdin; nothing of it is on a command line.
+    fn script(&self, command: &str, item: Option<&str>) -> String {
+        let mut script = String::new();
+        for (name, value) in &self.vars {
+            if is_shell_name(name) {
+                script.push_str(&format!("{name}={}\n", quote(value)));
+            }
+        }
+        if let Some(vm) = item {
+            script.push_str(&format!("vm={}\n", quote(vm)));
+        }
+        script.push_str(command);
+        script
+    }
+
+    fn check_expectations(&self, exit: Option<i32>, output: &str) -> Result<BTreeMap<String, String>, String> {
+        let step = &self.playbook.steps[self.step];
+        if step.expect.is_empty() {
+            return if exit == Some(0) {
+                Ok(BTreeMap::new())
+            } else {
+                Err(format!(
+                    "exit {}",
+                    exit.map(|e| e.to_string()).unwrap_or_else(|| "by signal".into())
+                ))
+            };
+        }
+        let mut captures = BTreeMap::new();
+        for expect in &step.expect {
+            let regex = regex::Regex::new(&expect.pattern).map_err(|e| e.to_string())?;
+            let found = regex
+                .captures(output)
+                .ok_or_else(|| format!("expected output not found: {}", expect.pattern))?;
+            for name in &expect.captures {
+                if let Some(value) = found.name(name) {
+                    captures.insert(name.clone(), value.as_str().to_string());
+                }
+            }
+        }
+        Ok(captures)
+    }
+
+    fn after_command(&mut self, pending: Vec<Option<String>>, failures: Vec<String>) -> Vec<Effect> {
+        if !pending.is_empty() {
+            self.phase = Phase::Running { pending, failures };
+            return vec![];
+        }
+        if failures.is_empty() {
+            return self.step_done(StepDone::default());
+        }
+        let error = failures.join("; ");
+        self.phase = Phase::Failed;
+        vec![
+            Effect::Record(self.step_failed(&error)),
+            Effect::AskRecovery { step: self.step, error },
+        ]
+    }
+
+    fn step_failed(&self, error: &str) -> NewEvent {
+        self.record(Payload::StepFailed(StepFailed {
+            step: self.step_id(),
+            error: error.to_string(),
+            run: self.run.clone(),
+        }))
+    }
+
+    /// Records the current step done (`done` says how) and moves on.
+    fn step_done(&mut self, done: StepDone) -> Vec<Effect> {
+        let done = StepDone {
+            step: self.step_id(),
+            run: self.run.clone(),
+            // Captures go with the step, so that a resumed run gets them back.
+            captures: std::mem::take(&mut self.step_captures),
+            ..done
+        };
+        let mut effects = vec![Effect::Record(self.record(Payload::StepDone(done)))];
+        effects.extend(self.next_step());
+        effects
+    }
+
+    fn next_step(&mut self) -> Vec<Effect> {
+        self.step += 1;
+        self.enter_step()
+    }
+
+    fn finish(&mut self) -> Vec<Effect> {
+        self.phase = Phase::Done;
+        vec![
+            Effect::Record(NewEvent::from(Payload::PlaybookFinished(PlaybookFinished {
+                playbook: self.playbook.id.clone(),
+                outcome: "completed".into(),
+                run: self.run.clone(),
+                ..PlaybookFinished::default()
+            }))),
+            Effect::Finished {
+                outcome: Outcome::Completed,
+            },
+        ]
+    }
+}
+
+/// The last run of `playbook_id` in `events` that never finished, if any,
+/// with its recorded (non-secret) inputs.
+pub fn unfinished_run(
+    events: &[crate::timeline::Event],
+    playbook_id: &str,
+) -> Option<(Progress, BTreeMap<String, String>)> {
+    let read: Vec<Payload> = events.iter().map(|e| e.payload()).collect();
+    let started = read.iter().rev().find_map(|payload| match payload {
+        Payload::PlaybookStarted(started) if started.playbook == playbook_id => Some(started),
+        _ => None,
+    })?;
+    let of_run: Vec<&Payload> = read.iter().filter(|p| p.run() == Some(started.run.as_str())).collect();
+    if of_run.iter().any(|p| matches!(p, Payload::PlaybookFinished(_))) {
+        return None;
+    }
+    let mut progress = Progress {
+        run: started.run.clone(),
+        ..Progress::default()
+    };
+    let mut open_step: Option<String> = None;
+    // A step whose command was never sent (it waited for a confirmation)
+    // did nothing: it is started again, not put to the responder as unknown.
+    let mut command_sent = false;
+    for payload in of_run {
+        match payload {
+            Payload::StepStarted(step) => {
+                open_step = Some(step.step.clone());
+                command_sent = false;
+            }
+            Payload::CommandSent(_) => command_sent = true,
+            Payload::StepDone(done) => {
+                progress.finished_steps.push(done.step.clone());
+                progress
+                    .captures
+                    .extend(done.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
+                open_step = None;
+            }
+            Payload::StepSkipped(skipped) => {
+                progress.finished_steps.push(skipped.step.clone());
+                open_step = None;
+            }
+            Payload::StepFailed(_) => open_step = None,
+            _ => {}
+        }
+    }
+    progress.interrupted = open_step.filter(|_| command_sent);
+    Some((progress, started.inputs.clone()))
+}
+
+fn is_shell_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks the given inputs against the playbook before anything runs:
+/// every input present (or defaulted), patterns, choices, hosts of the inventory.
+pub fn validate_inputs(
+    playbook: &Playbook,
+    given: &BTreeMap<String, String>,
+    hosts: &[String],
+) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut values = BTreeMap::new();
+    let mut problems = Vec::new();
+    for name in given.keys().filter(|n| !playbook.inputs.contains_key(*n)) {
+        problems.push(format!("{name}: this playbook has no such input"));
+    }
+    for (name, input) in &playbook.inputs {
+        let Some(value) = given.get(name).or(input.default.as_ref()) else {
+            problems.push(format!(
+                "{name}: missing ({:?} input{})",
+                input.kind,
+                input
+                    .description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ));
+            continue;
+        };
+        if let Some(pattern) = &input.pattern {
+            let anchored = regex::Regex::new(pattern).map(|r| r.is_match(value)).unwrap_or(false);
+            if !anchored {
+                problems.push(format!("{name}: {value:?} does not match {pattern}"));
+                continue;
+            }
+        }
+        match input.kind {
+            InputKind::Host if !hosts.contains(value) => {
+                problems.push(format!("{name}: no host {value:?} in the inventory"))
+            }
+            InputKind::Choice if !input.choices.contains(value) => {
+                problems.push(format!("{name}: {value:?} is not one of {}", input.choices.join(", ")))
+            }
+            _ => {
+                values.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(problems)
+    }
+}
+
+/// `vm`/`vms` inputs name VMs of their `from` host (an input's value, or a
+/// host named as is): each must be one of that host's VMs, by id or name.
+/// `vms_of` gives a host's VMs as its live status knows them: polled now
+/// by `vigie run`, the cockpit's latest reading in the cockpit.
+pub fn check_vm_inputs(
+    playbook: &Playbook,
+    values: &BTreeMap<String, String>,
+    mut vms_of: impl FnMut(&str) -> Result<Vec<crate::probe::model::Vm>, String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, input) in &playbook.inputs {
+        if !matches!(input.kind, InputKind::Vm | InputKind::Vms) {
+            continue;
+        }
+        let wanted: Vec<&str> = values
+            .get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            continue;
+        }
+        if input.kind == InputKind::Vm && wanted.len() > 1 {
+            problems.push(format!("{name}: one VM only"));
+            continue;
+        }
+        let Some(from) = input
+            .from
+            .as_deref()
+            .map(|f| values.get(f).map(String::as_str).unwrap_or(f))
+        else {
+            problems.push(format!(
+                "{name}: the playbook does not say which host's VMs (from = ...)"
+            ));
+            continue;
+        };
+        match vms_of(from) {
+            Ok(vms) => {
+                for vm in wanted {
+                    if !vms.iter().any(|v| v.id == vm || v.name == vm) {
+                        let known: Vec<String> = vms.iter().map(|v| format!("{} ({})", v.id, v.name)).collect();
+                        let known = if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        };
+                        problems.push(format!("{name}: no VM {vm:?} on {from} now (its VMs: {known})"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("{name}: cannot read the VMs of {from}: {e}")),
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::event::kinds;
+    use serde_json::json;
+    use std::path::Path;
+
+    const PLAYBOOK: &str = include_str!("../../../../tests/fixtures/playbooks/good.md");
+
+    fn engine(inputs: &[(&str, &str)]) -> Engine {
+        let (playbook, problems) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        assert!(problems.is_empty());
+        let inputs = inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Engine::new(playbook.unwrap(), inputs)
+    }
+
+    fn kinds_of(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Record(event) => event.kind.clone(),
+                Effect::Run { target, .. } => format!("run@{target}"),
+                Effect::AskConfirmation { expected, .. } => format!("confirm:{expected}"),
+                Effect::AskManual { .. } => "manual".into(),
+                Effect::AskRecovery { .. } => "recovery".into(),
+                Effect::Finished { outcome } => format!("finished:{outcome:?}"),
+            })
+            .collect()
+    }
+
+    const BROKEN: &str = "Last_SQL_Errno: 1594\nRelay_Master_Log_File: mysql-bin.000001\nExec_Master_Log_Pos: 1188\n";
+
+    #[test]
+    fn a_whole_run_captures_confirms_and_records_every_transition() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let effects = e.handle(RunEvent::Start);
+        assert_eq!(
+            kinds_of(&effects),
+            ["playbook.started", "step.started", "command.sent", "run@db2"]
+        );
+        let Effect::Run { script, .. } = &effects[3] else {
+            panic!()
+        };
+        assert!(
+            script.starts_with("connection='pessicart'\nreplica='db2'\nvms=''\nmariadb -E"),
+            "{script}"
+        );
+
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: BROKEN.into(),
+            ms: 40,
+        });
+        assert_eq!(
+            kinds_of(&effects),
+            ["command.finished", "step.done", "step.started", "confirm:db2"]
+        );
+        assert_eq!(e.variables()["log_pos"], "1188");
+
+        assert!(
+            kinds_of(&e.handle(RunEvent::Confirmed { typed: "db3".into() })) == ["confirm:db2"],
+            "a wrong name asks again"
+        );
+        let effects = e.handle(RunEvent::Confirmed { typed: "db2".into() });
+        let Effect::Run { script, .. } = &effects[1] else {
+            panic!("{effects:?}")
+        };
+        assert!(
+            script.contains("log_file='mysql-bin.000001'\nlog_pos='1188'\n"),
+            "{script}"
+        );
+
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: String::new(),
+            ms: 5,
+        });
+        assert_eq!(
+            kinds_of(&effects),
+            ["command.finished", "step.done", "step.started", "manual"]
+        );
+        let effects = e.handle(RunEvent::ManualDone);
+        assert_eq!(
+            kinds_of(&effects),
+            ["step.done", "playbook.finished", "finished:Completed"]
+        );
+    }
+
+    #[test]
+    fn vm_inputs_must_name_vms_of_their_host() {
+        let (playbook, problems) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        assert!(problems.is_empty());
+        let playbook = playbook.unwrap();
+        let values = |vms: &str| -> BTreeMap<String, String> {
+            [("replica", "db2"), ("vms", vms)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let live = |host: &str| {
+            assert_eq!(host, "db2", "the VMs of the input named by from=");
+            Ok(vec![crate::probe::model::Vm {
+                id: "101".into(),
+                name: "mail".into(),
+                ..Default::default()
+            }])
+        };
+        assert!(check_vm_inputs(&playbook, &values("101, mail"), live).is_empty());
+        assert_eq!(
+            check_vm_inputs(&playbook, &values("102"), live),
+            ["vms: no VM \"102\" on db2 now (its VMs: 101 (mail))"]
+        );
+        assert_eq!(
+            check_vm_inputs(&playbook, &values("101"), |_| Err("refused".into())),
+            ["vms: cannot read the VMs of db2: refused"]
+        );
+    }
+
+    #[test]
+    fn a_command_on_a_group_runs_on_every_member_and_fails_by_name() {
+        let text = "+++\nid = \"g\"\ntitle = \"G\"\n+++\n# G\n\n## Everywhere\n\n```sh {on=hypervisors}\nuptime\n```\n";
+        let (playbook, problems) = super::super::parse(Path::new("g.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let groups = [(
+            "hypervisors".to_string(),
+            vec!["miramelle".to_string(), "locuste".to_string()],
+        )]
+        .into_iter()
+        .collect();
+        let mut e = Engine::new(playbook.unwrap(), BTreeMap::new()).with_groups(groups);
+        let effects = e.handle(RunEvent::Start);
+        assert_eq!(
+            kinds_of(&effects),
+            [
+                "playbook.started",
+                "step.started",
+                "command.sent",
+                "run@miramelle",
+                "command.sent",
+                "run@locuste"
+            ]
+        );
+        let Effect::Record(sent) = &effects[4] else { panic!() };
+        assert_eq!(
+            sent.host.as_deref(),
+            Some("locuste"),
+            "each send is recorded on its host"
+        );
+        let finished = |host: &str, exit| RunEvent::CommandFinished {
+            item: Some(host.into()),
+            exit: Some(exit),
+            output: String::new(),
+            ms: 3,
+        };
+        assert_eq!(kinds_of(&e.handle(finished("miramelle", 0))), ["command.finished"]);
+        let effects = e.handle(finished("locuste", 1));
+        assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
+        let Effect::Record(done) = &effects[0] else { panic!() };
+        assert_eq!(done.host.as_deref(), Some("locuste"));
+        let Effect::AskRecovery { error, .. } = &effects[2] else {
+            panic!()
+        };
+        assert_eq!(error, "locuste: exit 1");
+    }
+
+    #[test]
+    fn a_step_that_only_waited_for_confirmation_is_not_an_unknown_outcome() {
+        let event = |seq: u64, kind: &str, data: serde_json::Value| crate::timeline::Event {
+            seq,
+            id: format!("e{seq}"),
+            at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            actor: "a".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        };
+        let mut events = vec![
+            event(
+                1,
+                kinds::PLAYBOOK_STARTED,
+                json!({"playbook": "p", "run": "R", "inputs": {}}),
+            ),
+            event(2, kinds::STEP_STARTED, json!({"run": "R", "step": "risky"})),
+        ];
+        let (progress, _) = unfinished_run(&events, "p").unwrap();
+        assert_eq!(
+            progress.interrupted, None,
+            "nothing was sent: the step just starts again"
+        );
+        events.push(event(3, kinds::COMMAND_SENT, json!({"run": "R", "step": "risky"})));
+        let (progress, _) = unfinished_run(&events, "p").unwrap();
+        assert_eq!(progress.interrupted.as_deref(), Some("risky"));
+    }
+
+    #[test]
+    fn a_resumed_run_skips_finished_steps_restores_captures_and_asks_about_the_interrupted_one() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let mut recorded = Vec::new();
+        let mut keep = |effects: Vec<Effect>| {
+            for effect in effects {
+                if let Effect::Record(event) = effect {
+                    recorded.push(event);
+                }
+            }
+        };
+        keep(e.handle(RunEvent::Start));
+        keep(e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: BROKEN.into(),
+            ms: 40,
+        }));
+        keep(e.handle(RunEvent::Confirmed { typed: "db2".into() }));
+        // vigie dies here, during step 2: turn what was recorded into stored events.
+        let events: Vec<crate::timeline::Event> = recorded
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| crate::timeline::Event {
+                seq: i as u64 + 1,
+                id: format!("e{i}"),
+                at: chrono::Utc::now(),
+                recorded_at: chrono::Utc::now(),
+                actor: "alice".into(),
+                kind: n.kind,
+                host: n.host,
+                data: n.data,
+                prev: String::new(),
+            })
+            .collect();
+        let (progress, inputs) = unfinished_run(&events, "repair-replication").unwrap();
+        assert_eq!(progress.finished_steps, vec!["read-the-broken-position".to_string()]);
+        assert_eq!(
+            progress.interrupted.as_deref(),
+            Some("reset-the-connection-at-that-position")
+        );
+        assert_eq!(progress.captures["log_pos"], "1188");
+        assert_eq!(inputs["connection"], "pessicart");
+
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let mut resumed = Engine::resume(playbook.unwrap(), inputs, progress);
+        let effects = resumed.handle(RunEvent::Start);
+        assert_eq!(kinds_of(&effects), ["playbook.resumed", "step.failed", "recovery"]);
+        let effects = resumed.handle(RunEvent::Retry);
+        assert_eq!(kinds_of(&effects), ["step.started", "confirm:db2"]);
+        let effects = resumed.handle(RunEvent::Confirmed { typed: "db2".into() });
+        let Effect::Run { script, .. } = &effects[1] else {
+            panic!()
+        };
+        assert!(script.contains("log_pos='1188'"), "captures came back: {script}");
+    }
+
+    #[test]
+    fn each_fans_out_per_vm_with_a_result_per_vm() {
+        let text = "+++\nid = \"per-vm\"\ntitle = \"Per VM\"\n[inputs.hv]\nkind = \"host\"\n[inputs.vms]\nkind = \"vms\"\nfrom = \"hv\"\n+++\n\n## Start each\n\n```sh {on=hv each=vms}\nqm start \"$vm\"\n```\n";
+        let (playbook, problems) = super::super::parse(Path::new("per-vm.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let inputs = [("hv", "locuste"), ("vms", "101, 102,103")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut e = Engine::new(playbook.unwrap(), inputs);
+        let effects = e.handle(RunEvent::Start);
+        let runs: Vec<(Option<String>, String)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Run { item, script, .. } => Some((item.clone(), script.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[1].0.as_deref(), Some("102"));
+        assert!(runs[1].1.contains("vm='102'\nqm start"), "{}", runs[1].1);
+        let ok = |vm: &str| RunEvent::CommandFinished {
+            item: Some(vm.into()),
+            exit: Some(0),
+            output: String::new(),
+            ms: 1,
+        };
+        assert_eq!(
+            kinds_of(&e.handle(ok("101"))),
+            ["command.finished"],
+            "waits for the others"
+        );
+        let failed = e.handle(RunEvent::CommandFinished {
+            item: Some("102".into()),
+            exit: Some(1),
+            output: "locked".into(),
+            ms: 1,
+        });
+        assert_eq!(kinds_of(&failed), ["command.finished"]);
+        let last = e.handle(ok("103"));
+        assert_eq!(kinds_of(&last), ["command.finished", "step.failed", "recovery"]);
+        let Effect::AskRecovery { error, .. } = &last[2] else {
+            panic!()
+        };
+        assert_eq!(error, "102: exit 1", "the failure names its VM");
+    }
+
+    #[test]
+    fn failure_then_retry_skip_with_reason_and_abort() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        e.handle(RunEvent::Start);
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: "nothing useful".into(),
+            ms: 1,
+        });
+        assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
+        assert_eq!(
+            kinds_of(&e.handle(RunEvent::Retry)),
+            ["step.started", "command.sent", "run@db2"]
+        );
+        e.handle(RunEvent::CommandFailed {
+            item: None,
+            error: "timed out after 300s".into(),
+        });
+        assert!(
+            e.handle(RunEvent::Skip { reason: "  ".into() }).is_empty(),
+            "a skip needs a reason"
+        );
+        let effects = e.handle(RunEvent::Skip {
+            reason: "position read by hand".into(),
+        });
+        assert_eq!(kinds_of(&effects), ["step.skipped", "step.started", "confirm:db2"]);
+        let effects = e.handle(RunEvent::Abort {
+            reason: "primary is down too".into(),
+        });
+        assert_eq!(kinds_of(&effects), ["playbook.finished", "finished:Aborted"]);
+        assert!(e.handle(RunEvent::Retry).is_empty(), "nothing after the end");
+    }
+
+    #[test]
+    fn hostile_values_stay_data() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "'; rm -rf / #$(id)"), ("vms", "")]);
+        let effects = e.handle(RunEvent::Start);
+        let Effect::Run { script, .. } = &effects[3] else {
+            panic!()
+        };
+        assert!(script.starts_with("connection=''\\''; rm -rf / #$(id)'\n"), "{script}");
+    }
+
+    #[test]
+    fn inputs_are_validated_before_anything_runs() {
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let playbook = playbook.unwrap();
+        let hosts = vec!["db2".to_string()];
+        let given: BTreeMap<String, String> = [("replica", "db9"), ("connection", "bad name;"), ("bogus", "1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let problems = validate_inputs(&playbook, &given, &hosts).unwrap_err();
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("bogus: this playbook has no such input")));
+        assert!(problems.iter().any(|p| p.starts_with("replica: no host \"db9\"")));
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("connection: \"bad name;\" does not match")));
+        assert!(problems.iter().any(|p| p.starts_with("vms: missing")));
+    }
+}

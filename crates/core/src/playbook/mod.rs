@@ -1,0 +1,8 @@
+//! Markdown playbooks: the format (`format.rs`: parse and lint, with
+//! positions for every problem). See `docs/playbook-format.md`.
+
+pub mod bundled;
+pub mod engine;
+pub mod format;
+
+pub use format::{parse, Playbook};

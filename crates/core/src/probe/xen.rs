@@ -1,0 +1,315 @@
+//! Xen with LVM: running domains (`xl list`, `xl list -l`), the configured
+//! ones (`/etc/xen/*.cfg`, which still list a VM that failed to start), and
+//! `lvs`/`vgs` JSON. A configured volume missing from `lvs` is the lost
+//! logical volume of the incident.
+
+use super::model::{Datastore, Vm};
+use serde::Deserialize;
+
+pub const SCRIPT: &str = "echo '@@vigie xl_list'; xl list 2>&1\n\
+echo '@@vigie xl_list_long'; xl list -l 2>&1\n\
+echo '@@vigie xen_configs'; for f in /etc/xen/*.cfg; do [ -f \"$f\" ] && printf '@@cfg %s\\n' \"$f\" && grep -E '^[[:space:]]*(name|memory|disk)[[:space:]]*=' \"$f\"; done\n\
+echo '@@vigie lvs'; lvs --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_size,lv_path,lv_attr 2>&1\n\
+echo '@@vigie vgs'; vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free 2>&1\n";
+
+/// LVM writes numbers as strings in `json`, as numbers in `json_std`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Int(u64),
+    Text(String),
+}
+
+impl Number {
+    fn value(&self) -> u64 {
+        match self {
+            Number::Int(n) => *n,
+            Number::Text(t) => t.trim_end_matches(['B', 'b']).parse().unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Report<T> {
+    report: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct LvReport {
+    #[serde(default)]
+    lv: Vec<Lv>,
+}
+
+#[derive(Deserialize)]
+struct VgReport {
+    #[serde(default)]
+    vg: Vec<Vg>,
+}
+
+#[derive(Deserialize)]
+struct Lv {
+    lv_name: String,
+    vg_name: String,
+    #[serde(default)]
+    lv_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Vg {
+    vg_name: String,
+    vg_size: Number,
+    vg_free: Number,
+}
+
+#[derive(Deserialize)]
+struct Domain {
+    domid: u64,
+    config: DomainConfig,
+}
+
+#[derive(Deserialize)]
+struct DomainConfig {
+    c_info: CInfo,
+    #[serde(default)]
+    b_info: Option<BInfo>,
+    #[serde(default)]
+    disks: Vec<Disk>,
+}
+
+#[derive(Deserialize)]
+struct CInfo {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct BInfo {
+    #[serde(default)]
+    max_memkb: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Disk {
+    #[serde(default)]
+    pdev_path: Option<String>,
+}
+
+/// Parses the Xen sections into VMs (running and configured) and volume groups.
+pub fn parse(
+    list: &str,
+    list_long: &str,
+    configs: &str,
+    lvs: &str,
+    vgs: &str,
+) -> (Vec<Vm>, Vec<Datastore>, Vec<String>) {
+    let mut errors = Vec::new();
+    let volumes: Option<Vec<String>> = match serde_json::from_str::<Report<LvReport>>(lvs.trim()) {
+        Ok(report) => Some(
+            report
+                .report
+                .iter()
+                .flat_map(|r| &r.lv)
+                .flat_map(|lv| {
+                    let mut paths = vec![
+                        format!("/dev/{}/{}", lv.vg_name, lv.lv_name),
+                        mapper_path(&lv.vg_name, &lv.lv_name),
+                    ];
+                    paths.extend(lv.lv_path.clone());
+                    paths
+                })
+                .collect(),
+        ),
+        Err(_) => {
+            errors.push(format!("lvs: {}", first_line(lvs)));
+            None
+        }
+    };
+    let states = running_states(list);
+    let mut vms: Vec<Vm> = match serde_json::from_str::<Vec<Domain>>(list_long.trim()) {
+        Ok(domains) => domains
+            .into_iter()
+            .filter(|d| d.domid != 0)
+            .map(|d| Vm {
+                id: d.domid.to_string(),
+                state: states
+                    .iter()
+                    .find(|(n, _)| *n == d.config.c_info.name)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| "running".into()),
+                name: d.config.c_info.name,
+                memory_bytes: d.config.b_info.and_then(|b| b.max_memkb).map(|k| k * 1024),
+                missing_volumes: missing(
+                    d.config.disks.iter().filter_map(|disk| disk.pdev_path.clone()),
+                    volumes.as_deref(),
+                ),
+                ..Vm::default()
+            })
+            .collect(),
+        Err(_) => {
+            errors.push(format!("xl list -l: {}", first_line(list_long)));
+            Vec::new()
+        }
+    };
+    // Configured guests that are not running: the VM whose volume vanished is one.
+    for (name, memory, disks) in parse_configs(configs) {
+        if vms.iter().any(|v| v.name == name) {
+            continue;
+        }
+        vms.push(Vm {
+            id: name.clone(),
+            name,
+            state: "stopped".into(),
+            memory_bytes: memory,
+            missing_volumes: missing(disks.into_iter(), volumes.as_deref()),
+            ..Vm::default()
+        });
+    }
+    let datastores = match serde_json::from_str::<Report<VgReport>>(vgs.trim()) {
+        Ok(report) => report
+            .report
+            .iter()
+            .flat_map(|r| &r.vg)
+            .map(|vg| Datastore {
+                name: vg.vg_name.clone(),
+                kind: "lvm".into(),
+                capacity_bytes: vg.vg_size.value(),
+                free_bytes: vg.vg_free.value(),
+                ..Datastore::default()
+            })
+            .collect(),
+        Err(_) => {
+            errors.push(format!("vgs: {}", first_line(vgs)));
+            Vec::new()
+        }
+    };
+    (vms, datastores, errors)
+}
+
+/// `/dev/mapper/vg0-forum--disk`: dashes in names are doubled.
+fn mapper_path(vg: &str, lv: &str) -> String {
+    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+}
+
+fn missing(devices: impl Iterator<Item = String>, volumes: Option<&[String]>) -> Vec<String> {
+    let Some(volumes) = volumes else {
+        return Vec::new();
+    };
+    devices
+        .filter(|d| d.starts_with("/dev/") && !volumes.contains(d))
+        .collect()
+}
+
+/// `xl list` states: r running, b blocked (idle), p paused, s shutdown, c crashed, d dying.
+fn running_states(list: &str) -> Vec<(String, String)> {
+    list.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let flags = words.get(words.len().checked_sub(2)?)?;
+            let state = if flags.contains('p') {
+                "paused"
+            } else if flags.contains('c') {
+                "crashed"
+            } else if flags.contains('s') || flags.contains('d') {
+                "shutdown"
+            } else {
+                "running"
+            };
+            Some((words[..words.len() - 5].join(" "), state.to_string()))
+        })
+        .collect()
+}
+
+/// `name = 'forum'`, `memory = 2048`, `disk = [ 'phy:/dev/vg0/x,xvda,w', ... ]`.
+fn parse_configs(text: &str) -> Vec<(String, Option<u64>, Vec<String>)> {
+    let mut guests = Vec::new();
+    for chunk in text.split("@@cfg ").filter(|c| !c.trim().is_empty()) {
+        let mut name = None;
+        let mut memory = None;
+        let mut disks = Vec::new();
+        for line in chunk.lines().skip(1) {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim();
+            match key.trim() {
+                "name" => name = Some(value.trim_matches(['\'', '"']).to_string()),
+                "memory" => memory = value.parse::<u64>().ok().map(|mib| mib * 1024 * 1024),
+                "disk" => {
+                    for spec in value
+                        .trim_matches(['[', ']'])
+                        .split(['\'', '"'])
+                        .filter(|s| s.contains(','))
+                    {
+                        let target = spec.split(',').next().unwrap_or("");
+                        let path = target.split_once(':').map(|(_, p)| p).unwrap_or(target);
+                        disks.push(path.trim().to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(name) = name {
+            guests.push((name, memory, disks));
+        }
+    }
+    guests
+}
+
+fn first_line(text: &str) -> String {
+    crate::sanitize::one_line(
+        text.lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .trim(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::split_sections;
+
+    #[test]
+    fn the_lost_volume_of_a_vm_that_did_not_start() {
+        let text = include_str!("../../../../tests/fixtures/probe/xen-lvm.txt");
+        let s = split_sections(text);
+        let (vms, datastores, errors) = parse(s["xl_list"], s["xl_list_long"], s["xen_configs"], s["lvs"], s["vgs"]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(vms.len(), 2, "{vms:?}");
+        let cloud = &vms[0];
+        assert_eq!(
+            (cloud.name.as_str(), cloud.state.as_str(), cloud.memory_bytes),
+            ("cloud", "running", Some(4 << 30))
+        );
+        assert!(cloud.missing_volumes.is_empty());
+        let forum = &vms[1];
+        assert_eq!((forum.name.as_str(), forum.state.as_str()), ("forum", "stopped"));
+        assert_eq!(forum.missing_volumes, vec!["/dev/vg0/forum-disk".to_string()]);
+        assert_eq!(
+            (datastores[0].name.as_str(), datastores[0].free_bytes),
+            ("vg0", 107374182400)
+        );
+    }
+
+    #[test]
+    fn json_std_numbers_and_lvm_errors() {
+        let lvs = include_str!("../../../../tests/fixtures/probe/lvs-json-std.txt");
+        let (_, _, errors) = parse(
+            "",
+            "[]",
+            "",
+            lvs,
+            r#"{"report":[{"vg":[{"vg_name":"vg0","vg_size":10,"vg_free":5}]}]}"#,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, _, errors) = parse(
+            "",
+            "[]",
+            "",
+            "  WARNING: Running as a non-root user. Functionality may be unavailable.\n",
+            "{}",
+        );
+        assert!(errors[0].starts_with("lvs: WARNING"));
+        assert_eq!(mapper_path("vg-0", "forum-disk"), "/dev/mapper/vg--0-forum--disk");
+    }
+}

@@ -1,0 +1,152 @@
+//! The line front-end of a run (`vigie run`): prints the driver's updates
+//! and answers its questions from stdin. The cockpit is the other front-end
+//! of the same driver.
+
+use crate::driver::{self, Question, RunUpdate, Targets};
+use crate::writer::TimelineWriter;
+use std::io::{BufRead, Write};
+use std::sync::atomic::Ordering;
+use vigie_core::config::Config;
+use vigie_core::playbook::engine::{Engine, Outcome, RunEvent};
+use vigie_core::timeline::Timeline;
+
+/// Output lines printed per command; the rest is in the timeline.
+const PRINTED_LINES: usize = 200;
+
+/// How the responder answers, in line mode.
+pub struct Answers {
+    /// `--yes`: manual steps are confirmed, failures abort.
+    pub assume_yes: bool,
+    /// `--confirm TARGET` (repeatable): high-risk steps on these targets go on
+    /// without typing; automation must still name them explicitly.
+    pub confirmed_targets: Vec<String>,
+}
+
+/// Runs the playbook to its end; returns how it ended. Ctrl-C cancels the
+/// running command (its whole remote process group); with no command
+/// running it leaves, and the run can be resumed.
+pub async fn run_in_line_mode(
+    config: &Config,
+    timeline: Timeline,
+    answers: Answers,
+    engine: Engine,
+    ssh_options: vigie_transport::ssh::SshOptions,
+) -> Result<Outcome, String> {
+    let targets = Targets::with_options(config, ssh_options);
+    let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), targets);
+    let mut command_running = false;
+    let mut printed = 0usize;
+    let mut hidden = 0usize;
+    loop {
+        tokio::select! {
+            update = handle.updates.recv() => match update {
+                None => return Err("the playbook stopped without finishing".into()),
+                Some(RunUpdate::CommandStarted { target, item, .. }) => {
+                    command_running = true;
+                    (printed, hidden) = (0, 0);
+                    match item.filter(|item| *item != target) {
+                        Some(vm) => println!("  running on {target} ({vm})…"),
+                        None => println!("  running on {target}…"),
+                    }
+                }
+                Some(RunUpdate::Output { line, .. }) => {
+                    if printed < PRINTED_LINES {
+                        println!("    {line}");
+                        printed += 1;
+                    } else {
+                        hidden += 1;
+                    }
+                }
+                Some(RunUpdate::CommandEnded { .. }) => {
+                    command_running = false;
+                    if hidden > 0 {
+                        println!("    … {hidden} more line(s), kept in the timeline");
+                    }
+                }
+                Some(RunUpdate::Question(question)) => {
+                    let answer = answer(question, &answers).await?;
+                    if handle.answers.send(answer).is_err() {
+                        return Err("the playbook stopped without finishing".into());
+                    }
+                }
+                Some(RunUpdate::Finished(result)) => return result,
+                Some(RunUpdate::Step { .. }) => {}
+            },
+            _ = tokio::signal::ctrl_c() => {
+                if command_running {
+                    println!("  cancelling…");
+                    handle.cancel.store(true, Ordering::Relaxed);
+                } else {
+                    return Err("left at a prompt; `vigie run` offers to take the run up again".into());
+                }
+            }
+        }
+    }
+}
+
+/// The responder's answer, read from stdin off the async threads.
+async fn answer(question: Question, answers: &Answers) -> Result<RunEvent, String> {
+    let assume_yes = answers.assume_yes;
+    let confirmed = answers.confirmed_targets.clone();
+    tokio::task::spawn_blocking(move || answer_blocking(question, assume_yes, &confirmed))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[String]) -> Result<RunEvent, String> {
+    match question {
+        Question::Confirm { step, expected } => {
+            println!("  step {} is high-risk: it acts on {expected}", step + 1);
+            if confirmed_targets.contains(&expected) {
+                Ok(RunEvent::Confirmed { typed: expected })
+            } else if assume_yes {
+                Err(format!(
+                    "step {} needs --confirm {expected} to run without a human",
+                    step + 1
+                ))
+            } else {
+                Ok(RunEvent::Confirmed {
+                    typed: ask(&format!("  type {expected} to go on: "))?,
+                })
+            }
+        }
+        Question::Manual { step } => {
+            println!("  step {} is done by hand (see the playbook)", step + 1);
+            if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
+                Ok(RunEvent::ManualDone)
+            } else {
+                Ok(RunEvent::Abort {
+                    reason: "stopped at a manual step".into(),
+                })
+            }
+        }
+        Question::Recovery { step, error } => {
+            println!("  step {} failed: {}", step + 1, vigie_core::sanitize::one_line(&error));
+            if assume_yes {
+                return Ok(RunEvent::Abort {
+                    reason: format!("step {} failed: {error}", step + 1),
+                });
+            }
+            match ask("  r)etry, s)kip, a)bort? ")?.as_str() {
+                "r" => Ok(RunEvent::Retry),
+                "s" => Ok(RunEvent::Skip {
+                    reason: ask("  why skip it? ")?,
+                }),
+                _ => Ok(RunEvent::Abort {
+                    reason: ask("  why abort? ")?,
+                }),
+            }
+        }
+    }
+}
+
+fn ask(prompt: &str) -> Result<String, String> {
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err("no answer on standard input".into()),
+        Ok(_) => Ok(line.trim().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
