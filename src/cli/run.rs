@@ -4,10 +4,9 @@
 use crate::config::Config;
 use crate::incident;
 use crate::playbook::bundled;
-use crate::playbook::engine::{check_vm_inputs, unfinished_run, validate_inputs, Engine, Outcome};
+use crate::playbook::engine::{check_vm_inputs, command_target, unfinished_run, validate_inputs, Engine, Outcome};
 use crate::playbook::format::InputKind;
 use crate::playbook::runner::{run_in_line_mode, Answers};
-use crate::probe::shell::quote;
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,7 +97,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         }
     };
     if args.dry_run {
-        print_dry_run(&playbook, &values);
+        print_dry_run(&Engine::new(playbook, values, String::new()));
         return 0;
     }
     let options = match incident::timeline_options(config) {
@@ -124,7 +123,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
     println!("{} — {}", playbook.id, playbook.title);
     let engine = match progress {
         Some(progress) => Engine::resume(playbook, values, progress),
-        None => Engine::new(playbook, values),
+        None => Engine::new(playbook, values, ulid::Ulid::new().to_string()),
     }
     .with_groups(config.groups.clone());
     let answers = Answers {
@@ -207,8 +206,10 @@ fn ask_yes_no(prompt: &str, default: bool) -> bool {
     }
 }
 
-/// Each step's exact script, secrets shown as [redacted]; nothing runs.
-fn print_dry_run(playbook: &crate::playbook::Playbook, values: &BTreeMap<String, String>) {
+/// Each step's exact script, as the engine would send it, secrets shown as
+/// [redacted]; nothing runs.
+fn print_dry_run(engine: &Engine) {
+    let playbook = engine.playbook();
     println!("{} — {} (dry run: nothing is executed)", playbook.id, playbook.title);
     for (index, step) in playbook.steps.iter().enumerate() {
         println!("\n## {}. {}", index + 1, step.title);
@@ -219,20 +220,15 @@ fn print_dry_run(playbook: &crate::playbook::Playbook, values: &BTreeMap<String,
             }
             continue;
         };
-        let target = values.get(&command.on).cloned().unwrap_or_else(|| command.on.clone());
-        println!(
-            "on {target}{}",
-            if command.risk == crate::playbook::format::Risk::High {
-                " (high risk)"
-            } else {
-                ""
-            }
-        );
-        for (name, value) in values {
-            let secret = playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret);
-            let shown = if secret { "[redacted]".to_string() } else { quote(value) };
-            println!("{name}={shown}");
+        let target = command_target(playbook, engine.variables(), command).unwrap_or_default();
+        let risk = if command.risk == crate::playbook::format::Risk::High {
+            " (high risk)"
+        } else {
+            ""
+        };
+        println!("on {target}{risk}");
+        if let Some(script) = engine.shown_script(index, None) {
+            println!("{}", script.trim_end());
         }
-        println!("{}", command.script.trim_end());
     }
 }

@@ -385,7 +385,8 @@ impl App {
         };
         match question {
             Question::Confirm { step, expected } => {
-                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Step { step, expected })));
+                let question = Question::Confirm { step, expected };
+                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Answer(question))));
             }
             Question::Manual { .. } => {
                 let unticked = self.run.as_ref().map(|r| r.unticked()).unwrap_or(0);
@@ -398,7 +399,8 @@ impl App {
                 return Some(Request::Answer(RunEvent::ManualDone));
             }
             Question::Recovery { step, error } => {
-                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Recovery { step, error })));
+                let question = Question::Recovery { step, error };
+                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Answer(question))));
             }
         }
         None
@@ -746,7 +748,8 @@ impl App {
 
     fn key_in_popup(&mut self, mut popup: Popup, key: KeyEvent) -> Option<Request> {
         let buttons = popup.kind.buttons().len();
-        let typing = matches!(&popup.kind, PopupKind::Step { expected, .. } if !expected.is_empty());
+        let typing =
+            matches!(&popup.kind, PopupKind::Answer(Question::Confirm { expected, .. }) if !expected.is_empty());
         match key.code {
             KeyCode::Esc => return self.close_popup(popup),
             KeyCode::Tab | KeyCode::Right => popup.focus = (popup.focus + 1) % buttons,
@@ -791,7 +794,7 @@ impl App {
                     resume,
                 })
             }
-            PopupKind::Step { expected, .. } => {
+            PopupKind::Answer(Question::Confirm { expected, .. }) => {
                 if popup.typed.trim() != expected {
                     popup.error = Some(format!("type {expected} exactly to run this step"));
                     popup.focus = 1;
@@ -800,7 +803,8 @@ impl App {
                 }
                 Some(Request::Answer(RunEvent::Confirmed { typed: popup.typed }))
             }
-            PopupKind::Recovery { .. } => match popup.focus {
+            PopupKind::Answer(Question::Manual { .. }) => Some(Request::Answer(RunEvent::ManualDone)),
+            PopupKind::Answer(Question::Recovery { .. }) => match popup.focus {
                 1 => Some(Request::Answer(RunEvent::Retry)),
                 2 => self.ask_reason(PromptKind::SkipReason),
                 _ => self.ask_reason(PromptKind::AbortReason),

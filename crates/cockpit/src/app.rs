@@ -17,7 +17,7 @@ use vigie_core::playbook::Playbook;
 use vigie_core::status::{HostStatus, PollResult};
 use vigie_core::timeline::payload::Kind;
 use vigie_core::timeline::{Event, NewEvent};
-use vigie_runtime::driver::RunUpdate;
+use vigie_runtime::driver::{Question, RunUpdate};
 
 /// Timeline events kept in memory for display; older ones stay on disk.
 const TIMELINE_KEPT: usize = 2000;
@@ -118,15 +118,9 @@ pub enum PopupKind {
         values: BTreeMap<String, String>,
         resumable: bool,
     },
-    /// Run step `step`; `expected` is the name to type for a high-risk one.
-    Step {
-        step: usize,
-        expected: String,
-    },
-    Recovery {
-        step: usize,
-        error: String,
-    },
+    /// The engine's question about a step: run it (`Confirm`, with the name
+    /// to type for a high-risk one) or recover from its failure (`Recovery`).
+    Answer(Question),
     QuitDuringRun,
 }
 
@@ -135,8 +129,9 @@ impl PopupKind {
         match self {
             PopupKind::StartRun { resumable: false, .. } => &["Cancel", "Start"],
             PopupKind::StartRun { resumable: true, .. } => &["Cancel", "Take it up", "Start anew"],
-            PopupKind::Step { .. } => &["Cancel", "Run"],
-            PopupKind::Recovery { .. } => &["Later", "Retry", "Skip…", "Abort…"],
+            PopupKind::Answer(Question::Confirm { .. }) => &["Cancel", "Run"],
+            PopupKind::Answer(Question::Manual { .. }) => &["Cancel", "Done"],
+            PopupKind::Answer(Question::Recovery { .. }) => &["Later", "Retry", "Skip…", "Abort…"],
             PopupKind::QuitDuringRun => &["Cancel", "Quit"],
         }
     }

@@ -257,7 +257,7 @@ impl Requests<'_> {
                 let finished = resume.as_ref().map(|p| p.finished_steps.clone()).unwrap_or_default();
                 let engine = match resume {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
-                    None => Engine::new((*playbook).clone(), inputs),
+                    None => Engine::new((*playbook).clone(), inputs, ulid::Ulid::new().to_string()),
                 }
                 .with_groups(self.config.groups.clone())
                 .confirming_each_step();

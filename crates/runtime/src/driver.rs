@@ -18,25 +18,8 @@ use vigie_transport::endpoint::Resolver;
 use vigie_transport::ssh::SshOptions;
 use vigie_transport::{CancelFlag, CommandRequest, Transport};
 
-/// What the run needs the responder to decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Question {
-    /// Go on with the step's command. `expected` is the name to type for a
-    /// high-risk step, empty for the others.
-    Confirm { step: usize, expected: String },
-    /// A step done by hand: say when it is done.
-    Manual { step: usize },
-    /// The step failed: retry, skip (with a reason) or abort.
-    Recovery { step: usize, error: String },
-}
-
-impl Question {
-    pub fn step(&self) -> usize {
-        match self {
-            Question::Confirm { step, .. } | Question::Manual { step } | Question::Recovery { step, .. } => *step,
-        }
-    }
-}
+/// The engine's questions, which every front-end answers.
+pub use vigie_core::playbook::engine::Question;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepState {
@@ -186,9 +169,7 @@ impl Driver {
                     script,
                     timeout,
                 } => Some(self.run_command(step, &target, item, script, timeout).await),
-                Effect::AskConfirmation { step, expected } => self.ask(Question::Confirm { step, expected }).await,
-                Effect::AskManual { step } => self.ask(Question::Manual { step }).await,
-                Effect::AskRecovery { step, error } => self.ask(Question::Recovery { step, error }).await,
+                Effect::Ask(question) => self.ask(question).await,
                 Effect::Finished { outcome } => {
                     self.send(RunUpdate::Finished(Ok(outcome)));
                     return;

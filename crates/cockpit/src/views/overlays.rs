@@ -10,6 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
+use vigie_core::playbook::engine::{command_target, Question};
 use vigie_core::sanitize::one_line;
 
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay) {
@@ -266,14 +267,14 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             lines.push(Line::raw("Each step waits for you before it runs."));
             (" start the playbook? ".to_string(), lines)
         }
-        PopupKind::Step { step, expected } => {
+        PopupKind::Answer(Question::Confirm { step, expected }) => {
             let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)];
             if expected.is_empty() {
                 // Where it will run: the input's value, or the host or group named.
                 let target = run
                     .and_then(|r| {
-                        let on = &r.playbook.steps.get(*step)?.command.as_ref()?.on;
-                        Some(r.inputs.get(on).cloned().unwrap_or_else(|| on.clone()))
+                        let command = r.playbook.steps.get(*step)?.command.as_ref()?;
+                        command_target(&r.playbook, &r.inputs, command)
                     })
                     .map(|t| format!(" on {}", one_line(&t)))
                     .unwrap_or_default();
@@ -294,7 +295,11 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             }
             (" run this step? ".to_string(), lines)
         }
-        PopupKind::Recovery { step, error } => (
+        PopupKind::Answer(Question::Manual { step }) => (
+            " done by hand? ".to_string(),
+            vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)],
+        ),
+        PopupKind::Answer(Question::Recovery { step, error }) => (
             " the step failed ".to_string(),
             vec![
                 Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD),

@@ -58,25 +58,34 @@ pub enum Effect {
         script: String,
         timeout: Duration,
     },
-    /// Ask the responder to type `expected` (the target's name) to go on.
-    AskConfirmation {
-        step: usize,
-        expected: String,
-    },
-    /// Show a manual step and wait for `ManualDone`.
-    AskManual {
-        step: usize,
-    },
-    /// The step failed: offer retry, skip (with a reason) or abort.
-    AskRecovery {
-        step: usize,
-        error: String,
-    },
+    /// Wait for the responder's answer to `Question`.
+    Ask(Question),
     /// Append this to the timeline.
     Record(NewEvent),
     Finished {
         outcome: Outcome,
     },
+}
+
+/// What the run needs the responder to decide: the engine asks, every
+/// front-end (`vigie run`, the cockpit's popups) answers with a [`RunEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// Go on with the step's command (`Confirmed`). `expected` is the name to
+    /// type for a high-risk step, empty for the others.
+    Confirm { step: usize, expected: String },
+    /// A step done by hand: say when it is done (`ManualDone`).
+    Manual { step: usize },
+    /// The step failed: retry, skip (with a reason) or abort.
+    Recovery { step: usize, error: String },
+}
+
+impl Question {
+    pub fn step(&self) -> usize {
+        match self {
+            Question::Confirm { step, .. } | Question::Manual { step } | Question::Recovery { step, .. } => *step,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +140,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// `inputs` must be validated (see [`validate_inputs`]).
-    pub fn new(playbook: Playbook, inputs: BTreeMap<String, String>) -> Engine {
+    /// `inputs` must be validated (see [`validate_inputs`]); `run` is the new
+    /// run's id (the front-end makes it: the engine has no clock and no
+    /// randomness of its own).
+    pub fn new(playbook: Playbook, inputs: BTreeMap<String, String>, run: String) -> Engine {
         let secrets = playbook
             .inputs
             .iter()
@@ -140,7 +151,7 @@ impl Engine {
             .filter_map(|(name, _)| inputs.get(name).cloned())
             .collect();
         Engine {
-            run: ulid::Ulid::new().to_string(),
+            run,
             resume: None,
             step_captures: BTreeMap::new(),
             playbook,
@@ -157,8 +168,7 @@ impl Engine {
     /// run again, their captures are restored, and the interrupted step is
     /// put to the responder (its outcome is unknown).
     pub fn resume(playbook: Playbook, inputs: BTreeMap<String, String>, progress: Progress) -> Engine {
-        let mut engine = Engine::new(playbook, inputs);
-        engine.run = progress.run.clone();
+        let mut engine = Engine::new(playbook, inputs, progress.run.clone());
         engine.vars.extend(progress.captures.clone());
         engine.resume = Some(progress);
         engine
@@ -220,10 +230,10 @@ impl Engine {
                     self.run_step()
                 } else {
                     self.phase = Phase::Confirming;
-                    vec![Effect::AskConfirmation {
+                    vec![Effect::Ask(Question::Confirm {
                         step: self.step,
                         expected,
-                    }]
+                    })]
                 }
             }
             (Phase::Manual, RunEvent::ManualDone) => self.step_done(StepDone {
@@ -353,7 +363,7 @@ impl Engine {
                     .to_string();
             self.phase = Phase::Failed;
             effects.push(Effect::Record(self.step_failed(&error)));
-            effects.push(Effect::AskRecovery { step: self.step, error });
+            effects.push(Effect::Ask(Question::Recovery { step: self.step, error }));
         } else {
             effects.extend(self.enter_step());
         }
@@ -405,14 +415,14 @@ impl Engine {
         match &step.command {
             None => {
                 self.phase = Phase::Manual;
-                effects.push(Effect::AskManual { step: self.step });
+                effects.push(Effect::Ask(Question::Manual { step: self.step }));
             }
             Some(command) if command.risk == Risk::High || self.confirm_each_step => {
                 self.phase = Phase::Confirming;
-                effects.push(Effect::AskConfirmation {
+                effects.push(Effect::Ask(Question::Confirm {
                     step: self.step,
                     expected: self.expected_confirmation(),
-                });
+                }));
             }
             Some(_) => effects.extend(self.run_step()),
         }
@@ -430,12 +440,8 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// `on=` names an input (its value), a host or group, or `local`.
     fn resolve_target(&self, command: &Command) -> Option<String> {
-        match self.playbook.inputs.get(&command.on) {
-            Some(_) => self.vars.get(&command.on).cloned(),
-            None => Some(command.on.clone()),
-        }
+        command_target(&self.playbook, &self.vars, command)
     }
 
     fn run_step(&mut self) -> Vec<Effect> {
@@ -533,10 +539,32 @@ impl Engine {
     /// Variables first, each value single-quoted, then the command. The whole
     /// text travels on stdin; nothing of it is on a command line.
     fn script(&self, command: &str, item: Option<&str>) -> String {
+        self.render_script(command, item, false)
+    }
+
+    /// The script step `step` sends (for `item`), with secrets shown as
+    /// `[redacted]`: exactly what `vigie run --dry-run` prints.
+    pub fn shown_script(&self, step: usize, item: Option<&str>) -> Option<String> {
+        let command = self.playbook.steps.get(step)?.command.as_ref()?;
+        Some(self.render_script(&command.script, item, true))
+    }
+
+    /// Every variable as a single-quoted assignment, then the command.
+    fn render_script(&self, command: &str, item: Option<&str>, mask_secrets: bool) -> String {
         let mut script = String::new();
         for (name, value) in &self.vars {
             if is_shell_name(name) {
-                script.push_str(&format!("{name}={}\n", quote(value)));
+                let secret = self
+                    .playbook
+                    .inputs
+                    .get(name)
+                    .is_some_and(|i| i.kind == InputKind::Secret);
+                let shown = if mask_secrets && secret {
+                    "[redacted]".to_string()
+                } else {
+                    quote(value)
+                };
+                script.push_str(&format!("{name}={shown}\n"));
             }
         }
         if let Some(vm) = item {
@@ -585,7 +613,7 @@ impl Engine {
         self.phase = Phase::Failed;
         vec![
             Effect::Record(self.step_failed(&error)),
-            Effect::AskRecovery { step: self.step, error },
+            Effect::Ask(Question::Recovery { step: self.step, error }),
         ]
     }
 
@@ -629,6 +657,16 @@ impl Engine {
                 outcome: Outcome::Completed,
             },
         ]
+    }
+}
+
+/// Where `command` runs: `on=` names an input (then its value, if given), a
+/// host or group of the inventory, or `local`. The one place this is decided,
+/// for the engine, `vigie run --dry-run` and the cockpit's popups.
+pub fn command_target(playbook: &Playbook, values: &BTreeMap<String, String>, command: &Command) -> Option<String> {
+    match playbook.inputs.get(&command.on) {
+        Some(_) => values.get(&command.on).cloned(),
+        None => Some(command.on.clone()),
     }
 }
 
@@ -805,7 +843,7 @@ mod tests {
         let (playbook, problems) = super::super::parse(Path::new("good.md"), PLAYBOOK);
         assert!(problems.is_empty());
         let inputs = inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Engine::new(playbook.unwrap(), inputs)
+        Engine::new(playbook.unwrap(), inputs, "RUN".into())
     }
 
     fn kinds_of(effects: &[Effect]) -> Vec<String> {
@@ -814,9 +852,9 @@ mod tests {
             .map(|e| match e {
                 Effect::Record(event) => event.kind.clone(),
                 Effect::Run { target, .. } => format!("run@{target}"),
-                Effect::AskConfirmation { expected, .. } => format!("confirm:{expected}"),
-                Effect::AskManual { .. } => "manual".into(),
-                Effect::AskRecovery { .. } => "recovery".into(),
+                Effect::Ask(Question::Confirm { expected, .. }) => format!("confirm:{expected}"),
+                Effect::Ask(Question::Manual { .. }) => "manual".into(),
+                Effect::Ask(Question::Recovery { .. }) => "recovery".into(),
                 Effect::Finished { outcome } => format!("finished:{outcome:?}"),
             })
             .collect()
@@ -923,7 +961,7 @@ mod tests {
         )]
         .into_iter()
         .collect();
-        let mut e = Engine::new(playbook.unwrap(), BTreeMap::new()).with_groups(groups);
+        let mut e = Engine::new(playbook.unwrap(), BTreeMap::new(), "RUN".into()).with_groups(groups);
         let effects = e.handle(RunEvent::Start);
         assert_eq!(
             kinds_of(&effects),
@@ -953,7 +991,7 @@ mod tests {
         assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
         let Effect::Record(done) = &effects[0] else { panic!() };
         assert_eq!(done.host.as_deref(), Some("locuste"));
-        let Effect::AskRecovery { error, .. } = &effects[2] else {
+        let Effect::Ask(Question::Recovery { error, .. }) = &effects[2] else {
             panic!()
         };
         assert_eq!(error, "locuste: exit 1");
@@ -1056,7 +1094,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut e = Engine::new(playbook.unwrap(), inputs);
+        let mut e = Engine::new(playbook.unwrap(), inputs, "RUN".into());
         let effects = e.handle(RunEvent::Start);
         let runs: Vec<(Option<String>, String)> = effects
             .iter()
@@ -1088,7 +1126,7 @@ mod tests {
         assert_eq!(kinds_of(&failed), ["command.finished"]);
         let last = e.handle(ok("103"));
         assert_eq!(kinds_of(&last), ["command.finished", "step.failed", "recovery"]);
-        let Effect::AskRecovery { error, .. } = &last[2] else {
+        let Effect::Ask(Question::Recovery { error, .. }) = &last[2] else {
             panic!()
         };
         assert_eq!(error, "102: exit 1", "the failure names its VM");
