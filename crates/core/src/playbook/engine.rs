@@ -588,8 +588,9 @@ impl Engine {
         }
         let mut captures = BTreeMap::new();
         for expect in &step.expect {
-            let regex = regex::Regex::new(&expect.pattern).map_err(|e| e.to_string())?;
-            let found = regex
+            let found = expect
+                .regex
+                .0
                 .captures(output)
                 .ok_or_else(|| format!("expected output not found: {}", expect.pattern))?;
             for name in &expect.captures {

@@ -74,9 +74,21 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
     pub pattern: String,
+    /// `pattern`, compiled once when the playbook is read.
+    pub regex: CompiledRegex,
     /// Named groups: variables for later steps.
     pub captures: Vec<String>,
     pub offset: usize,
+}
+
+/// A regex compiled when the playbook is read; two are equal when their patterns are.
+#[derive(Debug, Clone)]
+pub struct CompiledRegex(pub regex::Regex);
+
+impl PartialEq for CompiledRegex {
+    fn eq(&self, other: &CompiledRegex) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -416,6 +428,7 @@ fn add_block(
                     Ok(regex) => step.expect.push(Expect {
                         pattern: line.to_string(),
                         captures: regex.capture_names().flatten().map(String::from).collect(),
+                        regex: CompiledRegex(regex),
                         offset: line_offset,
                     }),
                     Err(e) => problems.push(
