@@ -12,7 +12,7 @@ use vigie_core::incident::{Severity, Status};
 use vigie_core::playbook::engine::{check_vm_inputs, validate_inputs, RunEvent};
 use vigie_core::playbook::format::InputKind;
 use vigie_core::playbook::Playbook;
-use vigie_core::timeline::payload::{ActionItem, ChecklistTicked, Note};
+use vigie_core::timeline::payload::{ActionItem, Note};
 use vigie_core::timeline::view::{Amendment, Mark};
 use vigie_core::timeline::{NewEvent, Payload};
 use vigie_runtime::driver::Question;
@@ -411,20 +411,8 @@ impl App {
             self.flash = Some("no checklist waits for you".into());
             return None;
         }
-        let run = self.run.as_mut()?;
-        let (item, ticked) = run.tick()?;
-        let step = run
-            .playbook
-            .steps
-            .get(run.current)
-            .map(|s| s.id.clone())
-            .unwrap_or_default();
-        Some(append(Payload::ChecklistTicked(ChecklistTicked {
-            run: run.run_id.clone(),
-            step,
-            item,
-            ticked,
-        })))
+        let (item, ticked) = self.run.as_mut()?.tick()?;
+        Some(Request::Answer(RunEvent::Tick { item, ticked }))
     }
 
     fn ask_reason(&mut self, kind: PromptKind) -> Option<Request> {

@@ -179,16 +179,10 @@ impl RunView {
     }
 
     /// Ticks or unticks the checklist item under the cursor of the current
-    /// step; returns the item's text and its new state.
-    pub fn tick(&mut self) -> Option<(String, bool)> {
+    /// step; returns the item's index and its new state (the engine records it).
+    pub fn tick(&mut self) -> Option<(usize, bool)> {
         let step = self.current;
-        let text = self
-            .playbook
-            .steps
-            .get(step)?
-            .checklist
-            .get(self.checklist_cursor)?
-            .clone();
+        let item = self.checklist_cursor;
         let ticked = self.steps.get_mut(step)?.ticked.get_mut(self.checklist_cursor)?;
         *ticked = !*ticked;
         let now = *ticked;
@@ -200,7 +194,7 @@ impl RunView {
         {
             self.checklist_cursor = next;
         }
-        Some((text, now))
+        Some((item, now))
     }
 
     /// Checklist items of the current step still unticked.
@@ -275,10 +269,13 @@ mod tests {
             step: 1,
             state: StepState::Running,
         });
-        view.apply(RunUpdate::Question(Question::Manual { step: 1 }));
+        view.apply(RunUpdate::Question(Question::Manual {
+            step: 1,
+            unticked: vec![],
+        }));
         assert_eq!((view.current, view.viewed), (1, 1));
         assert_eq!(view.unticked(), 2);
-        assert_eq!(view.tick(), Some(("the VM answers ping".into(), true)));
+        assert_eq!(view.tick(), Some((0, true)));
         assert_eq!(view.checklist_cursor, 1);
         view.tick();
         assert_eq!(view.unticked(), 0);

@@ -110,14 +110,31 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
                 })
             }
         }
-        Question::Manual { step } => {
-            println!("  step {} is done by hand (see the playbook)", step + 1);
-            if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
-                Ok(RunEvent::ManualDone)
-            } else {
-                Ok(RunEvent::Abort {
-                    reason: "stopped at a manual step".into(),
-                })
+        // Each box of the checklist, one question at a time, then the step.
+        Question::Manual { step, unticked } => {
+            let stop = || RunEvent::Abort {
+                reason: "stopped at a manual step".into(),
+            };
+            match unticked.first() {
+                Some((item, text)) => {
+                    let text = vigie_core::sanitize::one_line(text);
+                    if assume_yes || ask(&format!("  [ ] {text} — done? [y/N] "))?.eq_ignore_ascii_case("y") {
+                        Ok(RunEvent::Tick {
+                            item: *item,
+                            ticked: true,
+                        })
+                    } else {
+                        Ok(stop())
+                    }
+                }
+                None => {
+                    println!("  step {} is done by hand (see the playbook)", step + 1);
+                    if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
+                        Ok(RunEvent::ManualDone)
+                    } else {
+                        Ok(stop())
+                    }
+                }
             }
         }
         Question::Recovery { step, error } => {

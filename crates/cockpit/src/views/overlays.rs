@@ -295,7 +295,7 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             }
             (" run this step? ".to_string(), lines)
         }
-        PopupKind::Answer(Question::Manual { step }) => (
+        PopupKind::Answer(Question::Manual { step, .. }) => (
             " done by hand? ".to_string(),
             vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)],
         ),

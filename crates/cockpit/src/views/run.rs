@@ -197,7 +197,7 @@ fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
             ),
             Color::Red,
         ),
-        (None, Some(Question::Manual { step })) => (
+        (None, Some(Question::Manual { step, .. })) => (
             format!(
                 "step {} is done by hand: space ticks the boxes, Enter when done · s skip",
                 step + 1

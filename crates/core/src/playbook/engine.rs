@@ -7,8 +7,8 @@
 use super::format::{Command, InputKind, Playbook, Risk};
 use crate::probe::shell::quote;
 use crate::timeline::payload::{
-    CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone, StepFailed,
-    StepSkipped, StepStarted,
+    ChecklistTicked, CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone,
+    StepFailed, StepSkipped, StepStarted,
 };
 use crate::timeline::{NewEvent, Payload};
 use std::collections::BTreeMap;
@@ -25,8 +25,13 @@ pub enum RunEvent {
     Confirmed {
         typed: String,
     },
-    /// The responder did a manual step.
+    /// The responder did a manual step (refused while a checklist box is unticked).
     ManualDone,
+    /// The responder ticked (or unticked) checklist box `item` of the manual step.
+    Tick {
+        item: usize,
+        ticked: bool,
+    },
     /// One command of the current step ended (`item` is the VM for `each=`).
     CommandFinished {
         item: Option<String>,
@@ -74,8 +79,12 @@ pub enum Question {
     /// Go on with the step's command (`Confirmed`). `expected` is the name to
     /// type for a high-risk step, empty for the others.
     Confirm { step: usize, expected: String },
-    /// A step done by hand: say when it is done (`ManualDone`).
-    Manual { step: usize },
+    /// A step done by hand: tick its checklist (`Tick`), then say it is done
+    /// (`ManualDone`). `unticked` lists the boxes still open, with their text.
+    Manual {
+        step: usize,
+        unticked: Vec<(usize, String)>,
+    },
     /// The step failed: retry, skip (with a reason) or abort.
     Recovery { step: usize, error: String },
 }
@@ -83,7 +92,7 @@ pub enum Question {
 impl Question {
     pub fn step(&self) -> usize {
         match self {
-            Question::Confirm { step, .. } | Question::Manual { step } | Question::Recovery { step, .. } => *step,
+            Question::Confirm { step, .. } | Question::Manual { step, .. } | Question::Recovery { step, .. } => *step,
         }
     }
 }
@@ -137,6 +146,8 @@ pub struct Engine {
     confirm_each_step: bool,
     /// Groups of vigie.toml: a command `on=` a group runs on each member.
     groups: BTreeMap<String, Vec<String>>,
+    /// The current manual step's checklist boxes.
+    ticked: Vec<bool>,
 }
 
 impl Engine {
@@ -161,6 +172,7 @@ impl Engine {
             phase: Phase::NotStarted,
             confirm_each_step: false,
             groups: BTreeMap::new(),
+            ticked: Vec::new(),
         }
     }
 
@@ -236,10 +248,27 @@ impl Engine {
                     })]
                 }
             }
-            (Phase::Manual, RunEvent::ManualDone) => self.step_done(StepDone {
+            // The checklist is the step: it is done only when every box is ticked.
+            (Phase::Manual, RunEvent::ManualDone) if self.unticked().is_empty() => self.step_done(StepDone {
                 manual: Some(true),
                 ..StepDone::default()
             }),
+            (Phase::Manual, RunEvent::ManualDone) => {
+                self.phase = Phase::Manual;
+                vec![self.ask_manual()]
+            }
+            (Phase::Manual, RunEvent::Tick { item, ticked }) if item < self.ticked.len() => {
+                self.phase = Phase::Manual;
+                self.ticked[item] = ticked;
+                let text = self.playbook.steps[self.step].checklist[item].clone();
+                let tick = self.record(Payload::ChecklistTicked(ChecklistTicked {
+                    run: self.run.clone(),
+                    step: self.step_id(),
+                    item: text,
+                    ticked,
+                }));
+                vec![Effect::Record(tick), self.ask_manual()]
+            }
             (
                 Phase::Running {
                     mut pending,
@@ -415,7 +444,8 @@ impl Engine {
         match &step.command {
             None => {
                 self.phase = Phase::Manual;
-                effects.push(Effect::Ask(Question::Manual { step: self.step }));
+                self.ticked = vec![false; step.checklist.len()];
+                effects.push(self.ask_manual());
             }
             Some(command) if command.risk == Risk::High || self.confirm_each_step => {
                 self.phase = Phase::Confirming;
@@ -616,6 +646,30 @@ impl Engine {
             Effect::Record(self.step_failed(&error)),
             Effect::Ask(Question::Recovery { step: self.step, error }),
         ]
+    }
+
+    /// The manual step's question, with the boxes still unticked.
+    fn ask_manual(&self) -> Effect {
+        Effect::Ask(Question::Manual {
+            step: self.step,
+            unticked: self.unticked(),
+        })
+    }
+
+    fn unticked(&self) -> Vec<(usize, String)> {
+        let checklist = self
+            .playbook
+            .steps
+            .get(self.step)
+            .map(|s| s.checklist.as_slice())
+            .unwrap_or(&[]);
+        self.ticked
+            .iter()
+            .zip(checklist)
+            .enumerate()
+            .filter(|(_, (ticked, _))| !**ticked)
+            .map(|(index, (_, text))| (index, text.clone()))
+            .collect()
     }
 
     fn step_failed(&self, error: &str) -> NewEvent {
@@ -914,6 +968,25 @@ mod tests {
             kinds_of(&effects),
             ["command.finished", "step.done", "step.started", "manual"]
         );
+        // The checklist is the step: done is refused until every box is ticked,
+        // whichever front-end answers.
+        assert_eq!(kinds_of(&e.handle(RunEvent::ManualDone)), ["manual"], "two boxes open");
+        let effects = e.handle(RunEvent::Tick { item: 1, ticked: true });
+        assert_eq!(kinds_of(&effects), ["checklist.ticked", "manual"]);
+        let Effect::Record(tick) = &effects[0] else { panic!() };
+        let Payload::ChecklistTicked(tick) = tick.payload() else {
+            panic!()
+        };
+        assert_eq!((tick.item.as_str(), tick.ticked), ("Tell the team", true));
+        let Effect::Ask(Question::Manual { unticked, .. }) = &effects[1] else {
+            panic!()
+        };
+        assert_eq!(
+            unticked,
+            &[(0, "Check the weather-station pages show fresh data".to_string())]
+        );
+        assert_eq!(kinds_of(&e.handle(RunEvent::ManualDone)), ["manual"], "one box open");
+        e.handle(RunEvent::Tick { item: 0, ticked: true });
         let effects = e.handle(RunEvent::ManualDone);
         assert_eq!(
             kinds_of(&effects),
