@@ -165,7 +165,7 @@ fn poll_rounds(report: &mut Report) {
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
             for target in targets {
-                let transport = target.transport.clone().expect("transport");
+                let transport = target.transport.clone();
                 let host = target.host.clone();
                 tasks.spawn(async move { vigie::poller::poll_once(&transport, &host, Duration::from_secs(30)).await });
             }

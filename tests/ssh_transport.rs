@@ -25,7 +25,7 @@ async fn a_killed_host_turns_unreachable_others_keep_updating_and_it_recovers() 
     let transports = (0..3)
         .map(|i| poller::PollTarget {
             host: config.hosts[i].clone(),
-            transport: Ok(lab.transport(i)),
+            transport: lab.transport(i),
         })
         .collect();
     let (mut results, tasks) = poller::start_with(transports, interval, timeout);

@@ -289,7 +289,7 @@ fn report(
 ) -> i32 {
     let result = crate::incident::current_or_latest(explicit, &config.incidents_dir())
         .map_err(|e| e.to_string())
-        .and_then(|dir| crate::report::render_for_incident(&dir, files, format));
+        .and_then(|dir| crate::report::render_for_incident(&dir, files, format).map_err(|e| e.to_string()));
     match (result, output) {
         (Ok(text), None) => {
             print!("{text}");

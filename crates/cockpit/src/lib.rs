@@ -14,7 +14,6 @@ pub mod run_view;
 pub mod terminal;
 pub mod views;
 
-use anyhow::Context;
 use chrono::Utc;
 use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
@@ -37,14 +36,25 @@ pub struct Options {
     pub mouse: bool,
 }
 
+/// Why the cockpit could not run: the terminal or the runtime failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CockpitError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot open the terminal: {0}")]
+    Terminal(std::io::Error),
+    #[error("cannot draw the screen: {0}")]
+    Draw(std::io::Error),
+}
+
 /// Opens the cockpit and returns when the responder quits. `incident` is the
 /// incident directory to show, if one is current.
-pub fn run(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
+pub fn run(config: Config, incident: Option<PathBuf>, options: Options) -> Result<(), CockpitError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .map_err(CockpitError::Runtime)?;
     let result = runtime.block_on(run_loop(config, incident, options));
     // A run's SSH sessions and a blocked stdin read must not hold the exit.
     runtime.shutdown_background();
@@ -79,8 +89,8 @@ impl IncidentLink {
     }
 }
 
-async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
-    let mut guard = terminal::TerminalGuard::enter(options.mouse).context("cannot open the terminal")?;
+async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -> Result<(), CockpitError> {
+    let mut guard = terminal::TerminalGuard::enter(options.mouse).map_err(CockpitError::Terminal)?;
     let (mut polls, poll_tasks) = poller::start(&config);
     let mut link = incident.map(|dir| IncidentLink::open(&config, dir, options.read_only));
     let (notice_sender, mut notices) = mpsc::unbounded_channel::<Notice>();
@@ -330,12 +340,12 @@ impl Requests<'_> {
     }
 }
 
-fn draw(terminal: &mut terminal::Screen, app: &app::App) -> anyhow::Result<()> {
+fn draw(terminal: &mut terminal::Screen, app: &app::App) -> Result<(), CockpitError> {
     // Synchronized updates: the terminal shows the whole frame at once, no flicker.
-    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate).map_err(CockpitError::Draw)?;
     let drawn = terminal.draw(|frame| views::render(frame, app));
-    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
-    drawn.context("cannot draw the screen")?;
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate).map_err(CockpitError::Draw)?;
+    drawn.map_err(CockpitError::Draw)?;
     Ok(())
 }
 

@@ -46,7 +46,7 @@ pub struct RunView {
     /// The checklist item under the cursor, in the viewed step.
     pub checklist_cursor: usize,
     pub question: Option<Question>,
-    pub outcome: Option<Result<Outcome, String>>,
+    pub outcome: Option<Result<Outcome, vigie_runtime::RunError>>,
 }
 
 impl RunView {

@@ -66,18 +66,27 @@ impl Evacuation {
     }
 }
 
+/// Why an evacuation cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapacityError {
+    #[error("no host {0:?} in the inventory")]
+    UnknownHost(String),
+    #[error("{0} is not reachable: its free capacity is unknown")]
+    TargetUnreachable(String),
+}
+
 /// Computes the evacuation of `dead` onto `target`.
-pub fn evacuation(fleet: &[HostStatus], dead: &str, target: &str) -> Result<Evacuation, String> {
-    let target_status = fleet
-        .iter()
-        .find(|h| h.name == target)
-        .ok_or_else(|| format!("no host {target:?} in the inventory"))?;
-    let dead_status = fleet
-        .iter()
-        .find(|h| h.name == dead)
-        .ok_or_else(|| format!("no host {dead:?} in the inventory"))?;
+pub fn evacuation(fleet: &[HostStatus], dead: &str, target: &str) -> Result<Evacuation, CapacityError> {
+    let find = |name: &str| {
+        fleet
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| CapacityError::UnknownHost(name.to_string()))
+    };
+    let target_status = find(target)?;
+    let dead_status = find(dead)?;
     if !target_status.is_reachable() {
-        return Err(format!("{target} is not reachable: its free capacity is unknown"));
+        return Err(CapacityError::TargetUnreachable(target.to_string()));
     }
     // Prefer a live cluster view (a Proxmox node lists the whole cluster's
     // guests with their node); else the dead host's last reading.

@@ -5,6 +5,7 @@
 //! share this loop, so a run behaves the same in a script and in the cockpit.
 
 use crate::writer::TimelineWriter;
+use crate::RunError;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -56,7 +57,7 @@ pub enum RunUpdate {
         ms: u64,
     },
     Question(Question),
-    Finished(Result<Outcome, String>),
+    Finished(Result<Outcome, RunError>),
 }
 
 /// The front-end's side of a running playbook.
@@ -92,7 +93,7 @@ impl Targets {
         }
     }
 
-    fn transport(&mut self, target: &str) -> Result<Transport, String> {
+    fn transport(&mut self, target: &str) -> Result<Transport, RunError> {
         if let Some(t) = self.transports.get(target) {
             return Ok(t.clone());
         }
@@ -102,7 +103,7 @@ impl Targets {
             let host = self
                 .config
                 .host(target)
-                .ok_or_else(|| format!("no host {target:?} in the inventory"))?;
+                .ok_or_else(|| RunError::UnknownTarget(target.to_string()))?;
             Transport::for_host(&self.config, &self.resolver, host, &self.options)
         };
         self.transports.insert(target.to_string(), transport.clone());
@@ -152,9 +153,7 @@ impl Driver {
                     let state = step_state(engine.playbook(), &event);
                     if let Err(e) = self.writer.append(event).await {
                         // Nothing runs unrecorded: the run stops here.
-                        self.send(RunUpdate::Finished(Err(format!(
-                            "the timeline could not be written, the run stops: {e}"
-                        ))));
+                        self.send(RunUpdate::Finished(Err(RunError::TimelineWrite(e.to_string()))));
                         return;
                     }
                     if let Some((step, state)) = state {
@@ -179,9 +178,7 @@ impl Driver {
                 queue.extend(engine.handle(event));
             }
         }
-        self.send(RunUpdate::Finished(
-            Err("the playbook stopped without finishing".into()),
-        ));
+        self.send(RunUpdate::Finished(Err(RunError::Stopped)));
     }
 
     fn send(&self, update: RunUpdate) {
@@ -219,6 +216,7 @@ impl Driver {
         let transport = match self.targets.transport(target) {
             Ok(t) => t,
             Err(error) => {
+                let error = error.to_string();
                 self.send(ended(None, Some(error.clone()), 0));
                 return RunEvent::CommandFailed { item, error };
             }

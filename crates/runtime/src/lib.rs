@@ -7,3 +7,23 @@ pub mod driver;
 pub mod poller;
 pub mod runner;
 pub mod writer;
+
+/// Why a playbook run stopped without finishing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the playbook stopped without finishing")]
+    Stopped,
+    /// Nothing runs unrecorded: the run stops at the first failed append.
+    #[error("the timeline could not be written, the run stops: {0}")]
+    TimelineWrite(String),
+    #[error("no host {0:?} in the inventory")]
+    UnknownTarget(String),
+    #[error("left at a prompt; `vigie run` offers to take the run up again")]
+    LeftAtPrompt,
+    #[error("step {step} needs --confirm {target} to run without a human")]
+    NeedsConfirm { step: usize, target: String },
+    #[error("no answer on standard input")]
+    NoAnswer,
+    #[error("cannot read the answer: {0}")]
+    Input(String),
+}

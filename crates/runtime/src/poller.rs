@@ -19,7 +19,7 @@ use vigie_transport::{CommandRequest, Transport, TransportError};
 /// resolved (a jump loop) carries the reason instead of a transport.
 pub struct PollTarget {
     pub host: Host,
-    pub transport: Result<Transport, String>,
+    pub transport: Transport,
 }
 
 /// The poll target of every host, in inventory order.
@@ -31,7 +31,7 @@ pub fn targets(config: &Config) -> Vec<PollTarget> {
         .iter()
         .map(|host| PollTarget {
             host: host.clone(),
-            transport: Ok(Transport::for_host(config, &resolver, host, &options)),
+            transport: Transport::for_host(config, &resolver, host, &options),
         })
         .collect()
 }
@@ -104,10 +104,7 @@ pub async fn poll_all_once(config: &Config) -> Vec<PollResult> {
 }
 
 async fn poll_target(target: &PollTarget, timeout: Duration) -> PollOutcome {
-    match &target.transport {
-        Ok(transport) => poll_once(transport, &target.host, timeout).await,
-        Err(reason) => PollOutcome::Failed(TransportError::Other(reason.clone())),
-    }
+    poll_once(&target.transport, &target.host, timeout).await
 }
 
 /// One probe round trip: the host's whole probe script, parsed.

@@ -4,6 +4,7 @@
 
 use crate::driver::{self, Question, RunUpdate, Targets};
 use crate::writer::TimelineWriter;
+use crate::RunError;
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
 use vigie_core::config::Config;
@@ -31,7 +32,7 @@ pub async fn run_in_line_mode(
     answers: Answers,
     engine: Engine,
     ssh_options: vigie_transport::ssh::SshOptions,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     let targets = Targets::with_options(config, ssh_options);
     let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), targets);
     let mut command_running = false;
@@ -40,7 +41,7 @@ pub async fn run_in_line_mode(
     loop {
         tokio::select! {
             update = handle.updates.recv() => match update {
-                None => return Err("the playbook stopped without finishing".into()),
+                None => return Err(RunError::Stopped),
                 Some(RunUpdate::CommandStarted { target, item, .. }) => {
                     command_running = true;
                     (printed, hidden) = (0, 0);
@@ -66,7 +67,7 @@ pub async fn run_in_line_mode(
                 Some(RunUpdate::Question(question)) => {
                     let answer = answer(question, &answers).await?;
                     if handle.answers.send(answer).is_err() {
-                        return Err("the playbook stopped without finishing".into());
+                        return Err(RunError::Stopped);
                     }
                 }
                 Some(RunUpdate::Finished(result)) => return result,
@@ -77,7 +78,7 @@ pub async fn run_in_line_mode(
                     println!("  cancelling…");
                     handle.cancel.store(true, Ordering::Relaxed);
                 } else {
-                    return Err("left at a prompt; `vigie run` offers to take the run up again".into());
+                    return Err(RunError::LeftAtPrompt);
                 }
             }
         }
@@ -85,25 +86,25 @@ pub async fn run_in_line_mode(
 }
 
 /// The responder's answer, read from stdin off the async threads.
-async fn answer(question: Question, answers: &Answers) -> Result<RunEvent, String> {
+async fn answer(question: Question, answers: &Answers) -> Result<RunEvent, RunError> {
     let assume_yes = answers.assume_yes;
     let confirmed = answers.confirmed_targets.clone();
     tokio::task::spawn_blocking(move || answer_blocking(question, assume_yes, &confirmed))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| RunError::Input(e.to_string()))?
 }
 
-fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[String]) -> Result<RunEvent, String> {
+fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[String]) -> Result<RunEvent, RunError> {
     match question {
         Question::Confirm { step, expected } => {
             println!("  step {} is high-risk: it acts on {expected}", step + 1);
             if confirmed_targets.contains(&expected) {
                 Ok(RunEvent::Confirmed { typed: expected })
             } else if assume_yes {
-                Err(format!(
-                    "step {} needs --confirm {expected} to run without a human",
-                    step + 1
-                ))
+                Err(RunError::NeedsConfirm {
+                    step: step + 1,
+                    target: expected,
+                })
             } else {
                 Ok(RunEvent::Confirmed {
                     typed: ask(&format!("  type {expected} to go on: "))?,
@@ -157,13 +158,13 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
     }
 }
 
-fn ask(prompt: &str) -> Result<String, String> {
+fn ask(prompt: &str) -> Result<String, RunError> {
     print!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
-        Ok(0) => Err("no answer on standard input".into()),
+        Ok(0) => Err(RunError::NoAnswer),
         Ok(_) => Ok(line.trim().to_string()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(RunError::Input(e.to_string())),
     }
 }

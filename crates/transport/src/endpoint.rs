@@ -6,7 +6,7 @@
 //! says so.
 
 use super::known_hosts::HostKeyLookup;
-use super::openssh::{self, Query, Resolved, Tokens};
+use super::openssh::{self, Query, ResolveError, Resolved, Tokens};
 use super::ssh_config::{expand_tilde, home_dir, SshConfig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -165,22 +165,19 @@ impl Resolver {
     }
 
     /// Resolves inventory host `host` of `config`.
-    pub fn resolve(&self, config: &Config, host: &Host) -> Result<Endpoint, String> {
+    pub fn resolve(&self, config: &Config, host: &Host) -> Result<Endpoint, ResolveError> {
         self.resolve_host(config, host, 0)
     }
 
     /// Resolves a destination that is not in the inventory, written as a
     /// jump host is (`[user@]host[:port]`): a jump host's name in an error.
-    pub fn resolve_destination(&self, config: &Config, destination: &str) -> Result<Endpoint, String> {
+    pub fn resolve_destination(&self, config: &Config, destination: &str) -> Result<Endpoint, ResolveError> {
         self.resolve_spec(config, destination, 0)
     }
 
-    fn resolve_host(&self, config: &Config, host: &Host, depth: usize) -> Result<Endpoint, String> {
+    fn resolve_host(&self, config: &Config, host: &Host, depth: usize) -> Result<Endpoint, ResolveError> {
         if depth > 8 {
-            return Err(format!(
-                "the jump hosts form a loop: more than 8 hops deep at {}",
-                host.name
-            ));
+            return Err(ResolveError::JumpLoop(host.name.clone()));
         }
         let query = HostQuery {
             label: &host.name,
@@ -200,7 +197,7 @@ impl Resolver {
 
     /// `ProxyJump a,b`: the connection goes through `b`, and `b` is reached
     /// through `a` (which keeps its own ssh settings, as `ssh -J` does).
-    fn jump_chain(&self, config: &Config, spec: &str, depth: usize) -> Result<Via, String> {
+    fn jump_chain(&self, config: &Config, spec: &str, depth: usize) -> Result<Via, ResolveError> {
         let mut via = Via::Direct;
         for (index, hop) in spec.split(',').map(str::trim).enumerate() {
             let mut endpoint = match config.host(hop) {
@@ -216,13 +213,13 @@ impl Resolver {
     }
 
     /// A hop given as `[user@]host[:port]` or `ssh://[user@]host[:port]`.
-    fn resolve_spec(&self, config: &Config, spec: &str, depth: usize) -> Result<Endpoint, String> {
+    fn resolve_spec(&self, config: &Config, spec: &str, depth: usize) -> Result<Endpoint, ResolveError> {
         let rest = spec.strip_prefix("ssh://").unwrap_or(spec);
         let (user, rest) = match rest.rsplit_once('@') {
             Some((user, rest)) => (Some(user), rest),
             None => (None, rest),
         };
-        let (address, port) = split_port(rest).map_err(|_| format!("bad port in jump host {spec:?}"))?;
+        let (address, port) = split_port(rest).map_err(|_| ResolveError::BadJumpPort(spec.to_string()))?;
         // Named as written, so that an error's `vigie trust HOP` reaches it again.
         let pseudo_host = Host {
             user: user.map(String::from),
@@ -233,7 +230,7 @@ impl Resolver {
     }
 
     /// The endpoint for one destination, and the ProxyJump its settings name.
-    fn resolve_query(&self, query: &HostQuery) -> Result<(Endpoint, Option<String>), String> {
+    fn resolve_query(&self, query: &HostQuery) -> Result<(Endpoint, Option<String>), ResolveError> {
         match self {
             Resolver::OpenSsh {
                 ssh,
@@ -291,21 +288,18 @@ fn from_openssh(
     query: &HostQuery,
     resolved: &Resolved,
     defaults: &Resolved,
-) -> Result<(Endpoint, Option<String>), String> {
+) -> Result<(Endpoint, Option<String>), ResolveError> {
     for (keyword, option) in UNSUPPORTED_REFUSING_OPTIONS {
         if resolved.get(keyword).is_some_and(|v| v != "none") {
-            return Err(format!(
-                "the ssh configuration of {} sets {option}, which vigie does not read: refusing the host rather than \
-                 accepting keys ssh would refuse",
-                query.destination
-            ));
+            return Err(ResolveError::UnsupportedOption {
+                destination: query.destination.to_string(),
+                option: option.to_string(),
+            });
         }
     }
     let host = resolved.get("hostname").unwrap_or(query.destination).to_string();
     let port = match resolved.get("port") {
-        Some(port) => port
-            .parse()
-            .map_err(|_| format!("ssh -G printed a bad port {port:?}"))?,
+        Some(port) => port.parse().map_err(|_| ResolveError::BadPort(port.to_string()))?,
         None => 22,
     };
     let user = resolved
@@ -321,7 +315,7 @@ fn from_openssh(
         proxy_jump: proxy_jump.clone().unwrap_or_default(),
         host_key_alias: resolved.get("hostkeyalias").map(String::from),
     };
-    let expand_all = |values: &[String]| -> Result<Vec<PathBuf>, String> {
+    let expand_all = |values: &[String]| -> Result<Vec<PathBuf>, ResolveError> {
         values
             .iter()
             .map(|v| openssh::expand(v, &tokens).map(PathBuf::from))
@@ -502,9 +496,10 @@ port = 2200
         assert_eq!(endpoint.host_key_lookup().name(), "mira");
 
         let refusing = Resolved::parse("hostname h\nrevokedhostkeys /etc/ssh/krl\n");
-        assert!(from_openssh(&query, &refusing, &Resolved::default())
-            .unwrap_err()
-            .contains("RevokedHostKeys"));
+        assert!(matches!(
+            from_openssh(&query, &refusing, &Resolved::default()),
+            Err(ResolveError::UnsupportedOption { option, .. }) if option == "RevokedHostKeys"
+        ));
     }
 
     #[test]

@@ -9,6 +9,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Why a host's ssh settings cannot be used; shown to responders as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("cannot run {ssh}: {reason}")]
+    CannotRunSsh { ssh: String, reason: String },
+    /// `ssh -G` refused the configuration; `said` is its own message (`file: line N: ...`).
+    #[error("`ssh -G {destination}` failed: {said}")]
+    SshRefused { destination: String, said: String },
+    #[error("{text:?}: {problem}")]
+    Expansion { text: String, problem: String },
+    #[error("ssh -G printed a bad port {0:?}")]
+    BadPort(String),
+    #[error("bad port in jump host {0:?}")]
+    BadJumpPort(String),
+    #[error("the jump hosts form a loop: more than 8 hops deep at {0}")]
+    JumpLoop(String),
+    #[error(
+        "the ssh configuration of {destination} sets {option}, which vigie does not read: refusing the host rather \
+         than accepting keys ssh would refuse"
+    )]
+    UnsupportedOption { destination: String, option: String },
+}
+
 /// What `ssh -G` printed for one destination: keyword (lowercase) → values,
 /// in order (a keyword such as `identityfile` may come several times).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +124,7 @@ pub fn find_ssh() -> Option<PathBuf> {
 const SSH_G_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `ssh -G` for `query`.
-pub fn resolve(ssh: &Path, query: &Query) -> Result<Resolved, String> {
+pub fn resolve(ssh: &Path, query: &Query) -> Result<Resolved, ResolveError> {
     let mut command = Command::new(ssh);
     command.args(["-G", "-T"]);
     if let Some(file) = query.config_file {
@@ -122,7 +145,10 @@ pub fn resolve(ssh: &Path, query: &Query) -> Result<Resolved, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = run_with_timeout(command, SSH_G_TIMEOUT).map_err(|e| format!("cannot run {}: {e}", ssh.display()))?;
+    let output = run_with_timeout(command, SSH_G_TIMEOUT).map_err(|e| ResolveError::CannotRunSsh {
+        ssh: ssh.display().to_string(),
+        reason: e.to_string(),
+    })?;
     if !output.status.success() {
         let stderr = vigie_core::sanitize::from_host_bytes(&output.stderr);
         let reason = stderr
@@ -130,7 +156,10 @@ pub fn resolve(ssh: &Path, query: &Query) -> Result<Resolved, String> {
             .filter(|l| !l.starts_with("Pseudo-terminal"))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(format!("`ssh -G {}` failed: {}", query.destination, reason.trim()));
+        return Err(ResolveError::SshRefused {
+            destination: query.destination.to_string(),
+            said: reason.trim().to_string(),
+        });
     }
     Ok(Resolved::parse(&String::from_utf8_lossy(&output.stdout)))
 }
@@ -168,6 +197,9 @@ fn run_with_timeout(mut command: Command, timeout: Duration) -> std::io::Result<
     }
 }
 
+/// What is wrong with a text to expand, for [`ResolveError::Expansion`].
+type Problem = String;
+
 /// The values `%` tokens stand for (ssh_config(5) "TOKENS").
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
@@ -187,7 +219,15 @@ pub struct Tokens {
 /// Expands `~/`, `${VAR}` environment variables and the `%` tokens of
 /// `text` as ssh does for file names and ProxyCommand. An unknown token or
 /// an unset variable is an error, as in ssh.
-pub fn expand(text: &str, tokens: &Tokens) -> Result<String, String> {
+pub fn expand(text: &str, tokens: &Tokens) -> Result<String, ResolveError> {
+    expand_text(text, tokens).map_err(|problem| ResolveError::Expansion {
+        text: text.to_string(),
+        problem,
+    })
+}
+
+/// The expansion itself; the error says what is wrong with the text.
+fn expand_text(text: &str, tokens: &Tokens) -> Result<String, Problem> {
     let local = LocalUser::current();
     let text = expand_environment(text)?;
     let text = match text.strip_prefix("~/") {
@@ -202,7 +242,7 @@ pub fn expand(text: &str, tokens: &Tokens) -> Result<String, String> {
             out.push(c);
             continue;
         }
-        let token = chars.next().ok_or_else(|| format!("{text:?} ends with a lone %"))?;
+        let token = chars.next().ok_or_else(|| "it ends with a lone %".to_string())?;
         match token {
             '%' => out.push('%'),
             'h' => out.push_str(&tokens.host),
@@ -217,22 +257,22 @@ pub fn expand(text: &str, tokens: &Tokens) -> Result<String, String> {
             'l' => out.push_str(&local_host_name()),
             'L' => out.push_str(local_host_name().split('.').next().unwrap_or_default()),
             'C' => out.push_str(&connection_hash(tokens)),
-            other => return Err(format!("unknown token %{other} in {text:?}")),
+            other => return Err(format!("unknown token %{other}")),
         }
     }
     Ok(out)
 }
 
 /// `${NAME}` → the value of environment variable NAME (ssh's `dollar_expand`).
-fn expand_environment(text: &str) -> Result<String, String> {
+fn expand_environment(text: &str) -> Result<String, Problem> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unterminated ${{ in {text:?}"))?;
+        let end = after.find('}').ok_or_else(|| "an unterminated ${".to_string())?;
         let name = &after[..end];
-        let value = std::env::var(name).map_err(|_| format!("environment variable {name} of {text:?} is not set"))?;
+        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }

@@ -9,6 +9,7 @@
 use super::auth;
 use super::endpoint::{Endpoint, Via};
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
+use super::openssh::ResolveError;
 use super::proxy_command::ProxyCommand;
 use super::{
     append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER,
@@ -62,7 +63,7 @@ pub enum Target {
     Resolved(Box<Endpoint>),
     Resolve {
         label: String,
-        resolve: Box<dyn FnMut() -> Result<Endpoint, String> + Send>,
+        resolve: Box<dyn FnMut() -> Result<Endpoint, ResolveError> + Send>,
     },
 }
 
@@ -232,7 +233,7 @@ impl SessionThread {
         match &mut self.target {
             Target::Resolved(endpoint) => Ok(endpoint.as_ref().clone()),
             Target::Resolve { resolve, .. } => {
-                let endpoint = resolve().map_err(TransportError::Config)?;
+                let endpoint = resolve().map_err(|e| TransportError::Config(e.to_string()))?;
                 self.target = Target::Resolved(Box::new(endpoint.clone()));
                 Ok(endpoint)
             }

@@ -297,7 +297,7 @@ impl Engine {
                     }
                     Err(why) => failures.push(match &item {
                         Some(vm) => format!("{vm}: {why}"),
-                        None => why,
+                        None => why.to_string(),
                     }),
                 }
                 effects.extend(self.after_command(pending, failures));
@@ -604,16 +604,15 @@ impl Engine {
         script
     }
 
-    fn check_expectations(&self, exit: Option<i32>, output: &str) -> Result<BTreeMap<String, String>, String> {
+    /// What the step's command had to show: exit 0 without `expect`, each
+    /// `expect` regex found otherwise (its named groups captured).
+    fn check_expectations(&self, exit: Option<i32>, output: &str) -> Result<BTreeMap<String, String>, Unmet> {
         let step = &self.playbook.steps[self.step];
         if step.expect.is_empty() {
-            return if exit == Some(0) {
-                Ok(BTreeMap::new())
-            } else {
-                Err(format!(
-                    "exit {}",
-                    exit.map(|e| e.to_string()).unwrap_or_else(|| "by signal".into())
-                ))
+            return match exit {
+                Some(0) => Ok(BTreeMap::new()),
+                Some(code) => Err(Unmet::Exit(code)),
+                None => Err(Unmet::Signal),
             };
         }
         let mut captures = BTreeMap::new();
@@ -622,7 +621,7 @@ impl Engine {
                 .regex
                 .0
                 .captures(output)
-                .ok_or_else(|| format!("expected output not found: {}", expect.pattern))?;
+                .ok_or_else(|| Unmet::OutputNotFound(expect.pattern.clone()))?;
             for name in &expect.captures {
                 if let Some(value) = found.name(name) {
                     captures.insert(name.clone(), value.as_str().to_string());
@@ -713,6 +712,17 @@ impl Engine {
             },
         ]
     }
+}
+
+/// Why a command's result does not let its step succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unmet {
+    #[error("exit {0}")]
+    Exit(i32),
+    #[error("exit by signal")]
+    Signal,
+    #[error("expected output not found: {0}")]
+    OutputNotFound(String),
 }
 
 /// Where `command` runs: `on=` names an input (then its value, if given), a

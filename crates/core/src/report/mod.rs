@@ -11,6 +11,21 @@ pub use model::Report;
 
 use std::path::{Path, PathBuf};
 
+/// Why a post-mortem could not be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Incident(#[from] crate::incident::IncidentError),
+    #[error(transparent)]
+    Timeline(#[from] crate::timeline::TimelineError),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("unknown format {0:?}: use one of md, html, json")]
+    UnknownFormat(String),
+}
+
 /// Narrative sections written beforehand, in files (`--summary`, `--impact`).
 #[derive(Debug, Clone, Default)]
 pub struct NarrativeFiles {
@@ -20,13 +35,16 @@ pub struct NarrativeFiles {
 
 impl NarrativeFiles {
     /// Puts each file's paragraphs before the tagged notes of its section.
-    fn apply(&self, narrative: &mut model::Narrative) -> Result<(), String> {
+    fn apply(&self, narrative: &mut model::Narrative) -> Result<(), ReportError> {
         for (file, section) in [
             (&self.summary, &mut narrative.summary),
             (&self.impact, &mut narrative.impact),
         ] {
             let Some(path) = file else { continue };
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+                path: path.clone(),
+                source,
+            })?;
             let paragraphs: Vec<String> = text
                 .split("\n\n")
                 .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -39,10 +57,9 @@ impl NarrativeFiles {
 }
 
 /// The report of the incident in `dir`, as it stands now.
-pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, String> {
-    let summary = crate::incident::summarize(dir).map_err(|e| e.to_string())?;
-    let events =
-        crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).map_err(|e| e.to_string())?;
+pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, ReportError> {
+    let summary = crate::incident::summarize(dir)?;
+    let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE))?;
     let mut report = Report::new(summary, &events);
     files.apply(&mut report.narrative)?;
     Ok(report)
@@ -52,24 +69,24 @@ pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, String
 pub const FORMATS: &[&str] = &["md", "html", "json"];
 
 /// `report` in `format` (`md`, `html` or `json`).
-pub fn render(report: &Report, format: &str) -> Result<String, String> {
+pub fn render(report: &Report, format: &str) -> Result<String, ReportError> {
     let local = *chrono::Local::now().offset();
     match format {
         "md" => Ok(markdown::render(report, local)),
         "html" => Ok(html::render(report, local)),
         "json" => Ok(json::render(report)),
-        other => Err(format!("unknown format {other:?}: use one of {}", FORMATS.join(", "))),
+        other => Err(ReportError::UnknownFormat(other.to_string())),
     }
 }
 
 /// The post-mortem of the incident in `dir` in `format`.
-pub fn render_for_incident(dir: &Path, files: &NarrativeFiles, format: &str) -> Result<String, String> {
+pub fn render_for_incident(dir: &Path, files: &NarrativeFiles, format: &str) -> Result<String, ReportError> {
     render(&for_incident(dir, files)?, format)
 }
 
 /// Writes `report.md` and `report.html` beside the timeline, each whole or
 /// not at all (a temporary file renamed over the old one); returns their paths.
-pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let report = for_incident(dir, &NarrativeFiles::default())?;
     let mut written = Vec::new();
     for format in ["md", "html"] {
@@ -81,7 +98,7 @@ pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Writes `text` to `path` through a temporary file: a reader never sees half a report.
-pub fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+pub fn write_whole(path: &Path, text: &str) -> Result<(), ReportError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -89,5 +106,8 @@ pub fn write_whole(path: &Path, text: &str) -> Result<(), String> {
     let temporary = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&temporary, text)
         .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
