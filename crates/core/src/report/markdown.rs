@@ -67,8 +67,27 @@ fn empty(out: &mut String, what: &str) {
 
 /// Renders `report`; `local` is the responders' UTC offset for the local-time column.
 pub fn render(report: &Report, local: FixedOffset) -> String {
-    let s = &report.summary;
     let mut out = String::new();
+    header(&mut out, report);
+    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
+    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
+    key_times(&mut out, report, local);
+    timeline(&mut out, report, local);
+    commands(&mut out, report);
+    deviations(&mut out, report);
+    alerts(&mut out, report);
+    decisions_and_notes(&mut out, report);
+    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
+    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
+    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
+    action_items(&mut out, report);
+    outputs(&mut out, report);
+    out
+}
+
+/// The title and the incident's facts.
+fn header(out: &mut String, report: &Report) {
+    let s = &report.summary;
     out.push_str(&format!("# Post-mortem: {}\n\n", escape(&s.title)));
     out.push_str(&format!(
         "| | |\n|---|---|\n| Incident | `{}` |\n| Severity | {} |\n| Status | {} |\n",
@@ -95,10 +114,10 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+}
 
-    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
-    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
-
+/// Key times in UTC and local time, the durations between them, and what is wrong with them.
+fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("## Key times\n\n| | UTC | local | since start |\n|---|---|---|---|\n");
     for key in &report.key_times {
         match key.at {
@@ -120,10 +139,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         out.push_str(&format!("- ⚠ {}\n", escape(problem)));
     }
     out.push('\n');
+}
 
+/// Every event, amended, in order.
+fn timeline(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("## Timeline\n\n");
     if report.rows.is_empty() {
-        empty(&mut out, "events");
+        empty(out, "events");
     } else {
         out.push_str("| UTC | local | who | host | what |\n|---|---|---|---|---|\n");
         for row in &report.rows {
@@ -139,10 +161,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Commands run, with their exit and duration.
+fn commands(out: &mut String, report: &Report) {
     out.push_str("## Commands run\n\n");
     if report.commands.is_empty() {
-        empty(&mut out, "commands");
+        empty(out, "commands");
     } else {
         out.push_str("| UTC | host | step | command | exit | duration |\n|---|---|---|---|---|---|\n");
         for c in &report.commands {
@@ -164,10 +189,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Skipped and failed steps, and commands run outside any playbook.
+fn deviations(out: &mut String, report: &Report) {
     out.push_str("## Playbook deviations\n\n");
     if report.deviations.is_empty() {
-        empty(&mut out, "skipped or failed steps");
+        empty(out, "skipped or failed steps");
     } else {
         for d in &report.deviations {
             let subject = if d.step.is_empty() {
@@ -184,20 +212,26 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Alerts recorded during the incident.
+fn alerts(out: &mut String, report: &Report) {
     out.push_str("## Alerts seen\n\n");
     if report.alerts.is_empty() {
-        empty(&mut out, "alerts");
+        empty(out, "alerts");
     } else {
         for a in &report.alerts {
             out.push_str(&format!("- {} {}\n", a.at.format("%H:%M:%S"), escape(&a.text)));
         }
         out.push('\n');
     }
+}
 
+/// Decisions, then notes.
+fn decisions_and_notes(out: &mut String, report: &Report) {
     out.push_str("## Decisions and notes\n\n");
     if report.decisions.is_empty() && report.notes.is_empty() {
-        empty(&mut out, "decisions or notes");
+        empty(out, "decisions or notes");
     } else {
         for r in report.decisions.iter().chain(&report.notes) {
             out.push_str(&format!(
@@ -209,14 +243,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push('\n');
     }
+}
 
-    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
-    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
-    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
-
+/// Action items, with owner and due date.
+fn action_items(out: &mut String, report: &Report) {
     out.push_str("## Action items\n\n");
     if report.action_items.is_empty() {
-        empty(&mut out, "action items");
+        empty(out, "action items");
     } else {
         for (text, owner, due) in &report.action_items {
             let owner = owner
@@ -231,11 +264,14 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Each command's output, folded.
+fn outputs(out: &mut String, report: &Report) {
     out.push_str("## Appendix: command outputs\n\n");
     let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
     if with_output.is_empty() {
-        empty(&mut out, "outputs");
+        empty(out, "outputs");
     } else {
         for c in with_output {
             out.push_str(&format!(
@@ -251,7 +287,6 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             out.push_str("\n</details>\n\n");
         }
     }
-    out
 }
 
 #[cfg(test)]
