@@ -39,8 +39,26 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty
 details{margin:.5rem 0}summary{cursor:pointer}";
 
 pub fn render(report: &Report, local: FixedOffset) -> String {
-    let s = &report.summary;
     let mut out = String::new();
+    head_and_facts(&mut out, report);
+    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
+    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
+    key_times(&mut out, report, local);
+    chart_and_timeline(&mut out, report, local);
+    commands(&mut out, report);
+    deviations_alerts_and_notes(&mut out, report);
+    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
+    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
+    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
+    action_items(&mut out, report);
+    outputs(&mut out, report);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The document head (CSP, style), the title and the incident's facts.
+fn head_and_facts(out: &mut String, report: &Report) {
+    let s = &report.summary;
     let title = cell(&s.title);
     let _ = write!(
         out,
@@ -74,17 +92,16 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
     }
     out.push_str("</table>\n");
+}
 
-    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
-    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
-    key_times(&mut out, report, local);
-
+/// The time chart, then every event, amended, in order.
+fn chart_and_timeline(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("<h2>Time chart</h2>\n");
     out.push_str(&chart(report));
 
     out.push_str("<h2>Timeline</h2>\n");
     if report.rows.is_empty() {
-        empty(&mut out, "events");
+        empty(out, "events");
     } else {
         out.push_str("<table>\n<tr><th>UTC</th><th>local</th><th>who</th><th>host</th><th>what</th></tr>\n");
         for row in &report.rows {
@@ -105,10 +122,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push_str("</table>\n");
     }
+}
 
+/// Commands run, with their exit and duration.
+fn commands(out: &mut String, report: &Report) {
     out.push_str("<h2>Commands run</h2>\n");
     if report.commands.is_empty() {
-        empty(&mut out, "commands");
+        empty(out, "commands");
     } else {
         out.push_str(
             "<table>\n<tr><th>UTC</th><th>host</th><th>step</th><th>command</th><th>exit</th><th>duration</th></tr>\n",
@@ -132,10 +152,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
         }
         out.push_str("</table>\n");
     }
+}
 
+/// Skipped and failed steps, alerts, decisions and notes.
+fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
     out.push_str("<h2>Playbook deviations</h2>\n");
     list(
-        &mut out,
+        out,
         "skipped or failed steps",
         report.deviations.iter().map(|d| {
             format!(
@@ -149,7 +172,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     );
     out.push_str("<h2>Alerts seen</h2>\n");
     list(
-        &mut out,
+        out,
         "alerts",
         report
             .alerts
@@ -158,7 +181,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     );
     out.push_str("<h2>Decisions and notes</h2>\n");
     list(
-        &mut out,
+        out,
         "decisions or notes",
         report
             .decisions
@@ -166,12 +189,13 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             .chain(&report.notes)
             .map(|r| format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), cell(&r.text))),
     );
-    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
-    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
-    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
+}
+
+/// Action items, with owner and due date.
+fn action_items(out: &mut String, report: &Report) {
     out.push_str("<h2>Action items</h2>\n");
     list(
-        &mut out,
+        out,
         "action items",
         report.action_items.iter().map(|(text, owner, due)| {
             let owner = owner
@@ -182,11 +206,14 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             format!("☐ {}{owner}{due}", cell(text))
         }),
     );
+}
 
+/// Each command's output, folded.
+fn outputs(out: &mut String, report: &Report) {
     out.push_str("<h2>Appendix: command outputs</h2>\n");
     let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
     if with_output.is_empty() {
-        empty(&mut out, "outputs");
+        empty(out, "outputs");
     }
     for c in with_output {
         let _ = writeln!(
@@ -203,8 +230,6 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             }
         );
     }
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
 /// "step `id`", or "a command" for one recorded outside any playbook.
