@@ -327,19 +327,53 @@ fn chart(report: &Report) -> String {
     let (Some(start), Some(last)) = (times.clone().min(), times.max()) else {
         return "<p class=\"empty\">No events to chart.</p>\n".into();
     };
-    let end = last.max(start + Duration::minutes(1));
-    let span = (end - start).num_milliseconds().max(1) as f64;
-    let x = |at: DateTime<Utc>| LABELS + ((at - start).num_milliseconds() as f64 / span) * (WIDTH - LABELS - 10.0);
-    // Room above the lanes for the key times' labels, one row each.
-    let lane_y = |lane: usize| 50.0 + lane as f64 * (LANE_HEIGHT + 8.0);
-    let axis_y = lane_y(LANES.len());
-    let height = axis_y + 30.0;
+    let scale = Scale::new(start, last.max(start + Duration::minutes(1)));
+    let height = scale.axis_y() + 30.0;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
          aria-label=\"incident time chart\" font-family=\"sans-serif\" font-size=\"11\">\n"
     );
+    lane_labels(&mut svg, &scale);
+    status_lane(&mut svg, report, &scale);
+    alerts_lane(&mut svg, report, &scale);
+    commands_lane(&mut svg, report, &scale);
+    notes_lane(&mut svg, report, &scale);
+    key_time_lines(&mut svg, report, &scale);
+    axis(&mut svg, &scale);
+    svg
+}
+
+/// Where things go on the chart: time from left to right, lanes top down.
+struct Scale {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    span: f64,
+}
+
+impl Scale {
+    fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Scale {
+        let span = (end - start).num_milliseconds().max(1) as f64;
+        Scale { start, end, span }
+    }
+
+    fn x(&self, at: DateTime<Utc>) -> f64 {
+        LABELS + ((at - self.start).num_milliseconds() as f64 / self.span) * (WIDTH - LABELS - 10.0)
+    }
+
+    /// Room above the lanes for the key times' labels, one row each.
+    fn lane_y(&self, lane: usize) -> f64 {
+        50.0 + lane as f64 * (LANE_HEIGHT + 8.0)
+    }
+
+    fn axis_y(&self) -> f64 {
+        self.lane_y(LANES.len())
+    }
+}
+
+/// Each lane's label and base line.
+fn lane_labels(svg: &mut String, scale: &Scale) {
     for (i, lane) in LANES.iter().enumerate() {
-        let y = lane_y(i);
+        let y = scale.lane_y(i);
         let _ = writeln!(
             svg,
             "<text x=\"4\" y=\"{:.1}\">{lane}</text><line x1=\"{LABELS}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/>",
@@ -349,19 +383,22 @@ fn chart(report: &Report) -> String {
             y + LANE_HEIGHT
         );
     }
-    // Status phases, each until the next change (the last until the end);
-    // before the declaration, the time nobody had called it an incident.
-    let y = lane_y(0);
-    if let Some((declared, _)) = report.status_changes.first().filter(|(at, _)| *at > start) {
+}
+
+/// Status phases, each until the next change (the last until the end);
+/// before the declaration, the time nobody had called it an incident.
+fn status_lane(svg: &mut String, report: &Report, scale: &Scale) {
+    let y = scale.lane_y(0);
+    if let Some((declared, _)) = report.status_changes.first().filter(|(at, _)| *at > scale.start) {
         let _ = writeln!(
             svg,
             "<rect x=\"{LABELS}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{LANE_HEIGHT}\" fill=\"#eee\"><title>not declared yet</title></rect>",
-            x(*declared) - LABELS
+            scale.x(*declared) - LABELS
         );
     }
     for (i, (at, status)) in report.status_changes.iter().enumerate() {
-        let until = report.status_changes.get(i + 1).map(|(t, _)| *t).unwrap_or(end);
-        let (x0, x1) = (x(*at), x(until).max(x(*at) + 2.0));
+        let until = report.status_changes.get(i + 1).map(|(t, _)| *t).unwrap_or(scale.end);
+        let (x0, x1) = (scale.x(*at), scale.x(until).max(scale.x(*at) + 2.0));
         let colour = match status.as_str() {
             "investigating" => "#e8a0a0",
             "identified" => "#f3c98b",
@@ -380,9 +417,13 @@ fn chart(report: &Report) -> String {
             let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>", x0 + 4.0, y + 16.0);
         }
     }
-    let y = lane_y(1);
+}
+
+/// Alerts as red marks.
+fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
+    let y = scale.lane_y(1);
     for alert in &report.alerts {
-        let ax = x(alert.at);
+        let ax = scale.x(alert.at);
         let _ = writeln!(
             svg,
             "<path d=\"M{ax:.1} {:.1} l5 {:.1} l-10 0 z\" fill=\"#c0392b\"><title>{} {}</title></path>",
@@ -392,10 +433,16 @@ fn chart(report: &Report) -> String {
             cell(&alert.text)
         );
     }
-    let y = lane_y(2);
+}
+
+/// Commands as bars as long as they ran (green exit 0, red otherwise), and deviations.
+fn commands_lane(svg: &mut String, report: &Report, scale: &Scale) {
+    let y = scale.lane_y(2);
     for c in &report.commands {
-        let finished = x(c.at);
-        let began = c.ms.map(|ms| x(c.at - Duration::milliseconds(ms))).unwrap_or(finished);
+        let finished = scale.x(c.at);
+        let began =
+            c.ms.map(|ms| scale.x(c.at - Duration::milliseconds(ms)))
+                .unwrap_or(finished);
         let width = (finished - began).max(2.0);
         let colour = if c.exit == Some(0) { "#27ae60" } else { "#c0392b" };
         let exit = c.exit.map(|e| format!("exit {e}")).unwrap_or_else(|| "killed".into());
@@ -414,28 +461,37 @@ fn chart(report: &Report) -> String {
         let _ = writeln!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#a15c00\" text-anchor=\"middle\">↷<title>{} {}: {}</title></text>",
-            x(d.at),
+            scale.x(d.at),
             y + 17.0,
             deviation_subject(d, "", ""),
             d.what,
             cell(&d.why)
         );
     }
-    let y = lane_y(3);
+}
+
+/// Decisions and notes as dots.
+fn notes_lane(svg: &mut String, report: &Report, scale: &Scale) {
+    let y = scale.lane_y(3);
     for note in report.decisions.iter().chain(&report.notes) {
         let _ = writeln!(
             svg,
             "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#7d3c98\"><title>{} {}: {}</title></circle>",
-            x(note.at),
+            scale.x(note.at),
             y + LANE_HEIGHT / 2.0,
             note.at.format("%H:%M:%S"),
             cell(&note.actor),
             cell(&note.text)
         );
     }
+}
+
+/// The key times as dashed lines, labels staggered.
+fn key_time_lines(svg: &mut String, report: &Report, scale: &Scale) {
+    let axis_y = scale.axis_y();
     for (row, key) in report.key_times.iter().filter(|k| k.name != "started").enumerate() {
         let Some(at) = key.at else { continue };
-        let kx = x(at);
+        let kx = scale.x(at);
         // Staggered rows: key times close together keep readable labels.
         let label_y = 11.0 + row as f64 * 10.0;
         // Near the right edge the label goes to the left of its line.
@@ -452,19 +508,23 @@ fn chart(report: &Report) -> String {
             key.name
         );
     }
-    // The axis: round ticks, at most about ten of them.
+}
+
+/// The time axis: round ticks, at most about ten of them, in UTC.
+fn axis(svg: &mut String, scale: &Scale) {
+    let axis_y = scale.axis_y();
     let steps = [1, 5, 10, 15, 30, 60, 120, 360, 720, 1440];
-    let minutes = (end - start).num_minutes().max(1);
+    let minutes = (scale.end - scale.start).num_minutes().max(1);
     let step = steps.iter().copied().find(|s| minutes / s <= 10).unwrap_or(1440);
     let _ = writeln!(
         svg,
         "<line x1=\"{LABELS}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>",
         WIDTH - 10.0
     );
-    let first = start.timestamp() / 60 / step * step * 60 + step * 60;
-    let mut tick = DateTime::from_timestamp(first, 0).unwrap_or(start);
-    while tick <= end {
-        let tx = x(tick);
+    let first = scale.start.timestamp() / 60 / step * step * 60 + step * 60;
+    let mut tick = DateTime::from_timestamp(first, 0).unwrap_or(scale.start);
+    while tick <= scale.end {
+        let tx = scale.x(tick);
         let _ = writeln!(
             svg,
             "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{axis_y:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
@@ -475,7 +535,6 @@ fn chart(report: &Report) -> String {
         tick += Duration::minutes(step);
     }
     let _ = writeln!(svg, "<text x=\"4\" y=\"{:.1}\">UTC</text>\n</svg>", axis_y + 18.0);
-    svg
 }
 
 #[cfg(test)]
