@@ -4,12 +4,15 @@
 use crate::config::Config;
 use crate::incident;
 use crate::playbook::bundled;
-use crate::playbook::engine::{check_vm_inputs, command_target, unfinished_run, validate_inputs, Engine, Outcome};
+use crate::playbook::engine::{
+    check_vm_inputs, command_target, unfinished_run, validate_inputs, Engine, Outcome, Progress,
+};
 use crate::playbook::format::InputKind;
 use crate::playbook::runner::{run_in_line_mode, Answers};
+use crate::playbook::Playbook;
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub struct RunArgs<'a> {
     pub playbook: &'a str,
@@ -20,8 +23,8 @@ pub struct RunArgs<'a> {
 }
 
 pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> i32 {
-    let loaded = match bundled::find(config, args.playbook) {
-        Ok(loaded) => loaded,
+    let playbook = match bundled::find(config, args.playbook) {
+        Ok(loaded) => loaded.playbook,
         Err(problems) => {
             for p in problems {
                 eprint!("{p}");
@@ -29,89 +32,28 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    let playbook = loaded.playbook;
-    let mut given = BTreeMap::new();
-    for pair in args.inputs {
-        let Some((key, value)) = pair.split_once('=') else {
-            eprintln!("vigie run: --input {pair:?}: write name=value");
+    let mut given = match given_inputs(&playbook, args.inputs) {
+        Ok(given) => given,
+        Err(why) => {
+            eprintln!("vigie run: {why}");
             return 1;
-        };
-        given.insert(key.to_string(), value.to_string());
-    }
-    // Secrets never go on vigie's own command line: environment or prompt.
-    for (name, input) in &playbook.inputs {
-        if input.kind == InputKind::Secret && !given.contains_key(name) {
-            if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
-                given.insert(name.clone(), value);
-            }
         }
-    }
+    };
     // A run of this playbook that vigie left in the middle is offered first.
     let incident_dir = incident::current(explicit_incident, &config.incidents_dir());
-    let unfinished = incident_dir
+    let progress = incident_dir
         .as_ref()
         .ok()
-        .and_then(|dir| crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).ok())
-        .and_then(|events| unfinished_run(&events, &playbook.id));
-    let mut progress = None;
-    if let Some((found, recorded_inputs)) = unfinished {
-        println!(
-            "an earlier run of {} stopped in the middle: {} step(s) finished{}",
-            playbook.id,
-            found.finished_steps.len(),
-            found
-                .interrupted
-                .as_deref()
-                .map(|s| format!(", step {s:?} was running"))
-                .unwrap_or_default()
-        );
-        let take_up = args.yes || !args.dry_run && ask_yes_no("continue it? [Y/n] ", true);
-        if take_up {
-            for (name, value) in recorded_inputs {
-                let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
-                if !secret {
-                    given.entry(name).or_insert(value);
-                }
-            }
-            progress = Some(found);
-        }
-    }
-    let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
-    // The engine's checks first, then VMs against their host's status, polled now.
-    let checked = validate_inputs(&playbook, &given, &hosts).and_then(|values| {
-        let problems = check_vm_inputs(&playbook, &values, |host| live_vms(config, host));
-        if problems.is_empty() {
-            Ok(values)
-        } else {
-            Err(problems)
-        }
-    });
-    let values = match checked {
-        Ok(values) => values,
-        Err(problems) => {
-            eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
-            for p in problems {
-                eprintln!("  {p}");
-            }
-            return 1;
-        }
+        .and_then(|dir| offer_unfinished(dir, &playbook, &mut given, &args));
+    let Some(values) = checked_values(config, &playbook, given) else {
+        return 1;
     };
     if args.dry_run {
         print_dry_run(&Engine::new(playbook, values, String::new()));
         return 0;
     }
-    let options = match incident::timeline_options(config) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("vigie run: {e}");
-            return 1;
-        }
-    };
-    let timeline = match incident_dir
-        .map_err(|e| e.to_string())
-        .and_then(|dir| Timeline::open(&dir, options).map_err(|e| e.to_string()))
-    {
-        Ok(t) => t,
+    let timeline = match open_timeline(config, incident_dir) {
+        Ok(timeline) => timeline,
         Err(e) => {
             eprintln!("vigie run: {e}");
             eprintln!(
@@ -126,6 +68,98 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         None => Engine::new(playbook, values, ulid::Ulid::new().to_string()),
     }
     .with_groups(config.groups.clone());
+    execute(config, timeline, engine, &args)
+}
+
+/// `--input name=value` pairs, and secrets from `VIGIE_SECRET_NAME`: secrets
+/// never go on vigie's own command line.
+fn given_inputs(playbook: &Playbook, pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut given = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--input {pair:?}: write name=value"))?;
+        given.insert(key.to_string(), value.to_string());
+    }
+    for (name, input) in &playbook.inputs {
+        if input.kind == InputKind::Secret && !given.contains_key(name) {
+            if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
+                given.insert(name.clone(), value);
+            }
+        }
+    }
+    Ok(given)
+}
+
+/// Offers to take up a run of `playbook` left in the middle in the incident
+/// at `dir`; if taken up, its recorded (non-secret) inputs fill the gaps.
+fn offer_unfinished(
+    dir: &Path,
+    playbook: &Playbook,
+    given: &mut BTreeMap<String, String>,
+    args: &RunArgs,
+) -> Option<Progress> {
+    let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).ok()?;
+    let (found, recorded_inputs) = unfinished_run(&events, &playbook.id)?;
+    println!(
+        "an earlier run of {} stopped in the middle: {} step(s) finished{}",
+        playbook.id,
+        found.finished_steps.len(),
+        found
+            .interrupted
+            .as_deref()
+            .map(|s| format!(", step {s:?} was running"))
+            .unwrap_or_default()
+    );
+    let take_up = args.yes || !args.dry_run && ask_yes_no("continue it? [Y/n] ", true);
+    if !take_up {
+        return None;
+    }
+    for (name, value) in recorded_inputs {
+        let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
+        if !secret {
+            given.entry(name).or_insert(value);
+        }
+    }
+    Some(found)
+}
+
+/// The engine's checks first, then VMs against their host's status, polled
+/// now; `None` (the problems printed) when the inputs are not valid.
+fn checked_values(
+    config: &Config,
+    playbook: &Playbook,
+    given: BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+    let checked = validate_inputs(playbook, &given, &hosts).and_then(|values| {
+        let problems = check_vm_inputs(playbook, &values, |host| live_vms(config, host));
+        if problems.is_empty() {
+            Ok(values)
+        } else {
+            Err(problems)
+        }
+    });
+    match checked {
+        Ok(values) => Some(values),
+        Err(problems) => {
+            eprintln!("vigie run {}: the inputs are not valid, nothing was run:", playbook.id);
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            None
+        }
+    }
+}
+
+fn open_timeline(config: &Config, incident_dir: Result<PathBuf, incident::IncidentError>) -> Result<Timeline, String> {
+    let options = incident::timeline_options(config).map_err(|e| e.to_string())?;
+    let dir = incident_dir.map_err(|e| e.to_string())?;
+    Timeline::open(&dir, options).map_err(|e| e.to_string())
+}
+
+/// Runs `engine` to its end in line mode; the exit code says how it ended.
+fn execute(config: &Config, timeline: Timeline, engine: Engine, args: &RunArgs) -> i32 {
     let answers = Answers {
         assume_yes: args.yes,
         confirmed_targets: args.confirm.to_vec(),
