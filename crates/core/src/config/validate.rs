@@ -66,11 +66,32 @@ pub(super) fn deserialize(path: &Path, text: &str) -> Result<RawConfig, Vec<Diag
     }
 }
 
-/// Semantic checks over the typed file: names, addresses, references.
+/// Semantic checks over the typed file: names, addresses, references. Every
+/// problem is collected, so one run of `vigie check` names them all.
 pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
-    let mut problems = Vec::new();
     let at = |span: std::ops::Range<usize>, message: String| Diagnostic::at(path, text, span, message);
+    let mut problems = Vec::new();
+    check_hosts(&raw, text, &at, &mut problems);
+    check_redact_patterns(&raw, &at, &mut problems);
+    check_groups(&raw, &at, &mut problems);
+    let keys = key_overrides(&raw, &at);
+    // The key table lives below the cockpit; checking it here means a bad
+    // `[keys]` is reported by every command, `vigie check` included.
+    if let Err(key_problems) = crate::keys::Keymap::with_overrides(&keys) {
+        problems.extend(key_problems);
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|d| (d.line, d.column));
+        return Err(problems);
+    }
+    Ok(build(path, raw, keys))
+}
 
+/// Where a problem is and what it is.
+type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> Diagnostic + 'a;
+
+/// Names (valid, unique), addresses and jump hosts of every `[[hosts]]` entry.
+fn check_hosts(raw: &RawConfig, text: &str, at: &At, problems: &mut Vec<Diagnostic>) {
     let mut first_definition: HashMap<String, usize> = HashMap::new();
     for entry in &raw.hosts {
         let name = entry.name.get_ref();
@@ -110,7 +131,9 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             }
         }
     }
+}
 
+fn check_redact_patterns(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
     for pattern in &raw.settings.redact_patterns {
         if let Err(e) = regex::Regex::new(pattern.get_ref()) {
             let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
@@ -121,7 +144,10 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             );
         }
     }
+}
 
+/// Groups list hosts of the file, and are not named like one.
+fn check_groups(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
     let host_names: Vec<&str> = raw.hosts.iter().map(|h| h.name.get_ref().as_str()).collect();
     for (group, members) in &raw.groups {
         if host_names.contains(&group.as_str()) {
@@ -142,9 +168,11 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             }
         }
     }
+}
 
-    let keys: Vec<super::KeyOverride> = raw
-        .keys
+/// `[keys]` as overrides of the key table, each with its place in the file.
+fn key_overrides(raw: &RawConfig, at: &At) -> Vec<super::KeyOverride> {
+    raw.keys
         .iter()
         .map(|(action, keys)| super::KeyOverride {
             action: action.clone(),
@@ -154,18 +182,11 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             },
             place: at(keys.span(), String::new()),
         })
-        .collect();
-    // The key table lives with the cockpit; checking it here means a bad
-    // `[keys]` is reported by every command, `vigie check` included.
-    if let Err(key_problems) = crate::keys::Keymap::with_overrides(&keys) {
-        problems.extend(key_problems);
-    }
+        .collect()
+}
 
-    if !problems.is_empty() {
-        problems.sort_by_key(|d| (d.line, d.column));
-        return Err(problems);
-    }
-
+/// The checked file as the program uses it.
+fn build(path: &Path, raw: RawConfig, keys: Vec<super::KeyOverride>) -> Config {
     let hosts = raw
         .hosts
         .into_iter()
@@ -197,13 +218,13 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
             (group, members)
         })
         .collect();
-    Ok(Config {
+    Config {
         source: ConfigSource::File(path.to_path_buf()),
         settings: raw.settings,
         hosts,
         groups,
         keys,
-    })
+    }
 }
 
 /// Host and group names: they appear in commands, targets and file names.
