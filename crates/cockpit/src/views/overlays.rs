@@ -10,6 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
+use std::collections::BTreeMap;
 use vigie_core::playbook::engine::{command_target, Question};
 use vigie_core::sanitize::one_line;
 
@@ -223,78 +224,23 @@ fn render_picker(frame: &mut Frame, area: Rect, picker: &Picker) {
 }
 
 fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
-    let run = app.run.as_ref();
     let step_title = |step: usize| {
-        run.and_then(|r| r.playbook.steps.get(step))
+        app.run
+            .as_ref()
+            .and_then(|r| r.playbook.steps.get(step))
             .or_else(|| app.pending_form.as_ref().and_then(|f| f.playbook.steps.get(step)))
             .map(|s| one_line(&s.title))
             .unwrap_or_default()
     };
     let (title, mut lines) = match &popup.kind {
-        PopupKind::StartRun { values, resumable } => {
-            let playbook = app
-                .pending_form
-                .as_ref()
-                .map(|f| f.playbook.id.clone())
-                .unwrap_or_default();
-            let mut lines = vec![Line::raw(format!("Start {playbook} with:"))];
-            let secret = |name: &str| {
-                app.pending_form
-                    .as_ref()
-                    .and_then(|f| f.fields.iter().find(|x| x.name == name))
-                    .is_some_and(|f| f.is_secret())
-            };
-            // In the form's order (the playbook's), not by name.
-            let order: Vec<&str> = app
-                .pending_form
-                .as_ref()
-                .map(|f| f.fields.iter().map(|x| x.name.as_str()).collect())
-                .unwrap_or_default();
-            let mut values: Vec<(&String, &String)> = values.iter().collect();
-            values.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
-            for (name, value) in values {
-                let shown = if secret(name) {
-                    "[secret]".to_string()
-                } else {
-                    one_line(value)
-                };
-                lines.push(Line::raw(format!("  {name} = {shown}")));
-            }
-            if *resumable {
-                lines.push(Line::raw("An earlier run stopped in the middle: take it up (finished"));
-                lines.push(Line::raw("steps are not run again), or start anew from step 1?"));
-            }
-            lines.push(Line::raw("Each step waits for you before it runs."));
-            (" start the playbook? ".to_string(), lines)
-        }
-        PopupKind::Answer(Question::Confirm { step, expected }) => {
-            let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)];
-            if expected.is_empty() {
-                // Where it will run: the input's value, or the host or group named.
-                let target = run
-                    .and_then(|r| {
-                        let command = r.playbook.steps.get(*step)?.command.as_ref()?;
-                        command_target(&r.playbook, &r.inputs, command)
-                    })
-                    .map(|t| format!(" on {}", one_line(&t)))
-                    .unwrap_or_default();
-                lines.push(Line::raw(format!("Run its command{target} now?")));
-            } else {
-                lines.push(Line::styled(
-                    format!("HIGH RISK: it acts on {}.", one_line(expected)),
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-                ));
-                lines.push(Line::raw(format!("Type {} to run it:", one_line(expected))));
-                lines.push(Line::from(vec![
-                    Span::raw("> "),
-                    Span::styled(
-                        format!("{}█", one_line(&popup.typed)),
-                        Style::new().add_modifier(Modifier::UNDERLINED),
-                    ),
-                ]));
-            }
-            (" run this step? ".to_string(), lines)
-        }
+        PopupKind::StartRun { values, resumable } => (
+            " start the playbook? ".to_string(),
+            start_run_lines(app, values, *resumable),
+        ),
+        PopupKind::Answer(Question::Confirm { step, expected }) => (
+            " run this step? ".to_string(),
+            confirm_lines(app, popup, *step, expected, &step_title(*step)),
+        ),
         PopupKind::Answer(Question::Manual { step, .. }) => (
             " done by hand? ".to_string(),
             vec![Line::styled(format!("Step {}: {}", step + 1, step_title(*step)), BOLD)],
@@ -316,6 +262,86 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             ],
         ),
     };
+    push_error_and_buttons(&mut lines, popup);
+    let width = lines.iter().map(|l| l.width()).max().unwrap_or(30) as u16 + 4;
+    let popup_area = centred(frame, area, width.clamp(40, 90), lines.len() as u16 + 2);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(title)).wrap(Wrap { trim: false }),
+        popup_area,
+    );
+}
+
+/// The inputs a run is about to start with, in the form's order, secrets hidden.
+fn start_run_lines(app: &App, values: &BTreeMap<String, String>, resumable: bool) -> Vec<Line<'static>> {
+    let playbook = app
+        .pending_form
+        .as_ref()
+        .map(|f| f.playbook.id.clone())
+        .unwrap_or_default();
+    let mut lines = vec![Line::raw(format!("Start {playbook} with:"))];
+    let secret = |name: &str| {
+        app.pending_form
+            .as_ref()
+            .and_then(|f| f.fields.iter().find(|x| x.name == name))
+            .is_some_and(|f| f.is_secret())
+    };
+    // In the form's order (the playbook's), not by name.
+    let order: Vec<&str> = app
+        .pending_form
+        .as_ref()
+        .map(|f| f.fields.iter().map(|x| x.name.as_str()).collect())
+        .unwrap_or_default();
+    let mut values: Vec<(&String, &String)> = values.iter().collect();
+    values.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
+    for (name, value) in values {
+        let shown = if secret(name) {
+            "[secret]".to_string()
+        } else {
+            one_line(value)
+        };
+        lines.push(Line::raw(format!("  {name} = {shown}")));
+    }
+    if resumable {
+        lines.push(Line::raw("An earlier run stopped in the middle: take it up (finished"));
+        lines.push(Line::raw("steps are not run again), or start anew from step 1?"));
+    }
+    lines.push(Line::raw("Each step waits for you before it runs."));
+    lines
+}
+
+/// What running the step does: where it runs, or the name to type for a high-risk one.
+fn confirm_lines(app: &App, popup: &Popup, step: usize, expected: &str, title: &str) -> Vec<Line<'static>> {
+    let run = app.run.as_ref();
+    let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, title), BOLD)];
+    if expected.is_empty() {
+        // Where it will run: the input's value, or the host or group named.
+        let target = run
+            .and_then(|r| {
+                let command = r.playbook.steps.get(step)?.command.as_ref()?;
+                command_target(&r.playbook, &r.inputs, command)
+            })
+            .map(|t| format!(" on {}", one_line(&t)))
+            .unwrap_or_default();
+        lines.push(Line::raw(format!("Run its command{target} now?")));
+    } else {
+        lines.push(Line::styled(
+            format!("HIGH RISK: it acts on {}.", one_line(expected)),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+        lines.push(Line::raw(format!("Type {} to run it:", one_line(expected))));
+        lines.push(Line::from(vec![
+            Span::raw("> "),
+            Span::styled(
+                format!("{}█", one_line(&popup.typed)),
+                Style::new().add_modifier(Modifier::UNDERLINED),
+            ),
+        ]));
+    }
+    lines
+}
+
+/// The popup's error, if any, and its buttons (the focused one marked in text too).
+fn push_error_and_buttons(lines: &mut Vec<Line<'static>>, popup: &Popup) {
     if let Some(error) = &popup.error {
         lines.push(Line::styled(one_line(error), Style::new().fg(Color::Red)));
     }
@@ -338,10 +364,4 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
     }
     lines.push(Line::from(buttons));
     lines.push(Line::styled("Tab/←→ move · Enter presses · Esc cancels", DIM));
-    let width = lines.iter().map(|l| l.width()).max().unwrap_or(30) as u16 + 4;
-    let popup_area = centred(frame, area, width.clamp(40, 90), lines.len() as u16 + 2);
-    frame.render_widget(
-        Paragraph::new(lines).block(boxed(title)).wrap(Wrap { trim: false }),
-        popup_area,
-    );
 }
