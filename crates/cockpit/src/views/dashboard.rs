@@ -262,9 +262,21 @@ fn heading(text: &'static str) -> [Line<'static>; 2] {
     ]
 }
 
-/// VMs, datastores, replication, lockouts and backups, one line each.
+/// What the drivers found (cluster, VMs, datastores, replication, lockouts,
+/// backups), one section each, only those the host has.
 fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    cluster_lines(&mut lines, reading);
+    vm_lines(&mut lines, reading);
+    datastore_lines(&mut lines, reading, bar_width);
+    replication_lines(&mut lines, reading);
+    lockout_lines(&mut lines, reading);
+    backup_lines(&mut lines, reading);
+    lines
+}
+
+/// The cluster: its quorum and offline nodes.
+fn cluster_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     if let Some(cluster) = &reading.cluster {
         let offline: Vec<&str> = cluster
             .nodes
@@ -285,6 +297,10 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             }
         )));
     }
+}
+
+/// Every VM with its state, node and memory.
+fn vm_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     if !reading.vms.is_empty() {
         lines.extend(heading("VMS"));
         for vm in &reading.vms {
@@ -317,6 +333,10 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             )));
         }
     }
+}
+
+/// Datastores with their gauges.
+fn datastore_lines(lines: &mut Vec<Line<'static>>, reading: &Reading, bar_width: usize) {
     if !reading.datastores.is_empty() {
         lines.extend(heading("DATASTORES"));
         for ds in &reading.datastores {
@@ -334,6 +354,10 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             lines.push(Line::raw(format!("  {}", datastore_gauge(ds, bar_width))));
         }
     }
+}
+
+/// Replication connections: running, and how far behind.
+fn replication_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     if !reading.replication.is_empty() {
         lines.extend(heading("REPLICATION"));
         for r in &reading.replication {
@@ -346,6 +370,10 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             lines.push(Line::raw(format!("'{}' {state}{lag}", one_line(&r.connection))));
         }
     }
+}
+
+/// Accounts with failed logins, and which are locked.
+fn lockout_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     if !reading.lockouts.is_empty() {
         lines.extend(heading("LOGIN FAILURES"));
         for l in &reading.lockouts {
@@ -357,6 +385,10 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             )));
         }
     }
+}
+
+/// Backup repositories: the latest snapshot, and paths it lacks.
+fn backup_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     if !reading.backups.is_empty() {
         lines.extend(heading("BACKUPS"));
         for b in &reading.backups {
@@ -377,7 +409,6 @@ fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
             )));
         }
     }
-    lines
 }
 
 fn health_lines(host: &HostStatus, health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
