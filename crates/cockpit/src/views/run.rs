@@ -4,14 +4,14 @@
 
 use super::pane;
 use crate::app::{App, Focus};
-use crate::run_view::RunView;
+use crate::run_view::{RunView, StepView};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 use vigie_core::playbook::engine::Outcome;
-use vigie_core::playbook::format::Risk;
+use vigie_core::playbook::format::{Risk, Step};
 use vigie_core::sanitize::one_line;
 use vigie_runtime::driver::{Question, StepState};
 
@@ -73,14 +73,47 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
         return;
     };
     let view = &run.steps[run.viewed];
-    let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::styled(
         format!("{}. {}", run.viewed + 1, one_line(&step.title)),
-        bold,
+        BOLD_STYLE,
     )];
     for text in step.description.lines() {
         lines.push(Line::raw(vigie_core::sanitize::terminal_safe(text)));
     }
+    command_lines(&mut lines, run, step);
+    expect_lines(&mut lines, step);
+    checklist_lines(&mut lines, run, step, view);
+    output_lines(&mut lines, view);
+    let [body, banner] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
+    // Once a command has output, keep its newest lines in view; before, the
+    // step's explanation from its first line.
+    let inner_height = body.height.saturating_sub(2) as usize;
+    let width = body.width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let scroll = if view.commands.is_empty() {
+        0
+    } else {
+        rows.saturating_sub(inner_height) as u16
+    };
+    let inputs = run
+        .inputs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", one_line(v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(pane(format!(" {} ", one_line(&inputs)), false))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        body,
+    );
+    render_banner(frame, banner, run);
+}
+
+/// The step's command: where it runs, its risk, its script.
+fn command_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step) {
+    let bold = BOLD_STYLE;
     if let Some(command) = &step.command {
         let risk = if command.risk == Risk::High {
             " · HIGH RISK"
@@ -100,6 +133,11 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
             ));
         }
     }
+}
+
+/// What the command's output must show.
+fn expect_lines(lines: &mut Vec<Line<'static>>, step: &Step) {
+    let bold = BOLD_STYLE;
     if !step.expect.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("expects", bold));
@@ -109,6 +147,10 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
             }
         }
     }
+}
+
+/// The checklist, its cursor on the current step.
+fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, view: &StepView) {
     if !step.checklist.is_empty() {
         lines.push(Line::raw(""));
         for (i, (item, ticked)) in step.checklist.iter().zip(&view.ticked).enumerate() {
@@ -124,6 +166,11 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
             ));
         }
     }
+}
+
+/// Each command's state and its live output.
+fn output_lines(lines: &mut Vec<Line<'static>>, view: &StepView) {
+    let bold = BOLD_STYLE;
     for command in &view.commands {
         // A group's runs are named by their host, already the target.
         let label = match command.item.as_ref().filter(|item| **item != command.target) {
@@ -152,32 +199,9 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
             lines.push(Line::raw(format!("  {line}")));
         }
     }
-    let [body, banner] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
-    // Once a command has output, keep its newest lines in view; before, the
-    // step's explanation from its first line.
-    let inner_height = body.height.saturating_sub(2) as usize;
-    let width = body.width.saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
-    let scroll = if view.commands.is_empty() {
-        0
-    } else {
-        rows.saturating_sub(inner_height) as u16
-    };
-    let inputs = run
-        .inputs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", one_line(v)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(pane(format!(" {} ", one_line(&inputs)), false))
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        body,
-    );
-    render_banner(frame, banner, run);
 }
+
+const BOLD_STYLE: Style = Style::new().add_modifier(Modifier::BOLD);
 
 /// What the run waits for, in words, with the keys that answer.
 fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
