@@ -237,82 +237,110 @@ fn split_front_matter(text: &str) -> Option<(&str, usize)> {
 
 fn parse_steps(path: &Path, text: &str, body_start: usize, problems: &mut Vec<Diagnostic>) -> Vec<Step> {
     let body = &text[body_start..];
-    let mut steps: Vec<Step> = Vec::new();
-    let mut in_step_heading = false;
-    let mut in_paragraph = false;
-    let mut code: Option<(String, usize, String)> = None;
-    let mut in_item = false;
-    let mut item_is_task = false;
-    let mut item_text = String::new();
-    let options = Options::ENABLE_TASKLISTS;
-    for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
-        let offset = body_start + range.start;
+    let mut reader = StepsReader::default();
+    for (event, range) in Parser::new_ext(body, Options::ENABLE_TASKLISTS).into_offset_iter() {
+        if let Some((info, at, content)) = reader.read(event, body_start + range.start) {
+            add_block(path, text, &mut reader.steps, &info, at, content, problems);
+        }
+    }
+    let mut steps = reader.steps;
+    name_steps(path, text, &mut steps, problems);
+    if steps.is_empty() {
+        problems.push(
+            Diagnostic::at(path, text, body_start..body_start + 1, "no steps".to_string())
+                .with_hint("each `## heading` is a step"),
+        );
+    }
+    steps
+}
+
+/// The steps as the Markdown events arrive: `##` headings start them,
+/// paragraphs describe them, task items are their checklists.
+#[derive(Default)]
+struct StepsReader {
+    steps: Vec<Step>,
+    in_step_heading: bool,
+    in_paragraph: bool,
+    /// A fenced block being read: its info string, offset and content.
+    code: Option<(String, usize, String)>,
+    in_item: bool,
+    item_is_task: bool,
+    item_text: String,
+}
+
+impl StepsReader {
+    /// Takes one event at `offset`; returns a fenced block once it is whole.
+    fn read(&mut self, event: Event, offset: usize) -> Option<(String, usize, String)> {
         match event {
             Event::Start(Tag::Heading {
                 level: HeadingLevel::H2,
                 ..
             }) => {
-                steps.push(Step {
+                self.steps.push(Step {
                     offset,
                     ..Step::default()
                 });
-                in_step_heading = true;
+                self.in_step_heading = true;
             }
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => in_step_heading = false,
+            Event::End(TagEnd::Heading(HeadingLevel::H2)) => self.in_step_heading = false,
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                code = Some((info.to_string(), offset, String::new()))
+                self.code = Some((info.to_string(), offset, String::new()))
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, at, content)) = code.take() {
-                    add_block(path, text, &mut steps, &info, at, content, problems);
-                }
+                return self.code.take();
             }
-            Event::Start(Tag::Paragraph) => in_paragraph = true,
+            Event::Start(Tag::Paragraph) => self.in_paragraph = true,
             Event::End(TagEnd::Paragraph) => {
-                in_paragraph = false;
-                if let Some(step) = steps.last_mut() {
+                self.in_paragraph = false;
+                if let Some(step) = self.steps.last_mut() {
                     step.description.push('\n');
                 }
             }
             Event::Start(Tag::Item) => {
-                in_item = true;
-                item_is_task = false;
-                item_text.clear();
+                self.in_item = true;
+                self.item_is_task = false;
+                self.item_text.clear();
             }
-            Event::TaskListMarker(_) => item_is_task = true,
+            Event::TaskListMarker(_) => self.item_is_task = true,
             Event::End(TagEnd::Item) => {
-                if item_is_task {
-                    if let Some(step) = steps.last_mut() {
-                        step.checklist.push(item_text.trim().to_string());
+                if self.item_is_task {
+                    if let Some(step) = self.steps.last_mut() {
+                        step.checklist.push(self.item_text.trim().to_string());
                     }
                 }
-                in_item = false;
+                self.in_item = false;
             }
             Event::Text(t) | Event::Code(t) => {
-                if let Some((_, _, content)) = code.as_mut() {
+                if let Some((_, _, content)) = self.code.as_mut() {
                     content.push_str(&t);
-                } else if in_step_heading {
-                    if let Some(step) = steps.last_mut() {
+                } else if self.in_step_heading {
+                    if let Some(step) = self.steps.last_mut() {
                         step.title.push_str(&t);
                     }
-                } else if in_item {
-                    item_text.push_str(&t);
-                } else if in_paragraph {
-                    if let Some(step) = steps.last_mut() {
+                } else if self.in_item {
+                    self.item_text.push_str(&t);
+                } else if self.in_paragraph {
+                    if let Some(step) = self.steps.last_mut() {
                         step.description.push_str(&t);
                     }
                 }
             }
-            Event::SoftBreak | Event::HardBreak if in_paragraph => {
-                if let Some(step) = steps.last_mut() {
+            Event::SoftBreak | Event::HardBreak if self.in_paragraph => {
+                if let Some(step) = self.steps.last_mut() {
                     step.description.push(' ');
                 }
             }
             _ => {}
         }
+        None
     }
+}
+
+/// Trims titles and descriptions, gives each step its id (the slug of its
+/// heading), and reports two steps with the same id.
+fn name_steps(path: &Path, text: &str, steps: &mut [Step], problems: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for step in &mut steps {
+    for step in steps.iter_mut() {
         step.title = step.title.trim().to_string();
         step.description = step.description.trim().to_string();
         step.id = crate::incident::slug(&step.title);
@@ -333,13 +361,6 @@ fn parse_steps(path: &Path, text: &str, body_start: usize, problems: &mut Vec<Di
             seen.insert(step.id.clone(), step.offset);
         }
     }
-    if steps.is_empty() {
-        problems.push(
-            Diagnostic::at(path, text, body_start..body_start + 1, "no steps".to_string())
-                .with_hint("each `## heading` is a step"),
-        );
-    }
-    steps
 }
 
 fn add_block(
