@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::transport::endpoint::Resolver;
-use crate::transport::known_hosts::{self, Verdict};
+use crate::transport::known_hosts::{self, HostKeyLookup, ServerKey, Verdict};
 use crate::transport::ssh::{SshHandle, SshOptions};
 use std::io::BufRead;
 
@@ -57,6 +57,19 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
     };
     println!("{name} ({pattern}) presents this {} key{certified}:", key.key_type);
     println!("  {}", key.fingerprint);
+    answer(name, verdict, &key, &lookup, &own_file, assume_yes)
+}
+
+/// Says what the verdict means for the responder, and pins an unknown key
+/// once they confirm it; the exit code says whether the host is trusted now.
+fn answer(
+    name: &str,
+    verdict: Verdict,
+    key: &ServerKey,
+    lookup: &HostKeyLookup,
+    own_file: &std::path::Path,
+    assume_yes: bool,
+) -> i32 {
     match verdict {
         Verdict::Trusted => {
             println!("It is already trusted.");
@@ -92,7 +105,7 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
                 eprintln!("Not pinned.");
                 return 1;
             }
-            match known_hosts::pin(&own_file, &lookup, &key) {
+            match known_hosts::pin(own_file, lookup, key) {
                 Ok(()) => {
                     println!("Pinned in {}.", own_file.display());
                     0

@@ -50,6 +50,44 @@ pub fn authenticate(
     prompt: Option<&PassphrasePrompt>,
 ) -> Result<(), TransportError> {
     let mut tried = Vec::new();
+    let agent = connect_agent(session, &endpoint.agent, &mut tried);
+    let identities = agent.as_ref().map(|(_, ids)| ids.as_slice()).unwrap_or(&[]);
+    for candidate in candidates(endpoint, identities, &mut tried) {
+        let attempt = match candidate {
+            Candidate::Agent(index) => match &agent {
+                Some((agent, identities)) => try_agent_key(session, endpoint, agent, &identities[index]),
+                None => continue,
+            },
+            Candidate::File(file) => try_key_file(session, endpoint, &file, prompt),
+        };
+        match attempt {
+            Attempt::Accepted => return Ok(()),
+            Attempt::Refused(what) => tried.push(what),
+            Attempt::ServerClosed(what) => {
+                tried.push(format!("{what}, then {SERVER_CLOSED}"));
+                break;
+            }
+        }
+    }
+    let tried = if tried.is_empty() {
+        "no key found (no agent key, no key file)".to_string()
+    } else {
+        format!("tried {}", tried.join(", "))
+    };
+    Err(TransportError::Auth(format!("as {}: {tried}", endpoint.user)))
+}
+
+/// How one identity fared; the text names it (and why it was refused).
+enum Attempt {
+    Accepted,
+    Refused(String),
+    ServerClosed(String),
+}
+
+/// The identities in OpenSSH's order: agent keys (those that are also key
+/// files take the file's turn; others only without `IdentitiesOnly`), then
+/// the remaining key files. Missing key files that were asked for are noted.
+fn candidates(endpoint: &Endpoint, identities: &[ssh2::PublicKey], tried: &mut Vec<String>) -> Vec<Candidate> {
     let mut files: Vec<Option<KeyFile>> = Vec::new();
     for path in &endpoint.identity_files {
         if path.is_file() || public_file_of(path).is_file() {
@@ -60,80 +98,56 @@ pub fn authenticate(
         }
     }
     let mut candidates = Vec::new();
-    let agent = connect_agent(session, &endpoint.agent, &mut tried);
-    if let Some((_, identities)) = &agent {
-        for (index, identity) in identities.iter().enumerate() {
-            let listed = files
-                .iter_mut()
-                .find(|f| f.as_ref().and_then(|f| f.public.as_deref()) == Some(identity.blob()));
-            match listed {
-                // An agent key that is also a key file takes the file's turn.
-                Some(slot) => {
-                    slot.take();
-                    candidates.push(Candidate::Agent(index));
-                }
-                None if !endpoint.identities_only => candidates.push(Candidate::Agent(index)),
-                None => {}
+    for (index, identity) in identities.iter().enumerate() {
+        let listed = files
+            .iter_mut()
+            .find(|f| f.as_ref().and_then(|f| f.public.as_deref()) == Some(identity.blob()));
+        match listed {
+            Some(slot) => {
+                slot.take();
+                candidates.push(Candidate::Agent(index));
             }
+            None if !endpoint.identities_only => candidates.push(Candidate::Agent(index)),
+            None => {}
         }
     }
     candidates.extend(files.into_iter().flatten().map(Candidate::File));
+    candidates
+}
 
-    for candidate in candidates {
-        match candidate {
-            Candidate::Agent(index) => {
-                let Some((agent, identities)) = &agent else { continue };
-                let identity = &identities[index];
-                let name = format!("agent key {}", fingerprint(identity.blob()));
-                match agent.userauth(&endpoint.user, identity) {
-                    Ok(()) if session.authenticated() => return Ok(()),
-                    Err(e) if closed_by_server(&e) => {
-                        tried.push(format!("{name}, then {SERVER_CLOSED}"));
-                        break;
-                    }
-                    _ => tried.push(name),
-                }
-            }
-            Candidate::File(file) => {
-                if !file.private {
-                    tried.push(format!(
-                        "{} (a public key only, and its private key is not in the agent)",
-                        file.path.display()
-                    ));
-                    continue;
-                }
-                let passphrase = if file.encrypted {
-                    match prompt.and_then(|p| (p.0)(&file.path)) {
-                        Some(passphrase) => Some(passphrase),
-                        None => {
-                            tried.push(format!(
-                                "{} (passphrase-protected: load it with ssh-add)",
-                                file.path.display()
-                            ));
-                            continue;
-                        }
-                    }
-                } else {
-                    None
-                };
-                match session.userauth_pubkey_file(&endpoint.user, None, &file.path, passphrase.as_deref()) {
-                    Ok(()) if session.authenticated() => return Ok(()),
-                    Ok(()) => tried.push(file.path.display().to_string()),
-                    Err(e) if closed_by_server(&e) => {
-                        tried.push(format!("{}, then {SERVER_CLOSED}", file.path.display()));
-                        break;
-                    }
-                    Err(e) => tried.push(format!("{} ({})", file.path.display(), e.message())),
-                }
-            }
-        }
+fn try_agent_key(session: &Session, endpoint: &Endpoint, agent: &ssh2::Agent, identity: &ssh2::PublicKey) -> Attempt {
+    let name = format!("agent key {}", fingerprint(identity.blob()));
+    match agent.userauth(&endpoint.user, identity) {
+        Ok(()) if session.authenticated() => Attempt::Accepted,
+        Err(e) if closed_by_server(&e) => Attempt::ServerClosed(name),
+        _ => Attempt::Refused(name),
     }
-    let tried = if tried.is_empty() {
-        "no key found (no agent key, no key file)".to_string()
+}
+
+/// A key file: a public key alone is skipped, a passphrase-protected one
+/// needs a prompt (else the responder is told to load it into the agent).
+fn try_key_file(session: &Session, endpoint: &Endpoint, file: &KeyFile, prompt: Option<&PassphrasePrompt>) -> Attempt {
+    let shown = file.path.display();
+    if !file.private {
+        return Attempt::Refused(format!(
+            "{shown} (a public key only, and its private key is not in the agent)"
+        ));
+    }
+    // Only a protected key asks for its passphrase.
+    let passphrase = if file.encrypted {
+        match prompt.and_then(|p| (p.0)(&file.path)) {
+            Some(passphrase) => Some(passphrase),
+            None => return Attempt::Refused(format!("{shown} (passphrase-protected: load it with ssh-add)")),
+        }
     } else {
-        format!("tried {}", tried.join(", "))
+        None
     };
-    Err(TransportError::Auth(format!("as {}: {tried}", endpoint.user)))
+    match session.userauth_pubkey_file(&endpoint.user, None, &file.path, passphrase.as_deref()) {
+        Ok(()) if session.authenticated() => Attempt::Accepted,
+        Ok(()) => Attempt::Refused(shown.to_string()),
+        Err(e) if closed_by_server(&e) => Attempt::ServerClosed(shown.to_string()),
+        Err(e) => Attempt::Refused(format!("{shown} ({})", e.message())),
+    }
 }
 
 const SERVER_CLOSED: &str = "the server closed the connection (too many authentication failures: \
