@@ -221,6 +221,8 @@ impl Engine {
         &self.vars
     }
 
+    // Longer than 80 lines on purpose: one arm per (phase, event) pair keeps the whole
+    // state machine in one place, where every transition can be read against the others.
     pub fn handle(&mut self, event: RunEvent) -> Vec<Effect> {
         match (std::mem::replace(&mut self.phase, Phase::Done), event) {
             (Phase::NotStarted, RunEvent::Start) => match self.resume.take() {

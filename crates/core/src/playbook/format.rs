@@ -363,6 +363,8 @@ fn name_steps(path: &Path, text: &str, steps: &mut [Step], problems: &mut Vec<Di
     }
 }
 
+// Longer than 80 lines on purpose: one arm per kind of fenced block (`sh`, `expect`),
+// each checking its attributes in the order a reader meets them.
 fn add_block(
     path: &Path,
     text: &str,

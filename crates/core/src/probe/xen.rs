@@ -94,6 +94,8 @@ struct Disk {
 }
 
 /// Parses the Xen sections into VMs (running and configured) and volume groups.
+// Longer than 80 lines on purpose: one pass over the sections of `xl list`, the domain
+// configurations and `lvs`, which must be joined (a VM lives in both lists).
 pub fn parse(
     list: &str,
     list_long: &str,
