@@ -517,18 +517,7 @@ impl Engine {
                 timeout,
             });
         }
-        self.phase = Phase::Running {
-            pending: items,
-            failures: vec![],
-        };
-        if effects.is_empty() {
-            // each= over an empty selection: nothing to do.
-            return self.step_done(StepDone {
-                items: Some(0),
-                ..StepDone::default()
-            });
-        }
-        effects
+        self.await_commands(items, effects)
     }
 
     /// A command on a group: the same script on every member, each run
@@ -555,8 +544,14 @@ impl Engine {
                 timeout,
             });
         }
+        self.await_commands(members.into_iter().map(Some).collect(), effects)
+    }
+
+    /// Waits for the commands just sent (`effects`), one per pending item;
+    /// with none (an `each=` over an empty selection), the step is done.
+    fn await_commands(&mut self, pending: Vec<Option<String>>, effects: Vec<Effect>) -> Vec<Effect> {
         self.phase = Phase::Running {
-            pending: members.into_iter().map(Some).collect(),
+            pending,
             failures: vec![],
         };
         if effects.is_empty() {
