@@ -511,3 +511,44 @@ fn a_command_that_fails_on_the_host_fails_its_step() {
     assert!(timeline.contains("\"kind\":\"step.failed\""), "{timeline}");
     assert!(timeline.contains("\"outcome\":\"aborted\""), "{timeline}");
 }
+
+const CHECKLIST_PLAYBOOK: &str = r#"+++
+id = "by-hand"
+title = "Done by hand"
++++
+
+# Done by hand
+
+## Tell the owners
+
+- [ ] Mailed the VM owners
+- [ ] Posted in the fallback channel
+"#;
+
+#[test]
+fn vigie_run_asks_box_by_box_waits_when_told_and_records_each_tick() {
+    let home = tempfile::tempdir().unwrap();
+    let playbook = home.path().join("by-hand.md");
+    std::fs::write(&playbook, CHECKLIST_PLAYBOOK).unwrap();
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &["incident", "new", "rehearsal", "--severity", "minor"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Box 1 done; box 2 not yet, wait, then done: the step is done with its last box.
+    let (code, stdout, stderr) = common::lab::vigie(home.path(), &["run", playbook.to_str().unwrap()], "y\nn\nw\ny\n");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("[ ] Posted in the fallback channel"), "{stdout}");
+    assert!(stdout.contains("completed"), "{stdout}");
+    assert!(!stdout.contains("done? [y/N]\n  done?"), "no third question: {stdout}");
+    let timeline = timeline_text(home.path());
+    assert_eq!(timeline.matches("\"checklist.ticked\"").count(), 2, "{timeline}");
+    assert!(!timeline.contains("\"automatic\""), "a responder ticked them");
+
+    // With --yes the boxes are ticked, and the timeline says nobody looked.
+    let (code, stdout, stderr) = common::lab::vigie(home.path(), &["run", playbook.to_str().unwrap(), "--yes"], "");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let timeline = timeline_text(home.path());
+    assert_eq!(timeline.matches("\"automatic\":true").count(), 2, "{timeline}");
+}

@@ -413,7 +413,11 @@ impl App {
             return None;
         }
         let (item, ticked) = self.run.as_mut()?.tick()?;
-        Some(Request::Answer(RunEvent::Tick { item, ticked }))
+        Some(Request::Answer(RunEvent::Tick {
+            item,
+            ticked,
+            automatic: false,
+        }))
     }
 
     fn ask_reason(&mut self, kind: PromptKind) -> Option<Request> {

@@ -271,6 +271,7 @@ mod tests {
         });
         view.apply(RunUpdate::Question(Question::Manual {
             step: 1,
+            boxes: 2,
             unticked: vec![],
         }));
         assert_eq!((view.current, view.viewed), (1, 1));

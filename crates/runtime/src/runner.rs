@@ -111,33 +111,53 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
                 })
             }
         }
-        // Each box of the checklist, one question at a time, then the step.
-        Question::Manual { step, unticked } => {
-            let stop = || RunEvent::Abort {
-                reason: "stopped at a manual step".into(),
-            };
-            match unticked.first() {
-                Some((item, text)) => {
-                    let text = vigie_core::sanitize::one_line(text);
-                    if assume_yes || ask(&format!("  [ ] {text} — done? [y/N] "))?.eq_ignore_ascii_case("y") {
-                        Ok(RunEvent::Tick {
+        // Each box of the checklist, one question at a time: the boxes are
+        // the step. A step without boxes is confirmed as a whole.
+        Question::Manual { step, boxes, unticked } => match unticked.first() {
+            Some((item, text)) => {
+                let text = vigie_core::sanitize::one_line(text);
+                if assume_yes {
+                    return Ok(RunEvent::Tick {
+                        item: *item,
+                        ticked: true,
+                        automatic: true,
+                    });
+                }
+                loop {
+                    if ask(&format!("  [ ] {text} — done? [y/N] "))?.eq_ignore_ascii_case("y") {
+                        return Ok(RunEvent::Tick {
                             item: *item,
                             ticked: true,
-                        })
-                    } else {
-                        Ok(stop())
+                            automatic: false,
+                        });
                     }
-                }
-                None => {
-                    println!("  step {} is done by hand (see the playbook)", step + 1);
-                    if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
-                        Ok(RunEvent::ManualDone)
-                    } else {
-                        Ok(stop())
+                    match ask("  not done: w)ait and ask again, s)kip the step, a)bort the run? ")?.as_str() {
+                        "s" => {
+                            return Ok(RunEvent::Skip {
+                                reason: ask("  why skip it? ")?,
+                            })
+                        }
+                        "a" => {
+                            return Ok(RunEvent::Abort {
+                                reason: ask("  why abort? ")?,
+                            })
+                        }
+                        _ => {}
                     }
                 }
             }
-        }
+            None if boxes > 0 => Ok(RunEvent::ManualDone),
+            None => {
+                println!("  step {} is done by hand (see the playbook)", step + 1);
+                if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
+                    Ok(RunEvent::ManualDone)
+                } else {
+                    Ok(RunEvent::Abort {
+                        reason: "stopped at a manual step".into(),
+                    })
+                }
+            }
+        },
         Question::Recovery { step, error } => {
             println!("  step {} failed: {}", step + 1, vigie_core::sanitize::one_line(&error));
             if assume_yes {

@@ -27,10 +27,12 @@ pub enum RunEvent {
     },
     /// The responder did a manual step (refused while a checklist box is unticked).
     ManualDone,
-    /// The responder ticked (or unticked) checklist box `item` of the manual step.
+    /// The responder ticked (or unticked) checklist box `item` of the manual
+    /// step; `automatic` when nobody looked (`vigie run --yes`).
     Tick {
         item: usize,
         ticked: bool,
+        automatic: bool,
     },
     /// One command of the current step ended (`item` is the VM for `each=`).
     CommandFinished {
@@ -83,6 +85,8 @@ pub enum Question {
     /// (`ManualDone`). `unticked` lists the boxes still open, with their text.
     Manual {
         step: usize,
+        /// How many boxes the step has.
+        boxes: usize,
         unticked: Vec<(usize, String)>,
     },
     /// The step failed: retry, skip (with a reason) or abort.
@@ -259,7 +263,14 @@ impl Engine {
                 self.phase = Phase::Manual;
                 vec![self.ask_manual()]
             }
-            (Phase::Manual, RunEvent::Tick { item, ticked }) if item < self.ticked.len() => {
+            (
+                Phase::Manual,
+                RunEvent::Tick {
+                    item,
+                    ticked,
+                    automatic,
+                },
+            ) if item < self.ticked.len() => {
                 self.phase = Phase::Manual;
                 self.ticked[item] = ticked;
                 let text = self.playbook.steps[self.step].checklist[item].clone();
@@ -268,6 +279,7 @@ impl Engine {
                     step: self.step_id(),
                     item: text,
                     ticked,
+                    automatic,
                 }));
                 vec![Effect::Record(tick), self.ask_manual()]
             }
@@ -648,6 +660,7 @@ impl Engine {
     fn ask_manual(&self) -> Effect {
         Effect::Ask(Question::Manual {
             step: self.step,
+            boxes: self.ticked.len(),
             unticked: self.unticked(),
         })
     }
@@ -978,7 +991,11 @@ mod tests {
         // The checklist is the step: done is refused until every box is ticked,
         // whichever front-end answers.
         assert_eq!(kinds_of(&e.handle(RunEvent::ManualDone)), ["manual"], "two boxes open");
-        let effects = e.handle(RunEvent::Tick { item: 1, ticked: true });
+        let effects = e.handle(RunEvent::Tick {
+            item: 1,
+            ticked: true,
+            automatic: false,
+        });
         assert_eq!(kinds_of(&effects), ["checklist.ticked", "manual"]);
         let Effect::Record(tick) = &effects[0] else { panic!() };
         let Payload::ChecklistTicked(tick) = tick.payload() else {
@@ -993,7 +1010,11 @@ mod tests {
             &[(0, "Check the weather-station pages show fresh data".to_string())]
         );
         assert_eq!(kinds_of(&e.handle(RunEvent::ManualDone)), ["manual"], "one box open");
-        e.handle(RunEvent::Tick { item: 0, ticked: true });
+        e.handle(RunEvent::Tick {
+            item: 0,
+            ticked: true,
+            automatic: true,
+        });
         let effects = e.handle(RunEvent::ManualDone);
         assert_eq!(
             kinds_of(&effects),

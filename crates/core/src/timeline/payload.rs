@@ -267,6 +267,9 @@ pub struct ChecklistTicked {
     pub item: String,
     #[serde(default)]
     pub ticked: bool,
+    /// Ticked by `vigie run --yes`, not by a responder who looked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 /// `command.sent`.
@@ -562,6 +565,10 @@ mod tests {
             (
                 kinds::CHECKLIST_TICKED,
                 json!({"run": "R", "step": "two", "item": "the host answers", "ticked": true}),
+            ),
+            (
+                kinds::CHECKLIST_TICKED,
+                json!({"run": "R", "step": "two", "item": "x", "ticked": true, "automatic": true}),
             ),
             (
                 kinds::COMMAND_SENT,

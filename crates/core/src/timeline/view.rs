@@ -157,13 +157,18 @@ pub fn describe(event: &Event) -> String {
             p.exit.map(|e| e.to_string()).unwrap_or_else(|| "?".into()),
             p.ms.map(|ms| ms.to_string()).unwrap_or_else(|| "?".into())
         ),
+        Payload::ChecklistTicked(p) => format!(
+            "{} \"{}\" (step {}){}",
+            if p.ticked { "ticked" } else { "unticked" },
+            p.item,
+            p.step,
+            if p.automatic { ", by --yes" } else { "" }
+        ),
         // Kinds without a description of their own say their kind, and
         // their `text` (or `message`) when they have one.
-        Payload::ChecklistTicked(_)
-        | Payload::AlertRaised(_)
-        | Payload::AlertCleared(_)
-        | Payload::HostUnreachable(_)
-        | Payload::Unknown { .. } => kind_and_text(event),
+        Payload::AlertRaised(_) | Payload::AlertCleared(_) | Payload::HostUnreachable(_) | Payload::Unknown { .. } => {
+            kind_and_text(event)
+        }
     };
     one_line(&described)
 }
