@@ -385,10 +385,6 @@ impl App {
             return None;
         };
         match question {
-            Question::Confirm { step, expected } => {
-                let question = Question::Confirm { step, expected };
-                self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Answer(question))));
-            }
             Question::Manual { .. } => {
                 let unticked = self.run.as_ref().map(|r| r.unticked()).unwrap_or(0);
                 if unticked > 0 {
@@ -399,8 +395,7 @@ impl App {
                 }
                 return Some(Request::Answer(RunEvent::ManualDone));
             }
-            Question::Recovery { step, error } => {
-                let question = Question::Recovery { step, error };
+            Question::Confirm { .. } | Question::Recovery { .. } => {
                 self.overlay = Some(Overlay::Popup(Popup::new(PopupKind::Answer(question))));
             }
         }

@@ -63,3 +63,17 @@ pub enum TransportError {
     #[error("{0}")]
     Other(String),
 }
+
+impl TransportError {
+    /// The host's key was refused (unknown, changed, revoked, or its
+    /// certificate invalid): nothing a retry fixes until known_hosts changes.
+    pub fn is_host_key_refusal(&self) -> bool {
+        matches!(
+            self,
+            TransportError::HostKeyUnknown { .. }
+                | TransportError::HostKeyMismatch { .. }
+                | TransportError::HostKeyRevoked { .. }
+                | TransportError::HostCertificateInvalid { .. }
+        )
+    }
+}

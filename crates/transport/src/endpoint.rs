@@ -334,6 +334,7 @@ fn from_openssh(
         Some(command) if command != "none" && proxy_jump.is_none() => Via::Command(openssh::expand(command, &tokens)?),
         _ => Via::Direct,
     };
+    let host_key_algorithms = algorithms(resolved);
     let endpoint = Endpoint {
         identity_files: expand_all(resolved.all("identityfile"))?,
         identities_only: resolved.flag("identitiesonly"),
@@ -342,8 +343,8 @@ fn from_openssh(
         user_known_hosts: expand_all(&resolved.path_list("userknownhostsfile"))?,
         global_known_hosts: expand_all(&resolved.path_list("globalknownhostsfile"))?,
         host_key_alias: tokens.host_key_alias.clone(),
-        host_key_algorithms: algorithms(resolved),
-        order_host_key_algorithms: is_default_or_adjusted(&algorithms(resolved), &algorithms(defaults)),
+        order_host_key_algorithms: is_default_or_adjusted(&host_key_algorithms, &algorithms(defaults)),
+        host_key_algorithms,
         connect_timeout: resolved.seconds("connecttimeout"),
         server_alive_interval: resolved.seconds("serveraliveinterval"),
         ..Endpoint::direct(query.label, &host, port, &user)

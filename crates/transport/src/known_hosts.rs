@@ -20,7 +20,7 @@ use super::host_pattern::known_hosts_field_matches;
 use super::TransportError;
 use base64::Engine;
 use sha2::Digest;
-use ssh2::{HashType, Session};
+use ssh2::Session;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -154,10 +154,7 @@ impl ServerKey {
             // keep it whole, so that only an exact line can trust it.
             None => Some(ServerKey {
                 blob: blob.to_vec(),
-                fingerprint: format!(
-                    "SHA256:{}",
-                    base64::engine::general_purpose::STANDARD_NO_PAD.encode(session.host_key_hash(HashType::Sha256)?)
-                ),
+                fingerprint: fingerprint(blob),
                 key_type: key_type_of(blob).unwrap_or_else(|| "unknown".into()),
                 certificate: None,
             }),

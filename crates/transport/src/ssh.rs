@@ -262,9 +262,9 @@ impl SessionThread {
 
     fn run_once(&mut self, request: &CommandRequest) -> Result<CommandOutput, CommandError> {
         self.ensure_connected().map_err(CommandError::Failed)?;
-        let endpoint = self.endpoint().map_err(CommandError::Failed)?;
-        if let Some(connection) = &mut self.connection {
-            if let Err(refused) = connection.still_trusted(&endpoint, &self.options) {
+        // Connected, so the endpoint is resolved.
+        if let (Some(connection), Target::Resolved(endpoint)) = (&mut self.connection, &self.target) {
+            if let Err(refused) = connection.still_trusted(endpoint, &self.options) {
                 self.connection = None;
                 return Err(CommandError::Failed(refused));
             }
@@ -308,14 +308,10 @@ impl SessionThread {
                 Ok(())
             }
             Err(error) => {
-                self.refused_against = match (&error, &self.target) {
-                    (
-                        TransportError::HostKeyUnknown { .. }
-                        | TransportError::HostKeyMismatch { .. }
-                        | TransportError::HostKeyRevoked { .. }
-                        | TransportError::HostCertificateInvalid { .. },
-                        Target::Resolved(endpoint),
-                    ) => Some(FilesStamp::of(&self.options.known_hosts_for(endpoint))),
+                self.refused_against = match &self.target {
+                    Target::Resolved(endpoint) if error.is_host_key_refusal() => {
+                        Some(FilesStamp::of(&self.options.known_hosts_for(endpoint)))
+                    }
                     _ => None,
                 };
                 self.failures = self.failures.saturating_add(1);
@@ -825,11 +821,9 @@ impl JumpBridge {
 
 fn jump_error(jump: &str, error: TransportError) -> TransportError {
     match error {
-        TransportError::HostKeyMismatch { .. }
-        | TransportError::HostKeyUnknown { .. }
-        | TransportError::HostKeyRevoked { .. }
-        | TransportError::HostCertificateInvalid { .. }
-        | TransportError::Config(_) => error,
+        // The hop's own refusal, as it is: `vigie trust HOP` mends it.
+        _ if error.is_host_key_refusal() => error,
+        TransportError::Config(_) => error,
         // Refused by the jump host's sshd is still "refused": say which host.
         TransportError::Auth(why) => TransportError::Auth(format!("on jump host {jump}, {why}")),
         // Already says which jump host (an earlier hop): do not wrap it twice.
