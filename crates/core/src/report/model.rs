@@ -3,7 +3,7 @@
 
 use crate::incident::Status;
 use crate::incident::Summary;
-use crate::timeline::view::{amended, describe, Mark, ViewEvent};
+use crate::timeline::view::{amended, describe_read, Mark, ViewEvent};
 use crate::timeline::{Event, Payload};
 use chrono::{DateTime, Utc};
 
@@ -147,7 +147,7 @@ impl Report {
         let of_kind = |wanted: fn(&Payload) -> bool| {
             read.iter()
                 .filter(|(_, payload)| wanted(payload))
-                .map(|(v, _)| row(v))
+                .map(|(v, payload)| row(v, payload))
                 .collect::<Vec<_>>()
         };
         Report {
@@ -157,7 +157,7 @@ impl Report {
             summary,
             key_times,
             key_time_problems,
-            rows: view.iter().map(row).collect(),
+            rows: read.iter().map(|(v, payload)| row(v, payload)).collect(),
             commands: commands(&read),
             deviations: deviations(&read),
             alerts: of_kind(|p| matches!(p, Payload::AlertRaised(_))),
@@ -217,12 +217,12 @@ pub fn fold_output(output: &str) -> String {
 /// Events of the amended view with their payloads.
 type Read<'a> = [(&'a ViewEvent, Payload)];
 
-fn row(v: &ViewEvent) -> Row {
+fn row(v: &ViewEvent, payload: &Payload) -> Row {
     Row {
         at: v.event.at,
         actor: v.event.actor.clone(),
         host: v.event.host.clone().unwrap_or_default(),
-        text: describe(&v.event),
+        text: describe_read(&v.event, payload),
         amended: !v.amended_by.is_empty(),
     }
 }

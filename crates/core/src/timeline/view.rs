@@ -119,8 +119,13 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
 /// One line describing an event for humans (the cockpit's timeline pane,
 /// `vigie timeline show`). Untrusted text is made single-line and inert.
 pub fn describe(event: &Event) -> String {
+    describe_read(event, &event.payload())
+}
+
+/// [`describe`], for an event whose payload is already read.
+pub fn describe_read(event: &Event, payload: &Payload) -> String {
     use crate::sanitize::one_line;
-    let described = match event.payload() {
+    let described = match payload {
         Payload::IncidentDeclared(p) => format!("declared incident \"{}\" ({})", p.title, p.severity.as_str()),
         Payload::SeverityChanged(p) => format!("severity {} → {}", p.from.as_str(), p.to.as_str()),
         Payload::StatusChanged(p) => format!("status {} → {}", p.from.as_str(), p.to.as_str()),
@@ -137,7 +142,7 @@ pub fn describe(event: &Event) -> String {
             }
             line
         }
-        Payload::Amendment(p) => describe_amendment(event, &p),
+        Payload::Amendment(p) => describe_amendment(event, p),
         Payload::PlaybookStarted(p) => format!("started playbook {}", p.playbook),
         Payload::PlaybookResumed(p) => format!("resumed playbook {}", p.playbook),
         Payload::PlaybookFinished(p) => format!("playbook {} {}", p.playbook, p.outcome),
