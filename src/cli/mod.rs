@@ -5,6 +5,7 @@ mod passphrase;
 mod run;
 mod status;
 mod trust;
+mod watch;
 
 use crate::config::{self, Config, ConfigSource, Diagnostic};
 use clap::{Parser, Subcommand};
@@ -102,6 +103,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Headless: poll, keep the fleet journal, record fleet events into open
+    /// incidents (run it on the bastion as a service; stops cleanly on SIGTERM)
+    Watch,
     /// Show or verify the current incident's timeline
     #[command(subcommand)]
     Timeline(TimelineCommand),
@@ -259,6 +263,7 @@ fn dispatch(cli: Cli) -> i32 {
             report(&config, incident, &format, output.as_deref(), &files)
         }
         Command::Trust { host, yes } => trust::run(&config, &host, yes),
+        Command::Watch => watch::run(&config),
         Command::Incident(command) => incident_command(&config, incident, command),
         Command::Note {
             kind,

@@ -85,7 +85,7 @@ pub fn run(config: &Config, json: bool) -> i32 {
             return 2;
         }
     };
-    let host_alerts: Vec<Vec<Alert>> = hosts.iter().map(alerts::for_host).collect();
+    let host_alerts: Vec<Vec<Alert>> = alerts::for_fleet(&hosts);
     let worst = host_alerts.iter().flatten().map(|a| a.severity).max();
 
     if json {

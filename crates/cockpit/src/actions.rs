@@ -109,6 +109,18 @@ impl App {
                 self.kind_filter = self.kind_filter.next();
                 self.timeline_cursor = None;
             }
+            Action::ToggleFleetEvents => {
+                self.hide_fleet_events = !self.hide_fleet_events;
+                self.timeline_cursor = None;
+                self.flash = Some(
+                    if self.hide_fleet_events {
+                        "alerts hidden from the timeline pane (F shows them)"
+                    } else {
+                        "alerts shown in the timeline pane"
+                    }
+                    .into(),
+                );
+            }
             Action::FilterHost => {
                 self.host_filter = match self.host_filter {
                     Some(_) => None,
@@ -268,7 +280,7 @@ impl App {
         let Some(index) = self.selected_index() else {
             return;
         };
-        let Some(alert) = self.alerts[index].iter().find(|a| a.playbook.is_some()).cloned() else {
+        let Some(alert) = self.fleet.alerts[index].iter().find(|a| a.playbook.is_some()).cloned() else {
             self.flash = Some("no alert on this host suggests a playbook".into());
             return;
         };
@@ -723,7 +735,8 @@ impl App {
         let values = validate_inputs(&form.playbook, &form.values(), &self.host_names())?;
         let problems = check_vm_inputs(&form.playbook, &values, |host| {
             let index = self
-                .hosts
+                .fleet
+            .hosts
                 .iter()
                 .position(|h| h.name == host)
                 .ok_or_else(|| format!("no host {host:?} in the inventory"))?;

@@ -9,7 +9,7 @@ use super::palette::Palette;
 use super::run_view::RunView;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use vigie_core::alerts::Alert;
+use vigie_core::fleet::{FleetStatus, Observation};
 use vigie_core::config::{Config, ConfigSource};
 use vigie_core::incident::IncidentState;
 use vigie_core::playbook::engine::RunEvent;
@@ -292,9 +292,8 @@ pub enum Request {
 }
 
 pub struct App {
-    pub hosts: Vec<HostStatus>,
-    /// Alerts of each host, computed when its status changes (not per frame).
-    pub alerts: Vec<Vec<Alert>>,
+    /// Every host's status and alerts, and when each alert began.
+    pub fleet: FleetStatus,
     /// For each host, its VMs as (reporting host, index in its reading).
     vm_index: Vec<Vec<(usize, usize)>>,
     /// Index into [`App::visible_hosts`].
@@ -324,6 +323,8 @@ pub struct App {
     /// Position in the filtered timeline; `None` follows the newest event.
     pub timeline_cursor: Option<usize>,
     pub kind_filter: KindFilter,
+    /// Hide what the fleet recorded (alerts raised and cleared).
+    pub hide_fleet_events: bool,
     pub host_filter: Option<String>,
     /// Playbooks that can be opened (bundled and `playbooks_dir`).
     pub catalog: Vec<Playbook>,
@@ -337,11 +338,9 @@ pub struct App {
 
 impl App {
     pub fn new(config: &Config, now: DateTime<Utc>) -> Self {
-        let hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
         App {
-            alerts: hosts.iter().map(vigie_core::alerts::for_host).collect(),
-            vm_index: vec![Vec::new(); hosts.len()],
-            hosts,
+            vm_index: vec![Vec::new(); config.hosts.len()],
+            fleet: FleetStatus::new(config),
             selected: 0,
             faulty_only: false,
             filter: String::new(),
@@ -360,6 +359,7 @@ impl App {
             timeline: Vec::new(),
             timeline_cursor: None,
             kind_filter: KindFilter::All,
+            hide_fleet_events: false,
             host_filter: None,
             catalog: Vec::new(),
             run: None,
@@ -377,20 +377,21 @@ impl App {
     pub fn visible_hosts(&self) -> Vec<usize> {
         let filter = self.filter.to_lowercase();
         let mut visible: Vec<usize> = self
+            .fleet
             .hosts
             .iter()
             .enumerate()
             .filter(|(_, h)| filter.is_empty() || h.name.to_lowercase().contains(&filter))
-            .filter(|(i, h)| !self.faulty_only || !h.is_reachable() || !self.alerts[*i].is_empty())
+            .filter(|(i, h)| !self.faulty_only || !h.is_reachable() || !self.fleet.alerts[*i].is_empty())
             .map(|(i, _)| i)
             .collect();
         match self.sort {
             SortBy::Inventory => {}
-            SortBy::Name => visible.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
+            SortBy::Name => visible.sort_by(|a, b| self.fleet.hosts[*a].name.cmp(&self.fleet.hosts[*b].name)),
             SortBy::Health => visible.sort_by_key(|i| std::cmp::Reverse(self.badness(*i))),
             SortBy::Load => visible.sort_by(|a, b| {
                 let load = |i: usize| {
-                    self.hosts[i]
+                    self.fleet.hosts[i]
                         .health()
                         .and_then(|h| h.load)
                         .map(|l| l[0])
@@ -404,7 +405,7 @@ impl App {
 
     /// How bad a host looks, for the health sort.
     fn badness(&self, index: usize) -> u8 {
-        let host = &self.hosts[index];
+        let host = &self.fleet.hosts[index];
         if matches!(host.reachability, vigie_core::status::Reachability::Unreachable { .. }) {
             return 4;
         }
@@ -417,15 +418,19 @@ impl App {
     }
 
     pub fn worst_alert(&self, index: usize) -> Option<vigie_core::alerts::Severity> {
-        self.alerts.get(index)?.iter().map(|a| a.severity).max()
+        self.fleet.alerts.get(index)?.iter().map(|a| a.severity).max()
     }
 
-    pub fn apply_poll(&mut self, result: &PollResult) {
-        if let Some(host) = self.hosts.get_mut(result.host_index) {
-            host.apply(result);
-            self.alerts[result.host_index] = vigie_core::alerts::for_host(host);
-            self.rebuild_vm_index();
-        }
+    /// Folds a poll in; returns what the fleet journal must hear of it.
+    pub fn apply_poll(&mut self, result: &PollResult) -> Vec<Observation> {
+        let observations = self.fleet.apply_poll(result);
+        self.rebuild_vm_index();
+        observations
+    }
+
+    /// The journal's news: when a host's open alerts began.
+    pub fn adopt_alert_times(&mut self, host: &str, open: &[vigie_core::fleet::Occurrence]) {
+        self.fleet.adopt(host, open);
     }
 
     /// Folds new timeline events (from this or another responder) into the state.
@@ -469,6 +474,7 @@ impl App {
         self.timeline
             .iter()
             .filter(|e| self.kind_filter.accepts(&e.kind))
+            .filter(|e| !(self.hide_fleet_events && KindFilter::of(Kind::of(&e.kind)) == KindFilter::Alerts))
             .filter(|e| match &self.host_filter {
                 Some(host) => e.host.as_deref() == Some(host.as_str()),
                 None => true,
@@ -491,7 +497,7 @@ impl App {
             .get(index)
             .into_iter()
             .flatten()
-            .filter_map(|(reporter, vm)| self.hosts.get(*reporter)?.reading.as_ref()?.vms.get(*vm))
+            .filter_map(|(reporter, vm)| self.fleet.hosts.get(*reporter)?.reading.as_ref()?.vms.get(*vm))
             .collect()
     }
 
@@ -504,14 +510,15 @@ impl App {
     /// (`node` set, reporter reachable) wins over a host's own list.
     fn rebuild_vm_index(&mut self) {
         let position: std::collections::HashMap<&str, usize> = self
+            .fleet
             .hosts
             .iter()
             .enumerate()
             .map(|(i, h)| (h.name.as_str(), i))
             .collect();
-        let mut placed: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.hosts.len()];
-        let mut seen: Vec<std::collections::HashSet<&str>> = vec![Default::default(); self.hosts.len()];
-        for (reporter, host) in self.hosts.iter().enumerate().filter(|(_, h)| h.is_reachable()) {
+        let mut placed: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.fleet.hosts.len()];
+        let mut seen: Vec<std::collections::HashSet<&str>> = vec![Default::default(); self.fleet.hosts.len()];
+        for (reporter, host) in self.fleet.hosts.iter().enumerate().filter(|(_, h)| h.is_reachable()) {
             for (v, vm) in host.reading.iter().flat_map(|r| r.vms.iter().enumerate()) {
                 let Some(&owner) = vm.node.as_deref().and_then(|n| position.get(n)) else {
                     continue;
@@ -521,7 +528,7 @@ impl App {
                 }
             }
         }
-        for (index, host) in self.hosts.iter().enumerate() {
+        for (index, host) in self.fleet.hosts.iter().enumerate() {
             if placed[index].is_empty() {
                 placed[index] = host
                     .reading
@@ -540,19 +547,19 @@ impl App {
     }
 
     pub fn selected_host(&self) -> Option<&HostStatus> {
-        self.selected_index().and_then(|i| self.hosts.get(i))
+        self.selected_index().and_then(|i| self.fleet.hosts.get(i))
     }
 
     pub fn host_names(&self) -> Vec<String> {
-        self.hosts.iter().map(|h| h.name.clone()).collect()
+        self.fleet.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
     /// VM ids of `host` as the live status knows them, for pickers.
     pub fn vm_ids_of(&self, host: &str) -> Vec<String> {
-        self.hosts
+        self.fleet.hosts
             .iter()
             .find(|h| h.name == host)
-            .and_then(|h| self.hosts.iter().position(|x| x.name == h.name))
+            .and_then(|h| self.fleet.hosts.iter().position(|x| x.name == h.name))
             .map(|i| self.vms_of(i).iter().map(|vm| vm.id.clone()).collect())
             .unwrap_or_default()
     }

@@ -24,6 +24,7 @@ use vigie_core::config::Config;
 use vigie_core::playbook::engine::Engine;
 use vigie_core::timeline::{Event as TimelineEvent, Follower};
 use vigie_runtime::driver::{self, RunHandle, RunUpdate, Targets};
+use vigie_runtime::fleet::{self, FleetNews};
 use vigie_runtime::poller;
 use vigie_runtime::writer::TimelineWriter;
 
@@ -94,6 +95,12 @@ impl IncidentLink {
 async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -> Result<(), CockpitError> {
     let mut guard = terminal::TerminalGuard::enter(options.mouse).map_err(CockpitError::Terminal)?;
     let (mut polls, poll_tasks) = poller::start(&config);
+    // The fleet journal: outages and alerts, at the time they began, into
+    // every open incident.
+    let (fleet, mut fleet_news) = fleet::spawn_for(&config);
+    if let Some(dir) = &incident {
+        fleet.incident(dir.clone());
+    }
     let mut link = incident.map(|dir| IncidentLink::open(&config, dir, options.read_only));
     let (notice_sender, mut notices) = mpsc::unbounded_channel::<Notice>();
     let mut inputs = spawn_input_thread();
@@ -144,6 +151,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 match notice {
                     Notice::Flash(text) => app.flash = Some(text),
                     Notice::IncidentDeclared(dir) => {
+                        fleet.incident(dir.clone());
                         app.switch_incident();
                         app.flash = Some(format!("incident declared: {}", dir.display()));
                         link = Some(IncidentLink::open(&config, dir, options.read_only));
@@ -152,10 +160,20 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 dirty = true;
             }
             Some(result) = polls.recv() => {
-                app.apply_poll(&result);
+                let mut observations = app.apply_poll(&result);
                 // Fold every result already waiting into this one frame.
                 while let Ok(more) = polls.try_recv() {
-                    app.apply_poll(&more);
+                    observations.extend(app.apply_poll(&more));
+                }
+                fleet.observe(observations);
+                dirty = true;
+            }
+            Some(news) = fleet_news.recv() => {
+                match news {
+                    FleetNews::Open { host, open } => app.adopt_alert_times(&host, &open),
+                    FleetNews::Problem(problem) => app.flash = Some(problem),
+                    // The timeline follower shows what was recorded.
+                    FleetNews::Changed(_) | FleetNews::Recorded { .. } => {}
                 }
                 dirty = true;
             }

@@ -17,6 +17,14 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
     pub fn glyph(self) -> &'static str {
         match self {
             Severity::Info => "ℹ",
@@ -42,6 +50,11 @@ pub struct Alert {
     pub code: &'static str,
     /// What a tired human needs to read.
     pub message: String,
+    /// What on the host it is about (a mount, a VM, a connection, a user...),
+    /// empty for the host itself. With the host and the code it names one
+    /// alert across polls, so the fleet journal can tell how long it lasted.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
     /// The bundled playbook that addresses it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playbook: Option<&'static str>,
@@ -58,9 +71,15 @@ impl Alert {
             severity,
             code,
             message,
+            subject: String::new(),
             playbook: None,
             inputs: Vec::new(),
         }
+    }
+
+    fn about(mut self, subject: impl Into<String>) -> Alert {
+        self.subject = subject.into();
+        self
     }
 
     fn playbook(mut self, id: &'static str) -> Alert {
@@ -99,6 +118,90 @@ pub const REPLICATION_LAG_WARNING: u64 = 300;
 /// This many failed logins without a lock look like brute force.
 pub const LOGIN_FAILURES_INFO: u32 = 10;
 
+/// The codes of a host that cannot be polled: while one fires, the host's
+/// other alerts are neither raised nor cleared (nothing is known of them).
+pub const REACHABILITY_CODES: &[&str] = &[
+    "unreachable",
+    "host_key_mismatch",
+    "host_key_unknown",
+    "host_key_revoked",
+    "host_certificate_invalid",
+    "ssh_config",
+    "auth_failed",
+];
+
+/// A guest of an unreachable hypervisor that runs nowhere else.
+pub const VM_DOWN: &str = "vm_down";
+
+/// Every host's alerts, with the fleet's own: the guests of a dead
+/// hypervisor that no other host runs ([`guests_down`]).
+pub fn for_fleet(statuses: &[HostStatus]) -> Vec<Vec<Alert>> {
+    let mut alerts: Vec<Vec<Alert>> = statuses.iter().map(for_host).collect();
+    for (index, alert) in guests_down(statuses) {
+        alerts[index].push(alert);
+    }
+    alerts
+}
+
+/// The VMs that were running on a hypervisor when it stopped answering
+/// and that no reachable host runs now, as alerts of that hypervisor
+/// (`vm_down`, subject the VM's name). Only the fleet knows this: which
+/// services are down, and for how long, is the impact of the outage.
+/// Cheap when every hypervisor answers: nothing else is looked at.
+pub fn guests_down(statuses: &[HostStatus]) -> Vec<(usize, Alert)> {
+    let dead: Vec<(usize, &HostStatus, &Reading)> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind.is_hypervisor())
+        .filter(|(_, s)| {
+            matches!(
+                &s.reachability,
+                Reachability::Unreachable { kind, .. } if !kind.is_host_key_or_config()
+            )
+        })
+        .filter_map(|(i, s)| s.reading.as_ref().map(|r| (i, s, r)))
+        .collect();
+    if dead.is_empty() {
+        return Vec::new();
+    }
+    // Each running guest of a reachable host, with the node a cluster says it is on.
+    let mut running: std::collections::HashMap<&str, Vec<Option<&str>>> = std::collections::HashMap::new();
+    for reading in statuses.iter().filter(|s| s.is_reachable()).filter_map(|s| s.reading.as_ref()) {
+        for vm in reading.vms.iter().filter(|vm| vm.state == "running") {
+            running.entry(vm.name.as_str()).or_default().push(vm.node.as_deref());
+        }
+    }
+    let running_elsewhere = |name: &str, dead_host: &str| {
+        running
+            .get(name)
+            .is_some_and(|nodes| nodes.iter().any(|node| *node != Some(dead_host)))
+    };
+    let mut alerts = Vec::new();
+    for (index, host, reading) in dead {
+        let since = match &host.reachability {
+            Reachability::Unreachable { since, .. } => since.format("%H:%M:%S").to_string(),
+            _ => String::new(),
+        };
+        for vm in reading.vms.iter().filter(|vm| vm.state == "running") {
+            // A cluster-wide listing names the node each guest is on.
+            if vm.node.as_deref().is_some_and(|node| node != host.name) || running_elsewhere(&vm.name, &host.name) {
+                continue;
+            }
+            let name = crate::sanitize::one_line(&vm.name);
+            let alert = Alert::new(
+                Severity::Warning,
+                VM_DOWN,
+                format!("VM {name} is down: its hypervisor {} is unreachable since {since}", host.name),
+            )
+            .about(&vm.name)
+            .playbook("evacuate-hypervisor")
+            .with_host_input(&host.name);
+            alerts.push((index, alert));
+        }
+    }
+    alerts
+}
+
 pub fn for_host(status: &HostStatus) -> Vec<Alert> {
     if let Reachability::Unreachable { kind, reason, since } = &status.reachability {
         let (severity, code) = match kind {
@@ -136,6 +239,7 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                     "no_quorum",
                     format!("{name}: cluster {} has lost quorum", cluster.name),
                 )
+                .about(&cluster.name)
                 .playbook("evacuate-hypervisor"),
             );
         }
@@ -146,6 +250,7 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                     "node_offline",
                     format!("{name}: cluster node {} is offline", node.name),
                 )
+                .about(&node.name)
                 .playbook("evacuate-hypervisor")
                 .input("dead", &node.name),
             );
@@ -155,7 +260,8 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
     alerts.extend(reading.datastores.iter().flat_map(|ds| datastore_alerts(name, ds)));
     alerts.extend(reading.replication.iter().flat_map(|r| replication_alerts(name, r)));
     for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
-        alerts.push(Alert::new(
+        alerts.push(
+            Alert::new(
             Severity::Warning,
             "replication_job_failed",
             format!(
@@ -166,16 +272,24 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
                 job.fail_count,
                 job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
             ),
-        ));
+            )
+            .about(&job.id),
+        );
     }
     alerts.extend(reading.lockouts.iter().filter_map(|l| lockout_alert(name, l)));
     alerts.extend(reading.backups.iter().flat_map(|b| backup_alerts(name, b)));
     for error in &reading.driver_errors {
-        alerts.push(Alert::new(
-            Severity::Warning,
-            "probe_error",
-            format!("{name}: could not read {error}"),
-        ));
+        // The part before the first colon names the driver: a new wording
+        // of the same failure is the same alert.
+        let driver = error.split(':').next().unwrap_or(error);
+        alerts.push(
+            Alert::new(
+                Severity::Warning,
+                "probe_error",
+                format!("{name}: could not read {error}"),
+            )
+            .about(driver.trim()),
+        );
     }
     alerts.into_iter().map(|a| a.with_host_input(name)).collect()
 }
@@ -196,6 +310,7 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
                         human_bytes(fs.available_kib * 1024)
                     ),
                 )
+                .about(&fs.mount)
                 .playbook("datastore-full")
                 .input("path", &fs.mount),
             );
@@ -227,8 +342,18 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
 }
 
 fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
-    let mut alerts = Vec::new();
     let label = format!("{host}: VM {}", crate::sanitize::one_line(&vm.name));
+    let mut alerts: Vec<Alert> = vm_alert_list(&label, vm);
+    for alert in &mut alerts {
+        if alert.subject.is_empty() {
+            alert.subject = vm.name.clone();
+        }
+    }
+    alerts
+}
+
+fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
+    let mut alerts = Vec::new();
     match vm.state.as_str() {
         "paused" | "crashed" | "blocked" => {
             let why = vm.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
@@ -259,6 +384,7 @@ fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
                 "volume_missing",
                 format!("{label}: its volume {volume} is missing"),
             )
+            .about(format!("{}/{volume}", vm.name))
             .playbook("restore-lost-lvm-volume"),
         );
     }
@@ -274,6 +400,14 @@ fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
 
 /// Thin provisioning, in words: what was promised, on what, with what left.
 fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
+    let mut alerts = datastore_alert_list(host, ds);
+    for alert in &mut alerts {
+        alert.subject = ds.name.clone();
+    }
+    alerts
+}
+
+fn datastore_alert_list(host: &str, ds: &Datastore) -> Vec<Alert> {
     let mut alerts = Vec::new();
     let name = crate::sanitize::one_line(&ds.name);
     if ds.capacity_bytes == 0 {
@@ -361,6 +495,7 @@ fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
             "replication_stopped",
             format!("{host}: replication {connection} stopped: {why}{position}"),
         )
+        .about(&r.connection)
         .playbook("repair-replication")
         .input("connection", &r.connection)];
     }
@@ -369,7 +504,8 @@ fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
             Severity::Warning,
             "replication_lag",
             format!("{host}: replication {connection} is {lag} s behind"),
-        )],
+        )
+        .about(&r.connection)],
         _ => vec![],
     }
 }
@@ -395,6 +531,7 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
                     l.user, l.failures, l.tool
                 ),
             )
+            .about(&l.user)
             .playbook("reset-login-lockout")
             .input("user", &l.user),
         );
@@ -405,10 +542,19 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
             "login_failures",
             format!("{host}: {} failed logins for {}{sources}", l.failures, l.user),
         )
+        .about(&l.user)
     })
 }
 
 fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
+    let mut alerts = backup_alert_list(host, b);
+    for alert in &mut alerts {
+        alert.subject = format!("{} {}", b.tool, b.repo);
+    }
+    alerts
+}
+
+fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
     let repo = format!("{} {}", b.tool, crate::sanitize::one_line(&b.repo));
     let mut alerts = Vec::new();
     if let Some(error) = &b.error {

@@ -184,12 +184,16 @@ pub fn declare(
                 incidents_dir.display()
             ))
         })?;
-    let mut timeline = Timeline::open(&dir, options)?;
+    let mut timeline = Timeline::open(&dir, options.clone())?;
     let event = timeline.append(NewEvent::from(Payload::IncidentDeclared(IncidentDeclared {
         title: title.trim().to_string(),
         severity,
         status: Status::Investigating,
     })))?;
+    drop(timeline);
+    // The alerts already firing, at the times they began: the incident
+    // starts where the outage started, not when someone noticed.
+    crate::fleet::record_firing(incidents_dir, &dir, options);
     Ok((dir, event))
 }
 

@@ -55,6 +55,7 @@ pub enum Action {
     Amend,
     FilterKind,
     FilterHost,
+    ToggleFleetEvents,
     Answer,
     Tick,
     Skip,
@@ -392,6 +393,15 @@ pub const BINDINGS: &[Binding] = &[
         Timeline,
         "filter by host",
         false,
+        false,
+    ),
+    binding(
+        "toggle_fleet_events",
+        &[Key::char('F')],
+        Action::ToggleFleetEvents,
+        Timeline,
+        "hide/show alerts",
+        true,
         false,
     ),
     binding(

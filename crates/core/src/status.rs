@@ -25,6 +25,19 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// A refusal of vigie's own making (host key, certificate, ssh config):
+    /// the host itself may well be up.
+    pub fn is_host_key_or_config(self) -> bool {
+        matches!(
+            self,
+            FailureKind::HostKeyUnknown
+                | FailureKind::HostKeyMismatch
+                | FailureKind::HostKeyRevoked
+                | FailureKind::HostCertificateInvalid
+                | FailureKind::Config
+        )
+    }
+
     pub fn of(error: &TransportError) -> FailureKind {
         match error {
             TransportError::Refused => FailureKind::Refused,

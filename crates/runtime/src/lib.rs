@@ -4,6 +4,7 @@
 //! timeline from async code (`writer`).
 
 pub mod driver;
+pub mod fleet;
 pub mod poller;
 pub mod runner;
 pub mod writer;

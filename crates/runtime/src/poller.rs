@@ -72,12 +72,11 @@ async fn poll_forever(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // The time a poll began: a host that did not answer was already
+        // down then, however long the connect timeout took to say so.
+        let at = Utc::now();
         let outcome = poll_target(&target, timeout).await;
-        let result = PollResult {
-            host_index,
-            at: Utc::now(),
-            outcome,
-        };
+        let result = PollResult { host_index, at, outcome };
         if results.send(result).await.is_err() {
             return;
         }
@@ -90,12 +89,9 @@ pub async fn poll_all_once(config: &Config) -> Vec<PollResult> {
     let mut tasks = tokio::task::JoinSet::new();
     for (host_index, target) in targets(config).into_iter().enumerate() {
         tasks.spawn(async move {
+            let at = Utc::now();
             let outcome = poll_target(&target, timeout).await;
-            PollResult {
-                host_index,
-                at: Utc::now(),
-                outcome,
-            }
+            PollResult { host_index, at, outcome }
         });
     }
     let mut results: Vec<PollResult> = tasks.join_all().await;

@@ -23,7 +23,7 @@ const DETAIL_SPARK: usize = 30;
 
 /// State glyph and colour; the glyph alone must carry the meaning.
 fn reachability_glyph(app: &App, index: usize) -> (&'static str, Color) {
-    match app.hosts[index].reachability {
+    match app.fleet.hosts[index].reachability {
         Reachability::Unknown => ("?", Color::DarkGray),
         Reachability::Reachable => match app.worst_alert(index) {
             Some(Severity::Critical) => ("✖", Color::Red),
@@ -94,7 +94,7 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn host_row(app: &App, index: usize) -> ListItem<'static> {
-    let host = &app.hosts[index];
+    let host = &app.fleet.hosts[index];
     let (glyph, colour) = reachability_glyph(app, index);
     let summary = match (&host.reachability, host.health()) {
         (Reachability::Unreachable { .. }, _) => match host.stale_for(app.now) {
@@ -115,7 +115,7 @@ fn host_row(app: &App, index: usize) -> ListItem<'static> {
         .rev()
         .map(|s| s.load1)
         .collect();
-    let badge = match app.alerts[index].len() {
+    let badge = match app.fleet.alerts[index].len() {
         0 => String::new(),
         n => format!(" {}{n}", app.worst_alert(index).map(|s| s.glyph()).unwrap_or("")),
     };
@@ -139,7 +139,7 @@ fn vm_row(app: &App, index: usize, vm: usize) -> ListItem<'static> {
         return ListItem::new("");
     };
     let (glyph, colour) = match vm.state.as_str() {
-        _ if !app.hosts[index].is_reachable() => ("?", Color::DarkGray),
+        _ if !app.fleet.hosts[index].is_reachable() => ("?", Color::DarkGray),
         "running" => ("●", Color::Green),
         "stopped" | "shutoff" => ("○", Color::DarkGray),
         "paused" | "crashed" => ("✖", Color::Red),
@@ -163,7 +163,7 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
-    let host = &app.hosts[index];
+    let host = &app.fleet.hosts[index];
     let block = pane(format!(" {} ", one_line(&host.name)), false);
     // Room for the label, the percentage and "368 MiB of 24 GiB" after the bar.
     let bar_width = (area.width as usize).saturating_sub(44).clamp(6, 30);
@@ -173,7 +173,7 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         host.kind.as_str(),
         one_line(&host.address)
     )));
-    let host_alerts = &app.alerts[index];
+    let host_alerts = &app.fleet.alerts[index];
     if !host_alerts.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("ALERTS", Style::new().add_modifier(Modifier::BOLD)));
@@ -186,6 +186,15 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
                 ),
                 Span::raw(one_line(&alert.message)),
             ];
+            // An unreachable host's message says since when already.
+            let says_since = vigie_core::alerts::REACHABILITY_CODES.contains(&alert.code)
+                || alert.code == vigie_core::alerts::VM_DOWN;
+            if let Some(since) = app.fleet.since(index, alert).filter(|_| !says_since) {
+                spans.push(Span::styled(
+                    format!(" · since {}", since.format("%H:%M:%S")),
+                    Style::new().fg(Color::DarkGray),
+                ));
+            }
             if let Some(playbook) = alert.playbook {
                 let key = if suggested || app.read_only { "" } else { " (r runs it)" };
                 suggested = true;

@@ -130,7 +130,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         .map(|r| format!(" ─ ▶ {}", r.summary()))
         .unwrap_or_default();
     // The run comes before the host count: on a narrow screen it matters more.
-    let hosts = match app.hosts.len() {
+    let hosts = match app.fleet.hosts.len() {
         1 => "1 host".to_string(),
         n => format!("{n} hosts"),
     };

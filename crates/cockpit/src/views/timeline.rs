@@ -65,6 +65,9 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(host) = &app.host_filter {
         title.push_str(&format!("· host {} ", one_line(host)));
     }
+    if app.hide_fleet_events {
+        title.push_str("· alerts hidden ");
+    }
     if app.timeline_cursor.is_none() && app.focus == Focus::Timeline {
         title.push_str("· following ");
     }

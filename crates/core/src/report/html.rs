@@ -43,6 +43,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     head_and_facts(&mut out, report);
     narrative(&mut out, "Summary", &report.narrative.summary, "summary");
     narrative(&mut out, "Impact", &report.narrative.impact, "impact");
+    fleet_impact(&mut out, report);
     key_times(&mut out, report, local);
     chart_and_timeline(&mut out, report, local);
     commands(&mut out, report);
@@ -73,7 +74,7 @@ fn head_and_facts(out: &mut String, report: &Report) {
         ("Incident", format!("<code>{}</code>", cell(&s.id))),
         ("Severity", s.severity.as_str().to_string()),
         ("Status", s.status.as_str().to_string()),
-        ("Started", time(&s.started)),
+        ("Declared", time(&s.started)),
     ];
     if let Some(resolved) = &s.resolved {
         meta.push(("Resolved", time(resolved)));
@@ -275,6 +276,35 @@ fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
     }
 }
 
+/// What the fleet saw down: hosts, and the VMs of a dead hypervisor.
+fn fleet_impact(out: &mut String, report: &Report) {
+    let hosts: Vec<_> = report.hosts_down().collect();
+    let vms: Vec<_> = report.vms_down().collect();
+    if hosts.is_empty() && vms.is_empty() {
+        return;
+    }
+    out.push_str("<p>Down, as vigie saw it:</p>\n<ul>\n");
+    for outage in hosts {
+        let _ = writeln!(
+            out,
+            "<li>host {} ({}): {}</li>",
+            cell(&outage.host),
+            cell(&outage.code),
+            cell(&outage.span())
+        );
+    }
+    for outage in vms {
+        let _ = writeln!(
+            out,
+            "<li>VM {} (on {}): {}</li>",
+            cell(&outage.subject),
+            cell(&outage.host),
+            cell(&outage.span())
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
 fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("<h2>Key times</h2>\n<table>\n<tr><th></th><th>UTC</th><th>local</th><th>since start</th></tr>\n");
     for key in &report.key_times {
@@ -299,8 +329,14 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
         }
     }
     out.push_str("</table>\n<ul>\n");
-    for (label, value) in report.durations() {
-        let _ = writeln!(out, "<li>{label}: {value}</li>");
+    for duration in report.durations() {
+        let _ = writeln!(
+            out,
+            "<li>{}: {} (from {})</li>",
+            duration.label,
+            duration.human(),
+            duration.from
+        );
     }
     for problem in &report.key_time_problems {
         let _ = writeln!(out, "<li class=\"warn\">⚠ {}</li>", cell(problem));
@@ -419,18 +455,35 @@ fn status_lane(svg: &mut String, report: &Report, scale: &Scale) {
     }
 }
 
-/// Alerts as red marks.
+/// Each alert as a bar from its raise to its clear (to the chart's end
+/// when not seen cleared), with a mark where it began; critical ones red,
+/// others orange, the severity in the tooltip too.
 fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
     let y = scale.lane_y(1);
-    for alert in &report.alerts {
-        let ax = scale.x(alert.at);
+    for outage in &report.outages {
+        let x0 = scale.x(outage.raised);
+        let x1 = scale.x(outage.cleared.unwrap_or(scale.end)).max(x0 + 2.0);
+        let colour = if outage.severity == "critical" { "#c0392b" } else { "#e67e22" };
+        let subject = if outage.subject.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", cell(&outage.subject))
+        };
         let _ = writeln!(
             svg,
-            "<path d=\"M{ax:.1} {:.1} l5 {:.1} l-10 0 z\" fill=\"#c0392b\"><title>{} {}</title></path>",
+            "<g><title>{} {}{subject} {}: {} — {}</title>\
+             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" fill-opacity=\"0.35\"/>\
+             <path d=\"M{x0:.1} {:.1} l5 {:.1} l-10 0 z\" fill=\"{colour}\"/></g>",
+            cell(&outage.host),
+            cell(&outage.code),
+            cell(&outage.severity),
+            cell(&outage.message),
+            cell(&outage.span()),
+            y + 8.0,
+            x1 - x0,
+            LANE_HEIGHT - 16.0,
             y + 3.0,
             LANE_HEIGHT - 6.0,
-            alert.at.format("%H:%M:%S"),
-            cell(&alert.text)
         );
     }
 }

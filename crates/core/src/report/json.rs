@@ -13,6 +13,19 @@ fn time(at: &DateTime<Utc>) -> Value {
     json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+fn outage(o: &super::model::Outage) -> Value {
+    json!({
+        "host": o.host,
+        "code": o.code,
+        "subject": o.subject,
+        "severity": o.severity,
+        "message": o.message,
+        "raised": time(&o.raised),
+        "cleared": o.cleared.as_ref().map(time),
+        "seconds": o.lasted().map(|d| d.num_seconds()),
+    })
+}
+
 pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let rows = |rows: &[super::model::Row]| -> Vec<Value> {
@@ -47,6 +60,16 @@ pub fn render(report: &Report) -> String {
             "since_start_s": report.since_start(k.name).map(|d| d.num_seconds()),
         })).collect::<Vec<_>>(),
         "key_time_problems": report.key_time_problems,
+        "durations": report.durations().iter().map(|d| json!({
+            "name": d.name,
+            "from": d.from,
+            "seconds": d.value.map(|v| v.num_seconds()),
+        })).collect::<Vec<_>>(),
+        "outages": report.outages.iter().map(outage).collect::<Vec<_>>(),
+        "impact": {
+            "hosts_down": report.hosts_down().map(outage).collect::<Vec<_>>(),
+            "vms_down": report.vms_down().map(outage).collect::<Vec<_>>(),
+        },
         "timeline": rows(&report.rows),
         "commands": report.commands.iter().map(|c| json!({
             "at": time(&c.at),

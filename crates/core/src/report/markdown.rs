@@ -71,6 +71,7 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
     header(&mut out, report);
     narrative(&mut out, "Summary", &report.narrative.summary, "summary");
     narrative(&mut out, "Impact", &report.narrative.impact, "impact");
+    fleet_impact(&mut out, report);
     key_times(&mut out, report, local);
     timeline(&mut out, report, local);
     commands(&mut out, report);
@@ -96,7 +97,7 @@ fn header(out: &mut String, report: &Report) {
         s.status.as_str()
     ));
     out.push_str(&format!(
-        "| Started | {} UTC |\n",
+        "| Declared | {} UTC |\n",
         s.started.format("%Y-%m-%d %H:%M:%S")
     ));
     if let Some(resolved) = s.resolved {
@@ -116,6 +117,34 @@ fn header(out: &mut String, report: &Report) {
     ));
 }
 
+/// What the fleet saw down during the incident: hosts, and the VMs of a
+/// dead hypervisor, each with how long.
+fn fleet_impact(out: &mut String, report: &Report) {
+    let hosts: Vec<_> = report.hosts_down().collect();
+    let vms: Vec<_> = report.vms_down().collect();
+    if hosts.is_empty() && vms.is_empty() {
+        return;
+    }
+    out.push_str("Down, as vigie saw it:\n\n");
+    for outage in hosts {
+        out.push_str(&format!(
+            "- host {} ({}): {}\n",
+            escape(&outage.host),
+            escape(&outage.code),
+            outage.span()
+        ));
+    }
+    for outage in vms {
+        out.push_str(&format!(
+            "- VM {} (on {}): {}\n",
+            escape(&outage.subject),
+            escape(&outage.host),
+            outage.span()
+        ));
+    }
+    out.push('\n');
+}
+
 /// Key times in UTC and local time, the durations between them, and what is wrong with them.
 fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("## Key times\n\n| | UTC | local | since start |\n|---|---|---|---|\n");
@@ -132,8 +161,8 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
         }
     }
     out.push('\n');
-    for (label, value) in report.durations() {
-        out.push_str(&format!("- {label}: {value}\n"));
+    for duration in report.durations() {
+        out.push_str(&format!("- {}: {} (from {})\n", duration.label, duration.human(), duration.from));
     }
     for problem in &report.key_time_problems {
         out.push_str(&format!("- ⚠ {}\n", escape(problem)));

@@ -43,6 +43,39 @@ pub struct Row {
     pub amended: bool,
 }
 
+/// One alert from its raise to its clear, as the timeline recorded them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    pub host: String,
+    pub code: String,
+    /// What on the host (a VM's name for `vm_down`), empty for the host.
+    pub subject: String,
+    pub severity: String,
+    pub message: String,
+    pub raised: DateTime<Utc>,
+    /// `None`: not seen cleared in the timeline.
+    pub cleared: Option<DateTime<Utc>>,
+}
+
+impl Outage {
+    pub fn lasted(&self) -> Option<chrono::Duration> {
+        Some(self.cleared? - self.raised)
+    }
+
+    /// "19:30:12 → 21:02:40 (1h32m)", or "since 19:30:12, not seen back".
+    pub fn span(&self) -> String {
+        match self.cleared {
+            Some(cleared) => format!(
+                "{} → {} ({})",
+                self.raised.format("%H:%M:%S"),
+                cleared.format("%H:%M:%S"),
+                crate::format::human_age(cleared - self.raised)
+            ),
+            None => format!("since {}, not seen back", self.raised.format("%H:%M:%S")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub summary: Summary,
@@ -53,6 +86,9 @@ pub struct Report {
     pub commands: Vec<CommandRun>,
     pub deviations: Vec<Deviation>,
     pub alerts: Vec<Row>,
+    /// Every alert raised during the incident, with its clear: the
+    /// alerts lane of the chart, and the impact (hosts and VMs down).
+    pub outages: Vec<Outage>,
     pub decisions: Vec<Row>,
     pub notes: Vec<Row>,
     pub action_items: Vec<(String, Option<String>, Option<String>)>,
@@ -145,11 +181,19 @@ impl Report {
         let key_times = key_times(&read);
         let key_time_problems = key_time_problems(&key_times);
         let of_kind = |wanted: fn(&Payload) -> bool| {
-            read.iter()
+            let mut rows = read
+                .iter()
                 .filter(|(_, payload)| wanted(payload))
                 .map(|(v, payload)| row(v, payload))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            rows.sort_by_key(|r| r.at);
+            rows
         };
+        // In the order things happened: an outage recorded at the
+        // declaration still reads before it. (The sort is stable: events
+        // of the same moment keep the order they were recorded in.)
+        let mut rows: Vec<Row> = read.iter().map(|(v, payload)| row(v, payload)).collect();
+        rows.sort_by_key(|r| r.at);
         Report {
             roles: roles(&read),
             status_changes: status_changes(&read),
@@ -157,33 +201,48 @@ impl Report {
             summary,
             key_times,
             key_time_problems,
-            rows: read.iter().map(|(v, payload)| row(v, payload)).collect(),
+            rows,
+            outages: outages(&read),
             commands: commands(&read),
             deviations: deviations(&read),
-            alerts: of_kind(|p| matches!(p, Payload::AlertRaised(_))),
+            alerts: of_kind(|p| matches!(p, Payload::AlertRaised(_) | Payload::HostUnreachable(_))),
             decisions: of_kind(|p| matches!(p, Payload::Decision(_))),
             notes: of_kind(|p| matches!(p, Payload::Note(_))),
             action_items: action_items(&read),
         }
     }
 
-    /// "Time to detect / mitigate / resolve" and their values ("unknown"
-    /// when the key time is missing), for every format alike.
-    pub fn durations(&self) -> Vec<(&'static str, String)> {
+    /// Time to detect, acknowledge, mitigate and resolve: (label, JSON
+    /// name, duration). Detect, mitigate and resolve count from the start;
+    /// acknowledge from detection (how long the alert waited for a human).
+    /// `None` when a key time is missing.
+    pub fn durations(&self) -> Vec<Duration> {
+        let at = |name: &str| self.key_times.iter().find(|k| k.name == name).and_then(|k| k.at);
         [
-            ("Time to detect", "detected"),
-            ("Time to mitigate", "mitigated"),
-            ("Time to resolve", "resolved"),
+            ("Time to detect", "time_to_detect", "started", "detected"),
+            ("Time to acknowledge", "time_to_acknowledge", "detected", "acknowledged"),
+            ("Time to mitigate", "time_to_mitigate", "started", "mitigated"),
+            ("Time to resolve", "time_to_resolve", "started", "resolved"),
         ]
         .into_iter()
-        .map(|(label, name)| {
-            let value = self
-                .since_start(name)
-                .map(crate::format::human_age)
-                .unwrap_or_else(|| "unknown".into());
-            (label, value)
+        .map(|(label, name, from, to)| Duration {
+            label,
+            name,
+            from,
+            value: at(from).zip(at(to)).map(|(from, to)| to - from),
         })
         .collect()
+    }
+
+    /// Hosts that could not be reached, and VMs down with their hypervisor.
+    pub fn hosts_down(&self) -> impl Iterator<Item = &Outage> {
+        self.outages
+            .iter()
+            .filter(|o| crate::alerts::REACHABILITY_CODES.contains(&o.code.as_str()))
+    }
+
+    pub fn vms_down(&self) -> impl Iterator<Item = &Outage> {
+        self.outages.iter().filter(|o| o.code == crate::alerts::VM_DOWN)
     }
 
     /// A key time's offset from the start, for "time to …".
@@ -192,6 +251,71 @@ impl Report {
         let at = self.key_times.iter().find(|k| k.name == name)?.at?;
         Some(at - start)
     }
+}
+
+/// One of the durations of [`Report::durations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duration {
+    pub label: &'static str,
+    /// Its name in the JSON report.
+    pub name: &'static str,
+    /// The key time it counts from.
+    pub from: &'static str,
+    pub value: Option<chrono::Duration>,
+}
+
+impl Duration {
+    /// "4m12s", or "unknown" when a key time is missing.
+    pub fn human(&self) -> String {
+        self.value.map(crate::format::human_age).unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// Raises paired with their clears: by the journal's occurrence id, else
+/// (an older timeline, a script's event) by host, code and subject.
+fn outages(read: &Read) -> Vec<Outage> {
+    let mut outages: Vec<Outage> = Vec::new();
+    let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let key = |host: &str, fleet: &crate::timeline::payload::FleetEvent, code: &str| {
+        fleet
+            .occurrence
+            .clone()
+            .unwrap_or_else(|| format!("{host}\n{code}\n{}", fleet.subject.as_deref().unwrap_or("")))
+    };
+    for (v, payload) in read {
+        let host = v.event.host.clone().unwrap_or_default();
+        match payload {
+            Payload::AlertRaised(fleet) | Payload::HostUnreachable(fleet) => {
+                let code = fleet.code.clone().unwrap_or_else(|| match payload {
+                    Payload::HostUnreachable(_) => "unreachable".to_string(),
+                    _ => String::new(),
+                });
+                let key = key(&host, fleet, &code);
+                if open.contains_key(&key) {
+                    continue;
+                }
+                open.insert(key, outages.len());
+                outages.push(Outage {
+                    host,
+                    code,
+                    subject: fleet.subject.clone().unwrap_or_default(),
+                    severity: fleet.severity.clone().unwrap_or_default(),
+                    message: fleet.message.clone().unwrap_or_else(|| describe_read(&v.event, payload)),
+                    raised: v.event.at,
+                    cleared: None,
+                });
+            }
+            Payload::AlertCleared(fleet) => {
+                let code = fleet.code.clone().unwrap_or_default();
+                if let Some(index) = open.remove(&key(&host, fleet, &code)) {
+                    outages[index].cleared = Some(v.event.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    outages.sort_by_key(|o| o.raised);
+    outages
 }
 
 /// Lines of an output shown before and after the fold.
@@ -235,16 +359,23 @@ fn key_times(read: &Read) -> Vec<KeyTime> {
             .find(|(v, _)| v.marks.contains(&mark))
             .map(|(v, _)| v.event.at)
     };
-    let first = |wanted: fn(&Payload) -> bool| read.iter().find(|(_, p)| wanted(p)).map(|(v, _)| v.event.at);
-    let alert = first(|p| matches!(p, Payload::AlertRaised(_)));
-    let unreachable = first(|p| matches!(p, Payload::HostUnreachable(_)));
+    // The earliest by time, not by line: the alerts already firing are
+    // recorded after the declaration, at the times they began.
+    let first = |wanted: fn(&Payload) -> bool| {
+        read.iter()
+            .filter(|(_, p)| wanted(p))
+            .map(|(v, _)| v.event.at)
+            .min()
+    };
+    let alert = first(|p| matches!(p, Payload::AlertRaised(_) | Payload::HostUnreachable(_)));
     let declared = first(|p| matches!(p, Payload::IncidentDeclared(_)));
     let status_at = |status: Status| {
         read.iter()
             .find(|(_, p)| matches!(p, Payload::StatusChanged(change) if change.to == status))
             .map(|(v, _)| v.event.at)
     };
-    let began = [alert, unreachable, declared].into_iter().flatten().min();
+    // The impact began with the first alert; without one, when declared.
+    let began = [alert, declared].into_iter().flatten().min();
     vec![
         KeyTime {
             name: "started",

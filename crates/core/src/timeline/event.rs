@@ -102,6 +102,9 @@ pub struct NewEvent {
     pub at: Option<DateTime<Utc>>,
     /// Overrides the timeline's actor (e.g. `alert` for derived events).
     pub actor: Option<String>,
+    /// A fixed id, for an event that must be recorded once however many
+    /// processes record it (`Timeline::append_once`); else a new ULID.
+    pub id: Option<String>,
 }
 
 impl NewEvent {
@@ -122,6 +125,7 @@ impl NewEvent {
             data,
             at: None,
             actor: None,
+            id: None,
         }
     }
 
@@ -132,6 +136,11 @@ impl NewEvent {
 
     pub fn at(mut self, at: DateTime<Utc>) -> NewEvent {
         self.at = Some(at);
+        self
+    }
+
+    pub fn with_id(mut self, id: impl Into<String>) -> NewEvent {
+        self.id = Some(id.into());
         self
     }
 

@@ -157,6 +157,19 @@ pub struct FleetEvent {
     pub severity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What on the host the alert is about (a mount, a VM...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The fleet journal's occurrence this event belongs to: a raise and
+    /// its clear share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<String>,
+    /// On a clear: when the alert was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who saw it first (a raise) or saw it gone (a clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_by: Option<String>,
 }
 
 /// `playbook.started`.

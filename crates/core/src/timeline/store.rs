@@ -68,12 +68,21 @@ struct Tail {
     known: bool,
 }
 
+/// The ids of every event in the file, read incrementally, for appends
+/// that must happen once (`append_once`).
+#[derive(Debug, Default)]
+struct IdIndex {
+    scanned: u64,
+    ids: std::collections::HashSet<String>,
+}
+
 /// An open timeline, for appending. One per process is plenty.
 pub struct Timeline {
     path: PathBuf,
     file: File,
     options: TimelineOptions,
     tail: Tail,
+    ids: Option<IdIndex>,
 }
 
 impl Timeline {
@@ -97,6 +106,7 @@ impl Timeline {
             file,
             options,
             tail: Tail::default(),
+            ids: None,
         };
         {
             let _lock = FileLock::exclusive(&timeline.file).map_err(io_error(&timeline.path))?;
@@ -124,6 +134,62 @@ impl Timeline {
         }
         let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
         self.catch_up()?;
+        self.write(new)
+    }
+
+    /// Appends `new`, whose id is fixed, unless an event with that id is
+    /// already in the file: several processes recording the same thing
+    /// (every watcher sees the same alert) record it once. The check and
+    /// the write happen under the same lock. `None` when it was there.
+    pub fn append_once(&mut self, new: NewEvent) -> Result<Option<Event>, TimelineError> {
+        if !kinds::is_valid(&new.kind) {
+            return Err(TimelineError::InvalidKind(new.kind));
+        }
+        let Some(id) = new.id.clone() else {
+            return self.append(new).map(Some);
+        };
+        let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
+        self.catch_up()?;
+        if self.scan_ids()?.contains(&id) {
+            return Ok(None);
+        }
+        let event = self.write(new)?;
+        if let Some(index) = self.ids.as_mut() {
+            index.ids.insert(id);
+        }
+        Ok(Some(event))
+    }
+
+    /// Reads the ids of the lines appended since the last scan (every line,
+    /// the first time). Must be called with the lock held, after `catch_up`.
+    fn scan_ids(&mut self) -> Result<&std::collections::HashSet<String>, TimelineError> {
+        let index = self.ids.get_or_insert_with(IdIndex::default);
+        if index.scanned > self.tail.len {
+            // The file was cut (a torn line set aside): read it all again.
+            *index = IdIndex::default();
+        }
+        if index.scanned < self.tail.len {
+            #[derive(serde::Deserialize)]
+            struct JustTheId {
+                id: String,
+            }
+            let mut bytes = vec![0u8; (self.tail.len - index.scanned) as usize];
+            self.file
+                .seek(SeekFrom::Start(index.scanned))
+                .and_then(|_| self.file.read_exact(&mut bytes))
+                .map_err(io_error(&self.path))?;
+            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if let Ok(event) = serde_json::from_slice::<JustTheId>(line) {
+                    index.ids.insert(event.id);
+                }
+            }
+            index.scanned = self.tail.len;
+        }
+        Ok(&index.ids)
+    }
+
+    /// Builds and writes the event. Must be called with the lock held, after `catch_up`.
+    fn write(&mut self, new: NewEvent) -> Result<Event, TimelineError> {
         let event = self.build(new);
         let mut line = serde_json::to_vec(&event).map_err(|e| TimelineError::Corrupt {
             path: self.path.clone(),
@@ -150,7 +216,7 @@ impl Timeline {
         let recorded_at = Utc::now().trunc_subsecs(3);
         Event {
             seq: self.tail.last_seq + 1,
-            id: ulid::Ulid::new().to_string(),
+            id: new.id.unwrap_or_else(|| ulid::Ulid::new().to_string()),
             at: new.at.map(|at| at.trunc_subsecs(3)).unwrap_or(recorded_at),
             recorded_at,
             actor: redactor.redact(new.actor.as_deref().unwrap_or(&self.options.actor)),
@@ -290,16 +356,25 @@ fn read_last_line(file: &mut File, len: u64) -> io::Result<(u64, Option<Vec<u8>>
 
 /// An exclusive `flock` held until dropped. Holds the raw descriptor so
 /// the file stays usable while locked; the guard never outlives the file.
-struct FileLock {
+pub(crate) struct FileLock {
     fd: std::os::fd::RawFd,
 }
 
 impl FileLock {
-    fn exclusive(file: &File) -> io::Result<FileLock> {
+    pub(crate) fn exclusive(file: &File) -> io::Result<FileLock> {
+        FileLock::take(file, libc::LOCK_EX)
+    }
+
+    /// Readers share it; a writer waits for them to finish.
+    pub(crate) fn shared(file: &File) -> io::Result<FileLock> {
+        FileLock::take(file, libc::LOCK_SH)
+    }
+
+    fn take(file: &File, operation: libc::c_int) -> io::Result<FileLock> {
         let fd = file.as_raw_fd();
         loop {
             // SAFETY: flock on a descriptor that is open for the guard's lifetime.
-            let rc = unsafe { libc::flock(fd, libc::LOCK_EX) };
+            let rc = unsafe { libc::flock(fd, operation) };
             if rc == 0 {
                 return Ok(FileLock { fd });
             }

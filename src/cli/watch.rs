@@ -1,0 +1,100 @@
+//! `vigie watch`: the cockpit without a screen. Polls every host, keeps
+//! the fleet journal and writes the fleet's events into every open
+//! incident; logs one line per change on stderr. Meant to run on the
+//! bastion as a service (`docs/watch.md`), so outages are recorded at the
+//! time they begin even when nobody has a cockpit open.
+
+use crate::config::Config;
+use crate::poller;
+use vigie_core::fleet::FleetStatus;
+use vigie_core::timeline::Payload;
+use vigie_runtime::fleet::{self, FleetNews};
+
+pub fn run(config: &Config) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("vigie watch: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(watch(config));
+    runtime.shutdown_background();
+    code
+}
+
+async fn watch(config: &Config) -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        eprintln!("vigie watch: cannot listen for signals");
+        return 1;
+    };
+    let incidents = config.incidents_dir();
+    log(&format!(
+        "watching {} host(s) every {}; fleet journal {}",
+        config.hosts.len(),
+        crate::format::human_age(chrono::Duration::from_std(config.settings.poll_interval).unwrap_or_default()),
+        incidents.join(vigie_core::fleet::JOURNAL_FILE).display()
+    ));
+    let (mut polls, poll_tasks) = poller::start(config);
+    let (recorder, mut news) = fleet::spawn_for(config);
+    let mut fleet_status = FleetStatus::new(config);
+    let stopped_by = loop {
+        tokio::select! {
+            Some(result) = polls.recv() => {
+                let mut observations = fleet_status.apply_poll(&result);
+                while let Ok(more) = polls.try_recv() {
+                    observations.extend(fleet_status.apply_poll(&more));
+                }
+                recorder.observe(observations);
+            }
+            Some(item) = news.recv() => match item {
+                FleetNews::Open { host, open } => fleet_status.adopt(&host, &open),
+                FleetNews::Changed(change) => log(&format!(
+                    "{} {}{} {}: {}",
+                    change.host,
+                    change.code,
+                    if change.subject.is_empty() { String::new() } else { format!(" ({})", change.subject) },
+                    if change.raised { "raised" } else { "cleared" },
+                    change.message
+                )),
+                FleetNews::Recorded { incident, event } => {
+                    let what = match event.payload() {
+                        Payload::AlertRaised(_) => "raise",
+                        Payload::AlertCleared(_) => "clear",
+                        _ => "event",
+                    };
+                    log(&format!(
+                        "recorded the {what} of {} as #{} in {}",
+                        event.host.as_deref().unwrap_or("?"),
+                        event.seq,
+                        incident.display()
+                    ));
+                }
+                FleetNews::Problem(problem) => log(&format!("problem: {problem}")),
+            },
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+        }
+    };
+    for task in poll_tasks {
+        task.abort();
+    }
+    // What was observed before the signal is written before we exit.
+    recorder.finish();
+    log(&format!("stopped ({stopped_by})"));
+    0
+}
+
+/// One line on stderr, with the time: journald and a terminal read it alike.
+fn log(line: &str) {
+    eprintln!(
+        "{} vigie watch: {}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+        crate::sanitize::one_line(line)
+    );
+}
