@@ -27,18 +27,46 @@ fn story() -> (Summary, Vec<Event>) {
     let run = "01RUN";
     let events = vec![
         event(
-            t(19, 30, 12),
-            "alert",
-            "alert.raised",
-            Some("miramelle"),
-            json!({"text": "miramelle unreachable"}),
-        ),
-        event(
             t(19, 41, 2),
             "alice",
             "incident.declared",
             None,
             json!({"title": "miramelle down", "severity": "critical", "status": "investigating"}),
+        ),
+        // The outage already firing, recorded with the declaration at the
+        // time it began (as the fleet journal writes it), and a guest of
+        // the dead hypervisor with a hostile name.
+        event(
+            t(19, 30, 12),
+            "alert",
+            "alert.raised",
+            Some("miramelle"),
+            json!({"code": "unreachable", "severity": "critical", "occurrence": "01OCCDEAD",
+                   "message": "miramelle unreachable since 19:30:12: connection timed out", "seen_by": "alice@bastion"}),
+        ),
+        event(
+            t(19, 30, 12),
+            "alert",
+            "alert.raised",
+            Some("miramelle"),
+            json!({"code": "vm_down", "severity": "warning", "occurrence": "01OCCCHAT", "subject": "chat<b>\u{1b}]0;pwned\u{7}",
+                   "message": "VM chat<b> is down: its hypervisor miramelle is unreachable since 19:30:12"}),
+        ),
+        event(
+            t(19, 43, 20),
+            "alert",
+            "alert.cleared",
+            Some("miramelle"),
+            json!({"code": "vm_down", "severity": "warning", "occurrence": "01OCCCHAT", "subject": "chat<b>\u{1b}]0;pwned\u{7}",
+                   "message": "cleared after 13m08s: VM chat<b> is down", "raised": "2026-11-23T19:30:12.000Z"}),
+        ),
+        event(
+            t(21, 30, 0),
+            "alert",
+            "alert.cleared",
+            Some("miramelle"),
+            json!({"code": "unreachable", "severity": "critical", "occurrence": "01OCCDEAD",
+                   "message": "cleared after 1h59m: miramelle unreachable", "raised": "2026-11-23T19:30:12.000Z"}),
         ),
         event(
             t(19, 43, 0),
@@ -102,7 +130,7 @@ fn story() -> (Summary, Vec<Event>) {
             "alice",
             "amendment",
             None,
-            json!({"target": "01EVENT006", "target_seq": 6, "text": "mailed the VM owners <b>and</b> the board"}),
+            json!({"target": "01EVENT009", "target_seq": 9, "text": "mailed the VM owners <b>and</b> the board"}),
         ),
         // Tagged notes fill the narrative sections.
         event(

@@ -77,8 +77,9 @@ impl Alert {
         }
     }
 
-    fn about(mut self, subject: impl Into<String>) -> Alert {
-        self.subject = subject.into();
+    /// What the alert is about; host text, so made one inert line here.
+    fn about(mut self, subject: impl AsRef<str>) -> Alert {
+        self.subject = crate::sanitize::one_line(subject.as_ref());
         self
     }
 
@@ -346,7 +347,7 @@ fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
     let mut alerts: Vec<Alert> = vm_alert_list(&label, vm);
     for alert in &mut alerts {
         if alert.subject.is_empty() {
-            alert.subject = vm.name.clone();
+            alert.subject = crate::sanitize::one_line(&vm.name);
         }
     }
     alerts
@@ -402,7 +403,7 @@ fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
 fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
     let mut alerts = datastore_alert_list(host, ds);
     for alert in &mut alerts {
-        alert.subject = ds.name.clone();
+        alert.subject = crate::sanitize::one_line(&ds.name);
     }
     alerts
 }
@@ -549,7 +550,7 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
 fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
     let mut alerts = backup_alert_list(host, b);
     for alert in &mut alerts {
-        alert.subject = format!("{} {}", b.tool, b.repo);
+        alert.subject = crate::sanitize::one_line(&format!("{} {}", b.tool, b.repo));
     }
     alerts
 }

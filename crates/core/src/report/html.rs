@@ -460,7 +460,10 @@ fn status_lane(svg: &mut String, report: &Report, scale: &Scale) {
 /// others orange, the severity in the tooltip too.
 fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
     let y = scale.lane_y(1);
-    for outage in &report.outages {
+    for (index, outage) in report.outages.iter().enumerate() {
+        // Three thin rows, so that overlapping alerts (a dead host and
+        // its guests) stay apart.
+        let row = (index % 3) as f64;
         let x0 = scale.x(outage.raised);
         let x1 = scale.x(outage.cleared.unwrap_or(scale.end)).max(x0 + 2.0);
         let colour = if outage.severity == "critical" { "#c0392b" } else { "#e67e22" };
@@ -479,9 +482,9 @@ fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
             cell(&outage.severity),
             cell(&outage.message),
             cell(&outage.span()),
-            y + 8.0,
+            y + 6.0 + row * 5.0,
             x1 - x0,
-            LANE_HEIGHT - 16.0,
+            4.0,
             y + 3.0,
             LANE_HEIGHT - 6.0,
         );
