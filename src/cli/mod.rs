@@ -18,7 +18,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The incident directory (else $VIGIE_INCIDENT, else the most recent open incident)
-    #[arg(long, global = true, value_name = "DIR", env = "VIGIE_INCIDENT")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub incident: Option<PathBuf>,
     /// Cockpit: watch only; every acting key (notes, playbooks) is removed
     #[arg(long)]
@@ -219,6 +219,12 @@ fn dispatch(cli: Cli) -> i32 {
         mouse,
         command,
     } = cli;
+    // $VIGIE_INCIDENT set but empty (`VIGIE_INCIDENT= vigie`) means unset.
+    let incident = incident.or_else(|| {
+        std::env::var_os("VIGIE_INCIDENT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
     let (explicit, incident) = (explicit.as_deref(), incident.as_deref());
     // The commands that need no configuration, or read it their own way.
     let command = match command {

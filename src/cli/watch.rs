@@ -6,7 +6,8 @@
 
 use crate::config::Config;
 use crate::poller;
-use vigie_core::fleet::FleetStatus;
+use std::collections::HashMap;
+use vigie_core::fleet::{FleetStatus, Occurrence};
 use vigie_core::timeline::Payload;
 use vigie_runtime::fleet::{self, FleetNews};
 
@@ -29,7 +30,8 @@ pub fn run(config: &Config) -> i32 {
 
 async fn watch(config: &Config) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         eprintln!("vigie watch: cannot listen for signals");
         return 1;
     };
@@ -43,6 +45,8 @@ async fn watch(config: &Config) -> i32 {
     let (mut polls, poll_tasks) = poller::start(config);
     let (recorder, mut news) = fleet::spawn_for(config);
     let mut fleet_status = FleetStatus::new(config);
+    // Each host's open occurrences as last heard, to log what changed.
+    let mut known: HashMap<String, Vec<Occurrence>> = HashMap::new();
     let stopped_by = loop {
         tokio::select! {
             Some(result) = polls.recv() => {
@@ -53,15 +57,10 @@ async fn watch(config: &Config) -> i32 {
                 recorder.observe(observations);
             }
             Some(item) = news.recv() => match item {
-                FleetNews::Open { host, open } => fleet_status.adopt(&host, &open),
-                FleetNews::Changed(change) => log(&format!(
-                    "{} {}{} {}: {}",
-                    change.host,
-                    change.code,
-                    if change.subject.is_empty() { String::new() } else { format!(" ({})", change.subject) },
-                    if change.raised { "raised" } else { "cleared" },
-                    change.message
-                )),
+                FleetNews::Open { host, open } => {
+                    log_changes(&mut known, &host, &open);
+                    fleet_status.adopt(&host, &open);
+                }
                 FleetNews::Recorded { incident, event } => {
                     let what = match event.payload() {
                         Payload::AlertRaised(_) => "raise",
@@ -75,6 +74,14 @@ async fn watch(config: &Config) -> i32 {
                         incident.display()
                     ));
                 }
+                FleetNews::OpenIncidents(open) => log(&format!(
+                    "open incidents: {}",
+                    if open.is_empty() {
+                        "none".to_string()
+                    } else {
+                        open.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                    }
+                )),
                 FleetNews::Problem(problem) => log(&format!("problem: {problem}")),
             },
             _ = terminate.recv() => break "SIGTERM",
@@ -88,6 +95,36 @@ async fn watch(config: &Config) -> i32 {
     recorder.finish();
     log(&format!("stopped ({stopped_by})"));
     0
+}
+
+/// Logs the alerts of `host` that opened or closed since we last heard,
+/// whichever watcher saw them first.
+fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &[Occurrence]) {
+    let before = known.remove(host).unwrap_or_default();
+    let name = |o: &Occurrence| {
+        if o.key.subject.is_empty() {
+            format!("{} {}", o.key.host, o.key.code)
+        } else {
+            format!("{} {} ({})", o.key.host, o.key.code, o.key.subject)
+        }
+    };
+    for o in open.iter().filter(|o| !before.iter().any(|b| b.id == o.id)) {
+        log(&format!(
+            "{} raised at {} (seen first by {}): {}",
+            name(o),
+            o.raised.format("%H:%M:%S"),
+            o.observer,
+            o.message
+        ));
+    }
+    for o in before.iter().filter(|b| !open.iter().any(|o| o.id == b.id)) {
+        log(&format!(
+            "{} cleared (raised at {})",
+            name(o),
+            o.raised.format("%H:%M:%S")
+        ));
+    }
+    known.insert(host.to_string(), open.to_vec());
 }
 
 /// One line on stderr, with the time: journald and a terminal read it alike.

@@ -36,10 +36,16 @@ pub fn qcow2_chain(dir: &Path, base: &str, overlay: &str, size: &str) {
 }
 
 /// The incident directory under the XDG data directory `data` (each test
-/// declares exactly one incident).
+/// declares exactly one incident; the fleet journal's files sit beside it).
 pub fn only_incident_dir(data: &Path) -> PathBuf {
     let incidents = data.join("vigie/incidents");
-    std::fs::read_dir(incidents).unwrap().next().unwrap().unwrap().path()
+    let mut dirs = std::fs::read_dir(incidents)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir());
+    let dir = dirs.next().expect("an incident directory");
+    assert!(dirs.next().is_none(), "one incident only");
+    dir
 }
 
 /// The text of that incident's timeline.

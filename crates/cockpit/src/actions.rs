@@ -736,7 +736,7 @@ impl App {
         let problems = check_vm_inputs(&form.playbook, &values, |host| {
             let index = self
                 .fleet
-            .hosts
+                .hosts
                 .iter()
                 .position(|h| h.name == host)
                 .ok_or_else(|| format!("no host {host:?} in the inventory"))?;

@@ -9,8 +9,8 @@ use super::palette::Palette;
 use super::run_view::RunView;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use vigie_core::fleet::{FleetStatus, Observation};
 use vigie_core::config::{Config, ConfigSource};
+use vigie_core::fleet::{FleetStatus, Observation};
 use vigie_core::incident::IncidentState;
 use vigie_core::playbook::engine::RunEvent;
 use vigie_core::playbook::Playbook;
@@ -556,7 +556,8 @@ impl App {
 
     /// VM ids of `host` as the live status knows them, for pickers.
     pub fn vm_ids_of(&self, host: &str) -> Vec<String> {
-        self.fleet.hosts
+        self.fleet
+            .hosts
             .iter()
             .find(|h| h.name == host)
             .and_then(|h| self.fleet.hosts.iter().position(|x| x.name == h.name))

@@ -173,7 +173,16 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                     FleetNews::Open { host, open } => app.adopt_alert_times(&host, &open),
                     FleetNews::Problem(problem) => app.flash = Some(problem),
                     // The timeline follower shows what was recorded.
-                    FleetNews::Changed(_) | FleetNews::Recorded { .. } => {}
+                    // An incident declared elsewhere (`vigie incident new`,
+                    // another cockpit) is followed as soon as it exists.
+                    FleetNews::OpenIncidents(open) => {
+                        if let (None, Some(newest)) = (&link, open.first()) {
+                            app.switch_incident();
+                            app.flash = Some(format!("following incident {}", newest.display()));
+                            link = Some(IncidentLink::open(&config, newest.clone(), options.read_only));
+                        }
+                    }
+                    FleetNews::Recorded { .. } => {}
                 }
                 dirty = true;
             }

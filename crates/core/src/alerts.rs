@@ -167,7 +167,11 @@ pub fn guests_down(statuses: &[HostStatus]) -> Vec<(usize, Alert)> {
     }
     // Each running guest of a reachable host, with the node a cluster says it is on.
     let mut running: std::collections::HashMap<&str, Vec<Option<&str>>> = std::collections::HashMap::new();
-    for reading in statuses.iter().filter(|s| s.is_reachable()).filter_map(|s| s.reading.as_ref()) {
+    for reading in statuses
+        .iter()
+        .filter(|s| s.is_reachable())
+        .filter_map(|s| s.reading.as_ref())
+    {
         for vm in reading.vms.iter().filter(|vm| vm.state == "running") {
             running.entry(vm.name.as_str()).or_default().push(vm.node.as_deref());
         }
@@ -192,7 +196,10 @@ pub fn guests_down(statuses: &[HostStatus]) -> Vec<(usize, Alert)> {
             let alert = Alert::new(
                 Severity::Warning,
                 VM_DOWN,
-                format!("VM {name} is down: its hypervisor {} is unreachable since {since}", host.name),
+                format!(
+                    "VM {name} is down: its hypervisor {} is unreachable since {since}",
+                    host.name
+                ),
             )
             .about(&vm.name)
             .playbook("evacuate-hypervisor")
@@ -263,16 +270,16 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
     for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
         alerts.push(
             Alert::new(
-            Severity::Warning,
-            "replication_job_failed",
-            format!(
-                "{name}: replication {} of guest {} to {} failed {} times{}",
-                job.id,
-                job.guest,
-                job.target,
-                job.fail_count,
-                job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
-            ),
+                Severity::Warning,
+                "replication_job_failed",
+                format!(
+                    "{name}: replication {} of guest {} to {} failed {} times{}",
+                    job.id,
+                    job.guest,
+                    job.target,
+                    job.fail_count,
+                    job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                ),
             )
             .about(&job.id),
         );

@@ -3,13 +3,12 @@
 //! hand it observations; it answers with the journal's times and says
 //! what it recorded.
 
-use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc as blocking;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use vigie_core::fleet::{FleetRecorder, Observation, Occurrence, Record};
+use vigie_core::fleet::{FleetRecorder, Observation, Occurrence};
 use vigie_core::timeline::{Event, TimelineOptions};
 
 /// How often other watchers' records and new incidents are looked for.
@@ -20,23 +19,12 @@ const SYNC_EVERY: Duration = Duration::from_secs(2);
 pub enum FleetNews {
     /// The journal's open occurrences of a host, after an observation of it.
     Open { host: String, open: Vec<Occurrence> },
-    /// A change this watcher recorded in the journal.
-    Changed(Change),
     /// A fleet event written into an incident's timeline.
     Recorded { incident: PathBuf, event: Event },
+    /// The open incidents, the most recently declared first (when the set changes).
+    OpenIncidents(Vec<PathBuf>),
     /// Something could not be read or written (said once).
     Problem(String),
-}
-
-/// One journal record, in words, for a log line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub at: DateTime<Utc>,
-    pub host: String,
-    pub code: String,
-    pub subject: String,
-    pub raised: bool,
-    pub message: String,
 }
 
 enum Job {
@@ -115,6 +103,7 @@ struct Worker {
     recorder: Option<FleetRecorder>,
     followed: Vec<PathBuf>,
     said: HashSet<String>,
+    open_incidents: Vec<PathBuf>,
 }
 
 impl Worker {
@@ -126,6 +115,7 @@ impl Worker {
             recorder: None,
             followed: Vec::new(),
             said: HashSet::new(),
+            open_incidents: Vec::new(),
         }
     }
 
@@ -150,14 +140,10 @@ impl Worker {
                 Ok(Job::Observe(observations)) => {
                     for observation in &observations {
                         match recorder.observe(observation) {
-                            Ok((records, open)) => {
-                                news.push(FleetNews::Open {
-                                    host: observation.host.clone(),
-                                    open,
-                                });
-                                let changes = records.iter().filter_map(|r| describe(recorder, r));
-                                news.extend(changes.map(FleetNews::Changed));
-                            }
+                            Ok((_, open)) => news.push(FleetNews::Open {
+                                host: observation.host.clone(),
+                                open,
+                            }),
                             Err(e) => problems.push(e.to_string()),
                         }
                     }
@@ -177,6 +163,11 @@ impl Worker {
                     .map(|(incident, event)| FleetNews::Recorded { incident, event }),
             );
             problems.extend(synced.problems);
+            let open_incidents = recorder.open_incidents();
+            if open_incidents != self.open_incidents {
+                self.open_incidents = open_incidents.clone();
+                news.push(FleetNews::OpenIncidents(open_incidents));
+            }
             for item in news {
                 let _ = self.news.send(item);
             }
@@ -211,22 +202,4 @@ impl Worker {
             let _ = self.news.send(FleetNews::Problem(problem));
         }
     }
-}
-
-fn describe(recorder: &FleetRecorder, record: &Record) -> Option<Change> {
-    let (occurrence, at, raised) = match record {
-        Record::Raised(occurrence) => (occurrence.clone(), occurrence.raised, true),
-        Record::Cleared { id, at, .. } => {
-            let occurrence = recorder.journal().occurrences().all().find(|o| o.id == *id)?.clone();
-            (occurrence, *at, false)
-        }
-    };
-    Some(Change {
-        at,
-        host: occurrence.key.host,
-        code: occurrence.key.code,
-        subject: occurrence.key.subject,
-        raised,
-        message: occurrence.message,
-    })
 }

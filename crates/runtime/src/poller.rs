@@ -76,7 +76,11 @@ async fn poll_forever(
         // down then, however long the connect timeout took to say so.
         let at = Utc::now();
         let outcome = poll_target(&target, timeout).await;
-        let result = PollResult { host_index, at, outcome };
+        let result = PollResult {
+            host_index,
+            at,
+            outcome,
+        };
         if results.send(result).await.is_err() {
             return;
         }
@@ -91,7 +95,11 @@ pub async fn poll_all_once(config: &Config) -> Vec<PollResult> {
         tasks.spawn(async move {
             let at = Utc::now();
             let outcome = poll_target(&target, timeout).await;
-            PollResult { host_index, at, outcome }
+            PollResult {
+                host_index,
+                at,
+                outcome,
+            }
         });
     }
     let mut results: Vec<PollResult> = tasks.join_all().await;

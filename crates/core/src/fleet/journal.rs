@@ -292,6 +292,9 @@ mod tests {
         alice.compact().unwrap();
         bob.refresh().unwrap();
         assert_eq!(bob.occurrences().open().count(), 2);
-        assert!(bob.observe(&down("a", t0 + chrono::Duration::seconds(5))).unwrap().is_empty());
+        assert!(bob
+            .observe(&down("a", t0 + chrono::Duration::seconds(5)))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -70,7 +70,12 @@ impl Occurrences {
     /// ones of the host it speaks for and no longer sees are cleared. An
     /// observation older than the change another watcher already recorded
     /// changes nothing (its poll began before the host came back, or went).
-    pub fn reconcile(&self, observation: &Observation, observer: &str, mut new_id: impl FnMut() -> String) -> Vec<Record> {
+    pub fn reconcile(
+        &self,
+        observation: &Observation,
+        observer: &str,
+        mut new_id: impl FnMut() -> String,
+    ) -> Vec<Record> {
         let at = observation.at;
         let mut records = Vec::new();
         let mut seen = Vec::new();
@@ -189,11 +194,18 @@ mod tests {
         let mut ids = 0;
         let down = || vec![alert("unreachable", "")];
         let unreachable = Coverage::Reachability { guests: false };
-        assert_eq!(step(&mut state, observe("miramelle", 12, down(), unreachable), &mut ids).len(), 1);
+        assert_eq!(
+            step(&mut state, observe("miramelle", 12, down(), unreachable), &mut ids).len(),
+            1
+        );
         assert!(step(&mut state, observe("miramelle", 17, down(), unreachable), &mut ids).is_empty());
         let open: Vec<_> = state.open_on("miramelle").collect();
         assert_eq!(open[0].raised, at(12), "the first poll that saw it");
-        let cleared = step(&mut state, observe("miramelle", 40, vec![], Coverage::Everything), &mut ids);
+        let cleared = step(
+            &mut state,
+            observe("miramelle", 40, vec![], Coverage::Everything),
+            &mut ids,
+        );
         assert!(matches!(&cleared[..], [Record::Cleared { id, at: when, .. }] if id == "occ1" && *when == at(40)));
         assert_eq!(state.open().count(), 0);
         assert_eq!(state.all().count(), 1);
@@ -203,10 +215,19 @@ mod tests {
     fn an_unreachable_host_clears_nothing_but_its_reachability() {
         let mut state = Occurrences::default();
         let mut ids = 0;
-        step(&mut state, observe("locuste", 1, vec![alert("disk_full", "/")], Coverage::Everything), &mut ids);
         step(
             &mut state,
-            observe("locuste", 6, vec![alert("unreachable", "")], Coverage::Reachability { guests: false }),
+            observe("locuste", 1, vec![alert("disk_full", "/")], Coverage::Everything),
+            &mut ids,
+        );
+        step(
+            &mut state,
+            observe(
+                "locuste",
+                6,
+                vec![alert("unreachable", "")],
+                Coverage::Reachability { guests: false },
+            ),
             &mut ids,
         );
         let codes: Vec<_> = state.open_on("locuste").map(|o| o.key.code.clone()).collect();
@@ -218,13 +239,35 @@ mod tests {
         let mut state = Occurrences::default();
         let mut ids = 0;
         let coverage = Coverage::Reachability { guests: false };
-        step(&mut state, observe("miramelle", 10, vec![alert("unreachable", "")], coverage), &mut ids);
-        step(&mut state, observe("miramelle", 30, vec![], Coverage::Everything), &mut ids);
+        step(
+            &mut state,
+            observe("miramelle", 10, vec![alert("unreachable", "")], coverage),
+            &mut ids,
+        );
+        step(
+            &mut state,
+            observe("miramelle", 30, vec![], Coverage::Everything),
+            &mut ids,
+        );
         // Bob's poll began at :25, before Alice's poll saw the host back.
-        assert!(step(&mut state, observe("miramelle", 25, vec![alert("unreachable", "")], coverage), &mut ids).is_empty());
+        assert!(step(
+            &mut state,
+            observe("miramelle", 25, vec![alert("unreachable", "")], coverage),
+            &mut ids
+        )
+        .is_empty());
         // A poll that began before the occurrence does not clear it.
-        step(&mut state, observe("miramelle", 50, vec![alert("unreachable", "")], coverage), &mut ids);
-        assert!(step(&mut state, observe("miramelle", 45, vec![], Coverage::Everything), &mut ids).is_empty());
+        step(
+            &mut state,
+            observe("miramelle", 50, vec![alert("unreachable", "")], coverage),
+            &mut ids,
+        );
+        assert!(step(
+            &mut state,
+            observe("miramelle", 45, vec![], Coverage::Everything),
+            &mut ids
+        )
+        .is_empty());
         assert_eq!(state.open().count(), 1);
     }
 
@@ -233,11 +276,23 @@ mod tests {
         let mut state = Occurrences::default();
         let mut ids = 0;
         let everything = Coverage::Everything;
-        step(&mut state, observe("a", 1, vec![alert("memory", "")], everything), &mut ids);
+        step(
+            &mut state,
+            observe("a", 1, vec![alert("memory", "")], everything),
+            &mut ids,
+        );
         step(&mut state, observe("a", 2, vec![], everything), &mut ids);
-        step(&mut state, observe("a", 20, vec![alert("memory", "")], everything), &mut ids);
+        step(
+            &mut state,
+            observe("a", 20, vec![alert("memory", "")], everything),
+            &mut ids,
+        );
         step(&mut state, observe("a", 30, vec![], everything), &mut ids);
-        step(&mut state, observe("b", 40, vec![alert("memory", "")], everything), &mut ids);
+        step(
+            &mut state,
+            observe("b", 40, vec![alert("memory", "")], everything),
+            &mut ids,
+        );
         let kept = state.compacted(at(10));
         assert_eq!(kept.len(), 2);
         let mut again = Occurrences::default();

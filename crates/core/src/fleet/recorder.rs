@@ -108,6 +108,20 @@ impl FleetRecorder {
         self.journal.refresh()
     }
 
+    /// The open incidents among those seen by the last `sync`, the most
+    /// recently declared first.
+    pub fn open_incidents(&self) -> Vec<PathBuf> {
+        let mut open: Vec<(&PathBuf, chrono::DateTime<chrono::Utc>)> = self
+            .tracked
+            .iter()
+            .filter_map(|(dir, t)| t.state.as_ref().map(|s| (dir, s)))
+            .filter(|(_, state)| state.status != Status::Resolved)
+            .map(|(dir, state)| (dir, state.started))
+            .collect();
+        open.sort_by_key(|(_, started)| std::cmp::Reverse(*started));
+        open.into_iter().map(|(dir, _)| dir.clone()).collect()
+    }
+
     /// Gives every incident the fleet events it lacks.
     pub fn sync(&mut self) -> Synced {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.incidents_dir)
@@ -129,7 +143,10 @@ impl FleetRecorder {
 
     /// Gives one incident the fleet events it lacks.
     pub fn sync_one(&mut self, dir: &Path, synced: &mut Synced) {
-        let tracked = self.tracked.entry(dir.to_path_buf()).or_insert_with(|| Tracked::new(dir));
+        let tracked = self
+            .tracked
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| Tracked::new(dir));
         if tracked.broken {
             return;
         }
@@ -231,8 +248,13 @@ mod tests {
         let mut bob = FleetRecorder::open(root.path(), TimelineOptions::new("bob")).unwrap();
         let died = Utc::now() - chrono::Duration::minutes(10);
         alice.observe(&observation("miramelle", died, true)).unwrap();
-        let (dir, _) = declare(root.path(), "miramelle down", IncidentSeverity::Critical, TimelineOptions::new("alice"))
-            .unwrap();
+        let (dir, _) = declare(
+            root.path(),
+            "miramelle down",
+            IncidentSeverity::Critical,
+            TimelineOptions::new("alice"),
+        )
+        .unwrap();
         // The declaration itself recorded the outage already firing.
         let events = read_all(&dir.join(TIMELINE_FILE)).unwrap();
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();

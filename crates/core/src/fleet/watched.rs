@@ -115,7 +115,8 @@ impl FleetStatus {
             .iter()
             .find(|a| alerts::REACHABILITY_CODES.contains(&a.code))
             .map(|a| a.code);
-        let journal_since = reachability_code.and_then(|code| self.since[index].get(&(code.to_string(), String::new())));
+        let journal_since =
+            reachability_code.and_then(|code| self.since[index].get(&(code.to_string(), String::new())));
         if let (Some(first), Reachability::Unreachable { since, .. }) =
             (journal_since, &mut self.hosts[index].reachability)
         {
@@ -206,7 +207,10 @@ address = "10.0.0.12"
     #[test]
     fn a_dead_hypervisor_takes_its_guests_down_until_they_run_elsewhere() {
         let mut fleet = FleetStatus::new(&config());
-        assert_eq!(codes(&fleet.apply_poll(&reading(0, 0, &["mail", "wiki"]))), vec![("miramelle".into(), vec![])]);
+        assert_eq!(
+            codes(&fleet.apply_poll(&reading(0, 0, &["mail", "wiki"]))),
+            vec![("miramelle".into(), vec![])]
+        );
         fleet.apply_poll(&reading(1, 1, &[]));
         let down = fleet.apply_poll(&failed(0, 5));
         assert_eq!(
@@ -217,7 +221,10 @@ address = "10.0.0.12"
             )]
         );
         assert_eq!(down[0].coverage, Coverage::Reachability { guests: true });
-        assert!(fleet.apply_poll(&failed(0, 10)).is_empty(), "no change, nothing to tell");
+        assert!(
+            fleet.apply_poll(&failed(0, 10)).is_empty(),
+            "no change, nothing to tell"
+        );
         // mail starts on locuste: its vm_down clears, seen by locuste's poll.
         let moved = fleet.apply_poll(&reading(1, 12, &["mail"]));
         assert_eq!(
@@ -247,7 +254,11 @@ address = "10.0.0.12"
         };
         fleet.adopt("miramelle", &[first]);
         assert!(matches!(fleet.hosts[0].reachability, Reachability::Unreachable { since, .. } if since == at(3)));
-        assert!(fleet.alerts[0][0].message.contains("since 19:30:03"), "{:?}", fleet.alerts[0]);
+        assert!(
+            fleet.alerts[0][0].message.contains("since 19:30:03"),
+            "{:?}",
+            fleet.alerts[0]
+        );
         assert_eq!(fleet.since(0, &fleet.alerts[0][0].clone()), Some(at(3)));
     }
 }

@@ -466,7 +466,11 @@ fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
         let row = (index % 3) as f64;
         let x0 = scale.x(outage.raised);
         let x1 = scale.x(outage.cleared.unwrap_or(scale.end)).max(x0 + 2.0);
-        let colour = if outage.severity == "critical" { "#c0392b" } else { "#e67e22" };
+        let colour = if outage.severity == "critical" {
+            "#c0392b"
+        } else {
+            "#e67e22"
+        };
         let subject = if outage.subject.is_empty() {
             String::new()
         } else {

@@ -162,7 +162,12 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
     }
     out.push('\n');
     for duration in report.durations() {
-        out.push_str(&format!("- {}: {} (from {})\n", duration.label, duration.human(), duration.from));
+        out.push_str(&format!(
+            "- {}: {} (from {})\n",
+            duration.label,
+            duration.human(),
+            duration.from
+        ));
     }
     for problem in &report.key_time_problems {
         out.push_str(&format!("- ⚠ {}\n", escape(problem)));

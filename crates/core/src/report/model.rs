@@ -267,7 +267,9 @@ pub struct Duration {
 impl Duration {
     /// "4m12s", or "unknown" when a key time is missing.
     pub fn human(&self) -> String {
-        self.value.map(crate::format::human_age).unwrap_or_else(|| "unknown".into())
+        self.value
+            .map(crate::format::human_age)
+            .unwrap_or_else(|| "unknown".into())
     }
 }
 
@@ -300,7 +302,10 @@ fn outages(read: &Read) -> Vec<Outage> {
                     code,
                     subject: fleet.subject.clone().unwrap_or_default(),
                     severity: fleet.severity.clone().unwrap_or_default(),
-                    message: fleet.message.clone().unwrap_or_else(|| describe_read(&v.event, payload)),
+                    message: fleet
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| describe_read(&v.event, payload)),
                     raised: v.event.at,
                     cleared: None,
                 });
@@ -361,12 +366,7 @@ fn key_times(read: &Read) -> Vec<KeyTime> {
     };
     // The earliest by time, not by line: the alerts already firing are
     // recorded after the declaration, at the times they began.
-    let first = |wanted: fn(&Payload) -> bool| {
-        read.iter()
-            .filter(|(_, p)| wanted(p))
-            .map(|(v, _)| v.event.at)
-            .min()
-    };
+    let first = |wanted: fn(&Payload) -> bool| read.iter().filter(|(_, p)| wanted(p)).map(|(v, _)| v.event.at).min();
     let alert = first(|p| matches!(p, Payload::AlertRaised(_) | Payload::HostUnreachable(_)));
     let declared = first(|p| matches!(p, Payload::IncidentDeclared(_)));
     let status_at = |status: Status| {
