@@ -144,8 +144,10 @@ fn a_note_typed_in_one_cockpit_appears_live_in_another_and_in_the_timeline() {
     alice.wait_for("the note prompt", Duration::from_secs(5), |s| s.contains("note>"));
     alice.send(&["-l", "mailed the VM owners"]);
     alice.send(&["Enter"]);
+    // Its number depends on what the fleet recorded meanwhile (this
+    // machine's own alerts, on a busy machine).
     alice.wait_for("the confirmation", Duration::from_secs(5), |s| {
-        s.contains("note #2 recorded")
+        s.contains("note #") && s.contains(" recorded")
     });
     bob.wait_for("alice's note, live", Duration::from_secs(5), |s| {
         s.contains("note: mailed the VM owners")
