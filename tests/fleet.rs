@@ -302,3 +302,43 @@ fn every_outage_is_recorded_once_at_its_real_time_by_two_cockpits_and_a_watcher(
         cockpit.send(&["q"]);
     }
 }
+
+#[test]
+fn vigie_watch_refuses_to_run_for_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let write = |text: &str| {
+        let path = home.path().join("vigie.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let watch = |config: &str, extra: &[&str]| {
+        let mut args = vec!["--config", config, "watch"];
+        args.extend_from_slice(extra);
+        common::lab::vigie(home.path(), &args, "")
+    };
+    let no_hosts = write("[settings]\npoll_interval = \"1s\"\n");
+    let (code, _, err) = watch(&no_hosts, &[]);
+    assert_eq!(
+        (code, err.trim()),
+        (2, "vigie watch: the inventory lists no hosts: nothing to watch")
+    );
+
+    let one_host = "[[hosts]]\nname = \"here\"\naddress = \"localhost\"\ntransport = \"local\"\n";
+    let config = write(one_host);
+    let (code, _, err) = watch(&config, &["--incident", "nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nonexistent is not an incident directory"), "{err}");
+
+    // An incidents directory that cannot exist (under a file): said at once.
+    std::fs::write(home.path().join("a-file"), "").unwrap();
+    let blocked = write(&format!(
+        "[settings]\nincidents_dir = \"{}/a-file/incidents\"\n\n{one_host}",
+        home.path().display()
+    ));
+    let (code, _, err) = watch(&blocked, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("fleet journal") && err.contains("a-file/incidents"),
+        "{err}"
+    );
+}

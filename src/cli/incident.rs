@@ -323,7 +323,11 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
     let mut follower = Follower::from_start(&dir.join(TIMELINE_FILE));
     loop {
         match follower.poll() {
-            Ok(events) => {
+            Ok(mut events) => {
+                if !json {
+                    // In the order things happened (`--json` keeps the file's).
+                    events.sort_by_key(|e| (e.at, e.seq));
+                }
                 for event in events {
                     if json {
                         println!("{}", serde_json::to_string(&event).unwrap_or_default());

@@ -269,7 +269,7 @@ fn dispatch(cli: Cli) -> i32 {
             report(&config, incident, &format, output.as_deref(), &files)
         }
         Command::Trust { host, yes } => trust::run(&config, &host, yes),
-        Command::Watch => watch::run(&config),
+        Command::Watch => watch::run(&config, incident),
         Command::Incident(command) => incident_command(&config, incident, command),
         Command::Note {
             kind,
@@ -410,6 +410,7 @@ fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool
     let options = crate::tui::Options {
         read_only,
         mouse: mouse || config.settings.mouse,
+        follow_newest: incident.is_none(),
     };
     match crate::tui::run(config, incident_dir, options) {
         Ok(()) => 0,

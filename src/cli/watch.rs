@@ -11,7 +11,30 @@ use vigie_core::fleet::{FleetStatus, Occurrence};
 use vigie_core::timeline::Payload;
 use vigie_runtime::fleet::{self, FleetNews};
 
-pub fn run(config: &Config) -> i32 {
+pub fn run(config: &Config, explicit: Option<&std::path::Path>) -> i32 {
+    if config.hosts.is_empty() {
+        eprintln!("vigie watch: the inventory lists no hosts: nothing to watch");
+        return 2;
+    }
+    let incidents = config.incidents_dir();
+    // A named incident must exist; it is written to wherever it is.
+    let followed = match explicit {
+        Some(explicit) => match crate::incident::current(Some(explicit), &incidents) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                eprintln!("vigie watch: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    // A journal that cannot be written is said at once, with a failure
+    // code (a service manager restarts and reports it), not discovered
+    // after the outage it did not record.
+    if let Err(e) = vigie_core::fleet::FleetRecorder::open(&incidents, fleet::options_for(config, "watch")) {
+        eprintln!("vigie watch: {e}");
+        return 1;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -23,12 +46,12 @@ pub fn run(config: &Config) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(watch(config));
+    let code = runtime.block_on(watch(config, followed));
     runtime.shutdown_background();
     code
 }
 
-async fn watch(config: &Config) -> i32 {
+async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
     else {
@@ -43,7 +66,10 @@ async fn watch(config: &Config) -> i32 {
         incidents.join(vigie_core::fleet::JOURNAL_FILE).display()
     ));
     let (mut polls, poll_tasks) = poller::start(config);
-    let (recorder, mut news) = fleet::spawn_for(config);
+    let (recorder, mut news) = fleet::spawn_for(config, "watch");
+    if let Some(dir) = followed {
+        recorder.incident(dir);
+    }
     let mut fleet_status = FleetStatus::new(config);
     // Each host's open occurrences as last heard, to log what changed.
     let mut known: HashMap<String, Vec<Occurrence>> = HashMap::new();
@@ -62,14 +88,16 @@ async fn watch(config: &Config) -> i32 {
                     fleet_status.adopt(&host, &open);
                 }
                 FleetNews::Recorded { incident, event } => {
-                    let what = match event.payload() {
-                        Payload::AlertRaised(_) => "raise",
-                        Payload::AlertCleared(_) => "clear",
-                        _ => "event",
+                    let (what, code, subject) = match event.payload() {
+                        Payload::AlertRaised(f) => ("raise", f.code, f.subject),
+                        Payload::AlertCleared(f) => ("clear", f.code, f.subject),
+                        _ => ("event", None, None),
                     };
+                    let subject = subject.map(|s| format!(" ({s})")).unwrap_or_default();
                     log(&format!(
-                        "recorded the {what} of {} as #{} in {}",
+                        "recorded the {what} of {} {}{subject} as #{} in {}",
                         event.host.as_deref().unwrap_or("?"),
+                        code.as_deref().unwrap_or("?"),
                         event.seq,
                         incident.display()
                     ));
@@ -100,6 +128,8 @@ async fn watch(config: &Config) -> i32 {
 /// Logs the alerts of `host` that opened or closed since we last heard,
 /// whichever watcher saw them first.
 fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &[Occurrence]) {
+    // The first news of a host says what is open, not what just happened.
+    let first_news = !known.contains_key(host);
     let before = known.remove(host).unwrap_or_default();
     let name = |o: &Occurrence| {
         if o.key.subject.is_empty() {
@@ -109,8 +139,9 @@ fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &
         }
     };
     for o in open.iter().filter(|o| !before.iter().any(|b| b.id == o.id)) {
+        let verb = if first_news { "open since" } else { "raised at" };
         log(&format!(
-            "{} raised at {} (seen first by {}): {}",
+            "{} {verb} {} (seen first by {}): {}",
             name(o),
             o.raised.format("%H:%M:%S"),
             o.observer,

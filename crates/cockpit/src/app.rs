@@ -438,7 +438,13 @@ impl App {
         for event in &events {
             self.incident = IncidentState::fold(self.incident.take(), event);
         }
-        self.timeline.extend(events);
+        // In the order things happened: an outage recorded with the
+        // declaration, at the time it began, goes before it.
+        for event in events {
+            let key = (event.at, event.seq);
+            let position = self.timeline.partition_point(|e| (e.at, e.seq) <= key);
+            self.timeline.insert(position, event);
+        }
         if self.timeline.len() > TIMELINE_KEPT {
             let excess = self.timeline.len() - TIMELINE_KEPT;
             self.timeline.drain(..excess);

@@ -35,7 +35,13 @@ pub struct Options {
     pub read_only: bool,
     /// Take the mouse (click to select, wheel to scroll).
     pub mouse: bool,
+    /// No incident was named: follow the newest open one, and move to the
+    /// next one declared once the current one is resolved.
+    pub follow_newest: bool,
 }
+
+/// How long a message stays in the status bar.
+const FLASH_KEPT: Duration = Duration::from_secs(15);
 
 /// Why the cockpit could not run: the terminal or the runtime failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +103,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
     let (mut polls, poll_tasks) = poller::start(&config);
     // The fleet journal: outages and alerts, at the time they began, into
     // every open incident.
-    let (fleet, mut fleet_news) = fleet::spawn_for(&config);
+    let (fleet, mut fleet_news) = fleet::spawn_for(&config, "cockpit");
     if let Some(dir) = &incident {
         fleet.incident(dir.clone());
     }
@@ -111,6 +117,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
     let mut run: Option<RunHandle> = None;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    let mut flash_seen: Option<(String, Instant)> = None;
     let mut last_frame = Instant::now() - FRAME_INTERVAL;
 
     while !app.should_quit {
@@ -176,7 +183,18 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                     // An incident declared elsewhere (`vigie incident new`,
                     // another cockpit) is followed as soon as it exists.
                     FleetNews::OpenIncidents(open) => {
-                        if let (None, Some(newest)) = (&link, open.first()) {
+                        let current_is_over = app
+                            .incident
+                            .as_ref()
+                            .is_some_and(|i| i.status == vigie_core::incident::Status::Resolved);
+                        let switch = match (&link, open.first()) {
+                            (None, Some(_)) => true,
+                            (Some(linked), Some(newest)) => {
+                                options.follow_newest && current_is_over && linked.dir != *newest
+                            }
+                            _ => false,
+                        };
+                        if let (true, Some(newest)) = (switch, open.first()) {
                             app.switch_incident();
                             app.flash = Some(format!("following incident {}", newest.display()));
                             link = Some(IncidentLink::open(&config, newest.clone(), options.read_only));
@@ -199,6 +217,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             }
             _ = clock.tick() => {
                 app.now = Utc::now();
+                expire_flash(&mut app, &mut flash_seen);
                 dirty = true;
             }
         }
@@ -207,6 +226,24 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
         task.abort();
     }
     Ok(())
+}
+
+/// A status-bar message goes away once it has been shown for a while: a
+/// problem that is over must not look current.
+fn expire_flash(app: &mut app::App, seen: &mut Option<(String, Instant)>) {
+    let Some(flash) = app.flash.clone() else {
+        *seen = None;
+        return;
+    };
+    match seen {
+        Some((text, since)) if *text == flash => {
+            if since.elapsed() > FLASH_KEPT {
+                app.flash = None;
+                *seen = None;
+            }
+        }
+        _ => *seen = Some((flash, Instant::now())),
+    }
 }
 
 async fn next_events(link: &mut Option<IncidentLink>) -> Option<Vec<TimelineEvent>> {

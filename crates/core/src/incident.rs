@@ -168,22 +168,35 @@ pub fn declare(
         source,
     })?;
     let base = format!("{}-{}", Utc::now().format("%Y-%m-%d"), slug(title));
-    let dir = (1..1000)
-        .map(|n| {
-            if n == 1 {
-                incidents_dir.join(&base)
-            } else {
-                incidents_dir.join(format!("{base}-{n}"))
+    // create_dir is atomic: two responders declaring at once get two
+    // directories. Any failure but "exists" is the answer (permissions, a full disk).
+    let mut dir = None;
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            incidents_dir.join(&base)
+        } else {
+            incidents_dir.join(format!("{base}-{n}"))
+        };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => {
+                dir = Some(candidate);
+                break;
             }
-        })
-        // create_dir is atomic: two responders declaring at once get two directories.
-        .find(|candidate| std::fs::create_dir(candidate).is_ok())
-        .ok_or_else(|| {
-            IncidentError::Invalid(format!(
-                "cannot create an incident directory in {}",
-                incidents_dir.display()
-            ))
-        })?;
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(IncidentError::Io {
+                    path: candidate,
+                    source,
+                })
+            }
+        }
+    }
+    let dir = dir.ok_or_else(|| {
+        IncidentError::Invalid(format!(
+            "cannot create an incident directory in {}: 999 incidents named {base} already",
+            incidents_dir.display()
+        ))
+    })?;
     let mut timeline = Timeline::open(&dir, options.clone())?;
     let event = timeline.append(NewEvent::from(Payload::IncidentDeclared(IncidentDeclared {
         title: title.trim().to_string(),

@@ -168,9 +168,12 @@ impl HostStatus {
                     }
                 };
                 self.disk_rates.clear();
+                let reason = error.to_string();
+                // Shown after "unreachable since …": no second "unreachable".
+                let reason = reason.strip_prefix("unreachable: ").unwrap_or(&reason).to_string();
                 self.reachability = Reachability::Unreachable {
                     kind: FailureKind::of(error),
-                    reason: error.to_string(),
+                    reason,
                     since,
                 };
             }

@@ -66,10 +66,19 @@ impl FleetHandle {
 /// Starts the recorder of the config's incidents directory. Fleet events
 /// are written with the config's redaction and cap; the journal's records
 /// are signed by this responder.
-pub fn spawn_for(config: &vigie_core::config::Config) -> (FleetHandle, mpsc::UnboundedReceiver<FleetNews>) {
-    let options = vigie_core::incident::timeline_options(config)
+/// `role` (`cockpit`, `watch`) tells which of this responder's processes
+/// saw an alert first.
+pub fn spawn_for(config: &vigie_core::config::Config, role: &str) -> (FleetHandle, mpsc::UnboundedReceiver<FleetNews>) {
+    spawn(config.incidents_dir(), options_for(config, role))
+}
+
+/// The options a watcher records with: the config's redaction and cap,
+/// signed `alice@bastion (watch)`.
+pub fn options_for(config: &vigie_core::config::Config, role: &str) -> TimelineOptions {
+    let mut options = vigie_core::incident::timeline_options(config)
         .unwrap_or_else(|_| TimelineOptions::new(vigie_core::incident::actor(config)));
-    spawn(config.incidents_dir(), options)
+    options.actor = format!("{} ({role})", options.actor);
+    options
 }
 
 /// Starts the recorder of `incidents_dir`'s journal.

@@ -97,10 +97,8 @@ fn host_row(app: &App, index: usize) -> ListItem<'static> {
     let host = &app.fleet.hosts[index];
     let (glyph, colour) = reachability_glyph(app, index);
     let summary = match (&host.reachability, host.health()) {
-        (Reachability::Unreachable { .. }, _) => match host.stale_for(app.now) {
-            Some(age) => format!("down {}", human_age(age)),
-            None => "down".to_string(),
-        },
+        // Down since the fleet journal says, whoever saw it first.
+        (Reachability::Unreachable { since, .. }, _) => format!("down {}", human_age(app.now - *since)),
         (_, Some(health)) => health
             .load
             .map(|l| format!("load {:.2}", l[0]))

@@ -111,13 +111,20 @@ pub(super) fn pane(title: String, focused: bool) -> Block<'static> {
 
 fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     let incident = match &app.incident {
-        Some(header) => format!(
-            "INC {} ─ {} ─ {} ─ {} elapsed",
-            one_line(&header.title),
-            header.severity.as_str().to_uppercase(),
-            header.status.as_str(),
-            human_age(app.now - header.started)
-        ),
+        Some(header) => {
+            // A resolved incident's clock stopped when it was resolved.
+            let (end, word) = match header.resolved {
+                Some(resolved) => (resolved, "lasted"),
+                None => (app.now, "elapsed"),
+            };
+            format!(
+                "INC {} ─ {} ─ {} ─ {} {word}",
+                one_line(&header.title),
+                header.severity.as_str().to_uppercase(),
+                header.status.as_str(),
+                human_age(end - header.started)
+            )
+        }
         None => "no incident".to_string(),
     };
     let source = match &app.config_source {

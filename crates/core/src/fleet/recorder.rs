@@ -20,7 +20,8 @@ struct Tracked {
     ids: HashSet<String>,
     /// Opened the first time something must be written.
     timeline: Option<Timeline>,
-    /// A damaged timeline is left alone (and said once).
+    /// A timeline that cannot be read is left alone (and said once): a
+    /// human must look at it (`vigie timeline verify`).
     broken: bool,
 }
 
@@ -152,7 +153,9 @@ impl FleetRecorder {
         }
         if let Err(e) = tracked.read_new() {
             tracked.broken = true;
-            synced.problems.push(format!("{e}: no fleet events are recorded there"));
+            synced.problems.push(format!(
+                "{e}: no fleet events are recorded there until `vigie timeline verify` is satisfied"
+            ));
             return;
         }
         let Some(window) = tracked.window() else {
@@ -168,9 +171,11 @@ impl FleetRecorder {
         if tracked.timeline.is_none() {
             match Timeline::open(dir, self.options.clone()) {
                 Ok(timeline) => tracked.timeline = Some(timeline),
+                // Tried again at the next pass: the events are not lost.
                 Err(e) => {
-                    tracked.broken = true;
-                    synced.problems.push(format!("{e}: no fleet events are recorded there"));
+                    synced
+                        .problems
+                        .push(format!("{e}: fleet events wait to be recorded there"));
                     return;
                 }
             }
@@ -185,7 +190,9 @@ impl FleetRecorder {
                 // Another watcher wrote it first.
                 Ok(None) => {}
                 Err(e) => {
-                    synced.problems.push(e.to_string());
+                    synced
+                        .problems
+                        .push(format!("{e}: fleet events wait to be recorded there"));
                     return;
                 }
             }

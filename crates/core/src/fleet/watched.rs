@@ -122,6 +122,13 @@ impl FleetStatus {
         {
             if *first != *since {
                 *since = *first;
+                // The history says when the host went down, not when this
+                // watcher first looked.
+                if let Some((at, what)) = self.hosts[index].changes.back_mut() {
+                    if what.starts_with("down") && *at > *first {
+                        *at = *first;
+                    }
+                }
                 self.alerts[index] = alerts::for_host(&self.hosts[index]);
                 self.refresh_guests();
             }

@@ -383,7 +383,9 @@ fn key_times(read: &Read) -> Vec<KeyTime> {
         },
         KeyTime {
             name: "detected",
-            at: marked(Mark::Detected).or(alert).or(declared),
+            // Whoever saw it first: the fleet's alert, or a responder who
+            // declared before any alert fired.
+            at: marked(Mark::Detected).or(began),
         },
         KeyTime {
             name: "acknowledged",
@@ -539,5 +541,127 @@ mod fold_tests {
         assert!(folded.contains("… 945 lines folded"));
         assert!(folded.ends_with("line 999"));
         assert_eq!(fold_output("a\nb\n"), "a\nb");
+    }
+}
+
+#[cfg(test)]
+mod key_time_tests {
+    use super::*;
+    use crate::incident::{Severity, Status};
+    use chrono::TimeZone;
+
+    fn event(seq: u64, second: u32, kind: &str, data: serde_json::Value) -> Event {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 19, 30, second).unwrap();
+        Event {
+            seq,
+            id: format!("E{seq}"),
+            at,
+            recorded_at: at,
+            actor: "alice".into(),
+            kind: kind.into(),
+            host: Some("beta".into()),
+            data,
+            prev: String::new(),
+        }
+    }
+
+    fn report(events: &[Event]) -> Report {
+        let summary = Summary {
+            dir: "x".into(),
+            id: "x".into(),
+            title: "beta flaky".into(),
+            severity: Severity::Major,
+            status: Status::Investigating,
+            started: events[0].at,
+            resolved: None,
+            events: events.len(),
+            responders: vec![],
+        };
+        Report::new(summary, events)
+    }
+
+    fn at(report: &Report, name: &str) -> Option<u32> {
+        use chrono::Timelike;
+        report.key_times.iter().find(|k| k.name == name)?.at.map(|t| t.second())
+    }
+
+    #[test]
+    fn a_declaration_before_any_alert_is_the_detection() {
+        let declared = event(
+            1,
+            10,
+            "incident.declared",
+            serde_json::json!({"title": "beta flaky", "severity": "major"}),
+        );
+        let raised = event(
+            2,
+            20,
+            "alert.raised",
+            serde_json::json!({"code": "unreachable", "occurrence": "o"}),
+        );
+        let report = report(&[declared, raised]);
+        assert_eq!(
+            (
+                at(&report, "started"),
+                at(&report, "detected"),
+                at(&report, "acknowledged")
+            ),
+            (Some(10), Some(10), Some(10))
+        );
+        assert!(
+            report.key_time_problems.iter().all(|p| !p.contains("before")),
+            "{:?}",
+            report.key_time_problems
+        );
+        let acknowledge = &report.durations()[1];
+        assert_eq!(
+            (acknowledge.name, acknowledge.human()),
+            ("time_to_acknowledge", "0s".to_string())
+        );
+    }
+
+    #[test]
+    fn an_outage_before_the_declaration_starts_and_detects_the_incident() {
+        let declared = event(
+            1,
+            40,
+            "incident.declared",
+            serde_json::json!({"title": "beta down", "severity": "major"}),
+        );
+        // Recorded after the declaration, at the time it began.
+        let raised = event(
+            2,
+            12,
+            "alert.raised",
+            serde_json::json!({"code": "unreachable", "occurrence": "o"}),
+        );
+        let cleared = event(
+            3,
+            50,
+            "alert.cleared",
+            serde_json::json!({"code": "unreachable", "occurrence": "o"}),
+        );
+        let report = report(&[declared, raised, cleared]);
+        assert_eq!(
+            (
+                at(&report, "started"),
+                at(&report, "detected"),
+                at(&report, "acknowledged")
+            ),
+            (Some(12), Some(12), Some(40))
+        );
+        let seconds: Vec<Option<i64>> = report
+            .durations()
+            .iter()
+            .map(|d| d.value.map(|v| v.num_seconds()))
+            .collect();
+        assert_eq!(seconds, vec![Some(0), Some(28), None, None]);
+        let down: Vec<_> = report.hosts_down().map(|o| o.span()).collect();
+        assert_eq!(down, vec!["19:30:12 → 19:30:50 (38s)".to_string()]);
+        assert_eq!(
+            report.rows[0].text.split(':').next(),
+            Some("alert.raised"),
+            "the table reads in time order"
+        );
     }
 }

@@ -555,6 +555,26 @@ mod tests {
     }
 
     #[test]
+    fn an_event_with_a_fixed_id_is_appended_once_across_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut alice = open(dir.path());
+        let mut bob = open(dir.path());
+        let event =
+            || NewEvent::new(kinds::ALERT_RAISED, serde_json::json!({"code": "unreachable"})).with_id("01FIXED");
+        assert!(alice.append_once(event()).unwrap().is_some());
+        assert!(
+            bob.append_once(event()).unwrap().is_none(),
+            "bob sees alice's line under the lock"
+        );
+        alice
+            .append(NewEvent::new(kinds::NOTE, serde_json::json!({"text": "x"})))
+            .unwrap();
+        assert!(alice.append_once(event()).unwrap().is_none());
+        let events = read_all(&dir.path().join(TIMELINE_FILE)).unwrap();
+        assert_eq!(events.iter().filter(|e| e.id == "01FIXED").count(), 1);
+    }
+
+    #[test]
     fn unknown_kinds_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut timeline = open(dir.path());
