@@ -217,7 +217,10 @@ fn socket_owner(port: u16) -> Option<i32> {
         .find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
-            (local_port == port).then(|| fields.get(9).map(|s| s.to_string()))?
+            let inode = fields.get(9)?;
+            // A closed connection that used the same port lingers in
+            // TIME_WAIT with inode 0: it is nobody's socket.
+            (local_port == port && *inode != "0").then(|| inode.to_string())
         })?;
     let needle = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
