@@ -119,6 +119,56 @@ pub const REPLICATION_LAG_WARNING: u64 = 300;
 /// This many failed logins without a lock look like brute force.
 pub const LOGIN_FAILURES_INFO: u32 = 10;
 
+/// The levels of the alerts that measure something (disk, memory, I/O
+/// pressure, replication lag): [`Thresholds::RAISE`] to start one,
+/// [`Thresholds::HOLD`] to keep one that fires already. The gap between
+/// them keeps a value hovering at 90 % from raising and clearing the same
+/// alert at every poll (and writing each flap into the timeline).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub disk: (f64, f64),
+    pub memory: (f64, f64),
+    pub io_pressure: (f64, f64),
+    pub replication_lag: u64,
+}
+
+impl Thresholds {
+    pub const RAISE: Thresholds = Thresholds {
+        disk: (DISK_WARNING, DISK_CRITICAL),
+        memory: (MEMORY_WARNING, MEMORY_CRITICAL),
+        io_pressure: (IO_PRESSURE_WARNING, IO_PRESSURE_CRITICAL),
+        replication_lag: REPLICATION_LAG_WARNING,
+    };
+    pub const HOLD: Thresholds = Thresholds {
+        disk: (DISK_WARNING - 2.0, DISK_CRITICAL - 2.0),
+        memory: (MEMORY_WARNING - 3.0, MEMORY_CRITICAL - 3.0),
+        io_pressure: (IO_PRESSURE_WARNING - 4.0, IO_PRESSURE_CRITICAL - 10.0),
+        replication_lag: REPLICATION_LAG_WARNING - 60,
+    };
+}
+
+/// The host's alerts given those it had at the previous poll: a measuring
+/// alert that fires stays until its value drops below the hold level (at
+/// most at the severity it had), so only a real change raises or clears.
+pub fn for_host_after(status: &HostStatus, previous: &[Alert]) -> Vec<Alert> {
+    let mut alerts = for_host_with(status, &Thresholds::RAISE);
+    if previous.is_empty() {
+        return alerts;
+    }
+    let same = |a: &Alert, b: &Alert| a.code == b.code && a.subject == b.subject;
+    for held in for_host_with(status, &Thresholds::HOLD) {
+        let Some(before) = previous.iter().find(|p| same(p, &held)) else {
+            continue;
+        };
+        let severity = held.severity.min(before.severity);
+        match alerts.iter_mut().find(|a| same(a, &held)) {
+            Some(now) => now.severity = now.severity.max(severity),
+            None => alerts.push(Alert { severity, ..held }),
+        }
+    }
+    alerts
+}
+
 /// The codes of a host that cannot be polled: while one fires, the host's
 /// other alerts are neither raised nor cleared (nothing is known of them).
 pub const REACHABILITY_CODES: &[&str] = &[
@@ -210,7 +260,12 @@ pub fn guests_down(statuses: &[HostStatus]) -> Vec<(usize, Alert)> {
     alerts
 }
 
+/// The host's alerts at the raise levels (one poll, no history).
 pub fn for_host(status: &HostStatus) -> Vec<Alert> {
+    for_host_with(status, &Thresholds::RAISE)
+}
+
+fn for_host_with(status: &HostStatus, levels: &Thresholds) -> Vec<Alert> {
     if let Reachability::Unreachable { kind, reason, since } = &status.reachability {
         let (severity, code) = match kind {
             FailureKind::HostKeyMismatch => (Severity::Critical, "host_key_mismatch"),
@@ -238,7 +293,7 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
         return Vec::new();
     };
     let name = status.name.as_str();
-    let mut alerts = health_alerts(name, reading);
+    let mut alerts = health_alerts(name, reading, levels);
     if let Some(cluster) = &reading.cluster {
         if !cluster.quorate {
             alerts.push(
@@ -265,8 +320,18 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
         }
     }
     alerts.extend(reading.vms.iter().flat_map(|vm| vm_alerts(name, vm)));
-    alerts.extend(reading.datastores.iter().flat_map(|ds| datastore_alerts(name, ds)));
-    alerts.extend(reading.replication.iter().flat_map(|r| replication_alerts(name, r)));
+    alerts.extend(
+        reading
+            .datastores
+            .iter()
+            .flat_map(|ds| datastore_alerts(name, ds, levels)),
+    );
+    alerts.extend(
+        reading
+            .replication
+            .iter()
+            .flat_map(|r| replication_alerts(name, r, levels)),
+    );
     for job in reading.replication_jobs.iter().filter(|j| j.fail_count > 0) {
         alerts.push(
             Alert::new(
@@ -302,12 +367,12 @@ pub fn for_host(status: &HostStatus) -> Vec<Alert> {
     alerts.into_iter().map(|a| a.with_host_input(name)).collect()
 }
 
-fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
+fn health_alerts(name: &str, reading: &Reading, levels: &Thresholds) -> Vec<Alert> {
     let health = &reading.health;
     let mut alerts = Vec::new();
     for fs in &health.filesystems {
         let used = fs.used_percent();
-        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+        if let Some(severity) = threshold(used, levels.disk) {
             alerts.push(
                 Alert::new(
                     severity,
@@ -326,7 +391,7 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
     }
     if let Some(memory) = health.memory {
         let used = memory.used_percent();
-        if let Some(severity) = threshold(used, MEMORY_WARNING, MEMORY_CRITICAL) {
+        if let Some(severity) = threshold(used, levels.memory) {
             alerts.push(Alert::new(
                 severity,
                 "memory",
@@ -335,7 +400,7 @@ fn health_alerts(name: &str, reading: &Reading) -> Vec<Alert> {
         }
     }
     if let Some(pressure) = health.io_pressure {
-        if let Some(severity) = threshold(pressure.full_avg10, IO_PRESSURE_WARNING, IO_PRESSURE_CRITICAL) {
+        if let Some(severity) = threshold(pressure.full_avg10, levels.io_pressure) {
             alerts.push(Alert::new(
                 severity,
                 "io_pressure",
@@ -407,15 +472,15 @@ fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
 }
 
 /// Thin provisioning, in words: what was promised, on what, with what left.
-fn datastore_alerts(host: &str, ds: &Datastore) -> Vec<Alert> {
-    let mut alerts = datastore_alert_list(host, ds);
+fn datastore_alerts(host: &str, ds: &Datastore, levels: &Thresholds) -> Vec<Alert> {
+    let mut alerts = datastore_alert_list(host, ds, levels);
     for alert in &mut alerts {
         alert.subject = crate::sanitize::one_line(&ds.name);
     }
     alerts
 }
 
-fn datastore_alert_list(host: &str, ds: &Datastore) -> Vec<Alert> {
+fn datastore_alert_list(host: &str, ds: &Datastore, levels: &Thresholds) -> Vec<Alert> {
     let mut alerts = Vec::new();
     let name = crate::sanitize::one_line(&ds.name);
     if ds.capacity_bytes == 0 {
@@ -455,7 +520,7 @@ fn datastore_alert_list(host: &str, ds: &Datastore) -> Vec<Alert> {
     let used = 100.0 * (ds.capacity_bytes - ds.free_bytes.min(ds.capacity_bytes)) as f64 / ds.capacity_bytes as f64;
     if ds.kind != "qcow2-dir" {
         // A directory's filesystem is already covered by disk_full.
-        if let Some(severity) = threshold(used, DISK_WARNING, DISK_CRITICAL) {
+        if let Some(severity) = threshold(used, levels.disk) {
             alerts.push(
                 Alert::new(
                     severity,
@@ -469,7 +534,7 @@ fn datastore_alert_list(host: &str, ds: &Datastore) -> Vec<Alert> {
     alerts
 }
 
-fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
+fn replication_alerts(host: &str, r: &Replication, levels: &Thresholds) -> Vec<Alert> {
     let connection = if r.connection.is_empty() {
         "default".to_string()
     } else {
@@ -508,7 +573,7 @@ fn replication_alerts(host: &str, r: &Replication) -> Vec<Alert> {
         .input("connection", &r.connection)];
     }
     match r.seconds_behind {
-        Some(lag) if lag > REPLICATION_LAG_WARNING => vec![Alert::new(
+        Some(lag) if lag > levels.replication_lag => vec![Alert::new(
             Severity::Warning,
             "replication_lag",
             format!("{host}: replication {connection} is {lag} s behind"),
@@ -611,7 +676,7 @@ fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
     alerts
 }
 
-fn threshold(value: f64, warning: f64, critical: f64) -> Option<Severity> {
+fn threshold(value: f64, (warning, critical): (f64, f64)) -> Option<Severity> {
     if value >= critical {
         Some(Severity::Critical)
     } else if value >= warning {
@@ -676,6 +741,34 @@ mod tests {
         assert_eq!(codes(89, 11), vec![]);
         assert_eq!(codes(90, 10), vec![Severity::Warning]);
         assert_eq!(codes(97, 3), vec![Severity::Critical]);
+    }
+
+    #[test]
+    fn a_firing_disk_alert_holds_until_its_value_really_drops() {
+        let disk = |used: u64| {
+            status_with(LinuxHealth {
+                filesystems: vec![fs(used, 100 - used)],
+                ..Default::default()
+            })
+        };
+        let step = |used: u64, previous: &[Alert]| for_host_after(&disk(used), previous);
+        let severities = |alerts: &[Alert]| alerts.iter().map(|a| a.severity).collect::<Vec<_>>();
+        assert!(step(89, &[]).is_empty(), "below the raise level, nothing");
+        let raised = step(91, &[]);
+        assert_eq!(severities(&raised), vec![Severity::Warning]);
+        let held = step(89, &raised);
+        assert_eq!(
+            severities(&held),
+            vec![Severity::Warning],
+            "hovering under 90 % keeps it"
+        );
+        assert!(held[0].message.contains("89% full"), "{}", held[0].message);
+        assert!(step(87, &held).is_empty(), "below the hold level, cleared");
+        let critical = step(98, &raised);
+        assert_eq!(severities(&step(96, &critical)), vec![Severity::Critical]);
+        assert_eq!(severities(&step(94, &critical)), vec![Severity::Warning]);
+        // Holding never raises the severity it had.
+        assert_eq!(severities(&step(96, &held)), vec![Severity::Warning]);
     }
 
     #[test]

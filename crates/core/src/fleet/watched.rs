@@ -43,7 +43,7 @@ impl FleetStatus {
             return Vec::new();
         };
         host.apply(result);
-        self.alerts[index] = alerts::for_host(host);
+        self.alerts[index] = alerts::for_host_after(host, &self.alerts[index]);
         let mut changed = self.refresh_guests();
         if !changed.contains(&index) {
             changed.push(index);
@@ -122,6 +122,7 @@ impl FleetStatus {
         {
             if *first != *since {
                 *since = *first;
+                let previous = std::mem::take(&mut self.alerts[index]);
                 // The history says when the host went down, not when this
                 // watcher first looked.
                 if let Some((at, what)) = self.hosts[index].changes.back_mut() {
@@ -129,7 +130,7 @@ impl FleetStatus {
                         *at = *first;
                     }
                 }
-                self.alerts[index] = alerts::for_host(&self.hosts[index]);
+                self.alerts[index] = alerts::for_host_after(&self.hosts[index], &previous);
                 self.refresh_guests();
             }
         }
