@@ -98,7 +98,7 @@ fn proxmox_node_with_cluster_vms_and_storages() {
     let output = format!(
         "{}{}",
         include_str!("fixtures/probe/linux-debian12-container.txt"),
-        include_str!("fixtures/probe/proxmox-8-cluster.txt")
+        include_str!("fixtures/probe/proxmox-synthetic-8-cluster.txt")
     );
     let reading = vigie::probe::parse(&config.hosts[1], &output);
     app.apply_poll(&PollResult {

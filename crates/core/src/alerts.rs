@@ -428,12 +428,28 @@ fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
 fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
     let mut alerts = Vec::new();
     match vm.state.as_str() {
-        "paused" | "crashed" | "blocked" => {
+        "paused" | "blocked" => {
             let why = vm.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            alerts.push(
-                Alert::new(Severity::Critical, "vm_paused", format!("{label} is {}{why}", vm.state))
-                    .playbook("datastore-full"),
-            );
+            // Paused by an I/O error (a full datastore) is an outage; by a
+            // user, someone meant it; by a migration or a snapshot, it
+            // should pass: look if it does not.
+            let (severity, playbook) = match vm.reason.as_deref() {
+                Some("user") => (Severity::Info, None),
+                Some("ioerror") | None | Some("unknown") => (Severity::Critical, Some("datastore-full")),
+                Some(_) => (Severity::Warning, None),
+            };
+            let alert = Alert::new(severity, "vm_paused", format!("{label} is {}{why}", vm.state));
+            alerts.push(match playbook {
+                Some(id) => alert.playbook(id),
+                None => alert,
+            });
+        }
+        "crashed" => {
+            alerts.push(Alert::new(
+                Severity::Critical,
+                "vm_crashed",
+                format!("{label} crashed (its QEMU process died): start it again, or on another host"),
+            ));
         }
         _ => {}
     }

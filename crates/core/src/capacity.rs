@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn the_surviving_node_of_the_proxmox_fixture() {
-        let text = include_str!("../../../tests/fixtures/probe/proxmox-8-cluster.txt");
+        let text = include_str!("../../../tests/fixtures/probe/proxmox-synthetic-8-cluster.txt");
         let s = crate::probe::split_sections(text);
         let pve = crate::probe::proxmox::parse(s["pve_status"], s["pve_resources"], s["pve_replication"]);
         let locuste = Reading {

@@ -128,7 +128,7 @@ mod tests {
     use super::*;
     use crate::probe::split_sections;
 
-    const FIXTURE: &str = include_str!("../../../../tests/fixtures/probe/esxi-7.txt");
+    const FIXTURE: &str = include_str!("../../../../tests/fixtures/probe/esxi-synthetic-7.txt");
 
     #[test]
     fn vms_with_spaces_quotes_annotations_and_a_frozen_question() {

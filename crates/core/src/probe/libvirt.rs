@@ -4,8 +4,7 @@
 
 use super::model::Vm;
 
-pub const SCRIPT: &str =
-    "echo '@@vigie virsh_domstats'; virsh -r domstats --raw --state --balloon --block --backing 2>&1\n";
+pub const SCRIPT: &str = "vigie_section virsh_domstats virsh -r domstats --raw --state --balloon --block --backing\n";
 
 const STATES: &[&str] = &[
     "nostate",
@@ -35,21 +34,59 @@ const PAUSED_REASONS: &[&str] = &[
     "postcopy failed",
 ];
 
-/// One `block.<n>.*` group: name, capacity, and whether it is a backing image.
-type Block = (String, Option<u64>, bool);
+/// virDomainShutoffReason.
+const SHUTOFF_REASONS: &[&str] = &[
+    "unknown",
+    "shutdown",
+    "destroyed",
+    "crashed",
+    "migrated",
+    "saved",
+    "failed",
+    "from snapshot",
+    "daemon",
+];
 
-/// Sums a domain's disks (backing images are layers of a disk, not disks).
+/// One `block.<n>.*` group: the guest's device name and the layer's capacity.
+type Block = (String, Option<u64>);
+
+/// Sums a domain's disks. With `--backing`, a running domain lists every
+/// layer of a disk's chain (top image first), each under the same device
+/// name, and libvirt 9+ (with `-blockdev`) prints `backingIndex` on every
+/// layer, top included, as a node number: it says nothing of depth. So a
+/// layer is a backing image when its name repeats the entry before it.
+/// A shut-off domain lists only each disk's top image.
 fn finish(vms: &mut [Vm], blocks: &mut Vec<Block>) {
     if let Some(vm) = vms.last_mut() {
-        let disks: u64 = blocks
-            .iter()
-            .filter(|(_, _, backing)| !backing)
-            .filter_map(|(_, c, _)| *c)
-            .sum();
+        let mut disks = 0u64;
+        let mut backing = 0u32;
+        let mut previous: Option<&str> = None;
+        for (name, capacity) in blocks.iter() {
+            if previous == Some(name.as_str()) {
+                backing += 1;
+            } else {
+                disks += capacity.unwrap_or(0);
+            }
+            previous = Some(name);
+        }
         vm.disk_bytes = (!blocks.is_empty()).then_some(disks);
-        vm.snapshots = blocks.iter().filter(|(_, _, backing)| *backing).count() as u32;
+        vm.snapshots = backing;
     }
     blocks.clear();
+}
+
+/// A reason number of `state`, in words.
+fn reason(state: &str, value: &str) -> Option<String> {
+    let table = match state {
+        "paused" => PAUSED_REASONS,
+        "shutoff" => SHUTOFF_REASONS,
+        _ => return None,
+    };
+    value
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| table.get(i))
+        .map(|r| r.to_string())
 }
 
 pub fn parse(section: &str) -> Vec<Vm> {
@@ -80,28 +117,28 @@ pub fn parse(section: &str) -> Vec<Vm> {
                     .unwrap_or(&"unknown")
                     .to_string()
             }
-            "state.reason" if vm.state == "paused" => {
-                vm.reason = value
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| PAUSED_REASONS.get(i))
-                    .map(|r| r.to_string())
+            "state.reason" => {
+                vm.reason = reason(&vm.state, value);
+                // QEMU died under the guest: libvirt says "shut off
+                // (crashed)"; for a responder the guest crashed.
+                if vm.state == "shutoff" && vm.reason.as_deref() == Some("crashed") {
+                    vm.state = "crashed".into();
+                }
             }
             "balloon.maximum" => vm.memory_bytes = value.parse::<u64>().ok().map(|kib| kib * 1024),
             _ => {
-                // block.<n>.capacity, block.<n>.backingIndex
+                // block.<n>.name, block.<n>.capacity
                 let mut parts = key.splitn(3, '.');
                 if let (Some("block"), Some(index), Some(field)) = (parts.next(), parts.next(), parts.next()) {
                     let Ok(index) = index.parse::<usize>() else {
                         continue;
                     };
                     while blocks.len() <= index {
-                        blocks.push((String::new(), None, false));
+                        blocks.push((String::new(), None));
                     }
                     match field {
                         "name" => blocks[index].0 = value.to_string(),
                         "capacity" => blocks[index].1 = value.parse().ok(),
-                        "backingIndex" => blocks[index].2 = true,
                         _ => {}
                     }
                 }
@@ -116,24 +153,65 @@ pub fn parse(section: &str) -> Vec<Vm> {
 mod tests {
     use super::*;
 
+    fn vms_of(text: &str) -> Vec<Vm> {
+        parse(crate::probe::split_sections(text)["virsh_domstats"])
+    }
+
+    /// Captured from libvirt 11.3 and QEMU 10 (Debian 12 backports), KVM:
+    /// `mail` running on a 2-layer chain, `plain` shut off, `web 1` paused
+    /// by a user on a 3-layer chain (`qemu-img info --backing-chain`: depth 2).
     #[test]
-    fn a_vm_paused_by_an_io_error_names_with_spaces_and_backing_chains() {
-        let text = include_str!("../../../../tests/fixtures/probe/libvirt-domstats.txt");
-        let vms = parse(crate::probe::split_sections(text)["virsh_domstats"]);
-        assert_eq!(vms.len(), 3);
-        assert_eq!((vms[0].name.as_str(), vms[0].state.as_str()), ("nextcloud", "running"));
+    fn real_domains_with_their_chains_sizes_and_states() {
+        let vms = vms_of(include_str!(
+            "../../../../tests/fixtures/probe/libvirt-11.3-domstats.txt"
+        ));
+        let summary: Vec<(&str, &str, Option<&str>, Option<u64>, u32, Option<u64>)> = vms
+            .iter()
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.state.as_str(),
+                    v.reason.as_deref(),
+                    v.disk_bytes,
+                    v.snapshots,
+                    v.memory_bytes,
+                )
+            })
+            .collect();
+        let mib = 1024 * 1024;
         assert_eq!(
-            vms[0].disk_bytes,
-            Some(68719476736),
-            "the backing image is not a second disk"
+            summary,
+            vec![
+                ("mail", "running", None, Some(64 * mib), 1, Some(64 * mib)),
+                ("plain", "shutoff", Some("unknown"), Some(32 * mib), 0, Some(64 * mib)),
+                ("web 1", "paused", Some("user"), Some(256 * mib), 2, Some(64 * mib)),
+            ]
         );
-        assert_eq!(vms[0].snapshots, 1);
-        assert_eq!(vms[0].memory_bytes, Some(8 * 1024 * 1024 * 1024));
+    }
+
+    /// Captured: the QEMU process of a running guest killed.
+    #[test]
+    fn a_guest_whose_qemu_died_is_crashed() {
+        let vms = vms_of(include_str!(
+            "../../../../tests/fixtures/probe/libvirt-11.3-domstats-crashed.txt"
+        ));
         assert_eq!(
-            (vms[1].name.as_str(), vms[1].state.as_str(), vms[1].reason.as_deref()),
+            (vms[0].state.as_str(), vms[0].reason.as_deref()),
+            ("crashed", Some("crashed"))
+        );
+    }
+
+    /// Synthetic (the real capture of a paused guest, its reason set to 5):
+    /// a full datastore pauses a guest on an I/O error.
+    #[test]
+    fn a_guest_paused_by_an_io_error() {
+        let vms = vms_of(include_str!(
+            "../../../../tests/fixtures/probe/libvirt-synthetic-paused-ioerror.txt"
+        ));
+        assert_eq!(
+            (vms[0].name.as_str(), vms[0].state.as_str(), vms[0].reason.as_deref()),
             ("mail server", "paused", Some("ioerror"))
         );
-        assert_eq!((vms[2].state.as_str(), vms[2].disk_bytes), ("shutoff", None));
     }
 
     #[test]

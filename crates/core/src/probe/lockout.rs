@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn pam_tally2_counts_against_deny() {
-        let text = include_str!("../../../../tests/fixtures/probe/pam_tally2-esxi.txt");
+        let text = include_str!("../../../../tests/fixtures/probe/pam_tally2-synthetic-esxi.txt");
         let sections = split_sections(text);
         let lockouts = parse(sections["lockouts"], 1795468235, utc());
         assert_eq!(lockouts.len(), 2);

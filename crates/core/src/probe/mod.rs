@@ -42,7 +42,8 @@ const CLOCK_SECTION: &str = "echo '@@vigie clock'; date '+%s %z'\n";
 /// kind, role and configuration ask for. Values from vigie.toml enter the
 /// script only single-quoted.
 pub fn probe_script(host: &Host) -> String {
-    let mut script = String::from(linux::SCRIPT);
+    let mut script = String::from(SECTION_HELPER);
+    script.push_str(linux::SCRIPT);
     script.push_str(CLOCK_SECTION);
     script.push_str(&lockout::script(host.faillock_dir.as_deref()));
     if !host.datastores.is_empty() {
@@ -112,12 +113,9 @@ fn parse_hypervisor(kind: HostKind, sections: &HashMap<&str, &str>, reading: &mu
             reading.driver_errors.extend(pve.errors);
         }
         HostKind::Libvirt => {
-            let text = section("virsh_domstats");
-            reading.vms = libvirt::parse(text);
-            if reading.vms.is_empty() && text.trim_start().starts_with("error") {
-                reading
-                    .driver_errors
-                    .push(format!("libvirt: {}", sanitize::one_line(text.trim())));
+            reading.vms = libvirt::parse(section("virsh_domstats"));
+            if let Some(error) = stderr_summary(sections, "virsh_domstats") {
+                reading.driver_errors.push(format!("libvirt: {error}"));
             }
         }
         HostKind::Esxi => {
@@ -137,6 +135,11 @@ fn parse_hypervisor(kind: HostKind, sections: &HashMap<&str, &str>, reading: &mu
             reading.vms = vms;
             reading.datastores.extend(datastores);
             reading.driver_errors.extend(errors);
+            for name in ["lvs", "vgs"] {
+                if let Some(error) = stderr_summary(sections, name) {
+                    reading.driver_errors.push(format!("{name}: {error}"));
+                }
+            }
         }
     }
 }
@@ -159,6 +162,28 @@ fn parse_clock(text: &str) -> (i64, FixedOffset) {
         })
         .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
     (now, offset)
+}
+
+/// `vigie_section NAME COMMAND...`: the command's output as section NAME
+/// and its stderr as section `NAME.stderr`, never mixed: a tool that warns
+/// (LVM with a missing PV, exactly when it matters) must not break the
+/// JSON it prints. No temporary file: the host's disk may be full.
+const SECTION_HELPER: &str = "vigie_section() { vigie_n=$1; shift; echo \"@@vigie $vigie_n\"; \
+{ vigie_e=$(\"$@\" 2>&1 1>&3 3>&-); } 3>&1; echo \"@@vigie $vigie_n.stderr\"; \
+if [ -n \"$vigie_e\" ]; then printf '%s\\n' \"$vigie_e\"; fi; return 0; }\n";
+
+/// A section's stderr (`NAME.stderr`), in one line for a driver error:
+/// its first line and how many more there are. `None` when it was quiet.
+pub fn stderr_summary(sections: &HashMap<&str, &str>, name: &str) -> Option<String> {
+    let text = sections.get(format!("{name}.stderr").as_str())?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = sanitize::one_line(lines.next()?);
+    let more = lines.count();
+    Some(if more == 0 {
+        first
+    } else {
+        format!("{first} (and {more} more line{})", if more == 1 { "" } else { "s" })
+    })
 }
 
 /// Marker that starts a section: `@@vigie <name>`.
@@ -212,6 +237,30 @@ mod tests {
         assert!(script.contains("@@vigie replication"));
         assert!(script.contains(r"d='/srv/it'\''s here'"), "{script}");
         assert!(script.trim_end().ends_with("echo '@@vigie end'"));
+    }
+
+    /// The helper, run by a real shell: stdout and stderr in their own sections.
+    #[test]
+    fn a_command_s_stderr_is_kept_apart_from_its_data() {
+        let script = format!(
+            "{SECTION_HELPER}vigie_section both sh -c 'echo {{\\\"a\\\":1}}; echo WARNING: a PV is missing >&2'\n\
+             vigie_section quiet echo fine\nvigie_section absent no-such-command-here\n"
+        );
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let sections = split_sections(&text);
+        assert_eq!(sections["both"], "{\"a\":1}\n", "{text}");
+        assert_eq!(sections["both.stderr"], "WARNING: a PV is missing\n");
+        assert_eq!((sections["quiet"], sections["quiet.stderr"]), ("fine\n", ""));
+        assert_eq!(stderr_summary(&sections, "quiet"), None);
+        assert!(
+            stderr_summary(&sections, "absent").is_some_and(|e| e.contains("not found")),
+            "{text}"
+        );
     }
 
     #[test]

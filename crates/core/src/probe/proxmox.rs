@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_cluster_that_lost_a_node() {
-        let text = include_str!("../../../../tests/fixtures/probe/proxmox-8-cluster.txt");
+        let text = include_str!("../../../../tests/fixtures/probe/proxmox-synthetic-8-cluster.txt");
         let s = split_sections(text);
         let r = parse(s["pve_status"], s["pve_resources"], s["pve_replication"]);
         assert!(r.errors.is_empty(), "{:?}", r.errors);

@@ -9,8 +9,8 @@ use serde::Deserialize;
 pub const SCRIPT: &str = "echo '@@vigie xl_list'; xl list 2>&1\n\
 echo '@@vigie xl_list_long'; xl list -l 2>&1\n\
 echo '@@vigie xen_configs'; for f in /etc/xen/*.cfg; do [ -f \"$f\" ] && printf '@@cfg %s\\n' \"$f\" && grep -E '^[[:space:]]*(name|memory|disk)[[:space:]]*=' \"$f\"; done\n\
-echo '@@vigie lvs'; lvs --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_size,lv_path,lv_attr 2>&1\n\
-echo '@@vigie vgs'; vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free 2>&1\n";
+vigie_section lvs env LVM_SUPPRESS_FD_WARNINGS=1 lvs --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_size,lv_path,lv_attr\n\
+vigie_section vgs env LVM_SUPPRESS_FD_WARNINGS=1 vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free\n";
 
 /// LVM writes numbers as strings in `json`, as numbers in `json_std`.
 #[derive(Deserialize)]
@@ -52,6 +52,32 @@ struct Lv {
     vg_name: String,
     #[serde(default)]
     lv_path: Option<String>,
+    /// `-wi-ao--p-`: the 9th character `p` says partial (a physical volume
+    /// of its group is missing: part of its data is gone).
+    #[serde(default)]
+    lv_attr: Option<String>,
+}
+
+impl Lv {
+    fn is_partial(&self) -> bool {
+        self.lv_attr.as_deref().and_then(|a| a.chars().nth(8)) == Some('p')
+    }
+
+    /// Every path a guest's configuration may name it by.
+    fn paths(&self) -> Vec<String> {
+        let mut paths = vec![
+            format!("/dev/{}/{}", self.vg_name, self.lv_name),
+            mapper_path(&self.vg_name, &self.lv_name),
+        ];
+        paths.extend(self.lv_path.clone());
+        paths
+    }
+}
+
+/// What `lvs` says of the volumes: those whole, and those partial.
+struct Volumes {
+    whole: Vec<String>,
+    partial: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,22 +130,22 @@ pub fn parse(
     vgs: &str,
 ) -> (Vec<Vm>, Vec<Datastore>, Vec<String>) {
     let mut errors = Vec::new();
-    let volumes: Option<Vec<String>> = match serde_json::from_str::<Report<LvReport>>(lvs.trim()) {
-        Ok(report) => Some(
-            report
-                .report
-                .iter()
-                .flat_map(|r| &r.lv)
-                .flat_map(|lv| {
-                    let mut paths = vec![
-                        format!("/dev/{}/{}", lv.vg_name, lv.lv_name),
-                        mapper_path(&lv.vg_name, &lv.lv_name),
-                    ];
-                    paths.extend(lv.lv_path.clone());
-                    paths
-                })
-                .collect(),
-        ),
+    let volumes: Option<Volumes> = match serde_json::from_str::<Report<LvReport>>(lvs.trim()) {
+        Ok(report) => {
+            let lvs: Vec<&Lv> = report.report.iter().flat_map(|r| &r.lv).collect();
+            Some(Volumes {
+                whole: lvs
+                    .iter()
+                    .filter(|lv| !lv.is_partial())
+                    .flat_map(|lv| lv.paths())
+                    .collect(),
+                partial: lvs
+                    .iter()
+                    .filter(|lv| lv.is_partial())
+                    .flat_map(|lv| lv.paths())
+                    .collect(),
+            })
+        }
         Err(_) => {
             errors.push(format!("lvs: {}", first_line(lvs)));
             None
@@ -141,7 +167,7 @@ pub fn parse(
                 memory_bytes: d.config.b_info.and_then(|b| b.max_memkb).map(|k| k * 1024),
                 missing_volumes: missing(
                     d.config.disks.iter().filter_map(|disk| disk.pdev_path.clone()),
-                    volumes.as_deref(),
+                    volumes.as_ref(),
                 ),
                 ..Vm::default()
             })
@@ -161,7 +187,7 @@ pub fn parse(
             name,
             state: "stopped".into(),
             memory_bytes: memory,
-            missing_volumes: missing(disks.into_iter(), volumes.as_deref()),
+            missing_volumes: missing(disks.into_iter(), volumes.as_ref()),
             ..Vm::default()
         });
     }
@@ -191,12 +217,20 @@ fn mapper_path(vg: &str, lv: &str) -> String {
     format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
 }
 
-fn missing(devices: impl Iterator<Item = String>, volumes: Option<&[String]>) -> Vec<String> {
+/// The configured devices that `lvs` does not list, or lists as partial.
+fn missing(devices: impl Iterator<Item = String>, volumes: Option<&Volumes>) -> Vec<String> {
     let Some(volumes) = volumes else {
         return Vec::new();
     };
     devices
-        .filter(|d| d.starts_with("/dev/") && !volumes.contains(d))
+        .filter(|d| d.starts_with("/dev/") && !volumes.whole.contains(d))
+        .map(|d| {
+            if volumes.partial.contains(&d) {
+                format!("{d} (partial: its volume group lost a physical volume)")
+            } else {
+                d
+            }
+        })
         .collect()
 }
 
@@ -273,7 +307,7 @@ mod tests {
 
     #[test]
     fn the_lost_volume_of_a_vm_that_did_not_start() {
-        let text = include_str!("../../../../tests/fixtures/probe/xen-lvm.txt");
+        let text = include_str!("../../../../tests/fixtures/probe/xen-synthetic-lvm.txt");
         let s = split_sections(text);
         let (vms, datastores, errors) = parse(s["xl_list"], s["xl_list_long"], s["xen_configs"], s["lvs"], s["vgs"]);
         assert!(errors.is_empty(), "{errors:?}");
@@ -293,9 +327,35 @@ mod tests {
         );
     }
 
+    /// Captured from LVM 2.03.16 (Debian 12) on loop devices, one of the
+    /// two PVs detached: `wiki` is listed, partial; the warnings went to
+    /// stderr, apart from the JSON.
+    #[test]
+    fn a_volume_on_a_missing_pv_is_partial_and_its_vm_loses_it() {
+        let text = include_str!("../../../../tests/fixtures/probe/lvm-2.03.16-missing-pv.txt");
+        let s = split_sections(text);
+        let configs = "@@cfg /etc/xen/wiki.cfg\nname = 'wiki'\nmemory = 512\n\
+                       disk = [ 'phy:/dev/vglab/wiki,xvda,w', 'phy:/dev/vglab/forum,xvdb,w' ]\n";
+        let (vms, datastores, errors) = parse("", "[]", configs, s["lvs"], s["vgs"]);
+        assert!(errors.is_empty(), "the JSON parses despite the warnings: {errors:?}");
+        assert_eq!(
+            vms[0].missing_volumes,
+            vec!["/dev/vglab/wiki (partial: its volume group lost a physical volume)".to_string()]
+        );
+        assert_eq!(
+            (datastores[0].name.as_str(), datastores[0].capacity_bytes),
+            ("vglab", 125829120)
+        );
+        let warning = crate::probe::stderr_summary(&s, "lvs").unwrap_or_default();
+        assert!(
+            warning.starts_with("WARNING: Couldn't find device with uuid") && warning.contains("more lines"),
+            "{warning}"
+        );
+    }
+
     #[test]
     fn json_std_numbers_and_lvm_errors() {
-        let lvs = include_str!("../../../../tests/fixtures/probe/lvs-json-std.txt");
+        let lvs = include_str!("../../../../tests/fixtures/probe/lvs-synthetic-json-std.txt");
         let (_, _, errors) = parse(
             "",
             "[]",
