@@ -165,7 +165,9 @@ mod tests {
         let vms = vms_of(include_str!(
             "../../../../tests/fixtures/probe/libvirt-11.3-domstats.txt"
         ));
-        let summary: Vec<(&str, &str, Option<&str>, Option<u64>, u32, Option<u64>)> = vms
+        // name, state, reason, disk, backing layers, memory
+        type Seen<'a> = (&'a str, &'a str, Option<&'a str>, Option<u64>, u32, Option<u64>);
+        let summary: Vec<Seen> = vms
             .iter()
             .map(|v| {
                 (
