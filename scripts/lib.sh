@@ -29,6 +29,44 @@ ensure_debian_packages() {
     fi
 }
 
+# The hypervisor lab: QEMU and libvirt. qemu-system-x86 must come from the
+# same Debian suite as the installed qemu-utils (these machines carry
+# bookworm-backports' qemu-utils; apt refuses a mix), and libvirt with it:
+# libvirt 9 passes -no-acpi, which QEMU 10 refuses.
+ensure_hypervisor_packages() {
+    local packages=(qemu-system-x86 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+    local qemu_utils
+    qemu_utils="$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)"
+    if [[ "$qemu_utils" != *bpo* ]]; then
+        ensure_debian_packages "${packages[@]}"
+        return
+    fi
+    local missing=()
+    local package
+    for package in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$package")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local suite
+    suite="$(. /etc/os-release && echo "${VERSION_CODENAME}")-backports"
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    if ! grep -rqs "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo "==> adding $suite (for qemu-system-x86 matching qemu-utils $qemu_utils)"
+        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" |
+            "${sudo[@]}" tee /etc/apt/sources.list.d/vigie-backports.sources >/dev/null
+    fi
+    echo "==> installing from $suite: ${missing[*]}"
+    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+        ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -t "$suite" "${missing[@]}"; then
+        echo "error: could not install the hypervisor lab: ${missing[*]}" >&2
+        exit 1
+    fi
+}
+
 # Rust must come from rustup: Debian's cargo is too old for this crate.
 ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1; then

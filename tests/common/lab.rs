@@ -159,6 +159,15 @@ impl SshLab {
         self.start_host(index);
     }
 
+    /// Lets users other than the one running the tests log in: sshd reads
+    /// `authorized_keys` as the user logging in.
+    pub fn allow_other_users(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod lab dir");
+        let keys = self.dir.path().join("authorized_keys");
+        fs::set_permissions(keys, fs::Permissions::from_mode(0o644)).expect("chmod authorized_keys");
+    }
+
     /// Kills host `index`'s sshd and every session it started, as a crash would.
     pub fn kill_host(&mut self, index: usize) {
         let host = &mut self.hosts[index];

@@ -1,0 +1,222 @@
+//! A real libvirt/QEMU lab of two hypervisors: two unix users, each with
+//! its own `qemu:///session` daemon (started by libvirt itself on first
+//! use), reached over SSH through its own lab sshd, sharing one disk
+//! directory. Guests are tiny real QEMU machines with no OS (SeaBIOS finds
+//! nothing to boot and waits), KVM where /dev/kvm exists, TCG otherwise,
+//! on qcow2 chains made with qemu-img.
+
+use super::lab::SshLab;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The unix users the hypervisors run as.
+const USERS: [&str; 2] = ["vigie-hv-a", "vigie-hv-b"];
+
+pub struct HypervisorLab {
+    pub ssh: SshLab,
+    /// Shared by both hypervisors, as a SAN or an NFS export would be.
+    pub disks: tempfile::TempDir,
+    pub users: [&'static str; 2],
+}
+
+impl HypervisorLab {
+    /// Two hypervisors, lab1 (user vigie-hv-a) and lab2 (vigie-hv-b), no guests yet.
+    pub fn start() -> HypervisorLab {
+        for tool in ["virsh", "qemu-system-x86_64", "qemu-img", "runuser"] {
+            let found = Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}"))
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(found, "{tool} is missing: ./scripts/test installs the hypervisor lab");
+        }
+        let kvm = Path::new("/dev/kvm").exists();
+        for user in USERS {
+            ensure_user(user, kvm);
+            // A daemon from an earlier run that died uncleanly holds nothing of ours.
+            let _ = Command::new("pkill").args(["-KILL", "-u", user]).status();
+        }
+        let ssh = SshLab::start(2);
+        ssh.allow_other_users();
+        let disks = tempfile::Builder::new()
+            .prefix("vigie-disks-")
+            .tempdir()
+            .expect("disk dir");
+        chmod(disks.path(), "1777");
+        let lab = HypervisorLab {
+            ssh,
+            disks,
+            users: USERS,
+        };
+        for index in 0..2 {
+            let out = lab.virsh(index, &["list", "--all", "--name"]);
+            assert!(
+                out.status.success(),
+                "no libvirt session for {}: {}",
+                USERS[index],
+                text(&out.stderr)
+            );
+        }
+        lab
+    }
+
+    /// `virsh` on hypervisor `index`, as its user, on its session daemon.
+    pub fn virsh(&self, index: usize, args: &[&str]) -> Output {
+        as_user(USERS[index], "virsh", &[&["-c", "qemu:///session"], args].concat())
+    }
+
+    /// A chain of `depth` overlays over a base of `size`, in the shared
+    /// directory; returns the top image.
+    pub fn chain(&self, name: &str, depth: usize, size: &str) -> PathBuf {
+        let base = self.disks.path().join(format!("{name}-0.qcow2"));
+        run(
+            "qemu-img",
+            &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), size],
+        );
+        let mut top = base;
+        for layer in 1..=depth {
+            let next = self.disks.path().join(format!("{name}-{layer}.qcow2"));
+            run(
+                "qemu-img",
+                &[
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    top.to_str().unwrap(),
+                    next.to_str().unwrap(),
+                ],
+            );
+            top = next;
+        }
+        for entry in std::fs::read_dir(self.disks.path()).unwrap().flatten() {
+            chmod(&entry.path(), "0666");
+        }
+        top
+    }
+
+    /// Defines guest `name` on hypervisor `index` with `memory_mib` and `disk`.
+    pub fn define(&self, index: usize, name: &str, memory_mib: u64, disk: &Path) {
+        let kind = if Path::new("/dev/kvm").exists() { "kvm" } else { "qemu" };
+        // <acpi/>: without it libvirt passes -no-acpi, which QEMU 10 refuses.
+        let xml = format!(
+            "<domain type='{kind}'><name>{name}</name><memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>\
+             <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+             <source file='{}'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
+            disk.display()
+        );
+        let file = self.disks.path().join(format!("{name}.xml"));
+        std::fs::write(&file, xml).unwrap();
+        chmod(&file, "0644");
+        let out = self.virsh(index, &["define", file.to_str().unwrap()]);
+        assert!(out.status.success(), "define {name}: {}", text(&out.stderr));
+    }
+
+    pub fn start_guest(&self, index: usize, name: &str) {
+        let out = self.virsh(index, &["start", name]);
+        assert!(out.status.success(), "start {name}: {}", text(&out.stderr));
+    }
+
+    /// Kills the QEMU process of guest `name`, as a crash would.
+    pub fn crash_guest(&self, index: usize, name: &str) {
+        let status = Command::new("pkill")
+            .args(["-KILL", "-u", USERS[index], "-f", &format!("guest={name},")])
+            .status()
+            .unwrap();
+        assert!(status.success(), "no QEMU process for {name}");
+    }
+
+    /// A vigie.toml listing both hypervisors (kind libvirt, each as its user).
+    pub fn vigie_toml(&self) -> String {
+        let mut text = format!(
+            "[settings]\npoll_interval = \"1s\"\nconnect_timeout = \"2s\"\ncommand_timeout = \"20s\"\nknown_hosts = \"{}\"\n",
+            self.ssh.known_hosts.display()
+        );
+        for (index, host) in self.ssh.hosts.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nkind = \"libvirt\"\n",
+                host.name,
+                host.address,
+                host.port,
+                USERS[index],
+                self.ssh.client_key.display()
+            ));
+        }
+        text
+    }
+}
+
+impl Drop for HypervisorLab {
+    fn drop(&mut self) {
+        for index in 0..2 {
+            let names = self.virsh(index, &["list", "--all", "--name"]);
+            for name in text(&names.stdout).lines().filter(|l| !l.trim().is_empty()) {
+                let _ = self.virsh(index, &["destroy", name]);
+                let _ = self.virsh(index, &["undefine", name]);
+            }
+            let _ = Command::new("pkill").args(["-KILL", "-u", USERS[index]]).status();
+        }
+    }
+}
+
+/// `program args` as `user`, in its home, without this process's XDG dirs:
+/// the same environment an SSH login of that user has.
+fn as_user(user: &str, program: &str, args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args([
+            "-u",
+            user,
+            "--",
+            "env",
+            "-u",
+            "XDG_RUNTIME_DIR",
+            "-u",
+            "XDG_CONFIG_HOME",
+            "-u",
+            "XDG_DATA_HOME",
+        ])
+        .arg(format!("HOME=/home/{user}"))
+        .arg(program)
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("runuser")
+}
+
+fn ensure_user(user: &str, kvm: bool) {
+    let exists = Command::new("id").arg(user).output().unwrap().status.success();
+    if !exists {
+        let status = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", user])
+            .status()
+            .expect("useradd");
+        assert!(status.success(), "useradd {user} failed: the tests must run as root");
+    }
+    // No password, but not locked: sshd without PAM refuses a locked
+    // account even a key login.
+    run("usermod", &["-p", "*", user]);
+    if kvm {
+        let _ = Command::new("groupadd").args(["-f", "kvm"]).status();
+        run("usermod", &["-aG", "kvm", user]);
+        // What udev does on a real host.
+        run("chgrp", &["kvm", "/dev/kvm"]);
+        chmod(Path::new("/dev/kvm"), "0660");
+    }
+}
+
+fn chmod(path: &Path, mode: &str) {
+    run("chmod", &[mode, path.to_str().unwrap()]);
+}
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().expect(program);
+    assert!(out.status.success(), "{program} {args:?}: {}", text(&out.stderr));
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
