@@ -48,12 +48,11 @@ impl HypervisorLab {
             disks,
             users: USERS,
         };
-        for index in 0..2 {
+        for (index, user) in USERS.iter().enumerate() {
             let out = lab.virsh(index, &["list", "--all", "--name"]);
             assert!(
                 out.status.success(),
-                "no libvirt session for {}: {}",
-                USERS[index],
+                "no libvirt session for {user}: {}",
                 text(&out.stderr)
             );
         }
@@ -152,13 +151,13 @@ impl HypervisorLab {
 
 impl Drop for HypervisorLab {
     fn drop(&mut self) {
-        for index in 0..2 {
+        for (index, user) in USERS.iter().enumerate() {
             let names = self.virsh(index, &["list", "--all", "--name"]);
             for name in text(&names.stdout).lines().filter(|l| !l.trim().is_empty()) {
                 let _ = self.virsh(index, &["destroy", name]);
                 let _ = self.virsh(index, &["undefine", name]);
             }
-            let _ = Command::new("pkill").args(["-KILL", "-u", USERS[index]]).status();
+            let _ = Command::new("pkill").args(["-KILL", "-u", user]).status();
         }
     }
 }
