@@ -154,3 +154,117 @@ fn every_guest_is_what_qemu_img_and_virsh_say() {
         "{alerts:?}"
     );
 }
+
+/// The admins' copy of each domain's XML beside the shared disks, as the
+/// libvirt variant of evacuate-hypervisor expects them.
+fn replicate_configs(lab: &HypervisorLab, index: usize, names: &[&str]) -> std::path::PathBuf {
+    let configs = lab.disks.path().join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    for name in names {
+        let xml = lab.virsh(index, &["dumpxml", name]);
+        assert!(xml.status.success(), "{}", text(&xml.stderr));
+        std::fs::write(configs.join(format!("{name}.xml")), &xml.stdout).unwrap();
+    }
+    configs
+}
+
+/// `vigie run evacuate-hypervisor` from lab1 to lab2, unattended.
+fn evacuate(home: &Path, configs: &Path, vmids: &str) -> (i32, String, String) {
+    let config = home.join("vigie.toml");
+    let config = config.to_str().unwrap();
+    let (code, _, err) = common::lab::vigie(home, &["--config", config, "incident", "new", "lab1 died"], "");
+    assert_eq!(code, 0, "{err}");
+    let configs = format!("configs={}", configs.display());
+    let vmids = format!("vmids={vmids}");
+    common::lab::vigie(
+        home,
+        &[
+            "--config",
+            config,
+            "run",
+            "evacuate-hypervisor",
+            "--input",
+            "dead=lab1",
+            "--input",
+            "target=lab2",
+            "--input",
+            "platform=libvirt",
+            "--input",
+            &configs,
+            "--input",
+            &vmids,
+            "--yes",
+            "--confirm",
+            "lab2",
+        ],
+        "",
+    )
+}
+
+fn running(lab: &HypervisorLab, index: usize) -> Vec<String> {
+    let out = lab.virsh(index, &["list", "--state-running", "--name"]);
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_dead_hypervisor_s_guests_are_started_on_the_other_one() {
+    let mut lab = HypervisorLab::start();
+    let web = lab.chain("web", 1, "64M");
+    let mail = lab.chain("mail", 0, "32M");
+    lab.define(0, "web", 64, &web);
+    lab.define(0, "mail", 48, &mail);
+    lab.start_guest(0, "web");
+    lab.start_guest(0, "mail");
+    let configs = replicate_configs(&lab, 0, &["web", "mail"]);
+    // lab1 dies: its guests' QEMU processes and its sshd.
+    lab.crash_guest(0, "web");
+    lab.crash_guest(0, "mail");
+    lab.ssh.kill_host(0);
+
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("vigie.toml"), lab.vigie_toml()).unwrap();
+    let (code, out, err) = evacuate(home.path(), &configs, "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("2 VMs need 117440512 bytes RAM"),
+        "the real figures: {out}"
+    );
+    let mut on_b = running(&lab, 1);
+    on_b.sort();
+    assert_eq!(on_b, vec!["mail".to_string(), "web".to_string()]);
+    // vigie sees them there, from their real disks.
+    let status = status(home.path());
+    let web_on_b = seen(&status, "lab2", "web");
+    assert_eq!(
+        (web_on_b.state.as_str(), web_on_b.chain_depth, web_on_b.disk_bytes),
+        ("running", 1, 64 << 20)
+    );
+}
+
+#[test]
+fn a_start_refused_by_the_image_lock_is_a_failed_step_that_says_why() {
+    let mut lab = HypervisorLab::start();
+    let chat = lab.chain("chat", 0, "32M");
+    lab.define(0, "chat", 48, &chat);
+    lab.start_guest(0, "chat");
+    let configs = replicate_configs(&lab, 0, &["chat"]);
+    // lab1 only stops answering: its QEMU still holds the disk.
+    lab.ssh.kill_host(0);
+
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("vigie.toml"), lab.vigie_toml()).unwrap();
+    let (code, out, err) = evacuate(home.path(), &configs, "chat");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("Failed to get \"write\" lock"), "{out}\n{err}");
+    assert!(running(&lab, 1).is_empty(), "nothing runs twice");
+    let timeline = common::incident_timeline(&home.path().join(".local/share"));
+    let failed = timeline
+        .lines()
+        .find(|l| l.contains("\"kind\":\"step.failed\""))
+        .unwrap_or_else(|| panic!("no step.failed: {timeline}"));
+    assert!(failed.contains("Failed to get \\\"write\\\" lock"), "{failed}");
+}

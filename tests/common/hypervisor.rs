@@ -12,16 +12,22 @@ use std::process::{Command, Output};
 /// The unix users the hypervisors run as.
 const USERS: [&str; 2] = ["vigie-hv-a", "vigie-hv-b"];
 
+/// The hypervisor users are shared by every test: one lab at a time.
+static ONE_LAB_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct HypervisorLab {
     pub ssh: SshLab,
     /// Shared by both hypervisors, as a SAN or an NFS export would be.
     pub disks: tempfile::TempDir,
     pub users: [&'static str; 2],
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl HypervisorLab {
     /// Two hypervisors, lab1 (user vigie-hv-a) and lab2 (vigie-hv-b), no guests yet.
     pub fn start() -> HypervisorLab {
+        // A test that failed holding it poisons nothing of the next one's.
+        let turn = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         for tool in ["virsh", "qemu-system-x86_64", "qemu-img", "runuser"] {
             let found = Command::new("sh")
                 .arg("-c")
@@ -47,6 +53,7 @@ impl HypervisorLab {
             ssh,
             disks,
             users: USERS,
+            _turn: turn,
         };
         for (index, user) in USERS.iter().enumerate() {
             let out = lab.virsh(index, &["list", "--all", "--name"]);

@@ -620,7 +620,10 @@ impl Engine {
         if step.expect.is_empty() {
             return match exit {
                 Some(0) => Ok(BTreeMap::new()),
-                Some(code) => Err(Unmet::Exit(code)),
+                Some(code) => Err(Unmet::Exit {
+                    code,
+                    last_line: last_line(output),
+                }),
                 None => Err(Unmet::Signal),
             };
         }
@@ -727,12 +730,24 @@ impl Engine {
 /// Why a command's result does not let its step succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unmet {
-    #[error("exit {0}")]
-    Exit(i32),
+    /// The exit code, and the output's last line: what the command said
+    /// last is most often why it failed ("Failed to get write lock").
+    #[error("exit {code}{}", last_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default())]
+    Exit { code: i32, last_line: Option<String> },
     #[error("exit by signal")]
     Signal,
     #[error("expected output not found: {0}")]
     OutputNotFound(String),
+}
+
+/// The last non-empty line of an output, on one line, at most 200 characters.
+fn last_line(output: &str) -> Option<String> {
+    let line = output.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    let line = crate::sanitize::one_line(line);
+    Some(match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    })
 }
 
 /// Where `command` runs: `on=` names an input (then its value, if given), a
@@ -1231,7 +1246,7 @@ mod tests {
         let Effect::Ask(Question::Recovery { error, .. }) = &last[2] else {
             panic!()
         };
-        assert_eq!(error, "102: exit 1", "the failure names its VM");
+        assert_eq!(error, "102: exit 1: locked", "the failure names its VM and says why");
     }
 
     #[test]
