@@ -176,6 +176,7 @@ fn story() -> (Summary, Vec<Event>) {
         severity: Severity::Critical,
         status: Status::Mitigated,
         started: t(19, 41, 2),
+        impact_started: t(19, 30, 12),
         resolved: None,
         events: events.len(),
         responders: vec!["alice".into(), "bob".into()],

@@ -54,7 +54,7 @@ pub fn list(config: &Config) -> i32 {
         return 0;
     }
     println!(
-        "{:<40} {:<16} {:<9} {:<17} {:>9}  TITLE",
+        "{:<40} {:<21} {:<9} {:<17} {:>9}  TITLE",
         "ID", "STATUS", "SEVERITY", "STARTED (UTC)", "DURATION"
     );
     let mut code = 0;
@@ -64,12 +64,13 @@ pub fn list(config: &Config) -> i32 {
                 let end = s.resolved.unwrap_or_else(Utc::now);
                 let open = if s.is_open() { "open, " } else { "" };
                 println!(
-                    "{:<40} {:<16} {:<9} {:<17} {:>9}  {}",
+                    "{:<40} {:<21} {:<9} {:<17} {:>9}  {}",
                     s.id,
                     format!("{open}{}", s.status.as_str()),
                     s.severity.as_str(),
-                    s.started.format("%Y-%m-%d %H:%M"),
-                    crate::format::human_age(end - s.started),
+                    // From when the impact began, as the report counts.
+                    s.impact_started.format("%Y-%m-%d %H:%M"),
+                    crate::format::human_age(end - s.impact_started),
                     crate::sanitize::one_line(&s.title)
                 );
             }
@@ -328,11 +329,17 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                     // In the order things happened (`--json` keeps the file's).
                     events.sort_by_key(|e| (e.at, e.seq));
                 }
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
                 for event in events {
-                    if json {
-                        println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                    let line = if json {
+                        serde_json::to_string(&event).unwrap_or_default()
                     } else {
-                        println!("{}", show_line(&event));
+                        show_line(&event)
+                    };
+                    if writeln!(out, "{line}").is_err() {
+                        // The reader went away (`| head`): stop quietly.
+                        return 0;
                     }
                 }
             }

@@ -103,8 +103,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Headless: poll, keep the fleet journal, record fleet events into open
-    /// incidents (run it on the bastion as a service; stops cleanly on SIGTERM)
+    /// Headless: poll, keep the fleet journal, record fleet events into every open
+    /// incident (and into --incident); run it on the bastion as a service; stops
+    /// cleanly on SIGTERM
     Watch,
     /// Show or verify the current incident's timeline
     #[command(subcommand)]

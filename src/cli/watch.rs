@@ -68,6 +68,13 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
     let (mut polls, poll_tasks) = poller::start(config);
     let (recorder, mut news) = fleet::spawn_for(config, "watch");
     if let Some(dir) = followed {
+        match crate::incident::summarize(&dir) {
+            Ok(summary) if !summary.is_open() => log(&format!(
+                "{} is resolved: nothing is recorded there (reopen it with `vigie incident status investigating`)",
+                dir.display()
+            )),
+            _ => log(&format!("recording into {} too", dir.display())),
+        }
         recorder.incident(dir);
     }
     let mut fleet_status = FleetStatus::new(config);
@@ -83,8 +90,8 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
                 recorder.observe(observations);
             }
             Some(item) = news.recv() => match item {
-                FleetNews::Open { host, open } => {
-                    log_changes(&mut known, &host, &open);
+                FleetNews::Open { host, open, closed } => {
+                    log_changes(&mut known, &host, &open, &closed);
                     fleet_status.adopt(&host, &open);
                 }
                 FleetNews::Recorded { incident, event } => {
@@ -127,7 +134,7 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
 
 /// Logs the alerts of `host` that opened or closed since we last heard,
 /// whichever watcher saw them first.
-fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &[Occurrence]) {
+fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &[Occurrence], closed: &[Occurrence]) {
     // The first news of a host says what is open, not what just happened.
     let first_news = !known.contains_key(host);
     let before = known.remove(host).unwrap_or_default();
@@ -148,7 +155,15 @@ fn log_changes(known: &mut HashMap<String, Vec<Occurrence>>, host: &str, open: &
             o.message
         ));
     }
-    for o in before.iter().filter(|b| !open.iter().any(|o| o.id == b.id)) {
+    // Gone since we last heard, or closed by this very poll (at start,
+    // an outage that ended while nobody watched).
+    let mut gone: Vec<&Occurrence> = before.iter().filter(|b| !open.iter().any(|o| o.id == b.id)).collect();
+    for o in closed {
+        if !gone.iter().any(|g| g.id == o.id) {
+            gone.push(o);
+        }
+    }
+    for o in gone {
         log(&format!(
             "{} cleared (raised at {})",
             name(o),

@@ -325,6 +325,8 @@ pub struct App {
     pub kind_filter: KindFilter,
     /// Hide what the fleet recorded (alerts raised and cleared).
     pub hide_fleet_events: bool,
+    /// Why the fleet journal is not being written, while it is not.
+    pub recording_problem: Option<String>,
     pub host_filter: Option<String>,
     /// Playbooks that can be opened (bundled and `playbooks_dir`).
     pub catalog: Vec<Playbook>,
@@ -360,6 +362,7 @@ impl App {
             timeline_cursor: None,
             kind_filter: KindFilter::All,
             hide_fleet_events: false,
+            recording_problem: None,
             host_filter: None,
             catalog: Vec::new(),
             run: None,
@@ -598,6 +601,7 @@ mod tests {
             severity: vigie_core::incident::Severity::Major,
             status: vigie_core::incident::Status::Investigating,
             started: Utc::now(),
+            impact_started: Utc::now(),
             resolved: None,
         });
         app

@@ -177,8 +177,20 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             }
             Some(news) = fleet_news.recv() => {
                 match news {
-                    FleetNews::Open { host, open } => app.adopt_alert_times(&host, &open),
-                    FleetNews::Problem(problem) => app.flash = Some(problem),
+                    FleetNews::Open { host, open, .. } => {
+                        // The journal answered; a timeline that refused a
+                        // write stays flagged until one is written.
+                        if app.recording_problem.as_deref().is_some_and(|p| p.starts_with("fleet journal")) {
+                            app.recording_problem = None;
+                        }
+                        app.adopt_alert_times(&host, &open);
+                    }
+                    // Said in the status bar, and kept in the header until
+                    // the journal answers again: outages are not recorded.
+                    FleetNews::Problem(problem) => {
+                        app.recording_problem = Some(problem.clone());
+                        app.flash = Some(problem);
+                    }
                     // The timeline follower shows what was recorded.
                     // An incident declared elsewhere (`vigie incident new`,
                     // another cockpit) is followed as soon as it exists.
@@ -200,7 +212,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                             link = Some(IncidentLink::open(&config, newest.clone(), options.read_only));
                         }
                     }
-                    FleetNews::Recorded { .. } => {}
+                    FleetNews::Recorded { .. } => app.recording_problem = None,
                 }
                 dirty = true;
             }

@@ -55,6 +55,8 @@ pub struct Summary {
     pub severity: Severity,
     pub status: Status,
     pub started: DateTime<Utc>,
+    /// When the impact began (see [`IncidentState::impact_started`]).
+    pub impact_started: DateTime<Utc>,
     pub resolved: Option<DateTime<Utc>>,
     pub events: usize,
     pub responders: Vec<String>,
@@ -218,7 +220,11 @@ pub struct IncidentState {
     pub title: String,
     pub severity: Severity,
     pub status: Status,
+    /// When it was declared.
     pub started: DateTime<Utc>,
+    /// When the impact began: the first alert recorded, if it came before
+    /// the declaration (the outage of 19:30 declared at 19:41).
+    pub impact_started: DateTime<Utc>,
     pub resolved: Option<DateTime<Utc>>,
 }
 
@@ -233,6 +239,7 @@ impl IncidentState {
                     severity: declared.severity,
                     status: Status::Investigating,
                     started: event.at,
+                    impact_started: event.at,
                     resolved: None,
                 }),
                 _ => None,
@@ -243,6 +250,9 @@ impl IncidentState {
             Payload::StatusChanged(change) => {
                 state.status = change.to;
                 state.resolved = (state.status == Status::Resolved).then_some(event.at);
+            }
+            Payload::AlertRaised(_) | Payload::HostUnreachable(_) => {
+                state.impact_started = state.impact_started.min(event.at);
             }
             _ => {}
         }
@@ -279,6 +289,7 @@ pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
         severity: state.severity,
         status: state.status,
         started: state.started,
+        impact_started: state.impact_started,
         resolved: state.resolved,
         events: events.len(),
         responders,
@@ -328,7 +339,7 @@ pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf,
         .map(|s| s.dir)
         .ok_or_else(|| {
             IncidentError::Invalid(format!(
-                "no open incident in {}: declare one with `vigie incident new TITLE`",
+                "no open incident in {}: declare one with `vigie incident new TITLE`, or name a closed one with `--incident ID` (`vigie incident list`)",
                 incidents_dir.display()
             ))
         })

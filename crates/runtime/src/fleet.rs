@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc as blocking;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use vigie_core::fleet::{FleetRecorder, Observation, Occurrence};
+use vigie_core::fleet::{FleetRecorder, Observation, Occurrence, Record};
 use vigie_core::timeline::{Event, TimelineOptions};
 
 /// How often other watchers' records and new incidents are looked for.
@@ -17,8 +17,13 @@ const SYNC_EVERY: Duration = Duration::from_secs(2);
 /// What the recorder tells its watcher.
 #[derive(Debug, Clone)]
 pub enum FleetNews {
-    /// The journal's open occurrences of a host, after an observation of it.
-    Open { host: String, open: Vec<Occurrence> },
+    /// The journal's open occurrences of a host after an observation of
+    /// it, and those this observation closed.
+    Open {
+        host: String,
+        open: Vec<Occurrence>,
+        closed: Vec<Occurrence>,
+    },
     /// A fleet event written into an incident's timeline.
     Recorded { incident: PathBuf, event: Event },
     /// The open incidents, the most recently declared first (when the set changes).
@@ -149,10 +154,22 @@ impl Worker {
                 Ok(Job::Observe(observations)) => {
                     for observation in &observations {
                         match recorder.observe(observation) {
-                            Ok((_, open)) => news.push(FleetNews::Open {
-                                host: observation.host.clone(),
-                                open,
-                            }),
+                            Ok((records, open)) => {
+                                let closed = records
+                                    .iter()
+                                    .filter_map(|record| match record {
+                                        Record::Cleared { id, .. } => {
+                                            recorder.journal().occurrences().all().find(|o| o.id == *id).cloned()
+                                        }
+                                        Record::Raised(_) => None,
+                                    })
+                                    .collect();
+                                news.push(FleetNews::Open {
+                                    host: observation.host.clone(),
+                                    open,
+                                    closed,
+                                });
+                            }
                             Err(e) => problems.push(e.to_string()),
                         }
                     }

@@ -122,7 +122,8 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
                 one_line(&header.title),
                 header.severity.as_str().to_uppercase(),
                 header.status.as_str(),
-                human_age(end - header.started)
+                // From when the impact began, as the report counts.
+                human_age(end - header.impact_started)
             )
         }
         None => "no incident".to_string(),
@@ -141,7 +142,13 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         1 => "1 host".to_string(),
         n => format!("{n} hosts"),
     };
-    let mut left = format!(" vigie ─ {incident}{run} ─ {hosts}{source}");
+    // Before the host count too: nobody must believe outages are recorded when they are not.
+    let recording = if app.recording_problem.is_some() {
+        " ─ ⚠ outages NOT recorded (see the fleet journal)"
+    } else {
+        ""
+    };
+    let mut left = format!(" vigie ─ {incident}{run}{recording} ─ {hosts}{source}");
     let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
     // The clock always shows; the rest is cut with an ellipsis if it must be.
     let room = (area.width as usize).saturating_sub(clock.chars().count());

@@ -265,11 +265,14 @@ pub struct Duration {
 }
 
 impl Duration {
-    /// "4m12s", or "unknown" when a key time is missing.
+    /// "4m12s", "-6s" when marks put the times out of order (flagged in
+    /// the key time problems), or "unknown" when a key time is missing.
     pub fn human(&self) -> String {
-        self.value
-            .map(crate::format::human_age)
-            .unwrap_or_else(|| "unknown".into())
+        match self.value {
+            Some(value) if value < chrono::Duration::zero() => format!("-{}", crate::format::human_age(-value)),
+            Some(value) => crate::format::human_age(value),
+            None => "unknown".into(),
+        }
     }
 }
 
@@ -573,6 +576,7 @@ mod key_time_tests {
             severity: Severity::Major,
             status: Status::Investigating,
             started: events[0].at,
+            impact_started: events[0].at,
             resolved: None,
             events: events.len(),
             responders: vec![],
@@ -618,6 +622,40 @@ mod key_time_tests {
             (acknowledge.name, acknowledge.human()),
             ("time_to_acknowledge", "0s".to_string())
         );
+    }
+
+    #[test]
+    fn marks_out_of_order_give_a_negative_duration_in_words() {
+        let declared = event(
+            1,
+            40,
+            "incident.declared",
+            serde_json::json!({"title": "x", "severity": "major"}),
+        );
+        let raised = event(
+            2,
+            15,
+            "alert.raised",
+            serde_json::json!({"code": "unreachable", "occurrence": "o"}),
+        );
+        let ack = event(
+            3,
+            50,
+            "amendment",
+            serde_json::json!({"target": "E2", "target_seq": 2, "mark": "acknowledged"}),
+        );
+        let detect = event(
+            4,
+            51,
+            "amendment",
+            serde_json::json!({"target": "E1", "target_seq": 1, "mark": "detected"}),
+        );
+        let report = report(&[declared, raised, ack, detect]);
+        let acknowledge = &report.durations()[1];
+        assert_eq!(acknowledge.value.map(|v| v.num_seconds()), Some(-25));
+        assert_eq!(acknowledge.human(), "-25s");
+        let markdown = crate::report::markdown::render(&report, chrono::FixedOffset::east_opt(0).unwrap());
+        assert!(markdown.contains("Time to acknowledge: -25s"), "{markdown}");
     }
 
     #[test]
