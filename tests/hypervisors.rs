@@ -268,3 +268,73 @@ fn a_start_refused_by_the_image_lock_is_a_failed_step_that_says_why() {
         .unwrap_or_else(|| panic!("no step.failed: {timeline}"));
     assert!(failed.contains("Failed to get \\\"write\\\" lock"), "{failed}");
 }
+
+#[test]
+fn a_guest_paused_by_a_full_datastore_runs_again_after_datastore_full() {
+    let mut lab = HypervisorLab::start();
+    // A datastore of 2 MiB, most of it taken by something old; the guest
+    // fills the rest and QEMU pauses it (as its own default does).
+    let datastore = lab.small_filesystem("datastore", 2048);
+    let ballast = datastore.join("old-backup.tar");
+    std::fs::write(&ballast, vec![0u8; 1_100_000]).unwrap();
+    let disk = lab.disk_filler("writer", &datastore);
+    lab.define_with(0, "writer", 64, &disk, "enospace");
+    lab.start_guest(0, "writer");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.domstate(0, "writer") != "paused (I/O error)" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never paused: {}",
+            lab.domstate(0, "writer")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("vigie.toml"), lab.vigie_toml()).unwrap();
+    let before = status(home.path());
+    assert_eq!(seen(&before, "lab1", "writer").state, "paused");
+    let alerts = alerts_of(&before, "lab1");
+    assert!(
+        alerts.contains(&("vm_paused".into(), "critical".into(), "writer".into())),
+        "{alerts:?}"
+    );
+
+    // The responder frees room (the playbook's checklist), then the
+    // playbook checks it and resumes the guest.
+    std::fs::remove_file(&ballast).unwrap();
+    let config = home.path().join("vigie.toml");
+    let config = config.to_str().unwrap();
+    let (code, _, err) = common::lab::vigie(
+        home.path(),
+        &["--config", config, "incident", "new", "datastore full"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let path = format!("path={}", datastore.display());
+    let (code, out, err) = common::lab::vigie(
+        home.path(),
+        &[
+            "--config",
+            config,
+            "run",
+            "datastore-full",
+            "--input",
+            "host=lab1",
+            "--input",
+            &path,
+            "--yes",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("resumed writer"), "{out}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !lab.domstate(0, "writer").starts_with("running") {
+        assert!(std::time::Instant::now() < deadline, "{}", lab.domstate(0, "writer"));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let after = status(home.path());
+    assert_eq!(seen(&after, "lab1", "writer").state, "running");
+    assert!(!alerts_of(&after, "lab1").iter().any(|(code, _, _)| code == "vm_paused"));
+}

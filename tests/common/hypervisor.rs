@@ -20,7 +20,39 @@ pub struct HypervisorLab {
     /// Shared by both hypervisors, as a SAN or an NFS export would be.
     pub disks: tempfile::TempDir,
     pub users: [&'static str; 2],
+    /// Small filesystems mounted for the lab, unmounted when it ends.
+    mounts: Vec<PathBuf>,
     _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+/// A boot sector that writes 20 × 127 sectors (1.3 MB of whatever is in
+/// memory) from sector 1 on with the BIOS's extended write (int 13h, AH=43h),
+/// then halts: a guest that fills its disk, with no OS.
+///
+/// ```text
+/// 00 FA           cli                      ; 1E FF 0E 40 7C  dec word [count]
+/// 01 31 C0        xor ax,ax                ; 22 75 E7        jnz write
+/// 03 8E D8 8E D0  mov ds,ax / mov ss,ax    ; 24 F4 EB FD     hang: hlt / jmp hang
+/// 07 BC 00 7C FB  mov sp,0x7c00 / sti      ; 30 disk address packet: 16 bytes,
+/// 0B BE 30 7C     write: mov si,dap        ;    127 sectors, buffer 1000:0000, LBA 1
+/// 0E B4 43 B0 00  mov ah,0x43 / mov al,0   ; 40 count: 20
+/// 12 CD 13        int 0x13                 ; 1FE 55 AA
+/// 14 83 06 38 7C 7F  add word [dap+8],127
+/// 19 83 16 3A 7C 00  adc word [dap+10],0
+/// ```
+fn disk_filler_boot_sector() -> [u8; 512] {
+    let code: [u8; 0x27] = [
+        0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x7C, 0xFB, 0xBE, 0x30, 0x7C, 0xB4, 0x43, 0xB0, 0x00,
+        0xCD, 0x13, 0x83, 0x06, 0x38, 0x7C, 0x7F, 0x83, 0x16, 0x3A, 0x7C, 0x00, 0xFF, 0x0E, 0x40, 0x7C, 0x75, 0xE7,
+        0xF4, 0xEB, 0xFD,
+    ];
+    let mut sector = [0u8; 512];
+    sector[..code.len()].copy_from_slice(&code);
+    sector[0x30..0x40].copy_from_slice(&[0x10, 0, 0x7F, 0, 0, 0, 0, 0x10, 1, 0, 0, 0, 0, 0, 0, 0]);
+    sector[0x40] = 20;
+    sector[510] = 0x55;
+    sector[511] = 0xAA;
+    sector
 }
 
 impl HypervisorLab {
@@ -53,6 +85,7 @@ impl HypervisorLab {
             ssh,
             disks,
             users: USERS,
+            mounts: Vec::new(),
             _turn: turn,
         };
         for (index, user) in USERS.iter().enumerate() {
@@ -104,14 +137,86 @@ impl HypervisorLab {
         top
     }
 
+    /// A tmpfs of `kib` KiB in the shared directory: a datastore that fills up.
+    pub fn small_filesystem(&mut self, name: &str, kib: u64) -> PathBuf {
+        let dir = self.disks.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        run(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k,mode=1777"),
+                "tmpfs",
+                dir.to_str().unwrap(),
+            ],
+        );
+        self.mounts.push(dir.clone());
+        dir
+    }
+
+    /// A 64 MiB disk that boots [`disk_filler_boot_sector`]: its base in
+    /// the shared directory, its overlay (where the writes land) in `dir`.
+    pub fn disk_filler(&self, name: &str, dir: &Path) -> PathBuf {
+        let raw = self.disks.path().join(format!("{name}.raw"));
+        let file = std::fs::File::create(&raw).unwrap();
+        file.set_len(64 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(&disk_filler_boot_sector(), 0).unwrap();
+        let base = self.disks.path().join(format!("{name}-base.qcow2"));
+        run(
+            "qemu-img",
+            &[
+                "convert",
+                "-q",
+                "-f",
+                "raw",
+                "-O",
+                "qcow2",
+                raw.to_str().unwrap(),
+                base.to_str().unwrap(),
+            ],
+        );
+        let top = dir.join(format!("{name}.qcow2"));
+        run(
+            "qemu-img",
+            &[
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                "-F",
+                "qcow2",
+                "-b",
+                base.to_str().unwrap(),
+                top.to_str().unwrap(),
+            ],
+        );
+        chmod(&base, "0666");
+        chmod(&top, "0666");
+        top
+    }
+
     /// Defines guest `name` on hypervisor `index` with `memory_mib` and `disk`.
     pub fn define(&self, index: usize, name: &str, memory_mib: u64, disk: &Path) {
+        self.define_with(index, name, memory_mib, disk, "");
+    }
+
+    /// [`define`](Self::define) with the disk's `error_policy` (`enospace`:
+    /// pause the guest when its disk cannot grow, as QEMU's own default).
+    pub fn define_with(&self, index: usize, name: &str, memory_mib: u64, disk: &Path, error_policy: &str) {
         let kind = if Path::new("/dev/kvm").exists() { "kvm" } else { "qemu" };
+        let policy = if error_policy.is_empty() {
+            String::new()
+        } else {
+            format!(" error_policy='{error_policy}'")
+        };
         // <acpi/>: without it libvirt passes -no-acpi, which QEMU 10 refuses.
         let xml = format!(
             "<domain type='{kind}'><name>{name}</name><memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>\
              <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>\
-             <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+             <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'{policy}/>\
              <source file='{}'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
             disk.display()
         );
@@ -125,6 +230,13 @@ impl HypervisorLab {
     pub fn start_guest(&self, index: usize, name: &str) {
         let out = self.virsh(index, &["start", name]);
         assert!(out.status.success(), "start {name}: {}", text(&out.stderr));
+    }
+
+    /// The guest's state and reason, as `virsh domstate --reason` says.
+    pub fn domstate(&self, index: usize, name: &str) -> String {
+        text(&self.virsh(index, &["domstate", "--reason", name]).stdout)
+            .trim()
+            .to_string()
     }
 
     /// Kills the QEMU process of guest `name`, as a crash would.
@@ -165,6 +277,9 @@ impl Drop for HypervisorLab {
                 let _ = self.virsh(index, &["undefine", name]);
             }
             let _ = Command::new("pkill").args(["-KILL", "-u", user]).status();
+        }
+        for mount in &self.mounts {
+            let _ = Command::new("umount").arg(mount).status();
         }
     }
 }

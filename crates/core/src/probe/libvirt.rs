@@ -203,16 +203,16 @@ mod tests {
         );
     }
 
-    /// Synthetic (the real capture of a paused guest, its reason set to 5):
-    /// a full datastore pauses a guest on an I/O error.
+    /// Captured: a guest writing to an overlay on a full filesystem
+    /// (`error_policy='enospace'`) is paused on an I/O error.
     #[test]
     fn a_guest_paused_by_an_io_error() {
         let vms = vms_of(include_str!(
-            "../../../../tests/fixtures/probe/libvirt-synthetic-paused-ioerror.txt"
+            "../../../../tests/fixtures/probe/libvirt-11.3-domstats-paused-ioerror.txt"
         ));
         assert_eq!(
             (vms[0].name.as_str(), vms[0].state.as_str(), vms[0].reason.as_deref()),
-            ("mail server", "paused", Some("ioerror"))
+            ("writer", "paused", Some("ioerror"))
         );
     }
 
