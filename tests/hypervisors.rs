@@ -107,10 +107,13 @@ fn alerts_of(status: &Value, host: &str) -> Vec<(String, String, String)> {
 fn every_guest_is_what_qemu_img_and_virsh_say() {
     let lab = HypervisorLab::start();
     // Hypervisor A: a running guest on a 2-deep chain (a name with a space),
-    // one paused by a user on a 1-deep chain, one shut off on a plain image.
+    // one paused by a user on a 1-deep chain, one shut off on a 1-deep chain
+    // (libvirt lists only its top image), one shut off on a plain image.
     let web = lab.chain("web", 2, "256M");
     let mail = lab.chain("mail", 1, "96M");
     let plain = lab.chain("plain", 0, "32M");
+    let archive = lab.chain("archive", 1, "48M");
+    lab.define(0, "archive", 32, &archive);
     lab.define(0, "web 1", 64, &web);
     lab.define(0, "mail", 96, &mail);
     lab.define(0, "plain", 48, &plain);
@@ -129,6 +132,7 @@ fn every_guest_is_what_qemu_img_and_virsh_say() {
         (0, "lab1", "web 1", &web),
         (0, "lab1", "mail", &mail),
         (0, "lab1", "plain", &plain),
+        (0, "lab1", "archive", &archive),
         (1, "lab2", "db", &db),
     ];
     for (index, host, name, disk) in guests {

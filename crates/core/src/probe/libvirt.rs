@@ -4,7 +4,12 @@
 
 use super::model::Vm;
 
-pub const SCRIPT: &str = "vigie_section virsh_domstats virsh -r domstats --raw --state --balloon --block --backing\n";
+/// `virsh domstats` shows a shut-off domain's top images only: their
+/// chains come from `qemu-img info` (`-U`: another may hold the image).
+pub const SCRIPT: &str = "vigie_section virsh_domstats virsh -r domstats --raw --state --balloon --block --backing\n\
+echo '@@vigie virsh_offline_disks'; virsh -r domstats --raw --list-inactive --block 2>/dev/null \
+| sed -n 's/^ *block\\.[0-9]*\\.path=//p' | while IFS= read -r p; do printf '@@disk %s\\n' \"$p\"; \
+qemu-img info --output=json -U --backing-chain \"$p\" 2>/dev/null; done\n";
 
 const STATES: &[&str] = &[
     "nostate",
@@ -47,8 +52,36 @@ const SHUTOFF_REASONS: &[&str] = &[
     "daemon",
 ];
 
-/// One `block.<n>.*` group: the guest's device name and the layer's capacity.
-type Block = (String, Option<u64>);
+/// One `block.<n>.*` group: the guest's device name, the layer's capacity and path.
+type Block = (String, Option<u64>, String);
+
+/// The backing chains of the shut-off domains' images: path → layers
+/// below the top, from `qemu-img info --backing-chain`.
+pub type OfflineChains = std::collections::HashMap<String, u32>;
+
+/// Reads the `virsh_offline_disks` section: `@@disk PATH` then the JSON array.
+pub fn parse_offline_chains(section: &str) -> OfflineChains {
+    let mut chains = OfflineChains::new();
+    let mut current: Option<(String, String)> = None;
+    let flush = |entry: Option<(String, String)>, chains: &mut OfflineChains| {
+        if let Some((path, json)) = entry {
+            if let Ok(serde_json::Value::Array(layers)) = serde_json::from_str::<serde_json::Value>(&json) {
+                chains.insert(path, layers.len().saturating_sub(1) as u32);
+            }
+        }
+    };
+    for line in section.lines() {
+        if let Some(path) = line.strip_prefix("@@disk ") {
+            flush(current.take(), &mut chains);
+            current = Some((path.to_string(), String::new()));
+        } else if let Some((_, json)) = current.as_mut() {
+            json.push_str(line);
+            json.push('\n');
+        }
+    }
+    flush(current, &mut chains);
+    chains
+}
 
 /// Sums a domain's disks. With `--backing`, a running domain lists every
 /// layer of a disk's chain (top image first), each under the same device
@@ -56,16 +89,21 @@ type Block = (String, Option<u64>);
 /// layer, top included, as a node number: it says nothing of depth. So a
 /// layer is a backing image when its name repeats the entry before it.
 /// A shut-off domain lists only each disk's top image.
-fn finish(vms: &mut [Vm], blocks: &mut Vec<Block>) {
+fn finish(vms: &mut [Vm], blocks: &mut Vec<Block>, offline: &OfflineChains) {
     if let Some(vm) = vms.last_mut() {
         let mut disks = 0u64;
         let mut backing = 0u32;
         let mut previous: Option<&str> = None;
-        for (name, capacity) in blocks.iter() {
+        for (name, capacity, path) in blocks.iter() {
             if previous == Some(name.as_str()) {
                 backing += 1;
             } else {
                 disks += capacity.unwrap_or(0);
+                // A shut-off domain lists no backing layers: qemu-img does.
+                let listed_alone = blocks.iter().filter(|(n, _, _)| n == name).count() == 1;
+                if listed_alone {
+                    backing += offline.get(path).copied().unwrap_or(0);
+                }
             }
             previous = Some(name);
         }
@@ -89,12 +127,13 @@ fn reason(state: &str, value: &str) -> Option<String> {
         .map(|r| r.to_string())
 }
 
-pub fn parse(section: &str) -> Vec<Vm> {
+/// Parses `virsh domstats`; `offline` gives the chains of shut-off domains' images.
+pub fn parse(section: &str, offline: &OfflineChains) -> Vec<Vm> {
     let mut vms: Vec<Vm> = Vec::new();
     let mut blocks: Vec<Block> = Vec::new();
     for line in section.lines() {
         if let Some(name) = line.strip_prefix("Domain: ") {
-            finish(&mut vms, &mut blocks);
+            finish(&mut vms, &mut blocks, offline);
             let name = name.trim().trim_matches('\'').to_string();
             vms.push(Vm {
                 id: name.clone(),
@@ -134,18 +173,19 @@ pub fn parse(section: &str) -> Vec<Vm> {
                         continue;
                     };
                     while blocks.len() <= index {
-                        blocks.push((String::new(), None));
+                        blocks.push((String::new(), None, String::new()));
                     }
                     match field {
                         "name" => blocks[index].0 = value.to_string(),
                         "capacity" => blocks[index].1 = value.parse().ok(),
+                        "path" => blocks[index].2 = value.to_string(),
                         _ => {}
                     }
                 }
             }
         }
     }
-    finish(&mut vms, &mut blocks);
+    finish(&mut vms, &mut blocks, offline);
     vms
 }
 
@@ -154,7 +194,28 @@ mod tests {
     use super::*;
 
     fn vms_of(text: &str) -> Vec<Vm> {
-        parse(crate::probe::split_sections(text)["virsh_domstats"])
+        parse(
+            crate::probe::split_sections(text)["virsh_domstats"],
+            &OfflineChains::new(),
+        )
+    }
+
+    #[test]
+    fn a_shut_off_domain_s_chain_comes_from_qemu_img() {
+        let mut text = include_str!("../../../../tests/fixtures/probe/libvirt-11.3-domstats.txt").to_string();
+        // What qemu-img 10 prints for a 1-deep chain (its two layers).
+        text.push_str(
+            "@@vigie virsh_offline_disks\n@@disk /tmp/hvlab/disks/plain.qcow2\n\
+             [{\"virtual-size\": 33554432, \"filename\": \"/tmp/hvlab/disks/plain.qcow2\"},\n\
+             {\"virtual-size\": 33554432, \"filename\": \"/tmp/hvlab/disks/plain-base.qcow2\"}]\n",
+        );
+        let sections = crate::probe::split_sections(&text);
+        let chains = parse_offline_chains(sections["virsh_offline_disks"]);
+        let vms = parse(sections["virsh_domstats"], &chains);
+        let plain = vms.iter().find(|v| v.name == "plain").unwrap();
+        assert_eq!((plain.state.as_str(), plain.snapshots), ("shutoff", 1));
+        let web = vms.iter().find(|v| v.name == "web 1").unwrap();
+        assert_eq!(web.snapshots, 2, "a running domain's layers are counted once");
     }
 
     /// Captured from libvirt 11.3 and QEMU 10 (Debian 12 backports), KVM:
@@ -218,6 +279,6 @@ mod tests {
 
     #[test]
     fn virsh_errors_give_no_vms() {
-        assert!(parse("error: failed to connect to the hypervisor\n").is_empty());
+        assert!(parse("error: failed to connect to the hypervisor\n", &OfflineChains::new()).is_empty());
     }
 }

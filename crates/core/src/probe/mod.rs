@@ -113,7 +113,8 @@ fn parse_hypervisor(kind: HostKind, sections: &HashMap<&str, &str>, reading: &mu
             reading.driver_errors.extend(pve.errors);
         }
         HostKind::Libvirt => {
-            reading.vms = libvirt::parse(section("virsh_domstats"));
+            let offline = libvirt::parse_offline_chains(section("virsh_offline_disks"));
+            reading.vms = libvirt::parse(section("virsh_domstats"), &offline);
             if let Some(error) = stderr_summary(sections, "virsh_domstats") {
                 reading.driver_errors.push(format!("libvirt: {error}"));
             }
