@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod esxi;
+pub mod lenient;
 pub mod libvirt;
 pub mod linux;
 pub mod lockout;

@@ -15,19 +15,19 @@ struct StatusEntry {
     kind: String,
     #[serde(default)]
     name: String,
-    #[serde(default)]
-    quorate: Option<u8>,
-    #[serde(default)]
-    online: Option<u8>,
-    #[serde(default)]
-    local: Option<u8>,
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    quorate: Option<u64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    online: Option<u64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    local: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct Resource {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     vmid: Option<u64>,
     #[serde(default)]
     name: Option<String>,
@@ -35,18 +35,18 @@ struct Resource {
     node: Option<String>,
     #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     maxmem: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     maxdisk: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     disk: Option<u64>,
     #[serde(default)]
     hastate: Option<String>,
     #[serde(default)]
     lock: Option<String>,
-    #[serde(default)]
-    template: Option<u8>,
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    template: Option<u64>,
     #[serde(default)]
     storage: Option<String>,
 }
@@ -56,9 +56,9 @@ struct Job {
     id: String,
     guest: serde_json::Value,
     target: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_i64")]
     last_sync: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::u32_or_zero")]
     fail_count: u32,
     #[serde(default)]
     error: Option<String>,

@@ -63,6 +63,12 @@ impl Lv {
         self.lv_attr.as_deref().and_then(|a| a.chars().nth(8)) == Some('p')
     }
 
+    /// `-wi-------`: the 5th character `-` says not active (after a reboot,
+    /// a volume group nobody activated): its guest cannot start.
+    fn is_inactive(&self) -> bool {
+        self.lv_attr.as_deref().and_then(|a| a.chars().nth(4)) == Some('-')
+    }
+
     /// Every path a guest's configuration may name it by.
     fn paths(&self) -> Vec<String> {
         let mut paths = vec![
@@ -78,6 +84,7 @@ impl Lv {
 struct Volumes {
     whole: Vec<String>,
     partial: Vec<String>,
+    inactive: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +96,8 @@ struct Vg {
 
 #[derive(Deserialize)]
 struct Domain {
-    domid: u64,
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    domid: Option<u64>,
     config: DomainConfig,
 }
 
@@ -109,7 +117,7 @@ struct CInfo {
 
 #[derive(Deserialize)]
 struct BInfo {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     max_memkb: Option<u64>,
 }
 
@@ -133,17 +141,13 @@ pub fn parse(
     let volumes: Option<Volumes> = match serde_json::from_str::<Report<LvReport>>(lvs.trim()) {
         Ok(report) => {
             let lvs: Vec<&Lv> = report.report.iter().flat_map(|r| &r.lv).collect();
+            let paths = |wanted: &dyn Fn(&Lv) -> bool| -> Vec<String> {
+                lvs.iter().filter(|lv| wanted(lv)).flat_map(|lv| lv.paths()).collect()
+            };
             Some(Volumes {
-                whole: lvs
-                    .iter()
-                    .filter(|lv| !lv.is_partial())
-                    .flat_map(|lv| lv.paths())
-                    .collect(),
-                partial: lvs
-                    .iter()
-                    .filter(|lv| lv.is_partial())
-                    .flat_map(|lv| lv.paths())
-                    .collect(),
+                whole: paths(&|lv| !lv.is_partial() && !lv.is_inactive()),
+                partial: paths(&|lv| lv.is_partial()),
+                inactive: paths(&|lv| lv.is_inactive() && !lv.is_partial()),
             })
         }
         Err(_) => {
@@ -155,9 +159,10 @@ pub fn parse(
     let mut vms: Vec<Vm> = match serde_json::from_str::<Vec<Domain>>(list_long.trim()) {
         Ok(domains) => domains
             .into_iter()
-            .filter(|d| d.domid != 0)
+            // Dom0 is the host itself.
+            .filter(|d| d.domid != Some(0))
             .map(|d| Vm {
-                id: d.domid.to_string(),
+                id: d.domid.map(|id| id.to_string()).unwrap_or_default(),
                 state: states
                     .iter()
                     .find(|(n, _)| *n == d.config.c_info.name)
@@ -227,6 +232,8 @@ fn missing(devices: impl Iterator<Item = String>, volumes: Option<&Volumes>) -> 
         .map(|d| {
             if volumes.partial.contains(&d) {
                 format!("{d} (partial: its volume group lost a physical volume)")
+            } else if volumes.inactive.contains(&d) {
+                format!("{d} (inactive: `lvchange -ay` it once its group is whole)")
             } else {
                 d
             }
@@ -350,6 +357,18 @@ mod tests {
         assert!(
             warning.starts_with("WARNING: Couldn't find device with uuid") && warning.contains("more lines"),
             "{warning}"
+        );
+    }
+
+    #[test]
+    fn an_inactive_volume_keeps_its_guest_down() {
+        let lvs = r#"{"report":[{"lv":[{"lv_name":"forum","vg_name":"vg0","lv_size":"1","lv_attr":"-wi-------"},
+            {"lv_name":"wiki","vg_name":"vg0","lv_size":"1","lv_attr":"-wi-a-----"}]}]}"#;
+        let configs = "@@cfg /etc/xen/forum.cfg\nname = 'forum'\ndisk = [ 'phy:/dev/vg0/forum,xvda,w', 'phy:/dev/vg0/wiki,xvdb,w' ]\n";
+        let (vms, _, _) = parse("", "[]", configs, lvs, "{}");
+        assert_eq!(
+            vms[0].missing_volumes,
+            vec!["/dev/vg0/forum (inactive: `lvchange -ay` it once its group is whole)".to_string()]
         );
     }
 
