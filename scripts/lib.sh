@@ -3,14 +3,19 @@
 
 # Installs the given Debian packages that are not installed yet. Fails loudly
 # (exit 1) when they are missing and cannot be installed.
-ensure_debian_packages() {
-    local missing=()
+# Prints, one a line, the given packages that are not installed.
+missing_packages() {
     local package
     for package in "$@"; do
         if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-            missing+=("$package")
+            echo "$package"
         fi
     done
+}
+
+ensure_debian_packages() {
+    local missing=()
+    mapfile -t missing < <(missing_packages "$@")
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing: ${missing[*]}"
     local sudo=()
@@ -42,12 +47,7 @@ ensure_hypervisor_packages() {
         return
     fi
     local missing=()
-    local package
-    for package in "${packages[@]}"; do
-        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-            missing+=("$package")
-        fi
-    done
+    mapfile -t missing < <(missing_packages "${packages[@]}")
     [ ${#missing[@]} -eq 0 ] && return 0
     local suite
     suite="$(. /etc/os-release && echo "${VERSION_CODENAME}")-backports"

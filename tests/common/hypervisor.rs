@@ -115,20 +115,7 @@ impl HypervisorLab {
         let mut top = base;
         for layer in 1..=depth {
             let next = self.disks.path().join(format!("{name}-{layer}.qcow2"));
-            run(
-                "qemu-img",
-                &[
-                    "create",
-                    "-q",
-                    "-f",
-                    "qcow2",
-                    "-F",
-                    "qcow2",
-                    "-b",
-                    top.to_str().unwrap(),
-                    next.to_str().unwrap(),
-                ],
-            );
+            overlay(&top, &next);
             top = next;
         }
         for entry in std::fs::read_dir(self.disks.path()).unwrap().flatten() {
@@ -179,20 +166,7 @@ impl HypervisorLab {
             ],
         );
         let top = dir.join(format!("{name}.qcow2"));
-        run(
-            "qemu-img",
-            &[
-                "create",
-                "-q",
-                "-f",
-                "qcow2",
-                "-F",
-                "qcow2",
-                "-b",
-                base.to_str().unwrap(),
-                top.to_str().unwrap(),
-            ],
-        );
+        overlay(&base, &top);
         chmod(&base, "0666");
         chmod(&top, "0666");
         top
@@ -327,6 +301,15 @@ fn ensure_user(user: &str, kvm: bool) {
         run("chgrp", &["kvm", "/dev/kvm"]);
         chmod(Path::new("/dev/kvm"), "0660");
     }
+}
+
+/// A qcow2 overlay `top` over `base`.
+fn overlay(base: &Path, top: &Path) {
+    let (base, top) = (base.to_str().unwrap(), top.to_str().unwrap());
+    run(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, top],
+    );
 }
 
 fn chmod(path: &Path, mode: &str) {

@@ -236,23 +236,9 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{Alert, Severity};
-    use crate::fleet::Coverage;
 
     fn down(host: &str, at: chrono::DateTime<Utc>) -> Observation {
-        Observation {
-            host: host.into(),
-            at,
-            alerts: vec![Alert {
-                severity: Severity::Critical,
-                code: "unreachable",
-                message: format!("{host} unreachable"),
-                subject: String::new(),
-                playbook: None,
-                inputs: vec![],
-            }],
-            coverage: Coverage::Reachability { guests: false },
-        }
+        crate::fleet::observed(host, at, true)
     }
 
     #[test]

@@ -94,3 +94,31 @@ pub struct Observation {
     pub alerts: Vec<Alert>,
     pub coverage: Coverage,
 }
+
+/// A host's observations, for the tests of the journal and the recorder.
+#[cfg(test)]
+pub(crate) fn observed(host: &str, at: DateTime<Utc>, down: bool) -> Observation {
+    let alerts = if down {
+        vec![Alert {
+            severity: crate::alerts::Severity::Critical,
+            code: "unreachable",
+            message: format!("{host} unreachable"),
+            subject: String::new(),
+            playbook: None,
+            inputs: vec![],
+        }]
+    } else {
+        vec![]
+    };
+    let coverage = if down {
+        Coverage::Reachability { guests: false }
+    } else {
+        Coverage::Everything
+    };
+    Observation {
+        host: host.into(),
+        at,
+        alerts,
+        coverage,
+    }
+}

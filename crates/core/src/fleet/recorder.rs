@@ -217,35 +217,12 @@ pub fn record_firing(incidents_dir: &Path, dir: &Path, options: TimelineOptions)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{Alert, Severity};
-    use crate::fleet::Coverage;
     use crate::incident::{declare, Severity as IncidentSeverity};
     use crate::timeline::store::read_all;
     use chrono::Utc;
 
     fn observation(host: &str, at: chrono::DateTime<Utc>, down: bool) -> Observation {
-        let alerts = if down {
-            vec![Alert {
-                severity: Severity::Critical,
-                code: "unreachable",
-                message: format!("{host} unreachable"),
-                subject: String::new(),
-                playbook: None,
-                inputs: vec![],
-            }]
-        } else {
-            vec![]
-        };
-        Observation {
-            host: host.into(),
-            at,
-            alerts,
-            coverage: if down {
-                Coverage::Reachability { guests: false }
-            } else {
-                Coverage::Everything
-            },
-        }
+        crate::fleet::observed(host, at, down)
     }
 
     #[test]
