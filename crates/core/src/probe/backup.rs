@@ -26,7 +26,7 @@ pub fn script(backups: &[BackupConfig]) -> String {
                     .map(|f| format!("RESTIC_PASSWORD_FILE={} ", quote(f)))
                     .unwrap_or_default();
                 script.push_str(&format!(
-                    "( {password}restic --no-lock -r {repo} snapshots --json --latest 1 2>&1; echo\n"
+                    "( vigie_err env {password}restic --no-lock -r {repo} snapshots --json --latest 1; echo\n"
                 ));
                 for path in &backup.essential {
                     let path = quote(path);
@@ -44,7 +44,7 @@ pub fn script(backups: &[BackupConfig]) -> String {
                     .unwrap_or_default();
                 script.push_str(&format!(
                     "( export BORG_RELOCATED_REPO_ACCESS_IS_OK=no BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=no\n\
-                     {password}borg list --json --last 1 {repo} 2>&1\n\
+                     vigie_err env {password}borg list --json --last 1 {repo}\n\
                      a=$({password}borg list --short --last 1 {repo} 2>/dev/null)\n"
                 ));
                 for path in &backup.essential {
@@ -94,7 +94,8 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
         .skip_while(|l| l.starts_with("tool=") || l.starts_with("repo="))
         .collect();
     let listing_end = body.iter().position(|l| l.starts_with("@@path ")).unwrap_or(body.len());
-    let listing = body[..listing_end].join("\n");
+    // The tool's warnings and errors came apart from its JSON (`vigie_err`).
+    let (listing, listing_stderr) = super::split_stderr(&body[..listing_end].join("\n"));
     let latest = match config.tool {
         BackupTool::Restic => serde_json::from_str::<Vec<ResticSnapshot>>(listing.trim()).map(|snapshots| {
             snapshots
@@ -123,10 +124,7 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
             backup.latest_id = Some(id);
         }
         Ok(None) => backup.error = Some("the repository has no snapshot".into()),
-        Err(_) => {
-            let first = listing.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-            backup.error = Some(crate::sanitize::one_line(first));
-        }
+        Err(_) => backup.error = Some(super::why_unreadable(&listing, &listing_stderr)),
     }
     let mut lines = body[listing_end..].iter();
     while let Some(line) = lines.next() {
@@ -205,6 +203,22 @@ mod tests {
         );
         assert!(b.error.unwrap().starts_with("Fatal: unable to open config file"));
         assert!(b.missing_paths.is_empty());
+        // As the probe prints it now: the error on stderr, apart.
+        let apart = "tool=restic\nrepo=/r\n@@stderr Fatal: unable to open config file\n\n@@path /etc\n0\n";
+        let b = parse(
+            apart,
+            &config(BackupTool::Restic, "/r", &["/etc"]),
+            FixedOffset::east_opt(0).unwrap(),
+        );
+        assert_eq!(b.error.as_deref(), Some("Fatal: unable to open config file"));
+        // A warning beside good JSON changes nothing.
+        let warned = "tool=restic\nrepo=/r\n[{\"time\":\"2026-11-23T21:11:57Z\",\"short_id\":\"ab\"}]\n@@stderr warning: cache is old\n";
+        let b = parse(
+            warned,
+            &config(BackupTool::Restic, "/r", &[]),
+            FixedOffset::east_opt(0).unwrap(),
+        );
+        assert_eq!((b.error, b.latest_id.as_deref()), (None, Some("ab")));
         let empty = parse(
             "tool=restic\nrepo=/r\n[]\n",
             &config(BackupTool::Restic, "/r", &[]),

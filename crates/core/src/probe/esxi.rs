@@ -4,14 +4,16 @@
 
 use super::model::{Datastore, Vm};
 
-pub const SCRIPT: &str = "echo '@@vigie esxi_vms'; vim-cmd vmsvc/getallvms 2>&1\n\
+pub const SCRIPT: &str = "echo '@@vigie esxi_vms'; vigie_err vim-cmd vmsvc/getallvms\n\
 for id in $(vim-cmd vmsvc/getallvms 2>/dev/null | awk 'NR>1 && $1 ~ /^[0-9]+$/ {print $1}'); do\n\
-echo \"@@vm $id\"; vim-cmd vmsvc/power.getstate \"$id\" 2>&1 | tail -n 1\n\
+echo \"@@vm $id\"; vim-cmd vmsvc/power.getstate \"$id\" 2>/dev/null | tail -n 1\n\
 echo \"snapshots=$(vim-cmd vmsvc/snapshot.get \"$id\" 2>/dev/null | grep -c 'Snapshot Name')\"\n\
-vim-cmd vmsvc/message \"$id\" 2>&1; done\n\
-echo '@@vigie esxi_datastores'; esxcli storage filesystem list 2>&1\n";
+vigie_err vim-cmd vmsvc/message \"$id\"; done\n\
+echo '@@vigie esxi_datastores'; vigie_err esxcli storage filesystem list\n";
 
 pub fn parse_vms(section: &str) -> Vec<Vm> {
+    let (section, _) = super::split_stderr(section);
+    let section = section.as_str();
     let (listing, details) = section
         .split_once("@@vm ")
         .map(|(l, d)| (l, format!("@@vm {d}")))
@@ -71,6 +73,7 @@ fn parse_vm_line(line: &str) -> Option<Vm> {
 /// `esxcli storage filesystem list`: columns located by the dashes line,
 /// since volume names may contain spaces.
 pub fn parse_datastores(section: &str) -> Vec<Datastore> {
+    let (section, _) = super::split_stderr(section);
     let lines: Vec<&str> = section.lines().collect();
     let Some(rule) = lines.iter().position(|l| l.starts_with("---")) else {
         return Vec::new();

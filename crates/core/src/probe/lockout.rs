@@ -13,10 +13,10 @@ pub fn script(faillock_dir: Option<&str>) -> String {
         "echo '@@vigie lockouts'\n\
          if command -v faillock >/dev/null 2>&1; then echo tool=faillock\n\
          sed -n 's/^[[:space:]]*\\(deny\\|unlock_time\\|fail_interval\\)[[:space:]]*=/conf=\\1 =/p' /etc/security/faillock.conf 2>/dev/null\n\
-         faillock{dir_arg} 2>&1\n\
+         vigie_err faillock{dir_arg}\n\
          elif command -v pam_tally2 >/dev/null 2>&1; then echo tool=pam_tally2\n\
          grep -rhs pam_tally2 /etc/pam.d 2>/dev/null | grep -o 'deny=[0-9]*' | head -n 1 | sed 's/^/conf=/'\n\
-         pam_tally2 2>&1\n\
+         vigie_err pam_tally2\n\
          else echo tool=none; fi\n"
     )
 }
@@ -28,6 +28,9 @@ const DEFAULT_FAIL_INTERVAL: i64 = 900;
 
 /// Parses the section; `now` and `offset` come from the host's clock.
 pub fn parse(section: &str, now: i64, offset: FixedOffset) -> Vec<Lockout> {
+    // What faillock says on stderr (a tally it cannot read) is reported
+    // apart (`probe::parse`); the tallies are read from its output.
+    let (section, _) = super::split_stderr(section);
     let mut lines = section.lines();
     let tool = lines
         .next()

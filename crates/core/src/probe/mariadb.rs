@@ -16,7 +16,7 @@ pub fn script(defaults_file: Option<&str>) -> String {
         "echo '@@vigie replication'\n\
          if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi\n\
          if command -v \"$c\" >/dev/null 2>&1; then\n\
-         \"$c\"{defaults} -E -e 'SHOW ALL SLAVES STATUS' 2>&1 || \"$c\"{defaults} -E -e 'SHOW REPLICA STATUS' 2>&1\n\
+         vigie_err \"$c\"{defaults} -E -e 'SHOW ALL SLAVES STATUS' || vigie_err \"$c\"{defaults} -E -e 'SHOW REPLICA STATUS'\n\
          else echo 'error=no mariadb or mysql client'; fi\n"
     )
 }
@@ -24,7 +24,14 @@ pub fn script(defaults_file: Option<&str>) -> String {
 /// Parses the section: one `Replication` per row. An error line (client
 /// missing, access denied) comes back as `Err`.
 pub fn parse(section: &str) -> Result<Vec<Replication>, String> {
-    let text = section.trim();
+    let (data, stderr) = super::split_stderr(section);
+    let text = data.trim();
+    // SHOW ALL SLAVES STATUS failed (an older server) and the fallback
+    // answered: only the last error counts, and only if nothing came.
+    if text.is_empty() && !stderr.trim().is_empty() {
+        let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
+        return Err(crate::sanitize::one_line(last));
+    }
     if let Some(error) = text.strip_prefix("error=") {
         return Err(error.to_string());
     }

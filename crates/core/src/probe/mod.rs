@@ -44,6 +44,7 @@ const CLOCK_SECTION: &str = "echo '@@vigie clock'; date '+%s %z'\n";
 /// script only single-quoted.
 pub fn probe_script(host: &Host) -> String {
     let mut script = String::from(SECTION_HELPER);
+    script.push_str(STDERR_HELPER);
     script.push_str(linux::SCRIPT);
     script.push_str(CLOCK_SECTION);
     script.push_str(&lockout::script(host.faillock_dir.as_deref()));
@@ -75,6 +76,12 @@ pub fn parse(host: &Host, output: &str) -> Reading {
         ..Reading::default()
     };
     reading.lockouts = lockout::parse(section("lockouts"), now, offset);
+    let (_, lockout_stderr) = split_stderr(section("lockouts"));
+    if !lockout_stderr.trim().is_empty() {
+        reading
+            .driver_errors
+            .push(format!("login lockouts: {}", why_unreadable("", &lockout_stderr)));
+    }
     for index in 0..host.datastores.len() {
         let datastore = qcow2::parse_dir(section(&format!("datastore_dir/{index}")));
         reading
@@ -174,6 +181,39 @@ const SECTION_HELPER: &str = "vigie_section() { vigie_n=$1; shift; echo \"@@vigi
 { vigie_e=$(\"$@\" 2>&1 1>&3 3>&-); } 3>&1; echo \"@@vigie $vigie_n.stderr\"; \
 if [ -n \"$vigie_e\" ]; then printf '%s\\n' \"$vigie_e\"; fi; return 0; }\n";
 
+/// `vigie_err COMMAND...`: the command's output, then each line of its
+/// stderr prefixed `@@stderr `, for commands inside a section of several
+/// parts (a backup's listing then its paths). [`split_stderr`] parts them.
+const STDERR_HELPER: &str = "vigie_err() { { vigie_e=$(\"$@\" 2>&1 1>&3 3>&-); } 3>&1; vigie_rc=$?; \
+if [ -n \"$vigie_e\" ]; then printf '%s\\n' \"$vigie_e\" | sed 's/^/@@stderr /'; fi; return $vigie_rc; }\n";
+
+/// Parts a text printed through `vigie_err`: (its data, its stderr).
+pub fn split_stderr(text: &str) -> (String, String) {
+    let mut data = String::new();
+    let mut stderr = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("@@stderr ") {
+            Some(error) => stderr.push_str(error),
+            None => data.push_str(line),
+        }
+    }
+    (data, stderr)
+}
+
+/// What to say when a command's data cannot be read: its stderr's first
+/// line, else its output's, on one line.
+pub fn why_unreadable(data: &str, stderr: &str) -> String {
+    let first = |text: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(sanitize::one_line)
+    };
+    first(stderr)
+        .or_else(|| first(data))
+        .unwrap_or_else(|| "no output".into())
+}
+
 /// A section's stderr (`NAME.stderr`), in one line for a driver error:
 /// its first line and how many more there are. `None` when it was quiet.
 pub fn stderr_summary(sections: &HashMap<&str, &str>, name: &str) -> Option<String> {
@@ -263,6 +303,29 @@ mod tests {
             stderr_summary(&sections, "absent").is_some_and(|e| e.contains("not found")),
             "{text}"
         );
+    }
+
+    /// The inline helper, run by a real shell: the exit status kept, the
+    /// stderr after the output, each line marked, and parted again.
+    #[test]
+    fn vigie_err_marks_stderr_after_the_output() {
+        let script = format!(
+            "{STDERR_HELPER}vigie_err sh -c 'echo [1]; echo Fatal: no repo >&2; echo again >&2; exit 3'; echo rc=$?\n"
+        );
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(text, "[1]\n@@stderr Fatal: no repo\n@@stderr again\nrc=3\n");
+        let (data, stderr) = split_stderr(&text);
+        assert_eq!(
+            (data.as_str(), stderr.as_str()),
+            ("[1]\nrc=3\n", "Fatal: no repo\nagain\n")
+        );
+        assert_eq!(why_unreadable(&data, &stderr), "Fatal: no repo");
+        assert_eq!(why_unreadable("junk\n", ""), "junk");
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use super::model::{Cluster, ClusterNode, Datastore, ReplicationJob, Vm};
 use serde::Deserialize;
 
-pub const SCRIPT: &str = "echo '@@vigie pve_status'; pvesh get /cluster/status --output-format json 2>&1; echo\n\
-echo '@@vigie pve_resources'; pvesh get /cluster/resources --output-format json 2>&1; echo\n\
-echo '@@vigie pve_replication'; pvesh get /nodes/\"$(hostname)\"/replication --output-format json 2>&1; echo\n";
+pub const SCRIPT: &str = "echo '@@vigie pve_status'; vigie_err pvesh get /cluster/status --output-format json; echo\n\
+echo '@@vigie pve_resources'; vigie_err pvesh get /cluster/resources --output-format json; echo\n\
+echo '@@vigie pve_replication'; vigie_err pvesh get /nodes/\"$(hostname)\"/replication --output-format json; echo\n";
 
 #[derive(Deserialize)]
 struct StatusEntry {
@@ -73,11 +73,11 @@ pub struct ProxmoxReading {
 }
 
 fn json<T: for<'de> Deserialize<'de>>(section: &str, what: &str, errors: &mut Vec<String>) -> Option<T> {
-    match serde_json::from_str(section.trim()) {
+    let (data, stderr) = super::split_stderr(section);
+    match serde_json::from_str(data.trim()) {
         Ok(value) => Some(value),
         Err(_) => {
-            let first = section.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-            errors.push(format!("{what}: {}", crate::sanitize::one_line(first)));
+            errors.push(format!("{what}: {}", super::why_unreadable(&data, &stderr)));
             None
         }
     }

@@ -18,7 +18,7 @@ pub fn script(dirs: &[String]) -> String {
             "echo '@@vigie datastore_dir/{index}'; d={dir}; printf 'path=%s\\n' \"$d\"\n\
              if [ -d \"$d\" ]; then df -P -k \"$d\" | tail -n 1\n\
              for f in \"$d\"/*; do case \"$f\" in {IMAGE_SUFFIXES}) printf '@@image %s\\n' \"${{f##*/}}\"; \
-             qemu-img info --output=json -U --backing-chain \"$f\" 2>&1;; esac; done\n\
+             vigie_err qemu-img info --output=json -U --backing-chain \"$f\";; esac; done\n\
              else echo 'error=not a directory'; fi\n",
             dir = quote(dir)
         ));
@@ -65,12 +65,13 @@ pub fn parse_dir(section: &str) -> Datastore {
     let body = rest.get(1..).map(|l| l.join("\n")).unwrap_or_default();
     let mut chains: Vec<Vec<ImageInfo>> = Vec::new();
     for chunk in body.split("@@image ").filter(|c| !c.trim().is_empty()) {
-        let (name, json) = chunk.split_once('\n').unwrap_or((chunk, ""));
-        match serde_json::from_str::<Vec<ImageInfo>>(json) {
+        let (name, text) = chunk.split_once('\n').unwrap_or((chunk, ""));
+        let (json, stderr) = super::split_stderr(text);
+        match serde_json::from_str::<Vec<ImageInfo>>(&json) {
             Ok(chain) if !chain.is_empty() => chains.push(chain),
             _ => datastore
                 .errors
-                .push(format!("{}: {}", name.trim(), crate::sanitize::one_line(json.trim()))),
+                .push(format!("{}: {}", name.trim(), super::why_unreadable(&json, &stderr))),
         }
     }
     summarize(&mut datastore, chains);

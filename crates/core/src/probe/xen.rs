@@ -6,8 +6,8 @@
 use super::model::{Datastore, Vm};
 use serde::Deserialize;
 
-pub const SCRIPT: &str = "echo '@@vigie xl_list'; xl list 2>&1\n\
-echo '@@vigie xl_list_long'; xl list -l 2>&1\n\
+pub const SCRIPT: &str = "echo '@@vigie xl_list'; vigie_err xl list\n\
+echo '@@vigie xl_list_long'; vigie_err xl list -l\n\
 echo '@@vigie xen_configs'; for f in /etc/xen/*.cfg; do [ -f \"$f\" ] && printf '@@cfg %s\\n' \"$f\" && grep -E '^[[:space:]]*(name|memory|disk)[[:space:]]*=' \"$f\"; done\n\
 vigie_section lvs env LVM_SUPPRESS_FD_WARNINGS=1 lvs --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_size,lv_path,lv_attr\n\
 vigie_section vgs env LVM_SUPPRESS_FD_WARNINGS=1 vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free\n";
@@ -155,7 +155,9 @@ pub fn parse(
             None
         }
     };
-    let states = running_states(list);
+    let (list, _) = super::split_stderr(list);
+    let states = running_states(&list);
+    let (list_long, list_long_stderr) = super::split_stderr(list_long);
     let mut vms: Vec<Vm> = match serde_json::from_str::<Vec<Domain>>(list_long.trim()) {
         Ok(domains) => domains
             .into_iter()
@@ -178,7 +180,10 @@ pub fn parse(
             })
             .collect(),
         Err(_) => {
-            errors.push(format!("xl list -l: {}", first_line(list_long)));
+            errors.push(format!(
+                "xl list -l: {}",
+                super::why_unreadable(&list_long, &list_long_stderr)
+            ));
             Vec::new()
         }
     };
