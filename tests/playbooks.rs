@@ -512,6 +512,79 @@ fn a_command_that_fails_on_the_host_fails_its_step() {
     assert!(timeline.contains("\"outcome\":\"aborted\""), "{timeline}");
 }
 
+#[test]
+fn a_command_failing_in_the_middle_of_a_step_fails_it_though_the_last_succeeds() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("middle.md");
+    // As evacuate-hypervisor's first step on a host without pvecm; and a
+    // failing command inside a pipe fails it too.
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"middle\"\ntitle = \"Middle\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
+         ## Check the cluster\n\n```sh {on=target}\nno-such-cluster-tool status\necho checked\n```\n\n\
+         ```expect\nchecked\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("step 1 failed: exit 127"), "{stdout}");
+    assert!(stdout.contains("not found"), "the failure says why: {stdout}");
+    let piped = home.path().join("piped.md");
+    std::fs::write(
+        &piped,
+        "+++\nid = \"piped\"\ntitle = \"Piped\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
+         ## Count\n\n```sh {on=target}\nfalse | cat\necho counted\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &["run", piped.to_str().unwrap(), "--input", "target=lab1", "--yes"],
+        &[],
+    );
+    // pipefail where the host's sh has it: the real shell decides (Debian
+    // 12's dash does not; bash, busybox and dash 0.5.13+ do).
+    let has_pipefail = std::process::Command::new("sh")
+        .args(["-c", "set -o pipefail"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert_eq!(code, if has_pipefail { 1 } else { 0 }, "{stdout}");
+}
+
+#[test]
+fn command_timeout_is_the_timeout_of_a_step_that_sets_none() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let config = home.path().join("vigie.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("command_timeout = \"10s\"", "command_timeout = \"1s\"");
+    std::fs::write(&config, text).unwrap();
+    let playbook = home.path().join("slow.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"slow\"\ntitle = \"Slow\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
+         ## Wait\n\n```sh {on=target}\nsleep 4\necho waited\n```\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, _) = vigie(
+        home.path(),
+        &["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("timed out"), "{stdout}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "killed at 1 s, not after the sleep"
+    );
+}
+
 const CHECKLIST_PLAYBOOK: &str = r#"+++
 id = "by-hand"
 title = "Done by hand"

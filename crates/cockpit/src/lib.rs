@@ -350,6 +350,7 @@ impl Requests<'_> {
                     None => Engine::new((*playbook).clone(), inputs, ulid::Ulid::new().to_string()),
                 }
                 .with_groups(self.config.groups.clone())
+                .with_default_timeout(self.config.settings.command_timeout)
                 .confirming_each_step();
                 // Shown as the timeline records them: secrets replaced.
                 let public = engine.public_inputs();

@@ -14,8 +14,15 @@ use crate::timeline::{NewEvent, Payload};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Default command timeout when a step sets none.
+/// Command timeout of a step that sets none, unless the front-end gives
+/// the inventory's `command_timeout` ([`Engine::with_default_timeout`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What every step script starts with: a failing command fails the step,
+/// as in a CI runner, and so does a failing command inside a pipe where
+/// the remote shell knows `pipefail`. A step that means to go on after a
+/// failure says so (`|| true`, `set +e`).
+pub const STRICT_PRELUDE: &str = "(set -o pipefail) 2>/dev/null && set -o pipefail\nset -e\n";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
@@ -152,6 +159,8 @@ pub struct Engine {
     groups: BTreeMap<String, Vec<String>>,
     /// The current manual step's checklist boxes.
     ticked: Vec<bool>,
+    /// The timeout of a step that sets none.
+    default_timeout: Duration,
 }
 
 impl Engine {
@@ -177,7 +186,14 @@ impl Engine {
             confirm_each_step: false,
             groups: BTreeMap::new(),
             ticked: Vec::new(),
+            default_timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// The timeout of steps without `timeout=` (vigie.toml's `command_timeout`).
+    pub fn with_default_timeout(mut self, timeout: Duration) -> Engine {
+        self.default_timeout = timeout;
+        self
     }
 
     /// Takes up a run that vigie left in the middle: finished steps are not
@@ -511,7 +527,7 @@ impl Engine {
                 .unwrap_or_default(),
             None => vec![None],
         };
-        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = command.timeout.unwrap_or(self.default_timeout);
         let mut effects = Vec::new();
         for item in &items {
             let script = self.script(&command.script, item.as_deref());
@@ -536,7 +552,7 @@ impl Engine {
     /// tracked by the member's name (its `item`), each recorded on its host.
     fn run_on_group(&mut self, command: &Command, members: Vec<String>) -> Vec<Effect> {
         let step_id = self.step_id();
-        let timeout = command.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = command.timeout.unwrap_or(self.default_timeout);
         let script = self.script(&command.script, None);
         let mut effects = Vec::new();
         for host in &members {
@@ -609,23 +625,25 @@ impl Engine {
         if let Some(vm) = item {
             script.push_str(&format!("vm={}\n", quote(vm)));
         }
+        script.push_str(STRICT_PRELUDE);
         script.push_str(command);
         script
     }
 
-    /// What the step's command had to show: exit 0 without `expect`, each
-    /// `expect` regex found otherwise (its named groups captured).
+    /// What the step's command had to show: exit 0, and each `expect`
+    /// regex found (its named groups captured). The script runs with
+    /// errexit, so exit 0 means every command of it succeeded.
     fn check_expectations(&self, exit: Option<i32>, output: &str) -> Result<BTreeMap<String, String>, Unmet> {
         let step = &self.playbook.steps[self.step];
-        if step.expect.is_empty() {
-            return match exit {
-                Some(0) => Ok(BTreeMap::new()),
-                Some(code) => Err(Unmet::Exit {
+        match exit {
+            Some(0) => {}
+            Some(code) => {
+                return Err(Unmet::Exit {
                     code,
                     last_line: last_line(output),
-                }),
-                None => Err(Unmet::Signal),
-            };
+                })
+            }
+            None => return Err(Unmet::Signal),
         }
         let mut captures = BTreeMap::new();
         for expect in &step.expect {
@@ -964,7 +982,9 @@ mod tests {
             panic!()
         };
         assert!(
-            script.starts_with("connection='pessicart'\nreplica='db2'\nvms=''\nmariadb -E"),
+            script.starts_with(&format!(
+                "connection='pessicart'\nreplica='db2'\nvms=''\n{STRICT_PRELUDE}mariadb -E"
+            )),
             "{script}"
         );
 
@@ -1222,7 +1242,11 @@ mod tests {
             .collect();
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[1].0.as_deref(), Some("102"));
-        assert!(runs[1].1.contains("vm='102'\nqm start"), "{}", runs[1].1);
+        assert!(
+            runs[1].1.contains(&format!("vm='102'\n{STRICT_PRELUDE}qm start")),
+            "{}",
+            runs[1].1
+        );
         let ok = |vm: &str| RunEvent::CommandFinished {
             item: Some(vm.into()),
             exit: Some(0),
