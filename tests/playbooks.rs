@@ -209,7 +209,17 @@ fn a_high_risk_step_is_not_run_unless_its_target_is_named() {
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("needs --confirm lab1"), "{stderr}");
-    assert!(!timeline_text(home.path()).contains("reset done"));
+    let timeline = timeline_text(home.path());
+    assert!(!timeline.contains("reset done"));
+    // The refusal is recorded: the run was aborted, not left in the middle.
+    let finished = timeline
+        .lines()
+        .find(|l| l.contains("\"kind\":\"playbook.finished\""))
+        .unwrap_or_else(|| panic!("no playbook.finished: {timeline}"));
+    assert!(
+        finished.contains("\"outcome\":\"aborted\"") && finished.contains("needs --confirm lab1"),
+        "{finished}"
+    );
 }
 
 #[test]
@@ -582,6 +592,16 @@ fn command_timeout_is_the_timeout_of_a_step_that_sets_none() {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(4),
         "killed at 1 s, not after the sleep"
+    );
+    // The killed command ends in the timeline: no exit code, and why.
+    let timeline = timeline_text(home.path());
+    let finished = timeline
+        .lines()
+        .find(|l| l.contains("\"kind\":\"command.finished\""))
+        .unwrap_or_else(|| panic!("no command.finished: {timeline}"));
+    assert!(
+        finished.contains("\"exit\":null") && finished.contains("timed out"),
+        "{finished}"
     );
 }
 

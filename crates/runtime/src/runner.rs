@@ -65,7 +65,19 @@ pub async fn run_in_line_mode(
                     }
                 }
                 Some(RunUpdate::Question(question)) => {
-                    let answer = answer(question, &answers).await?;
+                    let answer = match answer(question, &answers).await {
+                        Ok(answer) => answer,
+                        // A refusal is part of the record: the run is aborted
+                        // (recorded), not left "stopped in the middle".
+                        Err(refused @ (RunError::NeedsConfirm { .. } | RunError::NoAnswer)) => {
+                            let reason = refused.to_string();
+                            if handle.answers.send(RunEvent::Abort { reason }).is_ok() {
+                                wait_for_the_end(&mut handle).await;
+                            }
+                            return Err(refused);
+                        }
+                        Err(other) => return Err(other),
+                    };
                     if handle.answers.send(answer).is_err() {
                         return Err(RunError::Stopped);
                     }
@@ -81,6 +93,15 @@ pub async fn run_in_line_mode(
                     return Err(RunError::LeftAtPrompt);
                 }
             }
+        }
+    }
+}
+
+/// Lets the driver record the run's end before vigie exits.
+async fn wait_for_the_end(handle: &mut driver::RunHandle) {
+    while let Some(update) = handle.updates.recv().await {
+        if matches!(update, RunUpdate::Finished(_)) {
+            return;
         }
     }
 }

@@ -341,11 +341,25 @@ impl Engine {
                 RunEvent::CommandFailed { item, error },
             ) => {
                 pending.retain(|p| *p != item);
+                // Every command sent ends in the timeline, with why it has no exit code.
+                let mut finished = self.record(Payload::CommandFinished(CommandFinished {
+                    step: Some(self.step_id()),
+                    run: Some(self.run.clone()),
+                    item: item.clone(),
+                    exit: None,
+                    error: Some(error.clone()),
+                    ..CommandFinished::default()
+                }));
+                if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
+                    finished.host = Some(host.clone());
+                }
                 failures.push(match &item {
                     Some(vm) => format!("{vm}: {error}"),
                     None => error,
                 });
-                self.after_command(pending, failures)
+                let mut effects = vec![Effect::Record(finished)];
+                effects.extend(self.after_command(pending, failures));
+                effects
             }
             (Phase::Failed, RunEvent::Retry) => self.enter_step(),
             (Phase::Failed | Phase::Manual | Phase::Confirming, RunEvent::Skip { reason })

@@ -147,7 +147,7 @@ fn commands(out: &mut String, report: &Report) {
                 cell(&c.host),
                 cell(&c.step),
                 cell(first_line),
-                c.exit.map(|e| e.to_string()).unwrap_or_else(|| "killed".into()),
+                cell(&c.outcome()),
                 c.ms.map(|m| format!("{m} ms")).unwrap_or_default()
             );
         }
@@ -505,7 +505,10 @@ fn commands_lane(svg: &mut String, report: &Report, scale: &Scale) {
                 .unwrap_or(finished);
         let width = (finished - began).max(2.0);
         let colour = if c.exit == Some(0) { "#27ae60" } else { "#c0392b" };
-        let exit = c.exit.map(|e| format!("exit {e}")).unwrap_or_else(|| "killed".into());
+        let exit = c
+            .exit
+            .map(|e| format!("exit {e}"))
+            .unwrap_or_else(|| cell(&c.outcome()));
         let _ = writeln!(
             svg,
             "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{} {} on {}: {exit}</title></rect>",

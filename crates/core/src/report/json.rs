@@ -80,6 +80,7 @@ pub fn render(report: &Report) -> String {
             "ms": c.ms,
             "output": c.output,
             "output_truncated": c.output_truncated,
+            "error": c.error,
         })).collect::<Vec<_>>(),
         "deviations": report.deviations.iter().map(|d| json!({
             "at": time(&d.at), "step": d.step, "what": d.what, "why": d.why,

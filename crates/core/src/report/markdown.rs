@@ -217,7 +217,7 @@ fn commands(out: &mut String, report: &Report) {
                         .unwrap_or(&c.command)
                 )
                 .replace('`', "'"),
-                c.exit.map(|e| e.to_string()).unwrap_or_else(|| "killed".into()),
+                escape(&c.outcome()),
                 c.ms.map(|m| m.to_string()).unwrap_or_default()
             ));
         }

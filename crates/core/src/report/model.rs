@@ -23,6 +23,19 @@ pub struct CommandRun {
     pub ms: Option<i64>,
     pub output: String,
     pub output_truncated: bool,
+    /// Why there is no exit code (killed, never started).
+    pub error: Option<String>,
+}
+
+impl CommandRun {
+    /// "0", "1", or why there is none: "killed: timed out after 30s".
+    pub fn outcome(&self) -> String {
+        match (self.exit, &self.error) {
+            (Some(exit), _) => exit.to_string(),
+            (None, Some(error)) => format!("none: {error}"),
+            (None, None) => "killed".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,6 +465,7 @@ fn commands(read: &Read) -> Vec<CommandRun> {
                     ms: finished.ms.and_then(|ms| i64::try_from(ms).ok()),
                     output: finished.output.clone(),
                     output_truncated: finished.output_truncated.unwrap_or(false),
+                    error: finished.error.clone(),
                 });
             }
             _ => {}

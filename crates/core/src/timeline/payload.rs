@@ -326,6 +326,10 @@ pub struct CommandFinished {
     pub output_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_truncated: Option<bool>,
+    /// Why there is no exit code: killed (a timeout, a cancel) or never
+    /// started (the host could not be reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What one event says, by kind.
