@@ -20,6 +20,8 @@ pub struct Field {
     pub cursor: usize,
     /// The input whose value says which host's VMs to offer (`from =`).
     pub from: Option<String>,
+    /// The input this one must differ from: its value is skipped.
+    pub not: Option<String>,
 }
 
 impl Field {
@@ -90,6 +92,7 @@ impl InputForm {
                     options,
                     cursor: 0,
                     from: input.from.clone(),
+                    not: input.not.clone(),
                 }
             })
             .collect();
@@ -151,8 +154,15 @@ impl InputForm {
         FormOutcome::Editing
     }
 
-    /// ←/→ on a picker: the previous or next option (for `vms`, moves the cursor).
+    /// ←/→ on a picker: the previous or next option (for `vms`, moves the
+    /// cursor), skipping the value of the input it must differ from.
     fn pick(&mut self, step: isize) {
+        let forbidden = self
+            .fields
+            .get(self.focused)
+            .and_then(|f| f.not.as_ref())
+            .and_then(|other| self.fields.iter().find(|f| f.name == *other))
+            .map(|f| f.value.clone());
         let Some(field) = self.fields.get_mut(self.focused) else {
             return;
         };
@@ -165,11 +175,17 @@ impl InputForm {
             return;
         }
         let current = field.options.iter().position(|o| *o == field.value);
-        let next = match current {
+        let mut next = match current {
             Some(i) => (i as isize + step).rem_euclid(count) as usize,
             None if step > 0 => 0,
             None => (count - 1) as usize,
         };
+        if forbidden.as_deref() == Some(field.options[next].as_str()) {
+            if count == 1 {
+                return;
+            }
+            next = (next as isize + step.signum()).rem_euclid(count) as usize;
+        }
         field.value = field.options[next].clone();
     }
 
@@ -208,6 +224,29 @@ mod tests {
 
     fn press(form: &mut InputForm, code: KeyCode) -> FormOutcome {
         form.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn the_target_picker_skips_the_dead_host() {
+        let playbook = vigie_core::playbook::bundled::catalog(&vigie_core::config::Config::embedded_default())
+            .into_iter()
+            .find(|p| p.id == "evacuate-hypervisor")
+            .expect("bundled");
+        let hosts = vec!["miramelle".to_string(), "locuste".to_string(), "backup".to_string()];
+        let mut form = InputForm::new(playbook, &hosts, &[("dead", "miramelle".to_string())]);
+        form.focused = form.fields.iter().position(|f| f.name == "target").unwrap();
+        let mut offered = Vec::new();
+        for _ in 0..4 {
+            press(&mut form, KeyCode::Right);
+            offered.push(form.fields[form.focused].value.clone());
+        }
+        assert_eq!(
+            offered,
+            ["locuste", "backup", "locuste", "backup"],
+            "never the dead host"
+        );
+        press(&mut form, KeyCode::Left);
+        assert_eq!(form.fields[form.focused].value, "locuste");
     }
 
     #[test]

@@ -890,6 +890,14 @@ pub fn validate_inputs(
             }
         }
     }
+    for (name, input) in &playbook.inputs {
+        let Some(other) = &input.not else { continue };
+        if let (Some(value), Some(forbidden)) = (values.get(name), values.get(other)) {
+            if value == forbidden {
+                problems.push(format!("{name}: must not be {other} ({value:?})"));
+            }
+        }
+    }
     if problems.is_empty() {
         Ok(values)
     } else {
@@ -1349,5 +1357,23 @@ mod tests {
             .iter()
             .any(|p| p.starts_with("connection: \"bad name;\" does not match")));
         assert!(problems.iter().any(|p| p.starts_with("vms: missing")));
+    }
+
+    #[test]
+    fn the_dead_host_is_never_accepted_as_the_evacuation_target() {
+        let playbook = crate::playbook::bundled::catalog(&crate::config::Config::embedded_default())
+            .into_iter()
+            .find(|p| p.id == "evacuate-hypervisor")
+            .expect("bundled");
+        let hosts = vec!["miramelle".to_string(), "locuste".to_string()];
+        let given = |target: &str| -> BTreeMap<String, String> {
+            [("dead", "miramelle"), ("target", target), ("platform", "libvirt")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let problems = validate_inputs(&playbook, &given("miramelle"), &hosts).unwrap_err();
+        assert_eq!(problems, vec!["target: must not be dead (\"miramelle\")".to_string()]);
+        assert!(validate_inputs(&playbook, &given("locuste"), &hosts).is_ok());
     }
 }

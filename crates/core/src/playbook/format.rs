@@ -36,6 +36,10 @@ pub struct Input {
     /// For vm/vms: the host input (or host) whose VMs are offered.
     #[serde(default)]
     pub from: Option<String>,
+    /// Another input this one must differ from (`not = "dead"`: the
+    /// surviving node is never the dead one); pickers skip its value.
+    #[serde(default)]
+    pub not: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -475,6 +479,20 @@ fn add_block(
 pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let path = &playbook.path;
+    for (name, input) in &playbook.inputs {
+        if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
+            let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
+            problems.push(
+                Diagnostic::at(
+                    path,
+                    text,
+                    start..start + 1,
+                    format!("inputs.{name}: not = {other:?}: no such input"),
+                )
+                .with_hint("not= names another input of this playbook"),
+            );
+        }
+    }
     let mut captured: Vec<String> = Vec::new();
     let later_captures: Vec<(usize, &String)> = playbook
         .steps
