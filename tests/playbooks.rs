@@ -72,7 +72,17 @@ fn repair_replication_brings_a_corrupted_replica_back_without_leaking_the_passwo
     pair.corrupt_relay_log();
     let lab = SshLab::start(1);
     let home = prepared_home(&lab);
-    let options = format!("mysql_options={}", pair.replica.defaults_file.display());
+    // The replica's credentials are only in vigie.toml's db_defaults_file:
+    // the playbook takes them from there, nobody types them.
+    let config = home.path().join("vigie.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[[hosts]]\n",
+        &format!(
+            "[[hosts]]\ndb_defaults_file = \"{}\"\n",
+            pair.replica.defaults_file.display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
 
     // A dry run shows the exact scripts, the password redacted, and runs nothing.
     let (code, stdout, _) = vigie(
@@ -84,14 +94,16 @@ fn repair_replication_brings_a_corrupted_replica_back_without_leaking_the_passwo
             "replica=lab1",
             "--input",
             "connection=pessicart",
-            "--input",
-            &options,
             "--dry-run",
         ],
         &[("VIGIE_SECRET_REPL_PASSWORD", REPL_PASSWORD)],
     );
     assert_eq!(code, 0);
     assert!(stdout.contains("repl_password=[redacted]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("mysql_options='{}'", pair.replica.defaults_file.display())),
+        "the option file from vigie.toml: {stdout}"
+    );
     assert!(!stdout.contains(REPL_PASSWORD));
     assert_eq!(
         pair.replica.slave_field("Last_SQL_Errno"),
@@ -109,8 +121,6 @@ fn repair_replication_brings_a_corrupted_replica_back_without_leaking_the_passwo
             "replica=lab1",
             "--input",
             "connection=pessicart",
-            "--input",
-            &options,
             "--yes",
             "--confirm",
             "lab1",

@@ -133,6 +133,8 @@ fn checked_values(
     given: BTreeMap<String, String>,
 ) -> Option<BTreeMap<String, String>> {
     let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+    // What vigie.toml already says of the target (its option file...) is not asked again.
+    let given = crate::playbook::format::with_inventory_defaults(playbook, &given, &config.hosts);
     let checked = validate_inputs(playbook, &given, &hosts).and_then(|values| {
         let problems = check_vm_inputs(playbook, &values, |host| live_vms(config, host));
         if problems.is_empty() {

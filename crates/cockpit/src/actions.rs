@@ -732,7 +732,9 @@ impl App {
     /// The same checks as `vigie run`: the engine's, then VMs against the
     /// live status this cockpit already has.
     fn check_form(&self, form: &InputForm) -> Result<BTreeMap<String, String>, Vec<String>> {
-        let values = validate_inputs(&form.playbook, &form.values(), &self.host_names())?;
+        let given =
+            vigie_core::playbook::format::with_inventory_defaults(&form.playbook, &form.values(), &self.inventory);
+        let values = validate_inputs(&form.playbook, &given, &self.host_names())?;
         let problems = check_vm_inputs(&form.playbook, &values, |host| {
             let index = self
                 .fleet

@@ -294,6 +294,8 @@ pub enum Request {
 pub struct App {
     /// Every host's status and alerts, and when each alert began.
     pub fleet: FleetStatus,
+    /// The inventory's hosts as vigie.toml gives them (inputs default from them).
+    pub inventory: Vec<vigie_core::config::Host>,
     /// For each host, its VMs as (reporting host, index in its reading).
     vm_index: Vec<Vec<(usize, usize)>>,
     /// Index into [`App::visible_hosts`].
@@ -343,6 +345,7 @@ impl App {
         App {
             vm_index: vec![Vec::new(); config.hosts.len()],
             fleet: FleetStatus::new(config),
+            inventory: config.hosts.clone(),
             selected: 0,
             faulty_only: false,
             filter: String::new(),

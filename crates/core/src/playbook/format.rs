@@ -40,6 +40,54 @@ pub struct Input {
     /// surviving node is never the dead one); pickers skip its value.
     #[serde(default)]
     pub not: Option<String>,
+    /// `"<host input>.<setting>"`: unless given, the value comes from that
+    /// host's entry in vigie.toml (`replica.db_defaults_file`), so a
+    /// playbook uses what the inventory already says.
+    #[serde(default)]
+    pub default_from: Option<String>,
+}
+
+/// The host settings of vigie.toml an input can default from.
+pub const HOST_SETTINGS: &[&str] = &["db_defaults_file", "faillock_dir", "address", "user"];
+
+/// A host's setting by name, as [`Input::default_from`] reads it.
+pub fn host_setting(host: &crate::config::Host, setting: &str) -> Option<String> {
+    match setting {
+        "db_defaults_file" => host.db_defaults_file.clone(),
+        "faillock_dir" => host.faillock_dir.clone(),
+        "address" => Some(host.address.clone()),
+        "user" => host.user.clone(),
+        _ => None,
+    }
+}
+
+/// The inputs as given, with those left empty that default from the
+/// inventory filled from their host's entry.
+pub fn with_inventory_defaults(
+    playbook: &Playbook,
+    given: &BTreeMap<String, String>,
+    hosts: &[crate::config::Host],
+) -> BTreeMap<String, String> {
+    let mut values = given.clone();
+    for (name, input) in &playbook.inputs {
+        let Some((host_input, setting)) = input.default_from.as_deref().and_then(|d| d.split_once('.')) else {
+            continue;
+        };
+        if values.get(name).is_some_and(|v| !v.is_empty()) {
+            continue;
+        }
+        let host_name = values
+            .get(host_input)
+            .cloned()
+            .or_else(|| playbook.inputs.get(host_input).and_then(|i| i.default.clone()));
+        let found = host_name
+            .and_then(|h| hosts.iter().find(|host| host.name == h))
+            .and_then(|host| host_setting(host, setting));
+        if let Some(value) = found {
+            values.insert(name.clone(), value);
+        }
+    }
+    values
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -480,6 +528,26 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
     let mut problems = Vec::new();
     let path = &playbook.path;
     for (name, input) in &playbook.inputs {
+        if let Some(from) = &input.default_from {
+            let good = from.split_once('.').is_some_and(|(host, setting)| {
+                playbook.inputs.get(host).is_some_and(|i| i.kind == InputKind::Host) && HOST_SETTINGS.contains(&setting)
+            });
+            if !good {
+                let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
+                problems.push(
+                    Diagnostic::at(
+                        path,
+                        text,
+                        start..start + 1,
+                        format!("inputs.{name}: default_from = {from:?}"),
+                    )
+                    .with_hint(format!(
+                        "default_from = \"<host input>.<setting>\", the setting one of {}",
+                        HOST_SETTINGS.join(", ")
+                    )),
+                );
+            }
+        }
         if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
             let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
             problems.push(

@@ -131,6 +131,16 @@ mod tests {
         );
     }
 
+    /// A `db_defaults_file` that does not exist: both statements fail on
+    /// stderr, nothing on stdout. That is an error, not "no replication".
+    #[test]
+    fn credentials_that_cannot_be_read_are_an_error() {
+        let section = "@@stderr mariadb: Could not open required defaults file: /etc/vigie/db.cnf\n\
+                       @@stderr mariadb: Could not open required defaults file: /etc/vigie/db.cnf\n";
+        let error = parse(section).unwrap_err();
+        assert!(error.contains("Could not open required defaults file"), "{error}");
+    }
+
     #[test]
     fn mysql_8_column_names() {
         let text = "*************************** 1. row ***************************\n\
