@@ -545,10 +545,12 @@ impl Engine {
         let mut effects = Vec::new();
         for item in &items {
             let script = self.script(&command.script, item.as_deref());
+            // The whole script as sent, secrets masked: a reader can replay it.
+            let shown = self.render_script(&command.script, item.as_deref(), true);
             effects.push(Effect::Record(self.record(Payload::CommandSent(CommandSent {
                 step: step.id.clone(),
                 item: item.clone(),
-                command: command.script.clone(),
+                command: shown,
                 run: self.run.clone(),
             }))));
             effects.push(Effect::Run {
@@ -568,12 +570,13 @@ impl Engine {
         let step_id = self.step_id();
         let timeout = command.timeout.unwrap_or(self.default_timeout);
         let script = self.script(&command.script, None);
+        let shown = self.render_script(&command.script, None, true);
         let mut effects = Vec::new();
         for host in &members {
             let mut sent = self.record(Payload::CommandSent(CommandSent {
                 step: step_id.clone(),
                 item: Some(host.clone()),
-                command: command.script.clone(),
+                command: shown.clone(),
                 run: self.run.clone(),
             }));
             sent.host = Some(host.clone());

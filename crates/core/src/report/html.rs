@@ -135,11 +135,7 @@ fn commands(out: &mut String, report: &Report) {
             "<table>\n<tr><th>UTC</th><th>host</th><th>step</th><th>command</th><th>exit</th><th>duration</th></tr>\n",
         );
         for c in &report.commands {
-            let first_line = c
-                .command
-                .lines()
-                .find(|l| !l.trim().is_empty() && !l.contains('='))
-                .unwrap_or(&c.command);
+            let first_line = c.headline();
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
@@ -219,10 +215,18 @@ fn outputs(out: &mut String, report: &Report) {
     for c in with_output {
         let _ = writeln!(
             out,
-            "<details><summary>{} {} — {}</summary>\n<pre>{}</pre>{}</details>",
+            "<details><summary>{} {} — {}</summary>\n{}<pre>{}</pre>{}</details>",
             c.at.format("%H:%M:%S"),
             cell(&c.host),
             cell(&c.step),
+            if c.command.lines().count() > 1 {
+                format!(
+                    "<p>Script as sent (secrets masked):</p><pre>{}</pre>",
+                    escape(&c.command)
+                )
+            } else {
+                String::new()
+            },
             escape(&fold_output(&c.output)),
             if c.output_truncated {
                 "<p class=\"empty\">(output truncated in the timeline)</p>"

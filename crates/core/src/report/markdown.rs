@@ -210,13 +210,7 @@ fn commands(out: &mut String, report: &Report) {
                 c.at.format("%H:%M:%S"),
                 escape(&c.host),
                 escape(&c.step),
-                escape(
-                    c.command
-                        .lines()
-                        .find(|l| !l.trim().is_empty() && !l.contains('='))
-                        .unwrap_or(&c.command)
-                )
-                .replace('`', "'"),
+                escape(c.headline()).replace('`', "'"),
                 escape(&c.outcome()),
                 c.ms.map(|m| m.to_string()).unwrap_or_default()
             ));
@@ -314,6 +308,11 @@ fn outputs(out: &mut String, report: &Report) {
                 escape(&c.host),
                 escape(&c.step)
             ));
+            if c.command.lines().count() > 1 {
+                out.push_str("Script as sent (secrets masked):\n\n");
+                out.push_str(&code_block(&c.command));
+                out.push('\n');
+            }
             out.push_str(&code_block(&super::model::fold_output(&c.output)));
             if c.output_truncated {
                 out.push_str("_(output truncated in the timeline)_\n");
