@@ -527,38 +527,33 @@ fn add_block(
 pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let path = &playbook.path;
+    // A mistake in an input's declaration, named at its `[inputs.NAME]` table.
+    let at_input = |name: &str, message: String, hint: String| {
+        let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
+        Diagnostic::at(path, text, start..start + 1, message).with_hint(hint)
+    };
     for (name, input) in &playbook.inputs {
         if let Some(from) = &input.default_from {
             let good = from.split_once('.').is_some_and(|(host, setting)| {
                 playbook.inputs.get(host).is_some_and(|i| i.kind == InputKind::Host) && HOST_SETTINGS.contains(&setting)
             });
             if !good {
-                let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
-                problems.push(
-                    Diagnostic::at(
-                        path,
-                        text,
-                        start..start + 1,
-                        format!("inputs.{name}: default_from = {from:?}"),
-                    )
-                    .with_hint(format!(
+                problems.push(at_input(
+                    name,
+                    format!("inputs.{name}: default_from = {from:?}"),
+                    format!(
                         "default_from = \"<host input>.<setting>\", the setting one of {}",
                         HOST_SETTINGS.join(", ")
-                    )),
-                );
+                    ),
+                ));
             }
         }
         if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
-            let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
-            problems.push(
-                Diagnostic::at(
-                    path,
-                    text,
-                    start..start + 1,
-                    format!("inputs.{name}: not = {other:?}: no such input"),
-                )
-                .with_hint("not= names another input of this playbook"),
-            );
+            problems.push(at_input(
+                name,
+                format!("inputs.{name}: not = {other:?}: no such input"),
+                "not= names another input of this playbook".into(),
+            ));
         }
     }
     let mut captured: Vec<String> = Vec::new();
@@ -736,6 +731,24 @@ echo "$log_file:$log_pos"
             .iter()
             .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
             .collect()
+    }
+
+    #[test]
+    fn input_links_name_what_exists() {
+        let bad = GOOD.replace(
+            "[inputs.connection]\nkind = \"string\"",
+            "[inputs.connection]\nkind = \"string\"\nnot = \"nobody\"\ndefault_from = \"replica.password\"",
+        );
+        let problems = problems_of(&bad);
+        for expected in [
+            "inputs.connection: default_from = \"replica.password\"",
+            "inputs.connection: not = \"nobody\": no such input",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "missing {expected:?} in {problems:#?}"
+            );
+        }
     }
 
     #[test]
