@@ -131,6 +131,10 @@ fn repair_replication_brings_a_corrupted_replica_back_without_leaking_the_passwo
     let leaked = watcher.join().unwrap();
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(leaked.is_empty(), "the password was on a command line: {leaked:?}");
+    assert!(
+        stdout.contains("captured: log_file = mysql-bin.") && stdout.contains("captured: log_pos = "),
+        "the captured position is shown as it is taken: {stdout}"
+    );
 
     // Every row written on the primary is on the replica, replication runs.
     pair.wait_for_rows(6);

@@ -29,6 +29,8 @@ pub struct StepView {
     /// Every command sent for this step, retries included, oldest first.
     pub commands: Vec<CommandView>,
     pub ticked: Vec<bool>,
+    /// What the step's `expect` captured, for later steps.
+    pub captured: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +60,7 @@ impl RunView {
                 state: StepState::Pending,
                 commands: Vec::new(),
                 ticked: vec![false; s.checklist.len()],
+                captured: Default::default(),
             })
             .collect();
         RunView {
@@ -138,6 +141,11 @@ impl RunView {
                     command.exit = exit;
                     command.error = error;
                     command.ms = ms;
+                }
+            }
+            RunUpdate::Captured { step, values } => {
+                if let Some(view) = self.steps.get_mut(step) {
+                    view.captured.extend(values);
                 }
             }
             RunUpdate::Question(question) => {
@@ -280,6 +288,15 @@ mod tests {
         assert_eq!(view.checklist_cursor, 1);
         view.tick();
         assert_eq!(view.unticked(), 0);
+    }
+
+    #[test]
+    fn captured_values_are_kept_with_their_step() {
+        let mut view = view();
+        let values: BTreeMap<String, String> = [("log_pos".to_string(), "1188".to_string())].into();
+        view.apply(RunUpdate::Captured { step: 0, values });
+        assert_eq!(view.steps[0].captured.get("log_pos").map(String::as_str), Some("1188"));
+        assert!(view.steps[1].captured.is_empty());
     }
 
     #[test]

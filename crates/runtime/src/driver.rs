@@ -57,6 +57,11 @@ pub enum RunUpdate {
         ms: u64,
     },
     Question(Question),
+    /// Values the step's `expect` captured, as the step is done.
+    Captured {
+        step: usize,
+        values: std::collections::BTreeMap<String, String>,
+    },
     Finished(Result<Outcome, RunError>),
 }
 
@@ -151,6 +156,12 @@ impl Driver {
             let event = match effect {
                 Effect::Record(event) => {
                     let state = step_state(engine.playbook(), &event);
+                    let captured = match event.payload() {
+                        vigie_core::timeline::Payload::StepDone(done) if !done.captures.is_empty() => {
+                            state.as_ref().map(|(step, _)| (*step, done.captures.clone()))
+                        }
+                        _ => None,
+                    };
                     if let Err(e) = self.writer.append(event).await {
                         // Nothing runs unrecorded: the run stops here.
                         self.send(RunUpdate::Finished(Err(RunError::TimelineWrite(e.to_string()))));
@@ -158,6 +169,9 @@ impl Driver {
                     }
                     if let Some((step, state)) = state {
                         self.send(RunUpdate::Step { step, state });
+                    }
+                    if let Some((step, values)) = captured {
+                        self.send(RunUpdate::Captured { step, values });
                     }
                     None
                 }

@@ -82,6 +82,11 @@ pub async fn run_in_line_mode(
                         return Err(RunError::Stopped);
                     }
                 }
+                Some(RunUpdate::Captured { values, .. }) => {
+                    for (name, value) in values {
+                        println!("  captured: {name} = {}", vigie_core::sanitize::one_line(&value));
+                    }
+                }
                 Some(RunUpdate::Finished(result)) => return result,
                 Some(RunUpdate::Step { .. }) => {}
             },

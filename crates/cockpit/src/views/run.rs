@@ -149,6 +149,20 @@ fn expect_lines(lines: &mut Vec<Line<'static>>, step: &Step) {
     }
 }
 
+/// The values the step captured for later steps: `log_pos = 1188`.
+fn captured_lines(lines: &mut Vec<Line<'static>>, view: &StepView) {
+    if view.captured.is_empty() {
+        return;
+    }
+    lines.push(Line::raw(""));
+    for (name, value) in &view.captured {
+        lines.push(Line::from(vec![
+            Span::styled("captured ", Style::new().fg(Color::Cyan)),
+            Span::raw(format!("{} = {}", one_line(name), one_line(value))),
+        ]));
+    }
+}
+
 /// The checklist, its cursor on the current step.
 fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, view: &StepView) {
     if !step.checklist.is_empty() {
@@ -168,9 +182,10 @@ fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, v
     }
 }
 
-/// Each command's state and its live output.
+/// Each command's state and its live output, then what the step captured.
 fn output_lines(lines: &mut Vec<Line<'static>>, view: &StepView) {
     let bold = BOLD_STYLE;
+    captured_lines(lines, view);
     for command in &view.commands {
         // A group's runs are named by their host, already the target.
         let label = match command.item.as_ref().filter(|item| **item != command.target) {
