@@ -6,6 +6,7 @@
 //! on qcow2 chains made with qemu-img.
 
 use super::lab::SshLab;
+use super::run;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -314,11 +315,6 @@ fn overlay(base: &Path, top: &Path) {
 
 fn chmod(path: &Path, mode: &str) {
     run("chmod", &[mode, path.to_str().unwrap()]);
-}
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().expect(program);
-    assert!(out.status.success(), "{program} {args:?}: {}", text(&out.stderr));
 }
 
 pub fn text(bytes: &[u8]) -> String {

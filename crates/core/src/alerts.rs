@@ -416,10 +416,15 @@ fn health_alerts(name: &str, reading: &Reading, levels: &Thresholds) -> Vec<Aler
 
 fn vm_alerts(host: &str, vm: &Vm) -> Vec<Alert> {
     let label = format!("{host}: VM {}", crate::sanitize::one_line(&vm.name));
-    let mut alerts: Vec<Alert> = vm_alert_list(&label, vm);
+    about(vm_alert_list(&label, vm), &vm.name)
+}
+
+/// Alerts about one thing on the host (a VM, a datastore, a repository):
+/// each is about it, unless it names a part of it already (a VM's volume).
+fn about(mut alerts: Vec<Alert>, subject: &str) -> Vec<Alert> {
     for alert in &mut alerts {
         if alert.subject.is_empty() {
-            alert.subject = crate::sanitize::one_line(&vm.name);
+            alert.subject = crate::sanitize::one_line(subject);
         }
     }
     alerts
@@ -489,11 +494,7 @@ fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
 
 /// Thin provisioning, in words: what was promised, on what, with what left.
 fn datastore_alerts(host: &str, ds: &Datastore, levels: &Thresholds) -> Vec<Alert> {
-    let mut alerts = datastore_alert_list(host, ds, levels);
-    for alert in &mut alerts {
-        alert.subject = crate::sanitize::one_line(&ds.name);
-    }
-    alerts
+    about(datastore_alert_list(host, ds, levels), &ds.name)
 }
 
 fn datastore_alert_list(host: &str, ds: &Datastore, levels: &Thresholds) -> Vec<Alert> {
@@ -636,11 +637,7 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
 }
 
 fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
-    let mut alerts = backup_alert_list(host, b);
-    for alert in &mut alerts {
-        alert.subject = crate::sanitize::one_line(&format!("{} {}", b.tool, b.repo));
-    }
-    alerts
+    about(backup_alert_list(host, b), &format!("{} {}", b.tool, b.repo))
 }
 
 fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {

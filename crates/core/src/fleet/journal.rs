@@ -145,14 +145,7 @@ impl Journal {
         if len > self.position.offset {
             file.set_len(self.position.offset).map_err(at_path(&self.path))?;
         }
-        let mut bytes = Vec::new();
-        for record in records {
-            // Plain data: serializing cannot fail.
-            if let Ok(line) = serde_json::to_vec(record) {
-                bytes.extend_from_slice(&line);
-                bytes.push(b'\n');
-            }
-        }
+        let bytes = lines(records);
         let mut writer = file;
         writer.write_all(&bytes).map_err(at_path(&self.path))?;
         file.sync_data().map_err(at_path(&self.path))?;
@@ -206,13 +199,7 @@ impl Journal {
             .create_new(true)
             .open(&aside)
             .map_err(at_path(&aside))?;
-        let mut bytes = Vec::new();
-        for record in &records {
-            if let Ok(line) = serde_json::to_vec(record) {
-                bytes.extend_from_slice(&line);
-                bytes.push(b'\n');
-            }
-        }
+        let bytes = lines(&records);
         let mut writer = &file;
         writer.write_all(&bytes).map_err(at_path(&aside))?;
         file.sync_all().map_err(at_path(&aside))?;
@@ -231,6 +218,19 @@ impl Journal {
         };
         Ok(())
     }
+}
+
+/// Records as the journal stores them: one JSON object a line.
+fn lines(records: &[Record]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for record in records {
+        // Plain data: serializing cannot fail.
+        if let Ok(line) = serde_json::to_vec(record) {
+            bytes.extend_from_slice(&line);
+            bytes.push(b'\n');
+        }
+    }
+    bytes
 }
 
 #[cfg(test)]

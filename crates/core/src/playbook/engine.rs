@@ -307,28 +307,22 @@ impl Engine {
                 RunEvent::CommandFinished { item, exit, output, ms },
             ) => {
                 pending.retain(|p| *p != item);
-                let mut finished = self.record(Payload::CommandFinished(CommandFinished {
-                    step: Some(self.step_id()),
-                    run: Some(self.run.clone()),
-                    item: item.clone(),
-                    exit,
-                    ms: Some(ms),
-                    output: output.clone(),
-                    ..CommandFinished::default()
-                }));
-                if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
-                    finished.host = Some(host.clone());
-                }
+                let finished = self.finished_event(
+                    &item,
+                    CommandFinished {
+                        exit,
+                        ms: Some(ms),
+                        output: output.clone(),
+                        ..CommandFinished::default()
+                    },
+                );
                 let mut effects = vec![Effect::Record(finished)];
                 match self.check_expectations(exit, &output) {
                     Ok(captures) => {
                         self.step_captures.extend(captures.clone());
                         self.vars.extend(captures);
                     }
-                    Err(why) => failures.push(match &item {
-                        Some(vm) => format!("{vm}: {why}"),
-                        None => why.to_string(),
-                    }),
+                    Err(why) => failures.push(named_failure(&item, why)),
                 }
                 effects.extend(self.after_command(pending, failures));
                 effects
@@ -342,21 +336,15 @@ impl Engine {
             ) => {
                 pending.retain(|p| *p != item);
                 // Every command sent ends in the timeline, with why it has no exit code.
-                let mut finished = self.record(Payload::CommandFinished(CommandFinished {
-                    step: Some(self.step_id()),
-                    run: Some(self.run.clone()),
-                    item: item.clone(),
-                    exit: None,
-                    error: Some(error.clone()),
-                    ..CommandFinished::default()
-                }));
-                if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
-                    finished.host = Some(host.clone());
-                }
-                failures.push(match &item {
-                    Some(vm) => format!("{vm}: {error}"),
-                    None => error,
-                });
+                let finished = self.finished_event(
+                    &item,
+                    CommandFinished {
+                        exit: None,
+                        error: Some(error.clone()),
+                        ..CommandFinished::default()
+                    },
+                );
+                failures.push(named_failure(&item, error));
                 let mut effects = vec![Effect::Record(finished)];
                 effects.extend(self.after_command(pending, failures));
                 effects
@@ -678,6 +666,21 @@ impl Engine {
         Ok(captures)
     }
 
+    /// The `command.finished` of one run (`item`) of the current step;
+    /// on a group, recorded on the member's host.
+    fn finished_event(&self, item: &Option<String>, finished: CommandFinished) -> NewEvent {
+        let mut event = self.record(Payload::CommandFinished(CommandFinished {
+            step: Some(self.step_id()),
+            run: Some(self.run.clone()),
+            item: item.clone(),
+            ..finished
+        }));
+        if let Some(host) = item.as_ref().filter(|_| self.targets_a_group()) {
+            event.host = Some(host.clone());
+        }
+        event
+    }
+
     fn after_command(&mut self, pending: Vec<Option<String>>, failures: Vec<String>) -> Vec<Effect> {
         if !pending.is_empty() {
             self.phase = Phase::Running { pending, failures };
@@ -773,6 +776,14 @@ pub enum Unmet {
     Signal,
     #[error("expected output not found: {0}")]
     OutputNotFound(String),
+}
+
+/// A failure of one run, named after its VM or member when there are several.
+fn named_failure(item: &Option<String>, why: impl std::fmt::Display) -> String {
+    match item {
+        Some(vm) => format!("{vm}: {why}"),
+        None => why.to_string(),
+    }
 }
 
 /// The last non-empty line of an output, on one line, at most 200 characters.
