@@ -130,6 +130,29 @@ fn real_faillock_records_show_a_locked_account() {
 }
 
 #[test]
+fn a_tally_directory_pam_has_not_made_yet_means_no_lockouts_unless_vigie_toml_names_it() {
+    let lab = SshLab::start(1);
+    let home = tempfile::tempdir().unwrap();
+    // No faillock_dir: the system's, which pam_faillock makes at the first
+    // failed login; before that, faillock itself calls it an error.
+    let (_, host) = status_of(&lab, home.path(), "");
+    let errors = host["driver_errors"].to_string();
+    assert!(!errors.contains("login lockouts"), "{host}");
+    // A directory vigie.toml names that does not exist is a mistake to see.
+    let missing = home.path().join("no-such-tallies");
+    let (_, host) = status_of(
+        &lab,
+        home.path(),
+        &format!("faillock_dir = \"{}\"\n", missing.display()),
+    );
+    let errors = host["driver_errors"].to_string();
+    assert!(
+        errors.contains("login lockouts") && errors.contains("tally directory"),
+        "{host}"
+    );
+}
+
+#[test]
 fn qcow2_images_promising_more_than_the_filesystem_raise_thin_overcommit() {
     let store = tempfile::tempdir().unwrap();
     let dir = store.path().to_str().unwrap();

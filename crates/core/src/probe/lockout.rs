@@ -8,12 +8,23 @@ use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 
 /// The `lockouts` section. `faillock_dir` overrides where tallies live.
 pub fn script(faillock_dir: Option<&str>) -> String {
-    let dir_arg = faillock_dir.map(|d| format!(" --dir {}", quote(d))).unwrap_or_default();
+    // pam_faillock makes its tally directory at the first failed login: where
+    // it does not exist yet nobody has failed, and faillock's "Error reading
+    // tally directory" means no lockouts. A directory vigie.toml names is read
+    // even so: a wrong name is an error to see.
+    let find_dir = match faillock_dir {
+        Some(dir) => format!("vigie_tallies={}\n", quote(dir)),
+        None => "vigie_tallies=$(sed -n 's/^[[:space:]]*dir[[:space:]]*=[[:space:]]*//p' /etc/security/faillock.conf 2>/dev/null | tail -n 1)\n\
+                 [ -n \"$vigie_tallies\" ] || vigie_tallies=/var/run/faillock\n\
+                 [ -d \"$vigie_tallies\" ] || vigie_tallies=\n"
+            .to_string(),
+    };
     format!(
         "echo '@@vigie lockouts'\n\
          if command -v faillock >/dev/null 2>&1; then echo tool=faillock\n\
          sed -n 's/^[[:space:]]*\\(deny\\|unlock_time\\|fail_interval\\)[[:space:]]*=/conf=\\1 =/p' /etc/security/faillock.conf 2>/dev/null\n\
-         vigie_err faillock{dir_arg}\n\
+         {find_dir}\
+         if [ -n \"$vigie_tallies\" ]; then vigie_err faillock --dir \"$vigie_tallies\"; fi\n\
          elif command -v pam_tally2 >/dev/null 2>&1; then echo tool=pam_tally2\n\
          grep -rhs pam_tally2 /etc/pam.d 2>/dev/null | grep -o 'deny=[0-9]*' | head -n 1 | sed 's/^/conf=/'\n\
          vigie_err pam_tally2\n\
