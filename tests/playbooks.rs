@@ -341,7 +341,7 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("stopped in the middle: 1 step(s) finished, step \"slow\" was running"),
+        stdout.contains("stopped in the middle: 1 step(s) done, step \"slow\" was running"),
         "{stdout}"
     );
     assert!(stdout.contains("outcome unknown"), "{stdout}");
@@ -477,6 +477,34 @@ fn vm_inputs_are_checked_against_the_live_status_of_their_host() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains("vms: no VM \"101\" on lab1 now (its VMs: none)"),
+        "{stderr}"
+    );
+    assert!(!timeline_text(home.path()).contains("playbook.started"), "nothing ran");
+}
+
+#[test]
+fn the_evacuation_target_must_answer_now() {
+    let mut lab = SshLab::start(2);
+    let home = prepared_home(&lab);
+    lab.kill_host(1);
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &[
+            "run",
+            "evacuate-hypervisor",
+            "--input",
+            "dead=lab1",
+            "--input",
+            "target=lab2",
+            "--input",
+            "platform=libvirt",
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("target: lab2 must answer now and does not ("),
         "{stderr}"
     );
     assert!(!timeline_text(home.path()).contains("playbook.started"), "nothing ran");

@@ -5,11 +5,12 @@ use crate::config::Config;
 use crate::incident;
 use crate::playbook::bundled;
 use crate::playbook::engine::{
-    check_vm_inputs, command_target, unfinished_run, validate_inputs, Engine, Outcome, Progress,
+    check_reachable_inputs, check_vm_inputs, command_target, unfinished_run, validate_inputs, Engine, Outcome, Progress,
 };
 use crate::playbook::format::InputKind;
 use crate::playbook::runner::{run_in_line_mode, Answers};
 use crate::playbook::Playbook;
+use crate::sanitize::one_line;
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,9 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         }
     };
     println!("{} — {}", playbook.id, playbook.title);
+    if let Some(progress) = &progress {
+        print_restored_steps(&playbook, progress);
+    }
     let engine = match progress {
         Some(progress) => Engine::resume(playbook, values, progress),
         None => Engine::new(playbook, values, ulid::Ulid::new().to_string()),
@@ -70,6 +74,25 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
     .with_groups(config.groups.clone())
     .with_default_timeout(config.settings.command_timeout);
     execute(config, timeline, engine, &args)
+}
+
+/// A resumed run's steps that had ended, as they ended: a skipped step stays skipped.
+fn print_restored_steps(playbook: &Playbook, progress: &Progress) {
+    use crate::playbook::engine::StepOutcome;
+    for (index, step) in playbook.steps.iter().enumerate() {
+        let word = match progress.state_of(&step.id) {
+            Some(StepOutcome::Done) => "done",
+            Some(StepOutcome::Skipped) => "skipped",
+            Some(StepOutcome::Failed) => "failed",
+            None => continue,
+        };
+        println!(
+            "[{}/{}] {} — {word} earlier",
+            index + 1,
+            playbook.steps.len(),
+            one_line(&step.title)
+        );
+    }
 }
 
 /// `--input name=value` pairs, and secrets from `VIGIE_SECRET_NAME`: secrets
@@ -103,14 +126,9 @@ fn offer_unfinished(
     let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).ok()?;
     let (found, recorded_inputs) = unfinished_run(&events, &playbook.id)?;
     println!(
-        "an earlier run of {} stopped in the middle: {} step(s) finished{}",
+        "an earlier run of {} stopped in the middle: {}",
         playbook.id,
-        found.finished_steps.len(),
-        found
-            .interrupted
-            .as_deref()
-            .map(|s| format!(", step {s:?} was running"))
-            .unwrap_or_default()
+        found.describe()
     );
     let take_up = args.yes || !args.dry_run && ask_yes_no("continue it? [Y/n] ", true);
     if !take_up {
@@ -136,7 +154,12 @@ fn checked_values(
     // What vigie.toml already says of the target (its option file...) is not asked again.
     let given = crate::playbook::format::with_inventory_defaults(playbook, &given, &config.hosts);
     let checked = validate_inputs(playbook, &given, &hosts).and_then(|values| {
-        let problems = check_vm_inputs(playbook, &values, |host| live_vms(config, host));
+        // Each host is polled once, whatever the number of inputs naming it.
+        let mut live = LivePolls::new(config);
+        let mut problems = check_reachable_inputs(playbook, &values, |host| live.reading(host).map(|_| ()));
+        problems.extend(check_vm_inputs(playbook, &values, |host| {
+            live.reading(host).map(|r| r.vms.clone())
+        }));
         if problems.is_empty() {
             Ok(values)
         } else {
@@ -202,8 +225,33 @@ fn execute(config: &Config, timeline: Timeline, engine: Engine, args: &RunArgs) 
     }
 }
 
-/// A host's VMs, polled now (`vigie run` has no standing status).
-fn live_vms(config: &Config, host_name: &str) -> Result<Vec<crate::probe::model::Vm>, String> {
+/// Hosts' readings, polled now and once each (`vigie run` has no standing status).
+struct LivePolls<'a> {
+    config: &'a Config,
+    polled: BTreeMap<String, Result<crate::probe::Reading, String>>,
+}
+
+impl<'a> LivePolls<'a> {
+    fn new(config: &'a Config) -> LivePolls<'a> {
+        LivePolls {
+            config,
+            polled: BTreeMap::new(),
+        }
+    }
+
+    fn reading(&mut self, host_name: &str) -> Result<&crate::probe::Reading, String> {
+        if !self.polled.contains_key(host_name) {
+            let outcome = poll_now(self.config, host_name);
+            self.polled.insert(host_name.to_string(), outcome);
+        }
+        match &self.polled[host_name] {
+            Ok(reading) => Ok(reading),
+            Err(why) => Err(why.clone()),
+        }
+    }
+}
+
+fn poll_now(config: &Config, host_name: &str) -> Result<crate::probe::Reading, String> {
     let host = config
         .host(host_name)
         .ok_or_else(|| format!("no host {host_name:?} in the inventory"))?;
@@ -224,7 +272,7 @@ fn live_vms(config: &Config, host_name: &str) -> Result<Vec<crate::probe::model:
     ));
     runtime.shutdown_background();
     match outcome {
-        crate::status::PollOutcome::Reading { reading, .. } => Ok(reading.vms),
+        crate::status::PollOutcome::Reading { reading, .. } => Ok(*reading),
         crate::status::PollOutcome::Failed(e) => Err(e.to_string()),
     }
 }

@@ -9,9 +9,10 @@ use super::palette::{parse_action_item, Palette};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 use vigie_core::incident::{Severity, Status};
-use vigie_core::playbook::engine::{check_vm_inputs, validate_inputs, RunEvent};
+use vigie_core::playbook::engine::{check_reachable_inputs, check_vm_inputs, validate_inputs, RunEvent};
 use vigie_core::playbook::format::InputKind;
 use vigie_core::playbook::Playbook;
+use vigie_core::status::Reachability;
 use vigie_core::timeline::payload::{ActionItem, Note};
 use vigie_core::timeline::view::{Amendment, Mark};
 use vigie_core::timeline::{NewEvent, Payload};
@@ -315,25 +316,29 @@ impl App {
         }
         let origin = match &unfinished {
             Some((progress, _)) => Some(format!(
-                "an earlier run stopped in the middle ({} step(s) finished{}): its inputs are back",
-                progress.finished_steps.len(),
-                progress
-                    .interrupted
-                    .as_deref()
-                    .map(|s| format!(", {s} was running"))
-                    .unwrap_or_default()
+                "an earlier run stopped in the middle ({}): its inputs are back",
+                progress.describe()
             )),
             None => origin,
         };
         let mut form = InputForm::new(playbook.clone(), &self.host_names(), &prefill);
         form.unfinished = unfinished.map(|(progress, _)| progress);
         form.origin = origin;
-        self.refresh_vm_options(&mut form);
+        self.refresh_live_options(&mut form);
         self.overlay = Some(Overlay::Form(Box::new(form)));
     }
 
     /// `vm`/`vms` pickers offer the live VMs of the host their `from` names.
-    fn refresh_vm_options(&self, form: &mut InputForm) {
+    fn refresh_live_options(&self, form: &mut InputForm) {
+        for field in form.fields.iter_mut().filter(|f| f.reachable) {
+            field.options = self
+                .fleet
+                .hosts
+                .iter()
+                .filter(|h| h.is_reachable())
+                .map(|h| h.name.clone())
+                .collect();
+        }
         for i in 0..form.fields.len() {
             if matches!(form.fields[i].kind, InputKind::Vm | InputKind::Vms) {
                 let options = form
@@ -709,7 +714,7 @@ impl App {
     fn key_in_form(&mut self, mut form: InputForm, key: KeyEvent) -> Option<Request> {
         match form.handle_key(key) {
             FormOutcome::Cancelled => return None,
-            FormOutcome::Editing => self.refresh_vm_options(&mut form),
+            FormOutcome::Editing => self.refresh_live_options(&mut form),
             FormOutcome::Submitted => match self.check_form(&form) {
                 Ok(values) => {
                     form.problems.clear();
@@ -735,7 +740,16 @@ impl App {
         let given =
             vigie_core::playbook::format::with_inventory_defaults(&form.playbook, &form.values(), &self.inventory);
         let values = validate_inputs(&form.playbook, &given, &self.host_names())?;
-        let problems = check_vm_inputs(&form.playbook, &values, |host| {
+        let mut problems = check_reachable_inputs(&form.playbook, &values, |host| {
+            let status = self.fleet.hosts.iter().find(|h| h.name == host);
+            match status.map(|h| &h.reachability) {
+                Some(Reachability::Reachable) => Ok(()),
+                Some(Reachability::Unreachable { reason, .. }) => Err(reason.clone()),
+                Some(Reachability::Unknown) => Err("not polled yet: wait for its first poll".into()),
+                None => Err("not in the inventory".into()),
+            }
+        });
+        problems.extend(check_vm_inputs(&form.playbook, &values, |host| {
             let index = self
                 .fleet
                 .hosts
@@ -743,7 +757,7 @@ impl App {
                 .position(|h| h.name == host)
                 .ok_or_else(|| format!("no host {host:?} in the inventory"))?;
             Ok(self.vms_of(index).into_iter().cloned().collect())
-        });
+        }));
         if problems.is_empty() {
             Ok(values)
         } else {

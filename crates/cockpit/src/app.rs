@@ -472,7 +472,7 @@ impl App {
         let finished = matches!(update, RunUpdate::Finished(_));
         run.apply(update);
         if finished {
-            self.flash = Some(format!("playbook {}", run.summary()));
+            self.flash = Some(run.summary());
             if let Some(Overlay::Popup(popup)) = &self.overlay {
                 if !matches!(popup.kind, PopupKind::StartRun { .. }) {
                     self.overlay = None;
@@ -781,6 +781,44 @@ mod tests {
                 assert_eq!(progress.interrupted.as_deref(), Some("two"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_host_that_must_answer_is_picked_among_those_that_do() {
+        use vigie_core::status::{FailureKind, Reachability};
+        let text = "+++\nid = \"p\"\ntitle = \"P\"\n[inputs.target]\nkind = \"host\"\nreachable = true\n+++\n# P\n\n## One\n\n```sh {on=target}\ntrue\n```\n";
+        let (playbook, problems) = vigie_core::playbook::parse(std::path::Path::new("p.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut app = with_incident(app());
+        app.catalog = vec![playbook.unwrap()];
+        app.fleet.hosts[0].reachability = Reachability::Unreachable {
+            kind: FailureKind::Other,
+            reason: "connection refused".into(),
+            since: Utc::now(),
+        };
+        app.fleet.hosts[1].reachability = Reachability::Reachable;
+        app.apply_action(Action::Palette);
+        type_text(&mut app, "run p");
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(form.fields[0].options, ["locuste"], "only the host that answers");
+        // Typed by hand, the dead one is refused, and so is one not polled yet.
+        for (host, why) in [("miramelle", "connection refused"), ("backup", "not polled yet")] {
+            let Some(Overlay::Form(form)) = &mut app.overlay else {
+                panic!("{:?}", app.overlay)
+            };
+            form.fields[0].value = host.into();
+            app.handle_key(key(KeyCode::Enter));
+            let Some(Overlay::Form(form)) = &app.overlay else {
+                panic!("{:?}", app.overlay)
+            };
+            let problems = form.problems.join("\n");
+            assert!(
+                problems.contains("must answer now") && problems.contains(why),
+                "{problems}"
+            );
         }
     }
 

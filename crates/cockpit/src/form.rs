@@ -22,6 +22,8 @@ pub struct Field {
     pub from: Option<String>,
     /// The input this one must differ from: its value is skipped.
     pub not: Option<String>,
+    /// A host that must answer now: only those that do are offered.
+    pub reachable: bool,
 }
 
 impl Field {
@@ -93,6 +95,7 @@ impl InputForm {
                     cursor: 0,
                     from: input.from.clone(),
                     not: input.not.clone(),
+                    reachable: input.reachable,
                 }
             })
             .collect();

@@ -40,6 +40,10 @@ pub struct Input {
     /// surviving node is never the dead one); pickers skip its value.
     #[serde(default)]
     pub not: Option<String>,
+    /// For a host: it must answer now (a surviving node, a restore target);
+    /// pickers offer only hosts that do, `vigie run` connects to check.
+    #[serde(default)]
+    pub reachable: bool,
     /// `"<host input>.<setting>"`: unless given, the value comes from that
     /// host's entry in vigie.toml (`replica.db_defaults_file`), so a
     /// playbook uses what the inventory already says.
@@ -548,6 +552,13 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
                 ));
             }
         }
+        if input.reachable && input.kind != InputKind::Host {
+            problems.push(at_input(
+                name,
+                format!("inputs.{name}: reachable = true on a {:?} input", input.kind),
+                "reachable= is for host inputs".into(),
+            ));
+        }
         if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
             problems.push(at_input(
                 name,
@@ -737,12 +748,13 @@ echo "$log_file:$log_pos"
     fn input_links_name_what_exists() {
         let bad = GOOD.replace(
             "[inputs.connection]\nkind = \"string\"",
-            "[inputs.connection]\nkind = \"string\"\nnot = \"nobody\"\ndefault_from = \"replica.password\"",
+            "[inputs.connection]\nkind = \"string\"\nnot = \"nobody\"\ndefault_from = \"replica.password\"\nreachable = true",
         );
         let problems = problems_of(&bad);
         for expected in [
             "inputs.connection: default_from = \"replica.password\"",
             "inputs.connection: not = \"nobody\": no such input",
+            "inputs.connection: reachable = true on a String input",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(expected)),
