@@ -344,7 +344,7 @@ impl Requests<'_> {
                     self.flash("no incident to record the run in: nothing was started");
                     return None;
                 };
-                let finished = resume.as_ref().map(|p| p.finished_steps.clone()).unwrap_or_default();
+                let restored = resume.clone().unwrap_or_default();
                 let engine = match resume {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
                     None => Engine::new((*playbook).clone(), inputs, ulid::Ulid::new().to_string()),
@@ -356,7 +356,7 @@ impl Requests<'_> {
                 let public = engine.public_inputs();
                 let handle = driver::spawn(engine, writer, Targets::new(self.config));
                 let mut view = run_view::RunView::new(*playbook, handle.run_id.clone(), public);
-                view.mark_finished(&finished);
+                view.restore(&restored);
                 app.run = Some(view);
                 app.focus = app::Focus::Run;
                 return Some(handle);

@@ -3,7 +3,7 @@
 //! checklist boxes. Folded from the driver's [`RunUpdate`]s; no IO.
 
 use std::collections::{BTreeMap, VecDeque};
-use vigie_core::playbook::engine::Outcome;
+use vigie_core::playbook::engine::{Outcome, Progress, StepOutcome};
 use vigie_core::playbook::Playbook;
 use vigie_runtime::driver::{Question, RunUpdate, StepState};
 
@@ -78,11 +78,15 @@ impl RunView {
     }
 
     /// Steps a resumed run finished before it stopped (by id): shown done.
-    pub fn mark_finished(&mut self, step_ids: &[String]) {
+    /// A resumed run's steps as they stood when it stopped: done, skipped or failed.
+    pub fn restore(&mut self, progress: &Progress) {
         for (step, view) in self.playbook.steps.iter().zip(self.steps.iter_mut()) {
-            if step_ids.contains(&step.id) {
-                view.state = StepState::Done;
-            }
+            view.state = match progress.state_of(&step.id) {
+                Some(StepOutcome::Done) => StepState::Done,
+                Some(StepOutcome::Skipped) => StepState::Skipped,
+                Some(StepOutcome::Failed) => StepState::Failed,
+                None => continue,
+            };
         }
     }
 
@@ -155,6 +159,15 @@ impl RunView {
             RunUpdate::Finished(outcome) => {
                 self.question = None;
                 self.outcome = Some(outcome);
+                // Nothing runs any more: a step left waiting was never run,
+                // one whose command was stopped with the run did not finish.
+                for view in self.steps.iter_mut().filter(|v| v.state == StepState::Running) {
+                    view.state = if view.commands.is_empty() {
+                        StepState::Pending
+                    } else {
+                        StepState::Failed
+                    };
+                }
             }
         }
     }
@@ -225,7 +238,12 @@ impl RunView {
             (None, None) if self.command_running() => format!("{position} running"),
             (None, None) => position,
         };
-        format!("{} · {state}", self.playbook.id)
+        let glyph = match &self.outcome {
+            None => "▶",
+            Some(Ok(Outcome::Completed)) => "✔",
+            Some(_) => "✖",
+        };
+        format!("{glyph} {} · {state}", self.playbook.id)
     }
 }
 
@@ -288,6 +306,31 @@ mod tests {
         assert_eq!(view.checklist_cursor, 1);
         view.tick();
         assert_eq!(view.unticked(), 0);
+    }
+
+    #[test]
+    fn a_resumed_run_shows_its_skipped_step_as_skipped() {
+        let mut view = view();
+        view.restore(&Progress {
+            finished_steps: vec!["look".into()],
+            skipped_steps: vec!["look".into()],
+            ..Progress::default()
+        });
+        assert_eq!(view.steps[0].state, StepState::Skipped);
+        assert_eq!(view.steps[1].state, StepState::Pending);
+    }
+
+    #[test]
+    fn an_aborted_run_says_so_and_leaves_no_step_running() {
+        let mut view = view();
+        view.apply(RunUpdate::Step {
+            step: 0,
+            state: StepState::Running,
+        });
+        assert!(view.summary().starts_with("▶ p"), "{}", view.summary());
+        view.apply(RunUpdate::Finished(Ok(Outcome::Aborted)));
+        assert_eq!(view.summary(), "✖ p · aborted");
+        assert_eq!(view.steps[0].state, StepState::Pending, "it never ran");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and answers its questions from stdin. The cockpit is the other front-end
 //! of the same driver.
 
-use crate::driver::{self, Question, RunUpdate, Targets};
+use crate::driver::{self, Question, RunUpdate, StepState, Targets};
 use crate::writer::TimelineWriter;
 use crate::RunError;
 use std::io::{BufRead, Write};
@@ -33,6 +33,12 @@ pub async fn run_in_line_mode(
     engine: Engine,
     ssh_options: vigie_transport::ssh::SshOptions,
 ) -> Result<Outcome, RunError> {
+    let titles: Vec<String> = engine
+        .playbook()
+        .steps
+        .iter()
+        .map(|s| vigie_core::sanitize::one_line(&s.title))
+        .collect();
     let targets = Targets::with_options(config, ssh_options);
     let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), targets);
     let mut command_running = false;
@@ -88,6 +94,11 @@ pub async fn run_in_line_mode(
                     }
                 }
                 Some(RunUpdate::Finished(result)) => return result,
+                Some(RunUpdate::Step { step, state: StepState::Running }) => {
+                    let title = titles.get(step).map(String::as_str).unwrap_or("");
+                    println!("[{}/{}] {title}", step + 1, titles.len());
+                }
+                Some(RunUpdate::Step { state: StepState::Skipped, .. }) => println!("  skipped"),
                 Some(RunUpdate::Step { .. }) => {}
             },
             _ = tokio::signal::ctrl_c() => {

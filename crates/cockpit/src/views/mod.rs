@@ -135,7 +135,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     let run = app
         .run
         .as_ref()
-        .map(|r| format!(" ─ ▶ {}", r.summary()))
+        .map(|r| format!(" ─ {}", r.summary()))
         .unwrap_or_default();
     // The run comes before the host count: on a narrow screen it matters more.
     let hosts = match app.fleet.hosts.len() {

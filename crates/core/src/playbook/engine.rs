@@ -24,6 +24,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// failure says so (`|| true`, `set +e`).
 pub const STRICT_PRELUDE: &str = "(set -o pipefail) 2>/dev/null && set -o pipefail\nset -e\n";
 
+/// A sent script in one line: the first line of the step's own script, after
+/// the values and the strict prelude vigie puts first.
+pub fn script_headline(script: &str) -> &str {
+    let own = match script.find(STRICT_PRELUDE) {
+        Some(at) => &script[at + STRICT_PRELUDE.len()..],
+        None => script,
+    };
+    let is_assignment = |line: &str| {
+        line.split_once('=')
+            .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    };
+    own.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !is_assignment(l))
+        .unwrap_or(own.trim())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     /// Inputs have been validated; start at the first step.
@@ -134,10 +151,61 @@ pub struct Progress {
     pub run: String,
     /// Steps done or skipped.
     pub finished_steps: Vec<String>,
+    /// Of those, the ones skipped: they stay skipped, not shown as done.
+    pub skipped_steps: Vec<String>,
+    /// A step that had failed and was waiting for retry, skip or abort,
+    /// with its error: it is put to the responder again, not run again.
+    pub failed: Option<FailedStep>,
     /// Values captured by those steps.
     pub captures: BTreeMap<String, String>,
     /// The step that had started and never ended: its outcome is unknown.
     pub interrupted: Option<String>,
+}
+
+/// A failed step of a stopped run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailedStep {
+    pub step: String,
+    pub error: String,
+}
+
+impl Progress {
+    /// Where the run stood, in a few words: "2 step(s) done, 1 skipped, step "x" had failed".
+    pub fn describe(&self) -> String {
+        let skipped = self.skipped_steps.len();
+        let mut words = format!("{} step(s) done", self.finished_steps.len() - skipped);
+        if skipped > 0 {
+            words += &format!(", {skipped} skipped");
+        }
+        if let Some(step) = &self.interrupted {
+            words += &format!(", step {step:?} was running");
+        }
+        if let Some(failed) = &self.failed {
+            words += &format!(", step {:?} had failed", failed.step);
+        }
+        words
+    }
+
+    /// How `step` stood when the run stopped (`None`: not reached yet).
+    pub fn state_of(&self, step: &str) -> Option<StepOutcome> {
+        if self.skipped_steps.iter().any(|s| s == step) {
+            Some(StepOutcome::Skipped)
+        } else if self.finished_steps.iter().any(|s| s == step) {
+            Some(StepOutcome::Done)
+        } else if self.failed.as_ref().is_some_and(|f| f.step == step) {
+            Some(StepOutcome::Failed)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a step of a stopped run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    Done,
+    Skipped,
+    Failed,
 }
 
 pub struct Engine {
@@ -417,8 +485,17 @@ impl Engine {
         {
             self.step += 1;
         }
-        let interrupted = progress.interrupted.as_deref() == self.playbook.steps.get(self.step).map(|s| s.id.as_str());
-        if interrupted && self.playbook.steps[self.step].command.is_some() {
+        let here = self.playbook.steps.get(self.step).map(|s| s.id.as_str());
+        let interrupted = progress.interrupted.as_deref() == here;
+        let failed = progress.failed.as_ref().filter(|f| Some(f.step.as_str()) == here);
+        if let Some(failed) = failed.filter(|_| self.playbook.steps[self.step].command.is_some()) {
+            // Already recorded as failed: the responder decides again, nothing reruns.
+            self.phase = Phase::Failed;
+            effects.push(Effect::Ask(Question::Recovery {
+                step: self.step,
+                error: failed.error.clone(),
+            }));
+        } else if interrupted && self.playbook.steps[self.step].command.is_some() {
             let error =
                 "outcome unknown: vigie stopped while this step ran; check its effect on the host, then retry or skip"
                     .to_string();
@@ -834,6 +911,7 @@ pub fn unfinished_run(
             Payload::StepStarted(step) => {
                 open_step = Some(step.step.clone());
                 command_sent = false;
+                progress.failed = None;
             }
             Payload::CommandSent(_) => command_sent = true,
             Payload::StepDone(done) => {
@@ -845,9 +923,17 @@ pub fn unfinished_run(
             }
             Payload::StepSkipped(skipped) => {
                 progress.finished_steps.push(skipped.step.clone());
+                progress.skipped_steps.push(skipped.step.clone());
+                progress.failed = None;
                 open_step = None;
             }
-            Payload::StepFailed(_) => open_step = None,
+            Payload::StepFailed(failed) => {
+                progress.failed = Some(FailedStep {
+                    step: failed.step.clone(),
+                    error: failed.error.clone(),
+                });
+                open_step = None;
+            }
             _ => {}
         }
     }
@@ -917,6 +1003,26 @@ pub fn validate_inputs(
     } else {
         Err(problems)
     }
+}
+
+/// `reachable` host inputs must name a host that answers now: `answers`
+/// says whether one does (connected now by `vigie run`, the latest poll in
+/// the cockpit), or why not.
+pub fn check_reachable_inputs(
+    playbook: &Playbook,
+    values: &BTreeMap<String, String>,
+    mut answers: impl FnMut(&str) -> Result<(), String>,
+) -> Vec<String> {
+    playbook
+        .inputs
+        .iter()
+        .filter(|(_, input)| input.reachable)
+        .filter_map(|(name, _)| {
+            let host = values.get(name)?;
+            let why = answers(host).err()?;
+            Some(format!("{name}: {host} must answer now and does not ({why})"))
+        })
+        .collect()
 }
 
 /// `vm`/`vms` inputs name VMs of their `from` host (an input's value, or a
@@ -1201,6 +1307,79 @@ mod tests {
         assert_eq!(progress.interrupted.as_deref(), Some("risky"));
     }
 
+    /// What the timeline would hold once these events were appended.
+    fn stored(recorded: Vec<NewEvent>) -> Vec<crate::timeline::Event> {
+        recorded
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| crate::timeline::Event {
+                seq: i as u64 + 1,
+                id: format!("e{i}"),
+                at: chrono::Utc::now(),
+                recorded_at: chrono::Utc::now(),
+                actor: "alice".into(),
+                kind: n.kind,
+                host: n.host,
+                data: n.data,
+                prev: String::new(),
+            })
+            .collect()
+    }
+
+    fn records(effects: Vec<Effect>) -> impl Iterator<Item = NewEvent> {
+        effects.into_iter().filter_map(|effect| match effect {
+            Effect::Record(event) => Some(event),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_skipped_steps_skipped_and_a_failed_step_failed() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let mut recorded: Vec<NewEvent> = records(e.handle(RunEvent::Start)).collect();
+        recorded.extend(records(e.handle(RunEvent::CommandFailed {
+            item: None,
+            error: "exit 1: ERROR 2002".into(),
+        })));
+        recorded.extend(records(e.handle(RunEvent::Skip {
+            reason: "position read by hand".into(),
+        })));
+        recorded.extend(records(e.handle(RunEvent::Confirmed { typed: "db2".into() })));
+        recorded.extend(records(e.handle(RunEvent::CommandFailed {
+            item: None,
+            error: "exit 1: unknown connection".into(),
+        })));
+        // vigie dies here, while the responder was deciding what to do with step 2.
+        let (progress, inputs) = unfinished_run(&stored(recorded), "repair-replication").unwrap();
+        assert_eq!(
+            progress.state_of("read-the-broken-position"),
+            Some(StepOutcome::Skipped)
+        );
+        assert_eq!(
+            progress.state_of("reset-the-connection-at-that-position"),
+            Some(StepOutcome::Failed)
+        );
+        assert_eq!(progress.state_of("check"), None);
+        assert_eq!(progress.interrupted, None);
+
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let mut resumed = Engine::resume(playbook.unwrap(), inputs, progress);
+        let effects = resumed.handle(RunEvent::Start);
+        assert_eq!(
+            kinds_of(&effects),
+            ["playbook.resumed", "recovery"],
+            "the failed step is put to the responder again, not run again"
+        );
+        let Effect::Ask(Question::Recovery { step, error }) = &effects[1] else {
+            panic!()
+        };
+        assert_eq!((*step, error.as_str()), (1, "exit 1: unknown connection"));
+        let effects = resumed.handle(RunEvent::Skip {
+            reason: "reset by hand".into(),
+        });
+        assert_eq!(kinds_of(&effects), ["step.skipped", "step.started", "manual"]);
+    }
+
     #[test]
     fn a_resumed_run_skips_finished_steps_restores_captures_and_asks_about_the_interrupted_one() {
         let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
@@ -1220,23 +1399,8 @@ mod tests {
             ms: 40,
         }));
         keep(e.handle(RunEvent::Confirmed { typed: "db2".into() }));
-        // vigie dies here, during step 2: turn what was recorded into stored events.
-        let events: Vec<crate::timeline::Event> = recorded
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| crate::timeline::Event {
-                seq: i as u64 + 1,
-                id: format!("e{i}"),
-                at: chrono::Utc::now(),
-                recorded_at: chrono::Utc::now(),
-                actor: "alice".into(),
-                kind: n.kind,
-                host: n.host,
-                data: n.data,
-                prev: String::new(),
-            })
-            .collect();
-        let (progress, inputs) = unfinished_run(&events, "repair-replication").unwrap();
+        // vigie dies here, during step 2.
+        let (progress, inputs) = unfinished_run(&stored(recorded), "repair-replication").unwrap();
         assert_eq!(progress.finished_steps, vec!["read-the-broken-position".to_string()]);
         assert_eq!(
             progress.interrupted.as_deref(),

@@ -31,19 +31,7 @@ impl CommandRun {
     /// The command in one line: the first line of the step's own script,
     /// after the values and the strict prelude vigie puts first.
     pub fn headline(&self) -> &str {
-        let own = match self.command.find(crate::playbook::engine::STRICT_PRELUDE) {
-            Some(at) => &self.command[at + crate::playbook::engine::STRICT_PRELUDE.len()..],
-            None => self.command.as_str(),
-        };
-        let is_assignment = |line: &str| {
-            line.split_once('=').is_some_and(|(name, _)| {
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
-        };
-        own.lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !is_assignment(l))
-            .unwrap_or(own.trim())
+        crate::playbook::engine::script_headline(&self.command)
     }
 
     /// "0", "1", or why there is none: "killed: timed out after 30s".

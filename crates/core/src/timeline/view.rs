@@ -145,7 +145,10 @@ pub fn describe_read(event: &Event, payload: &Payload) -> String {
         Payload::Amendment(p) => describe_amendment(event, p),
         Payload::PlaybookStarted(p) => format!("started playbook {}", p.playbook),
         Payload::PlaybookResumed(p) => format!("resumed playbook {}", p.playbook),
-        Payload::PlaybookFinished(p) => format!("playbook {} {}", p.playbook, p.outcome),
+        Payload::PlaybookFinished(p) => match &p.reason {
+            Some(reason) => format!("playbook {} {}: {reason}", p.playbook, p.outcome),
+            None => format!("playbook {} {}", p.playbook, p.outcome),
+        },
         Payload::StepStarted(p) => {
             let name = if p.title.is_empty() { &p.step } else { &p.title };
             format!("step {name} started")
@@ -153,10 +156,7 @@ pub fn describe_read(event: &Event, payload: &Payload) -> String {
         Payload::StepDone(p) => format!("step {} done", p.step),
         Payload::StepSkipped(p) => format!("skipped step {}: {}", p.step, p.reason),
         Payload::StepFailed(p) => format!("step {} failed: {}", p.step, p.error),
-        Payload::CommandSent(p) => {
-            let first = p.command.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            format!("sent: {first}")
-        }
+        Payload::CommandSent(p) => format!("sent: {}", crate::playbook::engine::script_headline(&p.command)),
         Payload::CommandFinished(p) => format!(
             "command finished: exit {} in {} ms",
             p.exit.map(|e| e.to_string()).unwrap_or_else(|| "?".into()),
