@@ -510,6 +510,102 @@ fn the_evacuation_target_must_answer_now() {
     assert!(!timeline_text(home.path()).contains("playbook.started"), "nothing ran");
 }
 
+/// A backup of `etc` and `www` under `root` that forgot `nextcloud`, in a
+/// real repository of `tool`; returns the repository and its password file.
+fn backup_forgetting_nextcloud(root: &Path, tool: &str) -> (String, String) {
+    for (dir, file) in [("etc", "hosts"), ("www", "index.html"), ("nextcloud", "config.php")] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::write(root.join(dir).join(file), format!("{dir} data")).unwrap();
+    }
+    let password = root.join("repo-password");
+    std::fs::write(&password, "repo-secret-value\n").unwrap();
+    let repo = root.join("repo").to_str().unwrap().to_string();
+    let (etc, www) = (root.join("etc"), root.join("www"));
+    let tool_run = |args: &[&str]| {
+        let out = Command::new(tool)
+            .args(args)
+            .env("RESTIC_PASSWORD_FILE", &password)
+            .env("BORG_PASSPHRASE", "repo-secret-value")
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}: ./scripts/test installs it"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if tool == "restic" {
+        tool_run(&["--quiet", "-r", &repo, "init"]);
+        tool_run(&[
+            "--quiet",
+            "-r",
+            &repo,
+            "backup",
+            etc.to_str().unwrap(),
+            www.to_str().unwrap(),
+        ]);
+    } else {
+        tool_run(&["init", "--encryption=repokey", &repo]);
+        tool_run(&[
+            "create",
+            &format!("{repo}::first"),
+            etc.to_str().unwrap(),
+            www.to_str().unwrap(),
+        ]);
+    }
+    (repo, password.to_str().unwrap().to_string())
+}
+
+#[test]
+fn verify_backups_finds_the_path_a_real_restic_or_borg_backup_forgot() {
+    let lab = SshLab::start(1);
+    for tool in ["restic", "borg"] {
+        let home = prepared_home(&lab);
+        let store = tempfile::tempdir().unwrap();
+        let (repo, password_file) = backup_forgetting_nextcloud(store.path(), tool);
+        let verify = |path: &Path| {
+            let inputs = [
+                "host=lab1".to_string(),
+                format!("tool={tool}"),
+                format!("repo={repo}"),
+                format!("password_file={password_file}"),
+                format!("path={}", path.display()),
+            ];
+            let mut args = vec!["run", "verify-backups", "--yes"];
+            for input in &inputs {
+                args.extend(["--input", input.as_str()]);
+            }
+            vigie(home.path(), &args, &[])
+        };
+        // What was backed up is there, restored and equal to the live files.
+        let (code, stdout, stderr) = verify(&store.path().join("www"));
+        assert_eq!(code, 0, "{tool}: {stdout}\n{stderr}");
+        for expected in ["path present", "restored files: 1", "differ from the live files: 0"] {
+            assert!(stdout.contains(expected), "{tool}: {expected:?} in {stdout}");
+        }
+        // A live file changed since the backup is named.
+        std::fs::write(store.path().join("www/index.html"), "defaced").unwrap();
+        let (code, stdout, _) = verify(&store.path().join("www"));
+        assert_eq!(code, 0, "{tool}: {stdout}");
+        assert!(stdout.contains("differ from the live files: 1"), "{tool}: {stdout}");
+        assert!(stdout.contains("index.html"), "{tool}: {stdout}");
+        // The forgotten path fails its step: the run stops there.
+        let (code, stdout, _) = verify(&store.path().join("nextcloud"));
+        assert_eq!(code, 1, "{tool}: {stdout}");
+        assert!(
+            stdout.contains("entries under") && stdout.contains(": 0"),
+            "{tool}: {stdout}"
+        );
+        assert!(stdout.contains("step 2 failed"), "{tool}: {stdout}");
+        assert!(!stdout.contains("restored files"), "{tool}: {stdout}");
+        let timeline = timeline_text(home.path());
+        assert!(
+            !timeline.contains("repo-secret-value"),
+            "{tool}: the password stays on the host"
+        );
+    }
+}
+
 #[test]
 fn a_command_on_a_group_runs_on_every_member() {
     let lab = SshLab::start(2);

@@ -472,15 +472,20 @@ fn vm_alert_list(label: &str, vm: &Vm) -> Vec<Alert> {
         );
     }
     for volume in &vm.missing_volumes {
-        alerts.push(
-            Alert::new(
-                Severity::Critical,
-                "volume_missing",
-                format!("{label}: its volume {volume} is missing"),
-            )
-            .about(format!("{}/{volume}", vm.name))
-            .playbook("restore-lost-lvm-volume"),
-        );
+        let alert = Alert::new(
+            Severity::Critical,
+            "volume_missing",
+            format!("{label}: its volume {volume} is missing"),
+        )
+        .about(format!("{}/{volume}", vm.name));
+        // Only a volume gone from the metadata is restored from its archive.
+        alerts.push(match crate::probe::xen::lost_volume(volume) {
+            Some((group, name)) => alert
+                .playbook("restore-lost-lvm-volume")
+                .input("vg", group)
+                .input("lv", name),
+            None => alert,
+        });
     }
     if let Some(lock) = &vm.lock {
         alerts.push(Alert::new(
@@ -637,7 +642,19 @@ fn lockout_alert(host: &str, l: &Lockout) -> Option<Alert> {
 }
 
 fn backup_alerts(host: &str, b: &Backup) -> Vec<Alert> {
-    about(backup_alert_list(host, b), &format!("{} {}", b.tool, b.repo))
+    let alerts = backup_alert_list(host, b).into_iter().map(|alert| {
+        // What vigie.toml says of the repository, so verify-backups asks nothing again.
+        let alert = alert.input("tool", &b.tool).input("repo", &b.repo);
+        let alert = match &b.password_file {
+            Some(file) => alert.input("password_file", file),
+            None => alert,
+        };
+        match b.missing_paths.first() {
+            Some(path) => alert.input("path", path),
+            None => alert,
+        }
+    });
+    about(alerts.collect(), &format!("{} {}", b.tool, b.repo))
 }
 
 fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
@@ -650,9 +667,7 @@ fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
                 "backup_unreadable",
                 format!("{host}: {repo}: {error}"),
             )
-            .playbook("verify-backups")
-            .input("tool", &b.tool)
-            .input("repo", &b.repo),
+            .playbook("verify-backups"),
         );
         return alerts;
     }
@@ -668,9 +683,7 @@ fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
                         crate::format::human_age(chrono::Duration::seconds(age))
                     ),
                 )
-                .playbook("verify-backups")
-                .input("tool", &b.tool)
-                .input("repo", &b.repo),
+                .playbook("verify-backups"),
             );
         }
     }
@@ -681,9 +694,7 @@ fn backup_alert_list(host: &str, b: &Backup) -> Vec<Alert> {
                 "backup_incomplete",
                 format!("{host}: {repo}: latest snapshot lacks {}", b.missing_paths.join(", ")),
             )
-            .playbook("verify-backups")
-            .input("tool", &b.tool)
-            .input("repo", &b.repo),
+            .playbook("verify-backups"),
         );
     }
     alerts
@@ -892,6 +903,7 @@ mod tests {
                 latest: Some(Utc::now().timestamp() - 3 * 86400),
                 max_age_s: 26 * 3600,
                 missing_paths: vec!["/var/www".into()],
+                password_file: Some("/root/.restic-pw".into()),
                 ..Backup::default()
             }],
             vms: vec![Vm {
@@ -919,6 +931,17 @@ mod tests {
         assert_eq!(
             by_code("backup_incomplete").message,
             "locuste: restic /srv/restic: latest snapshot lacks /var/www"
+        );
+        // verify-backups opens with everything vigie.toml and the reading know.
+        assert_eq!(
+            by_code("backup_incomplete").inputs,
+            [
+                ("tool", "restic".to_string()),
+                ("repo", "/srv/restic".to_string()),
+                ("password_file", "/root/.restic-pw".to_string()),
+                ("path", "/var/www".to_string()),
+                ("host", "locuste".to_string()),
+            ]
         );
         assert_eq!(by_code("vm_paused").message, "locuste: VM mail is paused (ioerror)");
     }

@@ -86,6 +86,7 @@ pub fn parse(section: &str, config: &BackupConfig, offset: FixedOffset) -> Backu
     let mut backup = Backup {
         tool: config.tool.as_str().to_string(),
         repo: config.repo.clone(),
+        password_file: config.password_file.clone(),
         max_age_s: config.max_age.as_secs(),
         ..Backup::default()
     };

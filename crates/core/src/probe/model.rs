@@ -129,6 +129,10 @@ pub struct Lockout {
 pub struct Backup {
     pub tool: String,
     pub repo: String,
+    /// Where the repository's password is on the host (from vigie.toml; the
+    /// path only, never the password), for the playbook that verifies it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
     /// Unix time of the latest snapshot/archive.
     pub latest: Option<i64>,
     pub latest_id: Option<String>,

@@ -228,6 +228,16 @@ fn mapper_path(vg: &str, lv: &str) -> String {
 }
 
 /// The configured devices that `lvs` does not list, or lists as partial.
+/// The volume group and volume of a `missing_volumes` entry that is gone
+/// from `lvs` altogether (`/dev/VG/LV`, nothing after it): the case a
+/// metadata archive restores. A partial or inactive one is not lost.
+pub fn lost_volume(entry: &str) -> Option<(&str, &str)> {
+    let path = entry.strip_prefix("/dev/")?;
+    let (group, volume) = path.split_once('/')?;
+    let plain = |name: &str| !name.is_empty() && !name.contains(['/', ' ']);
+    (plain(group) && plain(volume)).then_some((group, volume))
+}
+
 fn missing(devices: impl Iterator<Item = String>, volumes: Option<&Volumes>) -> Vec<String> {
     let Some(volumes) = volumes else {
         return Vec::new();
@@ -397,5 +407,20 @@ mod tests {
         );
         assert!(errors[0].starts_with("lvs: WARNING"));
         assert_eq!(mapper_path("vg-0", "forum-disk"), "/dev/mapper/vg--0-forum--disk");
+    }
+
+    #[test]
+    fn only_a_volume_gone_from_the_metadata_is_a_lost_one() {
+        assert_eq!(lost_volume("/dev/vg0/forum-disk"), Some(("vg0", "forum-disk")));
+        assert_eq!(
+            lost_volume("/dev/vg0/forum-disk (partial: its volume group lost a physical volume)"),
+            None
+        );
+        assert_eq!(
+            lost_volume("/dev/vg0/forum-disk (inactive: `lvchange -ay` it once its group is whole)"),
+            None
+        );
+        assert_eq!(lost_volume("/dev/sdb1/x/y"), None);
+        assert_eq!(lost_volume("/srv/xen/forum.img"), None);
     }
 }
