@@ -390,6 +390,76 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     );
 }
 
+/// A step whose first command fails and whose last succeeds.
+const FAILING_PLAYBOOK: &str = r#"+++
+id = "lab-fails"
+title = "A step failing in the middle"
+
+[inputs.host]
+kind = "host"
++++
+
+# A step failing in the middle
+
+## Look for what is not there
+
+```sh {on=host}
+echo "before the failure"
+test -e /nonexistent/vigie-lab
+echo "after the failure"
+```
+
+## Never reached
+
+```sh {on=host}
+echo "second step ran"
+```
+"#;
+
+#[test]
+fn a_step_failing_in_the_middle_is_failed_in_the_cockpit_and_an_abort_ends_the_run() {
+    let cockpit = LabCockpit::new(1, "lab-fails.md", FAILING_PLAYBOOK);
+    let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
+    cockpit.start_vigie(&tmux);
+    cockpit.open_playbook(&tmux, "lab-fails");
+    tmux.send(&["Tab"]);
+    tmux.send(&["Enter"]);
+    cockpit.run_step(&tmux, 1);
+    let screen = tmux.wait_for("the step failed", Duration::from_secs(20), |s| {
+        s.contains("step 1/2 FAILED, waiting for")
+    });
+    assert!(screen.contains("exit 1, last output: before the failure"), "{screen}");
+    assert!(screen.contains("✖ 1. Look for what is not there"), "{screen}");
+    assert!(screen.contains("before the failure"), "{screen}");
+    // (The script itself, shown with `$ `, says it too; the output must not.)
+    assert!(
+        !screen.contains("│  after the failure"),
+        "errexit stopped the script: {screen}"
+    );
+
+    tmux.send(&["a"]);
+    tmux.wait_for("the abort prompt", Duration::from_secs(5), |s| {
+        s.contains("why abort the run>")
+    });
+    tmux.send(&["-l", "wrong host"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the run aborted", Duration::from_secs(10), |s| {
+        s.contains("✖ lab-fails · aborted")
+    });
+    assert!(
+        !screen.contains("▶ lab-fails"),
+        "the header no longer shows a run going on: {screen}"
+    );
+    assert!(
+        screen.contains("aborted: wrong host"),
+        "the timeline says why: {screen}"
+    );
+    cockpit.quit(&tmux);
+    let timeline = cockpit.timeline();
+    assert!(timeline.contains("\"kind\":\"step.failed\""), "{timeline}");
+    assert!(!timeline.contains("second step ran"), "{timeline}");
+}
+
 /// A first step that runs long, then a second one.
 const SLOW_PLAYBOOK: &str = r#"+++
 id = "lab-slow"

@@ -847,7 +847,7 @@ impl Engine {
 pub enum Unmet {
     /// The exit code, and the output's last line: what the command said
     /// last is most often why it failed ("Failed to get write lock").
-    #[error("exit {code}{}", last_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default())]
+    #[error("exit {code}{}", last_line.as_deref().map(|l| format!(", last output: {l}")).unwrap_or_default())]
     Exit { code: i32, last_line: Option<String> },
     #[error("exit by signal")]
     Signal,
@@ -1470,7 +1470,10 @@ mod tests {
         let Effect::Ask(Question::Recovery { error, .. }) = &last[2] else {
             panic!()
         };
-        assert_eq!(error, "102: exit 1: locked", "the failure names its VM and says why");
+        assert_eq!(
+            error, "102: exit 1, last output: locked",
+            "the failure names its VM and says why"
+        );
     }
 
     #[test]
