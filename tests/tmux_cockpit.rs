@@ -629,3 +629,41 @@ fn vigie_run_in_a_terminal_asks_for_a_key_passphrase_without_echo() {
     let timeline = common::incident_timeline(&home.path().join(".local/share"));
     assert!(!timeline.contains("s3cret"), "the passphrase reached the timeline");
 }
+
+#[test]
+fn vigie_run_in_a_terminal_asks_for_a_secret_input_without_echo() {
+    let home = tempfile::tempdir().unwrap();
+    let playbook = home.path().join("secret.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"asks\"\ntitle = \"Asks\"\n[inputs.pw]\nkind = \"secret\"\ndescription = \"the replica's password\"\n+++\n\n## Use it\n\n```sh {on=local}\necho \"length ${#pw}, value $pw\"\n```\n",
+    )
+    .unwrap();
+    let home_text = home.path().display().to_string();
+    let data = home.path().join(".local/share").display().to_string();
+    let env = [
+        ("HOME", home_text.as_str()),
+        ("XDG_DATA_HOME", data.as_str()),
+        ("XDG_CONFIG_HOME", home_text.as_str()),
+        ("SSH_AUTH_SOCK", ""),
+        ("USER", "alice"),
+    ];
+    vigie_cli(&env, &["incident", "new", "secret check", "--severity", "minor"]);
+    let tmux = TmuxSession::start(120, 30, home.path(), &env);
+    tmux.type_line(&format!(
+        "{} run {} --yes",
+        env!("CARGO_BIN_EXE_vigie"),
+        playbook.display()
+    ));
+    tmux.wait_for("the secret prompt", Duration::from_secs(20), |s| {
+        s.contains("pw (the replica's password, not shown):")
+    });
+    tmux.type_line("Typed-Secret-9");
+    let screen = tmux.wait_for("the run to complete", Duration::from_secs(20), |s| {
+        s.contains("completed")
+    });
+    assert!(screen.contains("length 14, value [redacted]"), "{screen}");
+    assert!(!screen.contains("Typed-Secret"), "the secret was shown:\n{screen}");
+    let timeline = common::incident_timeline(&home.path().join(".local/share"));
+    assert!(!timeline.contains("Typed-Secret"), "the secret reached the timeline");
+}

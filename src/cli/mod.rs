@@ -93,6 +93,10 @@ pub enum Command {
         /// An input value, as name=value (repeatable)
         #[arg(long = "input", value_name = "K=V")]
         inputs: Vec<String>,
+        /// Input values from a file of name=value lines (# comments); the way to give
+        /// a secret input without a terminal. It must not be readable by group or others
+        #[arg(long = "input-file", value_name = "FILE")]
+        input_file: Option<std::path::PathBuf>,
         /// Answer yes to manual steps; a failure aborts (for automation)
         #[arg(long)]
         yes: bool,
@@ -247,6 +251,7 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Run {
             playbook,
             inputs,
+            input_file,
             yes,
             confirm,
             dry_run,
@@ -254,6 +259,7 @@ fn dispatch(cli: Cli) -> i32 {
             let args = run::RunArgs {
                 playbook: &playbook,
                 inputs: &inputs,
+                input_file: input_file.as_deref(),
                 yes,
                 confirm: &confirm,
                 dry_run,

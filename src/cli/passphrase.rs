@@ -37,6 +37,14 @@ fn terminal_prompt() -> PassphrasePrompt {
     }))
 }
 
+/// A secret input, asked without echo when vigie runs in a terminal
+/// (`None` without one: the caller says how else to give it).
+pub fn ask_secret(prompt: &str) -> Option<String> {
+    // SAFETY: isatty has no preconditions.
+    let interactive = unsafe { libc::isatty(0) == 1 };
+    interactive.then(|| ask_without_echo(prompt)).flatten()
+}
+
 fn ask_without_echo(prompt: &str) -> Option<String> {
     let tty = std::fs::OpenOptions::new()
         .read(true)

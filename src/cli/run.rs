@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub struct RunArgs<'a> {
     pub playbook: &'a str,
     pub inputs: &'a [String],
+    pub input_file: Option<&'a Path>,
     pub yes: bool,
     pub confirm: &'a [String],
     pub dry_run: bool,
@@ -33,7 +34,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             return 1;
         }
     };
-    let mut given = match given_inputs(&playbook, args.inputs) {
+    let mut given = match given_inputs(&playbook, args.inputs, args.input_file) {
         Ok(given) => given,
         Err(why) => {
             eprintln!("vigie run: {why}");
@@ -95,24 +96,92 @@ fn print_restored_steps(playbook: &Playbook, progress: &Progress) {
     }
 }
 
-/// `--input name=value` pairs, and secrets from `VIGIE_SECRET_NAME`: secrets
-/// never go on vigie's own command line.
-fn given_inputs(playbook: &Playbook, pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+/// The inputs given: `--input name=value` pairs, then `--input-file`, then
+/// secrets from `VIGIE_SECRET_NAME`, then the hidden prompt on a terminal.
+/// A secret never goes on vigie's own command line, where `ps` shows it.
+fn given_inputs(
+    playbook: &Playbook,
+    pairs: &[String],
+    input_file: Option<&Path>,
+) -> Result<BTreeMap<String, String>, String> {
+    let is_secret = |name: &str| playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret);
     let mut given = BTreeMap::new();
     for pair in pairs {
         let (key, value) = pair
             .split_once('=')
-            .ok_or_else(|| format!("--input {pair:?}: write name=value"))?;
+            .ok_or_else(|| format!("--input {:?}: write name=value", one_line(pair)))?;
+        if is_secret(key) {
+            return Err(format!(
+                "--input {key}=…: {key} is a secret, and vigie's command line is visible to every user (ps); \
+                 give it at the hidden prompt (run in a terminal), in VIGIE_SECRET_{}, or with --input-file FILE",
+                key.to_uppercase()
+            ));
+        }
         given.insert(key.to_string(), value.to_string());
     }
+    if let Some(file) = input_file {
+        for (key, value) in read_input_file(file)? {
+            given.entry(key).or_insert(value);
+        }
+    }
     for (name, input) in &playbook.inputs {
-        if input.kind == InputKind::Secret && !given.contains_key(name) {
-            if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
-                given.insert(name.clone(), value);
-            }
+        if input.kind != InputKind::Secret || given.contains_key(name) {
+            continue;
+        }
+        if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
+            given.insert(name.clone(), value);
+        } else if let Some(value) = super::passphrase::ask_secret(&secret_prompt(name, input)) {
+            given.insert(name.clone(), value);
+        } else if input.default.is_none() {
+            return Err(format!(
+                "{name} is a secret input and none was given: run in a terminal to be asked for it \
+                 (not shown), or set VIGIE_SECRET_{}, or use --input-file FILE",
+                name.to_uppercase()
+            ));
         }
     }
     Ok(given)
+}
+
+fn secret_prompt(name: &str, input: &crate::playbook::format::Input) -> String {
+    match &input.description {
+        Some(description) => format!("{name} ({}, not shown): ", one_line(description)),
+        None => format!("{name} (not shown): "),
+    }
+}
+
+/// `--input-file`: `name=value` lines, blank lines and `#` comments skipped.
+/// Refused if group or others may read it, or another user owns it: it may
+/// hold secrets.
+fn read_input_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("--input-file {shown}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("--input-file {shown}: {e}"))?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "--input-file {shown}: mode {:04o} lets others read it; `chmod 600 {shown}` first",
+            meta.mode() & 0o7777
+        ));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!("--input-file {shown}: owned by uid {}, not by you", meta.uid()));
+    }
+    let text = std::io::read_to_string(file).map_err(|e| format!("--input-file {shown}: {e}"))?;
+    let mut pairs = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{shown}:{}:1: write name=value", index + 1))?;
+        pairs.push((key.trim().to_string(), value.to_string()));
+    }
+    Ok(pairs)
 }
 
 /// Offers to take up a run of `playbook` left in the middle in the incident

@@ -16,6 +16,7 @@ pub mod playbook;
 pub mod probe;
 pub mod report;
 pub mod sanitize;
+pub mod secret;
 pub mod status;
 pub mod status_json;
 pub mod timeline;

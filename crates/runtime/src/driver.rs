@@ -128,6 +128,7 @@ pub fn spawn(engine: Engine, writer: TimelineWriter, targets: Targets) -> RunHan
         updates: update_sender,
         answers: answer_receiver,
         cancel: cancel.clone(),
+        secrets: Vec::new(),
     };
     tokio::spawn(driver.drive(engine));
     RunHandle {
@@ -144,13 +145,17 @@ struct Driver {
     updates: mpsc::UnboundedSender<RunUpdate>,
     answers: mpsc::UnboundedReceiver<RunEvent>,
     cancel: CancelFlag,
+    /// Masked in what the front-ends show as it streams (the timeline's
+    /// writer masks its own copy).
+    secrets: Vec<vigie_core::secret::Secret>,
 }
 
 impl Driver {
     async fn drive(mut self, mut engine: Engine) {
         for secret in engine.secrets() {
-            self.writer.add_secret(secret);
+            self.writer.add_secret(secret.expose());
         }
+        self.secrets = engine.secrets().to_vec();
         let mut queue: VecDeque<Effect> = engine.handle(RunEvent::Start).into();
         while let Some(effect) = queue.pop_front() {
             let event = match effect {
@@ -171,6 +176,10 @@ impl Driver {
                         self.send(RunUpdate::Step { step, state });
                     }
                     if let Some((step, values)) = captured {
+                        let values = values
+                            .into_iter()
+                            .map(|(name, value)| (name, vigie_core::secret::mask_all(&self.secrets, &value)))
+                            .collect();
                         self.send(RunUpdate::Captured { step, values });
                     }
                     None
@@ -284,7 +293,7 @@ impl Driver {
             self.send(RunUpdate::Output {
                 step,
                 item: item.clone(),
-                line,
+                line: vigie_core::secret::mask_all(&self.secrets, &line),
             });
         }
     }

@@ -6,6 +6,7 @@
 
 use super::format::{Command, InputKind, Playbook, Risk};
 use crate::probe::shell::quote;
+use crate::secret::{mask_all, Secret};
 use crate::timeline::payload::{
     ChecklistTicked, CommandFinished, CommandSent, PlaybookFinished, PlaybookResumed, PlaybookStarted, StepDone,
     StepFailed, StepSkipped, StepStarted,
@@ -217,7 +218,7 @@ pub struct Engine {
     playbook: Playbook,
     /// Input values and captures, as the scripts see them.
     vars: BTreeMap<String, String>,
-    secrets: Vec<String>,
+    secrets: Vec<Secret>,
     step: usize,
     phase: Phase,
     /// Ask before every command step, not only high-risk ones (the cockpit
@@ -240,7 +241,7 @@ impl Engine {
             .inputs
             .iter()
             .filter(|(_, i)| i.kind == InputKind::Secret)
-            .filter_map(|(name, _)| inputs.get(name).cloned())
+            .filter_map(|(name, _)| inputs.get(name).map(Secret::new))
             .collect();
         Engine {
             run,
@@ -297,7 +298,7 @@ impl Engine {
     }
 
     /// Values of `secret` inputs: the runner registers them with the timeline's redactor.
-    pub fn secrets(&self) -> &[String] {
+    pub fn secrets(&self) -> &[Secret] {
         &self.secrets
     }
 
@@ -722,8 +723,9 @@ impl Engine {
             Some(code) => {
                 return Err(Unmet::Exit {
                     code,
-                    last_line: last_line(output),
-                })
+                    // Shown on the terminal and in questions: a secret the step printed stays hidden.
+                    last_line: last_line(output).map(|line| mask_all(&self.secrets, &line)),
+                });
             }
             None => return Err(Unmet::Signal),
         }
@@ -974,7 +976,12 @@ pub fn validate_inputs(
         if let Some(pattern) = &input.pattern {
             let anchored = regex::Regex::new(pattern).map(|r| r.is_match(value)).unwrap_or(false);
             if !anchored {
-                problems.push(format!("{name}: {value:?} does not match {pattern}"));
+                // A secret's value is never printed, even when it is wrong.
+                let shown = match input.kind {
+                    InputKind::Secret => Secret::new(value.as_str()).to_string(),
+                    _ => format!("{value:?}"),
+                };
+                problems.push(format!("{name}: {shown} does not match {pattern}"));
                 continue;
             }
         }

@@ -83,22 +83,50 @@ impl Redactor {
         out.replace(SENTINEL, REDACTED)
     }
 
-    /// Redacts every string (keys included) inside a JSON value.
-    pub fn redact_value(&self, value: &mut Value) {
-        match value {
-            Value::String(s) => *s = self.redact(s),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+    /// Redacts an event's `data`: string values only, never a field name,
+    /// a number or the structure, so that every event still reads back
+    /// whole whatever the secret (`x`, `exit`, `"exit":0`). Fields that name
+    /// things vigie or the playbook made (run, step, playbook ids...) are
+    /// left alone: a short secret must not turn a step id into another.
+    pub fn redact_data(&self, data: &mut Value) {
+        match data {
             Value::Object(map) => {
-                let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
-                for (key, mut v) in entries {
-                    self.redact_value(&mut v);
-                    map.insert(self.redact(&key), v);
+                for (key, value) in map.iter_mut() {
+                    if !IDENTIFIER_FIELDS.contains(&key.as_str()) {
+                        self.redact_strings(value);
+                    }
                 }
             }
+            other => self.redact_strings(other),
+        }
+    }
+
+    fn redact_strings(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.redact(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_strings(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_strings(v)),
             _ => {}
         }
     }
 }
+
+/// Fields of event data whose values are identifiers, not free text.
+const IDENTIFIER_FIELDS: &[&str] = &[
+    "run",
+    "step",
+    "playbook",
+    "occurrence",
+    "code",
+    "severity",
+    "status",
+    "outcome",
+    "from",
+    "to",
+    "mark",
+    "target",
+    "kind",
+];
 
 #[cfg(test)]
 mod tests {
@@ -136,14 +164,40 @@ mod tests {
     }
 
     #[test]
-    fn literal_secrets_everywhere_in_json() {
+    fn literal_secrets_in_every_string_value() {
         let mut r = Redactor::default();
         r.add_secret("s3cret-value");
-        let mut v = serde_json::json!({"output": "pw is s3cret-value!", "list": ["s3cret-value"], "s3cret-value": 1});
-        r.redact_value(&mut v);
+        let mut v = serde_json::json!({"output": "pw is s3cret-value!", "list": ["s3cret-value"], "nested": {"a": "s3cret-value"}});
+        r.redact_data(&mut v);
         let text = v.to_string();
         assert!(!text.contains("s3cret-value"), "{text}");
         assert!(text.contains("pw is [redacted]!"));
+    }
+
+    #[test]
+    fn short_or_json_looking_secrets_never_touch_names_numbers_or_ids() {
+        for secret in ["x", "e", "exit", "\"exit\":0", "0", "true", "{", "one"] {
+            let mut r = Redactor::default();
+            r.add_secret(secret);
+            let mut v = serde_json::json!({
+                "exit": 0, "ms": 12, "ok": true, "run": "R1x", "step": "exit-one",
+                "output": format!("said {secret}"), "captures": {"exit": "kept"}
+            });
+            r.redact_data(&mut v);
+            assert_eq!(v["exit"], 0, "{secret}: {v}");
+            assert_eq!(v["ms"], 12, "{secret}: {v}");
+            assert_eq!(v["ok"], true, "{secret}: {v}");
+            assert_eq!(
+                (v["run"].as_str(), v["step"].as_str()),
+                (Some("R1x"), Some("exit-one")),
+                "{secret}"
+            );
+            assert!(v["captures"].get("exit").is_some(), "{secret}: {v}");
+            assert!(
+                !v["output"].as_str().unwrap().contains(&format!("said {secret}")),
+                "{secret}: {v}"
+            );
+        }
     }
 
     #[test]

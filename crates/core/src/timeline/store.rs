@@ -210,7 +210,7 @@ impl Timeline {
     fn build(&self, new: NewEvent) -> Event {
         let redactor = &self.options.redactor;
         let mut data = new.data;
-        redactor.redact_value(&mut data);
+        redactor.redact_data(&mut data);
         cap_outputs(&mut data, self.options.output_cap);
         // Stored with millisecond precision: the returned event equals the stored one.
         let recorded_at = Utc::now().trunc_subsecs(3);
@@ -219,9 +219,11 @@ impl Timeline {
             id: new.id.unwrap_or_else(|| ulid::Ulid::new().to_string()),
             at: new.at.map(|at| at.trunc_subsecs(3)).unwrap_or(recorded_at),
             recorded_at,
-            actor: redactor.redact(new.actor.as_deref().unwrap_or(&self.options.actor)),
+            // Names, not free text: a secret that happens to be part of a
+            // host's name must not hide which host it was.
+            actor: new.actor.unwrap_or_else(|| self.options.actor.clone()),
             kind: new.kind,
-            host: new.host.map(|h| redactor.redact(&h)),
+            host: new.host,
             data,
             prev: self.tail.last_hash.clone(),
         }
