@@ -8,7 +8,8 @@
 
 pub use vigie_cockpit as tui;
 pub use vigie_core::{
-    alerts, capacity, config, format, incident, keys, probe, report, sanitize, status, status_json, transport_error,
+    alerts, capacity, config, files, format, incident, keys, probe, report, sanitize, status, status_json,
+    transport_error,
 };
 pub use vigie_runtime::poller;
 pub use vigie_transport as transport;

@@ -244,6 +244,13 @@ fn dispatch(cli: Cli) -> i32 {
         Err(_) if matches!(command, Command::Status { .. } | Command::Capacity { .. }) => return 2,
         Err(code) => return code,
     };
+    let writes_incidents = matches!(
+        command,
+        Command::Incident(_) | Command::Note { .. } | Command::Run { .. } | Command::Watch
+    );
+    if writes_incidents && !incidents_dir_ready(&config) {
+        return 1;
+    }
     match command {
         Command::Init { .. } | Command::Check { .. } => 0, // handled above
         Command::Status { json } => status::run(&config, json),
@@ -400,11 +407,27 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
     eprintln!("{count} error{} in the config", if count == 1 { "" } else { "s" });
 }
 
+/// The incidents directory made (private, or shared with `incidents_group`)
+/// and safe to write in; says why not on stderr.
+fn incidents_dir_ready(config: &Config) -> bool {
+    let group = config.settings.incidents_group.as_deref();
+    match crate::files::prepare_incidents_dir(&config.incidents_dir(), group) {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("vigie: {why}");
+            false
+        }
+    }
+}
+
 fn run_cockpit(explicit: Option<&Path>, incident: Option<&Path>, read_only: bool, mouse: bool) -> i32 {
     let config = match load_config(explicit) {
         Ok(config) => config,
         Err(code) => return code,
     };
+    if !read_only && !incidents_dir_ready(&config) {
+        return 1;
+    }
     let incident_dir = match crate::incident::current(incident, &config.incidents_dir()) {
         Ok(dir) => Some(dir),
         // An explicitly named incident must exist; without one, no incident is fine.
@@ -498,6 +521,10 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
         }
     }
     let mut failed = !ssh_ok;
+    let group = config.settings.incidents_group.as_deref();
+    for warning in crate::files::incidents_dir_warnings(&config.incidents_dir(), group) {
+        eprintln!("warning: {warning}");
+    }
     for path in playbooks {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,

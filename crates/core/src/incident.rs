@@ -165,7 +165,7 @@ pub fn declare(
     if title.trim().is_empty() {
         return Err(IncidentError::Invalid("an incident needs a title".into()));
     }
-    std::fs::create_dir_all(incidents_dir).map_err(|source| IncidentError::Io {
+    crate::files::create_dir_all(incidents_dir).map_err(|source| IncidentError::Io {
         path: incidents_dir.to_path_buf(),
         source,
     })?;
@@ -179,7 +179,7 @@ pub fn declare(
         } else {
             incidents_dir.join(format!("{base}-{n}"))
         };
-        match std::fs::create_dir(&candidate) {
+        match crate::files::create_dir(&candidate) {
             Ok(()) => {
                 dir = Some(candidate);
                 break;

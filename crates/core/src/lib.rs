@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod capacity;
 pub mod config;
+pub mod files;
 pub mod fleet;
 pub mod format;
 pub mod incident;

@@ -151,6 +151,10 @@ pub struct Settings {
     #[serde(with = "duration_text")]
     pub command_timeout: Duration,
     pub incidents_dir: Option<PathBuf>,
+    /// A unix group that shares the incidents directory (setgid 2770, files
+    /// 0660), for responders on one bastion under their own logins; without
+    /// it everything is private to the user (0700/0600).
+    pub incidents_group: Option<String>,
     pub playbooks_dir: Option<PathBuf>,
     /// Name written as `actor` in the timeline; defaults to `user@host`.
     pub responder: Option<String>,
@@ -174,6 +178,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
             incidents_dir: None,
+            incidents_group: None,
             playbooks_dir: None,
             responder: None,
             known_hosts: None,

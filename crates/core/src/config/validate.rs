@@ -31,6 +31,7 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "connect_timeout",
     "command_timeout",
     "incidents_dir",
+    "incidents_group",
     "playbooks_dir",
     "responder",
     "known_hosts",

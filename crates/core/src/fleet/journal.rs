@@ -11,7 +11,7 @@ use super::occurrences::{Occurrences, Record};
 use super::Observation;
 use crate::timeline::store::FileLock;
 use chrono::Utc;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -60,15 +60,9 @@ impl Journal {
     /// Opens the journal of incidents directory `dir` (creating both) and
     /// reads it. `observer` signs what this process records.
     pub fn open(dir: &Path, observer: &str) -> Result<Journal, JournalError> {
-        std::fs::create_dir_all(dir).map_err(at_path(dir))?;
+        crate::files::create_dir_all(dir).map_err(at_path(dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(at_path(&lock_path))?;
+        let lock = crate::files::open_append(&lock_path).map_err(at_path(&lock_path))?;
         let mut journal = Journal {
             path: dir.join(JOURNAL_FILE),
             lock,
@@ -125,12 +119,7 @@ impl Journal {
     }
 
     fn create(&mut self) -> Result<File, JournalError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(at_path(&self.path))?;
+        let file = crate::files::open_append(&self.path).map_err(at_path(&self.path))?;
         let inode = file.metadata().map_err(at_path(&self.path))?.ino();
         self.position = ReadPosition { inode, offset: 0 };
         Ok(file)
@@ -156,7 +145,7 @@ impl Journal {
     /// Brings the state up to date with the file; returns it open for
     /// appending when it exists. Must be called with the lock held.
     fn catch_up(&mut self) -> Result<Option<File>, JournalError> {
-        let mut file = match OpenOptions::new().read(true).append(true).open(&self.path) {
+        let mut file = match crate::files::open_existing_append(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(at_path(&self.path)(e)),
@@ -192,22 +181,9 @@ impl Journal {
     /// closed ones: written aside, fsynced, renamed over, directory fsynced.
     fn compact(&mut self) -> Result<(), JournalError> {
         let records = self.state.compacted(Utc::now() - KEEP_CLOSED);
-        let aside = self.path.with_extension("jsonl.compacting");
-        let _ = std::fs::remove_file(&aside);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&aside)
-            .map_err(at_path(&aside))?;
         let bytes = lines(&records);
-        let mut writer = &file;
-        writer.write_all(&bytes).map_err(at_path(&aside))?;
-        file.sync_all().map_err(at_path(&aside))?;
-        std::fs::rename(&aside, &self.path).map_err(at_path(&self.path))?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(at_path(dir))?;
-        }
-        let inode = file.metadata().map_err(at_path(&self.path))?.ino();
+        crate::files::write_atomically(&self.path, &bytes).map_err(at_path(&self.path))?;
+        let inode = std::fs::metadata(&self.path).map_err(at_path(&self.path))?.ino();
         self.state = Occurrences::default();
         for record in records {
             self.state.apply(record);
@@ -264,7 +240,7 @@ mod tests {
         let t0 = Utc::now();
         alice.observe(&down("a", t0)).unwrap();
         let path = dir.path().join(JOURNAL_FILE);
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"{\"op\":\"from_the_future\"}\n{\"op\":\"rai").unwrap();
         let mut bob = Journal::open(dir.path(), "bob").unwrap();
         assert_eq!(bob.skipped_lines(), 1);

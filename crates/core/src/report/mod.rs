@@ -99,15 +99,8 @@ pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 
 /// Writes `text` to `path` through a temporary file: a reader never sees half a report.
 pub fn write_whole(path: &Path, text: &str) -> Result<(), ReportError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|source| ReportError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }

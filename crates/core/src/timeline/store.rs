@@ -10,7 +10,7 @@ use super::redact::Redactor;
 use super::{TIMELINE_FILE, TORN_FILE};
 use chrono::{SubsecRound, Utc};
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -91,12 +91,8 @@ impl Timeline {
     pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
         let path = dir.join(TIMELINE_FILE);
         let created = !path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
+        // Private (or shared with the incidents group), never through a symlink.
+        let file = crate::files::open_append(&path).map_err(io_error(&path))?;
         if created {
             // The new directory entry must survive a power cut too.
             File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
@@ -274,11 +270,7 @@ impl Timeline {
             .map_err(io_error(&self.path))?;
         self.file.read_exact(&mut torn).map_err(io_error(&self.path))?;
         let torn_path = self.path.with_file_name(TORN_FILE);
-        let mut aside = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&torn_path)
-            .map_err(io_error(&torn_path))?;
+        let mut aside = crate::files::open_append(&torn_path).map_err(io_error(&torn_path))?;
         torn.push(b'\n');
         aside
             .write_all(&torn)
@@ -508,7 +500,7 @@ mod tests {
         let first = timeline.append(NewEvent::new("note", json!({"text": "kept"}))).unwrap();
         let path = timeline.path().to_path_buf();
         drop(timeline);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(br#"{"seq":2,"id":"01J","at":"2026-"#).unwrap();
         drop(f);
         assert_eq!(read_all(&path).unwrap().len(), 1, "readers ignore the torn tail");
