@@ -188,6 +188,91 @@ fn only_incident_dir(home: &Path) -> PathBuf {
     common::only_incident_dir(&home.join("data"))
 }
 
+/// An incident with `notes` notes after its declaration; its timeline's path.
+fn incident_with_notes(home: &Path, notes: usize) -> PathBuf {
+    assert_eq!(vigie(home, &["incident", "new", "router down"]).0, 0);
+    // Many notes, written fast: one process appending them like a busy night.
+    let dir = only_incident_dir(home);
+    let mut timeline = Timeline::open(&dir, TimelineOptions::new("alice")).unwrap();
+    drop(timeline.append(NewEvent::new("note", serde_json::json!({"text": "warm up"}))));
+    for i in 1..notes {
+        timeline
+            .append(NewEvent::new("note", serde_json::json!({"text": format!("note {i}")})))
+            .unwrap();
+    }
+    // The last one through the real binary: its vigie remembers it wrote it.
+    assert_eq!(vigie(home, &["note", "the last word"]).0, 0);
+    dir.join(TIMELINE_FILE)
+}
+
+fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+#[test]
+fn a_garbage_line_in_the_middle_is_skipped_and_named_everything_else_read() {
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 20);
+    let mut lines = lines_of(&path);
+    lines[9] = "{\"seq\": 10, garbage from a bad editor".into();
+    write_lines(&path, &lines);
+    let (code, shown, stderr) = vigie(home.path(), &["timeline", "show"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("timeline.jsonl:10: skipped"), "{stderr}");
+    assert!(
+        shown.contains("the last word") && shown.contains("router down"),
+        "{shown}"
+    );
+    let (code, report, stderr) = vigie(home.path(), &["report"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("timeline.jsonl:10: skipped"), "{stderr}");
+    assert!(report.contains("the last word"), "{report}");
+    // Appending still works: the damage is in the middle, not at the end.
+    assert_eq!(vigie(home.path(), &["note", "after the damage"]).0, 0);
+    let (code, _, stderr) = vigie(home.path(), &["timeline", "verify"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("timeline.jsonl:10: not a valid event"), "{stderr}");
+}
+
+#[test]
+fn a_deleted_line_is_named_as_the_missing_event() {
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 300);
+    let mut lines = lines_of(&path);
+    lines.remove(249);
+    write_lines(&path, &lines);
+    let (code, _, stderr) = vigie(home.path(), &["timeline", "verify"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("timeline.jsonl:250: event 250 is missing before this line"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lines_cut_off_the_end_are_detected_against_what_this_machine_wrote() {
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 300);
+    let lines = lines_of(&path);
+    let total = lines.len();
+    write_lines(&path, &lines[..total - 100]);
+    let (code, stdout, stderr) = vigie(home.path(), &["timeline", "verify"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stderr.contains(&format!("100 event(s) were cut off its end"))
+            && stderr.contains(&format!("appended event {total}")),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn editing_one_byte_makes_verify_name_that_line() {
     let home = tempfile::tempdir().unwrap();

@@ -331,6 +331,9 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                 }
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();
+                for damaged in follower.take_damaged() {
+                    eprintln!("vigie: warning: {damaged}");
+                }
                 for event in events {
                     let line = if json {
                         serde_json::to_string(&event).unwrap_or_default()
@@ -367,7 +370,8 @@ pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
         Ok(v) => v,
         Err(e) => return fail("timeline verify", format!("{}: {e}", path.display())),
     };
-    if let Some(problem) = &verification.problem {
+    let cut = crate::timeline::anchor::recalled(&path).and_then(|anchor| verification.against(&anchor));
+    if let Some(problem) = verification.problem.as_ref().or(cut.as_ref()) {
         eprintln!("{}:{}: {}", path.display(), problem.line, problem.message);
         eprintln!("the timeline does not verify: do not edit timeline.jsonl by hand; correct events with `vigie timeline amend`");
         return 1;

@@ -314,7 +314,16 @@ fn report(
 ) -> i32 {
     let result = crate::incident::current_or_latest(explicit, &config.incidents_dir())
         .map_err(|e| e.to_string())
-        .and_then(|dir| crate::report::render_for_incident(&dir, files, format).map_err(|e| e.to_string()));
+        .and_then(|dir| {
+            // A damaged line is left out of the report: say which, so that it is looked at.
+            let timeline = dir.join(crate::timeline::TIMELINE_FILE);
+            if let Ok((_, damaged)) = crate::timeline::store::read_all_with_damage(&timeline) {
+                for line in damaged {
+                    eprintln!("vigie report: warning: {line}");
+                }
+            }
+            crate::report::render_for_incident(&dir, files, format).map_err(|e| e.to_string())
+        });
     match (result, output) {
         (Ok(text), None) => {
             print!("{text}");

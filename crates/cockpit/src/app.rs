@@ -329,6 +329,9 @@ pub struct App {
     pub hide_fleet_events: bool,
     /// Why the fleet journal is not being written, while it is not.
     pub recording_problem: Option<String>,
+    /// Lines of the incident's timeline that are not events: skipped, and
+    /// said in the header until someone looks (`vigie timeline verify`).
+    pub timeline_damage: Vec<vigie_core::timeline::store::DamagedLine>,
     pub host_filter: Option<String>,
     /// Playbooks that can be opened (bundled and `playbooks_dir`).
     pub catalog: Vec<Playbook>,
@@ -366,6 +369,7 @@ impl App {
             kind_filter: KindFilter::All,
             hide_fleet_events: false,
             recording_problem: None,
+            timeline_damage: Vec::new(),
             host_filter: None,
             catalog: Vec::new(),
             run: None,
@@ -463,6 +467,7 @@ impl App {
         self.incident = None;
         self.timeline.clear();
         self.timeline_cursor = None;
+        self.timeline_damage.clear();
     }
 
     pub fn apply_run_update(&mut self, update: RunUpdate) {

@@ -79,7 +79,7 @@ enum Notice {
 struct IncidentLink {
     dir: PathBuf,
     writer: Option<TimelineWriter>,
-    events: mpsc::Receiver<Vec<TimelineEvent>>,
+    events: mpsc::Receiver<TimelineBatch>,
 }
 
 impl IncidentLink {
@@ -216,8 +216,9 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 }
                 dirty = true;
             }
-            Some(events) = next_events(&mut link) => {
+            Some((events, damaged)) = next_events(&mut link) => {
                 app.apply_timeline(events);
+                app.timeline_damage.extend(damaged);
                 dirty = true;
             }
             Some(update) = next_update(&mut run) => {
@@ -258,7 +259,7 @@ fn expire_flash(app: &mut app::App, seen: &mut Option<(String, Instant)>) {
     }
 }
 
-async fn next_events(link: &mut Option<IncidentLink>) -> Option<Vec<TimelineEvent>> {
+async fn next_events(link: &mut Option<IncidentLink>) -> Option<TimelineBatch> {
     match link {
         Some(link) => link.events.recv().await,
         None => std::future::pending().await,
@@ -435,7 +436,10 @@ const TIMELINE_POLL: Duration = Duration::from_millis(250);
 
 /// Follows the incident's timeline off the render path: new events (from
 /// this process or any other responder) arrive in batches.
-fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<Vec<TimelineEvent>> {
+/// New events, and the lines met that are not events (skipped, kept in view).
+type TimelineBatch = (Vec<TimelineEvent>, Vec<vigie_core::timeline::store::DamagedLine>);
+
+fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<TimelineBatch> {
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut follower = Follower::from_start(&dir.join(vigie_core::timeline::TIMELINE_FILE));
@@ -448,18 +452,18 @@ fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<Vec<TimelineEvent>> {
             }
             let polled = tokio::task::spawn_blocking(move || {
                 let events = follower.poll();
-                (follower, events)
+                let damaged = follower.take_damaged();
+                (follower, events, damaged)
             })
             .await;
-            let Ok((returned, events)) = polled else {
+            let Ok((returned, events, damaged)) = polled else {
                 return;
             };
             follower = returned;
-            // A damaged timeline is for `vigie timeline verify`; the cockpit keeps what it has.
-            if let Ok(events) = events {
-                if !events.is_empty() && sender.send(events).await.is_err() {
-                    return;
-                }
+            // A damaged line is skipped (and shown); the cockpit keeps everything else.
+            let events = events.unwrap_or_default();
+            if !(events.is_empty() && damaged.is_empty()) && sender.send((events, damaged)).await.is_err() {
+                return;
             }
         }
     });

@@ -148,7 +148,12 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         ""
     };
-    let mut left = format!(" vigie ─ {incident}{run}{recording} ─ {hosts}{source}");
+    let damage = match app.timeline_damage.as_slice() {
+        [] => String::new(),
+        [only] => format!(" ─ ⚠ timeline line {} unreadable (vigie timeline verify)", only.line),
+        many => format!(" ─ ⚠ {} timeline lines unreadable (vigie timeline verify)", many.len()),
+    };
+    let mut left = format!(" vigie ─ {incident}{run}{recording}{damage} ─ {hosts}{source}");
     let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
     // The clock always shows; the rest is cut with an ellipsis if it must be.
     let room = (area.width as usize).saturating_sub(clock.chars().count());

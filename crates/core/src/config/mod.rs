@@ -362,7 +362,7 @@ pub fn find_config_file(explicit: Option<&Path>) -> Option<PathBuf> {
     user.is_file().then_some(user)
 }
 
-fn xdg_dir(variable: &str, fallback_under_home: &str) -> PathBuf {
+pub(crate) fn xdg_dir(variable: &str, fallback_under_home: &str) -> PathBuf {
     match std::env::var_os(variable).filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {

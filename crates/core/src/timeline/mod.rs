@@ -5,6 +5,7 @@
 //! carries the SHA-256 of the previous line (`prev`), so any later edit breaks
 //! the chain and `verify` names the line.
 
+pub mod anchor;
 pub mod event;
 pub mod payload;
 pub mod redact;

@@ -199,6 +199,7 @@ impl Timeline {
         self.file.sync_data().map_err(io_error(&self.path))?;
         self.tail.len += line.len() as u64;
         self.tail.last_seq = event.seq;
+        super::anchor::remember(&self.path, event.seq, &hash);
         self.tail.last_hash = hash;
         Ok(event)
     }
@@ -392,8 +393,28 @@ impl Drop for FileLock {
 /// Reads every complete event of a timeline file. A torn last line (no
 /// newline yet) is not an event and is left out.
 pub fn read_all(path: &Path) -> Result<Vec<Event>, TimelineError> {
+    Ok(read_all_with_damage(path)?.0)
+}
+
+/// [`read_all`], with the lines that are not events (skipped, everything else kept).
+pub fn read_all_with_damage(path: &Path) -> Result<(Vec<Event>, Vec<DamagedLine>), TimelineError> {
     let mut follower = Follower::from_start(path);
-    follower.poll()
+    let events = follower.poll()?;
+    Ok((events, follower.take_damaged()))
+}
+
+/// A line of the timeline that is not an event: skipped by every reader
+/// (the rest of the incident stays readable), named for `vigie timeline verify`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DamagedLine {
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for DamagedLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: skipped, {}", TIMELINE_FILE, self.line, self.message)
+    }
 }
 
 /// Follows a timeline: each `poll` returns the events appended since the
@@ -402,6 +423,7 @@ pub struct Follower {
     path: PathBuf,
     offset: u64,
     line: u64,
+    damaged: Vec<DamagedLine>,
 }
 
 impl Follower {
@@ -410,7 +432,13 @@ impl Follower {
             path: path.to_path_buf(),
             offset: 0,
             line: 0,
+            damaged: Vec::new(),
         }
+    }
+
+    /// The damaged lines met since the last call.
+    pub fn take_damaged(&mut self) -> Vec<DamagedLine> {
+        std::mem::take(&mut self.damaged)
     }
 
     pub fn poll(&mut self) -> Result<Vec<Event>, TimelineError> {
@@ -439,12 +467,14 @@ impl Follower {
         let mut events = Vec::new();
         for raw in bytes[..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             self.line += 1;
-            let event = serde_json::from_slice(raw).map_err(|e| TimelineError::Corrupt {
-                path: self.path.clone(),
-                line: self.line,
-                message: format!("not a valid event: {e}"),
-            })?;
-            events.push(event);
+            match serde_json::from_slice(raw) {
+                Ok(event) => events.push(event),
+                // One damaged line does not take the incident with it.
+                Err(e) => self.damaged.push(DamagedLine {
+                    line: self.line,
+                    message: format!("not a valid event ({e}): run `vigie timeline verify`"),
+                }),
+            }
         }
         self.offset += complete as u64;
         Ok(events)

@@ -19,6 +19,30 @@ pub struct Verification {
     pub problem: Option<Problem>,
     /// Bytes after the last newline: a write that never completed.
     pub torn_tail: Option<u64>,
+    /// Each complete line's hash, in order (to check an anchor against).
+    pub hashes: Vec<String>,
+}
+
+impl Verification {
+    /// What an anchor kept outside the file says of it: lines cut off its
+    /// end, or a last event that is not the one this machine wrote.
+    pub fn against(&self, anchor: &super::anchor::Anchor) -> Option<Problem> {
+        if anchor.seq > self.events {
+            let cut = anchor.seq - self.events;
+            return Some(Problem {
+                line: self.events + 1,
+                message: format!(
+                    "the timeline ends at event {} but this machine appended event {}: {cut} event(s) were cut off its end",
+                    self.events, anchor.seq
+                ),
+            });
+        }
+        let index = anchor.seq.checked_sub(1)? as usize;
+        (self.hashes.get(index) != Some(&anchor.hash)).then(|| Problem {
+            line: anchor.seq,
+            message: "this is not the event this machine appended here (it was replaced)".into(),
+        })
+    }
 }
 
 pub fn verify(path: &Path) -> std::io::Result<Verification> {
@@ -37,6 +61,7 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
     let hashes: Vec<String> = lines.iter().map(|l| sha256_hex(l)).collect();
     let mut ids = std::collections::HashSet::new();
     let mut problem = None;
+    let mut last_seq = 0;
 
     for (index, raw) in lines.iter().enumerate() {
         let number = index as u64 + 1;
@@ -50,6 +75,21 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
                 break;
             }
         };
+        // A deleted line leaves a gap in the sequence (and breaks the chain):
+        // the gap says exactly which events are gone.
+        if event.seq > last_seq + 1 {
+            let missing = if event.seq == last_seq + 2 {
+                format!("event {} is missing", last_seq + 1)
+            } else {
+                format!("events {} to {} are missing", last_seq + 1, event.seq - 1)
+            };
+            problem = Some(Problem {
+                line: number,
+                message: format!("{missing} before this line (deleted after they were written)"),
+            });
+            break;
+        }
+        last_seq = event.seq;
         let expected_prev = if index == 0 {
             GENESIS
         } else {
@@ -78,6 +118,7 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
         events: lines.len() as u64,
         problem,
         torn_tail,
+        hashes,
     }
 }
 
