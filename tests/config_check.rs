@@ -63,6 +63,10 @@ fn broken_configs_name_file_line_and_column() {
         ),
         ("bad-kind.toml", &["bad-kind.toml:3:8: error: unknown variant `vmware`"]),
         (
+            "huge-duration.toml",
+            &["huge-duration.toml:3:19: error: \"18446744073709551615s\" is longer than a year"],
+        ),
+        (
             "bad-keys.toml",
             &[
                 "bad-keys.toml:5:8: error: the key q is bound to both `note` and `quit`",
@@ -148,4 +152,23 @@ fn check_names_every_playbook_mistake_with_its_position() {
     ] {
         assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
     }
+}
+
+#[test]
+fn a_step_timeout_of_zero_or_beyond_a_year_is_refused_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("bounds.md");
+    std::fs::write(
+        &playbook,
+        "+++\nid = \"bounds\"\ntitle = \"Bounds\"\n+++\n\n## Zero\n\n```sh {on=local timeout=0s}\ntrue\n```\n\n## Huge\n\n```sh {on=local timeout=18446744073709551615s}\ntrue\n```\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = vigie(&["check", playbook.to_str().unwrap()], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("bounds.md:8:") && stderr.contains("a duration of zero"), "{stderr}");
+    assert!(stderr.contains("bounds.md:14:") && stderr.contains("longer than a year"), "{stderr}");
+    // And `vigie run` refuses it the same way, before anything runs (no panic).
+    let (code, _, stderr) = vigie(&["run", playbook.to_str().unwrap(), "--yes"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("longer than a year"), "{stderr}");
 }

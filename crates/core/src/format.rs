@@ -57,3 +57,21 @@ mod tests {
         assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
     }
 }
+
+/// The longest duration vigie takes anywhere (timeouts, intervals, ages):
+/// beyond it a value is a typo, and clocks and timers could overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+
+/// A duration as humans write it (`"5s"`, `"500ms"`, `"2m"`, `"26h"`):
+/// not zero, and at most [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. \"5s\", \"500ms\", \"2m\")"))?;
+    if duration.is_zero() {
+        return Err(format!("{text:?}: a duration of zero is not allowed here"));
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("{text:?} is longer than a year: write a duration vigie can wait for"));
+    }
+    Ok(duration)
+}

@@ -388,15 +388,7 @@ mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        let duration = humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {text:?}: {e} (write e.g. \"5s\", \"500ms\", \"2m\")"
-            ))
-        })?;
-        if duration.is_zero() {
-            return Err(serde::de::Error::custom("a duration of zero is not allowed here"));
-        }
-        Ok(duration)
+        crate::format::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

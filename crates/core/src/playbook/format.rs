@@ -474,9 +474,9 @@ fn add_block(
                         "normal" | "low" => command.risk = Risk::Normal,
                         _ => problems.push(at(format!("unknown risk {value:?}")).with_hint("risk=high or risk=normal")),
                     },
-                    "timeout" => match humantime::parse_duration(value) {
+                    "timeout" => match crate::format::parse_duration(value) {
                         Ok(d) => command.timeout = Some(d),
-                        Err(e) => problems.push(at(format!("invalid timeout {value:?}: {e}"))),
+                        Err(e) => problems.push(at(format!("timeout={value}: {e}"))),
                     },
                     "each" => command.each = Some(value.to_string()),
                     _ => {
