@@ -165,8 +165,14 @@ fn a_step_timeout_of_zero_or_beyond_a_year_is_refused_with_its_position() {
     .unwrap();
     let (code, _, stderr) = vigie(&["check", playbook.to_str().unwrap()], dir.path());
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("bounds.md:8:") && stderr.contains("a duration of zero"), "{stderr}");
-    assert!(stderr.contains("bounds.md:14:") && stderr.contains("longer than a year"), "{stderr}");
+    assert!(
+        stderr.contains("bounds.md:8:") && stderr.contains("a duration of zero"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bounds.md:14:") && stderr.contains("longer than a year"),
+        "{stderr}"
+    );
     // And `vigie run` refuses it the same way, before anything runs (no panic).
     let (code, _, stderr) = vigie(&["run", playbook.to_str().unwrap(), "--yes"], dir.path());
     assert_eq!(code, 1, "{stderr}");

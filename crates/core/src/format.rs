@@ -71,7 +71,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{text:?}: a duration of zero is not allowed here"));
     }
     if duration > MAX_DURATION {
-        return Err(format!("{text:?} is longer than a year: write a duration vigie can wait for"));
+        return Err(format!(
+            "{text:?} is longer than a year: write a duration vigie can wait for"
+        ));
     }
     Ok(duration)
 }

@@ -245,7 +245,7 @@ impl Driver {
             }
         };
         self.cancel.store(false, Ordering::Relaxed);
-        let (live, mut chunks) = mpsc::unbounded_channel();
+        let (live, mut chunks) = mpsc::channel(vigie_transport::LIVE_CHUNKS);
         let mut request = CommandRequest::new(script, timeout);
         request.cancel = self.cancel.clone();
         request.live = Some(live);
@@ -271,11 +271,13 @@ impl Driver {
                 if !stderr.trim().is_empty() {
                     text.push_str(&stderr);
                 }
+                let output_bytes = (output.stdout.len() + output.stderr.len()) as u64 + output.dropped_bytes;
                 RunEvent::CommandFinished {
                     item,
                     exit: output.exit,
                     output: text,
                     ms,
+                    output_bytes,
                 }
             }
             Err(e) => {

@@ -52,7 +52,12 @@ pub struct CommandRequest {
 }
 
 /// Where a running command's output chunks go, raw: the receiver sanitizes.
-pub type LiveOutput = tokio::sync::mpsc::UnboundedSender<Vec<u8>>;
+/// Bounded ([`LIVE_CHUNKS`]): when the receiver falls behind, reading from
+/// the host waits, so memory stays flat whatever the output's size.
+pub type LiveOutput = tokio::sync::mpsc::Sender<Vec<u8>>;
+
+/// Chunks in flight between a command's reader and whoever shows it.
+pub const LIVE_CHUNKS: usize = 64;
 
 /// Shared flag a caller sets to cancel a running command.
 pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
@@ -148,10 +153,21 @@ impl ssh::SshOptions {
 }
 
 /// Hands `chunk` to the live listener, if any (a listener gone away is not an error).
+/// Sends a chunk from a session's own thread (never from async code),
+/// waiting while the receiver is behind.
 pub fn send_live(live: Option<&LiveOutput>, chunk: &[u8]) {
     if let Some(live) = live {
         if !chunk.is_empty() {
-            let _ = live.send(chunk.to_vec());
+            let _ = live.blocking_send(chunk.to_vec());
+        }
+    }
+}
+
+/// [`send_live`], from async code.
+pub async fn send_live_async(live: Option<&LiveOutput>, chunk: &[u8]) {
+    if let Some(live) = live {
+        if !chunk.is_empty() {
+            let _ = live.send(chunk.to_vec()).await;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The local transport: scripts run by `sh` on the machine vigie runs on.
 
 use super::{
-    append_capped, framed_script, send_live, CommandOutput, CommandRequest, LiveOutput, TransportError,
+    append_capped, framed_script, send_live_async, CommandOutput, CommandRequest, LiveOutput, TransportError,
     STDIN_SCRIPT_RUNNER,
 };
 use std::process::Stdio;
@@ -100,7 +100,7 @@ async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize, live: Optio
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                send_live(live.as_ref(), &chunk[..n]);
+                send_live_async(live.as_ref(), &chunk[..n]).await;
                 append_capped(&mut kept, &chunk[..n], cap, &mut dropped)
             }
         }

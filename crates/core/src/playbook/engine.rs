@@ -63,8 +63,11 @@ pub enum RunEvent {
     CommandFinished {
         item: Option<String>,
         exit: Option<i32>,
+        /// What the transport kept of the output (its beginning, up to its cap).
         output: String,
         ms: u64,
+        /// Every byte the command wrote, kept or not (0: as long as `output`).
+        output_bytes: u64,
     },
     /// One command could not run or finish (unreachable, timeout...).
     CommandFailed {
@@ -373,15 +376,25 @@ impl Engine {
                     mut pending,
                     mut failures,
                 },
-                RunEvent::CommandFinished { item, exit, output, ms },
+                RunEvent::CommandFinished {
+                    item,
+                    exit,
+                    output,
+                    ms,
+                    output_bytes,
+                },
             ) => {
                 pending.retain(|p| *p != item);
+                // The true size, even when the transport kept only the beginning.
+                let truncated = output_bytes > output.len() as u64;
                 let finished = self.finished_event(
                     &item,
                     CommandFinished {
                         exit,
                         ms: Some(ms),
                         output: output.clone(),
+                        output_bytes: truncated.then_some(output_bytes),
+                        output_truncated: truncated.then_some(true),
                         ..CommandFinished::default()
                     },
                 );
@@ -1142,6 +1155,7 @@ mod tests {
             exit: Some(0),
             output: BROKEN.into(),
             ms: 40,
+            output_bytes: 0,
         });
         assert_eq!(
             kinds_of(&effects),
@@ -1167,6 +1181,7 @@ mod tests {
             exit: Some(0),
             output: String::new(),
             ms: 5,
+            output_bytes: 0,
         });
         assert_eq!(
             kinds_of(&effects),
@@ -1271,6 +1286,7 @@ mod tests {
             exit: Some(exit),
             output: String::new(),
             ms: 3,
+            output_bytes: 0,
         };
         assert_eq!(kinds_of(&e.handle(finished("miramelle", 0))), ["command.finished"]);
         let effects = e.handle(finished("locuste", 1));
@@ -1404,6 +1420,7 @@ mod tests {
             exit: Some(0),
             output: BROKEN.into(),
             ms: 40,
+            output_bytes: 0,
         }));
         keep(e.handle(RunEvent::Confirmed { typed: "db2".into() }));
         // vigie dies here, during step 2.
@@ -1459,6 +1476,7 @@ mod tests {
             exit: Some(0),
             output: String::new(),
             ms: 1,
+            output_bytes: 0,
         };
         assert_eq!(
             kinds_of(&e.handle(ok("101"))),
@@ -1470,6 +1488,7 @@ mod tests {
             exit: Some(1),
             output: "locked".into(),
             ms: 1,
+            output_bytes: 0,
         });
         assert_eq!(kinds_of(&failed), ["command.finished"]);
         let last = e.handle(ok("103"));
@@ -1492,6 +1511,7 @@ mod tests {
             exit: Some(0),
             output: "nothing useful".into(),
             ms: 1,
+            output_bytes: 0,
         });
         assert_eq!(kinds_of(&effects), ["command.finished", "step.failed", "recovery"]);
         assert_eq!(

@@ -298,7 +298,12 @@ fn cap_outputs(data: &mut serde_json::Value, cap: usize) {
         if text.len() <= cap {
             continue;
         }
-        let full = text.len();
+        // A size recorded already (what the host wrote beyond what the transport kept) stays.
+        let recorded = map.get(&format!("{field}_bytes")).and_then(|v| v.as_u64()).unwrap_or(0);
+        let Some(serde_json::Value::String(text)) = map.get_mut(*field) else {
+            continue;
+        };
+        let full = (text.len() as u64).max(recorded);
         let mut cut = cap;
         while !text.is_char_boundary(cut) {
             cut -= 1;
