@@ -41,23 +41,6 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_ages_read_like_a_human_would_say_them() {
-        assert_eq!(human_kib(512), "512 KiB");
-        assert_eq!(human_kib(24684092), "24 GiB");
-        assert_eq!(human_kib(1536), "1.5 MiB");
-        assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
-        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
-        assert_eq!(human_bytes(230_000_000_000), "230 GB");
-        assert_eq!(human_bytes(9_000_000_000), "9.0 GB");
-        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
-    }
-}
-
 /// The longest duration vigie takes anywhere (timeouts, intervals, ages):
 /// beyond it a value is a typo, and clocks and timers could overflow.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
@@ -76,4 +59,21 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_like_a_human_would_say_them() {
+        assert_eq!(human_kib(512), "512 KiB");
+        assert_eq!(human_kib(24684092), "24 GiB");
+        assert_eq!(human_kib(1536), "1.5 MiB");
+        assert_eq!(human_age(chrono::Duration::seconds(75)), "1m15s");
+        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
+        assert_eq!(human_bytes(230_000_000_000), "230 GB");
+        assert_eq!(human_bytes(9_000_000_000), "9.0 GB");
+        assert_eq!(human_age(chrono::Duration::seconds(3 * 3600 + 120)), "3h02m");
+    }
 }
