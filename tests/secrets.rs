@@ -1,6 +1,7 @@
-//! Secret inputs through the real binary: never on vigie's command line,
-//! never in an error, never on the terminal, and never able to corrupt the
-//! events they are masked in.
+//! Untrusted text through the real binary. Secret inputs: never on vigie's
+//! command line, never in an error, never on the terminal, and never able to
+//! corrupt the events they are masked in. Text from the command line and
+//! from playbook files: never an escape sequence on the terminal.
 
 mod common;
 
@@ -161,4 +162,52 @@ fn short_common_or_json_looking_secrets_leave_every_event_whole() {
             "{secret}: {report}"
         );
     }
+}
+
+#[test]
+fn escape_sequences_from_argv_and_playbook_files_never_reach_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let hostile = "+++\nid = \"hostile\"\ntitle = \"Evil \\u001b]0;pwned\\u0007 title \\u202e\"\n[inputs.word]\nkind = \"string\"\ndescription = \"say \\u001b[2J\"\n+++\n\n## Step \u{1b}[31mred\u{1b}[0m\n\n```sh {on=local}\necho \"$word\"\n```\n\n## Check\n\n- [ ] box \u{1b}[5mblink\n";
+    std::fs::write(home.path().join("hostile.md"), hostile).unwrap();
+    let (code, _, stderr) = run(
+        home.path(),
+        &["incident", "new", "title \u{1b}[31mred \u{202e}reversed"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(home.path(), &["note", "the log says \u{202e}txet desrever"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let runs = [
+        run(
+            home.path(),
+            &["run", "hostile.md", "--input", "word=\u{1b}[2Jcleared", "--dry-run"],
+            &[],
+        ),
+        run(
+            home.path(),
+            &["run", "hostile.md", "--input", "word=\u{1b}[2Jcleared", "--yes"],
+            &[],
+        ),
+        run(home.path(), &["check", "hostile.md", "no-such-\u{1b}[31m.md"], &[]),
+        run(home.path(), &["timeline", "show"], &[]),
+        run(home.path(), &["report"], &[]),
+    ];
+    for (_, stdout, stderr) in &runs {
+        for text in [stdout, stderr] {
+            assert!(
+                !text.contains('\u{1b}'),
+                "an escape sequence reached the terminal: {text:?}"
+            );
+            assert!(
+                !text.contains('\u{202e}'),
+                "a bidi override reached the terminal: {text:?}"
+            );
+        }
+    }
+    assert!(runs[0].1.contains("Step red"), "{}", runs[0].1);
+    let (code, json, _) = run(home.path(), &["report", "--format", "json"], &[]);
+    assert_eq!(code, 0);
+    assert!(!json.contains('\u{202e}'), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(report.to_string().contains("title"), "still valid JSON");
 }

@@ -36,7 +36,7 @@ pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
         Ok((dir, event)) => {
             println!(
                 "declared {} ({}) at {}",
-                title.trim(),
+                crate::sanitize::one_line(title.trim()),
                 severity.as_str(),
                 short_time(&event.at)
             );
@@ -90,7 +90,12 @@ pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
         }
         Ok((
             incident::status_change(summary.status, to),
-            format!("{}: {} → {}", summary.title, summary.status.as_str(), to.as_str()),
+            format!(
+                "{}: {} → {}",
+                crate::sanitize::one_line(&summary.title),
+                summary.status.as_str(),
+                to.as_str()
+            ),
         ))
     })
 }
@@ -104,7 +109,7 @@ pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity) -> i
             incident::severity_change(summary.severity, to),
             format!(
                 "{}: severity {} → {}",
-                summary.title,
+                crate::sanitize::one_line(&summary.title),
                 summary.severity.as_str(),
                 to.as_str()
             ),

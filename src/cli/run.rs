@@ -380,9 +380,10 @@ fn print_dry_run(engine: &Engine) {
         } else {
             ""
         };
-        println!("on {target}{risk}");
+        // Values come from the command line, scripts from a file: shown inert.
+        println!("on {}{risk}", one_line(&target));
         if let Some(script) = engine.shown_script(index, None) {
-            println!("{}", script.trim_end());
+            println!("{}", crate::sanitize::terminal_safe(script.trim_end()));
         }
     }
 }

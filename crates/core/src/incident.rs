@@ -201,7 +201,8 @@ pub fn declare(
     })?;
     let mut timeline = Timeline::open(&dir, options.clone())?;
     let event = timeline.append(NewEvent::from(Payload::IncidentDeclared(IncidentDeclared {
-        title: title.trim().to_string(),
+        // From the command line or a form: made inert where it enters.
+        title: crate::sanitize::one_line(title.trim()),
         severity,
         status: Status::Investigating,
     })))?;

@@ -54,7 +54,7 @@ fn is_forbidden(c: char) -> bool {
 }
 
 /// Bidi embedding, override and isolate controls (the "Trojan Source" set) plus marks.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -51,8 +51,9 @@ pub async fn run_in_line_mode(
                 Some(RunUpdate::CommandStarted { target, item, .. }) => {
                     command_running = true;
                     (printed, hidden) = (0, 0);
+                    let target = vigie_core::sanitize::one_line(&target);
                     match item.filter(|item| *item != target) {
-                        Some(vm) => println!("  running on {target} ({vm})…"),
+                        Some(vm) => println!("  running on {target} ({})…", vigie_core::sanitize::one_line(&vm)),
                         None => println!("  running on {target}…"),
                     }
                 }

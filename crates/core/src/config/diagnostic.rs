@@ -64,14 +64,20 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: error: {}", self.location(), self.message)?;
+        // The path comes from the command line, the message may quote the file.
+        writeln!(
+            f,
+            "{}: error: {}",
+            crate::sanitize::one_line(&self.location()),
+            crate::sanitize::one_line(&self.message)
+        )?;
         if let Some((text, caret)) = &self.excerpt {
             let gutter = self.line.to_string();
             writeln!(f, " {gutter} | {}", crate::sanitize::one_line(text))?;
             writeln!(f, " {} | {caret}", " ".repeat(gutter.len()))?;
         }
         if let Some(hint) = &self.hint {
-            writeln!(f, "   hint: {hint}")?;
+            writeln!(f, "   hint: {}", crate::sanitize::one_line(hint))?;
         }
         Ok(())
     }

@@ -240,13 +240,19 @@ pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
         }
     }
     let steps = parse_steps(path, text, body_start, &mut problems);
+    // A playbook file is untrusted text: what is shown of it is made inert
+    // here, where it enters (its scripts go to the host as written).
+    let mut inputs = front.inputs;
+    for input in inputs.values_mut() {
+        input.description = input.description.as_deref().map(crate::sanitize::one_line);
+    }
     let playbook = Playbook {
         path: path.to_path_buf(),
         id,
-        title,
-        tags: front.tags,
-        input_order: declaration_order(front_text, &front.inputs),
-        inputs: front.inputs,
+        title: crate::sanitize::one_line(&title),
+        tags: front.tags.iter().map(|t| crate::sanitize::one_line(t)).collect(),
+        input_order: declaration_order(front_text, &inputs),
+        inputs,
         steps,
     };
     (Some(playbook), problems)
@@ -397,8 +403,11 @@ impl StepsReader {
 fn name_steps(path: &Path, text: &str, steps: &mut [Step], problems: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for step in steps.iter_mut() {
-        step.title = step.title.trim().to_string();
-        step.description = step.description.trim().to_string();
+        step.title = crate::sanitize::one_line(step.title.trim());
+        step.description = crate::sanitize::terminal_safe(step.description.trim());
+        for item in step.checklist.iter_mut() {
+            *item = crate::sanitize::one_line(item);
+        }
         step.id = crate::incident::slug(&step.title);
         if let Some(first) = seen.get(&step.id) {
             let (line, _) = crate::config::line_column(text, *first);

@@ -92,8 +92,18 @@ pub fn render(report: &Report) -> String {
             "text": text, "owner": owner, "due": due,
         })).collect::<Vec<_>>(),
     });
-    // serde_json escapes every control character, so the text is inert in any viewer.
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    // serde_json escapes every control character; bidi controls it keeps as
+    // they are, and a viewer would reorder the text around them: escaped too
+    // (they can only be inside strings, where \uXXXX means the same).
+    let pretty = serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = String::with_capacity(pretty.len() + 1);
+    for c in pretty.chars() {
+        if crate::sanitize::is_bidi_control(c) {
+            text.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            text.push(c);
+        }
+    }
     text.push('\n');
     text
 }
