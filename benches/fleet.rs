@@ -71,6 +71,7 @@ fn main() {
     poll_rounds(&mut report);
     render(&mut report);
     timeline(&mut report);
+    playbook_check(&mut report);
     footprint(&mut report);
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench-report.md");
     if std::fs::write(&path, &report.text).is_ok() {
@@ -420,6 +421,36 @@ fn render(report: &mut Report) {
     report.line("|---|---|---|---|");
     report.line(format!("| one frame | {} | {} | < 5 ms |", us(p50), us(p99)));
     report.line(format!("| one status update folded | {} | {} | |", us(u50), us(u99)));
+    report.line("");
+}
+
+/// `vigie check` of a playbook whose expect block has N lines, for N and
+/// 4N: linear means the second takes about four times the first.
+fn playbook_check(report: &mut Report) {
+    let lines = if quick() { 2_000 } else { 10_000 };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut timings = Vec::new();
+    for count in [lines, 4 * lines] {
+        let mut text = String::from(
+            "+++\nid = \"big\"\ntitle = \"Big\"\n+++\n\n## Many\n\n```sh {on=local}\necho x\n```\n\n```expect\n",
+        );
+        for i in 0..count {
+            let _ = writeln!(text, "line{i}");
+        }
+        text.push_str("```\n");
+        let path = dir.path().join(format!("big-{count}.md"));
+        std::fs::write(&path, text).expect("playbook");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        command.arg("check").arg(&path).current_dir(dir.path());
+        timings.push((count, timed(command)));
+    }
+    report.line("## Playbook check");
+    report.line("");
+    report.line("| expect lines | `vigie check` |");
+    report.line("| --- | --- |");
+    for (count, took) in &timings {
+        report.line(format!("| {count} | {} |", ms(*took)));
+    }
     report.line("");
 }
 

@@ -509,9 +509,15 @@ fn add_block(
                 problems.push(at("an expect block must follow a command".into()));
                 return;
             };
-            for (index, line) in content.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let line_offset =
-                    offset + info.len() + 4 + content.lines().take(index).map(|l| l.len() + 1).sum::<usize>();
+            // Each line's offset from the one before: linear in the block's length.
+            let mut line_offset = offset + info.len() + 4;
+            for line in content.lines() {
+                let this_offset = line_offset;
+                line_offset += line.len() + 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let line_offset = this_offset;
                 match regex::Regex::new(line) {
                     Ok(regex) => step.expect.push(Expect {
                         pattern: line.to_string(),
