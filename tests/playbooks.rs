@@ -358,6 +358,80 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
     assert!(timeline.contains("\"outcome\":\"completed\""));
 }
 
+/// A first step that captures, a slow second step, a third.
+const THREE_STEPS: &str =
+    "+++\nid = \"three-steps\"\ntitle = \"Three steps\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
+     ## First\n\n```sh {on=target}\necho first-ran\n```\n\n\
+     ## Slow\n\n```sh {on=target}\nsleep 8643\n```\n\n\
+     ## Last\n\n```sh {on=target}\necho last-ran\n```\n";
+
+#[test]
+fn a_run_is_taken_up_only_when_stopped_unchanged_and_with_its_own_inputs() {
+    let lab = SshLab::start(1);
+    let home = prepared_home(&lab);
+    let playbook = home.path().join("three.md");
+    std::fs::write(&playbook, THREE_STEPS).unwrap();
+    let path = playbook.to_str().unwrap();
+    let mut first = vigie_command(home.path())
+        .args(["run", path, "--input", "target=lab1", "--yes"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !timeline_text(home.path()).contains("sleep 8643") {
+        assert!(std::time::Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // While the first vigie drives it, the run is not "stopped in the middle".
+    let (code, stdout, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1", "--yes"], &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.contains("going on right now in another vigie"), "{stderr}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    lab.ssh(0, "pkill -f 'sleep 864[3]' || true");
+
+    // No answer on standard input: nothing is run, nothing taken up.
+    let (code, _, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no answer on standard input: nothing was run"),
+        "{stderr}"
+    );
+    // Other inputs than the run's: refused, the run stays as it was.
+    let (code, _, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab2", "--yes"], &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("the run was started with target=lab1"), "{stderr}");
+    // The playbook changed since: its steps are not the ones that ran.
+    std::fs::write(&playbook, THREE_STEPS.replace("## First", "## Renamed first")).unwrap();
+    let (code, stdout, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1"], &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("the playbook changed since that run began"), "{stdout}");
+    assert_eq!(
+        timeline_text(home.path()).matches("echo first-ran").count(),
+        1,
+        "nothing ran again"
+    );
+    // Starting anew closes the old run in the timeline.
+    std::fs::write(&playbook, THREE_STEPS.replace("sleep 8643", "true")).unwrap();
+    let mut anew = vigie_command(home.path())
+        .args(["run", path, "--input", "target=lab1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    anew.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = anew.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let timeline = timeline_text(home.path());
+    assert!(
+        timeline.contains("not taken up: a new run was started instead"),
+        "{timeline}"
+    );
+    let (_, stdout, _) = vigie(home.path(), &["run", path, "--input", "target=lab1", "--dry-run"], &[]);
+    assert!(!stdout.contains("stopped in the middle"), "{stdout}");
+}
+
 #[test]
 fn consolidate_snapshots_commits_a_real_qcow2_chain_into_its_base() {
     let store = tempfile::tempdir().unwrap();

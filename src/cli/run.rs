@@ -43,10 +43,16 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
     };
     // A run of this playbook that vigie left in the middle is offered first.
     let incident_dir = incident::current(explicit_incident, &config.incidents_dir());
-    let progress = incident_dir
-        .as_ref()
-        .ok()
-        .and_then(|dir| offer_unfinished(dir, &playbook, &mut given, &args));
+    let earlier = match incident_dir.as_ref() {
+        Ok(dir) => match offer_unfinished(dir, &playbook, &mut given, &args) {
+            Ok(earlier) => earlier,
+            Err(why) => {
+                eprintln!("vigie run {}: {why}", playbook.id);
+                return 1;
+            }
+        },
+        Err(_) => Earlier::None,
+    };
     let Some(values) = checked_values(config, &playbook, given) else {
         return 1;
     };
@@ -54,7 +60,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         print_dry_run(&Engine::new(playbook, values, String::new()));
         return 0;
     }
-    let timeline = match open_timeline(config, incident_dir) {
+    let mut timeline = match open_timeline(config, incident_dir) {
         Ok(timeline) => timeline,
         Err(e) => {
             eprintln!("vigie run: {e}");
@@ -63,6 +69,19 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
             );
             return 1;
         }
+    };
+    let progress = match earlier {
+        Earlier::TakeUp(progress) => Some(progress),
+        Earlier::Abandoned(old) => {
+            // The old run ends in the record: no "stopped in the middle" forever.
+            let closed = old.abandoned(&playbook.id, "not taken up: a new run was started instead");
+            if let Err(e) = timeline.append(closed) {
+                eprintln!("vigie run: {e}");
+                return 1;
+            }
+            None
+        }
+        Earlier::None => None,
     };
     println!("{} — {}", playbook.id, playbook.title);
     if let Some(progress) = &progress {
@@ -184,32 +203,82 @@ fn read_input_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
+/// What the responder chose about a run left in the middle.
+enum Earlier {
+    /// No such run.
+    None,
+    TakeUp(Progress),
+    /// Started anew: the earlier run is closed in the timeline.
+    Abandoned(Progress),
+}
+
 /// Offers to take up a run of `playbook` left in the middle in the incident
 /// at `dir`; if taken up, its recorded (non-secret) inputs fill the gaps.
+/// Refuses (the reason as the error) a run another vigie drives now, one the
+/// playbook no longer fits, inputs that differ from the run's, and a missing
+/// answer.
 fn offer_unfinished(
     dir: &Path,
     playbook: &Playbook,
     given: &mut BTreeMap<String, String>,
     args: &RunArgs,
-) -> Option<Progress> {
-    let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)).ok()?;
-    let (found, recorded_inputs) = unfinished_run(&events, &playbook.id)?;
+) -> Result<Earlier, String> {
+    let Ok(events) = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)) else {
+        return Ok(Earlier::None);
+    };
+    let Some((found, recorded_inputs)) = unfinished_run(&events, &playbook.id) else {
+        return Ok(Earlier::None);
+    };
+    if crate::playbook::run_lock::is_driven(dir, &found.run) {
+        return Err(format!(
+            "a run of {} is going on right now in another vigie (a cockpit or vigie run on this incident): \
+             follow it there; nothing was started",
+            playbook.id
+        ));
+    }
     println!(
         "an earlier run of {} stopped in the middle: {}",
         playbook.id,
         found.describe()
     );
-    let take_up = args.yes || !args.dry_run && ask_yes_no("continue it? [Y/n] ", true);
-    if !take_up {
-        return None;
+    if let Err(why) = found.fits(playbook) {
+        println!("{why}");
+        return offer_a_new_run(found, args);
     }
-    for (name, value) in recorded_inputs {
-        let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
-        if !secret {
-            given.entry(name).or_insert(value);
+    let answer = if args.yes || args.dry_run {
+        Some(args.yes)
+    } else {
+        ask_yes_no("continue it? [Y/n] ", true)
+    };
+    match answer {
+        None => Err("no answer on standard input: nothing was run (answer in a terminal, or use --yes)".into()),
+        Some(false) if args.dry_run => Ok(Earlier::None),
+        Some(false) => Ok(Earlier::Abandoned(found)),
+        Some(true) => {
+            found.check_inputs(given)?;
+            for (name, value) in recorded_inputs {
+                let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
+                if !secret {
+                    given.entry(name).or_insert(value);
+                }
+            }
+            Ok(Earlier::TakeUp(found))
         }
     }
-    Some(found)
+}
+
+/// The earlier run cannot be taken up: a new one, if the responder wants it.
+fn offer_a_new_run(found: Progress, args: &RunArgs) -> Result<Earlier, String> {
+    let answer = if args.yes || args.dry_run {
+        Some(args.yes)
+    } else {
+        ask_yes_no("start a new run? [y/N] ", false)
+    };
+    match answer {
+        Some(true) => Ok(Earlier::Abandoned(found)),
+        Some(false) if args.dry_run => Ok(Earlier::None),
+        _ => Err("nothing was run".into()),
+    }
 }
 
 /// The engine's checks first, then VMs against their host's status, polled
@@ -346,17 +415,18 @@ fn poll_now(config: &Config, host_name: &str) -> Result<crate::probe::Reading, S
     }
 }
 
-fn ask_yes_no(prompt: &str, default: bool) -> bool {
+/// `None` when standard input has no answer (closed, or an error).
+fn ask_yes_no(prompt: &str, default: bool) -> Option<bool> {
     use std::io::{BufRead, Write};
     print!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
-        Ok(0) | Err(_) => default,
-        Ok(_) => match line.trim().to_lowercase().as_str() {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(match line.trim().to_lowercase().as_str() {
             "" => default,
             answer => answer.starts_with('y'),
-        },
+        }),
     }
 }
 

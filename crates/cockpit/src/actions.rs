@@ -802,15 +802,16 @@ impl App {
                 let form = self.pending_form.take()?;
                 self.focus = Focus::Run;
                 // With a stopped run: button 1 takes it up, button 2 starts anew.
-                let resume = if resumable && popup.focus == 1 {
-                    form.unfinished
-                } else {
-                    None
+                let (resume, abandoned) = match (resumable, popup.focus) {
+                    (true, 1) => (form.unfinished, None),
+                    (true, _) => (None, form.unfinished),
+                    (false, _) => (None, None),
                 };
                 Some(Request::StartRun {
                     playbook: Box::new(form.playbook),
                     inputs: values,
                     resume,
+                    abandoned,
                 })
             }
             PopupKind::Answer(Question::Confirm { expected, .. }) => {

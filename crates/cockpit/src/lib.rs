@@ -340,11 +340,33 @@ impl Requests<'_> {
                 playbook,
                 inputs,
                 resume,
+                abandoned,
             } => {
                 let Some(writer) = writer else {
                     self.flash("no incident to record the run in: nothing was started");
                     return None;
                 };
+                // Taken up only if nobody drives it now, the playbook still
+                // fits it, and its inputs are the ones it was started with.
+                if let Some(progress) = &resume {
+                    let refused = if vigie_core::playbook::run_lock::is_driven(writer.incident_dir(), &progress.run) {
+                        Err("another vigie is driving that run right now: follow it there".to_string())
+                    } else {
+                        progress.fits(&playbook).and_then(|()| progress.check_inputs(&inputs))
+                    };
+                    if let Err(why) = refused {
+                        self.flash(&format!("not taken up: {why}"));
+                        return None;
+                    }
+                }
+                if let Some(old) = abandoned {
+                    // The old run ends in the record before the new one begins.
+                    let closed = old.abandoned(&playbook.id, "not taken up: a new run was started instead");
+                    let writer = writer.clone();
+                    tokio::spawn(async move {
+                        let _ = writer.append(closed).await;
+                    });
+                }
                 let restored = resume.clone().unwrap_or_default();
                 let engine = match resume {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),

@@ -122,6 +122,8 @@ pub fn spawn(engine: Engine, writer: TimelineWriter, targets: Targets) -> RunHan
     let (answers, answer_receiver) = mpsc::unbounded_channel();
     let cancel = CancelFlag::default();
     let run_id = engine.run_id().to_string();
+    // One driver per run, across processes: held until the drive ends.
+    let lock = vigie_core::playbook::run_lock::hold(writer.incident_dir(), &run_id);
     let driver = Driver {
         writer,
         targets,
@@ -130,7 +132,15 @@ pub fn spawn(engine: Engine, writer: TimelineWriter, targets: Targets) -> RunHan
         cancel: cancel.clone(),
         secrets: Vec::new(),
     };
-    tokio::spawn(driver.drive(engine));
+    match lock {
+        Ok(lock) => {
+            tokio::spawn(async move {
+                driver.drive(engine).await;
+                drop(lock);
+            });
+        }
+        Err(why) => driver.send(RunUpdate::Finished(Err(RunError::Driven(why)))),
+    }
     RunHandle {
         run_id,
         updates,

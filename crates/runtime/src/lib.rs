@@ -27,4 +27,7 @@ pub enum RunError {
     NoAnswer,
     #[error("cannot read the answer: {0}")]
     Input(String),
+    /// Another process holds the run (see `playbook::run_lock`).
+    #[error("{0}")]
+    Driven(String),
 }

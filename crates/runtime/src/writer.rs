@@ -18,10 +18,17 @@ enum Request {
 #[derive(Clone)]
 pub struct TimelineWriter {
     requests: std_mpsc::Sender<Request>,
+    /// The incident directory the timeline is in.
+    dir: std::path::PathBuf,
 }
 
 impl TimelineWriter {
     pub fn spawn(mut timeline: Timeline) -> TimelineWriter {
+        let dir = timeline
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
         let (requests, receiver) = std_mpsc::channel::<Request>();
         let spawned = std::thread::Builder::new()
             .name("vigie-timeline".into())
@@ -38,7 +45,12 @@ impl TimelineWriter {
         if let Err(e) = spawned {
             eprintln!("vigie: cannot start the timeline writer: {e}");
         }
-        TimelineWriter { requests }
+        TimelineWriter { requests, dir }
+    }
+
+    /// The incident directory this writer appends to.
+    pub fn incident_dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Appends and resolves once the event is on disk.

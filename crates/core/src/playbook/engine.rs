@@ -164,6 +164,8 @@ pub struct Progress {
     pub captures: BTreeMap<String, String>,
     /// The step that had started and never ended: its outcome is unknown.
     pub interrupted: Option<String>,
+    /// The run's recorded inputs (secrets are never recorded).
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// A failed step of a stopped run.
@@ -174,6 +176,57 @@ pub struct FailedStep {
 }
 
 impl Progress {
+    /// Whether this progress can be taken up by `playbook` as it is now: a
+    /// step it names that the playbook no longer has (renamed, removed)
+    /// means the file changed, and steps done could be run again.
+    pub fn fits(&self, playbook: &Playbook) -> Result<(), String> {
+        let named = self
+            .finished_steps
+            .iter()
+            .chain(self.interrupted.iter())
+            .chain(self.failed.iter().map(|f| &f.step));
+        let missing: Vec<&String> = named
+            .filter(|id| !playbook.steps.iter().any(|s| s.id == **id))
+            .collect();
+        match missing.as_slice() {
+            [] => Ok(()),
+            steps => Err(format!(
+                "the playbook changed since that run began (no step {} any more): it cannot be taken up safely",
+                steps.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// A run goes on with the inputs it was started with: a value given now
+    /// that differs is refused (the responder starts anew to change it).
+    pub fn check_inputs(&self, given: &BTreeMap<String, String>) -> Result<(), String> {
+        for (name, recorded) in &self.inputs {
+            match given.get(name) {
+                Some(new) if new != recorded && recorded != crate::timeline::redact::REDACTED => {
+                    return Err(format!(
+                        "{name}={}: the run was started with {name}={}; a run goes on with its inputs (start anew to change them)",
+                        crate::sanitize::one_line(new),
+                        crate::sanitize::one_line(recorded)
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The "playbook.finished" that closes this run for good when the
+    /// responder starts anew instead of taking it up.
+    pub fn abandoned(&self, playbook: &str, why: &str) -> NewEvent {
+        NewEvent::from(Payload::PlaybookFinished(PlaybookFinished {
+            playbook: playbook.to_string(),
+            outcome: "aborted".into(),
+            reason: Some(why.to_string()),
+            step: None,
+            run: self.run.clone(),
+        }))
+    }
+
     /// Where the run stood, in a few words: "2 step(s) done, 1 skipped, step "x" had failed".
     pub fn describe(&self) -> String {
         let skipped = self.skipped_steps.len();
@@ -953,6 +1006,7 @@ pub fn unfinished_run(
         }
     }
     progress.interrupted = open_step.filter(|_| command_sent);
+    progress.inputs = started.inputs.clone();
     Some((progress, started.inputs.clone()))
 }
 

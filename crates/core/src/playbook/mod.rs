@@ -4,5 +4,6 @@
 pub mod bundled;
 pub mod engine;
 pub mod format;
+pub mod run_lock;
 
 pub use format::{parse, Playbook};
