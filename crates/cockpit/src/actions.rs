@@ -803,8 +803,8 @@ impl App {
                 self.focus = Focus::Run;
                 // With a stopped run: button 1 takes it up, button 2 starts anew.
                 let (resume, abandoned) = match (resumable, popup.focus) {
-                    (true, 1) => (form.unfinished, None),
-                    (true, _) => (None, form.unfinished),
+                    (true, 1) => (form.unfinished.map(Box::new), None),
+                    (true, _) => (None, form.unfinished.map(Box::new)),
                     (false, _) => (None, None),
                 };
                 Some(Request::StartRun {

@@ -281,10 +281,10 @@ pub enum Request {
         playbook: Box<Playbook>,
         inputs: BTreeMap<String, String>,
         /// Take up this stopped run instead of starting anew.
-        resume: Option<vigie_core::playbook::engine::Progress>,
+        resume: Option<Box<vigie_core::playbook::engine::Progress>>,
         /// A stopped run the responder chose not to take up: closed in the
         /// timeline before the new one starts.
-        abandoned: Option<vigie_core::playbook::engine::Progress>,
+        abandoned: Option<Box<vigie_core::playbook::engine::Progress>>,
     },
     /// The responder's answer to the run's question.
     Answer(RunEvent),

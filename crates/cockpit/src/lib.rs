@@ -355,7 +355,7 @@ impl Requests<'_> {
                         progress.fits(&playbook).and_then(|()| progress.check_inputs(&inputs))
                     };
                     if let Err(why) = refused {
-                        self.flash(&format!("not taken up: {why}"));
+                        self.flash(format!("not taken up: {why}"));
                         return None;
                     }
                 }
@@ -367,6 +367,7 @@ impl Requests<'_> {
                         let _ = writer.append(closed).await;
                     });
                 }
+                let resume = resume.map(|progress| *progress);
                 let restored = resume.clone().unwrap_or_default();
                 let engine = match resume {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
