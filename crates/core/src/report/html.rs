@@ -144,7 +144,7 @@ fn commands(out: &mut String, report: &Report) {
                 cell(&c.step),
                 cell(first_line),
                 cell(&c.outcome()),
-                c.ms.map(|m| format!("{m} ms")).unwrap_or_default()
+                c.duration()
             );
         }
         out.push_str("</table>\n");
@@ -205,21 +205,21 @@ fn action_items(out: &mut String, report: &Report) {
     );
 }
 
-/// Each command's output, folded.
+/// Every command: its whole script as sent, how it ended, its output folded.
 fn outputs(out: &mut String, report: &Report) {
-    out.push_str("<h2>Appendix: command outputs</h2>\n");
-    let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
-    if with_output.is_empty() {
-        empty(out, "outputs");
+    out.push_str("<h2>Appendix: commands and their outputs</h2>\n");
+    if report.commands.is_empty() {
+        empty(out, "commands");
     }
-    for c in with_output {
+    for c in &report.commands {
         let _ = writeln!(
             out,
-            "<details><summary>{} {} — {}</summary>\n{}<pre>{}</pre>{}</details>",
+            "<details><summary>{} {} — {} — exit {}</summary>\n{}<pre>{}</pre>{}</details>",
             c.at.format("%H:%M:%S"),
             cell(&c.host),
             cell(&c.step),
-            if c.command.lines().count() > 1 {
+            cell(&c.outcome()),
+            if !c.command.is_empty() {
                 format!(
                     "<p>Script as sent (secrets masked):</p><pre>{}</pre>",
                     escape(&c.command)

@@ -26,6 +26,21 @@ pub fn escape(text: &str) -> String {
 }
 
 /// A fenced block whose fence is longer than any backtick run inside.
+/// `text` as a code span in a table cell. Inside a code span nothing is an
+/// escape or an entity (a `\[` or `&gt;` would show as such): only the
+/// table's `|` is escaped, and the fence is longer than any run of backticks.
+fn code_span_in_table(text: &str) -> String {
+    let text = one_line(text).replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 fn code_block(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
@@ -206,13 +221,13 @@ fn commands(out: &mut String, report: &Report) {
         out.push_str("| UTC | host | step | command | exit | duration |\n|---|---|---|---|---|---|\n");
         for c in &report.commands {
             out.push_str(&format!(
-                "| {} | {} | {} | `{}` | {} | {} ms |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 c.at.format("%H:%M:%S"),
                 escape(&c.host),
                 escape(&c.step),
-                escape(c.headline()).replace('`', "'"),
+                code_span_in_table(c.headline()),
                 escape(&c.outcome()),
-                c.ms.map(|m| m.to_string()).unwrap_or_default()
+                c.duration()
             ));
         }
         out.push('\n');
@@ -294,26 +309,30 @@ fn action_items(out: &mut String, report: &Report) {
     }
 }
 
-/// Each command's output, folded.
+/// Every command: its whole script as sent, how it ended, its output folded.
 fn outputs(out: &mut String, report: &Report) {
-    out.push_str("## Appendix: command outputs\n\n");
-    let with_output: Vec<_> = report.commands.iter().filter(|c| !c.output.trim().is_empty()).collect();
-    if with_output.is_empty() {
-        empty(out, "outputs");
+    out.push_str("## Appendix: commands and their outputs\n\n");
+    if report.commands.is_empty() {
+        empty(out, "commands");
     } else {
-        for c in with_output {
+        for c in &report.commands {
             out.push_str(&format!(
-                "<details><summary>{} {} — {}</summary>\n\n",
+                "<details><summary>{} {} — {} — exit {}</summary>\n\n",
                 c.at.format("%H:%M:%S"),
                 escape(&c.host),
-                escape(&c.step)
+                escape(&c.step),
+                escape(&c.outcome())
             ));
-            if c.command.lines().count() > 1 {
+            if !c.command.is_empty() {
                 out.push_str("Script as sent (secrets masked):\n\n");
                 out.push_str(&code_block(&c.command));
                 out.push('\n');
             }
-            out.push_str(&code_block(&super::model::fold_output(&c.output)));
+            if c.output.trim().is_empty() {
+                out.push_str("_(no output)_\n");
+            } else {
+                out.push_str(&code_block(&super::model::fold_output(&c.output)));
+            }
             if c.output_truncated {
                 out.push_str("_(output truncated in the timeline)_\n");
             }

@@ -34,13 +34,18 @@ impl CommandRun {
         crate::playbook::engine::script_headline(&self.command)
     }
 
-    /// "0", "1", or why there is none: "killed: timed out after 30s".
+    /// "0", "1", or why there is none: "no exit: timed out after 30s".
     pub fn outcome(&self) -> String {
         match (self.exit, &self.error) {
             (Some(exit), _) => exit.to_string(),
-            (None, Some(error)) => format!("none: {error}"),
-            (None, None) => "killed".into(),
+            (None, Some(error)) => format!("no exit: {error}"),
+            (None, None) => "no exit: killed".into(),
         }
+    }
+
+    /// "1200 ms", or "—" when it never ended in the record.
+    pub fn duration(&self) -> String {
+        self.ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into())
     }
 }
 
@@ -448,37 +453,65 @@ fn key_time_problems(key_times: &[KeyTime]) -> Vec<String> {
     problems
 }
 
-/// One pass in order: each finished command meets the command sent last for
-/// its run and step (a map, so 100 000 events stay linear).
+/// One pass in order: each finished command meets the command sent for its
+/// run, step and item (a map, so 100 000 events stay linear), and is listed
+/// at the time it was sent. A command sent that never finished in the record
+/// (vigie was killed, or quit, while it ran) is listed too, its outcome unknown.
 fn commands(read: &Read) -> Vec<CommandRun> {
-    let mut commands = Vec::new();
-    let mut last_sent: std::collections::HashMap<(Option<String>, Option<String>), String> =
-        std::collections::HashMap::new();
+    type Key = (Option<String>, Option<String>, Option<String>);
+    let mut commands: Vec<CommandRun> = Vec::new();
+    // Where each sent command waits for its end: an index into `commands`.
+    let mut waiting: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
     for (v, payload) in read {
         match payload {
             Payload::CommandSent(sent) => {
-                let key = (Some(sent.run.clone()), Some(sent.step.clone()));
-                last_sent.insert(key, sent.command.clone());
-            }
-            Payload::CommandFinished(finished) => {
-                let key = (finished.run.clone(), finished.step.clone());
+                let key = (Some(sent.run.clone()), Some(sent.step.clone()), sent.item.clone());
+                waiting.insert(key, commands.len());
                 commands.push(CommandRun {
                     at: v.event.at,
                     host: v.event.host.clone().unwrap_or_default(),
+                    step: sent.step.clone(),
+                    command: sent.command.clone(),
+                    exit: None,
+                    ms: None,
+                    output: String::new(),
+                    output_truncated: false,
+                    error: Some(NO_OUTCOME.to_string()),
+                });
+            }
+            Payload::CommandFinished(finished) => {
+                let key = (finished.run.clone(), finished.step.clone(), finished.item.clone());
+                let ended = CommandRun {
+                    at: v.event.at,
+                    host: v.event.host.clone().unwrap_or_default(),
                     step: finished.step.clone().unwrap_or_default(),
-                    command: last_sent.get(&key).cloned().unwrap_or_default(),
+                    command: finished.command.clone().unwrap_or_default(),
                     exit: finished.exit.map(i64::from),
                     ms: finished.ms.and_then(|ms| i64::try_from(ms).ok()),
                     output: finished.output.clone(),
                     output_truncated: finished.output_truncated.unwrap_or(false),
                     error: finished.error.clone(),
-                });
+                };
+                match waiting.remove(&key).and_then(|index| commands.get_mut(index)) {
+                    // Sent by a run: listed where it was sent, with its end.
+                    Some(sent) => {
+                        sent.exit = ended.exit;
+                        sent.ms = ended.ms;
+                        sent.output = ended.output;
+                        sent.output_truncated = ended.output_truncated;
+                        sent.error = ended.error;
+                    }
+                    None => commands.push(ended),
+                }
             }
             _ => {}
         }
     }
     commands
 }
+
+/// What the report says of a command whose end the timeline does not have.
+pub const NO_OUTCOME: &str = "no outcome recorded: vigie stopped while it ran (check the host)";
 
 /// The incident's status over time, for the chart's phases.
 fn status_changes(read: &Read) -> Vec<(DateTime<Utc>, String)> {
