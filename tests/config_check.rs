@@ -178,3 +178,29 @@ fn a_step_timeout_of_zero_or_beyond_a_year_is_refused_with_its_position() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("longer than a year"), "{stderr}");
 }
+
+#[test]
+fn check_without_paths_checks_the_playbooks_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir(&playbooks).unwrap();
+    std::fs::write(
+        playbooks.join("broken.md"),
+        "+++\nid = \"broken\"\ntitle = \"Broken\"\n+++\n\n## One\n\n```sh {on=nowhere}\ntrue\n```\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("vigie.toml"),
+        format!(
+            "[settings]\nplaybooks_dir = \"{}\"\n\n[[hosts]]\nname = \"local\"\naddress = \"localhost\"\ntransport = \"local\"\n",
+            playbooks.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = vigie(&["--config", "vigie.toml", "check"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("broken.md:8:") && stderr.contains("unknown target \"nowhere\""),
+        "{stderr}"
+    );
+}

@@ -534,7 +534,24 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
     for warning in crate::files::incidents_dir_warnings(&config.incidents_dir(), group) {
         eprintln!("warning: {warning}");
     }
-    for path in playbooks {
+    // Without paths: the playbooks the cockpit and `vigie run` would load.
+    let from_dir: Vec<PathBuf> = match (playbooks.is_empty(), &config.settings.playbooks_dir) {
+        (true, Some(dir)) => {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort();
+            found
+        }
+        _ => Vec::new(),
+    };
+    for path in playbooks.iter().chain(&from_dir) {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {
@@ -552,8 +569,14 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
         }
         problems.sort_by_key(|d| (d.line, d.column));
         if problems.is_empty() {
-            let steps = playbook.map(|p| p.steps.len()).unwrap_or(0);
-            println!("{}: ok ({steps} steps)", path.display());
+            let steps = match playbook.map(|p| p.steps.len()).unwrap_or(0) {
+                1 => "1 step".to_string(),
+                n => format!("{n} steps"),
+            };
+            println!(
+                "{}: ok ({steps})",
+                crate::sanitize::one_line(&path.display().to_string())
+            );
         } else {
             failed = true;
             for problem in &problems {

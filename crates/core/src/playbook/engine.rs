@@ -575,6 +575,20 @@ impl Engine {
         effects
     }
 
+    /// A variable of `script` that an `expect` of this playbook captures and
+    /// that no step has captured in this run.
+    fn missing_capture(&self, script: &str) -> Option<String> {
+        let captured_by_some_step = |name: &str| {
+            self.playbook
+                .steps
+                .iter()
+                .any(|s| s.expect.iter().any(|e| e.captures.iter().any(|c| c == name)))
+        };
+        super::format::variables_in(script)
+            .into_iter()
+            .find(|name| !self.vars.contains_key(name) && captured_by_some_step(name))
+    }
+
     /// The event for `payload` (which carries this run's id), on the host
     /// the current step's command targets.
     fn record(&self, payload: Payload) -> NewEvent {
@@ -655,6 +669,20 @@ impl Engine {
         let Some(command) = step.command.clone() else {
             return vec![];
         };
+        if let Some(missing) = self.missing_capture(&command.script) {
+            // No command on a guess: an empty value where a captured one belongs
+            // (a position, a file name) could do harm.
+            let error = format!(
+                "${missing} was never captured (the step that captures it was skipped or failed): \
+                 nothing was sent; skip this step or abort"
+            );
+            self.phase = Phase::Failed;
+            return vec![
+                Effect::Record(self.step_failed(&error)),
+                Effect::Ask(Question::Recovery { step: self.step, error }),
+            ];
+        }
+        let step = &self.playbook.steps[self.step];
         let target = self.resolve_target(&command).unwrap_or_default();
         if let Some(members) = self.groups.get(&target).cloned() {
             return self.run_on_group(&command, members);
@@ -1421,11 +1449,10 @@ mod tests {
         recorded.extend(records(e.handle(RunEvent::Skip {
             reason: "position read by hand".into(),
         })));
-        recorded.extend(records(e.handle(RunEvent::Confirmed { typed: "db2".into() })));
-        recorded.extend(records(e.handle(RunEvent::CommandFailed {
-            item: None,
-            error: "exit 1: unknown connection".into(),
-        })));
+        // Step 2 needs what step 1 would have captured: it fails, nothing is sent.
+        let effects = e.handle(RunEvent::Confirmed { typed: "db2".into() });
+        assert_eq!(kinds_of(&effects), ["step.failed", "recovery"]);
+        recorded.extend(records(effects));
         // vigie dies here, while the responder was deciding what to do with step 2.
         let (progress, inputs) = unfinished_run(&stored(recorded), "repair-replication").unwrap();
         assert_eq!(
@@ -1450,7 +1477,8 @@ mod tests {
         let Effect::Ask(Question::Recovery { step, error }) = &effects[1] else {
             panic!()
         };
-        assert_eq!((*step, error.as_str()), (1, "exit 1: unknown connection"));
+        assert_eq!(*step, 1);
+        assert!(error.starts_with("$log_file was never captured"), "{error}");
         let effects = resumed.handle(RunEvent::Skip {
             reason: "reset by hand".into(),
         });

@@ -574,7 +574,13 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
                 "reachable= is for host inputs".into(),
             ));
         }
-        if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
+        if input.not.as_deref() == Some(name.as_str()) {
+            problems.push(at_input(
+                name,
+                format!("inputs.{name}: not = {name:?} names this input itself: no value could ever pass"),
+                "not= names another input of this playbook".into(),
+            ));
+        } else if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
             problems.push(at_input(
                 name,
                 format!("inputs.{name}: not = {other:?}: no such input"),
@@ -649,7 +655,7 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
 }
 
 /// `$name` and `${name}` in a script.
-fn variables_in(script: &str) -> Vec<String> {
+pub(crate) fn variables_in(script: &str) -> Vec<String> {
     let mut names = Vec::new();
     let bytes: Vec<char> = script.chars().collect();
     let mut i = 0;
@@ -764,12 +770,14 @@ echo "$log_file:$log_pos"
         let bad = GOOD.replace(
             "[inputs.connection]\nkind = \"string\"",
             "[inputs.connection]\nkind = \"string\"\nnot = \"nobody\"\ndefault_from = \"replica.password\"\nreachable = true",
-        );
+        )
+        .replace("[inputs.vms]\nkind = \"vms\"", "[inputs.vms]\nkind = \"vms\"\nnot = \"vms\"");
         let problems = problems_of(&bad);
         for expected in [
             "inputs.connection: default_from = \"replica.password\"",
             "inputs.connection: not = \"nobody\": no such input",
             "inputs.connection: reachable = true on a String input",
+            "inputs.vms: not = \"vms\" names this input itself",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(expected)),

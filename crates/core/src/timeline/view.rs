@@ -157,11 +157,14 @@ pub fn describe_read(event: &Event, payload: &Payload) -> String {
         Payload::StepSkipped(p) => format!("skipped step {}: {}", p.step, p.reason),
         Payload::StepFailed(p) => format!("step {} failed: {}", p.step, p.error),
         Payload::CommandSent(p) => format!("sent: {}", crate::playbook::engine::script_headline(&p.command)),
-        Payload::CommandFinished(p) => format!(
-            "command finished: exit {} in {} ms",
-            p.exit.map(|e| e.to_string()).unwrap_or_else(|| "?".into()),
-            p.ms.map(|ms| ms.to_string()).unwrap_or_else(|| "?".into())
-        ),
+        Payload::CommandFinished(p) => match (p.exit, &p.error) {
+            (Some(exit), _) => format!(
+                "command finished: exit {exit}{}",
+                p.ms.map(|ms| format!(" in {ms} ms")).unwrap_or_default()
+            ),
+            (None, Some(error)) => format!("command ended without an exit: {error}"),
+            (None, None) => "command ended without an exit".to_string(),
+        },
         Payload::ChecklistTicked(p) => format!(
             "{} \"{}\" (step {}){}",
             if p.ticked { "ticked" } else { "unticked" },
