@@ -106,12 +106,20 @@ fn print_restored_steps(playbook: &Playbook, progress: &Progress) {
             Some(StepOutcome::Failed) => "failed",
             None => continue,
         };
+        let why = progress
+            .skip_reasons
+            .get(&step.id)
+            .map(|reason| format!(": {}", one_line(reason)))
+            .unwrap_or_default();
         println!(
-            "[{}/{}] {} — {word} earlier",
+            "[{}/{}] {} — {word} earlier{why}",
             index + 1,
             playbook.steps.len(),
             one_line(&step.title)
         );
+        for (name, value) in progress.captured.get(&step.id).into_iter().flatten() {
+            println!("  captured: {name} = {}", one_line(value));
+        }
     }
 }
 

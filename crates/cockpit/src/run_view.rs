@@ -81,6 +81,14 @@ impl RunView {
     /// A resumed run's steps as they stood when it stopped: done, skipped or failed.
     pub fn restore(&mut self, progress: &Progress) {
         for (step, view) in self.playbook.steps.iter().zip(self.steps.iter_mut()) {
+            if let Some(values) = progress.captured.get(&step.id) {
+                view.captured.extend(values.clone());
+            }
+            if let Some((_, items)) = progress.ticked.as_ref().filter(|(id, _)| *id == step.id) {
+                for (tick, item) in view.ticked.iter_mut().zip(&step.checklist) {
+                    *tick = items.contains(item);
+                }
+            }
             view.state = match progress.state_of(&step.id) {
                 Some(StepOutcome::Done) => StepState::Done,
                 Some(StepOutcome::Skipped) => StepState::Skipped,

@@ -166,6 +166,12 @@ pub struct Progress {
     pub interrupted: Option<String>,
     /// The run's recorded inputs (secrets are never recorded).
     pub inputs: BTreeMap<String, String>,
+    /// Why each skipped step was skipped, by step id.
+    pub skip_reasons: BTreeMap<String, String>,
+    /// What each done step captured, by step id.
+    pub captured: BTreeMap<String, BTreeMap<String, String>>,
+    /// The boxes ticked in the checklist the run stopped at (its step, the items).
+    pub ticked: Option<(String, Vec<String>)>,
 }
 
 /// A failed step of a stopped run.
@@ -286,6 +292,8 @@ pub struct Engine {
     ticked: Vec<bool>,
     /// The timeout of a step that sets none.
     default_timeout: Duration,
+    /// A resumed run's ticked boxes, for the checklist it stopped at.
+    ticked_before: Option<(String, Vec<String>)>,
 }
 
 impl Engine {
@@ -312,6 +320,7 @@ impl Engine {
             groups: BTreeMap::new(),
             ticked: Vec::new(),
             default_timeout: DEFAULT_TIMEOUT,
+            ticked_before: None,
         }
     }
 
@@ -327,6 +336,7 @@ impl Engine {
     pub fn resume(playbook: Playbook, inputs: BTreeMap<String, String>, progress: Progress) -> Engine {
         let mut engine = Engine::new(playbook, inputs, progress.run.clone());
         engine.vars.extend(progress.captures.clone());
+        engine.ticked_before = progress.ticked.clone();
         engine.resume = Some(progress);
         engine
     }
@@ -634,7 +644,13 @@ impl Engine {
         match &step.command {
             None => {
                 self.phase = Phase::Manual;
-                self.ticked = vec![false; step.checklist.len()];
+                // A resumed run keeps the boxes ticked before it stopped.
+                let before = self.ticked_before.take().filter(|(id, _)| *id == step.id);
+                self.ticked = step
+                    .checklist
+                    .iter()
+                    .map(|item| before.as_ref().is_some_and(|(_, items)| items.contains(item)))
+                    .collect();
                 effects.push(self.ask_manual());
             }
             Some(command) if command.risk == Risk::High || self.confirm_each_step => {
@@ -1008,6 +1024,15 @@ pub fn unfinished_run(
                 open_step = Some(step.step.clone());
                 command_sent = false;
                 progress.failed = None;
+                progress.ticked = Some((step.step.clone(), Vec::new()));
+            }
+            Payload::ChecklistTicked(tick) => {
+                if let Some((_, items)) = progress.ticked.as_mut().filter(|(s, _)| *s == tick.step) {
+                    items.retain(|i| *i != tick.item);
+                    if tick.ticked {
+                        items.push(tick.item.clone());
+                    }
+                }
             }
             Payload::CommandSent(_) => command_sent = true,
             Payload::StepDone(done) => {
@@ -1015,11 +1040,17 @@ pub fn unfinished_run(
                 progress
                     .captures
                     .extend(done.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if !done.captures.is_empty() {
+                    progress.captured.insert(done.step.clone(), done.captures.clone());
+                }
                 open_step = None;
             }
             Payload::StepSkipped(skipped) => {
                 progress.finished_steps.push(skipped.step.clone());
                 progress.skipped_steps.push(skipped.step.clone());
+                progress
+                    .skip_reasons
+                    .insert(skipped.step.clone(), skipped.reason.clone());
                 progress.failed = None;
                 open_step = None;
             }
@@ -1483,6 +1514,42 @@ mod tests {
             reason: "reset by hand".into(),
         });
         assert_eq!(kinds_of(&effects), ["step.skipped", "step.started", "manual"]);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_the_boxes_ticked_before_it_stopped() {
+        let mut e = engine(&[("replica", "db2"), ("connection", "pessicart"), ("vms", "")]);
+        let mut recorded: Vec<NewEvent> = records(e.handle(RunEvent::Start)).collect();
+        recorded.extend(records(e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: BROKEN.into(),
+            ms: 40,
+            output_bytes: 0,
+        })));
+        recorded.extend(records(e.handle(RunEvent::Confirmed { typed: "db2".into() })));
+        recorded.extend(records(e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: "mysql-bin.000001:1188".into(),
+            ms: 40,
+            output_bytes: 0,
+        })));
+        recorded.extend(records(e.handle(RunEvent::Tick {
+            item: 0,
+            ticked: true,
+            automatic: false,
+        })));
+        // vigie dies with one box of two ticked.
+        let (progress, inputs) = unfinished_run(&stored(recorded), "repair-replication").unwrap();
+        assert_eq!(progress.captured["read-the-broken-position"]["log_pos"], "1188");
+        let (playbook, _) = super::super::parse(Path::new("good.md"), PLAYBOOK);
+        let mut resumed = Engine::resume(playbook.unwrap(), inputs, progress);
+        let effects = resumed.handle(RunEvent::Start);
+        let Some(Effect::Ask(Question::Manual { unticked, .. })) = effects.last() else {
+            panic!("{:?}", kinds_of(&effects))
+        };
+        assert_eq!(unticked, &[(1, "Tell the team".to_string())], "only the box left");
     }
 
     #[test]
