@@ -523,9 +523,10 @@ fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
     });
     tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
-    // The interrupted step is put to the responder: its outcome is unknown.
-    tmux.wait_for("the unknown outcome", Duration::from_secs(10), |s| {
-        s.contains("outcome unknown")
+    // Quitting stopped the command and recorded it: the step comes back
+    // failed, with why, for the responder to decide.
+    tmux.wait_for("the failed step", Duration::from_secs(10), |s| {
+        s.contains("step 1 FAILED") && s.contains("cancel")
     });
     tmux.send(&["Enter"]);
     tmux.wait_for("the recovery popup", Duration::from_secs(5), |s| s.contains("Skip…"));
@@ -546,6 +547,7 @@ fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
     let timeline = cockpit.timeline();
     for needle in [
         "\"kind\":\"playbook.resumed\"",
+        "\"kind\":\"command.finished\"",
         "the wait was over, checked by hand",
         "second step ran",
         "\"outcome\":\"completed\"",

@@ -238,7 +238,26 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
     for task in poll_tasks {
         task.abort();
     }
+    if let (Some(handle), true) = (run.as_mut(), app.run.as_ref().is_some_and(|r| r.command_running())) {
+        stop_the_running_command(handle).await;
+    }
     Ok(())
+}
+
+/// Quitting while a command runs: it is stopped (its whole process group on
+/// the host) and its end recorded, so that the timeline never keeps a
+/// command that nobody knows ended; the run can be taken up later.
+async fn stop_the_running_command(handle: &mut RunHandle) {
+    handle.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let recorded = async {
+        while let Some(update) = handle.updates.recv().await {
+            // The command's end is recorded before the run asks what to do next.
+            if matches!(update, RunUpdate::Question(_) | RunUpdate::Finished(_)) {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), recorded).await;
 }
 
 /// A status-bar message goes away once it has been shown for a while: a

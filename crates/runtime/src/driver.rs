@@ -221,9 +221,9 @@ impl Driver {
 
     async fn ask(&mut self, question: Question) -> Option<RunEvent> {
         self.send(RunUpdate::Question(question));
-        Some(self.answers.recv().await.unwrap_or(RunEvent::Abort {
-            reason: "the responder closed vigie".into(),
-        }))
+        // A front-end that went away (vigie quit) answers nothing: the run
+        // stays where it is, to be taken up later, and is not aborted.
+        self.answers.recv().await
     }
 
     async fn run_command(

@@ -257,8 +257,9 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
             " quit? ".to_string(),
             vec![
                 Line::raw("A playbook run is not finished."),
-                Line::raw("Quitting leaves it where it is: opening the playbook"),
-                Line::raw("again (here or with `vigie run`) offers to take it up."),
+                Line::raw("Quitting stops a command that is running (its end is"),
+                Line::raw("recorded) and leaves the run where it is: opening the"),
+                Line::raw("playbook again (here or with `vigie run`) offers to take it up."),
             ],
         ),
     };
