@@ -348,8 +348,5 @@ fn vigie_watch_refuses_to_run_for_nothing() {
     ));
     let (code, _, err) = watch(&blocked, &[]);
     assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("fleet journal") && err.contains("a-file/incidents"),
-        "{err}"
-    );
+    assert!(err.contains("a-file is not a directory"), "{err}");
 }

@@ -54,6 +54,9 @@ pub fn create_dir_all(path: &Path) -> std::io::Result<()> {
     if path.is_dir() {
         return Ok(());
     }
+    if path.exists() {
+        return Err(std::io::Error::other(format!("{} is not a directory", path.display())));
+    }
     create_dir_all(parent_of(path))?;
     match create_dir(path) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
