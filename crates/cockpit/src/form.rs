@@ -157,6 +157,24 @@ impl InputForm {
         FormOutcome::Editing
     }
 
+    /// The options ←/→ can reach on field `index`: the value of the input it
+    /// must differ from is skipped, so it is not counted either.
+    pub fn pickable(&self, index: usize) -> usize {
+        let Some(field) = self.fields.get(index) else {
+            return 0;
+        };
+        let forbidden = field
+            .not
+            .as_ref()
+            .and_then(|other| self.fields.iter().find(|f| f.name == *other))
+            .map(|f| f.value.trim().to_string());
+        field
+            .options
+            .iter()
+            .filter(|o| forbidden.as_deref() != Some(o.as_str()))
+            .count()
+    }
+
     /// ←/→ on a picker: the previous or next option (for `vms`, moves the
     /// cursor), skipping the value of the input it must differ from.
     fn pick(&mut self, step: isize) {

@@ -238,7 +238,13 @@ impl RunView {
     pub fn summary(&self) -> String {
         let position = format!("step {}/{}", self.current + 1, self.steps.len());
         let state = match (&self.outcome, &self.question) {
-            (Some(Ok(Outcome::Completed)), _) => "completed".to_string(),
+            (Some(Ok(Outcome::Completed)), _) => {
+                let skipped = self.steps.iter().filter(|s| s.state == StepState::Skipped).count();
+                match skipped {
+                    0 => "completed".to_string(),
+                    n => format!("completed, {n} of {} skipped", self.steps.len()),
+                }
+            }
             (Some(Ok(Outcome::Aborted)), _) => "aborted".to_string(),
             (Some(Err(_)), _) => "stopped".to_string(),
             (None, Some(Question::Recovery { .. })) => format!("{position} FAILED, waiting for you"),

@@ -42,6 +42,7 @@ pub async fn run_in_line_mode(
     let targets = Targets::with_options(config, ssh_options);
     let mut handle = driver::spawn(engine, TimelineWriter::spawn(timeline), targets);
     let mut command_running = false;
+    let mut skipped = 0usize;
     let mut printed = 0usize;
     let mut hidden = 0usize;
     loop {
@@ -94,12 +95,21 @@ pub async fn run_in_line_mode(
                         println!("  captured: {name} = {}", vigie_core::sanitize::one_line(&value));
                     }
                 }
-                Some(RunUpdate::Finished(result)) => return result,
+                Some(RunUpdate::Finished(result)) => {
+                    // "completed" alone would hide that steps were done by hand or not at all.
+                    if matches!(result, Ok(Outcome::Completed)) && skipped > 0 {
+                        println!("  {skipped} of {} steps were skipped (their reasons are in the timeline)", titles.len());
+                    }
+                    return result;
+                }
                 Some(RunUpdate::Step { step, state: StepState::Running }) => {
                     let title = titles.get(step).map(String::as_str).unwrap_or("");
                     println!("[{}/{}] {title}", step + 1, titles.len());
                 }
-                Some(RunUpdate::Step { state: StepState::Skipped, .. }) => println!("  skipped"),
+                Some(RunUpdate::Step { state: StepState::Skipped, .. }) => {
+                    skipped += 1;
+                    println!("  skipped");
+                }
                 Some(RunUpdate::Step { .. }) => {}
             },
             _ = tokio::signal::ctrl_c() => {
@@ -144,9 +154,13 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
                     target: expected,
                 })
             } else {
-                Ok(RunEvent::Confirmed {
-                    typed: ask(&format!("  type {expected} to go on: "))?,
-                })
+                loop {
+                    let typed = ask(&format!("  type {expected} to go on: "))?;
+                    if typed.trim() == expected {
+                        return Ok(RunEvent::Confirmed { typed });
+                    }
+                    println!("  that is not {expected}: type it exactly to run this step, or Ctrl-C to leave");
+                }
             }
         }
         // Each box of the checklist, one question at a time: the boxes are

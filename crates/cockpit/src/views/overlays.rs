@@ -160,7 +160,8 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
                 let cursor = field.options.get(field.cursor).map(|o| one_line(o)).unwrap_or_default();
                 format!("   ←→ {cursor} · space picks ({} VMs)", field.options.len())
             } else {
-                match field.options.len() {
+                match form.pickable(i) {
+                    0 => "   no option left".to_string(),
                     1 => "   ←→ 1 option".to_string(),
                     n => format!("   ←→ {n} options"),
                 }
