@@ -78,6 +78,18 @@ fn a_symlink_planted_where_the_report_goes_never_redirects_the_write() {
         .starts_with("# Post-mortem: planted"));
 }
 
+/// A vigie.toml in `home` for this machine only, its incidents in `incidents`.
+fn write_local_config(home: &Path, incidents: &Path) {
+    std::fs::write(
+        home.join("vigie.toml"),
+        format!(
+            "[settings]\nincidents_dir = \"{}\"\n\n[[hosts]]\nname = \"local\"\naddress = \"localhost\"\ntransport = \"local\"\n",
+            incidents.display()
+        ),
+    )
+    .unwrap();
+}
+
 const GROUP: &str = "vigie-oncall";
 const RESPONDERS: [&str; 2] = ["vigie-resp-a", "vigie-resp-b"];
 
@@ -172,14 +184,7 @@ fn an_incidents_dir_symlinked_by_another_user_is_refused() {
     let incidents = home.path().join("incidents");
     std::os::unix::fs::symlink(&elsewhere, &incidents).unwrap();
     common::run("chown", &["-h", RESPONDERS[1], incidents.to_str().unwrap()]);
-    std::fs::write(
-        home.path().join("vigie.toml"),
-        format!(
-            "[settings]\nincidents_dir = \"{}\"\n\n[[hosts]]\nname = \"local\"\naddress = \"localhost\"\ntransport = \"local\"\n",
-            incidents.display()
-        ),
-    )
-    .unwrap();
+    write_local_config(home.path(), &incidents);
     let (code, _, stderr) = common::lab::vigie(home.path(), &["incident", "new", "through a link"], "");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("is a symlink made by uid"), "{stderr}");
@@ -196,14 +201,7 @@ fn vigie_check_warns_of_an_incidents_dir_anyone_can_write() {
     let incidents = home.path().join("incidents");
     std::fs::create_dir(&incidents).unwrap();
     std::fs::set_permissions(&incidents, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::write(
-        home.path().join("vigie.toml"),
-        format!(
-            "[settings]\nincidents_dir = \"{}\"\n\n[[hosts]]\nname = \"local\"\naddress = \"localhost\"\ntransport = \"local\"\n",
-            incidents.display()
-        ),
-    )
-    .unwrap();
+    write_local_config(home.path(), &incidents);
     let (_, _, stderr) = common::lab::vigie(home.path(), &["check"], "");
     assert!(stderr.contains("writable by every user"), "{stderr}");
 }

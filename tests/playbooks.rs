@@ -27,17 +27,7 @@ fn prepared_home(lab: &SshLab) -> tempfile::TempDir {
 }
 
 fn vigie(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = vigie_command(home)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::lab::vigie_with_env(home, args, env)
 }
 
 fn timeline_text(home: &Path) -> String {

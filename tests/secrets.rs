@@ -5,9 +5,7 @@
 
 mod common;
 
-use common::lab::vigie_command;
 use std::path::Path;
-use std::process::Stdio;
 
 /// A playbook with a secret input whose steps print it, compare it, and
 /// exit 0: the timeline must keep every event readable.
@@ -45,17 +43,7 @@ fn home() -> tempfile::TempDir {
 }
 
 fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = vigie_command(home)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::lab::vigie_with_env(home, args, env)
 }
 
 #[test]

@@ -453,6 +453,21 @@ pub fn vigie_command(home: &Path) -> Command {
     command
 }
 
+/// Runs vigie (see [`vigie_command`]) with `env` added and no standard input.
+pub fn vigie_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = vigie_command(home)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigie");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs vigie (see [`vigie_command`]) with `stdin` as its input.
 pub fn vigie(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write;
