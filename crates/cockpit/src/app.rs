@@ -478,7 +478,11 @@ impl App {
             return;
         };
         let finished = matches!(update, RunUpdate::Finished(_));
+        let stopped = matches!(update, RunUpdate::CommandEnded { exit: None, .. });
         run.apply(update);
+        if stopped && self.flash.as_deref() == Some("cancelling the command…") {
+            self.flash = Some("the command was stopped".into());
+        }
         if finished {
             self.flash = Some(run.summary());
             if let Some(Overlay::Popup(popup)) = &self.overlay {

@@ -1088,9 +1088,15 @@ pub fn validate_inputs(
     }
     for (name, input) in &playbook.inputs {
         let Some(value) = given.get(name).or(input.default.as_ref()) else {
+            // Where a default would have come from, so the responder knows what to fix.
+            let inventory = input
+                .default_from
+                .as_deref()
+                .map(|from| format!("; it defaults to {from} in vigie.toml, which is not set"))
+                .unwrap_or_default();
             problems.push(format!(
-                "{name}: missing ({:?} input{})",
-                input.kind,
+                "{name}: missing (a {} input{}){inventory}",
+                format!("{:?}", input.kind).to_lowercase(),
                 input
                     .description
                     .as_deref()
