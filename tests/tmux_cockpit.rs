@@ -450,6 +450,7 @@ fn a_step_failing_in_the_middle_is_failed_in_the_cockpit_and_an_abort_ends_the_r
         !screen.contains("▶ lab-fails"),
         "the header no longer shows a run going on: {screen}"
     );
+    assert!(screen.contains("✖ aborted: wrong host"), "the run says why: {screen}");
     cockpit.quit(&tmux);
     let timeline = cockpit.timeline();
     assert!(timeline.contains("\"reason\":\"wrong host\""), "{timeline}");

@@ -517,7 +517,12 @@ impl App {
                 ..Amendment::default()
             }),
             PromptKind::SkipReason => Some(Request::Answer(RunEvent::Skip { reason: text })),
-            PromptKind::AbortReason => Some(Request::Answer(RunEvent::Abort { reason: text })),
+            PromptKind::AbortReason => {
+                if let Some(run) = self.run.as_mut() {
+                    run.abort_reason = Some(text.clone());
+                }
+                Some(Request::Answer(RunEvent::Abort { reason: text }))
+            }
             PromptKind::IncidentTitle => Some(Request::DeclareIncident(text)),
         }
     }

@@ -49,6 +49,8 @@ pub struct RunView {
     pub checklist_cursor: usize,
     pub question: Option<Question>,
     pub outcome: Option<Result<Outcome, vigie_runtime::RunError>>,
+    /// Why the responder aborted it, as typed here.
+    pub abort_reason: Option<String>,
 }
 
 impl RunView {
@@ -74,6 +76,7 @@ impl RunView {
             checklist_cursor: 0,
             question: None,
             outcome: None,
+            abort_reason: None,
         }
     }
 

@@ -222,7 +222,13 @@ const BOLD_STYLE: Style = Style::new().add_modifier(Modifier::BOLD);
 fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
     let (text, colour) = match (&run.outcome, &run.question) {
         (Some(Ok(Outcome::Completed)), _) => ("✔ completed: every step is in the timeline".to_string(), Color::Green),
-        (Some(Ok(Outcome::Aborted)), _) => ("✖ aborted: the reason is in the timeline".to_string(), Color::Yellow),
+        (Some(Ok(Outcome::Aborted)), _) => (
+            match &run.abort_reason {
+                Some(reason) => format!("✖ aborted: {}", one_line(reason)),
+                None => "✖ aborted: the reason is in the timeline".to_string(),
+            },
+            Color::Yellow,
+        ),
         (Some(Err(e)), _) => (format!("✖ stopped: {}", one_line(&e.to_string())), Color::Red),
         (None, Some(Question::Confirm { step, expected })) if expected.is_empty() => (
             format!("step {} waits for you: Enter to run it · s skip · a abort", step + 1),
