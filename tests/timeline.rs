@@ -384,3 +384,26 @@ fn a_second_process_following_sees_a_new_event_within_a_second() {
     let latency = seen.saturating_duration_since(appended);
     assert!(latency < Duration::from_secs(1), "seen after {latency:?}");
 }
+
+#[test]
+fn without_user_in_the_environment_the_actor_is_the_account_not_a_placeholder() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["incident", "new", "who am i"])
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("SUDO_USER")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_INCIDENT")
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, shown, _) = vigie(home.path(), &["timeline", "show"]);
+    let account = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert!(shown.contains(&format!("{}@", account.trim())), "{shown}");
+    assert!(!shown.contains("someone@"), "{shown}");
+}

@@ -99,12 +99,37 @@ pub fn actor(config: &Config) -> String {
     if let Some(name) = config.settings.responder.as_ref().filter(|n| !n.trim().is_empty()) {
         return name.trim().to_string();
     }
-    let user = std::env::var("USER")
-        .ok()
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "someone".into());
-    format!("{user}@{}", crate::config::local_host_name())
+    // Who is at the keyboard: under sudo the person, not root; else the
+    // environment's name, else the account this process runs as.
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|u| !u.trim().is_empty() && u != "root")
+        .or_else(account_name)
+        .unwrap_or_else(|| format!("uid{}", current_uid()));
+    format!(
+        "{}@{}",
+        crate::sanitize::one_line(&user),
+        crate::config::local_host_name()
+    )
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// The name of the account this process runs as (the password database).
+fn account_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer to static storage or null; the name
+    // is copied out at once, before any other call could reuse it.
+    let entry = unsafe { libc::getpwuid(current_uid()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: entry is non-null; pw_name is a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr((*entry).pw_name) };
+    name.to_str().ok().map(String::from).filter(|n| !n.is_empty())
 }
 
 /// `Miramelle down (again)!` → `miramelle-down-again`.
