@@ -73,6 +73,7 @@ fn broken_configs_name_file_line_and_column() {
                 "bad-keys.toml:6:16: error: unknown action `run_sugested` in [keys]",
                 "did you mean `run_suggested`?",
                 "bad-keys.toml:7:12: error: cannot read the key \"hyper-d\"",
+                "bad-keys.toml:8:8: error: Ctrl-c always quits; it cannot be bound",
             ],
         ),
     ];

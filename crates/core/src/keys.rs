@@ -512,7 +512,7 @@ impl Keymap {
             let mut keys = Vec::new();
             for text in &entry.keys {
                 match Key::parse(text) {
-                    Some(key) if key == Key::char('c') && key.ctrl => {
+                    Some(key) if key.ctrl && key.code == Key::char('c').code => {
                         problems.push(entry.diagnostic("Ctrl-c always quits; it cannot be bound".into()))
                     }
                     Some(key) => keys.push(key),
