@@ -273,6 +273,29 @@ fn lines_cut_off_the_end_are_detected_against_what_this_machine_wrote() {
 }
 
 #[test]
+fn appending_after_a_cut_or_a_replaced_last_line_does_not_erase_the_evidence() {
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 12);
+    let lines = lines_of(&path);
+    write_lines(&path, &lines[..lines.len() - 3]);
+    assert_eq!(vigie(home.path(), &["note", "after the cut"]).0, 0);
+    let (code, _, stderr) = vigie(home.path(), &["timeline", "verify"]);
+    assert_eq!(code, 1, "the cut is still seen: {stderr}");
+    assert!(stderr.contains("cut off its end"), "{stderr}");
+
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 5);
+    let mut lines = lines_of(&path);
+    let last = lines.len() - 1;
+    lines[last] = lines[last].replace("the last word", "the forged word");
+    write_lines(&path, &lines);
+    assert_eq!(vigie(home.path(), &["note", "after the forgery"]).0, 0);
+    let (code, _, stderr) = vigie(home.path(), &["timeline", "verify"]);
+    assert_eq!(code, 1, "the replaced line is still seen: {stderr}");
+    assert!(stderr.contains("not the event this machine appended"), "{stderr}");
+}
+
+#[test]
 fn editing_one_byte_makes_verify_name_that_line() {
     let home = tempfile::tempdir().unwrap();
     assert_eq!(vigie(home.path(), &["incident", "new", "disk full on datastore1"]).0, 0);

@@ -263,7 +263,7 @@ fn offer_unfinished(
         Some(false) if args.dry_run => Ok(Earlier::None),
         Some(false) => Ok(Earlier::Abandoned(found)),
         Some(true) => {
-            found.check_inputs(given)?;
+            found.check_inputs(playbook, given)?;
             for (name, value) in recorded_inputs {
                 let secret = playbook.inputs.get(&name).is_some_and(|i| i.kind == InputKind::Secret);
                 if !secret {

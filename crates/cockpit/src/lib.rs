@@ -371,7 +371,9 @@ impl Requests<'_> {
                     let refused = if vigie_core::playbook::run_lock::is_driven(writer.incident_dir(), &progress.run) {
                         Err("another vigie is driving that run right now: follow it there".to_string())
                     } else {
-                        progress.fits(&playbook).and_then(|()| progress.check_inputs(&inputs))
+                        progress
+                            .fits(&playbook)
+                            .and_then(|()| progress.check_inputs(&playbook, &inputs))
                     };
                     if let Err(why) = refused {
                         self.flash(format!("not taken up: {why}"));

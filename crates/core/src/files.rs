@@ -126,6 +126,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// [`write_atomically`] without the fsyncs, for a file that may be lost
+/// with the power but must never be written through a link or half-read.
+pub fn replace_without_sync(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = parent_of(path);
+    let (_, file_mode) = modes_under(dir);
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".vigie-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(file_mode))
+        .tempfile_in(dir)?;
+    temporary.write_all(bytes)?;
+    temporary.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Makes the incidents directory ready before anything is written in it:
 /// created private (or shared with `group`), a symlink to it refused unless
 /// this user made it, and a `group` applied (setgid 2770) when this user

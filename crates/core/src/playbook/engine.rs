@@ -205,10 +205,14 @@ impl Progress {
 
     /// A run goes on with the inputs it was started with: a value given now
     /// that differs is refused (the responder starts anew to change it).
-    pub fn check_inputs(&self, given: &BTreeMap<String, String>) -> Result<(), String> {
+    pub fn check_inputs(&self, playbook: &Playbook, given: &BTreeMap<String, String>) -> Result<(), String> {
         for (name, recorded) in &self.inputs {
+            // Secrets are never recorded: they are given again, not compared.
+            if playbook.inputs.get(name).is_some_and(|i| i.kind == InputKind::Secret) {
+                continue;
+            }
             match given.get(name) {
-                Some(new) if new != recorded && recorded != crate::timeline::redact::REDACTED => {
+                Some(new) if new != recorded => {
                     return Err(format!(
                         "{name}={}: the run was started with {name}={}; a run goes on with its inputs (start anew to change them)",
                         crate::sanitize::one_line(new),

@@ -24,12 +24,23 @@ fn anchor_path(timeline: &Path) -> PathBuf {
         .join(format!("{}.json", &name[..32]))
 }
 
-/// Remembers that this machine appended event `seq` (line hash `hash`).
-/// Best effort: a read-only home must not stop a responder from writing.
-pub fn remember(timeline: &Path, seq: u64, hash: &str) {
+/// Remembers that this machine appended event `seq` (line hash `hash`)
+/// after the file's end was `before` (the event it followed). The anchor
+/// never moves past evidence: if the file had fewer events than the anchor
+/// (cut off) or its last event was not the anchored one (replaced), the
+/// anchor stays, and `verify` keeps saying so. Best effort: a read-only or
+/// foreign state directory must not stop a responder from writing.
+pub fn remember(timeline: &Path, before: &Anchor, seq: u64, hash: &str) {
+    if let Some(kept) = recalled(timeline) {
+        let cut = kept.seq > before.seq;
+        let replaced = kept.seq == before.seq && kept.hash != before.hash;
+        if cut || replaced {
+            return;
+        }
+    }
     let path = anchor_path(timeline);
     let Some(dir) = path.parent() else { return };
-    if crate::files::create_dir_all(dir).is_err() {
+    if crate::files::create_dir_all(dir).is_err() || !is_mine_and_private(dir) {
         return;
     }
     let anchor = Anchor {
@@ -37,16 +48,28 @@ pub fn remember(timeline: &Path, seq: u64, hash: &str) {
         hash: hash.to_string(),
     };
     let Ok(text) = serde_json::to_vec(&anchor) else { return };
-    // In a private directory of this user: a fixed temporary name is safe.
+    // An exclusive temporary file, renamed: never written through a link.
     // No fsync: it guards against a cut, not against a power loss.
-    let temporary = path.with_extension("json.tmp");
-    if std::fs::write(&temporary, text).is_ok() {
-        let _ = std::fs::rename(&temporary, &path);
-    }
+    let _ = crate::files::replace_without_sync(&path, &text);
+}
+
+/// The anchors directory must be this user's own, and closed to others:
+/// another user's directory would let them choose what verify believes.
+fn is_mine_and_private(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return false;
+    };
+    // SAFETY: geteuid has no preconditions.
+    meta.is_dir() && meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o022 == 0
 }
 
 /// What this machine last appended to the timeline at `path`, if anything.
 pub fn recalled(timeline: &Path) -> Option<Anchor> {
-    let text = std::fs::read(anchor_path(timeline)).ok()?;
+    let path = anchor_path(timeline);
+    if !path.parent().is_some_and(is_mine_and_private) {
+        return None;
+    }
+    let text = std::fs::read(path).ok()?;
     serde_json::from_slice(&text).ok()
 }

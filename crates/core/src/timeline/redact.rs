@@ -65,7 +65,9 @@ impl Redactor {
     pub fn redact(&self, text: &str) -> String {
         // Work with a sentinel no pattern matches, so that one pattern cannot
         // eat what another already redacted; spell it out at the end.
-        let mut out = text.replace(SENTINEL, "\u{fffd}");
+        // What is already `[redacted]` stays so: a secret like `act` must not
+        // turn it into `[re[redacted]ed]`.
+        let mut out = text.replace(SENTINEL, "\u{fffd}").replace(REDACTED, SENTINEL);
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), SENTINEL);
@@ -172,6 +174,15 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("s3cret-value"), "{text}");
         assert!(text.contains("pw is [redacted]!"));
+    }
+
+    #[test]
+    fn a_secret_inside_the_redaction_marker_leaves_the_marker_whole() {
+        for secret in ["a", "act", "[red", "d]"] {
+            let mut r = Redactor::default();
+            r.add_secret(secret);
+            assert_eq!(r.redact("pw=[redacted]"), "pw=[redacted]", "{secret}");
+        }
     }
 
     #[test]

@@ -198,8 +198,12 @@ impl Timeline {
         self.file.write_all(&line).map_err(io_error(&self.path))?;
         self.file.sync_data().map_err(io_error(&self.path))?;
         self.tail.len += line.len() as u64;
+        let before = super::anchor::Anchor {
+            seq: self.tail.last_seq,
+            hash: self.tail.last_hash.clone(),
+        };
+        super::anchor::remember(&self.path, &before, event.seq, &hash);
         self.tail.last_seq = event.seq;
-        super::anchor::remember(&self.path, event.seq, &hash);
         self.tail.last_hash = hash;
         Ok(event)
     }
