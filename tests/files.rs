@@ -205,3 +205,35 @@ fn vigie_check_warns_of_an_incidents_dir_anyone_can_write() {
     let (_, _, stderr) = common::lab::vigie(home.path(), &["check"], "");
     assert!(stderr.contains("writable by every user"), "{stderr}");
 }
+
+#[test]
+fn another_users_incidents_dir_not_shared_on_purpose_is_refused() {
+    ensure_responders();
+    let home = tempfile::tempdir().unwrap();
+    let incidents = home.path().join("incidents");
+    std::fs::create_dir(&incidents).unwrap();
+    std::fs::set_permissions(&incidents, std::fs::Permissions::from_mode(0o777)).unwrap();
+    common::run("chown", &[RESPONDERS[1], incidents.to_str().unwrap()]);
+    write_local_config(home.path(), &incidents);
+    let (code, _, stderr) = common::lab::vigie(home.path(), &["incident", "new", "in their dir"], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not shared with an incidents_group"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(&incidents).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+}
+
+#[test]
+fn a_report_never_replaces_the_timeline() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = common::lab::vigie(home.path(), &["incident", "new", "keep the record"], "");
+    assert_eq!(code, 0, "{stderr}");
+    let timeline = common::only_incident_dir(&home.path().join(".local/share")).join("timeline.jsonl");
+    let before = std::fs::read(&timeline).unwrap();
+    let (code, _, stderr) = common::lab::vigie(home.path(), &["report", "--output", timeline.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("one of vigie's own files"), "{stderr}");
+    assert_eq!(std::fs::read(&timeline).unwrap(), before);
+}

@@ -199,3 +199,42 @@ fn escape_sequences_from_argv_and_playbook_files_never_reach_the_terminal() {
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(report.to_string().contains("title"), "still valid JSON");
 }
+
+#[test]
+fn a_secret_from_the_environment_is_not_inherited_by_the_steps() {
+    let home = home();
+    std::fs::write(
+        home.path().join("env.md"),
+        "+++\nid = \"env\"\ntitle = \"Env\"\n[inputs.pw]\nkind = \"secret\"\n+++\n\n## Look at the environment\n\n```sh {on=local}\necho \"inherited: $(env | grep -c '^VIGIE_SECRET_' || true)\"\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(
+        home.path(),
+        &["run", "env.md", "--yes"],
+        &[("VIGIE_SECRET_PW", "Env-Secret-5")],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("inherited: 0"), "{stdout}");
+}
+
+#[test]
+fn a_run_whose_reader_goes_away_goes_on_without_a_panic() {
+    let home = home();
+    let vigie = env!("CARGO_BIN_EXE_vigie");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("VIGIE_SECRET_PW=abc '{vigie}' run secret.md --yes | head -c 1"))
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let timeline = common::incident_timeline(&home.path().join(".local/share"));
+    assert!(
+        timeline.contains("\"outcome\":\"completed\""),
+        "the run went on to its end: {timeline}"
+    );
+}

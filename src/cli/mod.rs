@@ -212,7 +212,17 @@ pub enum TimelineCommand {
 
 /// Runs the command line; the exit code says how it went.
 pub fn main() -> std::process::ExitCode {
-    let code = dispatch(Cli::parse());
+    // Before any thread starts: secrets leave the environment, so that no
+    // step's process inherits them.
+    run::take_secrets_from_environment();
+    let cli = Cli::parse();
+    // A command whose reader went away (`vigie status | head`) ends quietly,
+    // as Unix tools do; a run and the long-running commands handle it themselves.
+    if !matches!(cli.command, None | Some(Command::Run { .. }) | Some(Command::Watch)) {
+        // SAFETY: restoring the default disposition of SIGPIPE, before any thread.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    let code = dispatch(cli);
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
@@ -329,6 +339,13 @@ fn report(
             print!("{text}");
             0
         }
+        (Ok(_), Some(path)) if is_vigie_file(path) => {
+            eprintln!(
+                "vigie report: {} is one of vigie's own files (the timeline, the fleet journal...): write the report elsewhere",
+                crate::sanitize::one_line(&path.display().to_string())
+            );
+            1
+        }
         (Ok(text), Some(path)) => match crate::report::write_whole(path, &text) {
             Ok(()) => {
                 println!("wrote {}", path.display());
@@ -344,6 +361,19 @@ fn report(
             1
         }
     }
+}
+
+/// A file vigie keeps (never to be replaced by a report).
+fn is_vigie_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    [
+        crate::timeline::TIMELINE_FILE,
+        crate::timeline::TORN_FILE,
+        "fleet-journal.jsonl",
+        "fleet-journal.lock",
+    ]
+    .contains(&name)
+        || name.ends_with(".lock")
 }
 
 fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentCommand) -> i32 {

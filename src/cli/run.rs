@@ -14,6 +14,7 @@ use crate::sanitize::one_line;
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use vigie_runtime::{say, say_inline};
 
 pub struct RunArgs<'a> {
     pub playbook: &'a str,
@@ -83,7 +84,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         }
         Earlier::None => None,
     };
-    println!("{} — {}", playbook.id, playbook.title);
+    say!("{} — {}", playbook.id, playbook.title);
     if let Some(progress) = &progress {
         print_restored_steps(&playbook, progress);
     }
@@ -111,14 +112,14 @@ fn print_restored_steps(playbook: &Playbook, progress: &Progress) {
             .get(&step.id)
             .map(|reason| format!(": {}", one_line(reason)))
             .unwrap_or_default();
-        println!(
+        say!(
             "[{}/{}] {} — {word} earlier{why}",
             index + 1,
             playbook.steps.len(),
             one_line(&step.title)
         );
         for (name, value) in progress.captured.get(&step.id).into_iter().flatten() {
-            println!("  captured: {name} = {}", one_line(value));
+            say!("  captured: {name} = {}", one_line(value));
         }
     }
 }
@@ -155,7 +156,7 @@ fn given_inputs(
         if input.kind != InputKind::Secret || given.contains_key(name) {
             continue;
         }
-        if let Ok(value) = std::env::var(format!("VIGIE_SECRET_{}", name.to_uppercase())) {
+        if let Some(value) = secret_from_environment(name) {
             given.insert(name.clone(), value);
         } else if let Some(value) = super::passphrase::ask_secret(&secret_prompt(name, input)) {
             given.insert(name.clone(), value);
@@ -168,6 +169,31 @@ fn given_inputs(
         }
     }
     Ok(given)
+}
+
+/// `VIGIE_SECRET_*`, taken out of the environment when vigie starts.
+static SECRETS_FROM_ENVIRONMENT: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+
+/// Moves every `VIGIE_SECRET_<NAME>` out of the environment (to be called
+/// first in `main`, before any thread): a step's local process, started with
+/// vigie's environment, must not receive it.
+pub fn take_secrets_from_environment() {
+    let taken: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(key, value)| {
+            let key = key.into_string().ok()?;
+            key.starts_with("VIGIE_SECRET_")
+                .then(|| (key, value.to_string_lossy().into_owned()))
+        })
+        .collect();
+    for key in taken.keys() {
+        std::env::remove_var(key);
+    }
+    let _ = SECRETS_FROM_ENVIRONMENT.set(taken);
+}
+
+fn secret_from_environment(input: &str) -> Option<String> {
+    let key = format!("VIGIE_SECRET_{}", input.to_uppercase());
+    SECRETS_FROM_ENVIRONMENT.get()?.get(&key).cloned()
 }
 
 fn secret_prompt(name: &str, input: &crate::playbook::format::Input) -> String {
@@ -244,13 +270,13 @@ fn offer_unfinished(
             playbook.id
         ));
     }
-    println!(
+    say!(
         "an earlier run of {} stopped in the middle: {}",
         playbook.id,
         found.describe()
     );
     if let Err(why) = found.fits(playbook) {
-        println!("{why}");
+        say!("{why}");
         return offer_a_new_run(found, args);
     }
     let answer = if args.yes || args.dry_run {
@@ -357,11 +383,11 @@ fn execute(config: &Config, timeline: Timeline, engine: Engine, args: &RunArgs) 
     runtime.shutdown_background();
     match result {
         Ok(Outcome::Completed) => {
-            println!("completed");
+            say!("completed");
             0
         }
         Ok(Outcome::Aborted) => {
-            println!("aborted");
+            say!("aborted");
             1
         }
         Err(e) => {
@@ -426,7 +452,7 @@ fn poll_now(config: &Config, host_name: &str) -> Result<crate::probe::Reading, S
 /// `None` when standard input has no answer (closed, or an error).
 fn ask_yes_no(prompt: &str, default: bool) -> Option<bool> {
     use std::io::{BufRead, Write};
-    print!("{prompt}");
+    say_inline!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
@@ -442,13 +468,13 @@ fn ask_yes_no(prompt: &str, default: bool) -> Option<bool> {
 /// [redacted]; nothing runs.
 fn print_dry_run(engine: &Engine) {
     let playbook = engine.playbook();
-    println!("{} — {} (dry run: nothing is executed)", playbook.id, playbook.title);
+    say!("{} — {} (dry run: nothing is executed)", playbook.id, playbook.title);
     for (index, step) in playbook.steps.iter().enumerate() {
-        println!("\n## {}. {}", index + 1, step.title);
+        say!("\n## {}. {}", index + 1, step.title);
         let Some(command) = &step.command else {
-            println!("(manual step)");
+            say!("(manual step)");
             for item in &step.checklist {
-                println!("- [ ] {item}");
+                say!("- [ ] {item}");
             }
             continue;
         };
@@ -459,9 +485,9 @@ fn print_dry_run(engine: &Engine) {
             ""
         };
         // Values come from the command line, scripts from a file: shown inert.
-        println!("on {}{risk}", one_line(&target));
+        say!("on {}{risk}", one_line(&target));
         if let Some(script) = engine.shown_script(index, None) {
-            println!("{}", crate::sanitize::terminal_safe(script.trim_end()));
+            say!("{}", crate::sanitize::terminal_safe(script.trim_end()));
         }
     }
 }

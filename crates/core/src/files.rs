@@ -85,6 +85,20 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Refuses a file of another user in a directory that is not shared with a
+/// group on purpose (`incidents_group`): it is theirs, not a shared record.
+pub fn check_owner(path: &Path, file: &File) -> std::io::Result<()> {
+    let owner = file.metadata()?.uid();
+    // SAFETY: geteuid has no preconditions.
+    if owner != unsafe { libc::geteuid() } && !is_group_shared(parent_of(path)) {
+        return Err(std::io::Error::other(format!(
+            "{} belongs to uid {owner} and its directory is not shared with an incidents_group: vigie will not write in it",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Opens `path` (which must exist) to read and append, never through a symlink.
 pub fn open_existing_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
@@ -158,6 +172,15 @@ pub fn prepare_incidents_dir(dir: &Path, group: Option<&str>) -> Result<(), Stri
         }
     }
     create_dir_all(dir).map_err(|e| format!("{shown}: {e}"))?;
+    let owner = std::fs::metadata(dir).map_err(|e| format!("{shown}: {e}"))?.uid();
+    if owner != me && !is_group_shared(dir) {
+        // Another user's directory, not shared on purpose: what vigie wrote
+        // there (notes, commands) would be theirs to read and rewrite.
+        return Err(format!(
+            "{shown} belongs to uid {owner} and is not shared with an incidents_group: \
+             vigie writes only in your own incidents directory, or one shared on purpose"
+        ));
+    }
     let Some(group) = group else {
         return Ok(());
     };

@@ -7,6 +7,28 @@ pub mod driver;
 pub mod fleet;
 pub mod poller;
 pub mod runner;
+
+/// `println!` for a run's own output: a reader that went away (`| head`)
+/// must not stop the run (the timeline has everything), so a failed write is
+/// ignored instead of panicking.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` of a prompt, flushed, failures ignored as [`say!`] does.
+#[macro_export]
+macro_rules! say_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
 pub mod writer;
 
 /// Why a playbook run stopped without finishing.

@@ -5,6 +5,7 @@
 use crate::driver::{self, Question, RunUpdate, StepState, Targets};
 use crate::writer::TimelineWriter;
 use crate::RunError;
+use crate::{say, say_inline};
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
 use vigie_core::config::Config;
@@ -54,13 +55,13 @@ pub async fn run_in_line_mode(
                     (printed, hidden) = (0, 0);
                     let target = vigie_core::sanitize::one_line(&target);
                     match item.filter(|item| *item != target) {
-                        Some(vm) => println!("  running on {target} ({})…", vigie_core::sanitize::one_line(&vm)),
-                        None => println!("  running on {target}…"),
+                        Some(vm) => say!("  running on {target} ({})…", vigie_core::sanitize::one_line(&vm)),
+                        None => say!("  running on {target}…"),
                     }
                 }
                 Some(RunUpdate::Output { line, .. }) => {
                     if printed < PRINTED_LINES {
-                        println!("    {line}");
+                        say!("    {line}");
                         printed += 1;
                     } else {
                         hidden += 1;
@@ -69,7 +70,7 @@ pub async fn run_in_line_mode(
                 Some(RunUpdate::CommandEnded { .. }) => {
                     command_running = false;
                     if hidden > 0 {
-                        println!("    … {hidden} more line(s), kept in the timeline");
+                        say!("    … {hidden} more line(s), kept in the timeline");
                     }
                 }
                 Some(RunUpdate::Question(question)) => {
@@ -92,29 +93,29 @@ pub async fn run_in_line_mode(
                 }
                 Some(RunUpdate::Captured { values, .. }) => {
                     for (name, value) in values {
-                        println!("  captured: {name} = {}", vigie_core::sanitize::one_line(&value));
+                        say!("  captured: {name} = {}", vigie_core::sanitize::one_line(&value));
                     }
                 }
                 Some(RunUpdate::Finished(result)) => {
                     // "completed" alone would hide that steps were done by hand or not at all.
                     if matches!(result, Ok(Outcome::Completed)) && skipped > 0 {
-                        println!("  {skipped} of {} steps were skipped (their reasons are in the timeline)", titles.len());
+                        say!("  {skipped} of {} steps were skipped (their reasons are in the timeline)", titles.len());
                     }
                     return result;
                 }
                 Some(RunUpdate::Step { step, state: StepState::Running }) => {
                     let title = titles.get(step).map(String::as_str).unwrap_or("");
-                    println!("[{}/{}] {title}", step + 1, titles.len());
+                    say!("[{}/{}] {title}", step + 1, titles.len());
                 }
                 Some(RunUpdate::Step { state: StepState::Skipped, .. }) => {
                     skipped += 1;
-                    println!("  skipped");
+                    say!("  skipped");
                 }
                 Some(RunUpdate::Step { .. }) => {}
             },
             _ = tokio::signal::ctrl_c() => {
                 if command_running {
-                    println!("  cancelling…");
+                    say!("  cancelling…");
                     handle.cancel.store(true, Ordering::Relaxed);
                 } else {
                     return Err(RunError::LeftAtPrompt);
@@ -145,7 +146,7 @@ async fn answer(question: Question, answers: &Answers) -> Result<RunEvent, RunEr
 fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[String]) -> Result<RunEvent, RunError> {
     match question {
         Question::Confirm { step, expected } => {
-            println!("  step {} is high-risk: it acts on {expected}", step + 1);
+            say!("  step {} is high-risk: it acts on {expected}", step + 1);
             if confirmed_targets.contains(&expected) {
                 Ok(RunEvent::Confirmed { typed: expected })
             } else if assume_yes {
@@ -159,7 +160,7 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
                     if typed.trim() == expected {
                         return Ok(RunEvent::Confirmed { typed });
                     }
-                    println!("  that is not {expected}: type it exactly to run this step, or Ctrl-C to leave");
+                    say!("  that is not {expected}: type it exactly to run this step, or Ctrl-C to leave");
                 }
             }
         }
@@ -200,7 +201,7 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
             }
             None if boxes > 0 => Ok(RunEvent::ManualDone),
             None => {
-                println!("  step {} is done by hand (see the playbook)", step + 1);
+                say!("  step {} is done by hand (see the playbook)", step + 1);
                 if assume_yes || ask("  done? [y/N] ")?.eq_ignore_ascii_case("y") {
                     Ok(RunEvent::ManualDone)
                 } else {
@@ -211,7 +212,7 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
             }
         },
         Question::Recovery { step, error } => {
-            println!("  step {} failed: {}", step + 1, vigie_core::sanitize::one_line(&error));
+            say!("  step {} failed: {}", step + 1, vigie_core::sanitize::one_line(&error));
             if assume_yes {
                 return Ok(RunEvent::Abort {
                     reason: format!("step {} failed: {error}", step + 1),
@@ -231,7 +232,7 @@ fn answer_blocking(question: Question, assume_yes: bool, confirmed_targets: &[St
 }
 
 fn ask(prompt: &str) -> Result<String, RunError> {
-    print!("{prompt}");
+    say_inline!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {

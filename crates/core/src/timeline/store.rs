@@ -93,6 +93,7 @@ impl Timeline {
         let created = !path.exists();
         // Private (or shared with the incidents group), never through a symlink.
         let file = crate::files::open_append(&path).map_err(io_error(&path))?;
+        crate::files::check_owner(&path, &file).map_err(io_error(&path))?;
         if created {
             // The new directory entry must survive a power cut too.
             File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
