@@ -561,6 +561,10 @@ fn check(explicit: Option<&Path>, playbooks: &[PathBuf]) -> i32 {
     }
     let mut failed = !ssh_ok;
     let group = config.settings.incidents_group.as_deref();
+    if let Some(group) = group.filter(|g| !crate::files::group_exists(g)) {
+        eprintln!("error: incidents_group = {group:?}: no such group on this machine (groupadd {group}, then add the responders to it)");
+        failed = true;
+    }
     for warning in crate::files::incidents_dir_warnings(&config.incidents_dir(), group) {
         eprintln!("warning: {warning}");
     }

@@ -171,6 +171,10 @@ pub fn prepare_incidents_dir(dir: &Path, group: Option<&str>) -> Result<(), Stri
             ));
         }
     }
+    // A group that does not exist is said before anything is made.
+    if let Some(group) = group.filter(|g| !group_exists(g)) {
+        return Err(format!("incidents_group = {group:?}: no such group on this machine"));
+    }
     create_dir_all(dir).map_err(|e| format!("{shown}: {e}"))?;
     let owner = std::fs::metadata(dir).map_err(|e| format!("{shown}: {e}"))?.uid();
     if owner != me && !is_group_shared(dir) {
@@ -206,15 +210,28 @@ pub fn prepare_incidents_dir(dir: &Path, group: Option<&str>) -> Result<(), Stri
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(SHARED_DIR)).map_err(|e| format!("{shown}: {e}"))
 }
 
+/// Whether a unix group of that name exists on this machine.
+pub fn group_exists(name: &str) -> bool {
+    group_id(name).is_some()
+}
+
 /// What is unsafe about the incidents directory, for `vigie check`.
 pub fn incidents_dir_warnings(dir: &Path, group: Option<&str>) -> Vec<String> {
     let shown = dir.display();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if let Ok(link) = std::fs::symlink_metadata(dir) {
+        if link.file_type().is_symlink() && link.uid() != me {
+            return vec![format!(
+                "{shown} is a symlink made by uid {}, not by you: vigie refuses to write through it",
+                link.uid()
+            )];
+        }
+    }
     let Ok(meta) = std::fs::metadata(dir) else {
         return Vec::new(); // made, private, at the first declaration
     };
     let mut warnings = Vec::new();
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
     let mode = meta.mode() & 0o7777;
     if mode & 0o002 != 0 {
         warnings.push(format!(

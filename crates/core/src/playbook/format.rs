@@ -227,14 +227,14 @@ pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
         if let Some(pattern) = &input.pattern {
             if let Err(e) = regex::Regex::new(pattern) {
                 problems.push(at(
-                    front_offset,
+                    input_key_offset(text, name, "pattern"),
                     format!("input {name}: invalid pattern: {}", last_line(&e.to_string())),
                 ));
             }
         }
         if input.kind == InputKind::Choice && input.choices.is_empty() {
             problems.push(at(
-                front_offset,
+                input_key_offset(text, name, "kind"),
                 format!("input {name}: a choice needs choices = [...]"),
             ));
         }
@@ -256,6 +256,29 @@ pub fn parse(path: &Path, text: &str) -> (Option<Playbook>, Vec<Diagnostic>) {
         steps,
     };
     (Some(playbook), problems)
+}
+
+/// Where `key` of `[inputs.NAME]` is written (its line), else the table's
+/// header, else the start: a problem of an input is shown on its own line.
+fn input_key_offset(text: &str, name: &str, key: &str) -> usize {
+    let Some(header) = text.find(&format!("[inputs.{name}]")) else {
+        return 0;
+    };
+    let mut line_start = header;
+    for (index, line) in text[header..].split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if index > 0 && (trimmed.starts_with('[') || trimmed.starts_with("+++")) {
+            break;
+        }
+        let written = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if index > 0 && written {
+            return line_start + (line.len() - trimmed.len());
+        }
+        line_start += line.len();
+    }
+    header
 }
 
 /// The `inputs` keys in the order they are written (toml_edit keeps it);
@@ -547,8 +570,8 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
     let mut problems = Vec::new();
     let path = &playbook.path;
     // A mistake in an input's declaration, named at its `[inputs.NAME]` table.
-    let at_input = |name: &str, message: String, hint: String| {
-        let start = text.find(&format!("[inputs.{name}]")).unwrap_or(0);
+    let at_input = |name: &str, key: &str, message: String, hint: String| {
+        let start = input_key_offset(text, name, key);
         Diagnostic::at(path, text, start..start + 1, message).with_hint(hint)
     };
     for (name, input) in &playbook.inputs {
@@ -559,6 +582,7 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
             if !good {
                 problems.push(at_input(
                     name,
+                    "default_from",
                     format!("inputs.{name}: default_from = {from:?}"),
                     format!(
                         "default_from = \"<host input>.<setting>\", the setting one of {}",
@@ -570,6 +594,7 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
         if input.reachable && input.kind != InputKind::Host {
             problems.push(at_input(
                 name,
+                "reachable",
                 format!("inputs.{name}: reachable = true on a {:?} input", input.kind),
                 "reachable= is for host inputs".into(),
             ));
@@ -577,12 +602,14 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
         if input.not.as_deref() == Some(name.as_str()) {
             problems.push(at_input(
                 name,
+                "not",
                 format!("inputs.{name}: not = {name:?} names this input itself: no value could ever pass"),
                 "not= names another input of this playbook".into(),
             ));
         } else if let Some(other) = input.not.as_ref().filter(|o| !playbook.inputs.contains_key(*o)) {
             problems.push(at_input(
                 name,
+                "not",
                 format!("inputs.{name}: not = {other:?}: no such input"),
                 "not= names another input of this playbook".into(),
             ));
@@ -784,6 +811,21 @@ echo "$log_file:$log_pos"
                 "missing {expected:?} in {problems:#?}"
             );
         }
+    }
+
+    #[test]
+    fn an_input_mistake_is_named_on_its_own_line() {
+        let bad = GOOD.replace(
+            "[inputs.connection]\nkind = \"string\"\npattern = '^[A-Za-z0-9_-]*$'",
+            "[inputs.connection]\nkind = \"string\"\npattern = '(unclosed'",
+        );
+        let problems = problems_of(&bad);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("10:1 input connection: invalid pattern")),
+            "{problems:#?}"
+        );
     }
 
     #[test]
