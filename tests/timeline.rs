@@ -243,6 +243,22 @@ fn a_garbage_line_in_the_middle_is_skipped_and_named_everything_else_read() {
 }
 
 #[test]
+fn a_copied_line_and_an_empty_one_are_named_not_shown_twice() {
+    let home = tempfile::tempdir().unwrap();
+    let path = incident_with_notes(home.path(), 10);
+    let mut lines = lines_of(&path);
+    let copy = lines[4].clone();
+    lines.insert(5, copy);
+    lines.insert(8, String::new());
+    write_lines(&path, &lines);
+    let (code, shown, stderr) = vigie(home.path(), &["timeline", "show"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("timeline.jsonl:6: skipped, event #5 again"), "{stderr}");
+    assert!(stderr.contains("timeline.jsonl:9: skipped"), "{stderr}");
+    assert_eq!(shown.matches("note: note 3").count(), 1, "{shown}");
+}
+
+#[test]
 fn a_deleted_line_is_named_as_the_missing_event() {
     let home = tempfile::tempdir().unwrap();
     let path = incident_with_notes(home.path(), 300);

@@ -252,7 +252,8 @@ impl Timeline {
             Some(line) => {
                 let event: Event = serde_json::from_slice(&line).map_err(|e| TimelineError::Corrupt {
                     path: self.path.clone(),
-                    line: 0,
+                    // Counted only here, on the way to an error: the last line's number.
+                    line: count_lines(&self.path, complete_len),
                     message: format!(
                         "the last line is not a valid event ({e}); nothing was appended: run `vigie timeline verify`"
                     ),
@@ -289,6 +290,16 @@ impl Timeline {
             .map_err(io_error(&self.path))?;
         Ok(())
     }
+}
+
+/// The number of lines in the first `len` bytes of the file at `path`.
+fn count_lines(path: &Path, len: u64) -> u64 {
+    let Ok(file) = File::open(path) else { return 0 };
+    let mut bytes = Vec::new();
+    if file.take(len).read_to_end(&mut bytes).is_err() {
+        return 0;
+    }
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
 /// Caps long output fields, recording their full length.
@@ -434,6 +445,9 @@ pub struct Follower {
     offset: u64,
     line: u64,
     damaged: Vec<DamagedLine>,
+    /// The last sequence number read: a line that repeats an earlier event
+    /// (a copy, an edit) is damage, not a second event.
+    last_seq: u64,
 }
 
 impl Follower {
@@ -443,6 +457,7 @@ impl Follower {
             offset: 0,
             line: 0,
             damaged: Vec::new(),
+            last_seq: 0,
         }
     }
 
@@ -475,10 +490,20 @@ impl Follower {
             None => return Ok(vec![]),
         };
         let mut events = Vec::new();
-        for raw in bytes[..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        for raw in bytes[..complete - 1].split(|b| *b == b'\n') {
             self.line += 1;
-            match serde_json::from_slice(raw) {
-                Ok(event) => events.push(event),
+            match serde_json::from_slice::<Event>(raw) {
+                Ok(event) if event.seq <= self.last_seq => self.damaged.push(DamagedLine {
+                    line: self.line,
+                    message: format!(
+                        "event #{} again, after #{}: a copied or edited line (run `vigie timeline verify`)",
+                        event.seq, self.last_seq
+                    ),
+                }),
+                Ok(event) => {
+                    self.last_seq = event.seq;
+                    events.push(event);
+                }
                 // One damaged line does not take the incident with it.
                 Err(e) => self.damaged.push(DamagedLine {
                     line: self.line,
