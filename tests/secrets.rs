@@ -97,7 +97,7 @@ fn an_input_file_others_can_read_is_refused_and_a_private_one_works() {
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("lets others read it") && stderr.contains("chmod 600"),
+        stderr.contains("lets group or others at it") && stderr.contains("chmod 600"),
         "{stderr}"
     );
 

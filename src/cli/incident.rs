@@ -341,7 +341,7 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                 }
                 for event in events {
                     let line = if json {
-                        serde_json::to_string(&event).unwrap_or_default()
+                        crate::sanitize::json_without_bidi(&serde_json::to_string(&event).unwrap_or_default())
                     } else {
                         show_line(&event)
                     };

@@ -208,12 +208,15 @@ fn secret_prompt(name: &str, input: &crate::playbook::format::Input) -> String {
 /// hold secrets.
 fn read_input_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     use std::os::unix::fs::MetadataExt;
-    let shown = path.display();
+    let shown = one_line(&path.display().to_string());
     let file = std::fs::File::open(path).map_err(|e| format!("--input-file {shown}: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("--input-file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("--input-file {shown}: not a file"));
+    }
     if meta.mode() & 0o077 != 0 {
         return Err(format!(
-            "--input-file {shown}: mode {:04o} lets others read it; `chmod 600 {shown}` first",
+            "--input-file {shown}: mode {:04o} lets group or others at it; `chmod 600 {shown}` first",
             meta.mode() & 0o7777
         ));
     }
@@ -223,16 +226,20 @@ fn read_input_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         return Err(format!("--input-file {shown}: owned by uid {}, not by you", meta.uid()));
     }
     let text = std::io::read_to_string(file).map_err(|e| format!("--input-file {shown}: {e}"))?;
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        let at = |message: &str| format!("{shown}:{}:1: {message}", index + 1);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| format!("{shown}:{}:1: write name=value", index + 1))?;
-        pairs.push((key.trim().to_string(), value.to_string()));
+        // The value is everything after the first `=`, as written: no quotes,
+        // no comments, spaces kept (a password may have them).
+        let (key, value) = line.split_once('=').ok_or_else(|| at("write name=value"))?;
+        let key = key.trim();
+        if pairs.iter().any(|(k, _)| k == key) {
+            return Err(at(&format!("{key} is given twice")));
+        }
+        pairs.push((key.to_string(), value.strip_suffix('\r').unwrap_or(value).to_string()));
     }
     Ok(pairs)
 }

@@ -45,6 +45,9 @@ pub fn human_bytes(bytes: u64) -> String {
 /// beyond it a value is a typo, and clocks and timers could overflow.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
 
+/// The shortest: below it every timeout fires before anything could answer.
+pub const MIN_DURATION: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A duration as humans write it (`"5s"`, `"500ms"`, `"2m"`, `"26h"`):
 /// not zero, and at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -52,6 +55,11 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. \"5s\", \"500ms\", \"2m\")"))?;
     if duration.is_zero() {
         return Err(format!("{text:?}: a duration of zero is not allowed here"));
+    }
+    if duration < MIN_DURATION {
+        return Err(format!(
+            "{text:?} is shorter than 10ms: no connection, probe or step can finish that fast"
+        ));
     }
     if duration > MAX_DURATION {
         return Err(format!(

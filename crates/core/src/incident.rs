@@ -194,7 +194,11 @@ pub fn declare(
         path: incidents_dir.to_path_buf(),
         source,
     })?;
-    let base = format!("{}-{}", Utc::now().format("%Y-%m-%d"), slug(title));
+    let base = format!(
+        "{}-{}",
+        Utc::now().format("%Y-%m-%d"),
+        slug(&crate::sanitize::one_line(title))
+    );
     // create_dir is atomic: two responders declaring at once get two
     // directories. Any failure but "exists" is the answer (permissions, a full disk).
     let mut dir = None;

@@ -44,6 +44,21 @@ pub fn terminal_safe(input: &str) -> String {
     out
 }
 
+/// JSON text with its bidi controls written as `\uXXXX`: serde_json keeps
+/// them as they are, and a viewer would reorder the text around them. They
+/// can only be inside strings, where the escape means the same.
+pub fn json_without_bidi(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_bidi_control(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A single-line version for names and table cells: newlines become spaces too.
 pub fn one_line(input: &str) -> String {
     terminal_safe(input).replace('\n', " ")
@@ -54,7 +69,7 @@ fn is_forbidden(c: char) -> bool {
 }
 
 /// Bidi embedding, override and isolate controls (the "Trojan Source" set) plus marks.
-pub fn is_bidi_control(c: char) -> bool {
+fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

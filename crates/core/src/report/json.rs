@@ -96,14 +96,7 @@ pub fn render(report: &Report) -> String {
     // they are, and a viewer would reorder the text around them: escaped too
     // (they can only be inside strings, where \uXXXX means the same).
     let pretty = serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    let mut text = String::with_capacity(pretty.len() + 1);
-    for c in pretty.chars() {
-        if crate::sanitize::is_bidi_control(c) {
-            text.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            text.push(c);
-        }
-    }
+    let mut text = crate::sanitize::json_without_bidi(&pretty);
     text.push('\n');
     text
 }
