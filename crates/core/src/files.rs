@@ -124,25 +124,22 @@ fn explain_symlink(path: &Path, e: std::io::Error) -> std::io::Error {
 /// the same directory (never a fixed name another user could plant a link
 /// at), written, fsynced, renamed over `path`, and the directory fsynced.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = parent_of(path);
-    let (_, file_mode) = modes_under(dir);
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".vigie-")
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(file_mode))
-        .tempfile_in(dir)?;
-    temporary.write_all(bytes)?;
-    temporary
-        .as_file()
-        .set_permissions(std::fs::Permissions::from_mode(file_mode))?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|e| e.error)?;
-    File::open(dir)?.sync_all()
+    replace(path, bytes, Durability::Synced)
 }
 
 /// [`write_atomically`] without the fsyncs, for a file that may be lost
 /// with the power but must never be written through a link or half-read.
 pub fn replace_without_sync(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, Durability::BestEffort)
+}
+
+#[derive(PartialEq)]
+enum Durability {
+    Synced,
+    BestEffort,
+}
+
+fn replace(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = parent_of(path);
     let (_, file_mode) = modes_under(dir);
     let mut temporary = tempfile::Builder::new()
@@ -151,7 +148,17 @@ pub fn replace_without_sync(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .permissions(std::fs::Permissions::from_mode(file_mode))
         .tempfile_in(dir)?;
     temporary.write_all(bytes)?;
+    // The umask may have taken bits a shared group's mode needs.
+    temporary
+        .as_file()
+        .set_permissions(std::fs::Permissions::from_mode(file_mode))?;
+    if durability == Durability::Synced {
+        temporary.as_file().sync_all()?;
+    }
     temporary.persist(path).map_err(|e| e.error)?;
+    if durability == Durability::Synced {
+        File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
