@@ -667,3 +667,30 @@ fn vigie_run_in_a_terminal_asks_for_a_secret_input_without_echo() {
     let timeline = common::incident_timeline(&home.path().join(".local/share"));
     assert!(!timeline.contains("Typed-Secret"), "the secret reached the timeline");
 }
+
+#[test]
+fn a_note_edited_with_the_shell_keys_is_recorded_as_edited() {
+    let cockpit = LabCockpit::new(1, "lab-check.md", LAB_PLAYBOOK);
+    let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
+    cockpit.start_vigie(&tmux);
+    tmux.send(&["n"]);
+    tmux.wait_for("the note prompt", Duration::from_secs(5), |s| s.contains("note>"));
+    tmux.send(&["-l", "garbage typed first"]);
+    tmux.send(&["C-u"]);
+    tmux.send(&["-l", "lab1 fan noisy"]);
+    tmux.send(&["C-w"]);
+    tmux.send(&["-l", "loud"]);
+    tmux.send(&["Home"]);
+    tmux.send(&["-l", "the "]);
+    tmux.send(&["End"]);
+    tmux.send(&["-l", " again"]);
+    tmux.wait_for("the edited note", Duration::from_secs(5), |s| {
+        s.contains("note> the lab1 fan loud again")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the note recorded", Duration::from_secs(5), |s| s.contains("note #"));
+    cockpit.quit(&tmux);
+    let timeline = cockpit.timeline();
+    assert!(timeline.contains("\"text\":\"the lab1 fan loud again\""), "{timeline}");
+    assert!(!timeline.contains("garbage"), "{timeline}");
+}

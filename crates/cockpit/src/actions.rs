@@ -50,6 +50,11 @@ impl App {
         if !typing {
             return None;
         }
+        if let Some(prompt) = self.prompt.as_mut() {
+            // At the cursor, line breaks as spaces: a pasted log line stays one note.
+            prompt.text.insert(text);
+            return None;
+        }
         for c in text.chars().filter(|c| !c.is_control()) {
             let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
             // Enter never comes from a paste, so nothing is submitted by it.
@@ -95,7 +100,7 @@ impl App {
             Action::Filter => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Filter,
-                    text: self.filter.clone(),
+                    text: self.filter.as_str().into(),
                 })
             }
             Action::CycleSort => {
@@ -202,7 +207,7 @@ impl App {
         if self.needs_incident() {
             self.prompt = Some(Prompt {
                 kind,
-                text: String::new(),
+                text: Default::default(),
             });
         }
     }
@@ -383,7 +388,7 @@ impl App {
                 target: event.id.clone(),
                 seq: event.seq,
             },
-            text: vigie_core::sanitize::one_line(&text),
+            text: vigie_core::sanitize::one_line(&text).into(),
         });
     }
 
@@ -445,7 +450,7 @@ impl App {
         } else {
             self.prompt = Some(Prompt {
                 kind,
-                text: String::new(),
+                text: Default::default(),
             });
         }
         None
@@ -455,10 +460,6 @@ impl App {
     fn type_in_prompt(&mut self, key: KeyEvent) -> Option<Request> {
         let prompt = self.prompt.as_mut()?;
         match key.code {
-            KeyCode::Char(c) if !c.is_control() => prompt.text.push(c),
-            KeyCode::Backspace => {
-                prompt.text.pop();
-            }
             KeyCode::Esc => {
                 if prompt.kind == PromptKind::Filter {
                     self.filter.clear();
@@ -470,7 +471,9 @@ impl App {
                 let prompt = self.prompt.take()?;
                 return self.finish_prompt(prompt);
             }
-            _ => {}
+            _ => {
+                prompt.text.handle_key(key);
+            }
         }
         if let Some(Prompt {
             kind: PromptKind::Filter,
@@ -478,14 +481,14 @@ impl App {
         }) = &self.prompt
         {
             // The list follows the filter as it is typed.
-            self.filter = text.trim().to_string();
+            self.filter = text.value().trim().to_string();
             self.selected = 0;
         }
         None
     }
 
     fn finish_prompt(&mut self, prompt: Prompt) -> Option<Request> {
-        let text = prompt.text.trim().to_string();
+        let text = prompt.text.value().trim().to_string();
         if prompt.kind == PromptKind::Filter {
             self.filter = text;
             self.selected = 0;
@@ -585,7 +588,7 @@ impl App {
             } else if app.needs_incident() {
                 app.finish_prompt(Prompt {
                     kind,
-                    text: argument.clone(),
+                    text: argument.as_str().into(),
                 })
             } else {
                 None
@@ -600,7 +603,7 @@ impl App {
             "incident" if argument.is_empty() => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::IncidentTitle,
-                    text: String::new(),
+                    text: Default::default(),
                 })
             }
             "incident" => return Some(Request::DeclareIncident(argument)),
@@ -625,7 +628,7 @@ impl App {
                 if argument.is_empty() {
                     self.prompt = Some(Prompt {
                         kind: PromptKind::Note,
-                        text: format!("#{command} "),
+                        text: format!("#{command} ").into(),
                     });
                 } else {
                     return Some(append(Payload::Note(Note {

@@ -86,7 +86,7 @@ impl PromptKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt {
     pub kind: PromptKind,
-    pub text: String,
+    pub text: crate::text_field::TextField,
 }
 
 /// What a choice in a picker is for.

@@ -12,6 +12,7 @@ mod mouse;
 pub mod palette;
 pub mod run_view;
 pub mod terminal;
+pub mod text_field;
 pub mod views;
 
 use chrono::Utc;

@@ -173,13 +173,19 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
+    let (before, under, after) = prompt.text.split_at_cursor();
     let line = Line::from(vec![
         Span::styled(
             format!(" {}> ", prompt.kind.label()),
             Style::new().add_modifier(Modifier::BOLD),
         ),
-        Span::raw(one_line(&prompt.text)),
-        Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        // The cursor where it is: a block at the end, the character it is on reversed.
+        Span::raw(one_line(&before)),
+        match (under.as_str(), after.is_empty()) {
+            (" ", true) => Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            _ => Span::styled(one_line(&under), Style::new().add_modifier(Modifier::REVERSED)),
+        },
+        Span::raw(one_line(&after)),
         Span::styled(format!("   {}", prompt.kind.help()), Style::new().fg(Color::DarkGray)),
     ]);
     frame.render_widget(Paragraph::new(line), area);

@@ -1,0 +1,112 @@
+//! One line of text being typed (a note, a reason, a title, the filter),
+//! with the editing keys a shell has: ← → Home End, Ctrl-A/E, Ctrl-B/F,
+//! Alt-B/F, Ctrl-W, Ctrl-U, Ctrl-K, Delete. The editing itself is
+//! `tui-input`'s; this keeps the state comparable and the cockpit's own
+//! keys (Enter, Esc) out of it.
+
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use tui_input::backend::crossterm::to_input_request;
+use tui_input::{Input, InputRequest};
+
+#[derive(Debug, Clone, Default)]
+pub struct TextField(Input);
+
+impl PartialEq for TextField {
+    fn eq(&self, other: &TextField) -> bool {
+        self.0.value() == other.0.value() && self.0.cursor() == other.0.cursor()
+    }
+}
+
+impl Eq for TextField {}
+
+impl From<String> for TextField {
+    fn from(text: String) -> TextField {
+        TextField(Input::new(text))
+    }
+}
+
+impl From<&str> for TextField {
+    fn from(text: &str) -> TextField {
+        TextField::from(text.to_string())
+    }
+}
+
+impl TextField {
+    pub fn value(&self) -> &str {
+        self.0.value()
+    }
+
+    /// An editing key; `false` when the key is not one (Enter, Esc, Tab...).
+    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        if matches!(
+            key.code,
+            KeyCode::Enter | KeyCode::Esc | KeyCode::Tab | KeyCode::BackTab
+        ) {
+            return false;
+        }
+        match to_input_request(&Event::Key(key)) {
+            // Control characters never enter the text (a stray Ctrl-key is not a letter).
+            Some(InputRequest::InsertChar(c)) if c.is_control() => true,
+            Some(request) => {
+                self.0.handle(request);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Pasted text, at the cursor; a pasted line break becomes a space.
+    pub fn insert(&mut self, text: &str) {
+        for c in text.chars() {
+            let c = if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c };
+            if !c.is_control() {
+                self.0.handle(InputRequest::InsertChar(c));
+            }
+        }
+    }
+
+    /// The text before the cursor, the character under it (a space at the
+    /// end), and the rest: what the prompt line draws around its cursor.
+    pub fn split_at_cursor(&self) -> (String, String, String) {
+        let chars: Vec<char> = self.0.value().chars().collect();
+        let at = self.0.cursor().min(chars.len());
+        let before: String = chars[..at].iter().collect();
+        let under = chars.get(at).map(|c| c.to_string()).unwrap_or_else(|| " ".into());
+        let after: String = chars
+            .get(at + 1..)
+            .map(|rest| rest.iter().collect())
+            .unwrap_or_default();
+        (before, under, after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn shell_editing_keys_edit_where_the_cursor_is() {
+        let mut field = TextField::default();
+        for c in "node is down".chars() {
+            field.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        field.handle_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(field.value(), "node is ");
+        field.handle_key(key(KeyCode::Home, KeyModifiers::NONE));
+        field.handle_key(key(KeyCode::Char('x'), KeyModifiers::NONE));
+        assert_eq!(field.value(), "xnode is ");
+        field.handle_key(key(KeyCode::Delete, KeyModifiers::NONE));
+        assert_eq!(field.value(), "xode is ");
+        field.handle_key(key(KeyCode::Char('e'), KeyModifiers::CONTROL));
+        field.handle_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(field.value(), "");
+        field.insert("two\nlines");
+        assert_eq!(field.value(), "two lines");
+        assert!(!field.handle_key(key(KeyCode::Enter, KeyModifiers::NONE)));
+    }
+}
