@@ -243,6 +243,8 @@ impl App {
                     (o.to_string(), label)
                 })
                 .collect(),
+            keywords: Vec::new(),
+            filter: String::new(),
             selected,
             purpose,
         }));
@@ -264,6 +266,8 @@ impl App {
                     )
                 })
                 .collect(),
+            keywords: self.catalog.iter().map(|p| p.tags.join(" ")).collect(),
+            filter: String::new(),
             selected: 0,
             purpose: PickPurpose::Playbook,
         }));
@@ -367,6 +371,8 @@ impl App {
         self.overlay = Some(Overlay::Picker(Picker {
             title: format!("mark #{seq} as"),
             options: marks.iter().map(|m| (m.to_string(), m.to_string())).collect(),
+            keywords: Vec::new(),
+            filter: String::new(),
             selected: 0,
             purpose: PickPurpose::Mark { target, seq },
         }));
@@ -690,13 +696,27 @@ impl App {
     }
 
     fn key_in_picker(&mut self, mut picker: Picker, key: KeyEvent) -> Option<Request> {
-        let last = picker.options.len().saturating_sub(1);
+        let last = picker.visible().len().saturating_sub(1);
         match key.code {
             KeyCode::Esc => return None,
-            KeyCode::Down | KeyCode::Char('j') => picker.selected = (picker.selected + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => picker.selected = picker.selected.saturating_sub(1),
+            KeyCode::Down => picker.selected = (picker.selected + 1).min(last),
+            KeyCode::Up => picker.selected = picker.selected.saturating_sub(1),
+            KeyCode::Home | KeyCode::PageUp => picker.selected = 0,
+            KeyCode::End | KeyCode::PageDown => picker.selected = last,
+            // Typing narrows the list (id, title, tags).
+            KeyCode::Char(c) if !c.is_control() && !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                picker.filter.push(c);
+                picker.selected = 0;
+            }
+            KeyCode::Backspace => {
+                picker.filter.pop();
+                picker.selected = 0;
+            }
             KeyCode::Enter => {
-                let (value, _) = picker.options.get(picker.selected)?.clone();
+                let Some((value, _)) = picker.chosen().cloned() else {
+                    self.overlay = Some(Overlay::Picker(picker));
+                    return None;
+                };
                 return match picker.purpose {
                     PickPurpose::Playbook => {
                         if let Some(playbook) = self.catalog.iter().find(|p| p.id == value).cloned() {

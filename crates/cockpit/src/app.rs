@@ -104,8 +104,36 @@ pub struct Picker {
     pub title: String,
     /// (value, label)
     pub options: Vec<(String, String)>,
+    /// Extra words each option is found by (a playbook's tags), in order.
+    pub keywords: Vec<String>,
+    /// Typed to narrow the list: options whose label or keywords contain it.
+    pub filter: String,
+    /// Index into [`Picker::visible`].
     pub selected: usize,
     pub purpose: PickPurpose,
+}
+
+impl Picker {
+    /// The options the filter lets through, as indices into `options`.
+    pub fn visible(&self) -> Vec<usize> {
+        let wanted = self.filter.trim().to_lowercase();
+        (0..self.options.len())
+            .filter(|&i| {
+                let (value, label) = &self.options[i];
+                let keywords = self.keywords.get(i).map(String::as_str).unwrap_or("");
+                wanted.is_empty()
+                    || [value.as_str(), label.as_str(), keywords]
+                        .iter()
+                        .any(|text| text.to_lowercase().contains(&wanted))
+            })
+            .collect()
+    }
+
+    /// The value under the cursor, if the filter left any.
+    pub fn chosen(&self) -> Option<&(String, String)> {
+        let index = *self.visible().get(self.selected)?;
+        self.options.get(index)
+    }
 }
 
 /// A question that must be answered before anything happens. Its first
@@ -832,6 +860,40 @@ mod tests {
                 "{problems}"
             );
         }
+    }
+
+    #[test]
+    fn the_playbook_picker_filters_as_it_is_typed_by_id_title_and_tags() {
+        let parse = |text: &str| {
+            vigie_core::playbook::parse(std::path::Path::new("p.md"), text)
+                .0
+                .unwrap()
+        };
+        let mut app = with_incident(app());
+        app.catalog = vec![
+            parse("+++\nid = \"alpha\"\ntitle = \"First\"\ntags = [\"restic\"]\n+++\n## One\n\n- [ ] x\n"),
+            parse("+++\nid = \"beta\"\ntitle = \"Second\"\n+++\n## One\n\n- [ ] x\n"),
+            parse("+++\nid = \"gamma\"\ntitle = \"Third\"\n+++\n## One\n\n- [ ] x\n"),
+        ];
+        app.apply_action(Action::OpenPlaybook);
+        app.handle_key(key(KeyCode::End));
+        let Some(Overlay::Picker(picker)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(
+            picker.chosen().map(|(v, _)| v.as_str()),
+            Some("gamma"),
+            "End is the last"
+        );
+        for c in "rest".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        let Some(Overlay::Picker(picker)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(picker.visible(), vec![0], "found by its tag");
+        app.handle_key(key(KeyCode::Enter));
+        assert!(matches!(&app.overlay, Some(Overlay::Form(form)) if form.playbook.id == "alpha"));
     }
 
     #[test]

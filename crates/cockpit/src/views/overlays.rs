@@ -204,21 +204,30 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
 }
 
 fn render_picker(frame: &mut Frame, area: Rect, picker: &Picker) {
-    let mut lines: Vec<Line> = picker
-        .options
+    let visible = picker.visible();
+    let mut lines: Vec<Line> = visible
         .iter()
         .enumerate()
-        .map(|(i, (_, label))| {
-            let style = if i == picker.selected {
+        .map(|(row, &index)| {
+            let style = if row == picker.selected {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else {
                 Style::new()
             };
-            Line::styled(format!(" {} ", one_line(label)), style)
+            Line::styled(format!(" {} ", one_line(&picker.options[index].1)), style)
         })
         .collect();
+    if visible.is_empty() {
+        lines.push(Line::styled(" nothing matches", DIM));
+    }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(" ↑↓ choose · Enter · Esc cancels", DIM));
+    if !picker.filter.is_empty() {
+        lines.push(Line::raw(format!(" filter: {}█", one_line(&picker.filter))));
+    }
+    lines.push(Line::styled(
+        " type to filter · ↑↓ Home End choose · Enter · Esc cancels",
+        DIM,
+    ));
     let width = lines.iter().map(|l| l.width()).max().unwrap_or(20) as u16 + 4;
     let popup = centred(frame, area, width.max(40), lines.len() as u16 + 2);
     frame.render_widget(Paragraph::new(lines).block(boxed(format!(" {} ", picker.title))), popup);
