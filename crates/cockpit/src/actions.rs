@@ -188,6 +188,10 @@ impl App {
             }
             Focus::Run => {
                 if let Some(run) = self.run.as_mut() {
+                    // On the checklist being done, ↑↓ go from box to box first.
+                    if run.move_in_checklist(step) {
+                        return;
+                    }
                     let next = moved(run.viewed, run.steps.len());
                     run.view_step(next);
                 }

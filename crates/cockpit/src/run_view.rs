@@ -212,6 +212,23 @@ impl RunView {
 
     /// Ticks or unticks the checklist item under the cursor of the current
     /// step; returns the item's index and its new state (the engine records it).
+    /// Moves the checklist cursor by `step` when the step on screen is the
+    /// checklist the run waits on; `false` at its ends (the move goes to the
+    /// steps then) or on any other step.
+    pub fn move_in_checklist(&mut self, step: isize) -> bool {
+        let waiting = matches!(self.question, Some(Question::Manual { step, .. }) if step == self.viewed);
+        let boxes = self.steps.get(self.viewed).map(|s| s.ticked.len()).unwrap_or(0);
+        if !waiting || self.viewed != self.current || boxes == 0 {
+            return false;
+        }
+        let next = self.checklist_cursor as isize + step;
+        if next < 0 || next >= boxes as isize {
+            return false;
+        }
+        self.checklist_cursor = next as usize;
+        true
+    }
+
     pub fn tick(&mut self) -> Option<(usize, bool)> {
         let step = self.current;
         let item = self.checklist_cursor;
@@ -323,6 +340,24 @@ mod tests {
         assert_eq!(view.checklist_cursor, 1);
         view.tick();
         assert_eq!(view.unticked(), 0);
+    }
+
+    #[test]
+    fn the_cursor_moves_from_box_to_box_and_space_ticks_the_one_under_it() {
+        let mut view = view();
+        view.apply(RunUpdate::Step {
+            step: 1,
+            state: StepState::Running,
+        });
+        view.apply(RunUpdate::Question(Question::Manual {
+            step: 1,
+            boxes: 2,
+            unticked: vec![],
+        }));
+        assert!(view.move_in_checklist(1));
+        assert_eq!(view.tick(), Some((1, true)), "the second box, not the first");
+        assert_eq!(view.checklist_cursor, 0, "then the box still to tick");
+        assert!(!view.move_in_checklist(-1), "past the first box: the steps");
     }
 
     #[test]
