@@ -694,3 +694,28 @@ fn a_note_edited_with_the_shell_keys_is_recorded_as_edited() {
     assert!(timeline.contains("\"text\":\"the lab1 fan loud again\""), "{timeline}");
     assert!(!timeline.contains("garbage"), "{timeline}");
 }
+
+#[test]
+fn i_declares_an_incident_for_the_dead_host_with_the_severity_chosen() {
+    let mut cockpit = LabCockpit::new(1, "lab-check.md", LAB_PLAYBOOK);
+    let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
+    cockpit.start_vigie(&tmux);
+    cockpit.lab.kill_host(0);
+    tmux.wait_for("lab1 down", Duration::from_secs(30), |s| s.contains("unreachable"));
+    tmux.send(&["i"]);
+    tmux.wait_for("the drafted title", Duration::from_secs(5), |s| {
+        s.lines().any(|l| l.contains("new incident>") && l.contains("lab1"))
+    });
+    tmux.send(&["C-u"]);
+    tmux.send(&["-l", "lab1 is down"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the severity picker", Duration::from_secs(5), |s| {
+        s.contains("severity of the new incident")
+    });
+    tmux.send(&["Up"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the new incident in the header", Duration::from_secs(10), |s| {
+        s.contains("INC lab1 is down ─ CRITICAL")
+    });
+    cockpit.quit(&tmux);
+}

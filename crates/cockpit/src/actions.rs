@@ -18,7 +18,7 @@ use vigie_core::timeline::view::{Amendment, Mark};
 use vigie_core::timeline::{NewEvent, Payload};
 use vigie_runtime::driver::Question;
 
-const NO_INCIDENT: &str = "no incident: declare one with `:incident TITLE`";
+const NO_INCIDENT: &str = "no incident: `i` declares one for the selected host (or `:incident TITLE`)";
 
 impl App {
     /// Every key press: the open overlay or prompt takes it, else the key table.
@@ -109,6 +109,7 @@ impl App {
                 self.flash = Some(format!("sorted by {}", self.sort.as_str()));
             }
             Action::RunSuggested => self.run_suggested(),
+            Action::DeclareIncident => self.declare_for_selected_host(),
             Action::Mark => self.open_mark_picker(),
             Action::Amend => self.open_amend_prompt(),
             Action::FilterKind => {
@@ -288,27 +289,98 @@ impl App {
         true
     }
 
+    /// `i`: an incident for the selected host, its title drafted from the
+    /// host's worst alert (edited before Enter), its severity chosen, then
+    /// the alert's playbook offered.
+    fn declare_for_selected_host(&mut self) {
+        if self.read_only {
+            self.flash = Some("read-only: nothing is declared here".into());
+            return;
+        }
+        let Some(index) = self.selected_index() else {
+            return;
+        };
+        let host = self.fleet.hosts[index].name.clone();
+        let worst = self.fleet.alerts[index]
+            .iter()
+            .max_by_key(|a| a.severity)
+            .map(|a| a.message.clone());
+        let draft = match worst {
+            Some(message) => vigie_core::sanitize::one_line(&message),
+            None => format!("{host}: "),
+        };
+        self.offer_after_declaration = Some(host);
+        self.prompt = Some(Prompt {
+            kind: PromptKind::IncidentTitle,
+            text: draft.into(),
+        });
+    }
+
+    /// The severity of the incident about to be declared: chosen, never assumed.
+    fn ask_severity(&mut self, title: String) {
+        if title.trim().is_empty() {
+            self.flash = Some("an incident needs a title: nothing was declared".into());
+            return;
+        }
+        self.overlay = Some(Overlay::Picker(Picker {
+            title: "severity of the new incident".into(),
+            options: Severity::ALL
+                .iter()
+                .rev()
+                .map(|s| (s.as_str().to_string(), s.as_str().to_string()))
+                .collect(),
+            keywords: Vec::new(),
+            filter: String::new(),
+            selected: 1,
+            purpose: PickPurpose::DeclareWith { title },
+        }));
+    }
+
+    /// The playbook the host's alert suggests, its inputs filled in; why
+    /// not, when it cannot.
+    pub fn offer_playbook_for(&mut self, host: &str) -> Result<(), String> {
+        let index = self
+            .fleet
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .ok_or_else(|| format!("no host {host}"))?;
+        let alert = self.fleet.alerts[index]
+            .iter()
+            .find(|a| a.playbook.is_some())
+            .cloned()
+            .ok_or_else(|| "no alert on this host suggests a playbook".to_string())?;
+        let id = alert.playbook.unwrap_or_default();
+        let playbook = self
+            .catalog
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or_else(|| format!("playbook {id} is not available"))?;
+        self.open_form(
+            playbook,
+            &alert.inputs,
+            Some(format!("suggested by: {}", alert.message)),
+        );
+        Ok(())
+    }
+
     /// The selected host's first alert that names a playbook: its form,
     /// with what the alert knows already filled in.
     fn run_suggested(&mut self) {
         let Some(index) = self.selected_index() else {
             return;
         };
-        let Some(alert) = self.fleet.alerts[index].iter().find(|a| a.playbook.is_some()).cloned() else {
+        let host = self.fleet.hosts[index].name.clone();
+        if !self.fleet.alerts[index].iter().any(|a| a.playbook.is_some()) {
             self.flash = Some("no alert on this host suggests a playbook".into());
             return;
-        };
+        }
         if !self.can_start_a_run() {
             return;
         }
-        let id = alert.playbook.unwrap_or_default();
-        match self.catalog.iter().find(|p| p.id == id).cloned() {
-            Some(playbook) => self.open_form(
-                playbook,
-                &alert.inputs,
-                Some(format!("suggested by: {}", alert.message)),
-            ),
-            None => self.flash = Some(format!("playbook {id} is not available")),
+        if let Err(why) = self.offer_playbook_for(&host) {
+            self.flash = Some(why);
         }
     }
 
@@ -536,7 +608,10 @@ impl App {
                 }
                 Some(Request::Answer(RunEvent::Abort { reason: text }))
             }
-            PromptKind::IncidentTitle => Some(Request::DeclareIncident(text)),
+            PromptKind::IncidentTitle => {
+                self.ask_severity(text);
+                None
+            }
         }
     }
 
@@ -616,7 +691,7 @@ impl App {
                     text: Default::default(),
                 })
             }
-            "incident" => return Some(Request::DeclareIncident(argument)),
+            "incident" => self.ask_severity(argument),
             "note" => return with_text(self, PromptKind::Note),
             "decision" => return with_text(self, PromptKind::Decision),
             "action" => return with_text(self, PromptKind::ActionItem),
@@ -722,6 +797,10 @@ impl App {
                     return None;
                 };
                 return match picker.purpose {
+                    PickPurpose::DeclareWith { title } => {
+                        let severity = Severity::ALL.into_iter().find(|s| s.as_str() == value)?;
+                        Some(Request::DeclareIncident { title, severity })
+                    }
                     PickPurpose::Playbook => {
                         if let Some(playbook) = self.catalog.iter().find(|p| p.id == value).cloned() {
                             self.open_form(playbook, &[], None);

@@ -77,7 +77,7 @@ impl PromptKind {
             PromptKind::Filter => "Enter keeps it · Esc cancels",
             PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
             PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
-            PromptKind::IncidentTitle => "Enter declares it · Esc cancels",
+            PromptKind::IncidentTitle => "Enter, then its severity · Esc cancels",
             _ => "Enter records it in the timeline · Esc cancels",
         }
     }
@@ -93,7 +93,14 @@ pub struct Prompt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickPurpose {
     Playbook,
-    Mark { target: String, seq: u64 },
+    /// The severity of an incident about to be declared with this title.
+    DeclareWith {
+        title: String,
+    },
+    Mark {
+        target: String,
+        seq: u64,
+    },
     Status,
     Severity,
 }
@@ -318,7 +325,10 @@ pub enum Request {
     Answer(RunEvent),
     /// Stop the command running now.
     CancelCommand,
-    DeclareIncident(String),
+    DeclareIncident {
+        title: String,
+        severity: vigie_core::incident::Severity,
+    },
     WriteReport,
 }
 
@@ -363,6 +373,9 @@ pub struct App {
     /// Lines of the incident's timeline that are not events: skipped, and
     /// said in the header until someone looks (`vigie timeline verify`).
     pub timeline_damage: Vec<vigie_core::timeline::store::DamagedLine>,
+    /// The host an incident was just declared for from the host list: once
+    /// the incident is current, its alert's playbook is offered.
+    pub offer_after_declaration: Option<String>,
     pub host_filter: Option<String>,
     /// Playbooks that can be opened (bundled and `playbooks_dir`).
     pub catalog: Vec<Playbook>,
@@ -401,6 +414,7 @@ impl App {
             hide_fleet_events: false,
             recording_problem: None,
             timeline_damage: Vec::new(),
+            offer_after_declaration: None,
             host_filter: None,
             catalog: Vec::new(),
             run: None,
@@ -490,6 +504,13 @@ impl App {
             let excess = self.timeline.len() - TIMELINE_KEPT;
             self.timeline.drain(..excess);
             self.timeline_cursor = self.timeline_cursor.map(|c| c.saturating_sub(excess));
+        }
+        // Declared for a host with `i`: now that it is current, its alert's playbook.
+        if self.incident.is_some() {
+            if let Some(host) = self.offer_after_declaration.take() {
+                // A host without a suggesting alert: the declaration was the point.
+                let _ = self.offer_playbook_for(&host);
+            }
         }
     }
 
@@ -894,6 +915,30 @@ mod tests {
         assert_eq!(picker.visible(), vec![0], "found by its tag");
         app.handle_key(key(KeyCode::Enter));
         assert!(matches!(&app.overlay, Some(Overlay::Form(form)) if form.playbook.id == "alpha"));
+    }
+
+    #[test]
+    fn i_declares_for_the_host_with_a_chosen_severity() {
+        let mut app = app();
+        app.apply_action(Action::DeclareIncident);
+        let Some(prompt) = &app.prompt else {
+            panic!("no title prompt")
+        };
+        assert_eq!(prompt.text.value(), "miramelle: ", "drafted from the host");
+        type_text(&mut app, "PSU died");
+        let Some(Overlay::Picker(picker)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(picker.chosen().map(|(v, _)| v.as_str()), Some("major"));
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Some(Request::DeclareIncident {
+                title: "miramelle: PSU died".into(),
+                severity: vigie_core::incident::Severity::Critical,
+            })
+        );
+        assert_eq!(app.offer_after_declaration.as_deref(), Some("miramelle"));
     }
 
     #[test]

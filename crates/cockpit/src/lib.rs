@@ -421,19 +421,13 @@ impl Requests<'_> {
                     handle.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            app::Request::DeclareIncident(title) => {
+            app::Request::DeclareIncident { title, severity } => {
                 let notices = self.notices.clone();
                 let incidents = self.config.incidents_dir();
                 let options = vigie_core::incident::timeline_options(self.config);
                 tokio::task::spawn_blocking(move || {
                     let declared = options.map_err(|e| e.to_string()).and_then(|options| {
-                        vigie_core::incident::declare(
-                            &incidents,
-                            &title,
-                            vigie_core::incident::Severity::Major,
-                            options,
-                        )
-                        .map_err(|e| e.to_string())
+                        vigie_core::incident::declare(&incidents, &title, severity, options).map_err(|e| e.to_string())
                     });
                     let _ = notices.send(match declared {
                         Ok((dir, _)) => Notice::IncidentDeclared(dir),

@@ -200,16 +200,29 @@ fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
-    for bound in app
+    // `?` first (the way to every other key), then the keys of the pane in
+    // focus, then the global ones; a hint that does not fit whole is left
+    // out, never cut in the middle.
+    let read_only = if app.read_only { " READ-ONLY".len() } else { 0 };
+    let mut room = (area.width as usize).saturating_sub(read_only);
+    room = room.saturating_sub(spans.iter().map(|s| s.width()).sum::<usize>());
+    let context = app.context();
+    let (help, others): (Vec<_>, Vec<_>) = app
         .keymap
-        .active(app.context(), app.read_only)
+        .active(context, app.read_only)
         .filter(|b| b.binding.in_hint_bar)
-    {
-        spans.push(Span::styled(
-            format!(" {} ", bound.label()),
-            Style::new().add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(format!("{} ", bound.binding.description)));
+        .partition(|b| b.binding.name == "help");
+    let (own, global): (Vec<_>, Vec<_>) = others.into_iter().partition(|b| b.binding.context == context);
+    for bound in help.into_iter().chain(own).chain(global) {
+        let key = format!(" {} ", bound.label());
+        let what = format!("{} ", bound.binding.description);
+        let needed = key.chars().count() + what.chars().count();
+        if needed > room {
+            continue;
+        }
+        room -= needed;
+        spans.push(Span::styled(key, Style::new().add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw(what));
     }
     if app.read_only {
         spans.push(Span::styled(" READ-ONLY", Style::new().fg(Color::Magenta)));

@@ -81,12 +81,17 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
         right.push(Line::styled("read-only: acting keys are off", DIM));
     }
     let height = left.len().max(right.len()) as u16 + 2;
-    let popup = centred(frame, area, 80, height);
+    // Each column as wide as its longest line, two spaces between them: a
+    // description never runs into the other column.
+    let widest = |lines: &[Line]| lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16;
+    let left_width = widest(&left) + 2;
+    let width = (left_width + widest(&right) + 3).max(50);
+    let popup = centred(frame, area, width, height);
     let block = boxed(" keys · rename them in [keys] of vigie.toml ".into());
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let [first, second] = ratatui::layout::Layout::horizontal([
-        ratatui::layout::Constraint::Percentage(45),
+        ratatui::layout::Constraint::Length(left_width),
         ratatui::layout::Constraint::Min(10),
     ])
     .areas(inner);
