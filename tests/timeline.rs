@@ -446,3 +446,32 @@ fn without_user_in_the_environment_the_actor_is_the_account_not_a_placeholder() 
     assert!(shown.contains(&format!("{}@", account.trim())), "{shown}");
     assert!(!shown.contains("someone@"), "{shown}");
 }
+
+#[test]
+fn an_amended_event_is_shown_corrected_by_timeline_show() {
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(vigie(home.path(), &["incident", "new", "psu"]).0, 0);
+    assert_eq!(vigie(home.path(), &["note", "rebooted via the cosnole"]).0, 0);
+    let (code, _, stderr) = vigie(
+        home.path(),
+        &[
+            "timeline",
+            "amend",
+            "#2",
+            "--text",
+            "rebooted via the IPMI console",
+            "--reason",
+            "typo",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (_, shown, _) = vigie(home.path(), &["timeline", "show"]);
+    assert!(
+        shown.contains("note: rebooted via the IPMI console  (amended)"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("cosnole"),
+        "the original text is not shown as current: {shown}"
+    );
+}

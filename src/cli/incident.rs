@@ -327,10 +327,21 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
         Err(e) => return fail("timeline show", e),
     };
     let mut follower = Follower::from_start(&dir.join(TIMELINE_FILE));
+    let mut first = true;
     loop {
         match follower.poll() {
             Ok(mut events) => {
-                if !json {
+                let mut amended = std::collections::HashSet::new();
+                if !json && std::mem::take(&mut first) {
+                    // What is there already is shown as amended (corrected in place).
+                    let view = crate::timeline::view::amended(&events);
+                    amended = view
+                        .iter()
+                        .filter(|v| v.original.is_some())
+                        .map(|v| v.event.id.clone())
+                        .collect();
+                    events = view.into_iter().map(|v| v.event).collect();
+                } else if !json {
                     // In the order things happened (`--json` keeps the file's).
                     events.sort_by_key(|e| (e.at, e.seq));
                 }
@@ -342,6 +353,8 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                 for event in events {
                     let line = if json {
                         crate::sanitize::json_without_bidi(&serde_json::to_string(&event).unwrap_or_default())
+                    } else if amended.contains(&event.id) {
+                        format!("{}  (amended)", show_line(&event))
                     } else {
                         show_line(&event)
                     };

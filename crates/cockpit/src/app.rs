@@ -376,6 +376,8 @@ pub struct App {
     /// The host an incident was just declared for from the host list: once
     /// the incident is current, its alert's playbook is offered.
     pub offer_after_declaration: Option<String>,
+    /// Events corrected by an amendment (shown corrected, marked as such).
+    pub amended: std::collections::HashSet<String>,
     pub host_filter: Option<String>,
     /// Playbooks that can be opened (bundled and `playbooks_dir`).
     pub catalog: Vec<Playbook>,
@@ -415,6 +417,7 @@ impl App {
             recording_problem: None,
             timeline_damage: Vec::new(),
             offer_after_declaration: None,
+            amended: Default::default(),
             host_filter: None,
             catalog: Vec::new(),
             run: None,
@@ -493,12 +496,27 @@ impl App {
         for event in &events {
             self.incident = IncidentState::fold(self.incident.take(), event);
         }
+        let corrections: Vec<_> = events
+            .iter()
+            .filter_map(vigie_core::timeline::view::amendment_of)
+            .collect();
         // In the order things happened: an outage recorded with the
         // declaration, at the time it began, goes before it.
         for event in events {
             let key = (event.at, event.seq);
             let position = self.timeline.partition_point(|e| (e.at, e.seq) <= key);
             self.timeline.insert(position, event);
+        }
+        // An amendment corrects its event in place, here as in the report.
+        if !corrections.is_empty() {
+            for amendment in corrections {
+                let target = amendment.target.clone();
+                if let Some(event) = self.timeline.iter_mut().find(|e| e.id == target) {
+                    vigie_core::timeline::view::apply_correction(event, amendment);
+                    self.amended.insert(target);
+                }
+            }
+            self.timeline.sort_by_key(|e| (e.at, e.seq));
         }
         if self.timeline.len() > TIMELINE_KEPT {
             let excess = self.timeline.len() - TIMELINE_KEPT;
@@ -520,6 +538,7 @@ impl App {
         self.timeline.clear();
         self.timeline_cursor = None;
         self.timeline_damage.clear();
+        self.amended.clear();
     }
 
     pub fn apply_run_update(&mut self, update: RunUpdate) {
@@ -939,6 +958,35 @@ mod tests {
             })
         );
         assert_eq!(app.offer_after_declaration.as_deref(), Some("miramelle"));
+    }
+
+    #[test]
+    fn an_amendment_corrects_its_event_in_the_cockpit_timeline() {
+        let mut app = with_incident(app());
+        let event = |seq: u64, kind: &str, data: serde_json::Value| Event {
+            seq,
+            id: format!("e{seq}"),
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "alice".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        };
+        app.apply_timeline(vec![event(
+            1,
+            kinds::NOTE,
+            serde_json::json!({"text": "via the cosnole"}),
+        )]);
+        app.apply_timeline(vec![event(
+            2,
+            kinds::AMENDMENT,
+            serde_json::json!({"target": "e1", "text": "via the IPMI console", "reason": "typo"}),
+        )]);
+        let corrected = app.timeline.iter().find(|e| e.id == "e1").unwrap();
+        assert_eq!(corrected.data["text"], "via the IPMI console");
+        assert!(app.amended.contains("e1"));
     }
 
     #[test]

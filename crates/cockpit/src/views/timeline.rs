@@ -49,6 +49,9 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
                 ));
             }
             spans.push(Span::styled(vigie_core::timeline::view::describe(event), kind_style));
+            if app.amended.contains(&event.id) {
+                spans.push(Span::styled("  ✎ amended", Style::new().fg(Color::Magenta)));
+            }
             if let Some(marks) = marks.get(&event.id) {
                 spans.push(Span::styled(
                     format!("  ★ {}", marks.join(", ")),

@@ -93,18 +93,9 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
         {
             target.original = Some(target.event.clone());
         }
-        if let Some(at) = amendment.at {
-            target.event.at = at;
-        }
-        if let Some(text) = amendment.text {
-            if let Some(map) = target.event.data.as_object_mut() {
-                map.insert("text".into(), serde_json::Value::String(text));
-            }
-        }
-        if let Some(kind) = amendment.kind.filter(|k| kinds::is_valid(k) && k != kinds::AMENDMENT) {
-            target.event.kind = kind;
-        }
-        if let Some(mark) = amendment.mark {
+        let mark = amendment.mark;
+        apply_correction(&mut target.event, amendment);
+        if let Some(mark) = mark {
             if !target.marks.contains(&mark) {
                 target.marks.push(mark);
             }
@@ -114,6 +105,29 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
     // Corrected times may reorder events; the sequence breaks ties.
     view.sort_by(|a, b| a.event.at.cmp(&b.event.at).then(a.event.seq.cmp(&b.event.seq)));
     view
+}
+
+/// The corrections of `amendment` (time, text, kind) made to `event`, as
+/// every reader shows it: the cockpit, `timeline show`, the report.
+pub fn apply_correction(event: &mut Event, amendment: Amendment) {
+    if let Some(at) = amendment.at {
+        event.at = at;
+    }
+    if let Some(text) = amendment.text {
+        if let Some(map) = event.data.as_object_mut() {
+            map.insert("text".into(), serde_json::Value::String(text));
+        }
+    }
+    if let Some(kind) = amendment.kind.filter(|k| kinds::is_valid(k) && k != kinds::AMENDMENT) {
+        event.kind = kind;
+    }
+}
+
+/// The amendment an event carries, if it is one.
+pub fn amendment_of(event: &Event) -> Option<Amendment> {
+    (event.kind == kinds::AMENDMENT)
+        .then(|| serde_json::from_value::<Amendment>(event.data.clone()).ok())
+        .flatten()
 }
 
 /// One line describing an event for humans (the cockpit's timeline pane,
