@@ -384,6 +384,36 @@ impl App {
         }
     }
 
+    /// What a form starts from when no alert fills it: the inputs of this
+    /// playbook's last run in the incident, and for its first host input
+    /// the host selected in the list.
+    fn usual_inputs(&self, playbook: &Playbook) -> Vec<(String, String)> {
+        let last_run = self.timeline.iter().rev().find_map(|event| match event.payload() {
+            vigie_core::timeline::Payload::PlaybookStarted(started) if started.playbook == playbook.id => {
+                Some(started.inputs)
+            }
+            _ => None,
+        });
+        let mut prefill: Vec<(String, String)> = Vec::new();
+        for (name, input) in &playbook.inputs {
+            let recorded = last_run.as_ref().and_then(|inputs| inputs.get(name)).cloned();
+            match recorded {
+                Some(value) if input.kind != InputKind::Secret => prefill.push((name.clone(), value)),
+                _ => {}
+            }
+        }
+        let first_host = playbook
+            .input_order
+            .iter()
+            .find(|n| playbook.inputs.get(*n).is_some_and(|i| i.kind == InputKind::Host));
+        if let (Some(name), Some(host)) = (first_host, self.selected_host()) {
+            if !prefill.iter().any(|(n, _)| n == name) {
+                prefill.push((name.clone(), host.name.clone()));
+            }
+        }
+        prefill
+    }
+
     pub fn open_form(&mut self, playbook: Playbook, prefill: &[(&str, String)], origin: Option<String>) {
         // A run of it that stopped in the middle: its recorded inputs come
         // back (secrets are never recorded) and the start popup offers it.
@@ -803,7 +833,12 @@ impl App {
                     }
                     PickPurpose::Playbook => {
                         if let Some(playbook) = self.catalog.iter().find(|p| p.id == value).cloned() {
-                            self.open_form(playbook, &[], None);
+                            let usual = self.usual_inputs(&playbook);
+                            let prefill: Vec<(&str, String)> = usual
+                                .iter()
+                                .map(|(name, value)| (name.as_str(), value.clone()))
+                                .collect();
+                            self.open_form(playbook, &prefill, None);
                         }
                         None
                     }

@@ -990,6 +990,21 @@ mod tests {
     }
 
     #[test]
+    fn a_playbook_opened_by_hand_starts_from_the_selected_host() {
+        let text = "+++\nid = \"p\"\ntitle = \"P\"\n[inputs.host]\nkind = \"host\"\n+++\n# P\n\n## One\n\n```sh {on=host}\ntrue\n```\n";
+        let (playbook, _) = vigie_core::playbook::parse(std::path::Path::new("p.md"), text);
+        let mut app = with_incident(app());
+        app.catalog = vec![playbook.unwrap()];
+        app.selected = 1;
+        app.apply_action(Action::OpenPlaybook);
+        app.handle_key(key(KeyCode::Enter));
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(form.fields[0].value, "locuste");
+    }
+
+    #[test]
     fn read_only_offers_no_acting_command_in_the_palette() {
         let mut app = with_incident(app());
         app.read_only = true;
