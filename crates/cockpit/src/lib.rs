@@ -74,7 +74,13 @@ enum Notice {
     Flash(String),
     /// A new incident was declared: follow and write to it from now on.
     IncidentDeclared(PathBuf),
+    /// The playbooks as they are on disk now (`playbooks_dir` re-read).
+    Catalog(Vec<vigie_core::playbook::Playbook>),
 }
+
+/// How often `playbooks_dir` is read again: a playbook written during the
+/// night is in the picker without a restart.
+const CATALOG_RESCAN: Duration = Duration::from_secs(10);
 
 /// The incident the cockpit writes to and follows.
 struct IncidentLink {
@@ -117,6 +123,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
     app.catalog = vigie_core::playbook::bundled::catalog(&config);
     let mut run: Option<RunHandle> = None;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut last_scan = Instant::now();
     let mut dirty = true;
     let mut flash_seen: Option<(String, Instant)> = None;
     let mut last_frame = Instant::now() - FRAME_INTERVAL;
@@ -158,6 +165,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             Some(notice) = notices.recv() => {
                 match notice {
                     Notice::Flash(text) => app.flash = Some(text),
+                    Notice::Catalog(catalog) => app.catalog = catalog,
                     Notice::IncidentDeclared(dir) => {
                         fleet.incident(dir.clone());
                         app.switch_incident();
@@ -232,6 +240,14 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             _ = clock.tick() => {
                 app.now = Utc::now();
                 expire_flash(&mut app, &mut flash_seen);
+                if last_scan.elapsed() >= CATALOG_RESCAN {
+                    last_scan = Instant::now();
+                    // Files are read off the render path; the picker gets the result.
+                    let (config, notices) = (config.clone(), notice_sender.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let _ = notices.send(Notice::Catalog(vigie_core::playbook::bundled::catalog(&config)));
+                    });
+                }
                 dirty = true;
             }
         }
