@@ -111,6 +111,10 @@ impl App {
             Action::RunSuggested => self.run_suggested(),
             Action::DeclareIncident => self.declare_for_selected_host(),
             Action::Mark => self.open_mark_picker(),
+            Action::ShowEvent => match self.selected_event() {
+                Some(event) => self.overlay = Some(Overlay::Event(event.id.clone())),
+                None => self.flash = Some("no event to show".into()),
+            },
             Action::Amend => self.open_amend_prompt(),
             Action::FilterKind => {
                 self.kind_filter = self.kind_filter.next();
@@ -647,6 +651,8 @@ impl App {
 
     fn key_in_overlay(&mut self, overlay: Overlay, key: KeyEvent) -> Option<Request> {
         match overlay {
+            // Any key closes the event; it was for reading.
+            Overlay::Event(_) => None,
             Overlay::Help => {
                 // Any key closes the help; `?` and Esc do nothing else.
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {

@@ -196,6 +196,8 @@ impl Popup {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     Help,
+    /// One timeline event whole: its text, data, output, amendments.
+    Event(String),
     Palette(Palette),
     Form(Box<InputForm>),
     Picker(Picker),
@@ -1002,6 +1004,35 @@ mod tests {
             panic!("{:?}", app.overlay)
         };
         assert_eq!(form.fields[0].value, "locuste");
+    }
+
+    #[test]
+    fn enter_on_a_timeline_event_opens_it_whole() {
+        let mut app = with_incident(app());
+        app.apply_timeline(vec![Event {
+            seq: 1,
+            id: "e1".into(),
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "alice".into(),
+            kind: kinds::NOTE.into(),
+            host: None,
+            data: serde_json::json!({"text": "a long note that a row of the pane would cut"}),
+            prev: String::new(),
+        }]);
+        app.focus = Focus::Timeline;
+        app.handle_key(key(KeyCode::Enter));
+        assert_eq!(app.overlay, Some(Overlay::Event("e1".into())));
+        let backend = ratatui::backend::TestBackend::new(80, 24);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal.draw(|frame| crate::views::render(frame, &app)).unwrap();
+        let screen: String = terminal.backend().buffer().content.iter().map(|c| c.symbol()).collect();
+        assert!(
+            screen.contains("a long note that a row of the pane would cut"),
+            "{screen}"
+        );
+        app.handle_key(key(KeyCode::Char('x')));
+        assert_eq!(app.overlay, None, "any key closes it");
     }
 
     #[test]

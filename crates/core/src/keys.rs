@@ -47,6 +47,7 @@ pub enum Action {
     ChangeStatus,
     ChangeSeverity,
     OpenPlaybook,
+    ShowEvent,
     ToggleFaulty,
     Filter,
     CycleSort,
@@ -367,6 +368,15 @@ pub const BINDINGS: &[Binding] = &[
         Hosts,
         "sort",
         false,
+        false,
+    ),
+    binding(
+        "show_event",
+        &[Key::plain(KeyCode::Enter)],
+        Action::ShowEvent,
+        Timeline,
+        "the whole event",
+        true,
         false,
     ),
     binding(

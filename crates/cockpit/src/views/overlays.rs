@@ -17,6 +17,7 @@ use vigie_core::sanitize::one_line;
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay) {
     match overlay {
         Overlay::Help => render_help(frame, area, app),
+        Overlay::Event(id) => render_event(frame, area, app, id),
         Overlay::Palette(palette) => render_palette(frame, area, app, palette),
         Overlay::Form(form) => render_form(frame, area, form),
         Overlay::Picker(picker) => render_picker(frame, area, picker),
@@ -97,6 +98,83 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     .areas(inner);
     frame.render_widget(Paragraph::new(left), first);
     frame.render_widget(Paragraph::new(right), second);
+}
+
+/// A timeline event whole: what a row cuts, every field of its data (the
+/// output of a command included), and the amendments made to it.
+fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
+    let Some(event) = app.timeline.iter().find(|e| e.id == id) else {
+        return;
+    };
+    let width = area.width.saturating_sub(8).clamp(40, 110);
+    let text_width = width.saturating_sub(4) as usize;
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "#{} {} · {} · {}",
+                event.seq,
+                event.at.format("%H:%M:%S"),
+                one_line(&event.actor),
+                event.kind
+            ),
+            BOLD,
+        ),
+        Line::raw(""),
+    ];
+    for piece in wrap(&vigie_core::timeline::view::describe(event), text_width) {
+        lines.push(Line::raw(piece));
+    }
+    if let Some(map) = event.data.as_object() {
+        lines.push(Line::raw(""));
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let mut first = true;
+            for line in vigie_core::sanitize::terminal_safe(&text).lines() {
+                for piece in wrap(line, text_width.saturating_sub(12)) {
+                    let label = if first { format!("{key:<11} ") } else { " ".repeat(12) };
+                    first = false;
+                    lines.push(Line::from(vec![Span::styled(label, DIM), Span::raw(piece)]));
+                }
+            }
+        }
+    }
+    let amendments: Vec<&vigie_core::timeline::Event> = app
+        .timeline
+        .iter()
+        .filter(|e| vigie_core::timeline::view::amendment_of(e).is_some_and(|a| a.target == event.id))
+        .collect();
+    if !amendments.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("AMENDED", BOLD));
+        for amendment in amendments {
+            lines.push(Line::raw(format!(
+                "#{} {}",
+                amendment.seq,
+                vigie_core::timeline::view::describe(amendment)
+            )));
+        }
+    }
+    let room = area.height.saturating_sub(4) as usize;
+    if lines.len() > room {
+        lines.truncate(room.saturating_sub(1));
+        lines.push(Line::styled("… (the rest: vigie timeline show --json)", DIM));
+    }
+    lines.push(Line::styled("any key closes", DIM));
+    let popup = centred(frame, area, width, lines.len() as u16 + 2);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" event ".into())), popup);
+}
+
+/// `text` cut into pieces of at most `width` characters (no wrapping widget:
+/// nothing may reflow behind the overlay).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = one_line(text).chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    chars.chunks(width.max(1)).map(|c| c.iter().collect()).collect()
 }
 
 fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
