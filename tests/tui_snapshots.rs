@@ -82,6 +82,49 @@ fn help_overlay() {
 }
 
 #[test]
+fn a_full_sparkline_never_wraps_the_memory_line_at_120_columns() {
+    let mut app = scripted_app();
+    let health = linux::parse(include_str!("fixtures/probe/linux-debian12-container.txt"));
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 19, 31, 0).unwrap();
+    for i in 0..40 {
+        app.apply_poll(&PollResult {
+            host_index: 1,
+            at: t0 + chrono::Duration::seconds(5 * i),
+            outcome: PollOutcome::Reading {
+                reading: Box::new(vigie::probe::Reading {
+                    health: health.clone(),
+                    ..Default::default()
+                }),
+                round_trip: Duration::from_millis(12),
+            },
+        });
+    }
+    app.selected = 1;
+    for (width, height) in [(120, 32), (80, 24), (200, 60)] {
+        let terminal = render(&app, width, height);
+        let buffer = terminal.backend().buffer();
+        let rows: Vec<String> = (0..height)
+            .map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect())
+            .collect();
+        let memory = rows.iter().position(|r| r.contains("memory ")).expect("a memory line");
+        assert!(
+            rows[memory].contains('▁') || rows[memory].contains('█'),
+            "{}",
+            rows[memory]
+        );
+        let next = rows[memory + 1]
+            .trim_start_matches(|c: char| c != '│')
+            .trim_start_matches('│');
+        assert!(
+            !next.starts_with(['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']),
+            "{width}x{height}: the sparkline wrapped:\n{}\n{}",
+            rows[memory],
+            rows[memory + 1]
+        );
+    }
+}
+
+#[test]
 fn tiny_terminal_does_not_panic() {
     let mut app = scripted_app();
     app.apply_action(Action::ToggleHelp);

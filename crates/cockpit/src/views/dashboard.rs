@@ -206,7 +206,12 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     }
     lines.push(Line::raw(""));
     match host.health() {
-        Some(health) => lines.extend(health_lines(host, health, bar_width)),
+        Some(health) => lines.extend(health_lines(
+            host,
+            health,
+            bar_width,
+            area.width.saturating_sub(2) as usize,
+        )),
         None => lines.push(Line::raw(match host.reachability {
             Reachability::Unknown => "waiting for the first poll…",
             _ => "no health data yet: the host has not answered a probe",
@@ -418,43 +423,50 @@ fn backup_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     }
 }
 
-fn health_lines(host: &HostStatus, health: &LinuxHealth, bar_width: usize) -> Vec<Line<'static>> {
+fn health_lines(host: &HostStatus, health: &LinuxHealth, bar_width: usize, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let recent: Vec<&vigie_core::status::Sample> = host.history.iter().rev().take(DETAIL_SPARK).rev().collect();
-    let spark = |values: Vec<Option<f64>>, floor: f64| {
-        Span::styled(format!(" {}", sparkline(&values, floor)), Style::new().fg(Color::Cyan))
+    // A line with its sparkline: as many of the latest samples as fit after
+    // the text, so that the line never wraps.
+    let with_spark = |text: String, values: Vec<Option<f64>>, floor: f64| {
+        let room = width.saturating_sub(text.chars().count() + 1);
+        let latest = &values[values.len().saturating_sub(room)..];
+        Line::from(vec![
+            Span::raw(text),
+            Span::styled(format!(" {}", sparkline(latest, floor)), Style::new().fg(Color::Cyan)),
+        ])
     };
     if let Some([l1, l5, l15]) = health.load {
         let cpus = health.cpus.map(|c| format!(" on {c} CPUs")).unwrap_or_default();
-        lines.push(Line::from(vec![
-            Span::raw(format!("load     {l1:.2} {l5:.2} {l15:.2}{cpus}")),
-            spark(
-                recent.iter().map(|s| s.load1).collect(),
-                health.cpus.unwrap_or(1) as f64,
-            ),
-        ]));
+        lines.push(with_spark(
+            format!("load     {l1:.2} {l5:.2} {l15:.2}{cpus}"),
+            recent.iter().map(|s| s.load1).collect(),
+            health.cpus.unwrap_or(1) as f64,
+        ));
     }
     if let Some(memory) = health.memory {
         let used = memory.total_kib.saturating_sub(memory.available_kib);
-        lines.push(Line::from(vec![
-            Span::raw(format!(
+        lines.push(with_spark(
+            format!(
                 "memory   {} {:>3.0}%  {} of {}",
                 bar(memory.used_percent(), bar_width),
                 memory.used_percent(),
                 human_kib(used),
                 human_kib(memory.total_kib)
-            )),
-            spark(recent.iter().map(|s| s.memory_percent).collect(), 100.0),
-        ]));
+            ),
+            recent.iter().map(|s| s.memory_percent).collect(),
+            100.0,
+        ));
     }
     if let Some(pressure) = health.io_pressure {
-        lines.push(Line::from(vec![
-            Span::raw(format!(
+        lines.push(with_spark(
+            format!(
                 "io wait  some {:.1}% · full {:.1}% (avg10)",
                 pressure.some_avg10, pressure.full_avg10
-            )),
-            spark(recent.iter().map(|s| s.io_some).collect(), 10.0),
-        ]));
+            ),
+            recent.iter().map(|s| s.io_some).collect(),
+            10.0,
+        ));
     }
     if let Some(uptime) = health.uptime_s {
         lines.push(Line::raw(format!(
