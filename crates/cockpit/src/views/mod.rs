@@ -94,6 +94,16 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
+/// `text` in at most `width` columns: cut with `…` when it does not fit, so
+/// that a cut is always seen as one.
+pub(super) fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// A pane's frame; the focused one has a bold title and a thick border.
 pub(super) fn pane(title: String, focused: bool) -> Block<'static> {
     let block = Block::default().borders(Borders::ALL);

@@ -51,10 +51,12 @@ fn render_steps(frame: &mut Frame, area: Rect, run: &RunView, focused: bool) {
                 Some(Risk::High) => " !",
                 _ => "",
             };
+            // Borders and the glyph take four columns; a long title ends in `…`.
+            let room = (area.width as usize).saturating_sub(4);
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{glyph} "), Style::new().fg(colour)),
                 Span::styled(
-                    format!("{}. {}{risk}", i + 1, one_line(&step.title)),
+                    super::fit(&format!("{}. {}{risk}", i + 1, one_line(&step.title)), room),
                     Style::new().add_modifier(current),
                 ),
             ]))
