@@ -675,15 +675,17 @@ impl App {
             KeyCode::Tab => palette.complete(self.read_only),
             KeyCode::Down => palette.selected = (palette.selected + 1).min(count.saturating_sub(1)),
             KeyCode::Up => palette.selected = palette.selected.saturating_sub(1),
-            KeyCode::Backspace => {
-                palette.text.pop();
-                palette.selected = 0;
+            // A command line is edited at its end: Backspace, Ctrl-W, Ctrl-U.
+            _ => {
+                let mut text = crate::text_field::TextField::with_cursor(&palette.text, usize::MAX);
+                let before = text.value().to_string();
+                if text.handle_key(key) && text.cursor() == text.value().chars().count() {
+                    palette.text = text.value().to_string();
+                    if palette.text != before {
+                        palette.selected = 0;
+                    }
+                }
             }
-            KeyCode::Char(c) if !c.is_control() => {
-                palette.text.push(c);
-                palette.selected = 0;
-            }
-            _ => {}
         }
         self.overlay = Some(Overlay::Palette(palette));
         None

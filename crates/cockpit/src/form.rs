@@ -22,6 +22,8 @@ pub struct Field {
     pub from: Option<String>,
     /// The input this one must differ from: its value is skipped.
     pub not: Option<String>,
+    /// Where the text cursor is in a free-text field, in characters.
+    pub text_cursor: usize,
     /// A host that must answer now: only those that do are offered.
     pub reachable: bool,
 }
@@ -95,6 +97,7 @@ impl InputForm {
                     cursor: 0,
                     from: input.from.clone(),
                     not: input.not.clone(),
+                    text_cursor: usize::MAX,
                     reachable: input.reachable,
                 }
             })
@@ -139,22 +142,30 @@ impl InputForm {
             KeyCode::Enter => return FormOutcome::Submitted,
             KeyCode::Down | KeyCode::Tab => self.focused = (self.focused + 1).min(last),
             KeyCode::Up | KeyCode::BackTab => self.focused = self.focused.saturating_sub(1),
-            KeyCode::Left => self.pick(-1),
-            KeyCode::Right => self.pick(1),
+            KeyCode::Left if self.focused_has_options() => self.pick(-1),
+            KeyCode::Right if self.focused_has_options() => self.pick(1),
             KeyCode::Char(' ') if self.fields.get(self.focused).is_some_and(Field::is_multi) => self.toggle(),
-            KeyCode::Char(c) if !c.is_control() => {
+            // Free text edits like the prompt: cursor, Home/End, Ctrl-W/U/K...
+            _ => {
                 if let Some(field) = self.fields.get_mut(self.focused) {
-                    field.value.push(c);
+                    let cursor = if field.options.is_empty() {
+                        field.text_cursor
+                    } else {
+                        field.value.chars().count()
+                    };
+                    let mut text = crate::text_field::TextField::with_cursor(&field.value, cursor);
+                    if text.handle_key(key) {
+                        field.value = text.value().to_string();
+                        field.text_cursor = text.cursor();
+                    }
                 }
             }
-            KeyCode::Backspace => {
-                if let Some(field) = self.fields.get_mut(self.focused) {
-                    field.value.pop();
-                }
-            }
-            _ => {}
         }
         FormOutcome::Editing
+    }
+
+    fn focused_has_options(&self) -> bool {
+        self.fields.get(self.focused).is_some_and(|f| !f.options.is_empty())
     }
 
     /// The options ←/→ can reach on field `index`: the value of the input it
@@ -241,6 +252,22 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let hosts = vec!["miramelle".to_string(), "locuste".to_string()];
         InputForm::new(playbook.unwrap(), &hosts, &[("user", "root".to_string())])
+    }
+
+    #[test]
+    fn a_free_text_field_edits_like_the_prompt() {
+        let mut form = form();
+        form.focused = form.fields.iter().position(|f| f.name == "user").unwrap();
+        press(&mut form, KeyCode::Home);
+        for c in "the ".chars() {
+            press(&mut form, KeyCode::Char(c));
+        }
+        press(&mut form, KeyCode::End);
+        form.handle_key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        for c in "admin".chars() {
+            press(&mut form, KeyCode::Char(c));
+        }
+        assert_eq!(form.fields[form.focused].value, "the admin");
     }
 
     fn press(form: &mut InputForm, code: KeyCode) -> FormOutcome {

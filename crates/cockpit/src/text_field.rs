@@ -32,8 +32,18 @@ impl From<&str> for TextField {
 }
 
 impl TextField {
+    /// `value` with the cursor at character `cursor` (clamped to its end).
+    pub fn with_cursor(value: &str, cursor: usize) -> TextField {
+        TextField(Input::new(value.to_string()).with_cursor(cursor))
+    }
+
     pub fn value(&self) -> &str {
         self.0.value()
+    }
+
+    /// Where the cursor is, in characters from the start.
+    pub fn cursor(&self) -> usize {
+        self.0.cursor()
     }
 
     /// An editing key; `false` when the key is not one (Enter, Esc, Tab...).

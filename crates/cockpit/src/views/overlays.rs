@@ -227,17 +227,24 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
             one_line(&field.value)
         };
         let marker = if focused { "▸" } else { " " };
-        let mut spans = vec![
-            Span::styled(format!("{marker} {:<14}", one_line(&field.name)), BOLD),
-            Span::styled(
+        let mut spans = vec![Span::styled(format!("{marker} {:<14}", one_line(&field.name)), BOLD)];
+        let underlined = Style::new().add_modifier(Modifier::UNDERLINED);
+        if focused && !field.is_secret() && field.options.is_empty() {
+            // Free text: the cursor where it is.
+            let text = crate::text_field::TextField::with_cursor(&field.value, field.text_cursor);
+            let (before, under, after) = text.split_at_cursor();
+            spans.push(Span::styled(one_line(&before), underlined));
+            spans.push(match (under.as_str(), after.is_empty()) {
+                (" ", true) => Span::styled("█", underlined),
+                _ => Span::styled(one_line(&under), underlined.add_modifier(Modifier::REVERSED)),
+            });
+            spans.push(Span::styled(one_line(&after), underlined));
+        } else {
+            spans.push(Span::styled(
                 format!("{value}{}", if focused { "█" } else { "" }),
-                if focused {
-                    Style::new().add_modifier(Modifier::UNDERLINED)
-                } else {
-                    Style::new()
-                },
-            ),
-        ];
+                if focused { underlined } else { Style::new() },
+            ));
+        }
         if !field.options.is_empty() {
             let hint = if field.is_multi() {
                 let cursor = field.options.get(field.cursor).map(|o| one_line(o)).unwrap_or_default();
