@@ -692,6 +692,21 @@ mod tests {
         app
     }
 
+    /// A stored event `e<seq>` of `kind`, by alice, now.
+    fn event(seq: u64, kind: &str, data: serde_json::Value) -> Event {
+        Event {
+            seq,
+            id: format!("e{seq}"),
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "alice".into(),
+            kind: kind.into(),
+            host: None,
+            data,
+            prev: String::new(),
+        }
+    }
+
     fn type_text(app: &mut App, text: &str) -> Option<Request> {
         for c in text.chars() {
             app.handle_key(key(KeyCode::Char(c)));
@@ -816,17 +831,6 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let mut app = with_incident(app());
         app.catalog = vec![playbook.unwrap()];
-        let event = |seq: u64, kind: &str, data: serde_json::Value| Event {
-            seq,
-            id: format!("e{seq}"),
-            at: Utc::now(),
-            recorded_at: Utc::now(),
-            actor: "alice".into(),
-            kind: kind.into(),
-            host: None,
-            data,
-            prev: String::new(),
-        };
         app.apply_timeline(vec![
             event(
                 1,
@@ -965,17 +969,6 @@ mod tests {
     #[test]
     fn an_amendment_corrects_its_event_in_the_cockpit_timeline() {
         let mut app = with_incident(app());
-        let event = |seq: u64, kind: &str, data: serde_json::Value| Event {
-            seq,
-            id: format!("e{seq}"),
-            at: Utc::now(),
-            recorded_at: Utc::now(),
-            actor: "alice".into(),
-            kind: kind.into(),
-            host: None,
-            data,
-            prev: String::new(),
-        };
         app.apply_timeline(vec![event(
             1,
             kinds::NOTE,
@@ -1009,17 +1002,11 @@ mod tests {
     #[test]
     fn enter_on_a_timeline_event_opens_it_whole() {
         let mut app = with_incident(app());
-        app.apply_timeline(vec![Event {
-            seq: 1,
-            id: "e1".into(),
-            at: Utc::now(),
-            recorded_at: Utc::now(),
-            actor: "alice".into(),
-            kind: kinds::NOTE.into(),
-            host: None,
-            data: serde_json::json!({"text": "a long note that a row of the pane would cut"}),
-            prev: String::new(),
-        }]);
+        app.apply_timeline(vec![event(
+            1,
+            kinds::NOTE,
+            serde_json::json!({"text": "a long note that a row of the pane would cut"}),
+        )]);
         app.focus = Focus::Timeline;
         app.handle_key(key(KeyCode::Enter));
         assert_eq!(app.overlay, Some(Overlay::Event("e1".into())));
