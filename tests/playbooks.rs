@@ -30,6 +30,22 @@ fn vigie(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Stri
     common::lab::vigie_with_env(home, args, env)
 }
 
+/// `vigie run PLAYBOOK --input target=lab1 --yes` started in the background,
+/// returned once the timeline shows `needle` sent (its slow step running).
+fn run_until_sent(home: &Path, playbook: &str, needle: &str) -> std::process::Child {
+    let child = vigie_command(home)
+        .args(["run", playbook, "--input", "target=lab1", "--yes"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !timeline_text(home).contains(needle) {
+        assert!(std::time::Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
 fn timeline_text(home: &Path) -> String {
     common::incident_timeline(&home.join(".local/share"))
 }
@@ -292,16 +308,7 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
          ## Last\n\n```sh {on=target}\necho \"last saw $word\"\n```\n",
     )
     .unwrap();
-    let mut first = vigie_command(home.path())
-        .args(["run", playbook.to_str().unwrap(), "--input", "target=lab1", "--yes"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !timeline_text(home.path()).contains("sleep 8642") {
-        assert!(std::time::Instant::now() < deadline, "the slow step never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut first = run_until_sent(home.path(), playbook.to_str().unwrap(), "sleep 8642");
     first.kill().unwrap();
     first.wait().unwrap();
     // The orphaned remote sleep is the host's business now; clean it up for the test.
@@ -352,7 +359,7 @@ fn killing_vigie_during_a_step_and_rerunning_resumes_where_it_stopped() {
 const THREE_STEPS: &str =
     "+++\nid = \"three-steps\"\ntitle = \"Three steps\"\n[inputs.target]\nkind = \"host\"\n+++\n\n\
      ## First\n\n```sh {on=target}\necho first-ran\n```\n\n\
-     ## Slow\n\n```sh {on=target}\nsleep 8643\n```\n\n\
+     ## Slow\n\n```sh {on=target}\nsleep 8646\n```\n\n\
      ## Last\n\n```sh {on=target}\necho last-ran\n```\n";
 
 #[test]
@@ -362,23 +369,14 @@ fn a_run_is_taken_up_only_when_stopped_unchanged_and_with_its_own_inputs() {
     let playbook = home.path().join("three.md");
     std::fs::write(&playbook, THREE_STEPS).unwrap();
     let path = playbook.to_str().unwrap();
-    let mut first = vigie_command(home.path())
-        .args(["run", path, "--input", "target=lab1", "--yes"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !timeline_text(home.path()).contains("sleep 8643") {
-        assert!(std::time::Instant::now() < deadline, "the slow step never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut first = run_until_sent(home.path(), path, "sleep 8646");
     // While the first vigie drives it, the run is not "stopped in the middle".
     let (code, stdout, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1", "--yes"], &[]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stderr.contains("going on right now in another vigie"), "{stderr}");
     first.kill().unwrap();
     first.wait().unwrap();
-    lab.ssh(0, "pkill -f 'sleep 864[3]' || true");
+    lab.ssh(0, "pkill -f 'sleep 864[6]' || true");
 
     // No answer on standard input: nothing is run, nothing taken up.
     let (code, _, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1"], &[]);
@@ -402,7 +400,7 @@ fn a_run_is_taken_up_only_when_stopped_unchanged_and_with_its_own_inputs() {
         "nothing ran again"
     );
     // Starting anew closes the old run in the timeline.
-    std::fs::write(&playbook, THREE_STEPS.replace("sleep 8643", "true")).unwrap();
+    std::fs::write(&playbook, THREE_STEPS.replace("sleep 8646", "true")).unwrap();
     let mut anew = vigie_command(home.path())
         .args(["run", path, "--input", "target=lab1"])
         .stdin(Stdio::piped())
