@@ -388,7 +388,8 @@ pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
         Ok(v) => v,
         Err(e) => return fail("timeline verify", format!("{}: {e}", path.display())),
     };
-    let cut = crate::timeline::anchor::recalled(&path).and_then(|anchor| verification.against(&anchor));
+    let cut = crate::timeline::anchor::recalled(&crate::timeline::anchor::location(&path))
+        .and_then(|anchor| verification.against(&anchor));
     if let Some(problem) = verification.problem.as_ref().or(cut.as_ref()) {
         eprintln!("{}:{}: {}", path.display(), problem.line, problem.message);
         eprintln!("the timeline does not verify: do not edit timeline.jsonl by hand; correct events with `vigie timeline amend`");

@@ -15,7 +15,7 @@ pub struct Anchor {
 
 /// Where the anchor of the timeline at `path` is kept: one file per
 /// timeline, named after its absolute path.
-fn anchor_path(timeline: &Path) -> PathBuf {
+pub fn location(timeline: &Path) -> PathBuf {
     let absolute = std::fs::canonicalize(timeline).unwrap_or_else(|_| timeline.to_path_buf());
     let name = super::store::sha256_hex(absolute.as_os_str().as_encoded_bytes());
     crate::config::xdg_dir("XDG_STATE_HOME", ".local/state")
@@ -30,15 +30,16 @@ fn anchor_path(timeline: &Path) -> PathBuf {
 /// (cut off) or its last event was not the anchored one (replaced), the
 /// anchor stays, and `verify` keeps saying so. Best effort: a read-only or
 /// foreign state directory must not stop a responder from writing.
-pub fn remember(timeline: &Path, before: &Anchor, seq: u64, hash: &str) {
-    if let Some(kept) = recalled(timeline) {
+/// `anchor` is the timeline's [`location`], found once when it is opened.
+pub fn remember(anchor: &Path, before: &Anchor, seq: u64, hash: &str) {
+    if let Some(kept) = recalled(anchor) {
         let cut = kept.seq > before.seq;
         let replaced = kept.seq == before.seq && kept.hash != before.hash;
         if cut || replaced {
             return;
         }
     }
-    let path = anchor_path(timeline);
+    let path = anchor;
     let Some(dir) = path.parent() else { return };
     if crate::files::create_dir_all(dir).is_err() || !is_mine_and_private(dir) {
         return;
@@ -50,7 +51,7 @@ pub fn remember(timeline: &Path, before: &Anchor, seq: u64, hash: &str) {
     let Ok(text) = serde_json::to_vec(&anchor) else { return };
     // An exclusive temporary file, renamed: never written through a link.
     // No fsync: it guards against a cut, not against a power loss.
-    let _ = crate::files::replace_without_sync(&path, &text);
+    let _ = crate::files::replace_without_sync(path, &text);
 }
 
 /// The anchors directory must be this user's own, and closed to others:
@@ -65,8 +66,9 @@ fn is_mine_and_private(dir: &Path) -> bool {
 }
 
 /// What this machine last appended to the timeline at `path`, if anything.
-pub fn recalled(timeline: &Path) -> Option<Anchor> {
-    let path = anchor_path(timeline);
+/// `anchor` is the timeline's [`location`].
+pub fn recalled(anchor: &Path) -> Option<Anchor> {
+    let path = anchor;
     if !path.parent().is_some_and(is_mine_and_private) {
         return None;
     }

@@ -83,6 +83,8 @@ pub struct Timeline {
     options: TimelineOptions,
     tail: Tail,
     ids: Option<IdIndex>,
+    /// Where this machine's anchor for the timeline is kept (found once).
+    anchor: PathBuf,
 }
 
 impl Timeline {
@@ -98,12 +100,14 @@ impl Timeline {
             // The new directory entry must survive a power cut too.
             File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
         }
+        let anchor = super::anchor::location(&path);
         let mut timeline = Timeline {
             path,
             file,
             options,
             tail: Tail::default(),
             ids: None,
+            anchor,
         };
         {
             let _lock = FileLock::exclusive(&timeline.file).map_err(io_error(&timeline.path))?;
@@ -203,7 +207,7 @@ impl Timeline {
             seq: self.tail.last_seq,
             hash: self.tail.last_hash.clone(),
         };
-        super::anchor::remember(&self.path, &before, event.seq, &hash);
+        super::anchor::remember(&self.anchor, &before, event.seq, &hash);
         self.tail.last_seq = event.seq;
         self.tail.last_hash = hash;
         Ok(event)
