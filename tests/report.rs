@@ -109,7 +109,7 @@ fn story() -> (Summary, Vec<Event>) {
             "alice",
             "decision",
             None,
-            json!({"text": "keep chat on locuste until the new disks arrive"}),
+            json!({"text": "keep chat on locuste until the new disks arrive\nthen move it back | <b>"}),
         ),
         event(
             t(23, 50, 0),
@@ -212,6 +212,23 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
         "pipes cannot break the table"
     );
     assert!(text.contains("mailed the VM owners &lt;b&gt;and&lt;/b&gt; the board _(amended)_"));
+    // A decision of two lines stays one list item, broken where it was.
+    let decisions = body.split_once("## Decisions and notes").unwrap().1;
+    let decisions = decisions.split_once("\n## ").unwrap().0;
+    let mut items = 0;
+    let mut breaks = 0;
+    for event in pulldown_cmark::Parser::new(decisions) {
+        match event {
+            pulldown_cmark::Event::Start(pulldown_cmark::Tag::Item) => items += 1,
+            pulldown_cmark::Event::HardBreak => breaks += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((items, breaks), (5, 1), "{decisions}");
+    assert!(
+        decisions.contains("arrive\\\n  then move it back \\| &lt;b&gt;"),
+        "{decisions}"
+    );
     insta::assert_snapshot!(text);
 }
 

@@ -271,20 +271,21 @@ impl LabCockpit {
             s.contains("host          lab1")
         });
         tmux.send(&["Enter"]);
-        tmux.wait_for("the start popup", Duration::from_secs(5), |s| s.contains("[>Cancel<]"));
+        tmux.wait_for("the start popup", Duration::from_secs(5), |s| s.contains("[>Start<]"));
     }
 
-    /// Enter on a step waiting for the responder, then Run in its popup
-    /// (Cancel has the focus: Tab moves to Run).
+    /// Enter on a step waiting for the responder, then Run, which has the
+    /// focus in its popup. Still on the step before (its output stays on
+    /// screen until the responder goes on), the first Enter goes on and
+    /// asks at once.
     fn run_step(&self, tmux: &TmuxSession, step: usize) {
         tmux.wait_for("the step waiting", Duration::from_secs(10), |s| {
-            s.contains(&format!("step {step} waits for you"))
+            s.contains(&format!("step {step} waits for you")) || s.contains(&format!("step {step} “"))
         });
         tmux.send(&["Enter"]);
         tmux.wait_for("the step popup", Duration::from_secs(5), |s| {
-            s.contains("run this step?")
+            s.contains("run this step?") && s.contains("[>Run<]")
         });
-        tmux.send(&["Tab"]);
         tmux.send(&["Enter"]);
     }
 
@@ -306,20 +307,16 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
     let title_before = tmux.format("#{pane_title}");
     cockpit.start_vigie(&tmux);
-    // Open the playbook from the palette; pick the host in its form. Cancel
-    // has the focus in the start popup: a stray Enter would do nothing.
+    // Open the playbook from the palette; pick the host in its form; Start
+    // has the focus in the start popup.
     cockpit.open_playbook(&tmux, "lab-check");
-    tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
     cockpit.run_step(&tmux, 1);
-    tmux.wait_for("the manual step", Duration::from_secs(20), |s| {
-        s.contains("step 2 is done by hand")
-    });
-    // The run moved on to step 2; look back at step 1's output.
-    tmux.send(&["k"]);
-    // ("hello from" alone is also in the timeline pane's `sent:` line.)
-    let screen = tmux.wait_for("step 1's output", Duration::from_secs(5), |s| {
-        s.contains("colour RED") && s.contains("exit 0")
+    // The run is at step 2; step 1's output stays on screen until the
+    // responder goes on. ("hello from" alone is also in the timeline
+    // pane's `sent:` line.)
+    let screen = tmux.wait_for("step 1's output", Duration::from_secs(20), |s| {
+        s.contains("colour RED") && s.contains("exit 0") && s.contains("Enter goes on to it")
     });
     // The host's escape sequences are shown inert: text kept, effects gone.
     // (The script above shows `pwned` as the playbook's own text; the
@@ -335,8 +332,11 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
         "the host retitled the terminal"
     );
 
-    // Enter before the box is ticked is refused; space ticks it.
-    tmux.send(&["j"]);
+    // Enter goes on; then Enter before the box is ticked is refused; space ticks it.
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the manual step", Duration::from_secs(5), |s| {
+        s.contains("step 2 is done by hand")
+    });
     tmux.send(&["Enter"]);
     tmux.wait_for("the unticked warning", Duration::from_secs(5), |s| {
         s.contains("not ticked")
@@ -422,7 +422,6 @@ fn a_step_failing_in_the_middle_is_failed_in_the_cockpit_and_an_abort_ends_the_r
     let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
     cockpit.start_vigie(&tmux);
     cockpit.open_playbook(&tmux, "lab-fails");
-    tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
     cockpit.run_step(&tmux, 1);
     let screen = tmux.wait_for("the step failed", Duration::from_secs(20), |s| {
@@ -488,7 +487,6 @@ fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
     let tmux = TmuxSession::start(120, 40, cockpit.home.path(), &cockpit.env());
     cockpit.start_vigie(&tmux);
     cockpit.open_playbook(&tmux, "lab-slow");
-    tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
     cockpit.run_step(&tmux, 1);
     tmux.wait_for("the slow step running", Duration::from_secs(10), |s| {
@@ -517,9 +515,8 @@ fn a_run_left_when_the_cockpit_quit_is_taken_up_by_the_next_cockpit() {
     });
     tmux.send(&["Enter"]);
     tmux.wait_for("the take-up popup", Duration::from_secs(5), |s| {
-        s.contains("Take it up")
+        s.contains("[>Take it up<]")
     });
-    tmux.send(&["Tab"]);
     tmux.send(&["Enter"]);
     // Quitting stopped the command and recorded it: the step comes back
     // failed, with why, for the responder to decide.

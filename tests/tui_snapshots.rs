@@ -366,6 +366,8 @@ fn scripted_run_app() -> App {
 fn playbook_step_failed_offers_retry_skip_abort() {
     use vigie::playbook::driver::{Question, RunUpdate, StepState};
     let mut app = scripted_run_app();
+    // The responder went on to step 2 (and ran it).
+    app.run.as_mut().unwrap().view_step(1);
     for update in [
         RunUpdate::CommandStarted {
             step: 1,

@@ -51,8 +51,13 @@ impl App {
             return None;
         }
         if let Some(prompt) = self.prompt.as_mut() {
-            // At the cursor, line breaks as spaces: a pasted log line stays one note.
-            prompt.text.insert(text);
+            // At the cursor; a note keeps the pasted lines, a one-line
+            // answer (a reason, a filter) gets them as spaces.
+            if prompt.kind.multi_line() {
+                prompt.text.insert_lines(text);
+            } else {
+                prompt.text.insert(text);
+            }
             return None;
         }
         for c in text.chars().filter(|c| !c.is_control()) {
@@ -504,7 +509,7 @@ impl App {
                 target: event.id.clone(),
                 seq: event.seq,
             },
-            text: vigie_core::sanitize::one_line(&text).into(),
+            text: vigie_core::sanitize::terminal_safe(&text).into(),
         });
     }
 
@@ -514,6 +519,18 @@ impl App {
 
     /// Enter in the run: the popup for the question the run waits on.
     fn answer_run(&mut self) -> Option<Request> {
+        // On a step that ended, or another one looked at: Enter goes on to
+        // the step the run waits on (asking to run it, if it has a command).
+        if let Some(run) = self
+            .run
+            .as_mut()
+            .filter(|r| r.question.is_some() && r.viewed != r.current)
+        {
+            run.view_step(run.current);
+            if !matches!(run.question, Some(Question::Confirm { .. })) {
+                return None;
+            }
+        }
         let Some(question) = self.question().cloned() else {
             self.flash = Some(match &self.run {
                 Some(run) if run.is_finished() => "the run is over: `p` opens another playbook".into(),
@@ -543,6 +560,12 @@ impl App {
     fn tick_checklist(&mut self) -> Option<Request> {
         if !matches!(self.question(), Some(Question::Manual { .. })) {
             self.flash = Some("no checklist waits for you".into());
+            return None;
+        }
+        // The boxes ticked are the ones on screen: first show them.
+        if let Some(run) = self.run.as_mut().filter(|r| r.viewed != r.current) {
+            run.view_step(run.current);
+            self.flash = Some("the checklist waiting for you: space ticks the box under the cursor".into());
             return None;
         }
         let (item, ticked) = self.run.as_mut()?.tick()?;
@@ -582,6 +605,13 @@ impl App {
                 }
                 self.prompt = None;
                 return None;
+            }
+            // (Ctrl-J is a line feed: in raw mode it arrives as Ctrl+j.)
+            KeyCode::Enter if key.modifiers.contains(KeyModifiers::ALT) && prompt.kind.multi_line() => {
+                prompt.text.insert_line_break()
+            }
+            KeyCode::Char('j') if key.modifiers.contains(KeyModifiers::CONTROL) && prompt.kind.multi_line() => {
+                prompt.text.insert_line_break()
             }
             KeyCode::Enter => {
                 let prompt = self.prompt.take()?;

@@ -72,13 +72,19 @@ impl PromptKind {
         }
     }
 
+    /// Notes and decisions (and their amendments) may hold several lines:
+    /// Alt-Enter or Ctrl-J breaks the line, a paste keeps its lines.
+    pub fn multi_line(&self) -> bool {
+        matches!(self, PromptKind::Note | PromptKind::Decision | PromptKind::Amend { .. })
+    }
+
     pub fn help(&self) -> &'static str {
         match self {
             PromptKind::Filter => "Enter keeps it · Esc cancels",
             PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
             PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
             PromptKind::IncidentTitle => "Enter, then its severity · Esc cancels",
-            _ => "Enter records it in the timeline · Esc cancels",
+            _ => "Enter records it · Alt-Enter new line · Esc cancels",
         }
     }
 }
@@ -182,11 +188,20 @@ pub struct Popup {
 }
 
 impl Popup {
+    /// Enter does the expected thing at once (start, run the step), except
+    /// where a slip costs: a high-risk step, a failure to recover from,
+    /// quitting during a run; there Enter cancels until the responder moves.
     pub fn new(kind: PopupKind) -> Popup {
+        let focus = match &kind {
+            PopupKind::StartRun { .. } => 1,
+            PopupKind::Answer(Question::Confirm { expected, .. }) if expected.is_empty() => 1,
+            PopupKind::Answer(Question::Manual { .. }) => 1,
+            PopupKind::Answer(_) | PopupKind::QuitDuringRun => 0,
+        };
         Popup {
             kind,
             typed: String::new(),
-            focus: 0,
+            focus,
             error: None,
         }
     }
@@ -739,6 +754,30 @@ mod tests {
     }
 
     #[test]
+    fn a_note_keeps_its_lines_and_a_reason_is_one_line() {
+        use crossterm::event::KeyModifiers;
+        let mut app = with_incident(app());
+        let type_only =
+            |app: &mut App, text: &str| text.chars().for_each(|c| drop(app.handle_key(key(KeyCode::Char(c)))));
+        app.apply_action(Action::Note);
+        type_only(&mut app, "dmesg:");
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+        app.paste("ata1: link down\r\nI/O error");
+        app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL));
+        match type_text(&mut app, "sda gone") {
+            Some(Request::Append(event)) => {
+                assert_eq!(event.data["text"], "dmesg:\nata1: link down\nI/O error\nsda gone")
+            }
+            other => panic!("{other:?}"),
+        }
+        app.apply_action(Action::Filter);
+        app.paste("web\n01");
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+        assert_eq!(app.filter, "web 01", "one line");
+        assert!(app.prompt.is_none(), "Alt-Enter finishes a one-line prompt");
+    }
+
+    #[test]
     fn a_note_needs_an_incident_and_text() {
         let mut app = app();
         app.apply_action(Action::Note);
@@ -858,7 +897,7 @@ mod tests {
             panic!("{:?}", app.overlay)
         };
         assert_eq!(popup.kind.buttons(), &["Cancel", "Take it up", "Start anew"]);
-        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(popup.focus, 1, "Enter takes it up");
         match app.handle_key(key(KeyCode::Enter)) {
             Some(Request::StartRun {
                 resume: Some(progress), ..

@@ -186,11 +186,23 @@ impl RunView {
     fn move_to(&mut self, step: usize) {
         if self.current != step {
             self.checklist_cursor = 0;
+            // The output a step just produced stays on screen until the
+            // responder moves on (Enter goes to the next step).
+            if self.follow && self.viewed == self.current && self.ended_with_output(self.current) {
+                self.follow = false;
+            }
         }
         self.current = step;
         if self.follow {
             self.viewed = step;
         }
+    }
+
+    /// `step` has run its commands and ended: its output is worth reading.
+    fn ended_with_output(&self, step: usize) -> bool {
+        self.steps
+            .get(step)
+            .is_some_and(|s| !s.commands.is_empty() && s.state != StepState::Running && s.state != StepState::Pending)
     }
 
     /// The latest command of `step` for `item` (each `each=` VM has its own).
@@ -326,6 +338,10 @@ mod tests {
             (LINES_KEPT, 3, false)
         );
         view.apply(RunUpdate::Step {
+            step: 0,
+            state: StepState::Done,
+        });
+        view.apply(RunUpdate::Step {
             step: 1,
             state: StepState::Running,
         });
@@ -334,7 +350,13 @@ mod tests {
             boxes: 2,
             unticked: vec![],
         }));
-        assert_eq!((view.current, view.viewed), (1, 1));
+        assert_eq!(
+            (view.current, view.viewed),
+            (1, 0),
+            "the output just produced stays on screen"
+        );
+        view.view_step(1);
+        assert!(view.follow);
         assert_eq!(view.unticked(), 2);
         assert_eq!(view.tick(), Some((0, true)));
         assert_eq!(view.checklist_cursor, 1);

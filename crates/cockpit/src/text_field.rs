@@ -67,9 +67,28 @@ impl TextField {
 
     /// Pasted text, at the cursor; a pasted line break becomes a space.
     pub fn insert(&mut self, text: &str) {
+        self.insert_text(text, false);
+    }
+
+    /// Pasted text, at the cursor, its line breaks kept (`\r\n` and `\r`
+    /// as `\n`): for a note, where a pasted log stays a log.
+    pub fn insert_lines(&mut self, text: &str) {
+        self.insert_text(&text.replace("\r\n", "\n").replace('\r', "\n"), true);
+    }
+
+    /// A line break at the cursor (Alt-Enter or Ctrl-J in a note).
+    pub fn insert_line_break(&mut self) {
+        self.0.handle(InputRequest::InsertChar('\n'));
+    }
+
+    fn insert_text(&mut self, text: &str, keep_lines: bool) {
         for c in text.chars() {
-            let c = if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c };
-            if !c.is_control() {
+            let c = match c {
+                '\n' if keep_lines => '\n',
+                '\n' | '\r' | '\t' => ' ',
+                c => c,
+            };
+            if c == '\n' || !c.is_control() {
                 self.0.handle(InputRequest::InsertChar(c));
             }
         }
@@ -117,6 +136,9 @@ mod tests {
         assert_eq!(field.value(), "");
         field.insert("two\nlines");
         assert_eq!(field.value(), "two lines");
+        field.handle_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        field.insert_lines("dmesg:\r\nI/O error\rdev sda\x1b");
+        assert_eq!(field.value(), "dmesg:\nI/O error\ndev sda");
         assert!(!field.handle_key(key(KeyCode::Enter, KeyModifiers::NONE)));
     }
 }

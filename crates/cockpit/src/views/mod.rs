@@ -32,8 +32,18 @@ pub struct Areas {
 }
 
 pub fn layout(area: Rect, app: &App) -> Areas {
-    let [header, body, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    // A prompt grows with what is typed (a note may be several lines), up
+    // to a third of the screen; its rows then scroll with the cursor.
+    let footer_rows = match &app.prompt {
+        Some(prompt) => (prompt_rows(prompt, area.width as usize).0.len() as u16).clamp(1, (area.height / 3).max(1)),
+        None => 1,
+    };
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(footer_rows),
+    ])
+    .areas(area);
     let mut areas = Areas {
         header,
         footer,
@@ -183,22 +193,66 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn render_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
-    let (before, under, after) = prompt.text.split_at_cursor();
-    let line = Line::from(vec![
-        Span::styled(
-            format!(" {}> ", prompt.kind.label()),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        // The cursor where it is: a block at the end, the character it is on reversed.
-        Span::raw(one_line(&before)),
-        match (under.as_str(), after.is_empty()) {
-            (" ", true) => Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-            _ => Span::styled(one_line(&under), Style::new().add_modifier(Modifier::REVERSED)),
-        },
-        Span::raw(one_line(&after)),
-        Span::styled(format!("   {}", prompt.kind.help()), Style::new().fg(Color::DarkGray)),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+    let (rows, cursor_row) = prompt_rows(prompt, area.width as usize);
+    // The rows around the cursor when they do not all fit.
+    let first = (cursor_row + 1).saturating_sub(area.height as usize);
+    let shown: Vec<Line> = rows.into_iter().skip(first).take(area.height as usize).collect();
+    frame.render_widget(Paragraph::new(shown), area);
+}
+
+/// The prompt as rows of `width` columns: its label, the text broken at
+/// its line breaks and wherever a row is full (never cut), the cursor
+/// where it is (a block at the end, the character under it reversed),
+/// then the keys that finish it if they fit whole. Also the cursor's row.
+fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(8);
+    let label = Span::styled(
+        format!(" {}> ", prompt.kind.label()),
+        Style::new().add_modifier(Modifier::BOLD),
+    );
+    let mut used = label.width();
+    let mut row: Vec<Span<'static>> = vec![label];
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    let mut cursor_row = 0;
+    let text: Vec<char> = vigie_core::sanitize::terminal_safe(prompt.text.value())
+        .chars()
+        .collect();
+    let cursor = prompt.text.cursor();
+    // One more cell than characters: the block after the last one.
+    for i in 0..=text.len() {
+        let c = text.get(i).copied();
+        let shown = match c {
+            Some('\n') | None => ' ',
+            Some(c) => c,
+        };
+        let w = shown.width().unwrap_or(1);
+        if used + w > width {
+            rows.push(Line::from(std::mem::take(&mut row)));
+            used = 0;
+        }
+        if i == cursor {
+            cursor_row = rows.len();
+            row.push(match c {
+                None => Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+                Some(_) => Span::styled(shown.to_string(), Style::new().add_modifier(Modifier::REVERSED)),
+            });
+            used += w;
+        } else if c.is_some_and(|c| c != '\n') {
+            row.push(Span::raw(shown.to_string()));
+            used += w;
+        }
+        if c == Some('\n') {
+            rows.push(Line::from(std::mem::take(&mut row)));
+            used = 0;
+        }
+    }
+    let help = format!("   {}", prompt.kind.help());
+    if used + help.chars().count() <= width {
+        row.push(Span::styled(help, Style::new().fg(Color::DarkGray)));
+    }
+    rows.push(Line::from(row));
+    (rows, cursor_row)
 }
 
 /// The keys of the focused pane, from the key table; then the last message.

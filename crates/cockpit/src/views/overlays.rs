@@ -121,8 +121,11 @@ fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
         ),
         Line::raw(""),
     ];
-    for piece in wrap(&vigie_core::timeline::view::describe(event), text_width) {
-        lines.push(Line::raw(piece));
+    // A note of several lines keeps them.
+    for line in vigie_core::timeline::view::describe_whole(event, &event.payload()).lines() {
+        for piece in wrap(line, text_width) {
+            lines.push(Line::raw(piece));
+        }
     }
     if let Some(map) = event.data.as_object() {
         lines.push(Line::raw(""));

@@ -232,6 +232,18 @@ fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
             Color::Yellow,
         ),
         (Some(Err(e)), _) => (format!("✖ stopped: {}", one_line(&e.to_string())), Color::Red),
+        (None, Some(question)) if run.viewed != run.current => (
+            format!(
+                "step {} “{}” waits for you: Enter goes on to it · ↑↓ other steps",
+                question.step() + 1,
+                run.playbook
+                    .steps
+                    .get(question.step())
+                    .map(|s| one_line(&s.title))
+                    .unwrap_or_default(),
+            ),
+            Color::Yellow,
+        ),
         (None, Some(Question::Confirm { step, expected })) if expected.is_empty() => (
             format!("step {} waits for you: Enter to run it · s skip · a abort", step + 1),
             Color::Yellow,

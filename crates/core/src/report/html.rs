@@ -180,11 +180,11 @@ fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
     list(
         out,
         "decisions or notes",
-        report
-            .decisions
-            .iter()
-            .chain(&report.notes)
-            .map(|r| format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), cell(&r.text))),
+        report.decisions.iter().chain(&report.notes).map(|r| {
+            // A note of several lines keeps them.
+            let text = r.text.lines().map(cell).collect::<Vec<_>>().join("<br>");
+            format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), text)
+        }),
     );
 }
 

@@ -25,6 +25,20 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// [`escape`] for a line of its own: one that starts like a list item
+/// (`- `, `+ `, `1. `) or a quote stays text.
+fn escape_line(line: &str) -> String {
+    let escaped = escape(line.trim_start());
+    let digits = escaped.chars().take_while(char::is_ascii_digit).count();
+    if escaped.starts_with(['-', '+']) {
+        format!("\\{escaped}")
+    } else if digits > 0 && escaped[digits..].starts_with(['.', ')']) {
+        format!("{}\\{}", &escaped[..digits], &escaped[digits..])
+    } else {
+        escaped
+    }
+}
+
 /// A fenced block whose fence is longer than any backtick run inside.
 /// `text` as a code span in a table cell. Inside a code span nothing is an
 /// escape or an entity (a `\[` or `&gt;` would show as such): only the
@@ -277,11 +291,14 @@ fn decisions_and_notes(out: &mut String, report: &Report) {
         empty(out, "decisions or notes");
     } else {
         for r in report.decisions.iter().chain(&report.notes) {
+            // A note of several lines keeps them, inside its list item (a
+            // backslash at the end of a line is CommonMark's line break).
+            let text = r.text.lines().map(escape_line).collect::<Vec<_>>().join("\\\n  ");
             out.push_str(&format!(
                 "- {} {}: {}\n",
                 r.at.format("%H:%M:%S"),
                 escape(&r.actor),
-                escape(&r.text)
+                text
             ));
         }
         out.push('\n');
@@ -354,5 +371,8 @@ mod tests {
         assert_eq!(escape("a | b\nc"), "a \\| b c");
         assert_eq!(escape("\u{1b}[31mred\u{1b}[0m"), "red");
         assert!(code_block("x ``` y").starts_with("````text"));
+        assert_eq!(escape_line("- not a list"), "\\- not a list");
+        assert_eq!(escape_line("12. not a list"), "12\\. not a list");
+        assert_eq!(escape_line("  > not a quote"), "&gt; not a quote");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::incident::Status;
 use crate::incident::Summary;
-use crate::timeline::view::{amended, describe_read, Mark, ViewEvent};
+use crate::timeline::view::{amended, describe_read, describe_whole, Mark, ViewEvent};
 use crate::timeline::{Event, Payload};
 use chrono::{DateTime, Utc};
 
@@ -378,7 +378,9 @@ fn row(v: &ViewEvent, payload: &Payload) -> Row {
         at: v.event.at,
         actor: v.event.actor.clone(),
         host: v.event.host.clone().unwrap_or_default(),
-        text: describe_read(&v.event, payload),
+        // Lines kept: each format makes it one line where it must (a table
+        // cell) and keeps a note's lines where it can.
+        text: describe_whole(&v.event, payload),
         amended: !v.amended_by.is_empty(),
     }
 }

@@ -138,7 +138,12 @@ pub fn describe(event: &Event) -> String {
 
 /// [`describe`], for an event whose payload is already read.
 pub fn describe_read(event: &Event, payload: &Payload) -> String {
-    use crate::sanitize::one_line;
+    crate::sanitize::one_line(&describe_whole(event, payload))
+}
+
+/// [`describe_read`] with the line breaks a note or decision was typed
+/// with (the event overlay, the report's notes); inert for a terminal.
+pub fn describe_whole(event: &Event, payload: &Payload) -> String {
     let described = match payload {
         Payload::IncidentDeclared(p) => format!("declared incident \"{}\" ({})", p.title, p.severity.as_str()),
         Payload::SeverityChanged(p) => format!("severity {} → {}", p.from.as_str(), p.to.as_str()),
@@ -192,7 +197,7 @@ pub fn describe_read(event: &Event, payload: &Payload) -> String {
             kind_and_text(event)
         }
     };
-    one_line(&described)
+    crate::sanitize::terminal_safe(&described)
 }
 
 fn kind_and_text(event: &Event) -> String {
