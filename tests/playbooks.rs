@@ -675,6 +675,10 @@ fn a_command_on_a_group_runs_on_every_member() {
     let config = home.path().join("vigie.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[groups]\nlabs = [\"lab1\", \"lab2\"]\n");
+    // lab2 alone carries the tag rack-b.
+    let lab2 = "name = \"lab2\"\n";
+    assert!(text.contains(lab2), "{text}");
+    text = text.replace(lab2, &format!("{lab2}tags = [\"rack-b\"]\n"));
     std::fs::write(&config, text).unwrap();
     let playbook = home.path().join("everywhere.md");
     std::fs::write(
@@ -697,6 +701,32 @@ fn a_command_on_a_group_runs_on_every_member() {
         );
         assert!(timeline.contains(&format!("\"host\":\"{}\"", host.name)));
     }
+
+    // A tag names its hosts as a group does; a tag no host has is refused
+    // by the check, before anything runs.
+    let tagged = home.path().join("rack.md");
+    std::fs::write(
+        &tagged,
+        "+++\nid = \"rack\"\ntitle = \"Rack\"\n+++\n\n## Say where\n\n```sh {on=tag:rack-b}\necho \"rack-b member $(hostname)\"\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = vigie(home.path(), &["run", tagged.to_str().unwrap(), "--yes"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("running on lab2…") && !stdout.contains("running on lab1…"),
+        "{stdout}"
+    );
+    std::fs::write(
+        &tagged,
+        "+++\nid = \"rack\"\ntitle = \"Rack\"\n+++\n\n## Say where\n\n```sh {on=tag:rack-z}\necho never\n```\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = vigie(home.path(), &["check", tagged.to_str().unwrap()], &[]);
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("no host of vigie.toml has the tag \"rack-z\""),
+        "{stdout}{stderr}"
+    );
 }
 
 #[test]

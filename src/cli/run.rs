@@ -92,7 +92,7 @@ pub fn run(config: &Config, explicit_incident: Option<&Path>, args: RunArgs) -> 
         Some(progress) => Engine::resume(playbook, values, progress),
         None => Engine::new(playbook, values, ulid::Ulid::new().to_string()),
     }
-    .with_groups(config.groups.clone())
+    .with_groups(config.target_groups())
     .with_default_timeout(config.settings.command_timeout);
     execute(config, timeline, engine, &args)
 }

@@ -80,7 +80,7 @@ impl PromptKind {
 
     pub fn help(&self) -> &'static str {
         match self {
-            PromptKind::Filter => "Enter keeps it · Esc cancels",
+            PromptKind::Filter => "a name, tag:… or role:… · Enter keeps it · Esc cancels",
             PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
             PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
             PromptKind::IncidentTitle => "Enter, then its severity · Esc cancels",
@@ -93,6 +93,23 @@ impl PromptKind {
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: crate::text_field::TextField,
+}
+
+/// The host filter (`/`): every word must match. `tag:rack-a` keeps the
+/// hosts with a tag starting so, `role:db` those of that role; any other
+/// word is looked for in the name and the address. Case does not matter.
+pub fn host_matches(filter: &str, name: &str, host: Option<&vigie_core::config::Host>) -> bool {
+    filter.to_lowercase().split_whitespace().all(|word| {
+        let tags = host.map(|h| h.tags.as_slice()).unwrap_or_default();
+        let role = host.and_then(|h| h.role.as_deref()).unwrap_or_default();
+        if let Some(tag) = word.strip_prefix(vigie_core::config::TAG_TARGET) {
+            tags.iter().any(|t| t.to_lowercase().starts_with(tag))
+        } else if let Some(wanted) = word.strip_prefix("role:") {
+            role.to_lowercase().starts_with(wanted)
+        } else {
+            name.to_lowercase().contains(word) || host.is_some_and(|h| h.address.to_lowercase().contains(word))
+        }
+    })
 }
 
 /// What a choice in a picker is for.
@@ -450,13 +467,12 @@ impl App {
 
     /// Indices of the hosts shown, after the faulty-only toggle, the filter and the sort.
     pub fn visible_hosts(&self) -> Vec<usize> {
-        let filter = self.filter.to_lowercase();
         let mut visible: Vec<usize> = self
             .fleet
             .hosts
             .iter()
             .enumerate()
-            .filter(|(_, h)| filter.is_empty() || h.name.to_lowercase().contains(&filter))
+            .filter(|(i, h)| host_matches(&self.filter, &h.name, self.inventory.get(*i)))
             .filter(|(i, h)| !self.faulty_only || !h.is_reachable() || !self.fleet.alerts[*i].is_empty())
             .map(|(i, _)| i)
             .collect();
@@ -751,6 +767,22 @@ mod tests {
         app.apply_action(Action::CycleSort);
         assert_eq!(app.sort, SortBy::Name);
         assert_eq!(app.visible_hosts(), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn the_filter_knows_tags_and_roles() {
+        let mut host = vigie_core::config::Host::named("node-3", "10.0.3.7");
+        host.tags = vec!["rack-a".into(), "Proxmox".into()];
+        host.role = Some("hypervisor".into());
+        let matches = |filter: &str| host_matches(filter, &host.name, Some(&host));
+        assert!(matches(""));
+        assert!(matches("tag:rack-a"));
+        assert!(matches("tag:proxmox node"), "tags and words together, any case");
+        assert!(matches("role:hyper"));
+        assert!(matches("10.0.3"), "the address");
+        assert!(!matches("tag:rack-b"));
+        assert!(!matches("tag:rack-a web"), "every word must match");
+        assert!(!matches("role:db"));
     }
 
     #[test]

@@ -411,7 +411,7 @@ impl Requests<'_> {
                     Some(progress) => Engine::resume((*playbook).clone(), inputs, progress),
                     None => Engine::new((*playbook).clone(), inputs, ulid::Ulid::new().to_string()),
                 }
-                .with_groups(self.config.groups.clone())
+                .with_groups(self.config.target_groups())
                 .with_default_timeout(self.config.settings.command_timeout)
                 .confirming_each_step();
                 // Shown as the timeline records them: secrets replaced.

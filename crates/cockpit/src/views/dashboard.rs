@@ -166,11 +166,17 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     // Room for the label, the percentage and "368 MiB of 24 GiB" after the bar.
     let bar_width = (area.width as usize).saturating_sub(44).clamp(6, 30);
     let mut lines = vec![status_line(host, app)];
-    lines.push(Line::raw(format!(
-        "{} · {}",
-        host.kind.as_str(),
-        one_line(&host.address)
-    )));
+    // What it is and where, then its role and tags (what `/tag:` filters on).
+    let mut about = format!("{} · {}", host.kind.as_str(), one_line(&host.address));
+    if let Some(configured) = app.inventory.get(index) {
+        if let Some(role) = &configured.role {
+            about.push_str(&format!(" · role {}", one_line(role)));
+        }
+        if !configured.tags.is_empty() {
+            about.push_str(&format!(" · tags {}", one_line(&configured.tags.join(", "))));
+        }
+    }
+    lines.push(Line::raw(super::fit(&about, area.width.saturating_sub(2) as usize)));
     let host_alerts = &app.fleet.alerts[index];
     if !host_alerts.is_empty() {
         lines.push(Line::raw(""));

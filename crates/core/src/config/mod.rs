@@ -272,6 +272,9 @@ impl Host {
     }
 }
 
+/// How `on=` names the hosts of a tag: `on=tag:rack-a`.
+pub const TAG_TARGET: &str = "tag:";
+
 /// A validated configuration: every name is unique and every reference resolves.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -321,6 +324,28 @@ impl Config {
 
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The hosts tagged `tag`, in the inventory's order.
+    pub fn hosts_tagged(&self, tag: &str) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| h.tags.iter().any(|t| t == tag))
+            .map(|h| h.name.clone())
+            .collect()
+    }
+
+    /// What a command's `on=` may name besides a host: each group, and
+    /// `tag:<tag>` for every tag a host carries (`on=tag:rack-a` runs on
+    /// each host tagged rack-a, as a group does).
+    pub fn target_groups(&self) -> BTreeMap<String, Vec<String>> {
+        let mut targets = self.groups.clone();
+        for tag in self.hosts.iter().flat_map(|h| &h.tags) {
+            targets
+                .entry(format!("{TAG_TARGET}{tag}"))
+                .or_insert_with(|| self.hosts_tagged(tag));
+        }
+        targets
     }
 
     /// vigie's own known_hosts (pins written by `vigie trust`).

@@ -643,12 +643,14 @@ pub fn lint(playbook: &Playbook, config: &Config, text: &str) -> Vec<Diagnostic>
             let known = target == "local"
                 || playbook.inputs.get(target).is_some_and(|i| i.kind == InputKind::Host)
                 || config.host(target).is_some()
-                || config.groups.contains_key(target);
+                || config.target_groups().contains_key(target);
             if !command.on.is_empty() && !known {
                 let hint = if playbook.inputs.contains_key(target) {
                     format!("input {target} is not of kind host")
+                } else if let Some(tag) = target.strip_prefix(crate::config::TAG_TARGET) {
+                    format!("no host of vigie.toml has the tag {tag:?}")
                 } else {
-                    "on= names a host input, a host or group of vigie.toml, or local".to_string()
+                    "on= names a host input, a host or group of vigie.toml, tag:<tag>, or local".to_string()
                 };
                 problems.push(at_attribute("on", format!("unknown target {target:?}")).with_hint(hint));
             }
