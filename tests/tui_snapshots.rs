@@ -23,6 +23,8 @@ kind = "proxmox"
 name = "locuste"
 address = "10.0.0.12"
 kind = "proxmox"
+role = "hypervisor"
+tags = ["rack-a", "pve8"]
 
 [[hosts]]
 name = "backup"
@@ -64,21 +66,31 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 #[test]
 fn shell_with_an_unreachable_host_selected() {
     let app = scripted_app();
-    insta::assert_snapshot!(render(&app, 100, 30).backend());
+    assert_every_size("shell_unreachable_host", &app);
 }
 
 #[test]
 fn shell_with_a_healthy_host_selected() {
     let mut app = scripted_app();
     app.apply_action(Action::SelectNext);
-    insta::assert_snapshot!(render(&app, 100, 30).backend());
+    assert_every_size("shell_healthy_host", &app);
+}
+
+#[test]
+fn hosts_filtered_by_tag() {
+    let mut app = scripted_app();
+    app.apply_action(Action::Filter);
+    type_text(&mut app, "tag:rack-a");
+    assert_eq!(app.visible_hosts(), vec![1], "only locuste carries rack-a");
+    app.handle_key(key(crossterm::event::KeyCode::Enter));
+    assert_every_size("hosts_filtered_by_tag", &app);
 }
 
 #[test]
 fn help_overlay() {
     let mut app = scripted_app();
     app.apply_action(Action::ToggleHelp);
-    insta::assert_snapshot!(render(&app, 100, 30).backend());
+    assert_every_size("help_overlay", &app);
 }
 
 #[test]
@@ -153,7 +165,7 @@ fn proxmox_node_with_cluster_vms_and_storages() {
         },
     });
     app.apply_action(Action::SelectNext);
-    insta::assert_snapshot!(render(&app, 120, 40).backend());
+    assert_every_size("proxmox_node", &app);
 }
 
 fn with_incident(app: &mut App) {
@@ -196,11 +208,95 @@ fn with_incident(app: &mut App) {
 }
 
 #[test]
-fn incident_with_timeline_pane_at_120x40_and_80x24() {
+fn incident_with_timeline_pane() {
     let mut app = scripted_app();
     with_incident(&mut app);
-    insta::assert_snapshot!("incident_120x40", render(&app, 120, 40).backend());
-    insta::assert_snapshot!("incident_80x24", render(&app, 80, 24).backend());
+    assert_every_size("incident", &app);
+}
+
+#[test]
+fn declaring_from_a_dead_host_asks_its_severity() {
+    let mut app = scripted_app();
+    app.apply_action(Action::DeclareIncident);
+    assert_every_size("declare_title_drafted", &app);
+    app.handle_key(key(crossterm::event::KeyCode::Enter));
+    assert_every_size("declare_severity_picker", &app);
+}
+
+#[test]
+fn an_event_opened_whole_with_its_amendment() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap();
+    app.apply_timeline(vec![vigie::timeline::Event {
+        seq: 4,
+        id: "e4".into(),
+        at: t0,
+        recorded_at: t0,
+        actor: "bob".into(),
+        kind: "amendment".into(),
+        host: None,
+        data: serde_json::json!({"target": "e3", "target_seq": 3,
+            "text": "mailed the VM owners and the board: chat, wiki and mail are down until locuste takes them", "reason": "forgot the board"}),
+        prev: String::new(),
+    }]);
+    app.apply_action(Action::SwitchPane);
+    app.apply_action(Action::SelectPrevious);
+    app.apply_action(Action::ShowEvent);
+    assert!(
+        matches!(&app.overlay, Some(vigie::tui::app::Overlay::Event { id, .. }) if id == "e3"),
+        "{:?}",
+        app.overlay
+    );
+    assert_every_size("event_whole", &app);
+}
+
+#[test]
+fn a_long_output_scrolls_in_its_event() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap();
+    let output: Vec<String> = (1..=80).map(|n| format!("restored file {n}")).collect();
+    app.apply_timeline(vec![vigie::timeline::Event {
+        seq: 4,
+        id: "e4".into(),
+        at: t0,
+        recorded_at: t0,
+        actor: "alice".into(),
+        kind: "command.finished".into(),
+        host: Some("backup".into()),
+        data: serde_json::json!({"run": "r1", "step": "restore", "exit": 0, "ms": 5400, "output": output.join("\n")}),
+        prev: String::new(),
+    }]);
+    app.apply_action(Action::SwitchPane);
+    app.apply_action(Action::ShowEvent);
+    for _ in 0..5 {
+        app.handle_key(key(crossterm::event::KeyCode::Down));
+    }
+    app.handle_key(key(crossterm::event::KeyCode::PageDown));
+    assert_every_size("event_scrolled", &app);
+    let screen = format!("{:?}", render(&app, 80, 24).backend());
+    assert!(screen.contains("lines 16–"), "{screen}");
+    app.handle_key(key(crossterm::event::KeyCode::Esc));
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn the_playbook_picker_filters_as_typed() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    with_catalog(&mut app);
+    app.apply_action(Action::OpenPlaybook);
+    type_text(&mut app, "repl");
+    assert_every_size("playbook_picker_filtered", &app);
+}
+
+#[test]
+fn quitting_during_a_run_asks_first() {
+    let mut app = scripted_run_app();
+    app.apply_action(Action::Quit);
+    assert!(!app.should_quit);
+    assert_every_size("quit_during_run", &app);
 }
 
 #[test]
@@ -215,7 +311,23 @@ fn faulty_only_and_a_note_being_typed() {
             crossterm::event::KeyModifiers::NONE,
         ));
     }
-    insta::assert_snapshot!(render(&app, 120, 40).backend());
+    assert_every_size("faulty_only_note_typed", &app);
+}
+
+#[test]
+fn a_note_of_several_lines_grows_the_prompt() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    app.apply_action(Action::Note);
+    type_text(&mut app, "dmesg on miramelle before it died:");
+    app.paste(
+        "ata1: SATA link down\nI/O error, dev sda, sector 2048\nEXT4-fs error (device sda1): remounting read-only",
+    );
+    app.handle_key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Home,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert_every_size("note_of_several_lines", &app);
 }
 
 #[test]
@@ -248,10 +360,12 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
-/// Both sizes the cockpit must read well at.
-fn assert_both_sizes(name: &str, app: &App) {
-    insta::assert_snapshot!(format!("{name}_120x40"), render(app, 120, 40).backend());
-    insta::assert_snapshot!(format!("{name}_80x24"), render(app, 80, 24).backend());
+/// The sizes the cockpit must read well at: a small terminal, a laptop's,
+/// a large screen's.
+fn assert_every_size(name: &str, app: &App) {
+    for (width, height) in [(80, 24), (120, 40), (200, 60)] {
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), render(app, width, height).backend());
+    }
 }
 
 fn with_catalog(app: &mut App) {
@@ -274,7 +388,14 @@ fn playbook_form_prefilled_from_an_alert() {
         &[("host", "locuste".to_string()), ("user", "alice".to_string())],
         Some("suggested by: locuste: account alice locked after 12 failed logins (faillock)".into()),
     );
-    assert_both_sizes("playbook_form", &app);
+    assert_every_size("playbook_form", &app);
+    app.handle_key(key(crossterm::event::KeyCode::Enter));
+    assert!(
+        matches!(&app.overlay, Some(vigie::tui::app::Overlay::Popup(_))),
+        "{:?}",
+        app.overlay
+    );
+    assert_every_size("start_popup", &app);
 }
 
 /// A run of repair-replication: step 1 done with its output (escape
@@ -350,10 +471,11 @@ fn scripted_run(app: &mut App) {
 #[test]
 fn playbook_run_waiting_for_a_high_risk_step() {
     let mut app = scripted_run_app();
-    assert_both_sizes("run_waiting", &app);
+    // Step 1 ended: its output stays until Enter goes on to step 2.
+    assert_every_size("run_step_ended_output_kept", &app);
     app.apply_action(Action::Answer);
     type_text(&mut app, "locu");
-    assert_both_sizes("run_high_risk_popup", &app);
+    assert_every_size("run_high_risk_popup", &app);
 }
 
 fn scripted_run_app() -> App {
@@ -398,7 +520,7 @@ fn playbook_step_failed_offers_retry_skip_abort() {
         app.apply_run_update(update);
     }
     app.apply_action(Action::Answer);
-    assert_both_sizes("run_recovery_popup", &app);
+    assert_every_size("run_recovery_popup", &app);
 }
 
 #[test]
@@ -407,9 +529,9 @@ fn command_palette_and_timeline_focus() {
     with_incident(&mut app);
     app.apply_action(Action::Palette);
     type_text(&mut app, "s");
-    assert_both_sizes("palette", &app);
+    assert_every_size("palette", &app);
     app.handle_key(key(crossterm::event::KeyCode::Esc));
     app.apply_action(Action::SwitchPane);
     app.apply_action(Action::SelectPrevious);
-    assert_both_sizes("timeline_focused", &app);
+    assert_every_size("timeline_focused", &app);
 }

@@ -117,7 +117,12 @@ impl App {
             Action::DeclareIncident => self.declare_for_selected_host(),
             Action::Mark => self.open_mark_picker(),
             Action::ShowEvent => match self.selected_event() {
-                Some(event) => self.overlay = Some(Overlay::Event(event.id.clone())),
+                Some(event) => {
+                    self.overlay = Some(Overlay::Event {
+                        id: event.id.clone(),
+                        scroll: 0,
+                    })
+                }
                 None => self.flash = Some("no event to show".into()),
             },
             Action::Amend => self.open_amend_prompt(),
@@ -681,8 +686,23 @@ impl App {
 
     fn key_in_overlay(&mut self, overlay: Overlay, key: KeyEvent) -> Option<Request> {
         match overlay {
-            // Any key closes the event; it was for reading.
-            Overlay::Event(_) => None,
+            // The arrows and pages scroll a long event (a command's
+            // output); any other key closes it: it was for reading.
+            Overlay::Event { id, scroll } => {
+                let page = 10;
+                let scroll = match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+                    KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                    KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(page),
+                    KeyCode::PageUp => scroll.saturating_sub(page),
+                    KeyCode::Home | KeyCode::Char('g') => 0,
+                    // The view stops at the last line, however far this says.
+                    KeyCode::End | KeyCode::Char('G') => usize::MAX,
+                    _ => return None,
+                };
+                self.overlay = Some(Overlay::Event { id, scroll });
+                None
+            }
             Overlay::Help => {
                 // Any key closes the help; `?` and Esc do nothing else.
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {

@@ -229,7 +229,10 @@ impl Popup {
 pub enum Overlay {
     Help,
     /// One timeline event whole: its text, data, output, amendments.
-    Event(String),
+    Event {
+        id: String,
+        scroll: usize,
+    },
     Palette(Palette),
     Form(Box<InputForm>),
     Picker(Picker),
@@ -1080,7 +1083,13 @@ mod tests {
         )]);
         app.focus = Focus::Timeline;
         app.handle_key(key(KeyCode::Enter));
-        assert_eq!(app.overlay, Some(Overlay::Event("e1".into())));
+        assert_eq!(
+            app.overlay,
+            Some(Overlay::Event {
+                id: "e1".into(),
+                scroll: 0
+            })
+        );
         let backend = ratatui::backend::TestBackend::new(80, 24);
         let mut terminal = ratatui::Terminal::new(backend).unwrap();
         terminal.draw(|frame| crate::views::render(frame, &app)).unwrap();

@@ -319,7 +319,16 @@ async fn next_update(run: &mut Option<RunHandle>) -> Option<RunUpdate> {
 /// Returns whether the screen needs a redraw, and work to do for the app.
 fn handle_input(app: &mut app::App, input: Event, screen: ratatui::layout::Rect) -> (bool, Option<app::Request>) {
     match input {
-        Event::Key(key) if key.kind == KeyEventKind::Press => (true, app.handle_key(key)),
+        Event::Key(key) if key.kind == KeyEventKind::Press => {
+            let request = app.handle_key(key);
+            // An event scrolled past its end stops at its last line, so
+            // that ↑ moves it at once.
+            if let Some(app::Overlay::Event { id, scroll }) = app.overlay.take() {
+                let scroll = scroll.min(views::event_scroll_limit(app, screen, &id));
+                app.overlay = Some(app::Overlay::Event { id, scroll });
+            }
+            (true, request)
+        }
         Event::Paste(text) => (true, app.paste(&text)),
         Event::Mouse(mouse) => {
             let areas = views::layout(screen, app);

@@ -66,14 +66,15 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
         layout.extend((0..app.vm_count(index)).map(|vm| (index, Some(vm))));
     }
     let rows = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
     let offset = scroll_offset(selected_row, rows);
     let items: Vec<ListItem> = layout
         .iter()
         .skip(offset)
         .take(rows.max(1))
         .map(|(index, vm)| match vm {
-            None => host_row(app, *index),
-            Some(vm) => vm_row(app, *index, *vm),
+            None => host_row(app, *index, width),
+            Some(vm) => vm_row(app, *index, *vm, width),
         })
         .collect();
     let mut title = String::from(" HOSTS ");
@@ -93,12 +94,23 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn host_row(app: &App, index: usize) -> ListItem<'static> {
+/// How long a host has been down, as short as the list needs: seconds
+/// only in its first ten minutes.
+fn list_age(age: chrono::Duration) -> String {
+    match age.num_seconds() {
+        600..3600 => format!("{}m", age.num_minutes()),
+        _ => human_age(age),
+    }
+}
+
+/// A host's row in `width` columns: glyph, name, state and alert badge;
+/// the load sparkline only where it fits beside them.
+fn host_row(app: &App, index: usize, width: usize) -> ListItem<'static> {
     let host = &app.fleet.hosts[index];
     let (glyph, colour) = reachability_glyph(app, index);
     let summary = match (&host.reachability, host.health()) {
         // Down since the fleet journal says, whoever saw it first.
-        (Reachability::Unreachable { since, .. }, _) => format!("down {}", human_age(app.now - *since)),
+        (Reachability::Unreachable { since, .. }, _) => format!("down {}", list_age(app.now - *since)),
         (_, Some(health)) => health
             .load
             .map(|l| format!("load {:.2}", l[0]))
@@ -122,16 +134,32 @@ fn host_row(app: &App, index: usize) -> ListItem<'static> {
     } else {
         Style::new().fg(Color::DarkGray)
     };
-    ListItem::new(Line::from(vec![
+    let badge = Span::styled(badge, Style::new().fg(colour).add_modifier(Modifier::BOLD));
+    let mut spans = vec![
         Span::styled(format!("{glyph} "), Style::new().fg(colour)),
         Span::styled(format!("{:<11} {summary}", one_line(&host.name)), text_style),
-        Span::styled(format!(" {}", sparkline(&loads, 1.0)), Style::new().fg(Color::Cyan)),
-        Span::styled(badge, Style::new().fg(colour).add_modifier(Modifier::BOLD)),
-    ]))
+    ];
+    let spark = Span::styled(format!(" {}", sparkline(&loads, 1.0)), Style::new().fg(Color::Cyan));
+    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + badge.width();
+    if used + spark.width() <= width {
+        spans.push(spark);
+    }
+    // The badge is what a glance looks for: the names' alignment, then
+    // the end of the name and state give way first.
+    if used > width {
+        let name_room = width.saturating_sub(2 + badge.width());
+        spans.truncate(1);
+        spans.push(Span::styled(
+            super::fit(&format!("{} {summary}", one_line(&host.name)), name_room),
+            text_style,
+        ));
+    }
+    spans.push(badge);
+    ListItem::new(super::fit_spans(spans, width))
 }
 
 /// A VM nested under its host: a dead node's VMs show as unknown, not as running.
-fn vm_row(app: &App, index: usize, vm: usize) -> ListItem<'static> {
+fn vm_row(app: &App, index: usize, vm: usize, width: usize) -> ListItem<'static> {
     let vms = app.vms_of(index);
     let Some(vm) = vms.get(vm) else {
         return ListItem::new("");
@@ -143,14 +171,17 @@ fn vm_row(app: &App, index: usize, vm: usize) -> ListItem<'static> {
         "paused" | "crashed" => ("✖", Color::Red),
         _ => ("?", Color::DarkGray),
     };
-    ListItem::new(Line::from(vec![
-        Span::raw("  "),
-        Span::styled(format!("{glyph} "), Style::new().fg(colour)),
-        Span::styled(
-            format!("{:<10} vm {}", one_line(&vm.name), one_line(&vm.id)),
-            Style::new().fg(Color::Gray),
-        ),
-    ]))
+    ListItem::new(super::fit_spans(
+        vec![
+            Span::raw("  "),
+            Span::styled(format!("{glyph} "), Style::new().fg(colour)),
+            Span::styled(
+                format!("{:<10} vm {}", one_line(&vm.name), one_line(&vm.id)),
+                Style::new().fg(Color::Gray),
+            ),
+        ],
+        width,
+    ))
 }
 
 pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {

@@ -6,6 +6,7 @@ mod dashboard;
 mod overlays;
 
 pub use dashboard::host_rows;
+pub use overlays::event_scroll_limit;
 mod run;
 mod timeline;
 
@@ -112,6 +113,64 @@ pub(super) fn fit(text: &str, width: usize) -> String {
     }
     let kept: String = text.chars().take(width.saturating_sub(1)).collect();
     format!("{kept}…")
+}
+
+/// A row of spans in at most `width` columns: the span that does not fit
+/// is cut and ends in `…`, the ones after it are left out.
+pub(super) fn fit_spans(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = spans.iter().map(|s| s.width()).sum();
+    if total <= width {
+        return Line::from(spans);
+    }
+    let mut room = width.saturating_sub(1);
+    let mut kept = Vec::new();
+    for span in spans {
+        if span.width() <= room {
+            room -= span.width();
+            kept.push(span);
+            continue;
+        }
+        let mut cut = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if w > room {
+                break;
+            }
+            room -= w;
+            cut.push(c);
+        }
+        cut.push('…');
+        kept.push(Span::styled(cut, span.style));
+        break;
+    }
+    Line::from(kept)
+}
+
+/// `text` broken into rows of at most `width` characters at its spaces; a
+/// word longer than a row is cut where the row ends.
+pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let row_len = row.chars().count();
+        if row_len > 0 && row_len + 1 + word.len() <= width {
+            row.push(' ');
+            row.extend(word.iter());
+            continue;
+        }
+        if row_len > 0 {
+            rows.push(std::mem::take(&mut row));
+        }
+        while word.len() > width {
+            rows.push(word.drain(..width).collect());
+        }
+        row = word.into_iter().collect();
+    }
+    rows.push(row);
+    rows
 }
 
 /// A pane's frame; the focused one has a bold title and a thick border.
@@ -322,6 +381,27 @@ mod tests {
     fn sparklines_scale_to_their_maximum() {
         assert_eq!(sparkline(&[Some(0.0), Some(1.0), None, Some(2.0)], 0.0), "▁▅ █");
         assert_eq!(sparkline(&[Some(0.5)], 4.0), "▂", "a floor keeps calm hosts calm");
+    }
+
+    #[test]
+    fn a_row_too_long_ends_in_an_ellipsis() {
+        let line = fit_spans(
+            vec![Span::raw("12 "), Span::raw("alice "), Span::raw("note: a long one")],
+            14,
+        );
+        assert_eq!(line.to_string(), "12 alice note…");
+        assert_eq!(line.width(), 14);
+        assert_eq!(fit_spans(vec![Span::raw("short")], 14).to_string(), "short");
+    }
+
+    #[test]
+    fn long_text_wraps_at_spaces() {
+        assert_eq!(
+            wrap_words("chat, wiki and mail are down", 12),
+            vec!["chat, wiki", "and mail are", "down"]
+        );
+        assert_eq!(wrap_words("abcdefghij xy", 4), vec!["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap_words("", 4), vec![""]);
     }
 
     #[test]

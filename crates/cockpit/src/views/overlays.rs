@@ -17,7 +17,7 @@ use vigie_core::sanitize::one_line;
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay) {
     match overlay {
         Overlay::Help => render_help(frame, area, app),
-        Overlay::Event(id) => render_event(frame, area, app, id),
+        Overlay::Event { id, scroll } => render_event(frame, area, app, id, *scroll),
         Overlay::Palette(palette) => render_palette(frame, area, app, palette),
         Overlay::Form(form) => render_form(frame, area, form),
         Overlay::Picker(picker) => render_picker(frame, area, picker),
@@ -27,16 +27,21 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay
 
 /// A box of `width`×`height` centred in `area`, cleared.
 fn centred(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
+    let popup = centred_rect(area, width, height);
+    frame.render_widget(Clear, popup);
+    popup
+}
+
+/// Where a box of `width`×`height` sits centred in `area` (nothing drawn).
+fn centred_rect(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
-    let popup = Rect {
+    Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
-    };
-    frame.render_widget(Clear, popup);
-    popup
+    }
 }
 
 fn boxed(title: String) -> Block<'static> {
@@ -100,14 +105,57 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(right), second);
 }
 
-/// A timeline event whole: what a row cuts, every field of its data (the
-/// output of a command included), and the amendments made to it.
-fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
-    let Some(event) = app.timeline.iter().find(|e| e.id == id) else {
-        return;
-    };
+/// The event overlay's width, and the rows of text it shows at once.
+fn event_geometry(area: Rect) -> (u16, usize) {
     let width = area.width.saturating_sub(8).clamp(40, 110);
-    let text_width = width.saturating_sub(4) as usize;
+    // Borders, the position line and the keys line.
+    (width, area.height.saturating_sub(6).max(1) as usize)
+}
+
+/// How far the event overlay may scroll on a screen of `area`: its last
+/// line at the bottom.
+pub fn event_scroll_limit(app: &App, area: Rect, id: &str) -> usize {
+    let (width, room) = event_geometry(area);
+    event_lines(app, id, width.saturating_sub(4) as usize)
+        .len()
+        .saturating_sub(room)
+}
+
+/// A timeline event whole: what a row cuts, every field of its data (the
+/// output of a command included), and the amendments made to it; the
+/// arrows scroll what does not fit.
+fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str, scroll: usize) {
+    let (width, room) = event_geometry(area);
+    let all = event_lines(app, id, width.saturating_sub(4) as usize);
+    if all.is_empty() {
+        return;
+    }
+    let first = scroll.min(all.len().saturating_sub(room));
+    let count = all.len();
+    let mut lines: Vec<Line> = all.into_iter().skip(first).take(room).collect();
+    let shown = lines.len();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        if shown < count {
+            format!(
+                "lines {}–{} of {count} · ↑↓ PgUp PgDn Home scroll · any other key closes",
+                first + 1,
+                first + shown
+            )
+        } else {
+            "any key closes".to_string()
+        },
+        DIM,
+    ));
+    let popup = centred(frame, area, width, lines.len() as u16 + 2);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" event ".into())), popup);
+}
+
+/// Every line of the event overlay, in `text_width` columns.
+fn event_lines(app: &App, id: &str, text_width: usize) -> Vec<Line<'static>> {
+    let Some(event) = app.timeline.iter().find(|e| e.id == id) else {
+        return Vec::new();
+    };
     let mut lines = vec![
         Line::styled(
             format!(
@@ -123,9 +171,7 @@ fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
     ];
     // A note of several lines keeps them.
     for line in vigie_core::timeline::view::describe_whole(event, &event.payload()).lines() {
-        for piece in wrap(line, text_width) {
-            lines.push(Line::raw(piece));
-        }
+        lines.extend(super::wrap_words(line, text_width).into_iter().map(Line::raw));
     }
     if let Some(map) = event.data.as_object() {
         lines.push(Line::raw(""));
@@ -136,7 +182,7 @@ fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
             };
             let mut first = true;
             for line in vigie_core::sanitize::terminal_safe(&text).lines() {
-                for piece in wrap(line, text_width.saturating_sub(12)) {
+                for piece in super::wrap_words(line, text_width.saturating_sub(12)) {
                     let label = if first { format!("{key:<11} ") } else { " ".repeat(12) };
                     first = false;
                     lines.push(Line::from(vec![Span::styled(label, DIM), Span::raw(piece)]));
@@ -153,35 +199,21 @@ fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str) {
         lines.push(Line::raw(""));
         lines.push(Line::styled("AMENDED", BOLD));
         for amendment in amendments {
-            lines.push(Line::raw(format!(
-                "#{} {}",
+            let text = format!(
+                "#{} {} {}",
                 amendment.seq,
+                one_line(&amendment.actor),
                 vigie_core::timeline::view::describe(amendment)
-            )));
+            );
+            lines.extend(super::wrap_words(&text, text_width).into_iter().map(Line::raw));
         }
     }
-    let room = area.height.saturating_sub(4) as usize;
-    if lines.len() > room {
-        lines.truncate(room.saturating_sub(1));
-        lines.push(Line::styled("… (the rest: vigie timeline show --json)", DIM));
-    }
-    lines.push(Line::styled("any key closes", DIM));
-    let popup = centred(frame, area, width, lines.len() as u16 + 2);
-    frame.render_widget(Paragraph::new(lines).block(boxed(" event ".into())), popup);
-}
-
-/// `text` cut into pieces of at most `width` characters (no wrapping widget:
-/// nothing may reflow behind the overlay).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let chars: Vec<char> = one_line(text).chars().collect();
-    if chars.is_empty() {
-        return vec![String::new()];
-    }
-    chars.chunks(width.max(1)).map(|c| c.iter().collect()).collect()
+    lines
 }
 
 fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
     let suggestions = palette.suggestions(app.read_only);
+    let inner_width = area.width.min(90).saturating_sub(2) as usize;
     let mut lines = vec![
         Line::from(vec![
             Span::styled(":", BOLD),
@@ -196,11 +228,14 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
         } else {
             Style::new()
         };
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {:<10}", command.name), style.add_modifier(Modifier::BOLD)),
-            Span::styled(format!("{:<22} ", one_line(command.argument)), style),
-            Span::styled(command.description, DIM),
-        ]));
+        lines.push(super::fit_spans(
+            vec![
+                Span::styled(format!(" {:<10}", command.name), style.add_modifier(Modifier::BOLD)),
+                Span::styled(format!("{:<22} ", one_line(command.argument)), style),
+                Span::styled(command.description, DIM),
+            ],
+            inner_width,
+        ));
     }
     if suggestions.is_empty() {
         lines.push(Line::styled(" no such command", DIM));
@@ -210,8 +245,13 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
         " Tab completes · ↑↓ choose · Enter runs · Esc closes",
         DIM,
     ));
-    let popup = centred(frame, area, 90, lines.len() as u16 + 2);
-    let popup = Rect { y: area.y + 2, ..popup };
+    // Near the top, where the eye is after `:`; only its own cells are
+    // cleared (the panes around it stay drawn).
+    let popup = Rect {
+        y: area.y + 2,
+        ..centred_rect(area, 90, lines.len() as u16 + 2)
+    };
+    let popup = popup.intersection(area);
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(boxed(" commands ".into())), popup);
 }

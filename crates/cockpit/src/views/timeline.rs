@@ -1,11 +1,11 @@
 //! The timeline pane: the incident's events as they arrive (from every
 //! responder), filtered by kind or host, with a cursor to mark or amend one.
 
-use super::{pane, scroll_offset};
+use super::{fit, fit_spans, pane, scroll_offset};
 use crate::app::{App, Focus, KindFilter};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{List, ListItem, ListState};
 use ratatui::Frame;
 use vigie_core::sanitize::one_line;
@@ -20,6 +20,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;
     let selected = app.timeline_cursor.unwrap_or(events.len().saturating_sub(1));
     let offset = scroll_offset(selected, rows);
+    let width = area.width.saturating_sub(2) as usize;
     // Only the events on screen are described and styled.
     let items: Vec<ListItem> = events
         .iter()
@@ -48,17 +49,26 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
                     Style::new().fg(Color::Cyan),
                 ));
             }
-            spans.push(Span::styled(vigie_core::timeline::view::describe(event), kind_style));
+            let mut after = Vec::new();
             if app.amended.contains(&event.id) {
-                spans.push(Span::styled("  ✎ amended", Style::new().fg(Color::Magenta)));
+                after.push(Span::styled("  ✎ amended", Style::new().fg(Color::Magenta)));
             }
             if let Some(marks) = marks.get(&event.id) {
-                spans.push(Span::styled(
+                after.push(Span::styled(
                     format!("  ★ {}", marks.join(", ")),
                     Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
                 ));
             }
-            ListItem::new(Line::from(spans))
+            // The description gives way (ending in `…`, Enter shows it
+            // whole) so that the amended and marked flags stay in view.
+            let around: usize = spans.iter().chain(&after).map(|s| s.width()).sum();
+            let room = width.saturating_sub(around).max(12);
+            spans.push(Span::styled(
+                fit(&vigie_core::timeline::view::describe(event), room),
+                kind_style,
+            ));
+            spans.extend(after);
+            ListItem::new(fit_spans(spans, width))
         })
         .collect();
     let mut title = String::from(" TIMELINE ");
