@@ -159,19 +159,6 @@ fn every_guest_is_what_qemu_img_and_virsh_say() {
     );
 }
 
-/// The admins' copy of each domain's XML beside the shared disks, as the
-/// libvirt variant of evacuate-hypervisor expects them.
-fn replicate_configs(lab: &HypervisorLab, index: usize, names: &[&str]) -> std::path::PathBuf {
-    let configs = lab.disks.path().join("configs");
-    std::fs::create_dir_all(&configs).unwrap();
-    for name in names {
-        let xml = lab.virsh(index, &["dumpxml", name]);
-        assert!(xml.status.success(), "{}", text(&xml.stderr));
-        std::fs::write(configs.join(format!("{name}.xml")), &xml.stdout).unwrap();
-    }
-    configs
-}
-
 /// `vigie run evacuate-hypervisor` from lab1 to lab2, unattended.
 fn evacuate(home: &Path, configs: &Path, vmids: &str) -> (i32, String, String) {
     let config = home.join("vigie.toml");
@@ -223,7 +210,7 @@ fn a_dead_hypervisor_s_guests_are_started_on_the_other_one() {
     lab.define(0, "mail", 48, &mail);
     lab.start_guest(0, "web");
     lab.start_guest(0, "mail");
-    let configs = replicate_configs(&lab, 0, &["web", "mail"]);
+    let configs = lab.replicate_configs(0, &["web", "mail"]);
     // lab1 dies: its guests' QEMU processes and its sshd.
     lab.crash_guest(0, "web");
     lab.crash_guest(0, "mail");
@@ -255,7 +242,7 @@ fn a_start_refused_by_the_image_lock_is_a_failed_step_that_says_why() {
     let chat = lab.chain("chat", 0, "32M");
     lab.define(0, "chat", 48, &chat);
     lab.start_guest(0, "chat");
-    let configs = replicate_configs(&lab, 0, &["chat"]);
+    let configs = lab.replicate_configs(0, &["chat"]);
     // lab1 only stops answering: its QEMU still holds the disk.
     lab.ssh.kill_host(0);
 

@@ -476,6 +476,22 @@ fn playbook_run_waiting_for_a_high_risk_step() {
     app.apply_action(Action::Answer);
     type_text(&mut app, "locu");
     assert_every_size("run_high_risk_popup", &app);
+    let focus = |app: &App| match &app.overlay {
+        Some(vigie::tui::app::Overlay::Popup(popup)) => popup.focus,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(focus(&app), 0, "Cancel, until the name is typed whole");
+    type_text(&mut app, "ste");
+    assert_eq!(focus(&app), 1, "the name typed: Run");
+    app.handle_key(key(crossterm::event::KeyCode::Backspace));
+    assert_eq!(focus(&app), 0, "spoiled: Cancel again");
+    type_text(&mut app, "e");
+    assert!(matches!(
+        app.handle_key(key(crossterm::event::KeyCode::Enter)),
+        Some(vigie::tui::app::Request::Answer(
+            vigie::playbook::engine::RunEvent::Confirmed { .. }
+        ))
+    ));
 }
 
 fn scripted_run_app() -> App {

@@ -100,6 +100,19 @@ impl HypervisorLab {
         lab
     }
 
+    /// The admins' copy of each domain's XML beside the shared disks, as
+    /// the libvirt variant of evacuate-hypervisor expects them.
+    pub fn replicate_configs(&self, index: usize, names: &[&str]) -> PathBuf {
+        let configs = self.disks.path().join("configs");
+        std::fs::create_dir_all(&configs).unwrap();
+        for name in names {
+            let xml = self.virsh(index, &["dumpxml", name]);
+            assert!(xml.status.success(), "{}", text(&xml.stderr));
+            std::fs::write(configs.join(format!("{name}.xml")), &xml.stdout).unwrap();
+        }
+        configs
+    }
+
     /// `virsh` on hypervisor `index`, as its user, on its session daemon.
     pub fn virsh(&self, index: usize, args: &[&str]) -> Output {
         as_user(USERS[index], "virsh", &[&["-c", "qemu:///session"], args].concat())

@@ -421,7 +421,16 @@ impl App {
             .iter()
             .find(|n| playbook.inputs.get(*n).is_some_and(|i| i.kind == InputKind::Host));
         if let (Some(name), Some(host)) = (first_host, self.selected_host()) {
-            if !prefill.iter().any(|(n, _)| n == name) {
+            // Only a host the input would take: one that answers when it
+            // must, other than the one it must differ from.
+            let refused = playbook.inputs.get(name).is_some_and(|input| {
+                (input.reachable && !host.is_reachable())
+                    || input
+                        .not
+                        .as_ref()
+                        .is_some_and(|other| prefill.iter().any(|(n, v)| n == other && *v == host.name))
+            });
+            if !refused && !prefill.iter().any(|(n, _)| n == name) {
                 prefill.push((name.clone(), host.name.clone()));
             }
         }
@@ -983,6 +992,14 @@ impl App {
             KeyCode::Char(c) if typing && !c.is_control() => popup.typed.push(c),
             KeyCode::Enter => return self.press_button(popup),
             _ => {}
+        }
+        // A high-risk step: the target's name typed whole is the
+        // confirmation, so Run takes the focus then (and gives it back to
+        // Cancel if the name is spoiled).
+        if let PopupKind::Answer(Question::Confirm { expected, .. }) = &popup.kind {
+            if typing && matches!(key.code, KeyCode::Char(_) | KeyCode::Backspace) {
+                popup.focus = usize::from(popup.typed.trim() == expected);
+            }
         }
         self.overlay = Some(Overlay::Popup(popup));
         None

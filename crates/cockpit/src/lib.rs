@@ -323,9 +323,12 @@ fn handle_input(app: &mut app::App, input: Event, screen: ratatui::layout::Rect)
             let request = app.handle_key(key);
             // An event scrolled past its end stops at its last line, so
             // that ↑ moves it at once.
-            if let Some(app::Overlay::Event { id, scroll }) = app.overlay.take() {
-                let scroll = scroll.min(views::event_scroll_limit(app, screen, &id));
-                app.overlay = Some(app::Overlay::Event { id, scroll });
+            if let Some(app::Overlay::Event { id, scroll }) = &app.overlay {
+                let limit = views::event_scroll_limit(app, screen, id);
+                if *scroll > limit {
+                    let id = id.clone();
+                    app.overlay = Some(app::Overlay::Event { id, scroll: limit });
+                }
             }
             (true, request)
         }
@@ -432,15 +435,20 @@ impl Requests<'_> {
                 app.focus = app::Focus::Run;
                 return Some(handle);
             }
-            app::Request::Answer(answer) => match run {
-                Some(handle) if handle.answers.send(answer).is_ok() => {
-                    if let Some(view) = app.run.as_mut() {
-                        // Answered: the question is gone until the run asks again.
-                        view.question = None;
+            app::Request::Answer(answer) => {
+                // A tick leaves the checklist open (the next space may come
+                // before the run asks again); any other answer closes it.
+                let closes = !matches!(answer, vigie_core::playbook::engine::RunEvent::Tick { .. });
+                match run {
+                    Some(handle) if handle.answers.send(answer).is_ok() => {
+                        if let Some(view) = app.run.as_mut().filter(|_| closes) {
+                            // Answered: the question is gone until the run asks again.
+                            view.question = None;
+                        }
                     }
+                    _ => self.flash("the run is not listening any more"),
                 }
-                _ => self.flash("the run is not listening any more"),
-            },
+            }
             app::Request::CancelCommand => {
                 if let Some(handle) = run {
                     handle.cancel.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -284,7 +284,12 @@ fn for_host_with(status: &HostStatus, levels: &Thresholds) -> Vec<Alert> {
         let alert = Alert::new(severity, code, message);
         // Data from before the failure is stale: alerts on it would mislead.
         return vec![if code == "unreachable" && status.kind.is_hypervisor() {
-            alert.playbook("evacuate-hypervisor").with_host_input(&status.name)
+            let alert = alert.playbook("evacuate-hypervisor").with_host_input(&status.name);
+            // The playbook's platform is the dead node's, when it has a variant for it.
+            match status.kind.as_str() {
+                platform @ ("proxmox" | "libvirt") => alert.input("platform", platform),
+                _ => alert,
+            }
         } else {
             alert
         }];

@@ -255,7 +255,7 @@ pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
         })),
     }
     if let Some(reading) = &host.reading {
-        lines.extend(service_lines(reading, bar_width));
+        lines.extend(service_lines(reading, bar_width, host.is_reachable()));
     }
     lines.extend(history_lines(host));
     let mut paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: false });
@@ -313,10 +313,10 @@ fn heading(text: &'static str) -> [Line<'static>; 2] {
 
 /// What the drivers found (cluster, VMs, datastores, replication, lockouts,
 /// backups), one section each, only those the host has.
-fn service_lines(reading: &Reading, bar_width: usize) -> Vec<Line<'static>> {
+fn service_lines(reading: &Reading, bar_width: usize, reachable: bool) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     cluster_lines(&mut lines, reading);
-    vm_lines(&mut lines, reading);
+    vm_lines(&mut lines, reading, reachable);
     datastore_lines(&mut lines, reading, bar_width);
     replication_lines(&mut lines, reading);
     lockout_lines(&mut lines, reading);
@@ -348,12 +348,14 @@ fn cluster_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
     }
 }
 
-/// Every VM with its state, node and memory.
-fn vm_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
+/// Every VM with its state, node and memory. A host that stopped
+/// answering says nothing of its VMs now: their state is the last seen.
+fn vm_lines(lines: &mut Vec<Line<'static>>, reading: &Reading, reachable: bool) {
     if !reading.vms.is_empty() {
-        lines.extend(heading("VMS"));
+        lines.extend(heading(if reachable { "VMS" } else { "VMS (as last seen)" }));
         for vm in &reading.vms {
             let glyph = match vm.state.as_str() {
+                _ if !reachable => "?",
                 "running" => "●",
                 "stopped" | "shutoff" => "○",
                 "paused" | "crashed" => "✖",
@@ -374,11 +376,15 @@ fn vm_lines(lines: &mut Vec<Line<'static>>, reading: &Reading) {
                 .map(|_| " · waiting for an answer".to_string())
                 .or_else(|| vm.reason.as_deref().map(|r| format!(" ({r})")))
                 .unwrap_or_default();
+            let state = if reachable {
+                vm.state.clone()
+            } else {
+                format!("was {}", vm.state)
+            };
             lines.push(Line::raw(format!(
-                "{glyph} {:<6} {}{node} · {}{memory}{note}",
+                "{glyph} {:<6} {}{node} · {state}{memory}{note}",
                 one_line(&vm.id),
                 one_line(&vm.name),
-                vm.state
             )));
         }
     }

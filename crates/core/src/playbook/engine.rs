@@ -410,10 +410,15 @@ impl Engine {
                 }
             }
             // The checklist is the step: it is done only when every box is ticked.
-            (Phase::Manual, RunEvent::ManualDone) if self.unticked().is_empty() => self.step_done(StepDone {
-                manual: Some(true),
-                ..StepDone::default()
-            }),
+            (Phase::Manual, RunEvent::ManualDone) if self.unticked().is_empty() => {
+                // Done by hand: a step with no command (one with a command
+                // ran it, then had its checklist ticked).
+                let by_hand = self.playbook.steps[self.step].command.is_none();
+                self.step_done(StepDone {
+                    manual: by_hand.then_some(true),
+                    ..StepDone::default()
+                })
+            }
             (Phase::Manual, RunEvent::ManualDone) => {
                 self.phase = Phase::Manual;
                 vec![self.ask_manual()]
@@ -880,6 +885,18 @@ impl Engine {
             return vec![];
         }
         if failures.is_empty() {
+            // A checklist after the command: the boxes are checked against
+            // what it showed, by hand, before the step is done.
+            let checklist = &self.playbook.steps[self.step].checklist;
+            if !checklist.is_empty() {
+                self.phase = Phase::Manual;
+                let before = self.ticked_before.take().filter(|(id, _)| *id == self.step_id());
+                self.ticked = checklist
+                    .iter()
+                    .map(|item| before.as_ref().is_some_and(|(_, items)| items.contains(item)))
+                    .collect();
+                return vec![self.ask_manual()];
+            }
             return self.step_done(StepDone::default());
         }
         let error = failures.join("; ");
@@ -1371,6 +1388,46 @@ mod tests {
         assert_eq!(
             check_vm_inputs(&playbook, &values("101"), |_| Err("refused".into())),
             ["vms: cannot read the VMs of db2: refused"]
+        );
+    }
+
+    #[test]
+    fn a_checklist_after_a_command_is_ticked_before_the_step_is_done() {
+        let text = "+++\nid = \"v\"\ntitle = \"V\"\n+++\n# V\n\n## Verify\n\n```sh {on=local}\nvirsh list\n```\n\n- [ ] web answers\n- [ ] mail answers\n";
+        let (playbook, problems) = super::super::parse(Path::new("v.md"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut e = Engine::new(playbook.unwrap(), BTreeMap::new(), "RUN".into());
+        e.handle(RunEvent::Start);
+        let effects = e.handle(RunEvent::CommandFinished {
+            item: None,
+            exit: Some(0),
+            output: "web running".into(),
+            ms: 5,
+            output_bytes: 11,
+        });
+        assert_eq!(
+            kinds_of(&effects),
+            ["command.finished", "manual"],
+            "the boxes, not done yet"
+        );
+        assert_eq!(kinds_of(&e.handle(RunEvent::ManualDone)), ["manual"], "two boxes open");
+        for item in [0, 1] {
+            e.handle(RunEvent::Tick {
+                item,
+                ticked: true,
+                automatic: false,
+            });
+        }
+        let effects = e.handle(RunEvent::ManualDone);
+        assert_eq!(
+            kinds_of(&effects),
+            ["step.done", "playbook.finished", "finished:Completed"]
+        );
+        let Effect::Record(done) = &effects[0] else { panic!() };
+        assert_eq!(
+            done.data.get("manual"),
+            None,
+            "it ran a command: not a step done by hand"
         );
     }
 
