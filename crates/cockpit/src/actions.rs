@@ -97,7 +97,7 @@ impl App {
             Action::ActionItem => self.open_prompt(PromptKind::ActionItem),
             Action::ChangeStatus => self.open_incident_picker(PickPurpose::Status),
             Action::ChangeSeverity => self.open_incident_picker(PickPurpose::Severity),
-            Action::OpenPlaybook => self.open_playbook_picker(),
+            Action::OpenPlaybook => return self.open_playbook_picker(),
             Action::ToggleFaulty => {
                 self.faulty_only = !self.faulty_only;
                 self.selected = 0;
@@ -269,11 +269,18 @@ impl App {
         }));
     }
 
-    fn open_playbook_picker(&mut self) {
+    /// The picker shows the catalog as it is, and asks for it to be read
+    /// again: a playbook written a moment ago appears in it.
+    fn open_playbook_picker(&mut self) -> Option<Request> {
         if !self.can_start_a_run() {
-            return;
+            return None;
         }
-        self.overlay = Some(Overlay::Picker(Picker {
+        self.overlay = Some(Overlay::Picker(self.playbook_picker()));
+        Some(Request::RescanPlaybooks)
+    }
+
+    pub(crate) fn playbook_picker(&self) -> Picker {
+        Picker {
             title: "open a playbook".into(),
             options: self
                 .catalog
@@ -289,7 +296,7 @@ impl App {
             filter: String::new(),
             selected: 0,
             purpose: PickPurpose::Playbook,
-        }));
+        }
     }
 
     fn can_start_a_run(&mut self) -> bool {
@@ -777,10 +784,17 @@ impl App {
             }
         };
         match command {
-            "run" if argument.is_empty() => self.open_playbook_picker(),
+            "run" if argument.is_empty() => return self.open_playbook_picker(),
             "run" if self.can_start_a_run() => match self.catalog.iter().find(|p| p.id == argument).cloned() {
                 Some(playbook) => self.open_form(playbook, &[], None),
-                None => self.flash = Some(format!("no playbook {}", vigie_core::sanitize::one_line(&argument))),
+                None => {
+                    // Perhaps written a moment ago: read the playbooks again.
+                    self.flash = Some(format!(
+                        "no playbook {} (playbooks_dir is being read again: p lists them)",
+                        vigie_core::sanitize::one_line(&argument)
+                    ));
+                    return Some(Request::RescanPlaybooks);
+                }
             },
             "incident" if argument.is_empty() => {
                 self.prompt = Some(Prompt {

@@ -367,6 +367,9 @@ pub enum Request {
         severity: vigie_core::incident::Severity,
     },
     WriteReport,
+    /// Read the playbooks again (`playbooks_dir` may have new ones): the
+    /// catalog comes back as a notice, into the picker if it is open.
+    RescanPlaybooks,
 }
 
 pub struct App {
@@ -597,6 +600,25 @@ impl App {
         }
     }
 
+    /// A catalog read again: an open playbook picker shows it at once,
+    /// its filter and choice kept.
+    pub fn set_catalog(&mut self, catalog: Vec<Playbook>) {
+        self.catalog = catalog;
+        if let Some(Overlay::Picker(picker)) = &self.overlay {
+            if picker.purpose == PickPurpose::Playbook {
+                let (filter, chosen) = (picker.filter.clone(), picker.chosen().map(|(id, _)| id.clone()));
+                let mut fresh = self.playbook_picker();
+                fresh.filter = filter;
+                if let Some(position) =
+                    chosen.and_then(|id| fresh.visible().iter().position(|i| fresh.options[*i].0 == id))
+                {
+                    fresh.selected = position;
+                }
+                self.overlay = Some(Overlay::Picker(fresh));
+            }
+        }
+    }
+
     /// The timeline events the pane shows, oldest first.
     pub fn visible_timeline(&self) -> Vec<&Event> {
         self.timeline
@@ -770,6 +792,28 @@ mod tests {
         app.apply_action(Action::CycleSort);
         assert_eq!(app.sort, SortBy::Name);
         assert_eq!(app.visible_hosts(), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn a_playbook_written_while_the_picker_is_open_appears_in_it() {
+        let mut app = with_incident(app());
+        let playbook = |id: &str| {
+            let text = format!("+++\nid = \"{id}\"\ntitle = \"T\"\n+++\n# T\n\n## One\n\n- [ ] done\n");
+            vigie_core::playbook::parse(std::path::Path::new("p.md"), &text)
+                .0
+                .unwrap()
+        };
+        app.catalog = vec![playbook("restart-web")];
+        assert_eq!(app.apply_action(Action::OpenPlaybook), Some(Request::RescanPlaybooks));
+        for c in "fix".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        app.set_catalog(vec![playbook("restart-web"), playbook("fix-dns")]);
+        let Some(Overlay::Picker(picker)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert_eq!(picker.filter, "fix", "what was typed is kept");
+        assert_eq!(picker.chosen().map(|(id, _)| id.as_str()), Some("fix-dns"));
     }
 
     #[test]

@@ -165,7 +165,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
             Some(notice) = notices.recv() => {
                 match notice {
                     Notice::Flash(text) => app.flash = Some(text),
-                    Notice::Catalog(catalog) => app.catalog = catalog,
+                    Notice::Catalog(catalog) => app.set_catalog(catalog),
                     Notice::IncidentDeclared(dir) => {
                         fleet.incident(dir.clone());
                         app.switch_incident();
@@ -242,11 +242,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 expire_flash(&mut app, &mut flash_seen);
                 if last_scan.elapsed() >= CATALOG_RESCAN {
                     last_scan = Instant::now();
-                    // Files are read off the render path; the picker gets the result.
-                    let (config, notices) = (config.clone(), notice_sender.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let _ = notices.send(Notice::Catalog(vigie_core::playbook::bundled::catalog(&config)));
-                    });
+                    read_catalog(&config, &notice_sender);
                 }
                 dirty = true;
             }
@@ -468,6 +464,7 @@ impl Requests<'_> {
                     });
                 });
             }
+            app::Request::RescanPlaybooks => read_catalog(self.config, self.notices),
             app::Request::WriteReport => {
                 let Some(dir) = self.link.map(|l| l.dir.clone()) else {
                     self.flash("no incident to report on");
@@ -492,6 +489,15 @@ impl Requests<'_> {
         }
         None
     }
+}
+
+/// The playbooks (bundled and `playbooks_dir`) read again, off the render
+/// path; the catalog arrives as a notice.
+fn read_catalog(config: &Config, notices: &mpsc::UnboundedSender<Notice>) {
+    let (config, notices) = (config.clone(), notices.clone());
+    tokio::task::spawn_blocking(move || {
+        let _ = notices.send(Notice::Catalog(vigie_core::playbook::bundled::catalog(&config)));
+    });
 }
 
 fn draw(terminal: &mut terminal::Screen, app: &app::App) -> Result<(), CockpitError> {
