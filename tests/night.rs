@@ -128,7 +128,7 @@ fn whole_night(alice_size: (u16, u16), bob_size: (u16, u16)) {
         s.contains("severity of the new incident")
     });
     assert!(screen.contains("critical") && screen.contains("minor"), "{screen}");
-    alice.send(&["Up"]);
+    alice.send(&["Down"]);
     alice.send(&["Enter"]);
 
     // Declared, the alert's playbook is offered with what vigie knows.
@@ -150,14 +150,14 @@ fn whole_night(alice_size: (u16, u16), bob_size: (u16, u16)) {
     bob.wait_for("the incident, followed by bob", POLLS, |s| {
         s.contains("INC lab1 died") && s.contains("declared incident")
     });
-    // The survivor (the first field left to fill has the cursor), picked
-    // among the hosts that answer; then where the configs are, typed.
-    assert!(screen.lines().any(|l| l.contains("▸ target")), "{screen}");
-    alice.send(&["Right"]);
-    alice.wait_for("lab2 picked", SHORT, |s| {
-        s.lines().any(|l| l.contains("target") && l.contains("lab2"))
-    });
-    alice.send(&["Down", "Down", "Down"]);
+    // The survivor: the only other host that answers, already chosen; the
+    // cursor on the first field left to fill. Where the configs are, typed.
+    assert!(
+        screen.lines().any(|l| l.contains("target") && l.contains("lab2")),
+        "{screen}"
+    );
+    assert!(screen.lines().any(|l| l.contains("▸ vmids")), "{screen}");
+    alice.send(&["Down"]);
     alice.send(&["-l", configs.to_str().unwrap()]);
     alice.send(&["Enter"]);
     let screen = alice.wait_for("the start popup", SHORT, |s| {
@@ -195,7 +195,7 @@ fn whole_night(alice_size: (u16, u16), bob_size: (u16, u16)) {
 
     // The checklist, by cursor: the second box first, then the one left.
     alice.wait_for("the checklist", POLLS, |s| {
-        s.contains("step 6 is done by hand") && s.contains("[ ] Each service answers")
+        s.contains("step 6: tick its boxes") && s.contains("[ ] Each service answers")
     });
     alice.send(&["j"]);
     alice.send(&["Space"]);

@@ -316,7 +316,7 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     // responder goes on. ("hello from" alone is also in the timeline
     // pane's `sent:` line.)
     let screen = tmux.wait_for("step 1's output", Duration::from_secs(20), |s| {
-        s.contains("colour RED") && s.contains("exit 0") && s.contains("Enter goes on to it")
+        s.contains("colour RED") && s.contains("exit 0") && s.contains("Enter: on to step 2")
     });
     // The host's escape sequences are shown inert: text kept, effects gone.
     // (The script above shows `pwned` as the playbook's own text; the
@@ -335,7 +335,7 @@ fn a_playbook_step_runs_on_a_lab_host_from_the_cockpit_and_its_output_is_inert()
     // Enter goes on; then Enter before the box is ticked is refused; space ticks it.
     tmux.send(&["Enter"]);
     tmux.wait_for("the manual step", Duration::from_secs(5), |s| {
-        s.contains("step 2 is done by hand")
+        s.contains("step 2: tick its boxes")
     });
     tmux.send(&["Enter"]);
     tmux.wait_for("the unticked warning", Duration::from_secs(5), |s| {
@@ -709,7 +709,7 @@ fn i_declares_an_incident_for_the_dead_host_with_the_severity_chosen() {
     tmux.wait_for("the severity picker", Duration::from_secs(5), |s| {
         s.contains("severity of the new incident")
     });
-    tmux.send(&["Up"]);
+    tmux.send(&["Down"]);
     tmux.send(&["Enter"]);
     tmux.wait_for("the new incident in the header", Duration::from_secs(10), |s| {
         s.contains("INC lab1 is down ─ CRITICAL")

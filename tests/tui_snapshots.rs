@@ -214,6 +214,33 @@ fn incident_with_timeline_pane() {
     assert_every_size("incident", &app);
 }
 
+/// The README shows the cockpit at 80×24: it must be this very screen.
+#[test]
+fn the_readme_shows_the_screen_as_it_is() {
+    let mut app = scripted_app();
+    with_incident(&mut app);
+    let terminal = render(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let screen: Vec<String> = (0..24)
+        .map(|y| {
+            let row: String = (0..80).map(|x| buffer[(x, y)].symbol().to_string()).collect();
+            row.trim_end().to_string()
+        })
+        .collect();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```\n")
+        .nth(1)
+        .expect("the README's first code block: the cockpit");
+    let shown: Vec<&str> = block.lines().collect();
+    assert_eq!(
+        shown,
+        screen,
+        "the README's screen is not the cockpit's; paste this one:\n{}",
+        screen.join("\n")
+    );
+}
+
 #[test]
 fn declaring_from_a_dead_host_asks_its_severity() {
     let mut app = scripted_app();
@@ -276,7 +303,7 @@ fn a_long_output_scrolls_in_its_event() {
     app.handle_key(key(crossterm::event::KeyCode::PageDown));
     assert_every_size("event_scrolled", &app);
     let screen = format!("{:?}", render(&app, 80, 24).backend());
-    assert!(screen.contains("lines 16–"), "{screen}");
+    assert!(screen.contains("lines 21–"), "{screen}");
     app.handle_key(key(crossterm::event::KeyCode::Esc));
     assert!(app.overlay.is_none());
 }

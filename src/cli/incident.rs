@@ -311,14 +311,25 @@ pub fn show_line(event: &Event) -> String {
         .as_deref()
         .map(|h| format!(" [{}]", crate::sanitize::one_line(h)))
         .unwrap_or_default();
-    format!(
-        "{} ({} UTC) #{:<4} {:<16}{host} {}",
+    let line = format!(
+        "{} ({} UTC) #{:<4} {:<16}{host} ",
         local.format("%Y-%m-%d %H:%M:%S"),
         event.at.format("%H:%M:%S"),
         event.seq,
         crate::sanitize::one_line(&event.actor),
-        describe(event)
-    )
+    );
+    // A note of several lines keeps them, each under the first.
+    let indent = " ".repeat(line.chars().count());
+    let text = crate::timeline::view::describe_whole(event, &event.payload());
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut shown = format!("{line}{first}");
+    for more in lines {
+        shown.push('\n');
+        shown.push_str(&indent);
+        shown.push_str(more);
+    }
+    shown
 }
 
 pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) -> i32 {

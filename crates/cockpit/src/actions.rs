@@ -81,10 +81,15 @@ impl App {
             }
             Action::ToggleHelp => self.overlay = Some(Overlay::Help),
             Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
+            // Esc undoes what narrows the view: the timeline's cursor (back
+            // to following), the host filter.
             Action::CloseOverlay => {
                 self.overlay = None;
                 if self.focus == Focus::Timeline {
                     self.timeline_cursor = None;
+                } else if self.focus == Focus::Hosts && !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.flash = Some("filter cleared".into());
                 }
             }
             Action::SwitchPane => self.focus = self.next_pane(),
@@ -352,7 +357,8 @@ impl App {
                 .collect(),
             keywords: Vec::new(),
             filter: String::new(),
-            selected: 1,
+            // Nothing chosen: the severity is the responder's call, never a default.
+            selected: usize::MAX,
             purpose: PickPurpose::DeclareWith { title },
         }));
     }
@@ -470,6 +476,7 @@ impl App {
         form.unfinished = unfinished.map(|(progress, _)| progress);
         form.origin = origin;
         self.refresh_live_options(&mut form);
+        form.fill_lone_choices();
         self.overlay = Some(Overlay::Form(Box::new(form)));
     }
 
@@ -705,14 +712,14 @@ impl App {
             // The arrows and pages scroll a long event (a command's
             // output); any other key closes it: it was for reading.
             Overlay::Event { id, scroll } => {
-                let page = 10;
+                // A page is nearly a screen (the view stops at the last line).
+                let page = 15;
                 let scroll = match key.code {
                     KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
                     KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
                     KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(page),
                     KeyCode::PageUp => scroll.saturating_sub(page),
                     KeyCode::Home | KeyCode::Char('g') => 0,
-                    // The view stops at the last line, however far this says.
                     KeyCode::End | KeyCode::Char('G') => usize::MAX,
                     _ => return None,
                 };
@@ -849,7 +856,15 @@ impl App {
                     self.sort = sort;
                     self.selected = 0;
                 }
-                None => return self.apply_action(Action::CycleSort),
+                // Alone it goes to the next order, as `o` does; a word it
+                // does not know is said so, not guessed at.
+                None if argument.is_empty() => return self.apply_action(Action::CycleSort),
+                None => {
+                    self.flash = Some(format!(
+                        "no sort {}: inventory, name, health or load",
+                        vigie_core::sanitize::one_line(&argument)
+                    ))
+                }
             },
             "run-view" => {
                 if self.run.is_some() {
@@ -887,23 +902,21 @@ impl App {
 
     fn key_in_picker(&mut self, mut picker: Picker, key: KeyEvent) -> Option<Request> {
         let last = picker.visible().len().saturating_sub(1);
+        // (A picker may open with nothing chosen yet: `selected` past the end.)
+        let none_yet = picker.selected > last;
         match key.code {
             KeyCode::Esc => return None,
+            KeyCode::Down if none_yet => picker.selected = 0,
             KeyCode::Down => picker.selected = (picker.selected + 1).min(last),
+            KeyCode::Up if none_yet => picker.selected = last,
             KeyCode::Up => picker.selected = picker.selected.saturating_sub(1),
             KeyCode::Home | KeyCode::PageUp => picker.selected = 0,
             KeyCode::End | KeyCode::PageDown => picker.selected = last,
-            // Typing narrows the list (id, title, tags).
-            KeyCode::Char(c) if !c.is_control() && !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                picker.filter.push(c);
-                picker.selected = 0;
-            }
-            KeyCode::Backspace => {
-                picker.filter.pop();
-                picker.selected = 0;
-            }
             KeyCode::Enter => {
                 let Some((value, _)) = picker.chosen().cloned() else {
+                    if none_yet && !picker.options.is_empty() {
+                        self.flash = Some(format!("choose the {}: ↑↓ then Enter", picker.title));
+                    }
                     self.overlay = Some(Overlay::Picker(picker));
                     return None;
                 };
@@ -932,7 +945,14 @@ impl App {
                     }),
                 };
             }
-            _ => {}
+            // Typing narrows the list (id, title, tags), edited like a prompt.
+            _ => {
+                let mut text = crate::text_field::TextField::with_cursor(&picker.filter, usize::MAX);
+                if text.handle_key(key) && text.value() != picker.filter {
+                    picker.filter = text.value().to_string();
+                    picker.selected = 0;
+                }
+            }
         }
         self.overlay = Some(Overlay::Picker(picker));
         None

@@ -96,14 +96,15 @@ pub struct Prompt {
 }
 
 /// The host filter (`/`): every word must match. `tag:rack-a` keeps the
-/// hosts with a tag starting so, `role:db` those of that role; any other
+/// hosts with that tag (as `on=tag:rack-a` does), `role:db` those whose
+/// role starts so; any other
 /// word is looked for in the name and the address. Case does not matter.
 pub fn host_matches(filter: &str, name: &str, host: Option<&vigie_core::config::Host>) -> bool {
     filter.to_lowercase().split_whitespace().all(|word| {
         let tags = host.map(|h| h.tags.as_slice()).unwrap_or_default();
         let role = host.and_then(|h| h.role.as_deref()).unwrap_or_default();
         if let Some(tag) = word.strip_prefix(vigie_core::config::TAG_TARGET) {
-            tags.iter().any(|t| t.to_lowercase().starts_with(tag))
+            tags.iter().any(|t| t.to_lowercase() == tag)
         } else if let Some(wanted) = word.strip_prefix("role:") {
             role.to_lowercase().starts_with(wanted)
         } else {
@@ -592,8 +593,10 @@ impl App {
         }
         if finished {
             self.flash = Some(run.summary());
+            // A question about the run is moot now; starting another run,
+            // or quitting, is still the responder's to answer.
             if let Some(Overlay::Popup(popup)) = &self.overlay {
-                if !matches!(popup.kind, PopupKind::StartRun { .. }) {
+                if matches!(popup.kind, PopupKind::Answer(_)) {
                     self.overlay = None;
                 }
             }
@@ -616,6 +619,25 @@ impl App {
                 }
                 self.overlay = Some(Overlay::Picker(fresh));
             }
+        }
+    }
+
+    /// Whether the key named `binding` would do something now: the hint
+    /// bar leaves out the others (`r` on a host no alert suggests a
+    /// playbook for, the run's keys once it is over...).
+    pub fn hint_applies(&self, binding: &str) -> bool {
+        let question = self.run.as_ref().and_then(|r| r.question.as_ref());
+        match binding {
+            "run_suggested" => self
+                .selected_index()
+                .is_some_and(|i| self.fleet.alerts[i].iter().any(|a| a.playbook.is_some())),
+            "declare_incident" => self.incident.is_none(),
+            "answer" | "skip" | "abort" => question.is_some(),
+            "tick" => matches!(question, Some(Question::Manual { .. })),
+            "retry" => matches!(question, Some(Question::Recovery { .. })),
+            "cancel_command" => self.run.as_ref().is_some_and(|r| r.command_running()),
+            "show_event" | "mark" | "amend" => self.selected_event().is_some(),
+            _ => true,
         }
     }
 
@@ -1072,8 +1094,18 @@ mod tests {
         let Some(Overlay::Picker(picker)) = &app.overlay else {
             panic!("{:?}", app.overlay)
         };
-        assert_eq!(picker.chosen().map(|(v, _)| v.as_str()), Some("major"));
-        app.handle_key(key(KeyCode::Up));
+        assert_eq!(picker.chosen(), None, "no severity assumed");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            None,
+            "Enter alone declares nothing"
+        );
+        assert!(app
+            .flash
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("choose the severity"));
+        app.handle_key(key(KeyCode::Down));
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
             Some(Request::DeclareIncident {

@@ -164,6 +164,32 @@ impl InputForm {
         FormOutcome::Editing
     }
 
+    /// A host field left empty with a single host it may take (the only
+    /// other one that answers): that host, and the cursor on the next field
+    /// still to fill.
+    pub fn fill_lone_choices(&mut self) {
+        for i in 0..self.fields.len() {
+            let field = &self.fields[i];
+            if field.kind != InputKind::Host || !field.value.trim().is_empty() || self.pickable(i) != 1 {
+                continue;
+            }
+            let forbidden = field
+                .not
+                .as_ref()
+                .and_then(|other| self.fields.iter().find(|f| f.name == *other))
+                .map(|f| f.value.trim().to_string());
+            if let Some(only) = field
+                .options
+                .iter()
+                .find(|o| forbidden.as_deref() != Some(o.as_str()))
+                .cloned()
+            {
+                self.fields[i].value = only;
+            }
+        }
+        self.focused = self.fields.iter().position(|f| f.value.is_empty()).unwrap_or(0);
+    }
+
     fn focused_has_options(&self) -> bool {
         self.fields.get(self.focused).is_some_and(|f| !f.options.is_empty())
     }

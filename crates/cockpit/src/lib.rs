@@ -405,6 +405,17 @@ impl Requests<'_> {
                         return None;
                     }
                 }
+                // A run another vigie drives now is neither closed nor doubled.
+                if abandoned
+                    .as_ref()
+                    .is_some_and(|old| vigie_core::playbook::run_lock::is_driven(writer.incident_dir(), &old.run))
+                {
+                    self.flash(format!(
+                        "a run of {} is going on right now in another vigie: follow it there; nothing was started",
+                        playbook.id
+                    ));
+                    return None;
+                }
                 if let Some(old) = abandoned {
                     // The old run ends in the record before the new one begins.
                     let closed = old.abandoned(&playbook.id, "not taken up: a new run was started instead");

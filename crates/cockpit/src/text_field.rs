@@ -4,7 +4,7 @@
 //! `tui-input`'s; this keeps the state comparable and the cockpit's own
 //! keys (Enter, Esc) out of it.
 
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::backend::crossterm::to_input_request;
 use tui_input::{Input, InputRequest};
 
@@ -54,6 +54,14 @@ impl TextField {
         ) {
             return false;
         }
+        // Terminals send Alt-B/F/D as ESC + letter, which crossterm reads
+        // as Alt; tui-input knows these words moves as Meta.
+        let key = match key.code {
+            KeyCode::Char('b' | 'f' | 'd') if key.modifiers == KeyModifiers::ALT => {
+                KeyEvent::new(key.code, KeyModifiers::META)
+            }
+            _ => key,
+        };
         match to_input_request(&Event::Key(key)) {
             // Control characters never enter the text (a stray Ctrl-key is not a letter).
             Some(InputRequest::InsertChar(c)) if c.is_control() => true,
@@ -126,6 +134,10 @@ mod tests {
         }
         field.handle_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
         assert_eq!(field.value(), "node is ");
+        field.handle_key(key(KeyCode::Char('b'), KeyModifiers::ALT));
+        field.handle_key(key(KeyCode::Char('y'), KeyModifiers::NONE));
+        assert_eq!(field.value(), "node yis ", "Alt-B: a word back, as terminals send it");
+        field.handle_key(key(KeyCode::Backspace, KeyModifiers::NONE));
         field.handle_key(key(KeyCode::Home, KeyModifiers::NONE));
         field.handle_key(key(KeyCode::Char('x'), KeyModifiers::NONE));
         assert_eq!(field.value(), "xnode is ");

@@ -95,10 +95,10 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// How long a host has been down, as short as the list needs: seconds
-/// only in its first ten minutes.
+/// only in its first minute.
 fn list_age(age: chrono::Duration) -> String {
     match age.num_seconds() {
-        600..3600 => format!("{}m", age.num_minutes()),
+        60..3600 => format!("{}m", age.num_minutes()),
         _ => human_age(age),
     }
 }

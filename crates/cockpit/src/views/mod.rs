@@ -318,32 +318,52 @@ fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
 fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
     if let Some(flash) = &app.flash {
+        // A message longer than the line ends in `…` (the keys give way).
         spans.push(Span::styled(
-            format!(" {} ·", one_line(flash)),
+            format!(" {} ·", fit(&one_line(flash), (area.width as usize).saturating_sub(3))),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
-    // `?` first (the way to every other key), then the keys of the pane in
-    // focus, then the global ones; a hint that does not fit whole is left
-    // out, never cut in the middle.
+    // `?` and `:` first (the ways to every other key and command), then the
+    // keys of the pane in focus that would do something now, then the
+    // global ones, and `q` kept at the end; a hint that does not fit whole
+    // is left out, never cut in the middle.
     let read_only = if app.read_only { " READ-ONLY".len() } else { 0 };
     let mut room = (area.width as usize).saturating_sub(read_only);
     room = room.saturating_sub(spans.iter().map(|s| s.width()).sum::<usize>());
     let context = app.context();
-    let (help, others): (Vec<_>, Vec<_>) = app
+    let active: Vec<_> = app
         .keymap
         .active(context, app.read_only)
-        .filter(|b| b.binding.in_hint_bar)
-        .partition(|b| b.binding.name == "help");
+        .filter(|b| b.binding.in_hint_bar && app.hint_applies(b.binding.name))
+        .collect();
+    let first = ["help", "palette"];
+    let (leading, others): (Vec<_>, Vec<_>) = active.into_iter().partition(|b| first.contains(&b.binding.name));
+    let (quit, others): (Vec<_>, Vec<_>) = others.into_iter().partition(|b| b.binding.name == "quit");
     let (own, global): (Vec<_>, Vec<_>) = others.into_iter().partition(|b| b.binding.context == context);
-    for bound in help.into_iter().chain(own).chain(global) {
-        let key = format!(" {} ", bound.label());
-        let what = format!("{} ", bound.binding.description);
+    let hint = |bound: &vigie_core::keys::Bound| {
+        (
+            format!(" {} ", bound.label()),
+            format!("{} ", bound.binding.description),
+        )
+    };
+    let quit_width: usize = quit
+        .iter()
+        .map(|b| hint(b).0.chars().count() + hint(b).1.chars().count())
+        .sum();
+    room = room.saturating_sub(quit_width);
+    for bound in leading.iter().chain(&own).chain(&global) {
+        let (key, what) = hint(bound);
         let needed = key.chars().count() + what.chars().count();
         if needed > room {
             continue;
         }
         room -= needed;
+        spans.push(Span::styled(key, Style::new().add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw(what));
+    }
+    for bound in &quit {
+        let (key, what) = hint(bound);
         spans.push(Span::styled(key, Style::new().add_modifier(Modifier::BOLD)));
         spans.push(Span::raw(what));
     }

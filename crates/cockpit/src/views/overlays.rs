@@ -13,6 +13,7 @@ use ratatui::Frame;
 use std::collections::BTreeMap;
 use vigie_core::playbook::engine::{command_target, Question};
 use vigie_core::sanitize::one_line;
+use vigie_core::timeline::payload::Kind;
 
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, overlay: &Overlay) {
     match overlay {
@@ -55,7 +56,23 @@ const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
 const DIM: Style = Style::new().fg(Color::DarkGray);
 
 fn render_help(frame: &mut Frame, area: Rect, app: &App) {
-    // Two columns when the screen is wide enough: everything fits on 80x24.
+    // Each action's name (what `[keys]` rebinds) after it when the screen is
+    // wide enough for it; without them everything fits on 80x24.
+    let with_names = render_help_columns(app, true);
+    let fits = |(left, right): &(Vec<Line<'static>>, Vec<Line<'static>>)| {
+        let widest = |lines: &[Line]| lines.iter().map(|l| l.width()).max().unwrap_or(0);
+        widest(left) + widest(right) + 7 <= area.width as usize
+    };
+    let (left, right) = if fits(&with_names) {
+        with_names
+    } else {
+        render_help_columns(app, false)
+    };
+    render_help_box(frame, area, left, right);
+}
+
+/// The help's two columns: the global keys, then each pane's.
+fn render_help_columns(app: &App, names: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let section = |contexts: &[Context]| {
         let mut lines = Vec::new();
         for context in contexts {
@@ -69,10 +86,14 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
             }
             lines.push(Line::styled(context.title().to_uppercase(), BOLD));
             for b in bound {
-                lines.push(Line::from(vec![
+                let mut spans = vec![
                     Span::styled(format!(" {:<8}", b.label()), BOLD),
                     Span::raw(b.binding.description),
-                ]));
+                ];
+                if names {
+                    spans.push(Span::styled(format!("  {}", b.binding.name), DIM));
+                }
+                lines.push(Line::from(spans));
             }
         }
         lines
@@ -86,6 +107,10 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     if app.read_only {
         right.push(Line::styled("read-only: acting keys are off", DIM));
     }
+    (left, right)
+}
+
+fn render_help_box(frame: &mut Frame, area: Rect, left: Vec<Line<'static>>, right: Vec<Line<'static>>) {
     let height = left.len().max(right.len()) as u16 + 2;
     // Each column as wide as its longest line, two spaces between them: a
     // description never runs into the other column.
@@ -138,12 +163,12 @@ fn render_event(frame: &mut Frame, area: Rect, app: &App, id: &str, scroll: usiz
     lines.push(Line::styled(
         if shown < count {
             format!(
-                "lines {}–{} of {count} · ↑↓ PgUp PgDn Home scroll · any other key closes",
+                "lines {}–{} of {count} · ↑↓ PgUp PgDn Home End scroll · Esc closes",
                 first + 1,
                 first + shown
             )
         } else {
-            "any key closes".to_string()
+            "Esc closes".to_string()
         },
         DIM,
     ));
@@ -175,7 +200,12 @@ fn event_lines(app: &App, id: &str, text_width: usize) -> Vec<Line<'static>> {
     }
     if let Some(map) = event.data.as_object() {
         lines.push(Line::raw(""));
+        // The fields, but not again the text just shown whole, nor the empty ones.
+        let shown_above = matches!(event.kind_of(), Kind::Note | Kind::Decision | Kind::ActionItem);
         for (key, value) in map {
+            if value.is_null() || (shown_above && key == "text") {
+                continue;
+            }
             let text = match value {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -222,7 +252,20 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
         ]),
         Line::raw(""),
     ];
-    for (i, command) in suggestions.iter().enumerate() {
+    // As many suggestions as fit under the line typed (its box starts two
+    // rows down; the line, two blank rows, the keys and the borders take
+    // six), the one chosen among them; their descriptions line up after
+    // the longest argument shown.
+    let rows = area.height.saturating_sub(8).max(1) as usize;
+    let first = (palette.selected + 1).saturating_sub(rows);
+    let argument_width = suggestions
+        .iter()
+        .skip(first)
+        .take(rows)
+        .map(|c| c.argument.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, command) in suggestions.iter().enumerate().skip(first).take(rows) {
         let style = if i == palette.selected {
             Style::new().add_modifier(Modifier::REVERSED)
         } else {
@@ -231,7 +274,7 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
         lines.push(super::fit_spans(
             vec![
                 Span::styled(format!(" {:<10}", command.name), style.add_modifier(Modifier::BOLD)),
-                Span::styled(format!("{:<22} ", one_line(command.argument)), style),
+                Span::styled(format!("{:<argument_width$} ", one_line(command.argument)), style),
                 Span::styled(command.description, DIM),
             ],
             inner_width,
@@ -257,9 +300,15 @@ fn render_palette(frame: &mut Frame, area: Rect, app: &App, palette: &Palette) {
 }
 
 fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
+    // Rows are broken here, at words, so that the box is as tall as they are.
+    let inner = area.width.min(96).saturating_sub(2) as usize;
     let mut lines = Vec::new();
     if let Some(origin) = &form.origin {
-        lines.push(Line::styled(one_line(origin), DIM));
+        lines.extend(
+            super::wrap_words(&one_line(origin), inner)
+                .into_iter()
+                .map(|l| Line::styled(l, DIM)),
+        );
         lines.push(Line::raw(""));
     }
     for (i, field) in form.fields.iter().enumerate() {
@@ -301,22 +350,28 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
             };
             spans.push(Span::styled(hint, DIM));
         }
-        lines.push(Line::from(spans));
+        lines.push(super::fit_spans(spans, inner));
         if focused {
+            // What the field is, and the pattern it must match, under its value.
             let kind = format!("{:?}", field.kind).to_lowercase();
-            let about = field
+            let mut about = field
                 .description
                 .as_deref()
                 .map(|d| format!("{kind}: {}", one_line(d)))
                 .unwrap_or(kind);
-            lines.push(Line::styled(format!("                {about}"), DIM));
+            if let Some(pattern) = form.playbook.inputs.get(&field.name).and_then(|i| i.pattern.as_ref()) {
+                about.push_str(&format!(" · must match {}", one_line(pattern)));
+            }
+            let indent = " ".repeat(16);
+            for row in super::wrap_words(&about, inner.saturating_sub(16)) {
+                lines.push(Line::styled(format!("{indent}{row}"), DIM));
+            }
         }
     }
     for problem in &form.problems {
-        lines.push(Line::styled(
-            format!("✖ {}", one_line(problem)),
-            Style::new().fg(Color::Red),
-        ));
+        for row in super::wrap_words(&format!("✖ {}", one_line(problem)), inner) {
+            lines.push(Line::styled(row, Style::new().fg(Color::Red)));
+        }
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
@@ -324,16 +379,11 @@ fn render_form(frame: &mut Frame, area: Rect, form: &InputForm) {
         DIM,
     ));
     let popup = centred(frame, area, 96, lines.len() as u16 + 2);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(boxed(format!(
-                " {} — {} ",
-                form.playbook.id,
-                one_line(&form.playbook.title)
-            )))
-            .wrap(Wrap { trim: false }),
-        popup,
+    let title = super::fit(
+        &format!("{} — {}", form.playbook.id, one_line(&form.playbook.title)),
+        inner.saturating_sub(2),
     );
+    frame.render_widget(Paragraph::new(lines).block(boxed(format!(" {title} "))), popup);
 }
 
 fn render_picker(frame: &mut Frame, area: Rect, picker: &Picker) {
@@ -347,7 +397,12 @@ fn render_picker(frame: &mut Frame, area: Rect, picker: &Picker) {
             } else {
                 Style::new()
             };
-            Line::styled(format!(" {} ", one_line(&picker.options[index].1)), style)
+            // Within the screen, a long title ending in `…`.
+            let room = area.width.saturating_sub(4) as usize;
+            Line::styled(
+                super::fit(&format!(" {} ", one_line(&picker.options[index].1)), room),
+                style,
+            )
         })
         .collect();
     if visible.is_empty() {

@@ -51,12 +51,16 @@ fn render_steps(frame: &mut Frame, area: Rect, run: &RunView, focused: bool) {
                 Some(Risk::High) => " !",
                 _ => "",
             };
-            // Borders and the glyph take four columns; a long title ends in `…`.
-            let room = (area.width as usize).saturating_sub(4);
+            // Borders and the glyph take four columns; a long title ends in
+            // `…`, the high-risk mark kept after it.
+            let room = (area.width as usize).saturating_sub(4 + risk.len());
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{glyph} "), Style::new().fg(colour)),
                 Span::styled(
-                    super::fit(&format!("{}. {}{risk}", i + 1, one_line(&step.title)), room),
+                    format!(
+                        "{}{risk}",
+                        super::fit(&format!("{}. {}", i + 1, one_line(&step.title)), room)
+                    ),
                     Style::new().add_modifier(current),
                 ),
             ]))
@@ -234,7 +238,7 @@ fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
         (Some(Err(e)), _) => (format!("✖ stopped: {}", one_line(&e.to_string())), Color::Red),
         (None, Some(question)) if run.viewed != run.current => (
             format!(
-                "step {} “{}” waits for you: Enter goes on to it · ↑↓ other steps",
+                "Enter: on to step {} “{}”",
                 question.step() + 1,
                 run.playbook
                     .steps
@@ -258,7 +262,7 @@ fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
         ),
         (None, Some(Question::Manual { step, .. })) => (
             format!(
-                "step {} is done by hand: space ticks the boxes, Enter when done · s skip",
+                "step {}: tick its boxes (↑↓ choose, space ticks), then Enter · s skip",
                 step + 1
             ),
             Color::Yellow,
