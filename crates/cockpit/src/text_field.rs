@@ -47,7 +47,52 @@ impl TextField {
     }
 
     /// An editing key; `false` when the key is not one (Enter, Esc, Tab...).
+    /// In text of several lines, Home/End, Ctrl-A/E/U/K and ↑/↓ act on the
+    /// line the cursor is on, as a shell's editor does.
     pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        if self.0.value().contains('\n') && self.edit_line(key) {
+            return true;
+        }
+        self.edit(key)
+    }
+
+    /// The line-wise keys of text of several lines; `false` for the others.
+    fn edit_line(&mut self, key: KeyEvent) -> bool {
+        let chars: Vec<char> = self.0.value().chars().collect();
+        let cursor = self.0.cursor().min(chars.len());
+        let start = chars[..cursor].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
+        let end = chars[cursor..]
+            .iter()
+            .position(|c| *c == '\n')
+            .map_or(chars.len(), |i| cursor + i);
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let (text, at): (Vec<char>, usize) = match key.code {
+            KeyCode::Home => (chars, start),
+            KeyCode::Char('a') if ctrl => (chars, start),
+            KeyCode::End => (chars, end),
+            KeyCode::Char('e') if ctrl => (chars, end),
+            KeyCode::Char('u') if ctrl => ([&chars[..start], &chars[cursor..]].concat(), start),
+            KeyCode::Char('k') if ctrl => ([&chars[..cursor], &chars[end..]].concat(), cursor),
+            KeyCode::Up if start > 0 => {
+                let above = chars[..start - 1].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
+                let at = (above + (cursor - start)).min(start - 1);
+                (chars, at)
+            }
+            KeyCode::Down if end < chars.len() => {
+                let below_end = chars[end + 1..]
+                    .iter()
+                    .position(|c| *c == '\n')
+                    .map_or(chars.len(), |i| end + 1 + i);
+                let at = (end + 1 + (cursor - start)).min(below_end);
+                (chars, at)
+            }
+            _ => return false,
+        };
+        self.0 = Input::new(text.into_iter().collect()).with_cursor(at);
+        true
+    }
+
+    fn edit(&mut self, key: KeyEvent) -> bool {
         if matches!(
             key.code,
             KeyCode::Enter | KeyCode::Esc | KeyCode::Tab | KeyCode::BackTab
@@ -151,6 +196,16 @@ mod tests {
         field.handle_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
         field.insert_lines("dmesg:\r\nI/O error\rdev sda\x1b");
         assert_eq!(field.value(), "dmesg:\nI/O error\ndev sda");
+        // Line-wise in text of several lines: ↑ to the line above, Ctrl-U
+        // empties the line before the cursor, End goes to its end.
+        field.handle_key(key(KeyCode::Up, KeyModifiers::NONE));
+        field.handle_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(field.value(), "dmesg:\nor\ndev sda");
+        field.handle_key(key(KeyCode::End, KeyModifiers::NONE));
+        field.handle_key(key(KeyCode::Char('!'), KeyModifiers::NONE));
+        field.handle_key(key(KeyCode::Down, KeyModifiers::NONE));
+        field.handle_key(key(KeyCode::Char('k'), KeyModifiers::CONTROL));
+        assert_eq!(field.value(), "dmesg:\nor!\ndev");
         assert!(!field.handle_key(key(KeyCode::Enter, KeyModifiers::NONE)));
     }
 }

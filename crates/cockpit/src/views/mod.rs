@@ -270,6 +270,8 @@ fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
         format!(" {}> ", prompt.kind.label()),
         Style::new().add_modifier(Modifier::BOLD),
     );
+    // Every row after the first starts under the text, not under the label.
+    let indent = label.width().min(width / 2);
     let mut used = label.width();
     let mut row: Vec<Span<'static>> = vec![label];
     let mut rows: Vec<Line<'static>> = Vec::new();
@@ -287,8 +289,11 @@ fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
         };
         let w = shown.width().unwrap_or(1);
         if used + w > width {
-            rows.push(Line::from(std::mem::take(&mut row)));
-            used = 0;
+            rows.push(Line::from(std::mem::replace(
+                &mut row,
+                vec![Span::raw(" ".repeat(indent))],
+            )));
+            used = indent;
         }
         if i == cursor {
             cursor_row = rows.len();
@@ -302,8 +307,11 @@ fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
             used += w;
         }
         if c == Some('\n') {
-            rows.push(Line::from(std::mem::take(&mut row)));
-            used = 0;
+            rows.push(Line::from(std::mem::replace(
+                &mut row,
+                vec![Span::raw(" ".repeat(indent))],
+            )));
+            used = indent;
         }
     }
     let help = format!("   {}", prompt.kind.help());
