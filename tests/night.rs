@@ -208,7 +208,7 @@ fn whole_night(alice_size: (u16, u16), bob_size: (u16, u16)) {
     alice.wait_for("the run completed", POLLS, |s| s.contains("✔ completed"));
     // (At 80 columns the row of the run's end is cut: its step's is not.)
     bob.wait_for("the run's end, live in bob's timeline", POLLS, |s| {
-        s.contains("step verify done")
+        s.contains("step Verify done")
     });
 
     // A note, typed with mistakes and fixed with Ctrl-U and Ctrl-W.

@@ -373,7 +373,12 @@ fn a_run_is_taken_up_only_when_stopped_unchanged_and_with_its_own_inputs() {
     // While the first vigie drives it, the run is not "stopped in the middle".
     let (code, stdout, stderr) = vigie(home.path(), &["run", path, "--input", "target=lab1", "--yes"], &[]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stderr.contains("going on right now in another vigie"), "{stderr}");
+    // It says who drives it, and which process.
+    let driver = format!("pid {}", first.id());
+    assert!(
+        stderr.contains("going on right now, driven by") && stderr.contains(&driver),
+        "{stderr}"
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     lab.ssh(0, "pkill -f 'sleep 864[6]' || true");

@@ -343,13 +343,23 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
         match follower.poll() {
             Ok(mut events) => {
                 let mut amended = std::collections::HashSet::new();
+                let mut marks = std::collections::HashMap::new();
                 if !json && std::mem::take(&mut first) {
-                    // What is there already is shown as amended (corrected in place).
+                    // What is there already is shown as amended (corrected in
+                    // place), with the key moments it was marked as.
                     let view = crate::timeline::view::amended(&events);
                     amended = view
                         .iter()
                         .filter(|v| v.original.is_some())
                         .map(|v| v.event.id.clone())
+                        .collect();
+                    marks = view
+                        .iter()
+                        .filter(|v| !v.marks.is_empty())
+                        .map(|v| {
+                            let names: Vec<&str> = v.marks.iter().map(|m| m.as_str()).collect();
+                            (v.event.id.clone(), names.join(", "))
+                        })
                         .collect();
                     events = view.into_iter().map(|v| v.event).collect();
                 } else if !json {
@@ -364,10 +374,15 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                 for event in events {
                     let line = if json {
                         crate::sanitize::json_without_bidi(&serde_json::to_string(&event).unwrap_or_default())
-                    } else if amended.contains(&event.id) {
-                        format!("{}  (amended)", show_line(&event))
                     } else {
-                        show_line(&event)
+                        let mut line = show_line(&event);
+                        if amended.contains(&event.id) {
+                            line.push_str("  (amended)");
+                        }
+                        if let Some(names) = marks.get(&event.id) {
+                            line.push_str(&format!("  ★ {names}"));
+                        }
+                        line
                     };
                     if writeln!(out, "{line}").is_err() {
                         // The reader went away (`| head`): stop quietly.

@@ -270,9 +270,9 @@ fn offer_unfinished(
     let Some((found, recorded_inputs)) = unfinished_run(&events, &playbook.id) else {
         return Ok(Earlier::None);
     };
-    if crate::playbook::run_lock::is_driven(dir, &found.run) {
+    if let Some(by) = crate::playbook::run_lock::driven_by(dir, &found.run) {
         return Err(format!(
-            "a run of {} is going on right now in another vigie (a cockpit or vigie run on this incident): \
+            "a run of {} is going on right now, driven by {by} (a cockpit or vigie run on this incident): \
              follow it there; nothing was started",
             playbook.id
         ));

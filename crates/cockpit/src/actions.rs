@@ -58,6 +58,13 @@ impl App {
             } else {
                 prompt.text.insert(text);
             }
+            // A pasted filter narrows the list at once, as a typed one does.
+            if prompt.kind == PromptKind::Filter {
+                let filter = prompt.text.value().trim().to_string();
+                let previous = self.selected_index();
+                self.filter = filter;
+                self.reselect(previous);
+            }
             return None;
         }
         for c in text.chars().filter(|c| !c.is_control()) {
@@ -70,6 +77,8 @@ impl App {
 
     // Longer than 80 lines on purpose: one arm per key action of the table in `keys`.
     pub fn apply_action(&mut self, action: Action) -> Option<Request> {
+        // The host selected stays selected when the list is sorted or filtered.
+        let previous = self.selected_index();
         self.flash = None;
         match action {
             Action::Quit => {
@@ -89,6 +98,7 @@ impl App {
                     self.timeline_cursor = None;
                 } else if self.focus == Focus::Hosts && !self.filter.is_empty() {
                     self.filter.clear();
+                    self.reselect(previous);
                     self.flash = Some("filter cleared".into());
                 }
             }
@@ -105,7 +115,7 @@ impl App {
             Action::OpenPlaybook => return self.open_playbook_picker(),
             Action::ToggleFaulty => {
                 self.faulty_only = !self.faulty_only;
-                self.selected = 0;
+                self.reselect(previous);
             }
             Action::Filter => {
                 self.prompt = Some(Prompt {
@@ -115,7 +125,7 @@ impl App {
             }
             Action::CycleSort => {
                 self.sort = self.sort.next();
-                self.selected = 0;
+                self.reselect(previous);
                 self.flash = Some(format!("sorted by {}", self.sort.as_str()));
             }
             Action::RunSuggested => self.run_suggested(),
@@ -176,6 +186,14 @@ impl App {
             }
         }
         None
+    }
+
+    /// Selects the host of inventory index `previous` again, wherever the
+    /// list now has it; the first one if it is no longer listed.
+    fn reselect(&mut self, previous: Option<usize>) {
+        self.selected = previous
+            .and_then(|index| self.visible_hosts().iter().position(|i| *i == index))
+            .unwrap_or(0);
     }
 
     fn next_pane(&self) -> Focus {
@@ -340,6 +358,12 @@ impl App {
             kind: PromptKind::IncidentTitle,
             text: draft.into(),
         });
+        if let Some(open) = &self.incident {
+            self.flash = Some(format!(
+                "\"{}\" is open: this declares another incident (Esc to keep to that one)",
+                vigie_core::sanitize::one_line(&open.title)
+            ));
+        }
     }
 
     /// The severity of the incident about to be declared: chosen, never assumed.
@@ -443,7 +467,9 @@ impl App {
                         .as_ref()
                         .is_some_and(|other| prefill.iter().any(|(n, v)| n == other && *v == host.name))
             });
-            if !refused && !prefill.iter().any(|(n, _)| n == name) {
+            // The host selected in the list wins over the last run's.
+            if !refused {
+                prefill.retain(|(n, _)| n != name);
                 prefill.push((name.clone(), host.name.clone()));
             }
         }
@@ -625,6 +651,8 @@ impl App {
 
     /// A key while a prompt is open: edit, Enter to finish, Esc to cancel.
     fn type_in_prompt(&mut self, key: KeyEvent) -> Option<Request> {
+        // The host selected stays selected when the list is sorted or filtered.
+        let previous = self.selected_index();
         let prompt = self.prompt.as_mut()?;
         match key.code {
             KeyCode::Esc => {
@@ -656,16 +684,18 @@ impl App {
         {
             // The list follows the filter as it is typed.
             self.filter = text.value().trim().to_string();
-            self.selected = 0;
+            self.reselect(previous);
         }
         None
     }
 
     fn finish_prompt(&mut self, prompt: Prompt) -> Option<Request> {
+        // The host selected stays selected when the list is sorted or filtered.
+        let previous = self.selected_index();
         let text = prompt.text.value().trim().to_string();
         if prompt.kind == PromptKind::Filter {
             self.filter = text;
-            self.selected = 0;
+            self.reselect(previous);
             return None;
         }
         if text.is_empty() {
@@ -767,6 +797,8 @@ impl App {
     // Longer than 80 lines on purpose: one arm per `:` command of the palette, the same
     // list `palette::COMMANDS` documents, so the two are read side by side.
     fn run_palette_command(&mut self, palette: &Palette) -> Option<Request> {
+        // The host selected stays selected when the list is sorted or filtered.
+        let previous = self.selected_index();
         let Some((command, argument)) = palette.parse(self.read_only) else {
             let word = palette.text.split_whitespace().next().unwrap_or("");
             let known = super::palette::COMMANDS.iter().any(|c| c.name == word);
@@ -848,13 +880,13 @@ impl App {
             },
             "filter" => {
                 self.filter = argument;
-                self.selected = 0;
+                self.reselect(previous);
             }
             "faulty" => return self.apply_action(Action::ToggleFaulty),
             "sort" => match SortBy::parse(&argument) {
                 Some(sort) => {
                     self.sort = sort;
-                    self.selected = 0;
+                    self.reselect(previous);
                 }
                 // Alone it goes to the next order, as `o` does; a word it
                 // does not know is said so, not guessed at.
@@ -962,6 +994,9 @@ impl App {
         match form.handle_key(key) {
             FormOutcome::Cancelled => return None,
             FormOutcome::Editing => self.refresh_live_options(&mut form),
+            FormOutcome::Submitted if matches!(&form.driven_by, Some(Some(_))) => {
+                self.flash = Some("that run is driven in another vigie right now: nothing was started".into());
+            }
             FormOutcome::Submitted => match self.check_form(&form) {
                 Ok(values) => {
                     form.problems.clear();

@@ -552,8 +552,12 @@ impl App {
             for amendment in corrections {
                 let target = amendment.target.clone();
                 if let Some(event) = self.timeline.iter_mut().find(|e| e.id == target) {
+                    // A mark alone is shown as its ★, not as an amendment.
+                    let corrects = amendment.corrects();
                     vigie_core::timeline::view::apply_correction(event, amendment);
-                    self.amended.insert(target);
+                    if corrects {
+                        self.amended.insert(target);
+                    }
                 }
             }
             self.timeline.sort_by_key(|e| (e.at, e.seq));
@@ -618,6 +622,39 @@ impl App {
                     fresh.selected = position;
                 }
                 self.overlay = Some(Overlay::Picker(fresh));
+            }
+        }
+    }
+
+    /// The stopped run an open form offers to take up, when nobody asked
+    /// yet whether another vigie drives it now.
+    pub fn run_to_ask_about(&mut self) -> Option<String> {
+        let Some(Overlay::Form(form)) = &mut self.overlay else {
+            return None;
+        };
+        let run = form
+            .unfinished
+            .as_ref()
+            .filter(|_| form.driven_by.is_none())?
+            .run
+            .clone();
+        form.driven_by = Some(None);
+        Some(run)
+    }
+
+    /// The answer: a run driven elsewhere is said so in the form, which
+    /// then starts nothing (neither taking it up nor starting beside it).
+    pub fn apply_run_driver(&mut self, run: &str, by: Option<String>) {
+        if let Some(Overlay::Form(form)) = &mut self.overlay {
+            if form.unfinished.as_ref().is_some_and(|p| p.run == run) {
+                if let Some(by) = &by {
+                    form.origin = Some(format!(
+                        "a run of {} is going on right now, driven by {}: follow it there (its timeline is here)",
+                        form.playbook.id,
+                        vigie_core::sanitize::one_line(by)
+                    ));
+                }
+                form.driven_by = Some(by);
             }
         }
     }
@@ -993,6 +1030,10 @@ mod tests {
         };
         assert_eq!(form.fields[0].value, "locuste", "the recorded input is back");
         assert!(form.unfinished.is_some());
+        // Is another vigie driving it now? Asked once; here, nobody is.
+        assert_eq!(app.run_to_ask_about().as_deref(), Some("R"));
+        assert_eq!(app.run_to_ask_about(), None, "asked once");
+        app.apply_run_driver("R", None);
         app.handle_key(key(KeyCode::Enter));
         let Some(Overlay::Popup(popup)) = &app.overlay else {
             panic!("{:?}", app.overlay)
@@ -1008,6 +1049,44 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_run_driven_in_another_vigie_is_neither_taken_up_nor_doubled() {
+        let text = "+++\nid = \"p\"\ntitle = \"P\"\n+++\n# P\n\n## One\n\n```sh {on=local}\ntrue\n```\n";
+        let (playbook, _) = vigie_core::playbook::parse(std::path::Path::new("p.md"), text);
+        let mut app = with_incident(app());
+        app.catalog = vec![playbook.unwrap()];
+        app.apply_timeline(vec![
+            event(
+                1,
+                kinds::PLAYBOOK_STARTED,
+                serde_json::json!({"playbook": "p", "run": "R"}),
+            ),
+            event(2, kinds::STEP_STARTED, serde_json::json!({"run": "R", "step": "one"})),
+        ]);
+        app.apply_action(Action::Palette);
+        type_text(&mut app, "run p");
+        let run = app.run_to_ask_about();
+        app.apply_run_driver(run.as_deref().unwrap_or_default(), Some("alice@bastion, pid 42".into()));
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("{:?}", app.overlay)
+        };
+        assert!(
+            form.origin
+                .as_deref()
+                .unwrap_or_default()
+                .contains("driven by alice@bastion, pid 42"),
+            "{:?}",
+            form.origin
+        );
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+        assert!(
+            matches!(app.overlay, Some(Overlay::Form(_))),
+            "no start popup: {:?}",
+            app.overlay
+        );
+        assert!(app.flash.as_deref().unwrap_or_default().contains("nothing was started"));
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct InputForm {
     /// A run of this playbook that stopped in the middle, found in the
     /// timeline: the responder may take it up instead of starting anew.
     pub unfinished: Option<vigie_core::playbook::engine::Progress>,
+    /// Whether that run is driven right now by another vigie: not asked
+    /// yet (`None`: the event loop asks, off the render path), nobody
+    /// (`Some(None)`), or who (`Some(Some("alice@bastion, pid 4242"))`).
+    pub driven_by: Option<Option<String>>,
 }
 
 /// What a key did to the form.
@@ -109,6 +113,7 @@ impl InputForm {
             problems: Vec::new(),
             origin: None,
             unfinished: None,
+            driven_by: None,
         };
         // Start on the first field that still needs an answer.
         form.focused = form.fields.iter().position(|f| f.value.is_empty()).unwrap_or(0);

@@ -76,6 +76,11 @@ enum Notice {
     IncidentDeclared(PathBuf),
     /// The playbooks as they are on disk now (`playbooks_dir` re-read).
     Catalog(Vec<vigie_core::playbook::Playbook>),
+    /// Who drives the stopped run the open form offers (`None`: nobody).
+    RunDriver {
+        run: String,
+        by: Option<String>,
+    },
 }
 
 /// How often `playbooks_dir` is read again: a playbook written during the
@@ -156,6 +161,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                         }
                         dirty = true;
                     }
+                    ask_who_drives(&mut app, link.as_ref(), &notice_sender);
                     if app.should_quit {
                         break;
                     }
@@ -166,13 +172,15 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 match notice {
                     Notice::Flash(text) => app.flash = Some(text),
                     Notice::Catalog(catalog) => app.set_catalog(catalog),
+                    Notice::RunDriver { run, by } => app.apply_run_driver(&run, by),
                     Notice::IncidentDeclared(dir) => {
                         fleet.incident(dir.clone());
                         app.switch_incident();
-                        app.flash = Some(format!("incident declared: {}", dir.display()));
+                        app.flash = Some(format!("incident declared: {}", home_relative(&dir)));
                         link = Some(IncidentLink::open(&config, dir, options.read_only));
                     }
                 }
+                ask_who_drives(&mut app, link.as_ref(), &notice_sender);
                 dirty = true;
             }
             Some(result) = polls.recv() => {
@@ -484,13 +492,16 @@ impl Requests<'_> {
                 let notices = self.notices.clone();
                 tokio::task::spawn_blocking(move || {
                     let message = match vigie_core::report::write_for_incident(&dir) {
+                        // The names first, then where: what fits of the line says the most.
                         Ok(paths) => format!(
-                            "report written: {}",
+                            "report written: {} in {}",
                             paths
                                 .iter()
-                                .map(|p| p.display().to_string())
+                                .filter_map(|p| p.file_name())
+                                .map(|n| n.to_string_lossy().into_owned())
                                 .collect::<Vec<_>>()
-                                .join(" and ")
+                                .join(" and "),
+                            home_relative(&dir)
                         ),
                         Err(e) => format!("no report: {e}"),
                     };
@@ -500,6 +511,30 @@ impl Requests<'_> {
         }
         None
     }
+}
+
+/// `path` with the home directory as `~`: shorter on the one line it has.
+fn home_relative(path: &std::path::Path) -> String {
+    match std::env::var_os("HOME").map(PathBuf::from) {
+        Some(home) if !home.as_os_str().is_empty() => match path.strip_prefix(&home) {
+            Ok(rest) => format!("~/{}", rest.display()),
+            Err(_) => path.display().to_string(),
+        },
+        _ => path.display().to_string(),
+    }
+}
+
+/// A stopped run offered in an open form: is it driven elsewhere now? The
+/// lock is looked at off the render path; the answer comes as a notice.
+fn ask_who_drives(app: &mut app::App, link: Option<&IncidentLink>, notices: &mpsc::UnboundedSender<Notice>) {
+    let (Some(run), Some(link)) = (app.run_to_ask_about(), link) else {
+        return;
+    };
+    let (dir, notices) = (link.dir.clone(), notices.clone());
+    tokio::task::spawn_blocking(move || {
+        let by = vigie_core::playbook::run_lock::driven_by(&dir, &run);
+        let _ = notices.send(Notice::RunDriver { run, by });
+    });
 }
 
 /// The playbooks (bundled and `playbooks_dir`) read again, off the render

@@ -25,6 +25,15 @@ pub fn human_age(age: chrono::Duration) -> String {
     }
 }
 
+/// A command's duration for humans: `38 ms`, `30.0 s`, `4m12s`.
+pub fn human_ms(ms: i64) -> String {
+    match ms {
+        ..1000 => format!("{} ms", ms.max(0)),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => human_age(chrono::Duration::milliseconds(ms)),
+    }
+}
+
 /// Bytes in decimal units, as storage vendors and `df -H` count: `230 GB`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: &[&str] = &["B", "kB", "MB", "GB", "TB", "PB"];

@@ -384,7 +384,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Key::char('m')],
         Action::Mark,
         Timeline,
-        "mark as key moment",
+        "mark a key time (detected … resolved)",
         true,
         true,
     ),
@@ -439,7 +439,7 @@ pub const BINDINGS: &[Binding] = &[
         Action::Tick,
         Run,
         "tick the checklist item",
-        false,
+        true,
         true,
     ),
     binding(

@@ -123,7 +123,8 @@ pub fn spawn(engine: Engine, writer: TimelineWriter, targets: Targets) -> RunHan
     let cancel = CancelFlag::default();
     let run_id = engine.run_id().to_string();
     // One driver per run, across processes: held until the drive ends.
-    let lock = vigie_core::playbook::run_lock::hold(writer.incident_dir(), &run_id);
+    let holder = format!("{}, pid {}", writer.actor(), std::process::id());
+    let lock = vigie_core::playbook::run_lock::hold(writer.incident_dir(), &run_id, &holder);
     let driver = Driver {
         writer,
         targets,

@@ -20,6 +20,8 @@ pub struct TimelineWriter {
     requests: std_mpsc::Sender<Request>,
     /// The incident directory the timeline is in.
     dir: std::path::PathBuf,
+    /// Who the events are recorded as.
+    actor: String,
 }
 
 impl TimelineWriter {
@@ -29,6 +31,7 @@ impl TimelineWriter {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
+        let actor = timeline.actor().to_string();
         let (requests, receiver) = std_mpsc::channel::<Request>();
         let spawned = std::thread::Builder::new()
             .name("vigie-timeline".into())
@@ -45,7 +48,12 @@ impl TimelineWriter {
         if let Err(e) = spawned {
             eprintln!("vigie: cannot start the timeline writer: {e}");
         }
-        TimelineWriter { requests, dir }
+        TimelineWriter { requests, dir, actor }
+    }
+
+    /// Who the events are recorded as (`alice@bastion`).
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// The incident directory this writer appends to.

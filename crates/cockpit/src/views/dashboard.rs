@@ -88,7 +88,7 @@ pub(super) fn render_host_list(frame: &mut Frame, area: Rect, app: &App) {
         title.push_str(&format!("· by {} ", app.sort.as_str()));
     }
     let list = List::new(items)
-        .block(pane(title, app.focus == Focus::Hosts))
+        .block(pane(title, app.focus == Focus::Hosts, area.width))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = ListState::default().with_selected(Some(selected_row - offset));
     frame.render_stateful_widget(list, area, &mut state);
@@ -187,13 +187,13 @@ fn vm_row(app: &App, index: usize, vm: usize, width: usize) -> ListItem<'static>
 pub(super) fn render_detail(frame: &mut Frame, area: Rect, app: &App) {
     let Some(index) = app.selected_index() else {
         frame.render_widget(
-            Paragraph::new("no hosts match").block(pane(" DETAIL ".into(), false)),
+            Paragraph::new("no hosts match").block(pane(" DETAIL ".into(), false, area.width)),
             area,
         );
         return;
     };
     let host = &app.fleet.hosts[index];
-    let block = pane(format!(" {} ", one_line(&host.name)), false);
+    let block = pane(format!(" {} ", one_line(&host.name)), false, area.width);
     // Room for the label, the percentage and "368 MiB of 24 GiB" after the bar.
     let bar_width = (area.width as usize).saturating_sub(44).clamp(6, 30);
     let mut lines = vec![status_line(host, app)];

@@ -173,8 +173,13 @@ pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     rows
 }
 
-/// A pane's frame; the focused one has a bold title and a thick border.
-pub(super) fn pane(title: String, focused: bool) -> Block<'static> {
+/// A pane's frame of `width` columns; the focused one has a bold title and
+/// a thick border. A title longer than the frame ends in `…`.
+pub(super) fn pane(title: String, focused: bool, width: u16) -> Block<'static> {
+    let title = match fit(title.trim_end(), (width as usize).saturating_sub(4)) {
+        cut if cut.ends_with('…') => cut,
+        whole => format!("{whole} "),
+    };
     let block = Block::default().borders(Borders::ALL);
     if focused {
         block
@@ -325,12 +330,24 @@ fn prompt_rows(prompt: &Prompt, width: usize) -> (Vec<Line<'static>>, usize) {
 /// The keys of the focused pane, from the key table; then the last message.
 fn render_hint_bar(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
-    if let Some(flash) = &app.flash {
-        // A message longer than the line ends in `…` (the keys give way).
-        spans.push(Span::styled(
-            format!(" {} ·", fit(&one_line(flash), (area.width as usize).saturating_sub(3))),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ));
+    let flash_style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    if let Some(flash) = app.flash.as_deref().map(one_line) {
+        // A message as long as the line takes it all (ending in `…` if
+        // longer): the keys give way, they come back with the next key.
+        let width = area.width as usize;
+        if flash.chars().count() + 4 > width.saturating_sub(12) {
+            let line = Line::styled(format!(" {}", fit(&flash, width.saturating_sub(1))), flash_style);
+            frame.render_widget(Paragraph::new(line), area);
+            return;
+        }
+        spans.push(Span::styled(format!(" {flash} ·"), flash_style));
+    }
+    // An overlay says its own keys; under it, these would only mislead.
+    if app.overlay.is_some() {
+        spans.push(Span::styled(" Esc ", Style::new().add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw("closes"));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
     }
     // `?` and `:` first (the ways to every other key and command), then the
     // keys of the pane in focus that would do something now, then the

@@ -73,6 +73,13 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
 
 /// The help's two columns: the global keys, then each pane's.
 fn render_help_columns(app: &App, names: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    // The names line up in a column after the longest description.
+    let described = app
+        .keymap
+        .all(app.read_only)
+        .map(|b| b.binding.description.chars().count())
+        .max()
+        .unwrap_or(0);
     let section = |contexts: &[Context]| {
         let mut lines = Vec::new();
         for context in contexts {
@@ -86,12 +93,12 @@ fn render_help_columns(app: &App, names: bool) -> (Vec<Line<'static>>, Vec<Line<
             }
             lines.push(Line::styled(context.title().to_uppercase(), BOLD));
             for b in bound {
-                let mut spans = vec![
-                    Span::styled(format!(" {:<8}", b.label()), BOLD),
-                    Span::raw(b.binding.description),
-                ];
+                let mut spans = vec![Span::styled(format!(" {:<8}", b.label()), BOLD)];
                 if names {
+                    spans.push(Span::raw(format!("{:<described$}", b.binding.description)));
                     spans.push(Span::styled(format!("  {}", b.binding.name), DIM));
+                } else {
+                    spans.push(Span::raw(b.binding.description));
                 }
                 lines.push(Line::from(spans));
             }
@@ -437,7 +444,7 @@ fn render_popup(frame: &mut Frame, area: Rect, app: &App, popup: &Popup) {
         ),
         PopupKind::Answer(Question::Confirm { step, expected }) => (
             " run this step? ".to_string(),
-            confirm_lines(app, popup, *step, expected, &step_title(*step)),
+            confirm_lines(app, popup, *step, expected, &step_title(*step), area),
         ),
         PopupKind::Answer(Question::Manual { step, .. }) => (
             " done by hand? ".to_string(),
@@ -508,8 +515,55 @@ fn start_run_lines(app: &App, values: &BTreeMap<String, String>, resumable: bool
     lines
 }
 
+/// The script the step sends, as the popup shows it: its first lines (the
+/// run pane behind has the whole of it).
+fn script_lines(lines: &mut Vec<Line<'static>>, app: &App, step: usize, room: ScriptRoom) {
+    let Some(command) = app
+        .run
+        .as_ref()
+        .and_then(|r| r.playbook.steps.get(step))
+        .and_then(|s| s.command.as_ref())
+    else {
+        return;
+    };
+    let script: Vec<&str> = command.script.lines().collect();
+    // All of it, or as many as fit and a line saying how many more.
+    let shown = if script.len() <= room.rows {
+        script.len()
+    } else {
+        room.rows.saturating_sub(1)
+    };
+    for line in script.iter().take(shown) {
+        // One row each (the box is as tall as its lines): a long one ends in `…`.
+        lines.push(Line::styled(
+            super::fit(&format!("  $ {}", vigie_core::sanitize::one_line(line)), room.width),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
+    if script.len() > shown && room.rows > 0 {
+        lines.push(Line::styled(
+            format!("  … {} more line(s), in the run pane", script.len() - shown),
+            DIM,
+        ));
+    }
+}
+
+/// Where a popup shows a script: how many rows, how wide.
+#[derive(Clone, Copy)]
+struct ScriptRoom {
+    rows: usize,
+    width: usize,
+}
+
 /// What running the step does: where it runs, or the name to type for a high-risk one.
-fn confirm_lines(app: &App, popup: &Popup, step: usize, expected: &str, title: &str) -> Vec<Line<'static>> {
+fn confirm_lines(app: &App, popup: &Popup, step: usize, expected: &str, title: &str, area: Rect) -> Vec<Line<'static>> {
+    // The script's lines get what the screen leaves after the popup's other
+    // rows (title, warning, typed name, error, buttons, keys, borders: 10),
+    // each in the popup's width.
+    let script = ScriptRoom {
+        rows: (area.height as usize).saturating_sub(12).min(8),
+        width: (area.width.min(90) as usize).saturating_sub(4),
+    };
     let run = app.run.as_ref();
     let mut lines = vec![Line::styled(format!("Step {}: {}", step + 1, title), BOLD)];
     if expected.is_empty() {
@@ -522,11 +576,13 @@ fn confirm_lines(app: &App, popup: &Popup, step: usize, expected: &str, title: &
             .map(|t| format!(" on {}", one_line(&t)))
             .unwrap_or_default();
         lines.push(Line::raw(format!("Run its command{target} now?")));
+        script_lines(&mut lines, app, step, script);
     } else {
         lines.push(Line::styled(
             format!("HIGH RISK: it acts on {}.", one_line(expected)),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
+        script_lines(&mut lines, app, step, script);
         lines.push(Line::raw(format!("Type {} to run it:", one_line(expected))));
         lines.push(Line::from(vec![
             Span::raw("> "),

@@ -10,6 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
+use vigie_core::format::human_ms;
 use vigie_core::playbook::engine::Outcome;
 use vigie_core::playbook::format::{Risk, Step};
 use vigie_core::sanitize::one_line;
@@ -68,7 +69,7 @@ fn render_steps(frame: &mut Frame, area: Rect, run: &RunView, focused: bool) {
         .collect();
     let title = format!(" {} ", one_line(&run.playbook.id));
     let list = List::new(items)
-        .block(pane(title, focused))
+        .block(pane(title, focused, area.width))
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = ListState::default().with_selected(Some(run.viewed));
     frame.render_stateful_widget(list, area, &mut state);
@@ -88,8 +89,12 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
     }
     command_lines(&mut lines, run, step);
     expect_lines(&mut lines, step);
-    checklist_lines(&mut lines, run, step, view);
+    // The detail's text width (the right column, inside its borders).
+    let text_width = area.width.saturating_sub(2) as usize;
+    // The output, then the boxes to tick against it: what the pane keeps
+    // in view at its bottom while the run waits on them.
     output_lines(&mut lines, view);
+    checklist_lines(&mut lines, run, step, view, text_width);
     let [body, banner] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
     // Once a command has output, keep its newest lines in view; before, the
     // step's explanation from its first line.
@@ -109,7 +114,7 @@ fn render_step(frame: &mut Frame, area: Rect, run: &RunView) {
         .join(" ");
     frame.render_widget(
         Paragraph::new(lines)
-            .block(pane(format!(" {} ", one_line(&inputs)), false))
+            .block(pane(format!(" {} ", one_line(&inputs)), false, body.width))
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
         body,
@@ -170,7 +175,7 @@ fn captured_lines(lines: &mut Vec<Line<'static>>, view: &StepView) {
 }
 
 /// The checklist, its cursor on the current step.
-fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, view: &StepView) {
+fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, view: &StepView, width: usize) {
     if !step.checklist.is_empty() {
         lines.push(Line::raw(""));
         for (i, (item, ticked)) in step.checklist.iter().zip(&view.ticked).enumerate() {
@@ -180,10 +185,15 @@ fn checklist_lines(lines: &mut Vec<Line<'static>>, run: &RunView, step: &Step, v
             } else {
                 Style::new()
             };
-            lines.push(Line::styled(
-                format!("[{}] {}", if *ticked { "x" } else { " " }, one_line(item)),
-                style,
-            ));
+            // A long item wraps under its text, not under its box.
+            let rows = super::wrap_words(&one_line(item), width.saturating_sub(4).max(8));
+            for (n, row) in rows.into_iter().enumerate() {
+                let lead = match n {
+                    0 => format!("[{}] ", if *ticked { "x" } else { " " }),
+                    _ => "    ".to_string(),
+                };
+                lines.push(Line::styled(format!("{lead}{row}"), style));
+            }
         }
     }
 }
@@ -201,8 +211,8 @@ fn output_lines(lines: &mut Vec<Line<'static>>, view: &StepView) {
         let (state, colour) = match (&command.error, command.exit, command.running) {
             (_, _, true) => ("running…".to_string(), Color::Cyan),
             (Some(error), _, _) => (one_line(error), Color::Red),
-            (None, Some(0), _) => (format!("exit 0 · {} ms", command.ms), Color::Green),
-            (None, Some(code), _) => (format!("exit {code} · {} ms", command.ms), Color::Red),
+            (None, Some(0), _) => (format!("exit 0 · {}", human_ms(command.ms as i64)), Color::Green),
+            (None, Some(code), _) => (format!("exit {code} · {}", human_ms(command.ms as i64)), Color::Red),
             (None, None, _) => ("killed".to_string(), Color::Red),
         };
         lines.push(Line::raw(""));
@@ -279,9 +289,30 @@ fn render_banner(frame: &mut Frame, area: Rect, run: &RunView) {
         (None, None) => ("working…".to_string(), Color::Cyan),
     };
     frame.render_widget(
-        Paragraph::new(Line::styled(text, Style::new().fg(colour).add_modifier(Modifier::BOLD)))
-            .wrap(Wrap { trim: true })
-            .block(ratatui::widgets::Block::default().borders(ratatui::widgets::Borders::ALL)),
+        Paragraph::new(
+            banner_rows(&text, area.width.saturating_sub(2) as usize)
+                .into_iter()
+                .map(|row| Line::styled(row, Style::new().fg(colour).add_modifier(Modifier::BOLD)))
+                .collect::<Vec<_>>(),
+        )
+        .block(ratatui::widgets::Block::default().borders(ratatui::widgets::Borders::ALL)),
         area,
     );
+}
+
+/// The banner's text in rows of `width`, broken between its ` · ` parts
+/// (a key never apart from what it does), a part too long for a row at
+/// its words.
+fn banner_rows(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for part in text.split(" · ") {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 3 + part.chars().count() <= width => {
+                row.push_str(" · ");
+                row.push_str(part);
+            }
+            _ => rows.extend(super::wrap_words(part, width.max(1))),
+        }
+    }
+    rows
 }

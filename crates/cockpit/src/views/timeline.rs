@@ -71,6 +71,16 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
             ListItem::new(fit_spans(spans, width))
         })
         .collect();
+    // Filtered down to nothing: say so, and how to see more.
+    let filtered = app.kind_filter != KindFilter::All || app.host_filter.is_some() || app.hide_fleet_events;
+    let items = if items.is_empty() && filtered && !app.timeline.is_empty() {
+        vec![ListItem::new(Span::styled(
+            " nothing matches the filters (t kind, h host, F alerts)",
+            Style::new().fg(Color::DarkGray),
+        ))]
+    } else {
+        items
+    };
     let mut title = String::from(" TIMELINE ");
     if app.kind_filter != KindFilter::All {
         title.push_str(&format!("· {} ", app.kind_filter.as_str()));
@@ -86,7 +96,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let focused = app.focus == Focus::Timeline;
     let list = List::new(items)
-        .block(pane(title, focused))
+        .block(pane(title, focused, area.width))
         .highlight_style(if focused {
             Style::new().add_modifier(Modifier::REVERSED)
         } else {

@@ -42,6 +42,21 @@ pub fn script_headline(script: &str) -> &str {
         .unwrap_or(own.trim())
 }
 
+/// [`script_headline`], saying when the script has more lines than that
+/// one: `systemctl restart web … (+3 lines)`.
+pub fn script_summary(script: &str) -> String {
+    let headline = script_headline(script);
+    let own = match script.find(STRICT_PRELUDE) {
+        Some(at) => &script[at + STRICT_PRELUDE.len()..],
+        None => script,
+    };
+    let lines = own.lines().filter(|l| !l.trim().is_empty()).count();
+    match lines.saturating_sub(1) {
+        0 => headline.to_string(),
+        more => format!("{headline} … (+{more} line{})", if more == 1 { "" } else { "s" }),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     /// Inputs have been validated; start at the first step.
@@ -509,6 +524,7 @@ impl Engine {
             {
                 let mut effects = vec![Effect::Record(self.record(Payload::StepSkipped(StepSkipped {
                     step: self.step_id(),
+                    title: self.step_title(),
                     reason,
                     run: self.run.clone(),
                 })))];
@@ -546,6 +562,14 @@ impl Engine {
             .and_then(|s| s.command.as_ref())
             .and_then(|c| self.resolve_target(c))
             .is_some_and(|t| self.groups.contains_key(&t))
+    }
+
+    fn step_title(&self) -> String {
+        self.playbook
+            .steps
+            .get(self.step)
+            .map(|s| s.title.clone())
+            .unwrap_or_default()
     }
 
     fn step_id(&self) -> String {
@@ -935,6 +959,7 @@ impl Engine {
     fn step_failed(&self, error: &str) -> NewEvent {
         self.record(Payload::StepFailed(StepFailed {
             step: self.step_id(),
+            title: self.step_title(),
             error: error.to_string(),
             run: self.run.clone(),
         }))
@@ -944,6 +969,7 @@ impl Engine {
     fn step_done(&mut self, done: StepDone) -> Vec<Effect> {
         let done = StepDone {
             step: self.step_id(),
+            title: self.step_title(),
             run: self.run.clone(),
             // Captures go with the step, so that a resumed run gets them back.
             captures: std::mem::take(&mut self.step_captures),

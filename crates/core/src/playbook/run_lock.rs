@@ -25,27 +25,47 @@ fn lock_path(incident_dir: &Path, run: &str) -> PathBuf {
     incident_dir.join(RUNS_DIR).join(format!("{name}.lock"))
 }
 
-/// Takes the run's lock, or says that another process drives it.
-pub fn hold(incident_dir: &Path, run: &str) -> Result<RunLock, String> {
+/// Takes the run's lock, or says that another process drives it. The lock
+/// file then says who drives it (`holder`: `alice@bastion, pid 4242`), for
+/// the others to tell where the run is going on.
+pub fn hold(incident_dir: &Path, run: &str, holder: &str) -> Result<RunLock, String> {
     let path = lock_path(incident_dir, run);
     let dir = path.parent().unwrap_or(incident_dir);
     crate::files::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let file = crate::files::open_append(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = crate::files::open_append(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     // SAFETY: flock on a descriptor open for the lock's lifetime.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err("another vigie is driving this run right now (a cockpit or vigie run on this incident)".into());
+        let by = driven_by(incident_dir, run).unwrap_or_else(|| "another vigie".into());
+        return Err(format!(
+            "{by} is driving this run right now (a cockpit or vigie run on this incident)"
+        ));
     }
+    // Who holds it, for the others; a failure to say so costs nothing.
+    use std::io::Write;
+    let _ = file
+        .set_len(0)
+        .and_then(|()| writeln!(file, "{}", crate::sanitize::one_line(holder)));
     Ok(RunLock { _file: file })
 }
 
 /// Whether a live process drives `run` now.
 pub fn is_driven(incident_dir: &Path, run: &str) -> bool {
-    let Ok(file) = File::open(lock_path(incident_dir, run)) else {
-        return false;
-    };
+    driven_by(incident_dir, run).is_some()
+}
+
+/// Who drives `run` now, as its lock file says (`alice@bastion, pid
+/// 4242`); `None` when nobody does.
+pub fn driven_by(incident_dir: &Path, run: &str) -> Option<String> {
+    let path = lock_path(incident_dir, run);
+    let file = File::open(&path).ok()?;
     // SAFETY: flock on a descriptor open for this call; released at once.
     let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
-    !free
+    if free {
+        return None;
+    }
+    let said = std::fs::read_to_string(&path).unwrap_or_default();
+    let said = crate::sanitize::one_line(said.trim());
+    Some(if said.is_empty() { "another vigie".into() } else { said })
 }
 
 #[cfg(test)]
@@ -56,9 +76,12 @@ mod tests {
     fn a_run_is_driven_while_its_lock_is_held() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!is_driven(dir.path(), "01RUN"));
-        let lock = hold(dir.path(), "01RUN").unwrap();
-        assert!(is_driven(dir.path(), "01RUN"));
-        assert!(hold(dir.path(), "01RUN").is_err(), "one driver at a time");
+        let lock = hold(dir.path(), "01RUN", "alice@bastion, pid 1").unwrap();
+        assert_eq!(driven_by(dir.path(), "01RUN").as_deref(), Some("alice@bastion, pid 1"));
+        assert!(
+            hold(dir.path(), "01RUN", "alice@bastion, pid 1").is_err(),
+            "one driver at a time"
+        );
         drop(lock);
         assert!(!is_driven(dir.path(), "01RUN"));
     }

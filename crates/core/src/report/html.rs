@@ -142,7 +142,7 @@ fn commands(out: &mut String, report: &Report) {
                 c.at.format("%H:%M:%S"),
                 cell(&c.host),
                 cell(&c.step),
-                cell(first_line),
+                cell(&first_line),
                 cell(&c.outcome()),
                 c.duration()
             );
@@ -180,7 +180,7 @@ fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
     list(
         out,
         "decisions or notes",
-        report.decisions.iter().chain(&report.notes).map(|r| {
+        report.decisions_and_notes().map(|r| {
             // A note of several lines keeps them.
             let text = r.text.lines().map(cell).collect::<Vec<_>>().join("<br>");
             format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), text)

@@ -239,7 +239,7 @@ fn commands(out: &mut String, report: &Report) {
                 c.at.format("%H:%M:%S"),
                 escape(&c.host),
                 escape(&c.step),
-                code_span_in_table(c.headline()),
+                code_span_in_table(&c.headline()),
                 escape(&c.outcome()),
                 c.duration()
             ));
@@ -290,7 +290,7 @@ fn decisions_and_notes(out: &mut String, report: &Report) {
     if report.decisions.is_empty() && report.notes.is_empty() {
         empty(out, "decisions or notes");
     } else {
-        for r in report.decisions.iter().chain(&report.notes) {
+        for r in report.decisions_and_notes() {
             // A note of several lines keeps them, inside its list item (a
             // backslash at the end of a line is CommonMark's line break).
             let text = r.text.lines().map(escape_line).collect::<Vec<_>>().join("\\\n  ");

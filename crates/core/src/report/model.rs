@@ -30,8 +30,8 @@ pub struct CommandRun {
 impl CommandRun {
     /// The command in one line: the first line of the step's own script,
     /// after the values and the strict prelude vigie puts first.
-    pub fn headline(&self) -> &str {
-        crate::playbook::engine::script_headline(&self.command)
+    pub fn headline(&self) -> String {
+        crate::playbook::engine::script_summary(&self.command)
     }
 
     /// "0", "1", or why there is none: "no exit: timed out after 30s".
@@ -45,7 +45,7 @@ impl CommandRun {
 
     /// "1200 ms", or "—" when it never ended in the record.
     pub fn duration(&self) -> String {
-        self.ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into())
+        self.ms.map(crate::format::human_ms).unwrap_or_else(|| "—".into())
     }
 }
 
@@ -256,6 +256,13 @@ impl Report {
             value: at(from).zip(at(to)).map(|(from, to)| to - from),
         })
         .collect()
+    }
+
+    /// Decisions and notes together, in the order they happened.
+    pub fn decisions_and_notes(&self) -> impl Iterator<Item = &Row> {
+        let mut rows: Vec<&Row> = self.decisions.iter().chain(&self.notes).collect();
+        rows.sort_by_key(|r| r.at);
+        rows.into_iter()
     }
 
     /// Hosts that could not be reached, and VMs down with their hypervisor.

@@ -233,6 +233,9 @@ pub struct StepStarted {
 pub struct StepDone {
     #[serde(default)]
     pub step: String,
+    /// The step's heading, for humans (older timelines have only the id).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
     #[serde(default)]
     pub run: String,
     /// A step without a command, done by hand.
@@ -251,6 +254,9 @@ pub struct StepDone {
 pub struct StepSkipped {
     #[serde(default)]
     pub step: String,
+    /// The step's heading, for humans (older timelines have only the id).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
     #[serde(default)]
     pub reason: String,
     #[serde(default)]
@@ -262,6 +268,9 @@ pub struct StepSkipped {
 pub struct StepFailed {
     #[serde(default)]
     pub step: String,
+    /// The step's heading, for humans (older timelines have only the id).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
     #[serde(default)]
     pub error: String,
     #[serde(default)]

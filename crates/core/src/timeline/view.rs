@@ -109,6 +109,14 @@ pub fn amended(events: &[Event]) -> Vec<ViewEvent> {
 
 /// The corrections of `amendment` (time, text, kind) made to `event`, as
 /// every reader shows it: the cockpit, `timeline show`, the report.
+impl Amendment {
+    /// It changes what the event says (its time, text or kind), not only
+    /// marks it as a key moment.
+    pub fn corrects(&self) -> bool {
+        self.at.is_some() || self.text.is_some() || self.kind.is_some()
+    }
+}
+
 pub fn apply_correction(event: &mut Event, amendment: Amendment) {
     if let Some(at) = amendment.at {
         event.at = at;
@@ -168,18 +176,16 @@ pub fn describe_whole(event: &Event, payload: &Payload) -> String {
             Some(reason) => format!("playbook {} {}: {reason}", p.playbook, p.outcome),
             None => format!("playbook {} {}", p.playbook, p.outcome),
         },
-        Payload::StepStarted(p) => {
-            let name = if p.title.is_empty() { &p.step } else { &p.title };
-            format!("step {name} started")
-        }
-        Payload::StepDone(p) => format!("step {} done", p.step),
-        Payload::StepSkipped(p) => format!("skipped step {}: {}", p.step, p.reason),
-        Payload::StepFailed(p) => format!("step {} failed: {}", p.step, p.error),
-        Payload::CommandSent(p) => format!("sent: {}", crate::playbook::engine::script_headline(&p.command)),
+        Payload::StepStarted(p) => format!("step {} started", or_id(&p.title, &p.step)),
+        Payload::StepDone(p) => format!("step {} done", or_id(&p.title, &p.step)),
+        Payload::StepSkipped(p) => format!("skipped step {}: {}", or_id(&p.title, &p.step), p.reason),
+        Payload::StepFailed(p) => format!("step {} failed: {}", or_id(&p.title, &p.step), p.error),
+        Payload::CommandSent(p) => format!("sent: {}", crate::playbook::engine::script_summary(&p.command)),
         Payload::CommandFinished(p) => match (p.exit, &p.error) {
             (Some(exit), _) => format!(
                 "command finished: exit {exit}{}",
-                p.ms.map(|ms| format!(" in {ms} ms")).unwrap_or_default()
+                p.ms.map(|ms| format!(" in {}", crate::format::human_ms(ms as i64)))
+                    .unwrap_or_default()
             ),
             (None, Some(error)) => format!("command ended without an exit: {error}"),
             (None, None) => "command ended without an exit".to_string(),
@@ -198,6 +204,15 @@ pub fn describe_whole(event: &Event, payload: &Payload) -> String {
         }
     };
     crate::sanitize::terminal_safe(&described)
+}
+
+/// A step's heading, or its id in a timeline from before headings were recorded.
+fn or_id<'a>(title: &'a str, id: &'a str) -> &'a str {
+    if title.is_empty() {
+        id
+    } else {
+        title
+    }
 }
 
 fn kind_and_text(event: &Event) -> String {
