@@ -204,13 +204,7 @@ fn running(lab: &HypervisorLab, index: usize) -> Vec<String> {
 #[test]
 fn a_dead_hypervisor_s_guests_are_started_on_the_other_one() {
     let mut lab = HypervisorLab::start();
-    let web = lab.chain("web", 1, "64M");
-    let mail = lab.chain("mail", 0, "32M");
-    lab.define(0, "web", 64, &web);
-    lab.define(0, "mail", 48, &mail);
-    lab.start_guest(0, "web");
-    lab.start_guest(0, "mail");
-    let configs = lab.replicate_configs(0, &["web", "mail"]);
+    let configs = lab.with_web_and_mail();
     // lab1 dies: its guests' QEMU processes and its sshd.
     lab.crash_guest(0, "web");
     lab.crash_guest(0, "mail");

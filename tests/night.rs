@@ -77,13 +77,7 @@ fn run_step(alice: &TmuxSession, step: usize, high_risk: bool) {
 
 fn whole_night(alice_size: (u16, u16), bob_size: (u16, u16)) {
     let mut lab = HypervisorLab::start();
-    let web = lab.chain("web", 1, "64M");
-    let mail = lab.chain("mail", 0, "32M");
-    lab.define(0, "web", 64, &web);
-    lab.define(0, "mail", 48, &mail);
-    lab.start_guest(0, "web");
-    lab.start_guest(0, "mail");
-    let configs = lab.replicate_configs(0, &["web", "mail"]);
+    let configs = lab.with_web_and_mail();
 
     let home = tempfile::tempdir().unwrap();
     let home_path = home.path().to_str().unwrap();

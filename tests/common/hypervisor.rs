@@ -100,6 +100,19 @@ impl HypervisorLab {
         lab
     }
 
+    /// The dead-hypervisor night's start: lab1 runs web (on a chain of one
+    /// snapshot) and mail, their XML copied beside the shared disks;
+    /// returns where the copies are.
+    pub fn with_web_and_mail(&mut self) -> PathBuf {
+        let web = self.chain("web", 1, "64M");
+        let mail = self.chain("mail", 0, "32M");
+        self.define(0, "web", 64, &web);
+        self.define(0, "mail", 48, &mail);
+        self.start_guest(0, "web");
+        self.start_guest(0, "mail");
+        self.replicate_configs(0, &["web", "mail"])
+    }
+
     /// The admins' copy of each domain's XML beside the shared disks, as
     /// the libvirt variant of evacuate-hypervisor expects them.
     pub fn replicate_configs(&self, index: usize, names: &[&str]) -> PathBuf {

@@ -193,6 +193,9 @@ pub(super) fn pane(title: String, focused: bool, width: u16) -> Block<'static> {
     }
 }
 
+/// Where the incident's title goes in the header, once its room is known.
+const TITLE_SLOT: &str = "\u{0}";
+
 fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     let incident = match &app.incident {
         Some(header) => {
@@ -202,8 +205,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
                 None => (app.now, "elapsed"),
             };
             format!(
-                "INC {} ─ {} ─ {} ─ {} {word}",
-                one_line(&header.title),
+                "INC {TITLE_SLOT} ─ {} ─ {} ─ {} {word}",
                 header.severity.as_str().to_uppercase(),
                 header.status.as_str(),
                 // From when the impact began, as the report counts.
@@ -237,13 +239,36 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         [only] => format!(" ─ ⚠ timeline line {} unreadable (vigie timeline verify)", only.line),
         many => format!(" ─ ⚠ {} timeline lines unreadable (vigie timeline verify)", many.len()),
     };
-    let mut left = format!(" vigie ─ {incident}{run}{recording}{damage} ─ {hosts}{source}");
     let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
-    // The clock always shows; the rest is cut with an ellipsis if it must be.
+    // The clock always shows. What does not fit gives way: the host count
+    // first, then the incident's title (cut with `…`: severity, status,
+    // time and the run say more at a glance), then the end of the line.
     let room = (area.width as usize).saturating_sub(clock.chars().count());
-    if left.chars().count() > room {
-        left = left.chars().take(room.saturating_sub(1)).collect::<String>() + "…";
-    }
+    let title = app.incident.as_ref().map(|h| one_line(&h.title)).unwrap_or_default();
+    let essential = format!(" vigie ─ {incident}{run}{recording}{damage}");
+    let with_title = |text: &str, title_room: usize| text.replacen(TITLE_SLOT, &fit(&title, title_room), 1);
+    let whole = with_title(&format!("{essential} ─ {hosts}{source}"), usize::MAX);
+    // Everything but the title (its slot is one character).
+    let others = |text: &str| {
+        text.chars()
+            .count()
+            .saturating_sub(usize::from(text.contains(TITLE_SLOT)))
+    };
+    let left = if whole.chars().count() <= room {
+        whole
+    } else {
+        // The program's name gives way too when even a short title would not fit.
+        let short = format!(" {incident}{run}{recording}{damage}");
+        let essential = if others(&essential) + 8 > room {
+            short
+        } else {
+            essential
+        };
+        fit(
+            &with_title(&essential, room.saturating_sub(others(&essential)).max(8)),
+            room,
+        )
+    };
     let padding = room.saturating_sub(left.chars().count());
     let line = Line::from(vec![
         Span::styled(left, Style::new().add_modifier(Modifier::BOLD)),
