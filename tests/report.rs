@@ -154,6 +154,49 @@ fn story() -> (Summary, Vec<Event>) {
             None,
             json!({"text": "the 19:00 backup of the mail VM was complete", "tags": ["lucky"]}),
         ),
+        // Every written section, from tagged notes.
+        event(
+            t(23, 56, 0),
+            "alice",
+            "note",
+            None,
+            json!({"text": "#root-cause miramelle's power supply failed; the node had no second one"}),
+        ),
+        event(
+            t(23, 56, 10),
+            "alice",
+            "note",
+            None,
+            json!({"text": "#trigger a power cut in rack A at 19:30"}),
+        ),
+        event(
+            t(23, 56, 20),
+            "bob",
+            "note",
+            None,
+            json!({"text": "#contributing replication of the mail VM had been paused since the migration"}),
+        ),
+        event(
+            t(23, 56, 30),
+            "bob",
+            "note",
+            None,
+            json!({"text": "#detection vigie raised unreachable at once; nobody was watching before 19:41"}),
+        ),
+        event(
+            t(23, 56, 40),
+            "alice",
+            "note",
+            None,
+            json!({"text": "#response alice evacuated the guests to locuste with the playbook"}),
+        ),
+        event(
+            t(23, 56, 50),
+            "alice",
+            "note",
+            None,
+            json!({"text": "#recovery mail restored from the 19:00 backup; chat stays on locuste"}),
+        ),
         event(
             t(21, 10, 0),
             "bob",
@@ -214,7 +257,7 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
     assert!(text.contains("mailed the VM owners &lt;b&gt;and&lt;/b&gt; the board _(amended)_"));
     // A decision of two lines stays one list item, broken where it was.
     let decisions = body.split_once("## Decisions and notes").unwrap().1;
-    let decisions = decisions.split_once("\n## ").unwrap().0;
+    let decisions = decisions.split_once("\n## ").map_or(decisions, |(d, _)| d);
     let mut items = 0;
     let mut breaks = 0;
     for event in pulldown_cmark::Parser::new(decisions) {
@@ -224,12 +267,59 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
             _ => {}
         }
     }
-    assert_eq!((items, breaks), (5, 1), "{decisions}");
+    assert_eq!((items, breaks), (11, 1), "{decisions}");
     assert!(
         decisions.contains("arrive\\\n  then move it back \\| &lt;b&gt;"),
         "{decisions}"
     );
     insta::assert_snapshot!(text);
+}
+
+/// Nothing but a declaration: every section says what is missing, and
+/// nothing is invented (no time, no impact, no cause).
+#[test]
+fn a_post_mortem_of_nothing_but_a_declaration() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 19, 41, 2).unwrap();
+    let events = vec![Event {
+        seq: 1,
+        id: "01EVENT001".into(),
+        at,
+        recorded_at: at,
+        actor: "alice".into(),
+        kind: "incident.declared".into(),
+        host: None,
+        data: json!({"title": "something is off", "severity": "minor", "status": "investigating"}),
+        prev: String::new(),
+    }];
+    let summary = Summary {
+        dir: "2026-11-23-something-is-off".into(),
+        id: "2026-11-23-something-is-off".into(),
+        title: "something is off".into(),
+        severity: Severity::Minor,
+        status: Status::Investigating,
+        started: at,
+        impact_started: at,
+        resolved: None,
+        responders: vec!["alice".into()],
+        events: 1,
+    };
+    let report = Report::new(summary, &events);
+    let text = markdown::render(&report, FixedOffset::east_opt(0).unwrap());
+    for section in vigie::report::model::SECTIONS {
+        assert!(
+            text.contains(&format!("add a note tagged `#{}`", section.tag)),
+            "{} says how to fill it:\n{text}",
+            section.title
+        );
+    }
+    assert!(text.contains("the incident was declared by hand"), "{text}");
+    assert!(!text.contains("Down, as vigie saw it"), "no impact invented: {text}");
+    insta::assert_snapshot!("markdown_nothing_but_a_declaration", text);
+    insta::assert_snapshot!(
+        "html_nothing_but_a_declaration",
+        html::render(&report, FixedOffset::east_opt(0).unwrap())
+    );
+    insta::assert_snapshot!("json_nothing_but_a_declaration", report_json::render(&report));
 }
 
 #[test]
@@ -420,12 +510,16 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let path = home.path().join("pm.md");
     let summary = home.path().join("summary.md");
     std::fs::write(&summary, "datastore1 filled up\nwith snapshots.\n\nNo data was lost.\n").unwrap();
+    let root_cause = home.path().join("cause.md");
+    std::fs::write(&root_cause, "A backup job left a snapshot every night.\n").unwrap();
     run(&[
         "report",
         "--output",
         path.to_str().unwrap(),
         "--summary",
         summary.to_str().unwrap(),
+        "--root-cause",
+        root_cause.to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(path).unwrap();
     assert!(
@@ -435,6 +529,10 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         "{text}"
     );
     assert!(text.starts_with("# Post-mortem: datastore1 full"), "{text}");
+    assert!(
+        text.contains("## Root cause\n\nA backup job left a snapshot every night.\n\n## Trigger"),
+        "{text}"
+    );
     assert!(text.contains("| Status | resolved |"));
     assert!(text.contains("- [ ] add a snapshot age check — owner carol"));
     let html_path = home.path().join("pm.html");

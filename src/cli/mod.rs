@@ -128,6 +128,9 @@ pub enum Command {
         /// The impact, written beforehand; notes tagged #impact follow it
         #[arg(long, value_name = "FILE")]
         impact: Option<PathBuf>,
+        /// The root cause, written beforehand; notes tagged #root-cause follow it
+        #[arg(long, value_name = "FILE")]
+        root_cause: Option<PathBuf>,
     },
 }
 
@@ -288,8 +291,14 @@ fn dispatch(cli: Cli) -> i32 {
             output,
             summary,
             impact,
+            root_cause,
         } => {
-            let files = crate::report::NarrativeFiles { summary, impact };
+            let files = crate::report::NarrativeFiles {
+                files: [("summary", summary), ("impact", impact), ("root-cause", root_cause)]
+                    .into_iter()
+                    .filter_map(|(tag, file)| Some((tag, file?)))
+                    .collect(),
+            };
             report(&config, incident, &format, output.as_deref(), &files)
         }
         Command::Trust { host, yes } => trust::run(&config, &host, yes),

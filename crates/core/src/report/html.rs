@@ -3,7 +3,7 @@
 //! every fetch, so the page opens the same on a laptop with no network.
 //! Every piece of text from the timeline is escaped where it is written.
 
-use super::model::{fold_output, Report};
+use super::model::{fold_output, Report, Row, Section, SECTIONS};
 use crate::format::human_age;
 use crate::sanitize::{one_line, terminal_safe};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -41,17 +41,26 @@ details{margin:.5rem 0}summary{cursor:pointer}";
 pub fn render(report: &Report, local: FixedOffset) -> String {
     let mut out = String::new();
     head_and_facts(&mut out, report);
-    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
-    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
-    fleet_impact(&mut out, report);
+    // The order of the Markdown report (see there why).
+    let lessons = ["went-well", "went-badly", "lucky"];
+    for section in SECTIONS.iter().filter(|s| !lessons.contains(&s.tag)) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "h2");
+        match section.tag {
+            "impact" => fleet_impact(&mut out, report),
+            "detection" => detection_facts(&mut out, report),
+            _ => {}
+        }
+    }
     key_times(&mut out, report, local);
+    out.push_str("<h2>Lessons learned</h2>\n");
+    for section in SECTIONS.iter().filter(|s| lessons.contains(&s.tag)) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "h3");
+    }
+    action_items(&mut out, report);
     chart_and_timeline(&mut out, report, local);
     commands(&mut out, report);
     deviations_alerts_and_notes(&mut out, report);
-    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
-    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
-    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
-    action_items(&mut out, report);
+    mechanics(&mut out, report, local);
     outputs(&mut out, report);
     out.push_str("</body>\n</html>\n");
     out
@@ -101,11 +110,50 @@ fn chart_and_timeline(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str(&chart(report));
 
     out.push_str("<h2>Timeline</h2>\n");
-    if report.rows.is_empty() {
+    let rows: Vec<&Row> = report.key_rows().collect();
+    if rows.is_empty() {
         empty(out, "events");
     } else {
+        table_of_rows(out, &rows, local);
+    }
+}
+
+/// How the incident was found, as the timeline has it.
+fn detection_facts(out: &mut String, report: &Report) {
+    let detect = report.durations().into_iter().find(|d| d.name == "time_to_detect");
+    match report.alerts.first() {
+        Some(alert) => {
+            let _ = writeln!(
+                out,
+                "<p>First alert, {} UTC: {}. Time to detect: {}.</p>",
+                alert.at.format("%H:%M:%S"),
+                cell(&alert.text),
+                detect.map(|d| d.human()).unwrap_or_else(|| "unknown".into())
+            );
+        }
+        None => out.push_str("<p class=\"empty\">No alert in the timeline: the incident was declared by hand.</p>\n"),
+    }
+}
+
+/// Each playbook run's steps, commands and ticks (the appendix).
+fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
+    out.push_str("<h2>Appendix: playbook runs step by step</h2>\n");
+    let groups = report.mechanics();
+    if groups.is_empty() {
+        empty(out, "playbook runs");
+    }
+    for (title, rows) in groups {
+        let _ = writeln!(out, "<details><summary>{}</summary>", cell(&title));
+        table_of_rows(out, &rows, local);
+        out.push_str("</details>\n");
+    }
+}
+
+/// Rows as a table: times, who, where, what.
+fn table_of_rows(out: &mut String, rows: &[&Row], local: FixedOffset) {
+    {
         out.push_str("<table>\n<tr><th>UTC</th><th>local</th><th>who</th><th>host</th><th>what</th></tr>\n");
-        for row in &report.rows {
+        for row in rows {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
@@ -262,10 +310,11 @@ fn list(out: &mut String, what: &str, items: impl Iterator<Item = String>) {
     out.push_str("</ul>\n");
 }
 
-fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
-    let _ = writeln!(out, "<h2>{title}</h2>");
+fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: &str) {
+    let (title, tag) = (section.title, section.tag);
+    let _ = writeln!(out, "<{level}>{title}</{level}>");
     if paragraphs.is_empty() {
-        let file = if matches!(tag, "summary" | "impact") {
+        let file = if matches!(tag, "summary" | "impact" | "root-cause") {
             format!(" or pass <code>--{tag} FILE</code>")
         } else {
             String::new()

@@ -30,7 +30,7 @@ pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let rows = |rows: &[super::model::Row]| -> Vec<Value> {
         rows.iter()
-            .map(|r| json!({"at": time(&r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended}))
+            .map(|r| json!({"at": time(&r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended, "run": r.mechanics}))
             .collect()
     };
     let n = &report.narrative;
@@ -47,13 +47,10 @@ pub fn render(report: &Report) -> String {
             "roles": report.roles.iter().map(|(who, role)| json!({"who": who, "role": role})).collect::<Vec<_>>(),
             "events": s.events,
         },
-        "narrative": {
-            "summary": n.summary,
-            "impact": n.impact,
-            "went_well": n.went_well,
-            "went_badly": n.went_badly,
-            "lucky": n.lucky,
-        },
+        "narrative": super::model::SECTIONS
+            .iter()
+            .map(|section| (section.json.to_string(), json!(n.of(section.tag))))
+            .collect::<serde_json::Map<String, Value>>(),
         "key_times": report.key_times.iter().map(|k| json!({
             "name": k.name,
             "at": k.at.as_ref().map(time),

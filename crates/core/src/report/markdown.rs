@@ -2,7 +2,7 @@
 //! Every piece of text from the timeline is escaped: no raw HTML, no table
 //! breakage, no escape sequences.
 
-use super::model::Report;
+use super::model::{Report, Row, Section, SECTIONS};
 use crate::format::human_age;
 use crate::sanitize::one_line;
 use chrono::FixedOffset;
@@ -74,16 +74,20 @@ pub fn with_roles(who: &str, roles: &[String], escape: fn(&str) -> String) -> St
     }
 }
 
-/// A narrative section: its paragraphs, or how to fill it.
-fn narrative(out: &mut String, title: &str, paragraphs: &[String], tag: &str) {
-    out.push_str(&format!("## {title}\n\n"));
+/// A written section (`##`, or `###` under "Lessons learned"): its
+/// paragraphs, or how to fill it.
+fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: &str) {
+    out.push_str(&format!("{level} {}\n\n", section.title));
     if paragraphs.is_empty() {
-        let file = if matches!(tag, "summary" | "impact") {
-            format!(" or pass `--{tag} FILE`")
+        let file = if matches!(section.tag, "summary" | "impact" | "root-cause") {
+            format!(" or pass `--{} FILE`", section.tag)
         } else {
             String::new()
         };
-        out.push_str(&format!("_Not written yet: add a note tagged `#{tag}`{file}._\n\n"));
+        out.push_str(&format!(
+            "_Not written yet: add a note tagged `#{}`{file}._\n\n",
+            section.tag
+        ));
     }
     for paragraph in paragraphs {
         out.push_str(&format!("{}\n\n", escape(paragraph)));
@@ -95,24 +99,67 @@ fn empty(out: &mut String, what: &str) {
 }
 
 /// Renders `report`; `local` is the responders' UTC offset for the local-time column.
+/// In the order of the usual post-mortem templates (Google SRE,
+/// PagerDuty): what happened and why, how it was found and handled, what
+/// was learned and is to be done; then the record, then the mechanics.
 pub fn render(report: &Report, local: FixedOffset) -> String {
     let mut out = String::new();
     header(&mut out, report);
-    narrative(&mut out, "Summary", &report.narrative.summary, "summary");
-    narrative(&mut out, "Impact", &report.narrative.impact, "impact");
-    fleet_impact(&mut out, report);
+    for section in SECTIONS.iter().filter(|s| !LESSONS.contains(&s.tag)) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "##");
+        match section.tag {
+            "impact" => fleet_impact(&mut out, report),
+            "detection" => detection_facts(&mut out, report),
+            _ => {}
+        }
+    }
     key_times(&mut out, report, local);
+    out.push_str("## Lessons learned\n\n");
+    for section in SECTIONS.iter().filter(|s| LESSONS.contains(&s.tag)) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "###");
+    }
+    action_items(&mut out, report);
     timeline(&mut out, report, local);
     commands(&mut out, report);
     deviations(&mut out, report);
     alerts(&mut out, report);
     decisions_and_notes(&mut out, report);
-    narrative(&mut out, "What went well", &report.narrative.went_well, "went-well");
-    narrative(&mut out, "What went badly", &report.narrative.went_badly, "went-badly");
-    narrative(&mut out, "Where we got lucky", &report.narrative.lucky, "lucky");
-    action_items(&mut out, report);
+    mechanics(&mut out, report, local);
     outputs(&mut out, report);
     out
+}
+
+/// The written sections that go under "Lessons learned".
+const LESSONS: &[&str] = &["went-well", "went-badly", "lucky"];
+
+/// How the incident was found, as the timeline has it: the first alert,
+/// and how long after the start.
+fn detection_facts(out: &mut String, report: &Report) {
+    let first = report.alerts.first();
+    let detect = report.durations().into_iter().find(|d| d.name == "time_to_detect");
+    match first {
+        Some(alert) => out.push_str(&format!(
+            "First alert, {} UTC: {}. Time to detect: {}.\n\n",
+            alert.at.format("%H:%M:%S"),
+            escape(&alert.text),
+            detect.map(|d| d.human()).unwrap_or_else(|| "unknown".into())
+        )),
+        None => out.push_str("_No alert in the timeline: the incident was declared by hand._\n\n"),
+    }
+}
+
+/// The appendix's first part: each playbook run's steps, commands and
+/// ticks, as the timeline recorded them.
+fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
+    out.push_str("## Appendix: playbook runs step by step\n\n");
+    let groups = report.mechanics();
+    if groups.is_empty() {
+        empty(out, "playbook runs");
+    }
+    for (title, rows) in groups {
+        out.push_str(&format!("### {}\n\n", escape(&title)));
+        table_of_rows(out, &rows, local);
+    }
 }
 
 /// The title and the incident's facts.
@@ -204,14 +251,22 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
     out.push('\n');
 }
 
-/// Every event, amended, in order.
+/// The moments that matter, amended, in order (the mechanics are in the appendix).
 fn timeline(out: &mut String, report: &Report, local: FixedOffset) {
     out.push_str("## Timeline\n\n");
-    if report.rows.is_empty() {
+    let rows: Vec<&Row> = report.key_rows().collect();
+    if rows.is_empty() {
         empty(out, "events");
     } else {
+        table_of_rows(out, &rows, local);
+    }
+}
+
+/// Rows as a table: times, who, where, what.
+fn table_of_rows(out: &mut String, rows: &[&Row], local: FixedOffset) {
+    {
         out.push_str("| UTC | local | who | host | what |\n|---|---|---|---|---|\n");
-        for row in &report.rows {
+        for row in rows {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {}{} |\n",
                 row.at.format("%H:%M:%S"),

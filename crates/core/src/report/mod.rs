@@ -26,21 +26,20 @@ pub enum ReportError {
     UnknownFormat(String),
 }
 
-/// Narrative sections written beforehand, in files (`--summary`, `--impact`).
+/// Narrative sections written beforehand, in files (`--summary`,
+/// `--impact`, `--root-cause`...): (section tag, file).
 #[derive(Debug, Clone, Default)]
 pub struct NarrativeFiles {
-    pub summary: Option<PathBuf>,
-    pub impact: Option<PathBuf>,
+    pub files: Vec<(&'static str, PathBuf)>,
 }
 
 impl NarrativeFiles {
     /// Puts each file's paragraphs before the tagged notes of its section.
     fn apply(&self, narrative: &mut model::Narrative) -> Result<(), ReportError> {
-        for (file, section) in [
-            (&self.summary, &mut narrative.summary),
-            (&self.impact, &mut narrative.impact),
-        ] {
-            let Some(path) = file else { continue };
+        for (tag, path) in &self.files {
+            let Some(section) = narrative.section_mut(tag) else {
+                continue;
+            };
             let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
                 path: path.clone(),
                 source,

@@ -65,6 +65,19 @@ pub struct Row {
     pub host: String,
     pub text: String,
     pub amended: bool,
+    /// A step of a playbook's mechanics (a step started or done, a command
+    /// sent or finished, a box ticked, an amendment already applied in
+    /// place): the run it belongs to (empty: outside any). Such rows go to
+    /// the appendix; the timeline section keeps the moments that matter.
+    pub mechanics: Option<String>,
+}
+
+/// A playbook run, for the appendix's grouping of its mechanics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub run: String,
+    pub playbook: String,
+    pub at: DateTime<Utc>,
 }
 
 /// One alert from its raise to its clear, as the timeline recorded them.
@@ -121,6 +134,8 @@ pub struct Report {
     pub narrative: Narrative,
     /// (when, new status), oldest first: the phases of the incident.
     pub status_changes: Vec<(DateTime<Utc>, String)>,
+    /// Every playbook run, in the order they started.
+    pub runs: Vec<RunSummary>,
     /// (who, role), the latest assignment of each role.
     pub roles: Vec<(String, String)>,
 }
@@ -128,9 +143,17 @@ pub struct Report {
 impl Report {
     /// The responders, each with the roles they held: "alice (commander), bob".
     pub fn responders_with_roles(&self) -> Vec<(String, Vec<String>)> {
-        let mut names: Vec<String> = self.summary.responders.clone();
+        // One entry per person: `alice@bastion` and `alice` (as a role names
+        // her) are the same responder.
+        let person = |name: &str| name.split('@').next().unwrap_or(name).to_string();
+        let mut names: Vec<String> = Vec::new();
+        for name in &self.summary.responders {
+            if !names.iter().any(|n| person(n) == person(name)) {
+                names.push(name.clone());
+            }
+        }
         for (who, _) in &self.roles {
-            if !names.contains(who) {
+            if !names.iter().any(|n| person(n) == person(who)) {
                 names.push(who.clone());
             }
         }
@@ -140,7 +163,7 @@ impl Report {
                 let roles = self
                     .roles
                     .iter()
-                    .filter(|(w, _)| *w == name)
+                    .filter(|(w, _)| person(w) == person(&name))
                     .map(|(_, r)| r.clone())
                     .collect();
                 (name, roles)
@@ -149,30 +172,66 @@ impl Report {
     }
 }
 
-/// Text for the sections a timeline cannot compute. Each is a list of
-/// paragraphs; an empty one says so in the report.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Narrative {
-    pub summary: Vec<String>,
-    pub impact: Vec<String>,
-    pub went_well: Vec<String>,
-    pub went_badly: Vec<String>,
-    pub lucky: Vec<String>,
+/// A section of the post-mortem that people write (the timeline cannot
+/// compute it): filled by notes tagged `#tag`, or by `--tag FILE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    pub tag: &'static str,
+    pub title: &'static str,
+    /// Its key in the JSON report's `narrative`.
+    pub json: &'static str,
 }
 
+const fn section(tag: &'static str, title: &'static str, json: &'static str) -> Section {
+    Section { tag, title, json }
+}
+
+/// The written sections, in the order of the usual post-mortem templates.
+pub const SECTIONS: &[Section] = &[
+    section("summary", "Summary", "summary"),
+    section("impact", "Impact", "impact"),
+    section("root-cause", "Root cause", "root_cause"),
+    section("trigger", "Trigger", "trigger"),
+    section("contributing", "Contributing factors", "contributing_factors"),
+    section("detection", "Detection", "detection"),
+    section("response", "Response", "response"),
+    section("recovery", "Recovery", "recovery"),
+    section("went-well", "What went well", "went_well"),
+    section("went-badly", "What went badly", "went_badly"),
+    section("lucky", "Where we got lucky", "lucky"),
+];
+
 /// The tags a note may carry, and the section each fills.
-pub const NARRATIVE_TAGS: &[&str] = &["summary", "impact", "went-well", "went-badly", "lucky"];
+pub const NARRATIVE_TAGS: &[&str] = &[
+    "summary",
+    "impact",
+    "root-cause",
+    "trigger",
+    "contributing",
+    "detection",
+    "response",
+    "recovery",
+    "went-well",
+    "went-badly",
+    "lucky",
+];
+
+/// Text for the sections a timeline cannot compute, by tag. Each is a
+/// list of paragraphs; an empty one says so in the report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Narrative {
+    paragraphs: std::collections::BTreeMap<&'static str, Vec<String>>,
+}
 
 impl Narrative {
-    fn section_mut(&mut self, tag: &str) -> Option<&mut Vec<String>> {
-        match tag {
-            "summary" => Some(&mut self.summary),
-            "impact" => Some(&mut self.impact),
-            "went-well" => Some(&mut self.went_well),
-            "went-badly" => Some(&mut self.went_badly),
-            "lucky" => Some(&mut self.lucky),
-            _ => None,
-        }
+    /// The paragraphs of the section tagged `tag` (none: not written yet).
+    pub fn of(&self, tag: &str) -> &[String] {
+        self.paragraphs.get(tag).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn section_mut(&mut self, tag: &str) -> Option<&mut Vec<String>> {
+        let known = NARRATIVE_TAGS.iter().find(|t| **t == tag)?;
+        Some(self.paragraphs.entry(known).or_default())
     }
 
     /// A note's text goes to every section it is tagged for, the tags
@@ -218,7 +277,19 @@ impl Report {
         // of the same moment keep the order they were recorded in.)
         let mut rows: Vec<Row> = read.iter().map(|(v, payload)| row(v, payload)).collect();
         rows.sort_by_key(|r| r.at);
+        let runs = read
+            .iter()
+            .filter_map(|(v, payload)| match payload {
+                Payload::PlaybookStarted(p) => Some(RunSummary {
+                    run: p.run.clone(),
+                    playbook: p.playbook.clone(),
+                    at: v.event.at,
+                }),
+                _ => None,
+            })
+            .collect();
         Report {
+            runs,
             roles: roles(&read),
             status_changes: status_changes(&read),
             narrative: narrative(&read),
@@ -256,6 +327,41 @@ impl Report {
             value: at(from).zip(at(to)).map(|(from, to)| to - from),
         })
         .collect()
+    }
+
+    /// The timeline's moments that matter: every row but the mechanics.
+    pub fn key_rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.mechanics.is_none())
+    }
+
+    /// The mechanics of each run (its playbook and start), then those
+    /// outside any run (amendments, commands of a script), for the appendix.
+    pub fn mechanics(&self) -> Vec<(String, Vec<&Row>)> {
+        let mut groups: Vec<(String, Vec<&Row>)> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let rows = self
+                    .rows
+                    .iter()
+                    .filter(|row| row.mechanics.as_deref() == Some(r.run.as_str()));
+                (
+                    format!("{} (run started {} UTC)", r.playbook, r.at.format("%H:%M:%S")),
+                    rows.collect(),
+                )
+            })
+            .collect();
+        let known: Vec<&str> = self.runs.iter().map(|r| r.run.as_str()).collect();
+        let others: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|row| row.mechanics.as_deref().is_some_and(|run| !known.contains(&run)))
+            .collect();
+        if !others.is_empty() {
+            groups.push(("outside any playbook run, and amendments".to_string(), others));
+        }
+        groups.retain(|(_, rows)| !rows.is_empty());
+        groups
     }
 
     /// Decisions and notes together, in the order they happened.
@@ -380,8 +486,24 @@ pub fn fold_output(output: &str) -> String {
 /// Events of the amended view with their payloads.
 type Read<'a> = [(&'a ViewEvent, Payload)];
 
+/// The run a mechanical event belongs to; `None` for the events that tell
+/// what happened (alerts, declarations, decisions, deviations, notes...).
+fn mechanics_of(payload: &Payload) -> Option<String> {
+    match payload {
+        Payload::StepStarted(p) => Some(p.run.clone()),
+        Payload::StepDone(p) => Some(p.run.clone()),
+        Payload::CommandSent(p) => Some(p.run.clone()),
+        Payload::CommandFinished(p) => Some(p.run.clone().unwrap_or_default()),
+        Payload::ChecklistTicked(p) => Some(p.run.clone()),
+        // Applied in place to the event it amends (a mark is shown there too).
+        Payload::Amendment(_) => Some(String::new()),
+        _ => None,
+    }
+}
+
 fn row(v: &ViewEvent, payload: &Payload) -> Row {
     Row {
+        mechanics: mechanics_of(payload),
         at: v.event.at,
         actor: v.event.actor.clone(),
         host: v.event.host.clone().unwrap_or_default(),
