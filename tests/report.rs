@@ -211,6 +211,14 @@ fn story() -> (Summary, Vec<Event>) {
             None,
             json!({"who": "alice", "role": "commander <i>"}),
         ),
+        // A reviewer who was not there that night: not an author.
+        event(
+            t(23, 58, 0),
+            "alice",
+            "role.assigned",
+            None,
+            json!({"who": "dave", "role": "reviewer"}),
+        ),
     ];
     let summary = Summary {
         dir: "incidents/2026-11-23-miramelle-down".into(),
@@ -255,6 +263,11 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
         "pipes cannot break the table"
     );
     assert!(text.contains("mailed the VM owners &lt;b&gt;and&lt;/b&gt; the board _(amended)_"));
+    assert!(
+        text.contains("| Authors | alice (commander &lt;i&gt;), bob |"),
+        "{text}"
+    );
+    assert!(text.contains("| Reviewers | dave |"), "{text}");
     // A decision of two lines stays one list item, broken where it was.
     let decisions = body.split_once("## Decisions and notes").unwrap().1;
     let decisions = decisions.split_once("\n## ").map_or(decisions, |(d, _)| d);

@@ -131,6 +131,9 @@ pub enum Command {
         /// The root cause, written beforehand; notes tagged #root-cause follow it
         #[arg(long, value_name = "FILE")]
         root_cause: Option<PathBuf>,
+        /// Mark the document final (reviewed) instead of a draft
+        #[arg(long = "final")]
+        final_version: bool,
     },
 }
 
@@ -292,12 +295,14 @@ fn dispatch(cli: Cli) -> i32 {
             summary,
             impact,
             root_cause,
+            final_version,
         } => {
             let files = crate::report::NarrativeFiles {
                 files: [("summary", summary), ("impact", impact), ("root-cause", root_cause)]
                     .into_iter()
                     .filter_map(|(tag, file)| Some((tag, file?)))
                     .collect(),
+                final_version,
             };
             report(&config, incident, &format, output.as_deref(), &files)
         }

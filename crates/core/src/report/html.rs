@@ -89,7 +89,7 @@ fn head_and_facts(out: &mut String, report: &Report) {
         meta.push(("Resolved", time(resolved)));
     }
     meta.push((
-        "Responders",
+        "Authors",
         report
             .responders_with_roles()
             .iter()
@@ -97,6 +97,16 @@ fn head_and_facts(out: &mut String, report: &Report) {
             .collect::<Vec<_>>()
             .join(", "),
     ));
+    let reviewers = report.reviewers();
+    meta.push((
+        "Reviewers",
+        if reviewers.is_empty() {
+            "none yet".to_string()
+        } else {
+            reviewers.iter().map(|r| cell(r)).collect::<Vec<_>>().join(", ")
+        },
+    ));
+    meta.push(("Document", report.document_status().to_string()));
     out.push_str("<table class=\"meta\">\n");
     for (name, value) in meta {
         let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");

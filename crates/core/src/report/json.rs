@@ -47,6 +47,11 @@ pub fn render(report: &Report) -> String {
             "roles": report.roles.iter().map(|(who, role)| json!({"who": who, "role": role})).collect::<Vec<_>>(),
             "events": s.events,
         },
+        "document": {
+            "status": report.document_status(),
+            "authors": report.responders_with_roles().iter().map(|(who, roles)| json!({"who": who, "roles": roles})).collect::<Vec<_>>(),
+            "reviewers": report.reviewers(),
+        },
         "narrative": super::model::SECTIONS
             .iter()
             .map(|section| (section.json.to_string(), json!(n.of(section.tag))))

@@ -89,8 +89,9 @@ fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: 
             section.tag
         ));
     }
+    // A paragraph that starts like a list item or a heading stays a paragraph.
     for paragraph in paragraphs {
-        out.push_str(&format!("{}\n\n", escape(paragraph)));
+        out.push_str(&format!("{}\n\n", escape_line(paragraph)));
     }
 }
 
@@ -183,13 +184,26 @@ fn header(out: &mut String, report: &Report) {
         ));
     }
     out.push_str(&format!(
-        "| Responders | {} |\n\n",
+        "| Authors | {} |\n",
         report
             .responders_with_roles()
             .iter()
             .map(|(who, roles)| with_roles(&escape(who), roles, escape))
             .collect::<Vec<_>>()
             .join(", ")
+    ));
+    let reviewers = report.reviewers();
+    out.push_str(&format!(
+        "| Reviewers | {} |\n| Document | {} |\n\n",
+        if reviewers.is_empty() {
+            "none yet (`vigie incident role NAME reviewer`)".to_string()
+        } else {
+            reviewers.iter().map(|r| escape(r)).collect::<Vec<_>>().join(", ")
+        },
+        match report.final_version {
+            true => "final",
+            false => "draft (`vigie report --final` once reviewed)",
+        }
     ));
 }
 

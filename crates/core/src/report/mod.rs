@@ -31,6 +31,8 @@ pub enum ReportError {
 #[derive(Debug, Clone, Default)]
 pub struct NarrativeFiles {
     pub files: Vec<(&'static str, PathBuf)>,
+    /// The post-mortem is final (reviewed), not a draft.
+    pub final_version: bool,
 }
 
 impl NarrativeFiles {
@@ -61,6 +63,7 @@ pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, Report
     let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE))?;
     let mut report = Report::new(summary, &events);
     files.apply(&mut report.narrative)?;
+    report.final_version = files.final_version;
     Ok(report)
 }
 

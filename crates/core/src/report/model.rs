@@ -136,6 +136,8 @@ pub struct Report {
     pub status_changes: Vec<(DateTime<Utc>, String)>,
     /// Every playbook run, in the order they started.
     pub runs: Vec<RunSummary>,
+    /// The document is final (`vigie report --final`), not a draft.
+    pub final_version: bool,
     /// (who, role), the latest assignment of each role.
     pub roles: Vec<(String, String)>,
 }
@@ -152,7 +154,12 @@ impl Report {
                 names.push(name.clone());
             }
         }
-        for (who, _) in &self.roles {
+        // A reviewer who did not respond reviews; the authors are the responders.
+        for (who, _) in self
+            .roles
+            .iter()
+            .filter(|(_, role)| !role.eq_ignore_ascii_case("reviewer"))
+        {
             if !names.iter().any(|n| person(n) == person(who)) {
                 names.push(who.clone());
             }
@@ -289,6 +296,7 @@ impl Report {
             })
             .collect();
         Report {
+            final_version: false,
             runs,
             roles: roles(&read),
             status_changes: status_changes(&read),
@@ -327,6 +335,24 @@ impl Report {
             value: at(from).zip(at(to)).map(|(from, to)| to - from),
         })
         .collect()
+    }
+
+    /// Who reviews the post-mortem: whoever holds the role `reviewer`.
+    pub fn reviewers(&self) -> Vec<&str> {
+        self.roles
+            .iter()
+            .filter(|(_, role)| role.eq_ignore_ascii_case("reviewer"))
+            .map(|(who, _)| who.as_str())
+            .collect()
+    }
+
+    /// "draft" or "final".
+    pub fn document_status(&self) -> &'static str {
+        if self.final_version {
+            "final"
+        } else {
+            "draft"
+        }
     }
 
     /// The timeline's moments that matter: every row but the mechanics.
