@@ -539,7 +539,11 @@ fn timeline(report: &mut Report) {
     let report_model = vigie::report::Report::new(summary, &read);
     let mut sizes = Vec::new();
     for format in ["md", "html", "json"] {
-        sizes.push(vigie::report::render(&report_model, format).expect("render").len());
+        sizes.push(
+            vigie::report::render(&report_model, format, vigie::report::Zone::machine())
+                .expect("render")
+                .len(),
+        );
     }
     let export = started.elapsed();
 

@@ -58,6 +58,13 @@ fn broken_configs_name_file_line_and_column() {
         ),
         ("syntax-error.toml", &["syntax-error.toml:2:18: error:"]),
         (
+            "bad-timezone.toml",
+            &[
+                "bad-timezone.toml:2:12: error: unknown time zone \"Europe/Pariss\"",
+                "Europe/Paris",
+            ],
+        ),
+        (
             "bad-type.toml",
             &["bad-type.toml:2:17: error: invalid duration \"five seconds\""],
         ),

@@ -1,11 +1,16 @@
 //! The post-mortem from a scripted incident: the design's dead-hypervisor
 //! night, with hostile text in outputs and names. Golden files (insta).
 
-use chrono::{FixedOffset, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde_json::json;
 use vigie::incident::{Severity, Status, Summary};
 use vigie::report::{html, json as report_json, markdown, Report};
 use vigie::timeline::Event;
+
+/// The responders' zone in these reports: in November, UTC+1.
+fn paris() -> vigie::report::Zone {
+    vigie::report::Zone::named("Europe/Paris").unwrap()
+}
 
 fn story() -> (Summary, Vec<Event>) {
     let t = |h: u32, m: u32, s: u32| Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap();
@@ -247,7 +252,7 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
             .any(|p| p == "no resolved time in the timeline"),
         "missing times are flagged, not invented"
     );
-    let text = markdown::render(&report, FixedOffset::east_opt(3600).unwrap());
+    let text = markdown::render(&report, paris());
     let (body, appendix) = text.split_once("## Appendix").unwrap();
     assert!(
         !body.contains("<script>") && !body.contains("<img") && !text.contains('\u{1b}'),
@@ -317,7 +322,7 @@ fn a_post_mortem_of_nothing_but_a_declaration() {
         events: 1,
     };
     let report = Report::new(summary, &events);
-    let text = markdown::render(&report, FixedOffset::east_opt(0).unwrap());
+    let text = markdown::render(&report, vigie::report::Zone::named("UTC").unwrap());
     for section in vigie::report::model::SECTIONS {
         assert!(
             text.contains(&format!("add a note tagged `#{}`", section.tag)),
@@ -330,7 +335,7 @@ fn a_post_mortem_of_nothing_but_a_declaration() {
     insta::assert_snapshot!("markdown_nothing_but_a_declaration", text);
     insta::assert_snapshot!(
         "html_nothing_but_a_declaration",
-        html::render(&report, FixedOffset::east_opt(0).unwrap())
+        html::render(&report, vigie::report::Zone::named("UTC").unwrap())
     );
     insta::assert_snapshot!("json_nothing_but_a_declaration", report_json::render(&report));
 }
@@ -359,7 +364,7 @@ fn json_post_mortem_of_the_dead_hypervisor_night() {
 fn html_post_mortem_of_the_dead_hypervisor_night() {
     let (summary, events) = story();
     let report = Report::new(summary, &events);
-    let text = html::render(&report, FixedOffset::east_opt(3600).unwrap());
+    let text = html::render(&report, paris());
     assert!(
         !text.contains("<script") && !text.contains("<img") && !text.contains("<b>"),
         "{text}"
@@ -428,7 +433,10 @@ fn the_html_report_renders_in_headless_chromium_without_errors_or_requests() {
     let page = dir.path().join("report.html");
     std::fs::write(
         &page,
-        html::render(&Report::new(summary, &events), FixedOffset::east_opt(0).unwrap()),
+        html::render(
+            &Report::new(summary, &events),
+            vigie::report::Zone::named("UTC").unwrap(),
+        ),
     )
     .unwrap();
     let (console, log, png_bytes) = render_in_chromium(&page, dir.path());
@@ -484,7 +492,7 @@ fn a_100_000_event_timeline_still_exports_in_every_format() {
     let report = Report::new(summary, &events);
     assert_eq!(report.rows.len(), 100_000);
     for format in ["md", "html", "json"] {
-        let text = vigie::report::render(&report, format).unwrap();
+        let text = vigie::report::render(&report, format, vigie::report::Zone::named("Europe/Paris").unwrap()).unwrap();
         assert!(text.len() > 1_000_000, "{format}: {} bytes", text.len());
     }
 }

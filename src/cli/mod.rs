@@ -346,7 +346,7 @@ fn report(
                     eprintln!("vigie report: warning: {line}");
                 }
             }
-            crate::report::render_for_incident(&dir, files, format).map_err(|e| e.to_string())
+            crate::report::render_for_incident(&dir, files, format, config.report_zone()).map_err(|e| e.to_string())
         });
     match (result, output) {
         (Ok(text), None) => {

@@ -490,8 +490,9 @@ impl Requests<'_> {
                     return None;
                 };
                 let notices = self.notices.clone();
+                let zone = self.config.report_zone();
                 tokio::task::spawn_blocking(move || {
-                    let message = match vigie_core::report::write_for_incident(&dir) {
+                    let message = match vigie_core::report::write_for_incident(&dir, zone) {
                         // The names first, then where: what fits of the line says the most.
                         Ok(paths) => format!(
                             "report written: {} in {}",

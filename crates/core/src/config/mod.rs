@@ -169,6 +169,9 @@ pub struct Settings {
     /// Let the cockpit take the mouse (click to select, wheel to scroll).
     /// Off by default: it takes over the terminal's own text selection.
     pub mouse: bool,
+    /// The responders' time zone (an IANA name, `Europe/Paris`) for the
+    /// report's local times; default: the machine's.
+    pub timezone: Option<Spanned<String>>,
 }
 
 impl Default for Settings {
@@ -186,6 +189,7 @@ impl Default for Settings {
             redact_patterns: Vec::new(),
             timeline_output_cap: None,
             mouse: false,
+            timezone: None,
         }
     }
 }
@@ -324,6 +328,16 @@ impl Config {
 
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The zone of the report's local times: `timezone` (checked when the
+    /// config was read), else the machine's.
+    pub fn report_zone(&self) -> crate::report::Zone {
+        self.settings
+            .timezone
+            .as_ref()
+            .and_then(|name| crate::report::Zone::named(name.get_ref()))
+            .unwrap_or_else(crate::report::Zone::machine)
     }
 
     /// The hosts tagged `tag`, in the inventory's order.

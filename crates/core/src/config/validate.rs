@@ -39,6 +39,7 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "redact_patterns",
     "timeline_output_cap",
     "mouse",
+    "timezone",
 ];
 
 /// Syntax, unknown keys and types. Unknown keys are all reported, not just the first.
@@ -74,6 +75,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
     let mut problems = Vec::new();
     check_hosts(&raw, text, &at, &mut problems);
     check_redact_patterns(&raw, &at, &mut problems);
+    check_timezone(&raw, &at, &mut problems);
     check_groups(&raw, &at, &mut problems);
     let keys = key_overrides(&raw, &at);
     // The key table lives below the cockpit; checking it here means a bad
@@ -130,6 +132,17 @@ fn check_hosts(raw: &RawConfig, text: &str, at: &At, problems: &mut Vec<Diagnost
                          separated by commas, first hop first",
                 ));
             }
+        }
+    }
+}
+
+fn check_timezone(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
+    if let Some(name) = &raw.settings.timezone {
+        if crate::report::Zone::named(name.get_ref()).is_none() {
+            problems.push(
+                at(name.span(), format!("unknown time zone {:?}", name.get_ref()))
+                    .with_hint("an IANA name, as in /usr/share/zoneinfo: Europe/Paris, America/Montreal, UTC"),
+            );
         }
     }
 }

@@ -4,9 +4,10 @@
 //! Every piece of text from the timeline is escaped where it is written.
 
 use super::model::{fold_output, Report, Row, Section, SECTIONS};
+use super::zone::Zone;
 use crate::format::human_age;
 use crate::sanitize::{one_line, terminal_safe};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::fmt::Write;
 
 /// Text as HTML: `&<>"'` escaped, escape sequences and control characters gone.
@@ -38,7 +39,7 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty
 .warn{color:#a15c00}.amended{color:#777;font-size:.8rem}svg{width:100%;height:auto;border:1px solid #ddd}\
 details{margin:.5rem 0}summary{cursor:pointer}";
 
-pub fn render(report: &Report, local: FixedOffset) -> String {
+pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
     head_and_facts(&mut out, report);
     // The order of the Markdown report (see there why).
@@ -51,16 +52,16 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             _ => {}
         }
     }
-    key_times(&mut out, report, local);
+    key_times(&mut out, report, zone);
     out.push_str("<h2>Lessons learned</h2>\n");
     for section in SECTIONS.iter().filter(|s| lessons.contains(&s.tag)) {
         narrative(&mut out, section, report.narrative.of(section.tag), "h3");
     }
     action_items(&mut out, report);
-    chart_and_timeline(&mut out, report, local);
+    chart_and_timeline(&mut out, report, zone);
     commands(&mut out, report);
     deviations_alerts_and_notes(&mut out, report);
-    mechanics(&mut out, report, local);
+    mechanics(&mut out, report, zone);
     outputs(&mut out, report);
     out.push_str("</body>\n</html>\n");
     out
@@ -115,7 +116,7 @@ fn head_and_facts(out: &mut String, report: &Report) {
 }
 
 /// The time chart, then every event, amended, in order.
-fn chart_and_timeline(out: &mut String, report: &Report, local: FixedOffset) {
+fn chart_and_timeline(out: &mut String, report: &Report, zone: Zone) {
     out.push_str("<h2>Time chart</h2>\n");
     out.push_str(&chart(report));
 
@@ -124,7 +125,7 @@ fn chart_and_timeline(out: &mut String, report: &Report, local: FixedOffset) {
     if rows.is_empty() {
         empty(out, "events");
     } else {
-        table_of_rows(out, &rows, local);
+        table_of_rows(out, &rows, zone);
     }
 }
 
@@ -146,7 +147,7 @@ fn detection_facts(out: &mut String, report: &Report) {
 }
 
 /// Each playbook run's steps, commands and ticks (the appendix).
-fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
+fn mechanics(out: &mut String, report: &Report, zone: Zone) {
     out.push_str("<h2>Appendix: playbook runs step by step</h2>\n");
     let groups = report.mechanics();
     if groups.is_empty() {
@@ -154,21 +155,43 @@ fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
     }
     for (title, rows) in groups {
         let _ = writeln!(out, "<details><summary>{}</summary>", cell(&title));
-        table_of_rows(out, &rows, local);
+        table_of_rows(out, &rows, zone);
         out.push_str("</details>\n");
     }
 }
 
+/// The local-time column's heading and cells: named by the zone, left
+/// out when the zone is UTC (it would only repeat the UTC column).
+fn local_header(zone: Zone) -> String {
+    if zone.is_utc() {
+        String::new()
+    } else {
+        format!("<th>{}</th>", cell(&zone.name()))
+    }
+}
+
+fn local_cell(zone: Zone, at: Option<DateTime<Utc>>) -> String {
+    match (zone.is_utc(), at) {
+        (true, _) => String::new(),
+        (false, Some(at)) => format!("<td>{}</td>", zone.clock(at)),
+        (false, None) => "<td>—</td>".to_string(),
+    }
+}
+
 /// Rows as a table: times, who, where, what.
-fn table_of_rows(out: &mut String, rows: &[&Row], local: FixedOffset) {
+fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
     {
-        out.push_str("<table>\n<tr><th>UTC</th><th>local</th><th>who</th><th>host</th><th>what</th></tr>\n");
+        let _ = writeln!(
+            out,
+            "<table>\n<tr><th>UTC</th>{}<th>who</th><th>host</th><th>what</th></tr>",
+            local_header(zone)
+        );
         for row in rows {
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                "<tr><td>{}</td>{}<td>{}</td><td>{}</td><td>{}{}</td></tr>",
                 row.at.format("%H:%M:%S"),
-                row.at.with_timezone(&local).format("%H:%M:%S"),
+                local_cell(zone, Some(row.at)),
                 cell(&row.actor),
                 cell(&row.host),
                 cell(&row.text),
@@ -368,25 +391,30 @@ fn fleet_impact(out: &mut String, report: &Report) {
     out.push_str("</ul>\n");
 }
 
-fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
-    out.push_str("<h2>Key times</h2>\n<table>\n<tr><th></th><th>UTC</th><th>local</th><th>since start</th></tr>\n");
+fn key_times(out: &mut String, report: &Report, zone: Zone) {
+    let _ = writeln!(
+        out,
+        "<h2>Key times</h2>\n<table>\n<tr><th></th><th>UTC</th>{}<th>since start</th></tr>",
+        local_header(zone)
+    );
     for key in &report.key_times {
         match key.at {
             Some(at) => {
                 let _ = writeln!(
                     out,
-                    "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><th>{}</th><td>{}</td>{}<td>{}</td></tr>",
                     key.name,
                     at.format("%H:%M:%S"),
-                    at.with_timezone(&local).format("%H:%M:%S"),
+                    local_cell(zone, Some(at)),
                     report.since_start(key.name).map(human_age).unwrap_or_default()
                 );
             }
             None => {
                 let _ = writeln!(
                     out,
-                    "<tr><th>{}</th><td>—</td><td>—</td><td class=\"warn\">missing</td></tr>",
-                    key.name
+                    "<tr><th>{}</th><td>—</td>{}<td class=\"warn\">missing</td></tr>",
+                    key.name,
+                    local_cell(zone, None)
                 );
             }
         }

@@ -3,9 +3,9 @@
 //! breakage, no escape sequences.
 
 use super::model::{Report, Row, Section, SECTIONS};
+use super::zone::Zone;
 use crate::format::human_age;
 use crate::sanitize::one_line;
-use chrono::FixedOffset;
 
 /// Text for a table cell or a list item: one line, Markdown and HTML inert.
 pub fn escape(text: &str) -> String {
@@ -99,11 +99,11 @@ fn empty(out: &mut String, what: &str) {
     out.push_str(&format!("_No {what} recorded._\n\n"));
 }
 
-/// Renders `report`; `local` is the responders' UTC offset for the local-time column.
+/// Renders `report`; `zone` is the responders' time zone, for the local-time column.
 /// In the order of the usual post-mortem templates (Google SRE,
 /// PagerDuty): what happened and why, how it was found and handled, what
 /// was learned and is to be done; then the record, then the mechanics.
-pub fn render(report: &Report, local: FixedOffset) -> String {
+pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
     header(&mut out, report);
     for section in SECTIONS.iter().filter(|s| !LESSONS.contains(&s.tag)) {
@@ -114,18 +114,18 @@ pub fn render(report: &Report, local: FixedOffset) -> String {
             _ => {}
         }
     }
-    key_times(&mut out, report, local);
+    key_times(&mut out, report, zone);
     out.push_str("## Lessons learned\n\n");
     for section in SECTIONS.iter().filter(|s| LESSONS.contains(&s.tag)) {
         narrative(&mut out, section, report.narrative.of(section.tag), "###");
     }
     action_items(&mut out, report);
-    timeline(&mut out, report, local);
+    timeline(&mut out, report, zone);
     commands(&mut out, report);
     deviations(&mut out, report);
     alerts(&mut out, report);
     decisions_and_notes(&mut out, report);
-    mechanics(&mut out, report, local);
+    mechanics(&mut out, report, zone);
     outputs(&mut out, report);
     out
 }
@@ -151,7 +151,7 @@ fn detection_facts(out: &mut String, report: &Report) {
 
 /// The appendix's first part: each playbook run's steps, commands and
 /// ticks, as the timeline recorded them.
-fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
+fn mechanics(out: &mut String, report: &Report, zone: Zone) {
     out.push_str("## Appendix: playbook runs step by step\n\n");
     let groups = report.mechanics();
     if groups.is_empty() {
@@ -159,7 +159,7 @@ fn mechanics(out: &mut String, report: &Report, local: FixedOffset) {
     }
     for (title, rows) in groups {
         out.push_str(&format!("### {}\n\n", escape(&title)));
-        table_of_rows(out, &rows, local);
+        table_of_rows(out, &rows, zone);
     }
 }
 
@@ -235,19 +235,49 @@ fn fleet_impact(out: &mut String, report: &Report) {
     out.push('\n');
 }
 
+/// The local-time column's heading, rule and cells: named by the zone,
+/// left out when the zone is UTC (it would only repeat the UTC column).
+fn local_header(zone: Zone) -> String {
+    if zone.is_utc() {
+        String::new()
+    } else {
+        format!(" {} |", zone.name())
+    }
+}
+
+fn local_rule(zone: Zone) -> &'static str {
+    if zone.is_utc() {
+        ""
+    } else {
+        "---|"
+    }
+}
+
+fn local_cell(zone: Zone, at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match (zone.is_utc(), at) {
+        (true, _) => String::new(),
+        (false, Some(at)) => format!(" {} |", zone.clock(at)),
+        (false, None) => " — |".to_string(),
+    }
+}
+
 /// Key times in UTC and local time, the durations between them, and what is wrong with them.
-fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
-    out.push_str("## Key times\n\n| | UTC | local | since start |\n|---|---|---|---|\n");
+fn key_times(out: &mut String, report: &Report, zone: Zone) {
+    out.push_str(&format!(
+        "## Key times\n\n| | UTC |{} since start |\n|---|---|{}---|\n",
+        local_header(zone),
+        local_rule(zone)
+    ));
     for key in &report.key_times {
         match key.at {
             Some(at) => out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
+                "| {} | {} |{} {} |\n",
                 key.name,
                 at.format("%H:%M:%S"),
-                at.with_timezone(&local).format("%H:%M:%S"),
+                local_cell(zone, Some(at)),
                 report.since_start(key.name).map(human_age).unwrap_or_default()
             )),
-            None => out.push_str(&format!("| {} | — | — | missing |\n", key.name)),
+            None => out.push_str(&format!("| {} | — |{} missing |\n", key.name, local_cell(zone, None))),
         }
     }
     out.push('\n');
@@ -266,25 +296,29 @@ fn key_times(out: &mut String, report: &Report, local: FixedOffset) {
 }
 
 /// The moments that matter, amended, in order (the mechanics are in the appendix).
-fn timeline(out: &mut String, report: &Report, local: FixedOffset) {
+fn timeline(out: &mut String, report: &Report, zone: Zone) {
     out.push_str("## Timeline\n\n");
     let rows: Vec<&Row> = report.key_rows().collect();
     if rows.is_empty() {
         empty(out, "events");
     } else {
-        table_of_rows(out, &rows, local);
+        table_of_rows(out, &rows, zone);
     }
 }
 
 /// Rows as a table: times, who, where, what.
-fn table_of_rows(out: &mut String, rows: &[&Row], local: FixedOffset) {
+fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
     {
-        out.push_str("| UTC | local | who | host | what |\n|---|---|---|---|---|\n");
+        out.push_str(&format!(
+            "| UTC |{} who | host | what |\n|---|{}---|---|---|\n",
+            local_header(zone),
+            local_rule(zone)
+        ));
         for row in rows {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {}{} |\n",
+                "| {} |{} {} | {} | {}{} |\n",
                 row.at.format("%H:%M:%S"),
-                row.at.with_timezone(&local).format("%H:%M:%S"),
+                local_cell(zone, Some(row.at)),
                 escape(&row.actor),
                 escape(&row.host),
                 escape(&row.text),

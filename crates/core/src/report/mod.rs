@@ -6,8 +6,10 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod zone;
 
 pub use model::Report;
+pub use zone::Zone;
 
 use std::path::{Path, PathBuf};
 
@@ -70,30 +72,34 @@ pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, Report
 /// The formats `vigie report --format` knows.
 pub const FORMATS: &[&str] = &["md", "html", "json"];
 
-/// `report` in `format` (`md`, `html` or `json`).
-pub fn render(report: &Report, format: &str) -> Result<String, ReportError> {
-    let local = *chrono::Local::now().offset();
+/// `report` in `format` (`md`, `html` or `json`), its local times in `zone`.
+pub fn render(report: &Report, format: &str, zone: Zone) -> Result<String, ReportError> {
     match format {
-        "md" => Ok(markdown::render(report, local)),
-        "html" => Ok(html::render(report, local)),
+        "md" => Ok(markdown::render(report, zone)),
+        "html" => Ok(html::render(report, zone)),
         "json" => Ok(json::render(report)),
         other => Err(ReportError::UnknownFormat(other.to_string())),
     }
 }
 
 /// The post-mortem of the incident in `dir` in `format`.
-pub fn render_for_incident(dir: &Path, files: &NarrativeFiles, format: &str) -> Result<String, ReportError> {
-    render(&for_incident(dir, files)?, format)
+pub fn render_for_incident(
+    dir: &Path,
+    files: &NarrativeFiles,
+    format: &str,
+    zone: Zone,
+) -> Result<String, ReportError> {
+    render(&for_incident(dir, files)?, format, zone)
 }
 
 /// Writes `report.md` and `report.html` beside the timeline, each whole or
 /// not at all (a temporary file renamed over the old one); returns their paths.
-pub fn write_for_incident(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_for_incident(dir: &Path, zone: Zone) -> Result<Vec<PathBuf>, ReportError> {
     let report = for_incident(dir, &NarrativeFiles::default())?;
     let mut written = Vec::new();
     for format in ["md", "html"] {
         let path = dir.join(format!("report.{format}"));
-        write_whole(&path, &render(&report, format)?)?;
+        write_whole(&path, &render(&report, format, zone)?)?;
         written.push(path);
     }
     Ok(written)

@@ -864,7 +864,7 @@ mod key_time_tests {
         let acknowledge = &report.durations()[1];
         assert_eq!(acknowledge.value.map(|v| v.num_seconds()), Some(-25));
         assert_eq!(acknowledge.human(), "-25s");
-        let markdown = crate::report::markdown::render(&report, chrono::FixedOffset::east_opt(0).unwrap());
+        let markdown = crate::report::markdown::render(&report, crate::report::Zone::named("UTC").unwrap());
         assert!(markdown.contains("Time to acknowledge: -25s"), "{markdown}");
     }
 
