@@ -413,6 +413,56 @@ fn render_in_chromium(page: &std::path::Path, dir: &std::path::Path) -> (String,
     (String::from_utf8_lossy(&out.stderr).into_owned(), log, png.len())
 }
 
+/// What overflows its box when `page` is laid out `width` pixels wide:
+/// the page is copied with a script (the report itself has none, and its
+/// CSP forbids one) that lists every element whose text is wider than
+/// its box, and the page if wider than the window; Chromium's DOM dump
+/// carries the list back.
+fn overflows_at(page: &str, width: u32, dir: &std::path::Path) -> Vec<String> {
+    const PROBE: &str = "<script>\
+        const bad = [];\
+        for (const el of document.querySelectorAll('td,th,li,p,h1,h2,h3,summary,div,table,code')) {\
+          const style = getComputedStyle(el);\
+          if (style.overflowX === 'auto' || style.overflowX === 'scroll') continue;\
+          if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) bad.push(el.tagName + ': ' + el.textContent.slice(0, 80));\
+        }\
+        if (document.documentElement.scrollWidth > window.innerWidth + 1) bad.push('the page: ' + document.documentElement.scrollWidth + 'px');\
+        document.body.setAttribute('data-overflow', JSON.stringify(bad));\
+        </script>";
+    let csp_end = page.find("<meta name=\"viewport\"").expect("the report's head");
+    let csp_start = page
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("its CSP");
+    let probed = format!("{}{}", &page[..csp_start], &page[csp_end..]).replace("</body>", &format!("{PROBE}</body>"));
+    let file = dir.join(format!("probe-{width}.html"));
+    std::fs::write(&file, probed).unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--window-size={width},2000"))
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join(format!("profile-{width}")).display()
+        ))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let at = dom.find("data-overflow=\"").expect("the probe ran") + "data-overflow=\"".len();
+    let list = &dom[at..at + dom[at..].find('"').unwrap()];
+    let list = list
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    serde_json::from_str(&list).unwrap()
+}
+
 /// URLs the page itself asked for (the browser's own requests have no origin).
 fn page_requests(log: &serde_json::Value) -> Vec<String> {
     let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64();
@@ -441,6 +491,69 @@ fn the_html_report_renders_in_headless_chromium_without_errors_or_requests() {
     .unwrap();
     let (console, log, png_bytes) = render_in_chromium(&page, dir.path());
     assert!(png_bytes > 50_000, "a whole report was drawn: {png_bytes} bytes of PNG");
+    // No text outside its box: on a screen 1200 px wide, and as wide as an
+    // A4 page's text (210 mm less 2 × 15 mm margins, at 96 dpi: 680 px).
+    let text = std::fs::read_to_string(&page).unwrap();
+    for width in [1200, 680] {
+        assert_eq!(
+            overflows_at(&text, width, dir.path()),
+            Vec::<String>::new(),
+            "at {width} px"
+        );
+    }
+    // The check can fail: a cell too narrow for its text is caught.
+    let cramped = "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"x\">\
+        <meta name=\"viewport\" content=\"width=device-width\"></head><body>\
+        <div style=\"width:60px;white-space:nowrap\">a line far too long for its box</div></body></html>";
+    let caught = overflows_at(cramped, 1200, dir.path());
+    assert!(caught.iter().any(|o| o.contains("far too long")), "{caught:?}");
+    // The A4 PDF: its pages as images, and every section's title in its text.
+    let pdf = dir.path().join("report.pdf");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile-pdf").display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pages = dir.path().join("page");
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "50", "-png"])
+        .arg(&pdf)
+        .arg(&pages)
+        .output()
+        .expect("pdftoppm is installed by scripts/test");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let images = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("page"))
+        })
+        .count();
+    assert!(images >= 2, "a report of several A4 pages: {images}");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for section in vigie::report::model::SECTIONS {
+        assert!(
+            printed.contains(section.title),
+            "{} is printed:\n{printed}",
+            section.title
+        );
+    }
+    assert!(printed.contains("CRITICAL"), "the banner is printed");
     assert!(!console.contains("CONSOLE"), "console messages:\n{console}");
     assert_eq!(page_requests(&log), Vec::<String>::new());
 

@@ -37,7 +37,16 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid
 th{background:#f3f3f3}table.meta{width:auto}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}\
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty{color:#777;font-style:italic}\
 .warn{color:#a15c00}.amended{color:#777;font-size:.8rem}svg{width:100%;height:auto;border:1px solid #ddd}\
-details{margin:.5rem 0}summary{cursor:pointer}";
+details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:anywhere}\
+.banner{margin:1rem 0;padding:.6rem 1rem;border-radius:4px;border-left:.5rem solid #777;background:#f4f4f4;font-weight:600}\
+.banner.sev-critical{border-color:#b03a2e;background:#fbeceb}.banner.sev-major{border-color:#d35400;background:#fdf0e6}\
+.banner.sev-minor{border-color:#b7950b;background:#fbf6e3}.sev,.st{display:inline-block;padding:0 .4rem;border-radius:3px;color:#fff}\
+.sev-critical .sev,.sev.sev-critical{background:#b03a2e}.sev.sev-major{background:#d35400}.sev.sev-minor{background:#8a6d00}\
+.st{background:#555}.st.st-investigating{background:#b03a2e}.st.st-identified{background:#b9770e}\
+.st.st-mitigated{background:#1f618d}.st.st-resolved{background:#1e8449}\
+@page{size:A4;margin:15mm}\
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}h2{break-after:avoid}tr,svg,.banner{break-inside:avoid}\
+.banner,.sev,.st{-webkit-print-color-adjust:exact;print-color-adjust:exact}pre{overflow-x:visible}}";
 
 pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
@@ -80,10 +89,16 @@ fn head_and_facts(out: &mut String, report: &Report) {
          <h1>Post-mortem: {title}</h1>\n"
     );
     let time = |at: &DateTime<Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let severity = s.severity.as_str();
+    let status = s.status.as_str();
+    banner(out, report);
     let mut meta = vec![
         ("Incident", format!("<code>{}</code>", cell(&s.id))),
-        ("Severity", s.severity.as_str().to_string()),
-        ("Status", s.status.as_str().to_string()),
+        (
+            "Severity",
+            format!("<span class=\"sev sev-{severity}\">{severity}</span>"),
+        ),
+        ("Status", format!("<span class=\"st st-{status}\">{status}</span>")),
         ("Declared", time(&s.started)),
     ];
     if let Some(resolved) = &s.resolved {
@@ -113,6 +128,25 @@ fn head_and_facts(out: &mut String, report: &Report) {
         let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
     }
     out.push_str("</table>\n");
+}
+
+/// What a reader takes in first: severity, status, and the durations.
+fn banner(out: &mut String, report: &Report) {
+    let s = &report.summary;
+    let durations: Vec<String> = report
+        .durations()
+        .iter()
+        .map(|d| format!("{} {}", d.label.to_lowercase(), d.human()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<div class=\"banner sev-{severity}\"><span class=\"sev sev-{severity}\">{}</span> \
+         <span class=\"st st-{status}\">{status}</span> · {}</div>",
+        s.severity.as_str().to_uppercase(),
+        durations.join(" · "),
+        severity = s.severity.as_str(),
+        status = s.status.as_str(),
+    );
 }
 
 /// The time chart, then every event, amended, in order.
