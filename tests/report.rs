@@ -640,6 +640,20 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         "--owner",
         "carol",
     ]);
+    // Typed as in the cockpit: priority and tracker in the text.
+    let recorded = run(&[
+        "note",
+        "--kind",
+        "action",
+        "alert on datastore growth p1 https://forge.example/ops/7",
+    ]);
+    let seq = recorded
+        .trim_start_matches('#')
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    run(&["incident", "action", &seq, "--status", "done"]);
     run(&["incident", "close"]);
     let path = home.path().join("pm.md");
     let summary = home.path().join("summary.md");
@@ -668,7 +682,16 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         "{text}"
     );
     assert!(text.contains("| Status | resolved |"));
-    assert!(text.contains("- [ ] add a snapshot age check — owner carol"));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("| add a snapshot age check | carol | — | — | open | — |")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("| alert on datastore growth | — | — | p1 | done | `https://forge.example/ops/7` |")),
+        "{text}"
+    );
     let html_path = home.path().join("pm.html");
     run(&["report", "--format", "html", "--output", html_path.to_str().unwrap()]);
     let page = std::fs::read_to_string(html_path).unwrap();

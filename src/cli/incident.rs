@@ -147,6 +147,8 @@ pub struct NoteArgs<'a> {
     pub host: Option<&'a str>,
     pub owner: Option<&'a str>,
     pub due: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub link: Option<&'a str>,
 }
 
 pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
@@ -159,11 +161,17 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
     };
     let payload = match args.kind {
         "decision" => Payload::Decision(note),
-        "action" => Payload::ActionItem(ActionItem {
-            text: note.text,
-            owner: args.owner.map(String::from),
-            due: args.due.map(String::from),
-        }),
+        // As the cockpit reads it (`@owner due:… p1 https://…`), the options winning.
+        "action" => {
+            let typed = ActionItem::parse(&note.text);
+            Payload::ActionItem(ActionItem {
+                owner: args.owner.map(String::from).or(typed.owner.clone()),
+                due: args.due.map(String::from).or(typed.due.clone()),
+                priority: args.priority.map(String::from).or(typed.priority.clone()),
+                link: args.link.map(String::from).or(typed.link.clone()),
+                ..typed
+            })
+        }
         _ => Payload::Note(note),
     };
     let mut event = NewEvent::from(payload);
@@ -174,6 +182,45 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
             0
         }
         Err(e) => fail("note", e),
+    }
+}
+
+/// `vigie incident action SEQ --status done [--priority p2] [--link URL]`:
+/// a later word on the action item recorded as event #SEQ.
+pub fn update_action(
+    config: &Config,
+    explicit: Option<&Path>,
+    seq: u64,
+    update: crate::timeline::payload::ActionItemUpdated,
+) -> i32 {
+    if update.status.is_none() && update.priority.is_none() && update.link.is_none() {
+        return fail("incident action", "say what changes: --status, --priority or --link");
+    }
+    let mut timeline = match open_current(config, explicit) {
+        Ok(timeline) => timeline,
+        Err(e) => return fail("incident action", e),
+    };
+    let events = match read_all(timeline.path()) {
+        Ok(events) => events,
+        Err(e) => return fail("incident action", e),
+    };
+    let Some(target) = events.iter().find(|e| e.seq == seq && e.kind == kinds::ACTION_ITEM) else {
+        return fail(
+            "incident action",
+            format!("no action item #{seq} in this incident (vigie timeline show lists them)"),
+        );
+    };
+    let update = crate::timeline::payload::ActionItemUpdated {
+        target: target.id.clone(),
+        target_seq: Some(seq),
+        ..update
+    };
+    match timeline.append(NewEvent::from(Payload::ActionItemUpdated(update))) {
+        Ok(event) => {
+            println!("#{} {}", event.seq, describe(&event));
+            0
+        }
+        Err(e) => fail("incident action", e),
     }
 }
 

@@ -85,6 +85,12 @@ pub enum Command {
         /// When the action item is due
         #[arg(long)]
         due: Option<String>,
+        /// The action item's priority
+        #[arg(long, value_parser = ["p1", "p2", "p3", "p4"])]
+        priority: Option<String>,
+        /// Where the action item is tracked (an issue's URL)
+        #[arg(long)]
+        link: Option<String>,
     },
     /// Run a playbook in line mode (prompts on stdin)
     Run {
@@ -158,6 +164,18 @@ pub enum IncidentCommand {
     Severity {
         #[arg(value_enum)]
         severity: crate::incident::Severity,
+    },
+    /// Update an action item (by its number in the timeline): its status, priority or link
+    Action {
+        /// The action item's number (#N in `vigie timeline show`)
+        seq: u64,
+        #[arg(long, value_parser = ["open", "in-progress", "done", "wont-do"])]
+        status: Option<String>,
+        #[arg(long, value_parser = ["p1", "p2", "p3", "p4"])]
+        priority: Option<String>,
+        /// Where it is tracked (an issue's URL)
+        #[arg(long)]
+        link: Option<String>,
     },
     /// Say who holds a role (commander, scribe, comms...): the report lists it
     Role { who: String, role: String },
@@ -315,6 +333,8 @@ fn dispatch(cli: Cli) -> i32 {
             host,
             owner,
             due,
+            priority,
+            link,
         } => {
             let args = incident::NoteArgs {
                 kind: &kind,
@@ -322,6 +342,8 @@ fn dispatch(cli: Cli) -> i32 {
                 host: host.as_deref(),
                 owner: owner.as_deref(),
                 due: due.as_deref(),
+                priority: priority.as_deref(),
+                link: link.as_deref(),
             };
             incident::note(&config, incident, args)
         }
@@ -399,6 +421,22 @@ fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentC
         IncidentCommand::Status { status } => incident::set_status(config, explicit, status),
         IncidentCommand::Severity { severity } => incident::set_severity(config, explicit, severity),
         IncidentCommand::Role { who, role } => incident::assign_role(config, explicit, &who, &role),
+        IncidentCommand::Action {
+            seq,
+            status,
+            priority,
+            link,
+        } => incident::update_action(
+            config,
+            explicit,
+            seq,
+            crate::timeline::payload::ActionItemUpdated {
+                status,
+                priority,
+                link,
+                ..Default::default()
+            },
+        ),
     }
 }
 

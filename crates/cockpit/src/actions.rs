@@ -5,7 +5,7 @@
 use super::app::{App, Focus, Overlay, PickPurpose, Picker, Popup, PopupKind, Prompt, PromptKind, Request, SortBy};
 use super::form::{FormOutcome, InputForm};
 use super::keys::Action;
-use super::palette::{parse_action_item, Palette};
+use super::palette::Palette;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 use vigie_core::incident::{Severity, Status};
@@ -709,14 +709,7 @@ impl App {
             PromptKind::Filter => None,
             PromptKind::Note => Some(append(Payload::Note(note(text)))),
             PromptKind::Decision => Some(append(Payload::Decision(note(text)))),
-            PromptKind::ActionItem => {
-                let (text, owner, due) = parse_action_item(&text);
-                Some(append(Payload::ActionItem(ActionItem {
-                    text: text.to_string(),
-                    owner,
-                    due,
-                })))
-            }
+            PromptKind::ActionItem => Some(append(Payload::ActionItem(ActionItem::parse(&text)))),
             PromptKind::Amend { target, seq } => amendment(Amendment {
                 target,
                 target_seq: Some(seq),

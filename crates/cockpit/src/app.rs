@@ -81,7 +81,7 @@ impl PromptKind {
     pub fn help(&self) -> &'static str {
         match self {
             PromptKind::Filter => "a name, tag:… or role:… · Enter keeps it · Esc cancels",
-            PromptKind::ActionItem => "text @owner due:YYYY-MM-DD · Enter records it · Esc cancels",
+            PromptKind::ActionItem => "text @owner due:YYYY-MM-DD p1..p4 https://tracker… · Enter · Esc cancels",
             PromptKind::SkipReason | PromptKind::AbortReason => "a reason is required · Enter · Esc cancels",
             PromptKind::IncidentTitle => "Enter, then its severity · Esc cancels",
             _ => "Enter records it · Alt-Enter new line · Esc cancels",
@@ -318,7 +318,7 @@ impl KindFilter {
     /// Which filter an event kind belongs to (every kind has one).
     fn of(kind: Kind) -> KindFilter {
         match kind {
-            Kind::Note | Kind::Decision | Kind::ActionItem => KindFilter::Notes,
+            Kind::Note | Kind::Decision | Kind::ActionItem | Kind::ActionItemUpdated => KindFilter::Notes,
             Kind::PlaybookStarted
             | Kind::PlaybookResumed
             | Kind::PlaybookFinished

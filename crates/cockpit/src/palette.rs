@@ -27,7 +27,7 @@ pub const COMMANDS: &[PaletteCommand] = &[
     command("incident", "TITLE", "declare a new incident", true),
     command("note", "TEXT", "add a note to the timeline", true),
     command("decision", "TEXT", "record a decision", true),
-    command("action", "TEXT [@owner] [due:DATE]", "record an action item", true),
+    command("action", "TEXT [@owner] [due:DATE] [p1] [URL]", "record an action item", true),
     command(
         "status",
         "investigating|identified|mitigated|resolved",
@@ -110,24 +110,6 @@ impl Palette {
     }
 }
 
-/// An action item typed as `restore mail @alice due:2026-11-30`: the text,
-/// the owner and the due date, each optional but the text.
-pub fn parse_action_item(text: &str) -> (String, Option<String>, Option<String>) {
-    let mut words = Vec::new();
-    let mut owner = None;
-    let mut due = None;
-    for word in text.split_whitespace() {
-        if let Some(name) = word.strip_prefix('@').filter(|n| !n.is_empty()) {
-            owner = Some(name.to_string());
-        } else if let Some(date) = word.strip_prefix("due:").filter(|d| !d.is_empty()) {
-            due = Some(date.to_string());
-        } else {
-            words.push(word);
-        }
-    }
-    (words.join(" "), owner, due)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,15 +142,14 @@ mod tests {
     }
 
     #[test]
-    fn action_items_carry_owner_and_due_date() {
-        assert_eq!(
-            parse_action_item("add a disk alert @alice due:2026-12-01"),
-            (
-                "add a disk alert".into(),
-                Some("alice".into()),
-                Some("2026-12-01".into())
-            )
-        );
-        assert_eq!(parse_action_item("just text"), ("just text".into(), None, None));
+    fn action_items_carry_owner_due_date_priority_and_link() {
+        use vigie_core::timeline::payload::ActionItem;
+        let item = ActionItem::parse("add a disk alert @alice due:2026-12-01 P2 https://forge/ops/42");
+        assert_eq!(item.text, "add a disk alert");
+        assert_eq!(item.owner.as_deref(), Some("alice"));
+        assert_eq!(item.due.as_deref(), Some("2026-12-01"));
+        assert_eq!(item.priority.as_deref(), Some("p2"));
+        assert_eq!(item.link.as_deref(), Some("https://forge/ops/42"));
+        assert_eq!(ActionItem::parse("just text").owner, None);
     }
 }

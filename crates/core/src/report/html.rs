@@ -309,13 +309,19 @@ fn action_items(out: &mut String, report: &Report) {
     list(
         out,
         "action items",
-        report.action_items.iter().map(|(text, owner, due)| {
-            let owner = owner
-                .as_deref()
-                .map(|o| format!(" — owner {}", cell(o)))
-                .unwrap_or_default();
-            let due = due.as_deref().map(|d| format!(", due {}", cell(d))).unwrap_or_default();
-            format!("☐ {}{owner}{due}", cell(text))
+        report.action_items.iter().map(|a| {
+            let mut facts = vec![format!("#{}", a.seq), cell(&a.status)];
+            facts.extend(a.priority.as_deref().map(cell));
+            facts.extend(a.owner.as_deref().map(|o| format!("owner {}", cell(o))));
+            facts.extend(a.due.as_deref().map(|d| format!("due {}", cell(d))));
+            // A link is shown as text: the report fetches and links to nothing.
+            facts.extend(a.link.as_deref().map(|l| format!("<code>{}</code>", cell(l))));
+            format!(
+                "{} {} — {}",
+                if a.closed() { "☑" } else { "☐" },
+                cell(&a.text),
+                facts.join(", ")
+            )
         }),
     );
 }

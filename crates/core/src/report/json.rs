@@ -90,8 +90,9 @@ pub fn render(report: &Report) -> String {
         "alerts": rows(&report.alerts),
         "decisions": rows(&report.decisions),
         "notes": rows(&report.notes),
-        "action_items": report.action_items.iter().map(|(text, owner, due)| json!({
-            "text": text, "owner": owner, "due": due,
+        "action_items": report.action_items.iter().map(|a| json!({
+            "seq": a.seq, "text": a.text, "owner": a.owner, "due": a.due,
+            "priority": a.priority, "status": a.status, "link": a.link,
         })).collect::<Vec<_>>(),
     });
     // serde_json escapes every control character; bidi controls it keeps as

@@ -408,24 +408,29 @@ fn decisions_and_notes(out: &mut String, report: &Report) {
     }
 }
 
-/// Action items, with owner and due date.
+/// Action items: what, who, when, how urgent, where they stand and are tracked.
 fn action_items(out: &mut String, report: &Report) {
     out.push_str("## Action items\n\n");
     if report.action_items.is_empty() {
         empty(out, "action items");
     } else {
-        for (text, owner, due) in &report.action_items {
-            let owner = owner
-                .as_deref()
-                .map(|o| format!(" — owner {}", escape(o)))
-                .unwrap_or_default();
-            let due = due
-                .as_deref()
-                .map(|d| format!(", due {}", escape(d)))
-                .unwrap_or_default();
-            out.push_str(&format!("- [ ] {}{owner}{due}\n", escape(text)));
+        out.push_str("| # | action | owner | due | priority | status | tracked at |\n|---|---|---|---|---|---|---|\n");
+        let or_dash = |value: &Option<String>| value.as_deref().map(escape).unwrap_or_else(|| "—".into());
+        for a in &report.action_items {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                a.seq,
+                escape(&a.text),
+                or_dash(&a.owner),
+                or_dash(&a.due),
+                or_dash(&a.priority),
+                escape(&a.status),
+                a.link.as_deref().map(code_span_in_table).unwrap_or_else(|| "—".into()),
+            ));
         }
-        out.push('\n');
+        out.push_str(
+            "\n_Update one with `vigie incident action NUMBER --status done` (or `--priority`, `--link`)._\n\n",
+        );
     }
 }
 

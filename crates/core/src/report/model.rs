@@ -72,6 +72,27 @@ pub struct Row {
     pub mechanics: Option<String>,
 }
 
+/// An action item: what, who, when, how urgent, where it is tracked, and
+/// where it stands (`open` until `vigie incident action` says otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionItemRow {
+    /// Its number in the timeline, for `vigie incident action SEQ`.
+    pub seq: u64,
+    pub text: String,
+    pub owner: Option<String>,
+    pub due: Option<String>,
+    pub priority: Option<String>,
+    pub status: String,
+    pub link: Option<String>,
+}
+
+impl ActionItemRow {
+    /// Done or dropped: ticked in the report's list.
+    pub fn closed(&self) -> bool {
+        matches!(self.status.as_str(), "done" | "wont-do")
+    }
+}
+
 /// A playbook run, for the appendix's grouping of its mechanics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
@@ -128,7 +149,7 @@ pub struct Report {
     pub outages: Vec<Outage>,
     pub decisions: Vec<Row>,
     pub notes: Vec<Row>,
-    pub action_items: Vec<(String, Option<String>, Option<String>)>,
+    pub action_items: Vec<ActionItemRow>,
     /// The narrative sections, from notes tagged in the timeline (`#summary`,
     /// `#impact`, `#went-well`, `#went-badly`, `#lucky`) or given as files.
     pub narrative: Narrative,
@@ -710,13 +731,40 @@ fn deviations(read: &Read) -> Vec<Deviation> {
         .collect()
 }
 
-fn action_items(read: &Read) -> Vec<(String, Option<String>, Option<String>)> {
-    read.iter()
-        .filter_map(|(_, payload)| match payload {
-            Payload::ActionItem(item) => Some((item.text.clone(), item.owner.clone(), item.due.clone())),
-            _ => None,
-        })
-        .collect()
+/// Each action item as its later updates left it.
+fn action_items(read: &Read) -> Vec<ActionItemRow> {
+    let mut items: Vec<(String, ActionItemRow)> = Vec::new();
+    for (v, payload) in read {
+        match payload {
+            Payload::ActionItem(item) => items.push((
+                v.event.id.clone(),
+                ActionItemRow {
+                    seq: v.event.seq,
+                    text: item.text.clone(),
+                    owner: item.owner.clone(),
+                    due: item.due.clone(),
+                    priority: item.priority.clone(),
+                    status: "open".to_string(),
+                    link: item.link.clone(),
+                },
+            )),
+            Payload::ActionItemUpdated(update) => {
+                if let Some((_, row)) = items.iter_mut().find(|(id, _)| *id == update.target) {
+                    if let Some(status) = &update.status {
+                        row.status = status.clone();
+                    }
+                    if let Some(priority) = &update.priority {
+                        row.priority = Some(priority.clone());
+                    }
+                    if let Some(link) = &update.link {
+                        row.link = Some(link.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    items.into_iter().map(|(_, row)| row).collect()
 }
 
 /// The narrative sections, from notes and decisions tagged `#summary`...

@@ -12,6 +12,8 @@ pub mod kinds {
     pub const NOTE: &str = "note";
     pub const DECISION: &str = "decision";
     pub const ACTION_ITEM: &str = "action_item";
+    /// A later word on an action item: its status, priority or tracker link.
+    pub const ACTION_ITEM_UPDATED: &str = "action_item.updated";
     pub const ALERT_RAISED: &str = "alert.raised";
     pub const ALERT_CLEARED: &str = "alert.cleared";
     pub const HOST_UNREACHABLE: &str = "host.unreachable";
@@ -36,6 +38,7 @@ pub mod kinds {
         NOTE,
         DECISION,
         ACTION_ITEM,
+        ACTION_ITEM_UPDATED,
         ALERT_RAISED,
         ALERT_CLEARED,
         HOST_UNREACHABLE,

@@ -67,6 +67,7 @@ pub enum Kind {
     Note,
     Decision,
     ActionItem,
+    ActionItemUpdated,
     AlertRaised,
     AlertCleared,
     HostUnreachable,
@@ -95,6 +96,7 @@ impl Kind {
             kinds::NOTE => Kind::Note,
             kinds::DECISION => Kind::Decision,
             kinds::ACTION_ITEM => Kind::ActionItem,
+            kinds::ACTION_ITEM_UPDATED => Kind::ActionItemUpdated,
             kinds::ALERT_RAISED => Kind::AlertRaised,
             kinds::ALERT_CLEARED => Kind::AlertCleared,
             kinds::HOST_UNREACHABLE => Kind::HostUnreachable,
@@ -146,6 +148,60 @@ pub struct ActionItem {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
+    /// `p1` (most urgent) to `p4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// Where it is tracked (an issue's URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+impl ActionItem {
+    /// An action item as typed: `restore backups @alice due:2026-12-01 p1
+    /// https://tracker/42` — its owner (`@`), due date (`due:`), priority
+    /// (`p1`..`p4`) and tracker link (`http(s)://`, or `link:`) taken out
+    /// of the text.
+    pub fn parse(text: &str) -> ActionItem {
+        let mut item = ActionItem::default();
+        let mut words = Vec::new();
+        for word in text.split_whitespace() {
+            if let Some(name) = word.strip_prefix('@').filter(|n| !n.is_empty()) {
+                item.owner = Some(name.to_string());
+            } else if let Some(date) = word.strip_prefix("due:").filter(|d| !d.is_empty()) {
+                item.due = Some(date.to_string());
+            } else if matches!(word.to_ascii_lowercase().as_str(), "p1" | "p2" | "p3" | "p4") {
+                item.priority = Some(word.to_ascii_lowercase());
+            } else if let Some(link) = word.strip_prefix("link:").filter(|l| !l.is_empty()) {
+                item.link = Some(link.to_string());
+            } else if word.starts_with("https://") || word.starts_with("http://") {
+                item.link = Some(word.to_string());
+            } else {
+                words.push(word);
+            }
+        }
+        item.text = words.join(" ");
+        item
+    }
+}
+
+/// The statuses an action item goes through.
+pub const ACTION_STATUSES: &[&str] = &["open", "in-progress", "done", "wont-do"];
+
+/// `action_item.updated`: the action item `target` (its event id) has a new
+/// status, priority or link; what is not given stays as it was.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionItemUpdated {
+    #[serde(default)]
+    pub target: String,
+    /// The target's sequence number, for humans reading the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// `alert.raised`, `alert.cleared`, `host.unreachable`: what the fleet said.
@@ -351,6 +407,7 @@ pub enum Payload {
     Note(Note),
     Decision(Note),
     ActionItem(ActionItem),
+    ActionItemUpdated(ActionItemUpdated),
     AlertRaised(FleetEvent),
     AlertCleared(FleetEvent),
     HostUnreachable(FleetEvent),
@@ -389,6 +446,7 @@ impl Payload {
             Kind::Note => parse(data).map(Payload::Note),
             Kind::Decision => parse(data).map(Payload::Decision),
             Kind::ActionItem => parse(data).map(Payload::ActionItem),
+            Kind::ActionItemUpdated => parse(data).map(Payload::ActionItemUpdated),
             Kind::AlertRaised => parse(data).map(Payload::AlertRaised),
             Kind::AlertCleared => parse(data).map(Payload::AlertCleared),
             Kind::HostUnreachable => parse(data).map(Payload::HostUnreachable),
@@ -420,6 +478,7 @@ impl Payload {
             Payload::Note(_) => kinds::NOTE,
             Payload::Decision(_) => kinds::DECISION,
             Payload::ActionItem(_) => kinds::ACTION_ITEM,
+            Payload::ActionItemUpdated(_) => kinds::ACTION_ITEM_UPDATED,
             Payload::AlertRaised(_) => kinds::ALERT_RAISED,
             Payload::AlertCleared(_) => kinds::ALERT_CLEARED,
             Payload::HostUnreachable(_) => kinds::HOST_UNREACHABLE,
@@ -451,6 +510,7 @@ impl Payload {
             Payload::RoleAssigned(p) => value(p),
             Payload::Note(p) | Payload::Decision(p) => value(p),
             Payload::ActionItem(p) => value(p),
+            Payload::ActionItemUpdated(p) => value(p),
             Payload::AlertRaised(p) | Payload::AlertCleared(p) | Payload::HostUnreachable(p) => value(p),
             Payload::PlaybookStarted(p) => value(p),
             Payload::PlaybookResumed(p) => value(p),

@@ -167,7 +167,24 @@ pub fn describe_whole(event: &Event, payload: &Payload) -> String {
             if let Some(due) = &p.due {
                 line.push_str(&format!(" (due {due})"));
             }
+            if let Some(priority) = &p.priority {
+                line.push_str(&format!(" ({priority})"));
+            }
+            if let Some(link) = &p.link {
+                line.push_str(&format!(" ({link})"));
+            }
             line
+        }
+        Payload::ActionItemUpdated(p) => {
+            let target = p
+                .target_seq
+                .map(|seq| format!("#{seq}"))
+                .unwrap_or_else(|| p.target.clone());
+            let changes: Vec<String> = [("status", &p.status), ("priority", &p.priority), ("link", &p.link)]
+                .iter()
+                .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name} {v}")))
+                .collect();
+            format!("action item {target}: {}", changes.join(", "))
         }
         Payload::Amendment(p) => describe_amendment(event, p),
         Payload::PlaybookStarted(p) => format!("started playbook {}", p.playbook),
