@@ -216,6 +216,14 @@ fn story() -> (Summary, Vec<Event>) {
             None,
             json!({"who": "alice", "role": "commander <i>"}),
         ),
+        event(
+            t(20, 10, 0),
+            "alice",
+            "playbook.finished",
+            Some("locuste"),
+            json!({"playbook": "evacuate-hypervisor", "run": run, "outcome": "aborted",
+                   "reason": "chat moved by hand instead", "step": "start-chat"}),
+        ),
         // A reviewer who was not there that night: not an author.
         event(
             t(23, 58, 0),
@@ -273,6 +281,10 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
         "{text}"
     );
     assert!(text.contains("| Reviewers | dave |"), "{text}");
+    assert!(
+        text.contains("step `start-chat` aborted its run: evacuate-hypervisor: chat moved by hand instead"),
+        "the abort and its reason: {text}"
+    );
     // A decision of two lines stays one list item, broken where it was.
     let decisions = body.split_once("## Decisions and notes").unwrap().1;
     let decisions = decisions.split_once("\n## ").map_or(decisions, |(d, _)| d);

@@ -27,7 +27,12 @@ pub const COMMANDS: &[PaletteCommand] = &[
     command("incident", "TITLE", "declare a new incident", true),
     command("note", "TEXT", "add a note to the timeline", true),
     command("decision", "TEXT", "record a decision", true),
-    command("action", "TEXT [@owner] [due:DATE] [p1] [URL]", "record an action item", true),
+    command(
+        "action",
+        "TEXT [@owner] [due:DATE] [p1] [URL]",
+        "record an action item",
+        true,
+    ),
     command(
         "status",
         "investigating|identified|mitigated|resolved",

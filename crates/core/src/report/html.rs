@@ -686,10 +686,12 @@ fn key_time_lines(svg: &mut String, report: &Report, scale: &Scale) {
     for (row, key) in report.key_times.iter().filter(|k| k.name != "started").enumerate() {
         let Some(at) = key.at else { continue };
         let kx = scale.x(at);
-        // Staggered rows: key times close together keep readable labels.
-        let label_y = 11.0 + row as f64 * 10.0;
+        // Staggered rows: key times close together keep readable labels;
+        // the first row clear of the chart's top border.
+        let label_y = 15.0 + row as f64 * 9.0;
         // Near the right edge the label goes to the left of its line.
         let (label_x, anchor) = if kx > WIDTH - 120.0 {
+            // (kx is at most WIDTH - 10: the label ends inside the border.)
             (kx - 2.0, "end")
         } else {
             (kx + 2.0, "start")

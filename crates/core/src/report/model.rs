@@ -53,7 +53,7 @@ impl CommandRun {
 pub struct Deviation {
     pub at: DateTime<Utc>,
     pub step: String,
-    /// "skipped", "failed" or "ran outside any playbook".
+    /// "skipped", "failed", "aborted its run" or "ran outside any playbook".
     pub what: &'static str,
     pub why: String,
 }
@@ -709,6 +709,16 @@ fn deviations(read: &Read) -> Vec<Deviation> {
             let (step, what, why) = match payload {
                 Payload::StepSkipped(skipped) => (skipped.step.clone(), "skipped", skipped.reason.clone()),
                 Payload::StepFailed(failed) => (failed.step.clone(), "failed", failed.error.clone()),
+                // A run given up, with why (or "not taken up" for one restarted anew).
+                Payload::PlaybookFinished(finished) if finished.outcome == "aborted" => (
+                    finished.step.clone().unwrap_or_default(),
+                    "aborted its run",
+                    format!(
+                        "{}: {}",
+                        finished.playbook,
+                        finished.reason.as_deref().unwrap_or("no reason recorded")
+                    ),
+                ),
                 // A command recorded by hand or a script, not by a playbook run.
                 Payload::CommandFinished(finished) if finished.run.is_none() => (
                     finished.step.clone().unwrap_or_default(),
