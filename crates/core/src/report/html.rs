@@ -228,7 +228,7 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
                 local_cell(zone, Some(row.at)),
                 cell(&row.actor),
                 cell(&row.host),
-                cell(&row.text),
+                cell(&super::model::cell_text(&row.text)),
                 if row.amended {
                     " <span class=\"amended\">(amended)</span>"
                 } else {

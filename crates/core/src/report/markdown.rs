@@ -321,7 +321,7 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
                 local_cell(zone, Some(row.at)),
                 escape(&row.actor),
                 escape(&row.host),
-                escape(&row.text),
+                escape(&super::model::cell_text(&row.text)),
                 if row.amended { " _(amended)_" } else { "" }
             ));
         }

@@ -530,6 +530,21 @@ pub fn fold_output(output: &str) -> String {
     kept.join("\n")
 }
 
+/// Characters of an event's text a timeline table's cell shows.
+const CELL_CHARS: usize = 240;
+
+/// An event's text as a timeline table's cell shows it: one line, cut
+/// with `…` past a few lines' worth (a pasted log stays whole in
+/// "Decisions and notes" and in the JSON).
+pub fn cell_text(text: &str) -> String {
+    let line = crate::sanitize::one_line(text);
+    if line.chars().count() <= CELL_CHARS {
+        return line;
+    }
+    let kept: String = line.chars().take(CELL_CHARS).collect();
+    format!("{kept}… (cut: `vigie timeline show` has it whole)")
+}
+
 /// Events of the amended view with their payloads.
 type Read<'a> = [(&'a ViewEvent, Payload)];
 
@@ -802,7 +817,16 @@ fn roles(read: &Read) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod fold_tests {
-    use super::fold_output;
+    use super::{cell_text, fold_output};
+
+    #[test]
+    fn a_long_text_is_cut_in_a_table_cell() {
+        let log: String = (0..40).map(|i| format!("kernel: I/O error sector {i}\n")).collect();
+        let cell = cell_text(&log);
+        assert!(cell.chars().count() < 300 && cell.contains("… (cut"), "{cell}");
+        assert!(!cell.contains('\n'));
+        assert_eq!(cell_text("short"), "short");
+    }
 
     #[test]
     fn long_outputs_keep_their_head_and_tail() {
