@@ -165,16 +165,9 @@ fn chart_and_timeline(out: &mut String, report: &Report, zone: Zone) {
 
 /// How the incident was found, as the timeline has it.
 fn detection_facts(out: &mut String, report: &Report) {
-    let detect = report.durations().into_iter().find(|d| d.name == "time_to_detect");
-    match report.alerts.first() {
-        Some(alert) => {
-            let _ = writeln!(
-                out,
-                "<p>First alert, {} UTC: {}. Time to detect: {}.</p>",
-                alert.at.format("%H:%M:%S"),
-                cell(&alert.text),
-                detect.map(|d| d.human()).unwrap_or_else(|| "unknown".into())
-            );
+    match report.detection_sentence(cell) {
+        Some(sentence) => {
+            let _ = writeln!(out, "<p>{sentence}</p>");
         }
         None => out.push_str("<p class=\"empty\">No alert in the timeline: the incident was declared by hand.</p>\n"),
     }

@@ -136,15 +136,8 @@ const LESSONS: &[&str] = &["went-well", "went-badly", "lucky"];
 /// How the incident was found, as the timeline has it: the first alert,
 /// and how long after the start.
 fn detection_facts(out: &mut String, report: &Report) {
-    let first = report.alerts.first();
-    let detect = report.durations().into_iter().find(|d| d.name == "time_to_detect");
-    match first {
-        Some(alert) => out.push_str(&format!(
-            "First alert, {} UTC: {}. Time to detect: {}.\n\n",
-            alert.at.format("%H:%M:%S"),
-            escape(&alert.text),
-            detect.map(|d| d.human()).unwrap_or_else(|| "unknown".into())
-        )),
+    match report.detection_sentence(escape) {
+        Some(sentence) => out.push_str(&format!("{sentence}\n\n")),
         None => out.push_str("_No alert in the timeline: the incident was declared by hand._\n\n"),
     }
 }

@@ -358,6 +358,24 @@ impl Report {
         .collect()
     }
 
+    /// How the incident was found, as the timeline has it: "First alert,
+    /// 19:30:12 UTC: …. Time to detect: 0s." (the alert's text through
+    /// `escape`, for the format); `None` when it was declared by hand.
+    pub fn detection_sentence(&self, escape: fn(&str) -> String) -> Option<String> {
+        let alert = self.alerts.first()?;
+        let detect = self
+            .durations()
+            .into_iter()
+            .find(|d| d.name == "time_to_detect")
+            .map(|d| d.human())
+            .unwrap_or_else(|| "unknown".into());
+        Some(format!(
+            "First alert, {} UTC: {}. Time to detect: {detect}.",
+            alert.at.format("%H:%M:%S"),
+            escape(&alert.text)
+        ))
+    }
+
     /// Who reviews the post-mortem: whoever holds the role `reviewer`.
     pub fn reviewers(&self) -> Vec<&str> {
         self.roles
