@@ -128,7 +128,7 @@ fn story() -> (Summary, Vec<Event>) {
             "alice",
             "action_item",
             None,
-            json!({"text": "replace locuste's disks", "owner": "bob", "due": "2026-12-15"}),
+            json!({"text": "replace locuste's disks", "owner": "bob", "due": "2026-12-15", "priority": "p1", "link": "https://forge.example/ops/9"}),
         ),
         event(
             t(23, 52, 0),
@@ -165,7 +165,7 @@ fn story() -> (Summary, Vec<Event>) {
             "alice",
             "note",
             None,
-            json!({"text": "#root-cause miramelle's power supply failed; the node had no second one"}),
+            json!({"text": "#root-cause miramelle's power supply failed; the node had no second one\n\nIts twin in rack B was ordered in 2024 and never installed"}),
         ),
         event(
             t(23, 56, 10),
@@ -281,6 +281,17 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
         "{text}"
     );
     assert!(text.contains("| Reviewers | dave |"), "{text}");
+    assert!(text.contains("| Impact began | 2026-11-23 19:30:12 UTC |"), "{text}");
+    assert!(
+        text.contains("## Root cause\n\nmiramelle's power supply failed; the node had no second one\n\nIts twin"),
+        "a note's paragraphs stay paragraphs: {text}"
+    );
+    assert!(text.contains("| p1 | open | <https://forge.example/ops/9> |"), "{text}");
+    let timeline_section = body.split_once("## Timeline").unwrap().1.split_once("\n## ").unwrap().0;
+    assert!(
+        !timeline_section.contains("root-cause"),
+        "a note written into its section is not repeated: {timeline_section}"
+    );
     assert!(
         text.contains("step `start-chat` aborted its run: evacuate-hypervisor: chat moved by hand instead"),
         "the abort and its reason: {text}"
@@ -297,7 +308,11 @@ fn markdown_post_mortem_of_the_dead_hypervisor_night() {
             _ => {}
         }
     }
-    assert_eq!((items, breaks), (11, 1), "{decisions}");
+    assert_eq!(
+        (items, breaks),
+        (2, 1),
+        "the notes not written into a section: {decisions}"
+    );
     assert!(
         decisions.contains("arrive\\\n  then move it back \\| &lt;b&gt;"),
         "{decisions}"
@@ -701,7 +716,7 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     );
     assert!(
         text.lines()
-            .any(|l| l.contains("| alert on datastore growth | — | — | p1 | done | `https://forge.example/ops/7` |")),
+            .any(|l| l.contains("| alert on datastore growth | — | — | p1 | done | <https://forge.example/ops/7> |")),
         "{text}"
     );
     let html_path = home.path().join("pm.html");

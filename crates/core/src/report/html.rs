@@ -37,7 +37,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid
 th{background:#f3f3f3}table.meta{width:auto}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}\
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty{color:#777;font-style:italic}\
 .warn{color:#a15c00}.amended{color:#777;font-size:.8rem}svg{width:100%;height:auto;border:1px solid #ddd}\
-details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:anywhere}\
+details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:break-word}td:first-child,th:first-child,.events td:nth-child(-n+2),.events th{white-space:nowrap}\
 .banner{margin:1rem 0;padding:.6rem 1rem;border-radius:4px;border-left:.5rem solid #777;background:#f4f4f4;font-weight:600}\
 .banner.sev-critical{border-color:#b03a2e;background:#fbeceb}.banner.sev-major{border-color:#d35400;background:#fdf0e6}\
 .banner.sev-minor{border-color:#b7950b;background:#fbf6e3}.sev,.st{display:inline-block;padding:0 .4rem;border-radius:3px;color:#fff}\
@@ -101,8 +101,16 @@ fn head_and_facts(out: &mut String, report: &Report) {
         ("Status", format!("<span class=\"st st-{status}\">{status}</span>")),
         ("Declared", time(&s.started)),
     ];
+    // The incident's length counts from its impact, not its declaration.
+    let (began, lasted) = report.impact_span();
+    if let Some(began) = began.filter(|b| *b != s.started) {
+        meta.push(("Impact began", time(&began)));
+    }
     if let Some(resolved) = &s.resolved {
         meta.push(("Resolved", time(resolved)));
+    }
+    if let Some(lasted) = lasted {
+        meta.push(("Lasted", human_age(lasted)));
     }
     meta.push((
         "Authors",
@@ -210,7 +218,7 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
     {
         let _ = writeln!(
             out,
-            "<table>\n<tr><th>UTC</th>{}<th>who</th><th>host</th><th>what</th></tr>",
+            "<table class=\"events\">\n<tr><th>UTC</th>{}<th>who</th><th>host</th><th>what</th></tr>",
             local_header(zone)
         );
         for row in rows {
@@ -307,8 +315,14 @@ fn action_items(out: &mut String, report: &Report) {
             facts.extend(a.priority.as_deref().map(cell));
             facts.extend(a.owner.as_deref().map(|o| format!("owner {}", cell(o))));
             facts.extend(a.due.as_deref().map(|d| format!("due {}", cell(d))));
-            // A link is shown as text: the report fetches and links to nothing.
-            facts.extend(a.link.as_deref().map(|l| format!("<code>{}</code>", cell(l))));
+            // A web address is a link (a click, never a fetch of the page's own); anything else is text.
+            facts.extend(a.link.as_deref().map(|l| {
+                if l.starts_with("https://") || l.starts_with("http://") {
+                    format!("<a href=\"{0}\" rel=\"noreferrer\">{0}</a>", cell(l))
+                } else {
+                    format!("<code>{}</code>", cell(l))
+                }
+            }));
             format!(
                 "{} {} — {}",
                 if a.closed() { "☑" } else { "☐" },

@@ -55,6 +55,17 @@ fn code_span_in_table(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
+/// A tracker's address as a link (a CommonMark autolink) when it is a web
+/// address that can be one; else as a code span.
+fn link_in_table(link: &str) -> String {
+    let plain = |c: char| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | '|' | '`');
+    if (link.starts_with("https://") || link.starts_with("http://")) && link.chars().all(plain) {
+        format!("<{link}>")
+    } else {
+        code_span_in_table(link)
+    }
+}
+
 fn code_block(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
@@ -170,11 +181,22 @@ fn header(out: &mut String, report: &Report) {
         "| Declared | {} UTC |\n",
         s.started.format("%Y-%m-%d %H:%M:%S")
     ));
+    // The incident's length counts from its impact, not its declaration.
+    let (began, lasted) = report.impact_span();
+    if let Some(began) = began.filter(|b| *b != s.started) {
+        out.push_str(&format!(
+            "| Impact began | {} UTC |\n",
+            began.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
     if let Some(resolved) = s.resolved {
         out.push_str(&format!(
             "| Resolved | {} UTC |\n",
             resolved.format("%Y-%m-%d %H:%M:%S")
         ));
+    }
+    if let Some(lasted) = lasted {
+        out.push_str(&format!("| Lasted | {} |\n", human_age(lasted)));
     }
     out.push_str(&format!(
         "| Authors | {} |\n",
@@ -418,12 +440,16 @@ fn action_items(out: &mut String, report: &Report) {
                 or_dash(&a.due),
                 or_dash(&a.priority),
                 escape(&a.status),
-                a.link.as_deref().map(code_span_in_table).unwrap_or_else(|| "—".into()),
+                a.link.as_deref().map(link_in_table).unwrap_or_else(|| "—".into()),
             ));
         }
-        out.push_str(
-            "\n_Update one with `vigie incident action NUMBER --status done` (or `--priority`, `--link`)._\n\n",
-        );
+        out.push('\n');
+        // How to keep it current: for a draft, not in the published document.
+        if !report.final_version {
+            out.push_str(
+                "_Update one with `vigie incident action NUMBER --status done` (or `--priority`, `--link`)._\n\n",
+            );
+        }
     }
 }
 

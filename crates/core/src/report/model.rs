@@ -70,6 +70,9 @@ pub struct Row {
     /// place): the run it belongs to (empty: outside any). Such rows go to
     /// the appendix; the timeline section keeps the moments that matter.
     pub mechanics: Option<String>,
+    /// A note or decision tagged for a written section (`#root-cause`...):
+    /// shown there, not again among the moments and notes.
+    pub narrative: bool,
 }
 
 /// An action item: what, who, when, how urgent, where it is tracked, and
@@ -266,18 +269,26 @@ impl Narrative {
     /// (`#went-well` in the text, or `data.tags`) taken out of it.
     fn take_note(&mut self, text: &str, data_tags: &[String]) {
         let mut tags: Vec<String> = data_tags.to_vec();
-        let mut words = Vec::new();
-        for word in text.split_whitespace() {
-            match word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t)) {
-                Some(tag) => tags.push(tag.to_string()),
-                None => words.push(word),
+        // Paragraphs as the note has them (a blank line between two).
+        let mut paragraphs = Vec::new();
+        for block in text.split("\n\n") {
+            let mut words = Vec::new();
+            for word in block.split_whitespace() {
+                match word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t)) {
+                    Some(tag) => tags.push(tag.to_string()),
+                    None => words.push(word),
+                }
+            }
+            if !words.is_empty() {
+                paragraphs.push(words.join(" "));
             }
         }
-        let clean = words.join(" ");
         for tag in tags {
             if let Some(section) = self.section_mut(&tag) {
-                if !clean.is_empty() && !section.contains(&clean) {
-                    section.push(clean.clone());
+                for paragraph in &paragraphs {
+                    if !section.contains(paragraph) {
+                        section.push(paragraph.clone());
+                    }
                 }
             }
         }
@@ -376,6 +387,17 @@ impl Report {
         ))
     }
 
+    /// When the impact began (the first alert, or the declaration), and
+    /// how long the incident lasted from then to its resolution (`None`
+    /// while it is not resolved).
+    pub fn impact_span(&self) -> (Option<DateTime<Utc>>, Option<chrono::Duration>) {
+        let began = self.key_times.iter().find(|k| k.name == "started").and_then(|k| k.at);
+        let lasted = began
+            .zip(self.summary.resolved)
+            .map(|(began, resolved)| resolved - began);
+        (began, lasted)
+    }
+
     /// Who reviews the post-mortem: whoever holds the role `reviewer`.
     pub fn reviewers(&self) -> Vec<&str> {
         self.roles
@@ -396,7 +418,7 @@ impl Report {
 
     /// The timeline's moments that matter: every row but the mechanics.
     pub fn key_rows(&self) -> impl Iterator<Item = &Row> {
-        self.rows.iter().filter(|r| r.mechanics.is_none())
+        self.rows.iter().filter(|r| r.mechanics.is_none() && !r.narrative)
     }
 
     /// The mechanics of each run (its playbook and start), then those
@@ -431,7 +453,12 @@ impl Report {
 
     /// Decisions and notes together, in the order they happened.
     pub fn decisions_and_notes(&self) -> impl Iterator<Item = &Row> {
-        let mut rows: Vec<&Row> = self.decisions.iter().chain(&self.notes).collect();
+        let mut rows: Vec<&Row> = self
+            .decisions
+            .iter()
+            .chain(&self.notes)
+            .filter(|r| !r.narrative)
+            .collect();
         rows.sort_by_key(|r| r.at);
         rows.into_iter()
     }
@@ -582,7 +609,18 @@ fn mechanics_of(payload: &Payload) -> Option<String> {
 }
 
 fn row(v: &ViewEvent, payload: &Payload) -> Row {
+    let narrative = match payload {
+        Payload::Note(note) | Payload::Decision(note) => {
+            note.tags.iter().any(|t| NARRATIVE_TAGS.contains(&t.as_str()))
+                || note
+                    .text
+                    .split_whitespace()
+                    .any(|w| w.strip_prefix('#').is_some_and(|t| NARRATIVE_TAGS.contains(&t)))
+        }
+        _ => false,
+    };
     Row {
+        narrative,
         mechanics: mechanics_of(payload),
         at: v.event.at,
         actor: v.event.actor.clone(),
