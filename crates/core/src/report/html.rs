@@ -307,30 +307,35 @@ fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
 /// Action items, with owner and due date.
 fn action_items(out: &mut String, report: &Report) {
     out.push_str("<h2>Action items</h2>\n");
-    list(
-        out,
-        "action items",
-        report.action_items.iter().map(|a| {
-            let mut facts = vec![format!("#{}", a.seq), cell(&a.status)];
-            facts.extend(a.priority.as_deref().map(cell));
-            facts.extend(a.owner.as_deref().map(|o| format!("owner {}", cell(o))));
-            facts.extend(a.due.as_deref().map(|d| format!("due {}", cell(d))));
-            // A web address is a link (a click, never a fetch of the page's own); anything else is text.
-            facts.extend(a.link.as_deref().map(|l| {
-                if l.starts_with("https://") || l.starts_with("http://") {
-                    format!("<a href=\"{0}\" rel=\"noreferrer\">{0}</a>", cell(l))
-                } else {
-                    format!("<code>{}</code>", cell(l))
-                }
-            }));
-            format!(
-                "{} {} — {}",
-                if a.closed() { "☑" } else { "☐" },
-                cell(&a.text),
-                facts.join(", ")
-            )
-        }),
+    if report.action_items.is_empty() {
+        return empty(out, "action items");
+    }
+    // The Markdown's table, column for column.
+    out.push_str(
+        "<table>\n<tr><th>#</th><th>action</th><th>owner</th><th>due</th><th>priority</th><th>status</th><th>tracked at</th></tr>\n",
     );
+    let or_dash = |value: &Option<String>| value.as_deref().map(cell).unwrap_or_else(|| "—".into());
+    for a in &report.action_items {
+        // A web address is a link (a click, never a fetch of the page's own); anything else is text.
+        let link = match a.link.as_deref() {
+            Some(l) if l.starts_with("https://") || l.starts_with("http://") => {
+                format!("<a href=\"{0}\" rel=\"noreferrer\">{0}</a>", cell(l))
+            }
+            Some(l) => format!("<code>{}</code>", cell(l)),
+            None => "—".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            a.seq,
+            cell(&a.text),
+            or_dash(&a.owner),
+            or_dash(&a.due),
+            or_dash(&a.priority),
+            cell(&a.status),
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// Every command: its whole script as sent, how it ended, its output folded.
