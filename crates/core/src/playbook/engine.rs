@@ -675,17 +675,7 @@ impl Engine {
             run: self.run.clone(),
         })))];
         match &step.command {
-            None => {
-                self.phase = Phase::Manual;
-                // A resumed run keeps the boxes ticked before it stopped.
-                let before = self.ticked_before.take().filter(|(id, _)| *id == step.id);
-                self.ticked = step
-                    .checklist
-                    .iter()
-                    .map(|item| before.as_ref().is_some_and(|(_, items)| items.contains(item)))
-                    .collect();
-                effects.push(self.ask_manual());
-            }
+            None => effects.push(self.open_checklist()),
             Some(command) if command.risk == Risk::High || self.confirm_each_step => {
                 self.phase = Phase::Confirming;
                 effects.push(Effect::Ask(Question::Confirm {
@@ -911,15 +901,8 @@ impl Engine {
         if failures.is_empty() {
             // A checklist after the command: the boxes are checked against
             // what it showed, by hand, before the step is done.
-            let checklist = &self.playbook.steps[self.step].checklist;
-            if !checklist.is_empty() {
-                self.phase = Phase::Manual;
-                let before = self.ticked_before.take().filter(|(id, _)| *id == self.step_id());
-                self.ticked = checklist
-                    .iter()
-                    .map(|item| before.as_ref().is_some_and(|(_, items)| items.contains(item)))
-                    .collect();
-                return vec![self.ask_manual()];
+            if !self.playbook.steps[self.step].checklist.is_empty() {
+                return vec![self.open_checklist()];
             }
             return self.step_done(StepDone::default());
         }
@@ -929,6 +912,20 @@ impl Engine {
             Effect::Record(self.step_failed(&error)),
             Effect::Ask(Question::Recovery { step: self.step, error }),
         ]
+    }
+
+    /// The current step's checklist waits for the responder: its boxes
+    /// (a resumed run keeps those ticked before it stopped), and the question.
+    fn open_checklist(&mut self) -> Effect {
+        self.phase = Phase::Manual;
+        let step = &self.playbook.steps[self.step];
+        let before = self.ticked_before.take().filter(|(id, _)| *id == step.id);
+        self.ticked = step
+            .checklist
+            .iter()
+            .map(|item| before.as_ref().is_some_and(|(_, items)| items.contains(item)))
+            .collect();
+        self.ask_manual()
     }
 
     /// The manual step's question, with the boxes still unticked.
