@@ -25,6 +25,12 @@ pub fn human_age(age: chrono::Duration) -> String {
     }
 }
 
+/// A web address (`http://` or `https://`): what a report may show as a
+/// link and an action item takes as its tracker.
+pub fn is_web_address(text: &str) -> bool {
+    text.starts_with("https://") || text.starts_with("http://")
+}
+
 /// A command's duration for humans: `38 ms`, `30.0 s`, `4m12s`.
 pub fn human_ms(ms: i64) -> String {
     match ms {

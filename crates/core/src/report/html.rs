@@ -52,8 +52,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
     head_and_facts(&mut out, report);
     // The order of the Markdown report (see there why).
-    let lessons = ["went-well", "went-badly", "lucky"];
-    for section in SECTIONS.iter().filter(|s| !lessons.contains(&s.tag)) {
+    for section in SECTIONS.iter().filter(|s| !s.is_lesson()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "h2");
         match section.tag {
             "impact" => fleet_impact(&mut out, report),
@@ -63,7 +62,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
     }
     key_times(&mut out, report, zone);
     out.push_str("<h2>Lessons learned</h2>\n");
-    for section in SECTIONS.iter().filter(|s| lessons.contains(&s.tag)) {
+    for section in SECTIONS.iter().filter(|s| s.is_lesson()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "h3");
     }
     action_items(&mut out, report);
@@ -318,7 +317,7 @@ fn action_items(out: &mut String, report: &Report) {
     for a in &report.action_items {
         // A web address is a link (a click, never a fetch of the page's own); anything else is text.
         let link = match a.link.as_deref() {
-            Some(l) if l.starts_with("https://") || l.starts_with("http://") => {
+            Some(l) if crate::format::is_web_address(l) => {
                 format!("<a href=\"{0}\" rel=\"noreferrer\">{0}</a>", cell(l))
             }
             Some(l) => format!("<code>{}</code>", cell(l)),
@@ -399,7 +398,7 @@ fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: 
     let (title, tag) = (section.title, section.tag);
     let _ = writeln!(out, "<{level}>{title}</{level}>");
     if paragraphs.is_empty() {
-        let file = if matches!(tag, "summary" | "impact" | "root-cause") {
+        let file = if section.takes_file() {
             format!(" or pass <code>--{tag} FILE</code>")
         } else {
             String::new()

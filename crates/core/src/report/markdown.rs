@@ -59,7 +59,7 @@ fn code_span_in_table(text: &str) -> String {
 /// address that can be one; else as a code span.
 fn link_in_table(link: &str) -> String {
     let plain = |c: char| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | '|' | '`');
-    if (link.starts_with("https://") || link.starts_with("http://")) && link.chars().all(plain) {
+    if crate::format::is_web_address(link) && link.chars().all(plain) {
         format!("<{link}>")
     } else {
         code_span_in_table(link)
@@ -90,7 +90,7 @@ pub fn with_roles(who: &str, roles: &[String], escape: fn(&str) -> String) -> St
 fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: &str) {
     out.push_str(&format!("{level} {}\n\n", section.title));
     if paragraphs.is_empty() {
-        let file = if matches!(section.tag, "summary" | "impact" | "root-cause") {
+        let file = if section.takes_file() {
             format!(" or pass `--{} FILE`", section.tag)
         } else {
             String::new()
@@ -117,7 +117,7 @@ fn empty(out: &mut String, what: &str) {
 pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
     header(&mut out, report);
-    for section in SECTIONS.iter().filter(|s| !LESSONS.contains(&s.tag)) {
+    for section in SECTIONS.iter().filter(|s| !s.is_lesson()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "##");
         match section.tag {
             "impact" => fleet_impact(&mut out, report),
@@ -127,7 +127,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
     }
     key_times(&mut out, report, zone);
     out.push_str("## Lessons learned\n\n");
-    for section in SECTIONS.iter().filter(|s| LESSONS.contains(&s.tag)) {
+    for section in SECTIONS.iter().filter(|s| s.is_lesson()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "###");
     }
     action_items(&mut out, report);
@@ -140,9 +140,6 @@ pub fn render(report: &Report, zone: Zone) -> String {
     outputs(&mut out, report);
     out
 }
-
-/// The written sections that go under "Lessons learned".
-const LESSONS: &[&str] = &["went-well", "went-badly", "lucky"];
 
 /// How the incident was found, as the timeline has it: the first alert,
 /// and how long after the start.

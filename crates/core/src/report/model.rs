@@ -217,6 +217,19 @@ const fn section(tag: &'static str, title: &'static str, json: &'static str) -> 
     Section { tag, title, json }
 }
 
+impl Section {
+    /// Goes under "Lessons learned" (went well, went badly, lucky).
+    pub fn is_lesson(&self) -> bool {
+        matches!(self.tag, "went-well" | "went-badly" | "lucky")
+    }
+
+    /// `vigie report` takes it written beforehand: `--summary FILE`,
+    /// `--impact FILE`, `--root-cause FILE`.
+    pub fn takes_file(&self) -> bool {
+        matches!(self.tag, "summary" | "impact" | "root-cause")
+    }
+}
+
 /// The written sections, in the order of the usual post-mortem templates.
 pub const SECTIONS: &[Section] = &[
     section("summary", "Summary", "summary"),
@@ -247,6 +260,11 @@ pub const NARRATIVE_TAGS: &[&str] = &[
     "lucky",
 ];
 
+/// The section a word of a note tags it for: `#root-cause` → `root-cause`.
+fn narrative_tag(word: &str) -> Option<&str> {
+    word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t))
+}
+
 /// Text for the sections a timeline cannot compute, by tag. Each is a
 /// list of paragraphs; an empty one says so in the report.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -274,7 +292,7 @@ impl Narrative {
         for block in text.split("\n\n") {
             let mut words = Vec::new();
             for word in block.split_whitespace() {
-                match word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t)) {
+                match narrative_tag(word) {
                     Some(tag) => tags.push(tag.to_string()),
                     None => words.push(word),
                 }
@@ -612,10 +630,7 @@ fn row(v: &ViewEvent, payload: &Payload) -> Row {
     let narrative = match payload {
         Payload::Note(note) | Payload::Decision(note) => {
             note.tags.iter().any(|t| NARRATIVE_TAGS.contains(&t.as_str()))
-                || note
-                    .text
-                    .split_whitespace()
-                    .any(|w| w.strip_prefix('#').is_some_and(|t| NARRATIVE_TAGS.contains(&t)))
+                || note.text.split_whitespace().any(|w| narrative_tag(w).is_some())
         }
         _ => false,
     };

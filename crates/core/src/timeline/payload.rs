@@ -173,7 +173,7 @@ impl ActionItem {
                 item.priority = Some(word.to_ascii_lowercase());
             } else if let Some(link) = word.strip_prefix("link:").filter(|l| !l.is_empty()) {
                 item.link = Some(link.to_string());
-            } else if word.starts_with("https://") || word.starts_with("http://") {
+            } else if crate::format::is_web_address(word) {
                 item.link = Some(word.to_string());
             } else {
                 words.push(word);
