@@ -61,9 +61,7 @@ impl App {
             // A pasted filter narrows the list at once, as a typed one does.
             if prompt.kind == PromptKind::Filter {
                 let filter = prompt.text.value().trim().to_string();
-                let previous = self.selected_index();
-                self.filter = filter;
-                self.reselect(previous);
+                self.keep_selection(|app| app.filter = filter);
             }
             return None;
         }
@@ -77,8 +75,6 @@ impl App {
 
     // Longer than 80 lines on purpose: one arm per key action of the table in `keys`.
     pub fn apply_action(&mut self, action: Action) -> Option<Request> {
-        // The host selected stays selected when the list is sorted or filtered.
-        let previous = self.selected_index();
         self.flash = None;
         match action {
             Action::Quit => {
@@ -97,8 +93,7 @@ impl App {
                 if self.focus == Focus::Timeline {
                     self.timeline_cursor = None;
                 } else if self.focus == Focus::Hosts && !self.filter.is_empty() {
-                    self.filter.clear();
-                    self.reselect(previous);
+                    self.keep_selection(|app| app.filter.clear());
                     self.flash = Some("filter cleared".into());
                 }
             }
@@ -114,8 +109,7 @@ impl App {
             Action::ChangeSeverity => self.open_incident_picker(PickPurpose::Severity),
             Action::OpenPlaybook => return self.open_playbook_picker(),
             Action::ToggleFaulty => {
-                self.faulty_only = !self.faulty_only;
-                self.reselect(previous);
+                self.keep_selection(|app| app.faulty_only = !app.faulty_only);
             }
             Action::Filter => {
                 self.prompt = Some(Prompt {
@@ -124,8 +118,7 @@ impl App {
                 })
             }
             Action::CycleSort => {
-                self.sort = self.sort.next();
-                self.reselect(previous);
+                self.keep_selection(|app| app.sort = app.sort.next());
                 self.flash = Some(format!("sorted by {}", self.sort.as_str()));
             }
             Action::RunSuggested => self.run_suggested(),
@@ -188,9 +181,12 @@ impl App {
         None
     }
 
-    /// Selects the host of inventory index `previous` again, wherever the
-    /// list now has it; the first one if it is no longer listed.
-    fn reselect(&mut self, previous: Option<usize>) {
+    /// Changes what the host list shows (`change`: its filter, sort...)
+    /// keeping the selected host selected, wherever the list now has it;
+    /// the first one if it is no longer listed.
+    fn keep_selection(&mut self, change: impl FnOnce(&mut App)) {
+        let previous = self.selected_index();
+        change(self);
         self.selected = previous
             .and_then(|index| self.visible_hosts().iter().position(|i| *i == index))
             .unwrap_or(0);
@@ -651,8 +647,6 @@ impl App {
 
     /// A key while a prompt is open: edit, Enter to finish, Esc to cancel.
     fn type_in_prompt(&mut self, key: KeyEvent) -> Option<Request> {
-        // The host selected stays selected when the list is sorted or filtered.
-        let previous = self.selected_index();
         let prompt = self.prompt.as_mut()?;
         match key.code {
             KeyCode::Esc => {
@@ -683,19 +677,16 @@ impl App {
         }) = &self.prompt
         {
             // The list follows the filter as it is typed.
-            self.filter = text.value().trim().to_string();
-            self.reselect(previous);
+            let filter = text.value().trim().to_string();
+            self.keep_selection(|app| app.filter = filter);
         }
         None
     }
 
     fn finish_prompt(&mut self, prompt: Prompt) -> Option<Request> {
-        // The host selected stays selected when the list is sorted or filtered.
-        let previous = self.selected_index();
         let text = prompt.text.value().trim().to_string();
         if prompt.kind == PromptKind::Filter {
-            self.filter = text;
-            self.reselect(previous);
+            self.keep_selection(|app| app.filter = text);
             return None;
         }
         if text.is_empty() {
@@ -790,8 +781,6 @@ impl App {
     // Longer than 80 lines on purpose: one arm per `:` command of the palette, the same
     // list `palette::COMMANDS` documents, so the two are read side by side.
     fn run_palette_command(&mut self, palette: &Palette) -> Option<Request> {
-        // The host selected stays selected when the list is sorted or filtered.
-        let previous = self.selected_index();
         let Some((command, argument)) = palette.parse(self.read_only) else {
             let word = palette.text.split_whitespace().next().unwrap_or("");
             let known = super::palette::COMMANDS.iter().any(|c| c.name == word);
@@ -871,16 +860,10 @@ impl App {
                 }
                 _ => self.flash = Some("write `:role WHO ROLE`, e.g. `:role alice commander`".into()),
             },
-            "filter" => {
-                self.filter = argument;
-                self.reselect(previous);
-            }
+            "filter" => self.keep_selection(|app| app.filter = argument),
             "faulty" => return self.apply_action(Action::ToggleFaulty),
             "sort" => match SortBy::parse(&argument) {
-                Some(sort) => {
-                    self.sort = sort;
-                    self.reselect(previous);
-                }
+                Some(sort) => self.keep_selection(|app| app.sort = sort),
                 // Alone it goes to the next order, as `o` does; a word it
                 // does not know is said so, not guessed at.
                 None if argument.is_empty() => return self.apply_action(Action::CycleSort),

@@ -876,6 +876,26 @@ mod tests {
     }
 
     #[test]
+    fn the_selected_host_stays_selected_when_the_list_is_sorted_or_filtered() {
+        let mut app = app();
+        app.apply_action(Action::SelectNext);
+        assert_eq!(app.selected_host().map(|h| h.name.as_str()), Some("locuste"));
+        app.apply_action(Action::CycleSort);
+        assert_eq!(app.sort, SortBy::Name);
+        assert_eq!(
+            app.selected_host().map(|h| h.name.as_str()),
+            Some("locuste"),
+            "by name it is second"
+        );
+        app.apply_action(Action::Filter);
+        type_text(&mut app, "o");
+        assert_eq!(app.selected_host().map(|h| h.name.as_str()), Some("locuste"));
+        app.apply_action(Action::CloseOverlay);
+        assert!(app.filter.is_empty());
+        assert_eq!(app.selected_host().map(|h| h.name.as_str()), Some("locuste"));
+    }
+
+    #[test]
     fn the_filter_knows_tags_and_roles() {
         let mut host = vigie_core::config::Host::named("node-3", "10.0.3.7");
         host.tags = vec!["rack-a".into(), "Proxmox".into()];
