@@ -658,6 +658,10 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // The responders' zone, as vigie.toml says it.
+    let config_dir = home.path().join("config/vigie");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(config_dir.join("vigie.toml"), "[settings]\ntimezone = \"Asia/Tokyo\"\n").unwrap();
     run(&["incident", "new", "datastore1 full", "--severity", "major"]);
     run(&[
         "note",
@@ -718,6 +722,16 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         text.lines()
             .any(|l| l.contains("| alert on datastore growth | — | — | p1 | done | <https://forge.example/ops/7> |")),
         "{text}"
+    );
+    assert!(text.contains("| | UTC | Asia/Tokyo | since start |"), "{text}");
+    assert!(text.contains("| Document | draft"), "{text}");
+    let final_md = home.path().join("final.md");
+    run(&["report", "--final", "--output", final_md.to_str().unwrap()]);
+    let final_text = std::fs::read_to_string(final_md).unwrap();
+    assert!(final_text.contains("| Document | final |"), "{final_text}");
+    assert!(
+        !final_text.contains("vigie incident action NUMBER"),
+        "no tool hint in a final document"
     );
     let html_path = home.path().join("pm.html");
     run(&["report", "--format", "html", "--output", html_path.to_str().unwrap()]);
