@@ -193,7 +193,7 @@ fn story() -> (Summary, Vec<Event>) {
             "alice",
             "note",
             None,
-            json!({"text": "#response alice evacuated the guests to locuste with the playbook"}),
+            json!({"text": "#response alice evacuated the guests to locuste with the playbook\n\n- then bob mailed the owners\n\n2. and nobody slept"}),
         ),
         event(
             t(23, 56, 50),
@@ -209,12 +209,35 @@ fn story() -> (Summary, Vec<Event>) {
             Some("locuste"),
             json!({"command": "zpool scrub tank", "exit": 0, "ms": 300}),
         ),
+        // Command taken during the night: a moment of the timeline.
         event(
-            t(23, 56, 0),
+            t(19, 42, 0),
             "alice",
             "role.assigned",
             None,
             json!({"who": "alice", "role": "commander <i>"}),
+        ),
+        event(
+            t(23, 57, 0),
+            "bob",
+            "note",
+            None,
+            json!({"text": "#communications 19:45 mail to the VM owners; 20:30 status on the association's page"}),
+        ),
+        event(
+            t(23, 57, 30),
+            "bob",
+            "note",
+            None,
+            json!({"text": "#links graphs of the night https://grafana.example/d/miramelle?from=1930 and javascript:alert(1)"}),
+        ),
+        // Past midnight UTC: its time says its date.
+        event(
+            Utc.with_ymd_and_hms(2026, 11, 24, 0, 20, 0).unwrap(),
+            "bob",
+            "action_item",
+            None,
+            json!({"text": "fit a second power supply to miramelle", "priority": "p2", "type": "prevent"}),
         ),
         event(
             t(20, 10, 0),
@@ -364,14 +387,14 @@ fn a_post_mortem_of_nothing_but_a_declaration() {
         "html_nothing_but_a_declaration",
         html::render(&report, vigie::report::Zone::named("UTC").unwrap())
     );
-    insta::assert_snapshot!("json_nothing_but_a_declaration", report_json::render(&report));
+    insta::assert_snapshot!("json_nothing_but_a_declaration", report_json::render(&report, paris()));
 }
 
 #[test]
 fn json_post_mortem_of_the_dead_hypervisor_night() {
     let (summary, events) = story();
     let report = Report::new(summary, &events);
-    let text = report_json::render(&report);
+    let text = report_json::render(&report, paris());
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert_eq!(value["schema_version"], 1);
     assert_eq!(
@@ -490,6 +513,261 @@ fn overflows_at(page: &str, width: u32, dir: &std::path::Path) -> Vec<String> {
     serde_json::from_str(&list).unwrap()
 }
 
+/// `markdown` as GitHub renders it: cmark-gfm with GitHub's extensions,
+/// raw HTML let through so that any that would reach a forge shows.
+fn as_github_renders(markdown: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("cmark-gfm")
+        .args([
+            "--unsafe",
+            "-e",
+            "table",
+            "-e",
+            "autolink",
+            "-e",
+            "strikethrough",
+            "-e",
+            "tagfilter",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cmark-gfm is installed by scripts/test");
+    child.stdin.take().unwrap().write_all(markdown.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The names of the HTML tags in `html`, once each.
+fn tag_names(html: &str) -> std::collections::BTreeSet<String> {
+    html.split('<')
+        .skip(1)
+        .map(|tag| {
+            tag.trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+/// What `html` says between `<open>` and the next `</close>`, tags removed.
+fn texts_of(html: &str, open: &str, close: &str) -> Vec<String> {
+    html.split(open)
+        .skip(1)
+        .map(|part| {
+            let inner = &part[..part.find(close).unwrap_or(part.len())];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in inner.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' if in_tag => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+                .replace("&quot;", "\"")
+        })
+        .collect()
+}
+
+#[test]
+fn the_markdown_renders_on_a_forge_as_written() {
+    let (summary, events) = story();
+    let report = Report::new(summary, &events);
+    let html = as_github_renders(&markdown::render(&report, paris()));
+    // Only the tags the report means: nothing from the timeline's text
+    // (a VM called `chat<b>`, an `<img>` title) became markup.
+    let expected: std::collections::BTreeSet<String> = [
+        "h1", "h2", "h3", "p", "em", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "a", "br",
+        "details", "summary",
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    assert_eq!(tag_names(&html), expected, "{html}");
+    // Every section in the templates' order.
+    let headings = texts_of(&html, "<h2>", "</h2>");
+    assert_eq!(
+        headings,
+        [
+            "Summary",
+            "Impact",
+            "Root cause",
+            "Trigger",
+            "Contributing factors",
+            "Detection",
+            "Response",
+            "Recovery",
+            "Communications",
+            "Key times",
+            "Lessons learned",
+            "Action items",
+            "Supporting links",
+            "Timeline",
+            "Commands run",
+            "Playbook deviations",
+            "Alerts seen",
+            "Decisions and notes",
+            "Appendix: step by step",
+            "Appendix: commands and their outputs",
+        ]
+    );
+    // A paragraph that begins like a list stays a paragraph.
+    let paragraphs = texts_of(&html, "<p>", "</p>");
+    assert!(
+        paragraphs.iter().any(|p| p == "- then bob mailed the owners"),
+        "{paragraphs:?}"
+    );
+    assert!(paragraphs.iter().any(|p| p == "2. and nobody slept"), "{paragraphs:?}");
+    // Table cells keep their pipes, and the table its columns.
+    let cells = texts_of(&html, "<td>", "</td>");
+    assert!(cells
+        .iter()
+        .any(|c| c == "skipped step start-mail: mail VM disk | corrupt, restoring from backup"));
+    assert!(cells
+        .iter()
+        .any(|c| c == "alert (warning): VM chat<b> is down: its hypervisor miramelle is unreachable since 19:30:12"));
+    for table in html.split("<table>").skip(1) {
+        let table = &table[..table.find("</table>").unwrap()];
+        let columns = table.matches("<th>").count() + table.matches("<th ").count();
+        let rows = table.matches("<tr>").count() - 1;
+        assert_eq!(table.matches("<td").count(), rows * columns, "{table}");
+    }
+    // Links are the report's own: the trackers and the supporting links,
+    // never a script's.
+    let links: Vec<&str> = html
+        .split("<a href=\"")
+        .skip(1)
+        .map(|a| &a[..a.find('"').unwrap()])
+        .collect();
+    assert!(
+        links.contains(&"https://grafana.example/d/miramelle?from=1930"),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().all(|l| [
+            "https://forge.example/ops/9",
+            "https://grafana.example/d/miramelle?from=1930"
+        ]
+        .contains(l)),
+        "{links:?}"
+    );
+    // A note's second line is a line of its own, in its list item.
+    let items = texts_of(&html, "<li>", "</li>");
+    assert!(
+        items.iter().any(|i| i
+            == "20:05:00 alice: decision: keep chat on locuste until the new disks arrive\nthen move it back | <b>"),
+        "{items:?}"
+    );
+    // A command's output is shown as it was, in a code block.
+    let code = texts_of(&html, "<pre>", "</pre>");
+    assert!(
+        code.iter()
+            .any(|c| c.contains("<script>alert('x')</script> | pipe red ```fence```")),
+        "{code:?}"
+    );
+}
+
+/// `page` printed by Chromium as Chromium's print dialog would, on A4
+/// (the page's own `@page` rule), without the browser's header and footer.
+fn print_to_pdf(page: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let pdf = page.with_extension("pdf");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile-pdf").display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed by scripts/test");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    pdf
+}
+
+/// A word of a PDF page and its box, in points from the page's top left.
+#[derive(Debug)]
+struct PrintedWord {
+    page: usize,
+    text: String,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+/// Every word of `pdf` with its box, as poppler's `pdftotext -bbox` lays
+/// them out, and each page's size.
+fn printed_words(pdf: &std::path::Path) -> (Vec<(f64, f64)>, Vec<PrintedWord>) {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-bbox")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed by scripts/test");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+    let number = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+        tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let (mut pages, mut words) = (Vec::new(), Vec::new());
+    for line in xml.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            pages.push((number(line, "width"), number(line, "height")));
+        } else if line.starts_with("<word ") {
+            let text = &line[line.find('>').unwrap() + 1..line.rfind("</word>").unwrap()];
+            words.push(PrintedWord {
+                page: pages.len(),
+                text: text.to_string(),
+                x0: number(line, "xMin"),
+                y0: number(line, "yMin"),
+                x1: number(line, "xMax"),
+                y1: number(line, "yMax"),
+            });
+        }
+    }
+    (pages, words)
+}
+
+/// Words printed outside their page, and pairs of words printed over each
+/// other (their boxes share more than a third of the smaller one): text
+/// a reader of the paper copy could not read.
+fn misprinted(pdf: &std::path::Path) -> Vec<String> {
+    let (pages, words) = printed_words(pdf);
+    let mut problems = Vec::new();
+    for w in &words {
+        let (width, height) = pages[w.page - 1];
+        if w.x0 < 0.0 || w.y0 < 0.0 || w.x1 > width || w.y1 > height {
+            problems.push(format!("page {}: {:?} outside the page", w.page, w.text));
+        }
+    }
+    for (i, a) in words.iter().enumerate() {
+        for b in words[i + 1..].iter().filter(|b| b.page == a.page) {
+            let across = a.x1.min(b.x1) - a.x0.max(b.x0);
+            let down = a.y1.min(b.y1) - a.y0.max(b.y0);
+            if across <= 0.0 || down <= 0.0 {
+                continue;
+            }
+            let smaller = ((a.x1 - a.x0) * (a.y1 - a.y0)).min((b.x1 - b.x0) * (b.y1 - b.y0));
+            if across * down > smaller / 3.0 {
+                problems.push(format!("page {}: {:?} over {:?}", a.page, a.text, b.text));
+            }
+        }
+    }
+    problems
+}
+
 /// URLs the page itself asked for (the browser's own requests have no origin).
 fn page_requests(log: &serde_json::Value) -> Vec<String> {
     let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64();
@@ -501,6 +779,50 @@ fn page_requests(log: &serde_json::Value) -> Vec<String> {
         .filter(|e| e["params"]["url"].is_string() && e["params"]["initiator"] != "not an origin")
         .map(|e| e["params"]["url"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// The night's story, but nobody noticed for nine hours: the outage
+/// began at 10:30, the declaration came at 19:41.
+fn story_noticed_late() -> (Summary, Vec<Event>) {
+    let (mut summary, mut events) = story();
+    let early = Utc.with_ymd_and_hms(2026, 11, 23, 10, 30, 12).unwrap();
+    for event in events.iter_mut().filter(|e| e.kind == "alert.raised") {
+        event.at = early;
+        event.recorded_at = early;
+    }
+    summary.impact_started = early;
+    (summary, events)
+}
+
+#[test]
+fn a_chart_of_an_outage_noticed_late_prints_every_label_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, events) = story_noticed_late();
+    let page = dir.path().join("late.html");
+    let text = html::render(&Report::new(summary, &events), paris());
+    assert!(text.contains(">not declared yet</text>"), "the long wait is labelled");
+    assert!(
+        text.contains(">started, detected</text>"),
+        "two key times of one moment share a label"
+    );
+    std::fs::write(&page, &text).unwrap();
+    assert_eq!(overflows_at(&text, 680, dir.path()), Vec::<String>::new());
+    let pdf = print_to_pdf(&page, dir.path());
+    assert_eq!(misprinted(&pdf), Vec::<String>::new());
+
+    // The check can fail: two words printed over each other are caught.
+    let stacked = dir.path().join("stacked.html");
+    std::fs::write(
+        &stacked,
+        "<!DOCTYPE html><body><div style=\"position:absolute;top:40px;left:40px\">overlapping</div>\
+         <div style=\"position:absolute;top:44px;left:46px\">labels</div></body>",
+    )
+    .unwrap();
+    let caught = misprinted(&print_to_pdf(&stacked, dir.path()));
+    assert!(
+        caught.iter().any(|c| c.contains("\"overlapping\" over \"labels\"")),
+        "{caught:?}"
+    );
 }
 
 #[test]
@@ -535,21 +857,8 @@ fn the_html_report_renders_in_headless_chromium_without_errors_or_requests() {
     let caught = overflows_at(cramped, 1200, dir.path());
     assert!(caught.iter().any(|o| o.contains("far too long")), "{caught:?}");
     // The A4 PDF: its pages as images, and every section's title in its text.
-    let pdf = dir.path().join("report.pdf");
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!("--user-data-dir={}", dir.path().join("profile-pdf").display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pdf = print_to_pdf(&page, dir.path());
+    assert_eq!(misprinted(&pdf), Vec::<String>::new(), "every word readable on paper");
     let pages = dir.path().join("page");
     let out = std::process::Command::new("pdftoppm")
         .args(["-r", "50", "-png"])
@@ -640,8 +949,8 @@ fn a_100_000_event_timeline_still_exports_in_every_format() {
 #[test]
 fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let home = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let vigie = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
             .args(args)
             .current_dir(home.path())
             .env("HOME", home.path())
@@ -650,7 +959,10 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
             .env_remove("VIGIE_CONFIG")
             .env_remove("VIGIE_INCIDENT")
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = vigie(args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -678,13 +990,32 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
         "action",
         "alert on datastore growth p1 https://forge.example/ops/7",
     ]);
-    let seq = recorded
-        .trim_start_matches('#')
-        .split_whitespace()
-        .next()
-        .unwrap()
+    assert!(
+        recorded.contains("action item: alert on datastore growth (p1)"),
+        "{recorded}"
+    );
+    // Named as the report numbers it: A2, the second action item.
+    run(&["incident", "action", "A2", "--status", "done"]);
+    let unknown = vigie(&["incident", "action", "A9", "--status", "done"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no action item A9: this incident has A1, A2"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    // The timeline in the responders' zone, then UTC.
+    let shown = run(&["timeline", "show"]);
+    let first = shown.lines().next().unwrap_or_default();
+    let utc = first
+        .split('(')
+        .nth(1)
+        .unwrap_or_default()
+        .get(..8)
+        .unwrap_or_default()
         .to_string();
-    run(&["incident", "action", &seq, "--status", "done"]);
+    let utc = chrono::NaiveTime::parse_from_str(&utc, "%H:%M:%S").expect(first);
+    let tokyo = (utc + chrono::Duration::hours(9)).format("%H:%M:%S").to_string();
+    assert!(first.contains(&format!(" {tokyo} (")), "Tokyo's time first: {first}");
     run(&["incident", "close"]);
     let path = home.path().join("pm.md");
     let summary = home.path().join("summary.md");
@@ -715,12 +1046,12 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     assert!(text.contains("| Status | resolved |"));
     assert!(
         text.lines()
-            .any(|l| l.contains("| add a snapshot age check | carol | — | — | open | — |")),
+            .any(|l| l.contains("| A1 | add a snapshot age check | — | carol | — | — | open | — |")),
         "{text}"
     );
     assert!(
-        text.lines()
-            .any(|l| l.contains("| alert on datastore growth | — | — | p1 | done | <https://forge.example/ops/7> |")),
+        text.lines().any(|l| l
+            .contains("| A2 | alert on datastore growth | — | — | — | p1 | done | <https://forge.example/ops/7> |")),
         "{text}"
     );
     assert!(text.contains("| | UTC | Asia/Tokyo | since start |"), "{text}");
@@ -730,7 +1061,7 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let final_text = std::fs::read_to_string(final_md).unwrap();
     assert!(final_text.contains("| Document | final |"), "{final_text}");
     assert!(
-        !final_text.contains("vigie incident action NUMBER"),
+        !final_text.contains("vigie incident action A1"),
         "no tool hint in a final document"
     );
     let html_path = home.path().join("pm.html");

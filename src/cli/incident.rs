@@ -3,13 +3,14 @@
 
 use crate::config::Config;
 use crate::incident::{self, IncidentError, Severity, Status};
+use crate::report::Zone;
 use crate::timeline::event::kinds;
 use crate::timeline::payload::{ActionItem, Note};
 use crate::timeline::store::{read_all, Follower};
 use crate::timeline::verify::verify;
 use crate::timeline::view::{describe, Amendment, Mark};
 use crate::timeline::{Event, NewEvent, Payload, Timeline, TIMELINE_FILE};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
 /// Prints the error and returns the exit code for it.
@@ -38,7 +39,7 @@ pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
                 "declared {} ({}) at {}",
                 crate::sanitize::one_line(title.trim()),
                 severity.as_str(),
-                short_time(&event.at)
+                short_time(config.report_zone(), &event.at)
             );
             println!("{}", dir.display());
             0
@@ -149,6 +150,7 @@ pub struct NoteArgs<'a> {
     pub due: Option<&'a str>,
     pub priority: Option<&'a str>,
     pub link: Option<&'a str>,
+    pub action_type: Option<&'a str>,
 }
 
 pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
@@ -169,6 +171,7 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
                 due: args.due.map(String::from).or(typed.due.clone()),
                 priority: args.priority.map(String::from).or(typed.priority.clone()),
                 link: args.link.map(String::from).or(typed.link.clone()),
+                action_type: args.action_type.map(String::from).or(typed.action_type.clone()),
                 ..typed
             })
         }
@@ -185,12 +188,13 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
     }
 }
 
-/// `vigie incident action SEQ --status done [--priority p2] [--link URL]`:
-/// a later word on the action item recorded as event #SEQ.
+/// `vigie incident action A1 --status done [--priority p2] [--link URL]`:
+/// a later word on an action item, named as the report numbers it (`A1`,
+/// the first action item) or by its event's number (`#13`, `13`).
 pub fn update_action(
     config: &Config,
     explicit: Option<&Path>,
-    seq: u64,
+    item: &str,
     update: crate::timeline::payload::ActionItemUpdated,
 ) -> i32 {
     if update.status.is_none() && update.priority.is_none() && update.link.is_none() {
@@ -204,15 +208,41 @@ pub fn update_action(
         Ok(events) => events,
         Err(e) => return fail("incident action", e),
     };
-    let Some(target) = events.iter().find(|e| e.seq == seq && e.kind == kinds::ACTION_ITEM) else {
+    // As the report reads them: amended in place, in the timeline's order.
+    let view = crate::timeline::view::amended(&events);
+    let items: Vec<&Event> = view
+        .iter()
+        .map(|v| &v.event)
+        .filter(|e| e.kind == kinds::ACTION_ITEM)
+        .collect();
+    let wanted = item.trim();
+    let target = match wanted.strip_prefix(['A', 'a']) {
+        Some(number) => number
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|index| items.get(index)),
+        None => wanted
+            .trim_start_matches('#')
+            .parse::<u64>()
+            .ok()
+            .and_then(|seq| items.iter().find(|e| e.seq == seq)),
+    };
+    let Some(target) = target else {
+        let known = (1..=items.len()).map(|n| format!("A{n}")).collect::<Vec<_>>();
+        let known = if known.is_empty() {
+            "this incident has none yet".to_string()
+        } else {
+            format!("this incident has {}", known.join(", "))
+        };
         return fail(
             "incident action",
-            format!("no action item #{seq} in this incident (vigie timeline show lists them)"),
+            format!("no action item {wanted}: {known} (`vigie report` lists them)"),
         );
     };
     let update = crate::timeline::payload::ActionItemUpdated {
         target: target.id.clone(),
-        target_seq: Some(seq),
+        target_seq: Some(target.seq),
         ..update
     };
     match timeline.append(NewEvent::from(Payload::ActionItemUpdated(update))) {
@@ -257,7 +287,7 @@ pub fn append(config: &Config, explicit: Option<&Path>, args: AppendArgs) -> i32
     event.host = args.host.map(String::from);
     event.actor = args.actor.map(String::from);
     if let Some(at) = args.at {
-        match parse_time(at) {
+        match parse_time(config.report_zone(), at) {
             Ok(at) => event.at = Some(at),
             Err(e) => return fail("timeline append", e),
         }
@@ -299,7 +329,11 @@ pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
         if let Some(kind) = args.kind.filter(|k| !kinds::is_valid(k)) {
             return Err(IncidentError::Invalid(format!("unknown kind {kind:?}")));
         }
-        let at = args.at.map(parse_time).transpose().map_err(IncidentError::Invalid)?;
+        let at = args
+            .at
+            .map(|at| parse_time(config.report_zone(), at))
+            .transpose()
+            .map_err(IncidentError::Invalid)?;
         let amendment = Amendment {
             target: target.id.clone(),
             target_seq: Some(target.seq),
@@ -327,32 +361,30 @@ pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
 }
 
 /// RFC 3339 (`2026-11-23T19:30:12Z`), or `HH:MM[:SS]` today in local time.
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+fn parse_time(zone: Zone, text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
     }
     let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
         .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
         .map_err(|_| format!("cannot read the time {text:?}: write 2026-11-23T19:30:12Z or 19:30"))?;
-    let today = Local::now().date_naive().and_time(time);
-    today
-        .and_local_timezone(Local)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("{text} is ambiguous in the local time zone today"))
+    zone.today_at(time)
+        .ok_or_else(|| format!("{text} is skipped or repeated today in {}", zone.name()))
 }
 
-fn short_time(at: &DateTime<Utc>) -> String {
-    format!(
-        "{} ({} UTC)",
-        at.with_timezone(&Local).format("%H:%M:%S"),
-        at.format("%H:%M:%S")
-    )
+/// `20:30:12 Europe/Paris (19:30:12 UTC)`, or `19:30:12 UTC` where the
+/// responders' zone is UTC.
+fn short_time(zone: Zone, at: &DateTime<Utc>) -> String {
+    if zone.is_utc() {
+        return format!("{} UTC", at.format("%H:%M:%S"));
+    }
+    format!("{} {} ({} UTC)", zone.clock(*at), zone.name(), at.format("%H:%M:%S"))
 }
 
-/// One event as a line of `vigie timeline show`.
-pub fn show_line(event: &Event) -> String {
-    let local = event.at.with_timezone(&Local);
+/// One event as a line of `vigie timeline show`: its date and time in the
+/// responders' zone (`timezone` of vigie.toml), then in UTC.
+pub fn show_line(zone: Zone, event: &Event) -> String {
+    let local = zone.local(event.at);
     let host = event
         .host
         .as_deref()
@@ -385,6 +417,7 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
         Err(e) => return fail("timeline show", e),
     };
     let mut follower = Follower::from_start(&dir.join(TIMELINE_FILE));
+    let zone = config.report_zone();
     let mut first = true;
     loop {
         match follower.poll() {
@@ -422,7 +455,7 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
                     let line = if json {
                         crate::sanitize::json_without_bidi(&serde_json::to_string(&event).unwrap_or_default())
                     } else {
-                        let mut line = show_line(&event);
+                        let mut line = show_line(zone, &event);
                         if amended.contains(&event.id) {
                             line.push_str("  (amended)");
                         }

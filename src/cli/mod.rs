@@ -91,6 +91,9 @@ pub enum Command {
         /// Where the action item is tracked (an issue's URL)
         #[arg(long)]
         link: Option<String>,
+        /// What the action item does: investigate, mitigate, repair, detect, prevent or process
+        #[arg(long = "type", value_parser = ["investigate", "mitigate", "repair", "detect", "prevent", "process"])]
+        action_type: Option<String>,
     },
     /// Run a playbook in line mode (prompts on stdin)
     Run {
@@ -165,10 +168,10 @@ pub enum IncidentCommand {
         #[arg(value_enum)]
         severity: crate::incident::Severity,
     },
-    /// Update an action item (by its number in the timeline): its status, priority or link
+    /// Update an action item: its status, priority or link
     Action {
-        /// The action item's number (#N in `vigie timeline show`)
-        seq: u64,
+        /// The action item: its number in the report (A1, A2...) or in the timeline (#13)
+        item: String,
         #[arg(long, value_parser = ["open", "in-progress", "done", "wont-do"])]
         status: Option<String>,
         #[arg(long, value_parser = ["p1", "p2", "p3", "p4"])]
@@ -335,6 +338,7 @@ fn dispatch(cli: Cli) -> i32 {
             due,
             priority,
             link,
+            action_type,
         } => {
             let args = incident::NoteArgs {
                 kind: &kind,
@@ -344,6 +348,7 @@ fn dispatch(cli: Cli) -> i32 {
                 due: due.as_deref(),
                 priority: priority.as_deref(),
                 link: link.as_deref(),
+                action_type: action_type.as_deref(),
             };
             incident::note(&config, incident, args)
         }
@@ -422,14 +427,14 @@ fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentC
         IncidentCommand::Severity { severity } => incident::set_severity(config, explicit, severity),
         IncidentCommand::Role { who, role } => incident::assign_role(config, explicit, &who, &role),
         IncidentCommand::Action {
-            seq,
+            item,
             status,
             priority,
             link,
         } => incident::update_action(
             config,
             explicit,
-            seq,
+            &item,
             crate::timeline::payload::ActionItemUpdated {
                 status,
                 priority,

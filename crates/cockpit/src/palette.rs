@@ -147,14 +147,18 @@ mod tests {
     }
 
     #[test]
-    fn action_items_carry_owner_due_date_priority_and_link() {
+    fn action_items_carry_owner_due_date_priority_type_and_link() {
         use vigie_core::timeline::payload::ActionItem;
-        let item = ActionItem::parse("add a disk alert @alice due:2026-12-01 P2 https://forge/ops/42");
+        let item = ActionItem::parse("add a disk alert @alice due:2026-12-01 P2 type:Detect https://forge/ops/42");
+        assert_eq!(item.action_type.as_deref(), Some("detect"));
         assert_eq!(item.text, "add a disk alert");
         assert_eq!(item.owner.as_deref(), Some("alice"));
         assert_eq!(item.due.as_deref(), Some("2026-12-01"));
         assert_eq!(item.priority.as_deref(), Some("p2"));
         assert_eq!(item.link.as_deref(), Some("https://forge/ops/42"));
         assert_eq!(ActionItem::parse("just text").owner, None);
+        // A type that is none of the known ones stays in the text, as typed.
+        let odd = ActionItem::parse("ask around type:gossip");
+        assert_eq!((odd.text.as_str(), odd.action_type), ("ask around type:gossip", None));
     }
 }

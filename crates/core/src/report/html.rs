@@ -37,7 +37,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid
 th{background:#f3f3f3}table.meta{width:auto}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}\
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}.empty{color:#777;font-style:italic}\
 .warn{color:#a15c00}.amended{color:#777;font-size:.8rem}svg{width:100%;height:auto;border:1px solid #ddd}\
-details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:break-word}td:first-child,th:first-child,.events td:nth-child(-n+2),.events th{white-space:nowrap}\
+details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:break-word}td a,td code{overflow-wrap:anywhere}td:first-child,th:first-child,.events td:nth-child(-n+2),.events th{white-space:nowrap}\
 .banner{margin:1rem 0;padding:.6rem 1rem;border-radius:4px;border-left:.5rem solid #777;background:#f4f4f4;font-weight:600}\
 .banner.sev-critical{border-color:#b03a2e;background:#fbeceb}.banner.sev-major{border-color:#d35400;background:#fdf0e6}\
 .banner.sev-minor{border-color:#b7950b;background:#fbf6e3}.sev,.st{display:inline-block;padding:0 .4rem;border-radius:3px;color:#fff}\
@@ -50,9 +50,9 @@ details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:b
 
 pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
-    head_and_facts(&mut out, report);
+    head_and_facts(&mut out, report, zone);
     // The order of the Markdown report (see there why).
-    for section in SECTIONS.iter().filter(|s| !s.is_lesson()) {
+    for section in SECTIONS.iter().filter(|s| !s.is_lesson() && !s.is_supporting()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "h2");
         match section.tag {
             "impact" => fleet_impact(&mut out, report),
@@ -66,19 +66,25 @@ pub fn render(report: &Report, zone: Zone) -> String {
         narrative(&mut out, section, report.narrative.of(section.tag), "h3");
     }
     action_items(&mut out, report);
+    for section in SECTIONS.iter().filter(|s| s.is_supporting()) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "h2");
+    }
     chart_and_timeline(&mut out, report, zone);
     commands(&mut out, report);
     deviations_alerts_and_notes(&mut out, report);
     mechanics(&mut out, report, zone);
-    outputs(&mut out, report);
+    if !report.ran_nothing() {
+        outputs(&mut out, report);
+    }
     out.push_str("</body>\n</html>\n");
     out
 }
 
 /// The document head (CSP, style), the title and the incident's facts.
-fn head_and_facts(out: &mut String, report: &Report) {
+fn head_and_facts(out: &mut String, report: &Report, zone: Zone) {
     let s = &report.summary;
     let title = cell(&s.title);
+    let as_of = report.as_of();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -100,6 +106,9 @@ fn head_and_facts(out: &mut String, report: &Report) {
         ("Status", format!("<span class=\"st st-{status}\">{status}</span>")),
         ("Declared", time(&s.started)),
     ];
+    if let Some(as_of) = as_of {
+        meta.push(("As of", format!("{}, the last of {} events", time(&as_of), s.events)));
+    }
     // The incident's length counts from its impact, not its declaration.
     let (began, lasted) = report.impact_span();
     if let Some(began) = began.filter(|b| *b != s.started) {
@@ -130,6 +139,7 @@ fn head_and_facts(out: &mut String, report: &Report) {
         },
     ));
     meta.push(("Document", report.document_status().to_string()));
+    meta.push(("Times", report.times_read_as(zone)));
     out.push_str("<table class=\"meta\">\n");
     for (name, value) in meta {
         let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
@@ -166,7 +176,7 @@ fn chart_and_timeline(out: &mut String, report: &Report, zone: Zone) {
     if rows.is_empty() {
         empty(out, "events");
     } else {
-        table_of_rows(out, &rows, zone);
+        table_of_rows(out, report, &rows, zone);
     }
 }
 
@@ -182,14 +192,15 @@ fn detection_facts(out: &mut String, report: &Report) {
 
 /// Each playbook run's steps, commands and ticks (the appendix).
 fn mechanics(out: &mut String, report: &Report, zone: Zone) {
-    out.push_str("<h2>Appendix: playbook runs step by step</h2>\n");
     let groups = report.mechanics();
     if groups.is_empty() {
-        empty(out, "playbook runs");
+        // "Commands run" already said that nothing ran.
+        return;
     }
+    out.push_str("<h2>Appendix: step by step</h2>\n");
     for (title, rows) in groups {
         let _ = writeln!(out, "<details><summary>{}</summary>", cell(&title));
-        table_of_rows(out, &rows, zone);
+        table_of_rows(out, report, &rows, zone);
         out.push_str("</details>\n");
     }
 }
@@ -204,16 +215,16 @@ fn local_header(zone: Zone) -> String {
     }
 }
 
-fn local_cell(zone: Zone, at: Option<DateTime<Utc>>) -> String {
+fn local_cell(report: &Report, zone: Zone, at: Option<DateTime<Utc>>) -> String {
     match (zone.is_utc(), at) {
         (true, _) => String::new(),
-        (false, Some(at)) => format!("<td>{}</td>", zone.clock(at)),
+        (false, Some(at)) => format!("<td>{}</td>", in_cell(report.local_clock(zone, at))),
         (false, None) => "<td>—</td>".to_string(),
     }
 }
 
 /// Rows as a table: times, who, where, what.
-fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
+fn table_of_rows(out: &mut String, report: &Report, rows: &[&Row], zone: Zone) {
     {
         let _ = writeln!(
             out,
@@ -224,8 +235,8 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td>{}<td>{}</td><td>{}</td><td>{}{}</td></tr>",
-                row.at.format("%H:%M:%S"),
-                local_cell(zone, Some(row.at)),
+                in_cell(report.clock(row.at)),
+                local_cell(report, zone, Some(row.at)),
                 cell(&row.actor),
                 cell(&row.host),
                 cell(&super::model::cell_text(&row.text)),
@@ -243,7 +254,9 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
 /// Commands run, with their exit and duration.
 fn commands(out: &mut String, report: &Report) {
     out.push_str("<h2>Commands run</h2>\n");
-    if report.commands.is_empty() {
+    if report.ran_nothing() {
+        out.push_str("<p class=\"empty\">No playbook ran and no command was sent.</p>\n");
+    } else if report.commands.is_empty() {
         empty(out, "commands");
     } else {
         out.push_str(
@@ -254,7 +267,7 @@ fn commands(out: &mut String, report: &Report) {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                c.at.format("%H:%M:%S"),
+                in_cell(report.clock(c.at)),
                 cell(&c.host),
                 cell(&c.step),
                 cell(&first_line),
@@ -268,20 +281,22 @@ fn commands(out: &mut String, report: &Report) {
 
 /// Skipped and failed steps, alerts, decisions and notes.
 fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
-    out.push_str("<h2>Playbook deviations</h2>\n");
-    list(
-        out,
-        "skipped or failed steps",
-        report.deviations.iter().map(|d| {
-            format!(
-                "{} {} {}: {}",
-                d.at.format("%H:%M:%S"),
-                deviation_subject(d, "<code>", "</code>"),
-                d.what,
-                cell(&d.why)
-            )
-        }),
-    );
+    if !report.ran_nothing() {
+        out.push_str("<h2>Playbook deviations</h2>\n");
+        list(
+            out,
+            "skipped or failed steps",
+            report.deviations.iter().map(|d| {
+                format!(
+                    "{} {} {}: {}",
+                    report.clock(d.at),
+                    deviation_subject(d, "<code>", "</code>"),
+                    d.what,
+                    cell(&d.why)
+                )
+            }),
+        );
+    }
     out.push_str("<h2>Alerts seen</h2>\n");
     list(
         out,
@@ -289,7 +304,7 @@ fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
         report
             .alerts
             .iter()
-            .map(|a| format!("{} {}", a.at.format("%H:%M:%S"), cell(&a.text))),
+            .map(|a| format!("{} {}", report.clock(a.at), cell(&a.text))),
     );
     out.push_str("<h2>Decisions and notes</h2>\n");
     list(
@@ -298,7 +313,7 @@ fn deviations_alerts_and_notes(out: &mut String, report: &Report) {
         report.decisions_and_notes().map(|r| {
             // A note of several lines keeps them.
             let text = r.text.lines().map(cell).collect::<Vec<_>>().join("<br>");
-            format!("{} {}: {}", r.at.format("%H:%M:%S"), cell(&r.actor), text)
+            format!("{} {}: {}", report.clock(r.at), cell(&r.actor), text)
         }),
     );
 }
@@ -311,7 +326,7 @@ fn action_items(out: &mut String, report: &Report) {
     }
     // The Markdown's table, column for column.
     out.push_str(
-        "<table>\n<tr><th>#</th><th>action</th><th>owner</th><th>due</th><th>priority</th><th>status</th><th>tracked at</th></tr>\n",
+        "<table>\n<tr><th>#</th><th>action</th><th>type</th><th>owner</th><th>due</th><th>priority</th><th>status</th><th>tracked at</th></tr>\n",
     );
     let or_dash = |value: &Option<String>| value.as_deref().map(cell).unwrap_or_else(|| "—".into());
     for a in &report.action_items {
@@ -325,9 +340,10 @@ fn action_items(out: &mut String, report: &Report) {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-            a.seq,
+            "<tr><td>A{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            a.number,
             cell(&a.text),
+            or_dash(&a.action_type),
             or_dash(&a.owner),
             or_dash(&a.due),
             or_dash(&a.priority),
@@ -347,9 +363,9 @@ fn outputs(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "<details><summary>{} {} — {} — exit {}</summary>\n{}<pre>{}</pre>{}</details>",
-            c.at.format("%H:%M:%S"),
+            report.clock(c.at),
             cell(&c.host),
-            cell(&c.step),
+            cell(c.step_or_by_hand()),
             cell(&c.outcome()),
             if !c.command.is_empty() {
                 format!(
@@ -376,6 +392,11 @@ fn deviation_subject(d: &super::model::Deviation, open: &str, close: &str) -> St
     } else {
         format!("step {open}{}{close}", cell(&d.step))
     }
+}
+
+/// A time in a table's narrow column: a date, when it has one, above it.
+fn in_cell(time: String) -> String {
+    time.replacen(' ', "<br>", 1)
 }
 
 fn empty(out: &mut String, what: &str) {
@@ -408,6 +429,22 @@ fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: 
             "<p class=\"empty\">Not written yet: add a note tagged <code>#{tag}</code>{file}.</p>"
         );
     }
+    // Links as a list, each web address a link (a click, never a fetch).
+    if section.is_supporting() && !paragraphs.is_empty() {
+        out.push_str("<ul>\n");
+        for paragraph in paragraphs {
+            let words: Vec<String> = paragraph
+                .split_whitespace()
+                .map(|w| match crate::format::is_web_address(w) {
+                    true => format!("<a href=\"{0}\" rel=\"noreferrer\">{0}</a>", cell(w)),
+                    false => cell(w),
+                })
+                .collect();
+            let _ = writeln!(out, "<li>{}</li>", words.join(" "));
+        }
+        out.push_str("</ul>\n");
+        return;
+    }
     for paragraph in paragraphs {
         let _ = writeln!(out, "<p>{}</p>", cell(paragraph));
     }
@@ -427,7 +464,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "<li>host {} ({}): {}</li>",
             cell(&outage.host),
             cell(&outage.code),
-            cell(&outage.span())
+            cell(&outage.span(report))
         );
     }
     for outage in vms {
@@ -436,7 +473,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "<li>VM {} (on {}): {}</li>",
             cell(&outage.subject),
             cell(&outage.host),
-            cell(&outage.span())
+            cell(&outage.span(report))
         );
     }
     out.push_str("</ul>\n");
@@ -455,8 +492,8 @@ fn key_times(out: &mut String, report: &Report, zone: Zone) {
                     out,
                     "<tr><th>{}</th><td>{}</td>{}<td>{}</td></tr>",
                     key.name,
-                    at.format("%H:%M:%S"),
-                    local_cell(zone, Some(at)),
+                    in_cell(report.clock(at)),
+                    local_cell(report, zone, Some(at)),
                     report.since_start(key.name).map(human_age).unwrap_or_default()
                 );
             }
@@ -465,7 +502,7 @@ fn key_times(out: &mut String, report: &Report, zone: Zone) {
                     out,
                     "<tr><th>{}</th><td>—</td>{}<td class=\"warn\">missing</td></tr>",
                     key.name,
-                    local_cell(zone, None)
+                    local_cell(report, zone, None)
                 );
             }
         }
@@ -568,11 +605,19 @@ fn lane_labels(svg: &mut String, scale: &Scale) {
 fn status_lane(svg: &mut String, report: &Report, scale: &Scale) {
     let y = scale.lane_y(0);
     if let Some((declared, _)) = report.status_changes.first().filter(|(at, _)| *at > scale.start) {
+        let width = scale.x(*declared) - LABELS;
         let _ = writeln!(
             svg,
-            "<rect x=\"{LABELS}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{LANE_HEIGHT}\" fill=\"#eee\"><title>not declared yet</title></rect>",
-            scale.x(*declared) - LABELS
+            "<rect x=\"{LABELS}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{LANE_HEIGHT}\" fill=\"#eee\"><title>not declared yet</title></rect>",
         );
+        if width > label_width("not declared yet") {
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\">not declared yet</text>",
+                LABELS + 4.0,
+                y + 16.0
+            );
+        }
     }
     for (i, (at, status)) in report.status_changes.iter().enumerate() {
         let until = report.status_changes.get(i + 1).map(|(t, _)| *t).unwrap_or(scale.end);
@@ -591,7 +636,7 @@ fn status_lane(svg: &mut String, report: &Report, scale: &Scale) {
             x1 - x0,
             at.format("%H:%M:%S")
         );
-        if x1 - x0 > 80.0 {
+        if x1 - x0 > label_width(&label) + 4.0 {
             let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>", x0 + 4.0, y + 16.0);
         }
     }
@@ -627,7 +672,7 @@ fn alerts_lane(svg: &mut String, report: &Report, scale: &Scale) {
             cell(&outage.code),
             cell(&outage.severity),
             cell(&outage.message),
-            cell(&outage.span()),
+            cell(&outage.span(report)),
             y + 6.0 + row * 5.0,
             x1 - x0,
             4.0,
@@ -691,18 +736,16 @@ fn notes_lane(svg: &mut String, report: &Report, scale: &Scale) {
     }
 }
 
-/// The key times as dashed lines, labels staggered.
+/// The key times as dashed lines, each labelled above the lanes. Key
+/// times at one moment share a label ("started, detected"); labels are
+/// laid out left to right, each in the first row where it overlaps no
+/// other, so that close times stay readable.
 fn key_time_lines(svg: &mut String, report: &Report, scale: &Scale) {
     let axis_y = scale.axis_y();
-    for (row, key) in report.key_times.iter().filter(|k| k.name != "started").enumerate() {
-        let Some(at) = key.at else { continue };
-        let kx = scale.x(at);
-        // Staggered rows: key times close together keep readable labels;
-        // the first row clear of the chart's top border.
-        let label_y = 15.0 + row as f64 * 9.0;
-        // Near the right edge the label goes to the left of its line.
-        let (label_x, anchor) = if kx > WIDTH - 120.0 {
-            // (kx is at most WIDTH - 10: the label ends inside the border.)
+    for (kx, label_y, names) in key_time_labels(report, scale) {
+        // Near the right edge the label goes to the left of its line
+        // (kx is at most WIDTH - 10: the label ends inside the border).
+        let (label_x, anchor) = if kx + label_width(&names) > WIDTH - 4.0 {
             (kx - 2.0, "end")
         } else {
             (kx + 2.0, "start")
@@ -710,11 +753,55 @@ fn key_time_lines(svg: &mut String, report: &Report, scale: &Scale) {
         let _ = writeln!(
             svg,
             "<line x1=\"{kx:.1}\" x2=\"{kx:.1}\" y1=\"{:.1}\" y2=\"{axis_y:.1}\" stroke=\"#333\" stroke-dasharray=\"3 3\"/>\
-             <text x=\"{label_x:.1}\" y=\"{label_y:.1}\" text-anchor=\"{anchor}\">{}</text>",
+             <text x=\"{label_x:.1}\" y=\"{label_y:.1}\" text-anchor=\"{anchor}\">{names}</text>",
             label_y + 2.0,
-            key.name
         );
     }
+}
+
+/// How wide a label of the chart's 11 px sans-serif is, generously.
+fn label_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.5 + 4.0
+}
+
+/// Rows of key-time labels above the lanes, 12 px apart.
+const LABEL_ROWS: usize = 3;
+
+/// (x of the line, y of the label's baseline, the names) of each moment
+/// that is a key time.
+fn key_time_labels(report: &Report, scale: &Scale) -> Vec<(f64, f64, String)> {
+    let mut moments: Vec<(DateTime<Utc>, Vec<&str>)> = Vec::new();
+    for key in &report.key_times {
+        let Some(at) = key.at else { continue };
+        match moments.iter_mut().find(|(t, _)| *t == at) {
+            Some((_, names)) => names.push(key.name),
+            None => moments.push((at, vec![key.name])),
+        }
+    }
+    moments.sort_by_key(|(at, _)| *at);
+    // The right end of the last label in each row.
+    let mut row_ends = [f64::NEG_INFINITY; LABEL_ROWS];
+    moments
+        .into_iter()
+        .map(|(at, names)| {
+            let kx = scale.x(at);
+            let names = names.join(", ");
+            let width = label_width(&names);
+            let (left, right) = if kx + width > WIDTH - 4.0 {
+                (kx - width, kx)
+            } else {
+                (kx, kx + width)
+            };
+            // The first row with room; if none, the one that ends first.
+            let row = (0..LABEL_ROWS).find(|r| row_ends[*r] < left).unwrap_or_else(|| {
+                (0..LABEL_ROWS)
+                    .min_by(|a, b| row_ends[*a].total_cmp(&row_ends[*b]))
+                    .unwrap_or(0)
+            });
+            row_ends[row] = right;
+            (kx, 13.0 + row as f64 * 12.0, names)
+        })
+        .collect()
 }
 
 /// The time axis: round ticks, at most about ten of them, in UTC.
@@ -737,7 +824,12 @@ fn axis(svg: &mut String, scale: &Scale) {
             "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{axis_y:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             axis_y + 5.0,
             axis_y + 18.0,
-            tick.format("%H:%M")
+            // Midnight says which day begins.
+            if tick.format("%H:%M").to_string() == "00:00" {
+                tick.format("%b %d").to_string()
+            } else {
+                tick.format("%H:%M").to_string()
+            }
         );
         tick += Duration::minutes(step);
     }

@@ -2,7 +2,7 @@
 //! The shape is spelled out here field by field, not derived, so that it
 //! only changes on purpose; `docs/report-json.md` documents it.
 
-use super::Report;
+use super::{Report, Zone};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -26,22 +26,34 @@ fn outage(o: &super::model::Outage) -> Value {
     })
 }
 
-pub fn render(report: &Report) -> String {
+/// `at` in the responders' zone, with its offset: `2026-11-23T20:30:12.000+01:00`.
+fn local(zone: Zone, at: &DateTime<Utc>) -> Value {
+    json!(zone.local(*at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+pub fn render(report: &Report, zone: Zone) -> String {
     let s = &report.summary;
     let rows = |rows: &[super::model::Row]| -> Vec<Value> {
         rows.iter()
-            .map(|r| json!({"at": time(&r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended, "run": r.mechanics}))
+            .map(|r| json!({"at": time(&r.at), "local": local(zone, &r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended, "run": r.mechanics}))
             .collect()
     };
     let n = &report.narrative;
     let value = json!({
         "schema_version": SCHEMA_VERSION,
+        // The responders' zone, which every "local" time is in.
+        "time_zone": zone.name(),
         "incident": {
             "id": s.id,
             "title": s.title,
             "severity": s.severity.as_str(),
             "status": s.status.as_str(),
+            // When it was declared ("started" is the same, kept for
+            // readers of the first schema); the impact began at the key
+            // time "started", often before.
+            "declared": time(&s.started),
             "started": time(&s.started),
+            "impact_began": report.impact_span().0.as_ref().map(time),
             "resolved": s.resolved.as_ref().map(time),
             "responders": s.responders,
             "roles": report.roles.iter().map(|(who, role)| json!({"who": who, "role": role})).collect::<Vec<_>>(),
@@ -59,6 +71,7 @@ pub fn render(report: &Report) -> String {
         "key_times": report.key_times.iter().map(|k| json!({
             "name": k.name,
             "at": k.at.as_ref().map(time),
+            "local": k.at.as_ref().map(|at| local(zone, at)),
             "since_start_s": report.since_start(k.name).map(|d| d.num_seconds()),
         })).collect::<Vec<_>>(),
         "key_time_problems": report.key_time_problems,
@@ -91,8 +104,8 @@ pub fn render(report: &Report) -> String {
         "decisions": rows(&report.decisions),
         "notes": rows(&report.notes),
         "action_items": report.action_items.iter().map(|a| json!({
-            "seq": a.seq, "text": a.text, "owner": a.owner, "due": a.due,
-            "priority": a.priority, "status": a.status, "link": a.link,
+            "number": format!("A{}", a.number), "seq": a.seq, "text": a.text, "type": a.action_type,
+            "owner": a.owner, "due": a.due, "priority": a.priority, "status": a.status, "link": a.link,
         })).collect::<Vec<_>>(),
     });
     // serde_json escapes every control character; bidi controls it keeps as

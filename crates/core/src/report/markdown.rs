@@ -100,6 +100,21 @@ fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: 
             section.tag
         ));
     }
+    // Links as a list, each web address a link.
+    if section.is_supporting() {
+        for paragraph in paragraphs {
+            let words: Vec<String> = paragraph
+                .split_whitespace()
+                .map(|w| match crate::format::is_web_address(w) {
+                    true => link_in_table(w),
+                    false => escape(w),
+                })
+                .collect();
+            out.push_str(&format!("- {}\n", words.join(" ")));
+        }
+        out.push('\n');
+        return;
+    }
     // A paragraph that starts like a list item or a heading stays a paragraph.
     for paragraph in paragraphs {
         out.push_str(&format!("{}\n\n", escape_line(paragraph)));
@@ -116,8 +131,8 @@ fn empty(out: &mut String, what: &str) {
 /// was learned and is to be done; then the record, then the mechanics.
 pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
-    header(&mut out, report);
-    for section in SECTIONS.iter().filter(|s| !s.is_lesson()) {
+    header(&mut out, report, zone);
+    for section in SECTIONS.iter().filter(|s| !s.is_lesson() && !s.is_supporting()) {
         narrative(&mut out, section, report.narrative.of(section.tag), "##");
         match section.tag {
             "impact" => fleet_impact(&mut out, report),
@@ -131,13 +146,20 @@ pub fn render(report: &Report, zone: Zone) -> String {
         narrative(&mut out, section, report.narrative.of(section.tag), "###");
     }
     action_items(&mut out, report);
+    for section in SECTIONS.iter().filter(|s| s.is_supporting()) {
+        narrative(&mut out, section, report.narrative.of(section.tag), "##");
+    }
     timeline(&mut out, report, zone);
     commands(&mut out, report);
-    deviations(&mut out, report);
+    if !report.ran_nothing() {
+        deviations(&mut out, report);
+    }
     alerts(&mut out, report);
     decisions_and_notes(&mut out, report);
     mechanics(&mut out, report, zone);
-    outputs(&mut out, report);
+    if !report.ran_nothing() {
+        outputs(&mut out, report);
+    }
     out
 }
 
@@ -153,19 +175,20 @@ fn detection_facts(out: &mut String, report: &Report) {
 /// The appendix's first part: each playbook run's steps, commands and
 /// ticks, as the timeline recorded them.
 fn mechanics(out: &mut String, report: &Report, zone: Zone) {
-    out.push_str("## Appendix: playbook runs step by step\n\n");
     let groups = report.mechanics();
     if groups.is_empty() {
-        empty(out, "playbook runs");
+        // "Commands run" already said that nothing ran.
+        return;
     }
+    out.push_str("## Appendix: step by step\n\n");
     for (title, rows) in groups {
         out.push_str(&format!("### {}\n\n", escape(&title)));
-        table_of_rows(out, &rows, zone);
+        table_of_rows(out, report, &rows, zone);
     }
 }
 
 /// The title and the incident's facts.
-fn header(out: &mut String, report: &Report) {
+fn header(out: &mut String, report: &Report, zone: Zone) {
     let s = &report.summary;
     out.push_str(&format!("# Post-mortem: {}\n\n", escape(&s.title)));
     out.push_str(&format!(
@@ -178,6 +201,13 @@ fn header(out: &mut String, report: &Report) {
         "| Declared | {} UTC |\n",
         s.started.format("%Y-%m-%d %H:%M:%S")
     ));
+    if let Some(as_of) = report.as_of() {
+        out.push_str(&format!(
+            "| As of | {} UTC, the last of {} events |\n",
+            as_of.format("%Y-%m-%d %H:%M:%S"),
+            s.events
+        ));
+    }
     // The incident's length counts from its impact, not its declaration.
     let (began, lasted) = report.impact_span();
     if let Some(began) = began.filter(|b| *b != s.started) {
@@ -206,7 +236,7 @@ fn header(out: &mut String, report: &Report) {
     ));
     let reviewers = report.reviewers();
     out.push_str(&format!(
-        "| Reviewers | {} |\n| Document | {} |\n\n",
+        "| Reviewers | {} |\n| Document | {} |\n",
         if reviewers.is_empty() {
             "none yet (`vigie incident role NAME reviewer`)".to_string()
         } else {
@@ -217,6 +247,7 @@ fn header(out: &mut String, report: &Report) {
             false => "draft (`vigie report --final` once reviewed)",
         }
     ));
+    out.push_str(&format!("| Times | {} |\n\n", report.times_read_as(zone)));
 }
 
 /// What the fleet saw down during the incident: hosts, and the VMs of a
@@ -233,7 +264,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "- host {} ({}): {}\n",
             escape(&outage.host),
             escape(&outage.code),
-            outage.span()
+            outage.span(report)
         ));
     }
     for outage in vms {
@@ -241,7 +272,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "- VM {} (on {}): {}\n",
             escape(&outage.subject),
             escape(&outage.host),
-            outage.span()
+            outage.span(report)
         ));
     }
     out.push('\n');
@@ -265,10 +296,10 @@ fn local_rule(zone: Zone) -> &'static str {
     }
 }
 
-fn local_cell(zone: Zone, at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+fn local_cell(report: &Report, zone: Zone, at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     match (zone.is_utc(), at) {
         (true, _) => String::new(),
-        (false, Some(at)) => format!(" {} |", zone.clock(at)),
+        (false, Some(at)) => format!(" {} |", report.local_clock(zone, at)),
         (false, None) => " — |".to_string(),
     }
 }
@@ -285,11 +316,15 @@ fn key_times(out: &mut String, report: &Report, zone: Zone) {
             Some(at) => out.push_str(&format!(
                 "| {} | {} |{} {} |\n",
                 key.name,
-                at.format("%H:%M:%S"),
-                local_cell(zone, Some(at)),
+                report.clock(at),
+                local_cell(report, zone, Some(at)),
                 report.since_start(key.name).map(human_age).unwrap_or_default()
             )),
-            None => out.push_str(&format!("| {} | — |{} missing |\n", key.name, local_cell(zone, None))),
+            None => out.push_str(&format!(
+                "| {} | — |{} missing |\n",
+                key.name,
+                local_cell(report, zone, None)
+            )),
         }
     }
     out.push('\n');
@@ -314,12 +349,12 @@ fn timeline(out: &mut String, report: &Report, zone: Zone) {
     if rows.is_empty() {
         empty(out, "events");
     } else {
-        table_of_rows(out, &rows, zone);
+        table_of_rows(out, report, &rows, zone);
     }
 }
 
 /// Rows as a table: times, who, where, what.
-fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
+fn table_of_rows(out: &mut String, report: &Report, rows: &[&Row], zone: Zone) {
     {
         out.push_str(&format!(
             "| UTC |{} who | host | what |\n|---|{}---|---|---|\n",
@@ -329,8 +364,8 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
         for row in rows {
             out.push_str(&format!(
                 "| {} |{} {} | {} | {}{} |\n",
-                row.at.format("%H:%M:%S"),
-                local_cell(zone, Some(row.at)),
+                report.clock(row.at),
+                local_cell(report, zone, Some(row.at)),
                 escape(&row.actor),
                 escape(&row.host),
                 escape(&super::model::cell_text(&row.text)),
@@ -344,14 +379,16 @@ fn table_of_rows(out: &mut String, rows: &[&Row], zone: Zone) {
 /// Commands run, with their exit and duration.
 fn commands(out: &mut String, report: &Report) {
     out.push_str("## Commands run\n\n");
-    if report.commands.is_empty() {
+    if report.ran_nothing() {
+        out.push_str("_No playbook ran and no command was sent._\n\n");
+    } else if report.commands.is_empty() {
         empty(out, "commands");
     } else {
         out.push_str("| UTC | host | step | command | exit | duration |\n|---|---|---|---|---|---|\n");
         for c in &report.commands {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
-                c.at.format("%H:%M:%S"),
+                report.clock(c.at),
                 escape(&c.host),
                 escape(&c.step),
                 code_span_in_table(&c.headline()),
@@ -377,7 +414,7 @@ fn deviations(out: &mut String, report: &Report) {
             };
             out.push_str(&format!(
                 "- {} {subject} {}: {}\n",
-                d.at.format("%H:%M:%S"),
+                report.clock(d.at),
                 d.what,
                 escape(&d.why)
             ));
@@ -393,7 +430,7 @@ fn alerts(out: &mut String, report: &Report) {
         empty(out, "alerts");
     } else {
         for a in &report.alerts {
-            out.push_str(&format!("- {} {}\n", a.at.format("%H:%M:%S"), escape(&a.text)));
+            out.push_str(&format!("- {} {}\n", report.clock(a.at), escape(&a.text)));
         }
         out.push('\n');
     }
@@ -409,12 +446,7 @@ fn decisions_and_notes(out: &mut String, report: &Report) {
             // A note of several lines keeps them, inside its list item (a
             // backslash at the end of a line is CommonMark's line break).
             let text = r.text.lines().map(escape_line).collect::<Vec<_>>().join("\\\n  ");
-            out.push_str(&format!(
-                "- {} {}: {}\n",
-                r.at.format("%H:%M:%S"),
-                escape(&r.actor),
-                text
-            ));
+            out.push_str(&format!("- {} {}: {}\n", report.clock(r.at), escape(&r.actor), text));
         }
         out.push('\n');
     }
@@ -426,13 +458,16 @@ fn action_items(out: &mut String, report: &Report) {
     if report.action_items.is_empty() {
         empty(out, "action items");
     } else {
-        out.push_str("| # | action | owner | due | priority | status | tracked at |\n|---|---|---|---|---|---|---|\n");
+        out.push_str(
+            "| # | action | type | owner | due | priority | status | tracked at |\n|---|---|---|---|---|---|---|---|\n",
+        );
         let or_dash = |value: &Option<String>| value.as_deref().map(escape).unwrap_or_else(|| "—".into());
         for a in &report.action_items {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                a.seq,
+                "| A{} | {} | {} | {} | {} | {} | {} | {} |\n",
+                a.number,
                 escape(&a.text),
+                or_dash(&a.action_type),
                 or_dash(&a.owner),
                 or_dash(&a.due),
                 or_dash(&a.priority),
@@ -443,9 +478,7 @@ fn action_items(out: &mut String, report: &Report) {
         out.push('\n');
         // How to keep it current: for a draft, not in the published document.
         if !report.final_version {
-            out.push_str(
-                "_Update one with `vigie incident action NUMBER --status done` (or `--priority`, `--link`)._\n\n",
-            );
+            out.push_str("_Update one with `vigie incident action A1 --status done` (or `--priority`, `--link`)._\n\n");
         }
     }
 }
@@ -459,9 +492,9 @@ fn outputs(out: &mut String, report: &Report) {
         for c in &report.commands {
             out.push_str(&format!(
                 "<details><summary>{} {} — {} — exit {}</summary>\n\n",
-                c.at.format("%H:%M:%S"),
+                report.clock(c.at),
                 escape(&c.host),
-                escape(&c.step),
+                escape(c.step_or_by_hand()),
                 escape(&c.outcome())
             ));
             if !c.command.is_empty() {

@@ -77,7 +77,7 @@ pub fn render(report: &Report, format: &str, zone: Zone) -> Result<String, Repor
     match format {
         "md" => Ok(markdown::render(report, zone)),
         "html" => Ok(html::render(report, zone)),
-        "json" => Ok(json::render(report)),
+        "json" => Ok(json::render(report, zone)),
         other => Err(ReportError::UnknownFormat(other.to_string())),
     }
 }

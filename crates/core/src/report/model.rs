@@ -1,6 +1,7 @@
 //! What the post-mortem says, computed from the amended timeline. Pure:
 //! events in, report out; renderers only format it.
 
+use super::Zone;
 use crate::incident::Status;
 use crate::incident::Summary;
 use crate::timeline::view::{amended, describe_read, describe_whole, Mark, ViewEvent};
@@ -32,6 +33,15 @@ impl CommandRun {
     /// after the values and the strict prelude vigie puts first.
     pub fn headline(&self) -> String {
         crate::playbook::engine::script_summary(&self.command)
+    }
+
+    /// Its step, or "outside any playbook" for a command run by hand.
+    pub fn step_or_by_hand(&self) -> &str {
+        if self.step.is_empty() {
+            "outside any playbook"
+        } else {
+            &self.step
+        }
     }
 
     /// "0", "1", or why there is none: "no exit: timed out after 30s".
@@ -79,12 +89,17 @@ pub struct Row {
 /// where it stands (`open` until `vigie incident action` says otherwise).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionItemRow {
-    /// Its number in the timeline, for `vigie incident action SEQ`.
+    /// Its number in the report, counted from 1 in the timeline's order:
+    /// shown `A1`, and what `vigie incident action A1` takes.
+    pub number: usize,
+    /// Its event's number in the timeline.
     pub seq: u64,
     pub text: String,
     pub owner: Option<String>,
     pub due: Option<String>,
     pub priority: Option<String>,
+    /// investigate, mitigate, repair, detect, prevent or process.
+    pub action_type: Option<String>,
     pub status: String,
     pub link: Option<String>,
 }
@@ -123,16 +138,17 @@ impl Outage {
         Some(self.cleared? - self.raised)
     }
 
-    /// "19:30:12 → 21:02:40 (1h32m)", or "since 19:30:12, not seen back".
-    pub fn span(&self) -> String {
+    /// "19:30:12 → 21:02:40 (1h32m)", or "since 19:30:12, not seen back",
+    /// times as the report writes them ([`Report::clock`]).
+    pub fn span(&self, report: &Report) -> String {
         match self.cleared {
             Some(cleared) => format!(
                 "{} → {} ({})",
-                self.raised.format("%H:%M:%S"),
-                cleared.format("%H:%M:%S"),
+                report.clock(self.raised),
+                report.clock(cleared),
                 crate::format::human_age(cleared - self.raised)
             ),
-            None => format!("since {}, not seen back", self.raised.format("%H:%M:%S")),
+            None => format!("since {}, not seen back", report.clock(self.raised)),
         }
     }
 }
@@ -223,6 +239,11 @@ impl Section {
         matches!(self.tag, "went-well" | "went-badly" | "lucky")
     }
 
+    /// Goes after the action items: links to graphs, logs, tickets, chat.
+    pub fn is_supporting(&self) -> bool {
+        self.tag == "links"
+    }
+
     /// `vigie report` takes it written beforehand: `--summary FILE`,
     /// `--impact FILE`, `--root-cause FILE`.
     pub fn takes_file(&self) -> bool {
@@ -240,9 +261,11 @@ pub const SECTIONS: &[Section] = &[
     section("detection", "Detection", "detection"),
     section("response", "Response", "response"),
     section("recovery", "Recovery", "recovery"),
+    section("communications", "Communications", "communications"),
     section("went-well", "What went well", "went_well"),
     section("went-badly", "What went badly", "went_badly"),
     section("lucky", "Where we got lucky", "lucky"),
+    section("links", "Supporting links", "supporting_links"),
 ];
 
 /// The tags a note may carry, and the section each fills.
@@ -255,9 +278,11 @@ pub const NARRATIVE_TAGS: &[&str] = &[
     "detection",
     "response",
     "recovery",
+    "communications",
     "went-well",
     "went-badly",
     "lucky",
+    "links",
 ];
 
 /// The section a word of a note tags it for: `#root-cause` → `root-cause`.
@@ -320,11 +345,15 @@ impl Report {
         let read: Vec<(&ViewEvent, Payload)> = view.iter().map(|v| (v, v.event.payload())).collect();
         let key_times = key_times(&read);
         let key_time_problems = key_time_problems(&key_times);
+        // When the incident was over for its responders: mitigated, or resolved.
+        let ended = ["mitigated", "resolved"]
+            .iter()
+            .find_map(|name| key_times.iter().find(|k| k.name == *name).and_then(|k| k.at));
         let of_kind = |wanted: fn(&Payload) -> bool| {
             let mut rows = read
                 .iter()
                 .filter(|(_, payload)| wanted(payload))
-                .map(|(v, payload)| row(v, payload))
+                .map(|(v, payload)| row(v, payload, ended))
                 .collect::<Vec<_>>();
             rows.sort_by_key(|r| r.at);
             rows
@@ -332,7 +361,7 @@ impl Report {
         // In the order things happened: an outage recorded at the
         // declaration still reads before it. (The sort is stable: events
         // of the same moment keep the order they were recorded in.)
-        let mut rows: Vec<Row> = read.iter().map(|(v, payload)| row(v, payload)).collect();
+        let mut rows: Vec<Row> = read.iter().map(|(v, payload)| row(v, payload, ended)).collect();
         rows.sort_by_key(|r| r.at);
         let runs = read
             .iter()
@@ -400,7 +429,7 @@ impl Report {
             .unwrap_or_else(|| "unknown".into());
         Some(format!(
             "First alert, {} UTC: {}. Time to detect: {detect}.",
-            alert.at.format("%H:%M:%S"),
+            self.clock(alert.at),
             escape(&alert.text)
         ))
     }
@@ -434,6 +463,56 @@ impl Report {
         }
     }
 
+    /// The day the report's times are on unless they give another: the
+    /// UTC date the impact began.
+    pub fn day(&self) -> chrono::NaiveDate {
+        self.impact_span().0.unwrap_or(self.summary.started).date_naive()
+    }
+
+    /// `19:30:12` (UTC), or `2026-11-24 00:10:00` on another day than
+    /// [`Report::day`]: a time past midnight never reads as the first day's.
+    pub fn clock(&self, at: DateTime<Utc>) -> String {
+        if at.date_naive() == self.day() {
+            at.format("%H:%M:%S").to_string()
+        } else {
+            at.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+    }
+
+    /// [`Report::clock`] in the responders' zone, against its own first day
+    /// (the local date the impact began).
+    pub fn local_clock(&self, zone: Zone, at: DateTime<Utc>) -> String {
+        let began = self.impact_span().0.unwrap_or(self.summary.started);
+        let local = zone.local(at);
+        if local.date_naive() == zone.local(began).date_naive() {
+            local.format("%H:%M:%S").to_string()
+        } else {
+            local.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+    }
+
+    /// How to read the report's bare times: "UTC, on 2026-11-23 unless
+    /// dated; Europe/Paris beside them in the tables".
+    pub fn times_read_as(&self, zone: Zone) -> String {
+        let day = self.day().format("%Y-%m-%d");
+        if zone.is_utc() {
+            format!("UTC, on {day} unless dated")
+        } else {
+            format!("UTC, on {day} unless dated; {} beside them in the tables", zone.name())
+        }
+    }
+
+    /// The time of the last event the report was made from.
+    pub fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.rows.iter().map(|r| r.at).max()
+    }
+
+    /// No playbook ran and no command was sent: the sections about them
+    /// say so once.
+    pub fn ran_nothing(&self) -> bool {
+        self.runs.is_empty() && self.commands.is_empty()
+    }
+
     /// The timeline's moments that matter: every row but the mechanics.
     pub fn key_rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.mechanics.is_none() && !r.narrative)
@@ -451,7 +530,7 @@ impl Report {
                     .iter()
                     .filter(|row| row.mechanics.as_deref() == Some(r.run.as_str()));
                 (
-                    format!("{} (run started {} UTC)", r.playbook, r.at.format("%H:%M:%S")),
+                    format!("{} (run started {} UTC)", r.playbook, self.clock(r.at)),
                     rows.collect(),
                 )
             })
@@ -463,7 +542,10 @@ impl Report {
             .filter(|row| row.mechanics.as_deref().is_some_and(|run| !known.contains(&run)))
             .collect();
         if !others.is_empty() {
-            groups.push(("outside any playbook run, and amendments".to_string(), others));
+            groups.push((
+                "outside any playbook run: bookkeeping, amendments, commands by hand".to_string(),
+                others,
+            ));
         }
         groups.retain(|(_, rows)| !rows.is_empty());
         groups
@@ -613,8 +695,13 @@ type Read<'a> = [(&'a ViewEvent, Payload)];
 
 /// The run a mechanical event belongs to; `None` for the events that tell
 /// what happened (alerts, declarations, decisions, deviations, notes...).
-fn mechanics_of(payload: &Payload) -> Option<String> {
+/// Bookkeeping (action items, which have their own table; roles handed
+/// out once the incident was over, for the post-mortem) joins the
+/// mechanics outside any run.
+fn mechanics_of(payload: &Payload, at: DateTime<Utc>, ended: Option<DateTime<Utc>>) -> Option<String> {
     match payload {
+        Payload::ActionItem(_) | Payload::ActionItemUpdated(_) => Some(String::new()),
+        Payload::RoleAssigned(_) if ended.is_some_and(|ended| at > ended) => Some(String::new()),
         Payload::StepStarted(p) => Some(p.run.clone()),
         Payload::StepDone(p) => Some(p.run.clone()),
         Payload::CommandSent(p) => Some(p.run.clone()),
@@ -626,7 +713,7 @@ fn mechanics_of(payload: &Payload) -> Option<String> {
     }
 }
 
-fn row(v: &ViewEvent, payload: &Payload) -> Row {
+fn row(v: &ViewEvent, payload: &Payload, ended: Option<DateTime<Utc>>) -> Row {
     let narrative = match payload {
         Payload::Note(note) | Payload::Decision(note) => {
             note.tags.iter().any(|t| NARRATIVE_TAGS.contains(&t.as_str()))
@@ -636,7 +723,7 @@ fn row(v: &ViewEvent, payload: &Payload) -> Row {
     };
     Row {
         narrative,
-        mechanics: mechanics_of(payload),
+        mechanics: mechanics_of(payload, v.event.at, ended),
         at: v.event.at,
         actor: v.event.actor.clone(),
         host: v.event.host.clone().unwrap_or_default(),
@@ -835,11 +922,13 @@ fn action_items(read: &Read) -> Vec<ActionItemRow> {
             Payload::ActionItem(item) => items.push((
                 v.event.id.clone(),
                 ActionItemRow {
+                    number: items.len() + 1,
                     seq: v.event.seq,
                     text: item.text.clone(),
                     owner: item.owner.clone(),
                     due: item.due.clone(),
                     priority: item.priority.clone(),
+                    action_type: item.action_type.clone(),
                     status: "open".to_string(),
                     link: item.link.clone(),
                 },
@@ -1057,11 +1146,11 @@ mod key_time_tests {
             .map(|d| d.value.map(|v| v.num_seconds()))
             .collect();
         assert_eq!(seconds, vec![Some(0), Some(28), None, None]);
-        let down: Vec<_> = report.hosts_down().map(|o| o.span()).collect();
+        let down: Vec<_> = report.hosts_down().map(|o| o.span(&report)).collect();
         assert_eq!(down, vec!["19:30:12 → 19:30:50 (38s)".to_string()]);
         assert_eq!(
             report.rows[0].text.split(':').next(),
-            Some("alert.raised"),
+            Some("alert"),
             "the table reads in time order"
         );
     }

@@ -47,7 +47,25 @@ impl Zone {
 
     /// `at` as a wall clock there: `20:30:12`.
     pub fn clock(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.offset_at(at)).format("%H:%M:%S").to_string()
+        self.local(at).format("%H:%M:%S").to_string()
+    }
+
+    /// `at` there, with its date and offset.
+    pub fn local(&self, at: DateTime<Utc>) -> DateTime<FixedOffset> {
+        at.with_timezone(&self.offset_at(at))
+    }
+
+    /// `time` on today's date there; `None` for a wall-clock time that
+    /// daylight saving time skips or repeats today.
+    pub fn today_at(&self, time: chrono::NaiveTime) -> Option<DateTime<Utc>> {
+        let today = self.local(Utc::now()).date_naive().and_time(time);
+        match self {
+            Zone::Named(tz) => today.and_local_timezone(*tz).single().map(|t| t.with_timezone(&Utc)),
+            Zone::Fixed(offset) => today
+                .and_local_timezone(*offset)
+                .single()
+                .map(|t| t.with_timezone(&Utc)),
+        }
     }
 
     /// The column's name: `Europe/Paris`, or `UTC+01:00` for a bare offset.

@@ -154,13 +154,22 @@ pub struct ActionItem {
     /// Where it is tracked (an issue's URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// What it does for the next incident: one of [`ACTION_TYPES`].
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub action_type: Option<String>,
 }
+
+/// What an action item does, as the post-mortem templates sort them:
+/// find out more, lessen the harm, fix what broke, see it sooner, keep it
+/// from happening, change how the team works.
+pub const ACTION_TYPES: &[&str] = &["investigate", "mitigate", "repair", "detect", "prevent", "process"];
 
 impl ActionItem {
     /// An action item as typed: `restore backups @alice due:2026-12-01 p1
-    /// https://tracker/42` — its owner (`@`), due date (`due:`), priority
-    /// (`p1`..`p4`) and tracker link (`http(s)://`, or `link:`) taken out
-    /// of the text.
+    /// type:prevent https://tracker/42` — its owner (`@`), due date
+    /// (`due:`), priority (`p1`..`p4`), type (`type:`, one of
+    /// [`ACTION_TYPES`]) and tracker link (`http(s)://`, or `link:`) taken
+    /// out of the text. An unknown `type:` stays in the text, as typed.
     pub fn parse(text: &str) -> ActionItem {
         let mut item = ActionItem::default();
         let mut words = Vec::new();
@@ -171,6 +180,12 @@ impl ActionItem {
                 item.due = Some(date.to_string());
             } else if matches!(word.to_ascii_lowercase().as_str(), "p1" | "p2" | "p3" | "p4") {
                 item.priority = Some(word.to_ascii_lowercase());
+            } else if let Some(kind) = word
+                .strip_prefix("type:")
+                .map(str::to_ascii_lowercase)
+                .filter(|t| ACTION_TYPES.contains(&t.as_str()))
+            {
+                item.action_type = Some(kind);
             } else if let Some(link) = word.strip_prefix("link:").filter(|l| !l.is_empty()) {
                 item.link = Some(link.to_string());
             } else if crate::format::is_web_address(word) {

@@ -170,6 +170,9 @@ pub fn describe_whole(event: &Event, payload: &Payload) -> String {
             if let Some(priority) = &p.priority {
                 line.push_str(&format!(" ({priority})"));
             }
+            if let Some(kind) = &p.action_type {
+                line.push_str(&format!(" ({kind})"));
+            }
             if let Some(link) = &p.link {
                 line.push_str(&format!(" ({link})"));
             }
@@ -214,11 +217,29 @@ pub fn describe_whole(event: &Event, payload: &Payload) -> String {
             p.step,
             if p.automatic { ", by --yes" } else { "" }
         ),
+        // What the fleet said, in words (the kind's name is for machines);
+        // an event appended by a script says it in `text`.
+        Payload::AlertRaised(p) => {
+            let message = p.message.clone().or_else(|| data_field(event, "text"));
+            let message = message.as_deref().unwrap_or("raised");
+            match &p.severity {
+                Some(severity) => format!("alert ({severity}): {message}"),
+                None => format!("alert: {message}"),
+            }
+        }
+        Payload::AlertCleared(p) => match p.message.clone().or_else(|| data_field(event, "text")) {
+            // The fleet's own words already say "cleared after 13m08s: ...".
+            Some(message) if message.starts_with("cleared") => format!("alert {message}"),
+            Some(message) => format!("alert cleared: {message}"),
+            None => "alert cleared".to_string(),
+        },
+        Payload::HostUnreachable(p) => {
+            let message = p.message.clone().or_else(|| data_field(event, "text"));
+            format!("unreachable: {}", message.as_deref().unwrap_or("no answer"))
+        }
         // Kinds without a description of their own say their kind, and
         // their `text` (or `message`) when they have one.
-        Payload::AlertRaised(_) | Payload::AlertCleared(_) | Payload::HostUnreachable(_) | Payload::Unknown { .. } => {
-            kind_and_text(event)
-        }
+        Payload::Unknown { .. } => kind_and_text(event),
     };
     crate::sanitize::terminal_safe(&described)
 }
