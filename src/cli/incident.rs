@@ -6,10 +6,9 @@ use crate::incident::{self, IncidentError, Severity, Status};
 use crate::report::Zone;
 use crate::timeline::event::kinds;
 use crate::timeline::payload::{ActionItem, Note};
-use crate::timeline::store::{read_all, Follower};
 use crate::timeline::verify::verify;
 use crate::timeline::view::{describe, Amendment, Mark};
-use crate::timeline::{Event, NewEvent, Payload, Timeline, TIMELINE_FILE};
+use crate::timeline::{Event, NewEvent, Payload, Timeline};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -204,7 +203,7 @@ pub fn update_action(
         Ok(timeline) => timeline,
         Err(e) => return fail("incident action", e),
     };
-    let events = match read_all(timeline.path()) {
+    let events = match crate::timeline::read_incident(timeline.dir()) {
         Ok(events) => events,
         Err(e) => return fail("incident action", e),
     };
@@ -313,7 +312,7 @@ pub struct AmendArgs<'a> {
 pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
     let result = (|| {
         let dir = incident::current(explicit, &config.incidents_dir())?;
-        let events = read_all(&dir.join(TIMELINE_FILE))?;
+        let events = crate::timeline::read_incident(&dir)?;
         // The target may be given by id or by sequence number.
         let target = events
             .iter()
@@ -416,7 +415,7 @@ pub fn show(config: &Config, explicit: Option<&Path>, follow: bool, json: bool) 
         Ok(dir) => dir,
         Err(e) => return fail("timeline show", e),
     };
-    let mut follower = Follower::from_start(&dir.join(TIMELINE_FILE));
+    let mut follower = crate::timeline::IncidentFollower::from_start(&dir);
     let zone = config.report_zone();
     let mut first = true;
     loop {
@@ -489,23 +488,43 @@ pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
         Ok(dir) => dir,
         Err(e) => return fail("timeline verify", e),
     };
-    let path = dir.join(TIMELINE_FILE);
-    let verification = match verify(&path) {
+    let files = crate::timeline::sources::event_files(&dir);
+    if files.is_empty() {
+        return fail("timeline verify", format!("{}: no event file", dir.display()));
+    }
+    // Every writer's file, each by its own chain; a problem in one does
+    // not hide the others'.
+    let mut code = 0;
+    for path in files {
+        if verify_file(&path) != 0 {
+            code = 1;
+        }
+    }
+    code
+}
+
+/// Verifies one event file (and this machine's anchor for it); says what it found.
+fn verify_file(path: &Path) -> i32 {
+    let verification = match verify(path) {
         Ok(v) => v,
         Err(e) => return fail("timeline verify", format!("{}: {e}", path.display())),
     };
-    let cut = crate::timeline::anchor::recalled(&crate::timeline::anchor::location(&path))
+    let cut = crate::timeline::anchor::recalled(&crate::timeline::anchor::location(path))
         .and_then(|anchor| verification.against(&anchor));
     if let Some(problem) = verification.problem.as_ref().or(cut.as_ref()) {
         eprintln!("{}:{}: {}", path.display(), problem.line, problem.message);
-        eprintln!("the timeline does not verify: do not edit timeline.jsonl by hand; correct events with `vigie timeline amend`");
+        eprintln!(
+            "the timeline does not verify: do not edit its files by hand; correct events with `vigie timeline amend`"
+        );
         return 1;
     }
     if let Some(line) = verification.torn_tail {
         eprintln!(
-            "{}:{line}: torn last line (a write that never completed); it is set aside to {} on the next append",
+            "{}:{line}: torn last line (a write that never completed); it is set aside to {}.torn on the next append",
             path.display(),
-            crate::timeline::TORN_FILE
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
         );
         return 1;
     }

@@ -367,8 +367,7 @@ fn report(
         .map_err(|e| e.to_string())
         .and_then(|dir| {
             // A damaged line is left out of the report: say which, so that it is looked at.
-            let timeline = dir.join(crate::timeline::TIMELINE_FILE);
-            if let Ok((_, damaged)) = crate::timeline::store::read_all_with_damage(&timeline) {
+            if let Ok((_, damaged)) = crate::timeline::sources::read_incident_with_damage(&dir) {
                 for line in damaged {
                     eprintln!("vigie report: warning: {line}");
                 }

@@ -264,7 +264,7 @@ fn offer_unfinished(
     given: &mut BTreeMap<String, String>,
     args: &RunArgs,
 ) -> Result<Earlier, String> {
-    let Ok(events) = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE)) else {
+    let Ok(events) = crate::timeline::read_incident(dir) else {
         return Ok(Earlier::None);
     };
     let Some((found, recorded_inputs)) = unfinished_run(&events, &playbook.id) else {

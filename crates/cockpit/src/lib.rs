@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use vigie_core::config::Config;
 use vigie_core::playbook::engine::Engine;
-use vigie_core::timeline::{Event as TimelineEvent, Follower};
+use vigie_core::timeline::Event as TimelineEvent;
 use vigie_runtime::driver::{self, RunHandle, RunUpdate, Targets};
 use vigie_runtime::fleet::{self, FleetNews};
 use vigie_runtime::poller;
@@ -567,7 +567,8 @@ type TimelineBatch = (Vec<TimelineEvent>, Vec<vigie_core::timeline::store::Damag
 fn follow_timeline(dir: PathBuf) -> mpsc::Receiver<TimelineBatch> {
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
-        let mut follower = Follower::from_start(&dir.join(vigie_core::timeline::TIMELINE_FILE));
+        // Every writer's file, those arriving later by sync too.
+        let mut follower = vigie_core::timeline::IncidentFollower::from_start(&dir);
         let mut ticker = tokio::time::interval(TIMELINE_POLL);
         loop {
             ticker.tick().await;

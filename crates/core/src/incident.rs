@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::timeline::payload::{Change, IncidentDeclared, RoleAssigned};
 use crate::timeline::redact::Redactor;
-use crate::timeline::store::{read_all, DEFAULT_OUTPUT_CAP};
+use crate::timeline::store::DEFAULT_OUTPUT_CAP;
 use crate::timeline::view::{amended, Mark};
 use crate::timeline::{Event, NewEvent, Payload, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
 use chrono::{DateTime, Utc};
@@ -292,7 +292,7 @@ impl IncidentState {
 
 /// Reads an incident's timeline and derives its summary.
 pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
-    let events = read_all(&dir.join(TIMELINE_FILE))?;
+    let events = crate::timeline::read_incident(dir)?;
     let view = amended(&events);
     let mut state = None;
     let mut responders: Vec<String> = Vec::new();
@@ -336,7 +336,7 @@ pub fn list(incidents_dir: &Path) -> Vec<Result<Summary, IncidentError>> {
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join(TIMELINE_FILE).is_file())
+        .filter(|p| crate::timeline::sources::is_incident(p))
         .collect();
     dirs.sort();
     let mut summaries: Vec<Result<Summary, IncidentError>> = dirs.iter().map(|d| summarize(d)).collect();
@@ -348,16 +348,16 @@ pub fn list(incidents_dir: &Path) -> Vec<Result<Summary, IncidentError>> {
 /// else the most recently declared open incident.
 pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf, IncidentError> {
     if let Some(dir) = explicit {
-        if dir.join(TIMELINE_FILE).is_file() {
+        if crate::timeline::sources::is_incident(dir) {
             return Ok(dir.to_path_buf());
         }
         // A bare id is looked up in incidents_dir.
         let by_id = incidents_dir.join(dir);
-        if by_id.join(TIMELINE_FILE).is_file() {
+        if crate::timeline::sources::is_incident(&by_id) {
             return Ok(by_id);
         }
         return Err(IncidentError::Invalid(format!(
-            "{} is not an incident directory (no {TIMELINE_FILE})",
+            "{} is not an incident directory (no {TIMELINE_FILE}, no events/)",
             dir.display()
         )));
     }

@@ -8,13 +8,13 @@ use super::occurrences::Record;
 use super::record::{events_for, Window};
 use super::{Observation, Occurrence};
 use crate::incident::{IncidentState, Status};
-use crate::timeline::{Event, Follower, Timeline, TimelineError, TimelineOptions, TIMELINE_FILE};
+use crate::timeline::{Event, IncidentFollower, Timeline, TimelineError, TimelineOptions};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One incident directory, read as it grows.
 struct Tracked {
-    follower: Follower,
+    follower: IncidentFollower,
     state: Option<IncidentState>,
     /// Ids of the events read so far: what is surely there needs no lock.
     ids: HashSet<String>,
@@ -28,7 +28,7 @@ struct Tracked {
 impl Tracked {
     fn new(dir: &Path) -> Tracked {
         Tracked {
-            follower: Follower::from_start(&dir.join(TIMELINE_FILE)),
+            follower: IncidentFollower::from_start(dir),
             state: None,
             ids: HashSet::new(),
             timeline: None,
@@ -130,7 +130,7 @@ impl FleetRecorder {
                 entries
                     .flatten()
                     .map(|e| e.path())
-                    .filter(|p| p.join(TIMELINE_FILE).is_file())
+                    .filter(|p| crate::timeline::sources::is_incident(p))
                     .collect()
             })
             .unwrap_or_default();
@@ -219,6 +219,7 @@ mod tests {
     use super::*;
     use crate::incident::{declare, Severity as IncidentSeverity};
     use crate::timeline::store::read_all;
+    use crate::timeline::TIMELINE_FILE;
     use chrono::Utc;
 
     fn observation(host: &str, at: chrono::DateTime<Utc>, down: bool) -> Observation {

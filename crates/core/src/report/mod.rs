@@ -62,7 +62,7 @@ impl NarrativeFiles {
 /// The report of the incident in `dir`, as it stands now.
 pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, ReportError> {
     let summary = crate::incident::summarize(dir)?;
-    let events = crate::timeline::store::read_all(&dir.join(crate::timeline::TIMELINE_FILE))?;
+    let events = crate::timeline::read_incident(dir)?;
     let mut report = Report::new(summary, &events);
     files.apply(&mut report.narrative)?;
     report.final_version = files.final_version;

@@ -9,12 +9,14 @@ pub mod anchor;
 pub mod event;
 pub mod payload;
 pub mod redact;
+pub mod sources;
 pub mod store;
 pub mod verify;
 pub mod view;
 
 pub use event::{Event, NewEvent};
 pub use payload::Payload;
+pub use sources::{read_incident, IncidentFollower};
 pub use store::{Follower, Timeline, TimelineError, TimelineOptions};
 
 /// File name of the timeline inside an incident directory.

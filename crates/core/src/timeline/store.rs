@@ -7,7 +7,7 @@
 
 use super::event::{kinds, Event, NewEvent};
 use super::redact::Redactor;
-use super::{TIMELINE_FILE, TORN_FILE};
+use super::TORN_FILE;
 use chrono::{SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -76,9 +76,44 @@ struct IdIndex {
     ids: std::collections::HashSet<String>,
 }
 
+/// What is known of the incident's other event files (other writers',
+/// in a shared incident), read as they grow: the highest event number in
+/// them, for this writer's next, and their ids, for `append_once`.
+#[derive(Debug, Default)]
+struct OtherFiles {
+    followers: Vec<Follower>,
+    max_seq: u64,
+    ids: std::collections::HashSet<String>,
+}
+
+impl OtherFiles {
+    /// Reads what the other files gained since the last look.
+    fn refresh(&mut self, dir: &Path, own: &Path) -> Result<(), TimelineError> {
+        for file in super::sources::event_files(dir) {
+            if file != own && !self.followers.iter().any(|f| f.path() == file) {
+                self.followers.push(Follower::from_start(&file));
+            }
+        }
+        for follower in &mut self.followers {
+            for event in follower.poll()? {
+                self.max_seq = self.max_seq.max(event.seq);
+                self.ids.insert(event.id);
+            }
+            // Damage in another writer's file is theirs to see (verify names it).
+            follower.take_damaged();
+        }
+        Ok(())
+    }
+}
+
 /// An open timeline, for appending. One per process is plenty.
 pub struct Timeline {
+    /// The incident directory.
+    dir: PathBuf,
+    /// The file this writer appends to: `timeline.jsonl`, or its own
+    /// `events/<writer>.jsonl` once the incident is shared.
     path: PathBuf,
+    others: OtherFiles,
     file: File,
     options: TimelineOptions,
     tail: Tail,
@@ -91,18 +126,13 @@ impl Timeline {
     /// Opens (creating if needed) the timeline of incident directory `dir`,
     /// setting aside a torn last line.
     pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
-        let path = dir.join(TIMELINE_FILE);
-        let created = !path.exists();
-        // Private (or shared with the incidents group), never through a symlink.
-        let file = crate::files::open_append(&path).map_err(io_error(&path))?;
-        crate::files::check_owner(&path, &file).map_err(io_error(&path))?;
-        if created {
-            // The new directory entry must survive a power cut too.
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
-        }
+        let path = super::sources::own_file(dir, &options.actor);
+        let file = open_event_file(&path)?;
         let anchor = super::anchor::location(&path);
         let mut timeline = Timeline {
+            dir: dir.to_path_buf(),
             path,
+            others: OtherFiles::default(),
             file,
             options,
             tail: Tail::default(),
@@ -120,6 +150,11 @@ impl Timeline {
         &self.path
     }
 
+    /// The incident directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn redactor_mut(&mut self) -> &mut Redactor {
         &mut self.options.redactor
     }
@@ -133,9 +168,26 @@ impl Timeline {
         if !kinds::is_valid(&new.kind) {
             return Err(TimelineError::InvalidKind(new.kind));
         }
+        self.follow_sharing()?;
         let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
         self.catch_up()?;
+        self.others.refresh(&self.dir, &self.path)?;
         self.write(new)
+    }
+
+    /// The incident became shared since it was opened (`vigie sync`): from
+    /// now on this writer appends to a file of its own.
+    fn follow_sharing(&mut self) -> Result<(), TimelineError> {
+        let own = super::sources::own_file(&self.dir, &self.options.actor);
+        if own != self.path {
+            self.file = open_event_file(&own)?;
+            self.anchor = super::anchor::location(&own);
+            self.path = own;
+            self.tail = Tail::default();
+            self.ids = None;
+            self.others = OtherFiles::default();
+        }
+        Ok(())
     }
 
     /// Appends `new`, whose id is fixed, unless an event with that id is
@@ -149,9 +201,11 @@ impl Timeline {
         let Some(id) = new.id.clone() else {
             return self.append(new).map(Some);
         };
+        self.follow_sharing()?;
         let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
         self.catch_up()?;
-        if self.scan_ids()?.contains(&id) {
+        self.others.refresh(&self.dir, &self.path)?;
+        if self.others.ids.contains(&id) || self.scan_ids()?.contains(&id) {
             return Ok(None);
         }
         let event = self.write(new)?;
@@ -221,7 +275,9 @@ impl Timeline {
         // Stored with millisecond precision: the returned event equals the stored one.
         let recorded_at = Utc::now().trunc_subsecs(3);
         Event {
-            seq: self.tail.last_seq + 1,
+            // One more than any number this writer has seen, in its file or
+            // another's: numbers grow along the timeline on every machine.
+            seq: self.tail.last_seq.max(self.others.max_seq) + 1,
             id: new.id.unwrap_or_else(|| ulid::Ulid::new().to_string()),
             at: new.at.map(|at| at.trunc_subsecs(3)).unwrap_or(recorded_at),
             recorded_at,
@@ -280,7 +336,12 @@ impl Timeline {
             .seek(SeekFrom::Start(complete_len))
             .map_err(io_error(&self.path))?;
         self.file.read_exact(&mut torn).map_err(io_error(&self.path))?;
-        let torn_path = self.path.with_file_name(TORN_FILE);
+        // `timeline.jsonl.torn`, `events/alice@laptop.jsonl.torn`: beside its file.
+        let torn_name = match self.path.file_name() {
+            Some(name) => format!("{}.torn", name.to_string_lossy()),
+            None => TORN_FILE.to_string(),
+        };
+        let torn_path = self.path.with_file_name(torn_name);
         let mut aside = crate::files::open_append(&torn_path).map_err(io_error(&torn_path))?;
         torn.push(b'\n');
         aside
@@ -294,6 +355,26 @@ impl Timeline {
             .map_err(io_error(&self.path))?;
         Ok(())
     }
+}
+
+/// Opens (creating if needed) an event file for appending: private (or
+/// shared with the incidents group), never through a symlink.
+fn open_event_file(path: &Path) -> Result<File, TimelineError> {
+    let created = !path.exists();
+    if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+        crate::files::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    let file = crate::files::open_append(path).map_err(io_error(path))?;
+    crate::files::check_owner(path, &file).map_err(io_error(path))?;
+    if created {
+        // The new directory entry must survive a power cut too.
+        if let Some(parent) = path.parent() {
+            File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(parent))?;
+        }
+    }
+    Ok(file)
 }
 
 /// The number of lines in the first `len` bytes of the file at `path`.
@@ -432,20 +513,38 @@ pub fn read_all_with_damage(path: &Path) -> Result<(Vec<Event>, Vec<DamagedLine>
 /// (the rest of the incident stays readable), named for `vigie timeline verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DamagedLine {
+    /// The event file, as named in the incident directory
+    /// (`timeline.jsonl`, `events/alice@laptop.jsonl`).
+    pub file: String,
     pub line: u64,
     pub message: String,
 }
 
 impl std::fmt::Display for DamagedLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: skipped, {}", TIMELINE_FILE, self.line, self.message)
+        write!(f, "{}:{}: skipped, {}", self.file, self.line, self.message)
+    }
+}
+
+/// `timeline.jsonl`, or `events/alice@laptop.jsonl`: a file as the incident names it.
+pub fn incident_file_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(parent) if parent == super::sources::EVENTS_DIR => format!("{}/{name}", super::sources::EVENTS_DIR),
+        _ => name,
     }
 }
 
 /// Follows a timeline: each `poll` returns the events appended since the
 /// last one, reading only the new bytes.
+#[derive(Debug)]
 pub struct Follower {
     path: PathBuf,
+    /// Its name in the incident, for damage reports.
+    file: String,
     offset: u64,
     line: u64,
     damaged: Vec<DamagedLine>,
@@ -457,12 +556,17 @@ pub struct Follower {
 impl Follower {
     pub fn from_start(path: &Path) -> Follower {
         Follower {
+            file: incident_file_name(path),
             path: path.to_path_buf(),
             offset: 0,
             line: 0,
             damaged: Vec::new(),
             last_seq: 0,
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The damaged lines met since the last call.
@@ -498,6 +602,7 @@ impl Follower {
             self.line += 1;
             match serde_json::from_slice::<Event>(raw) {
                 Ok(event) if event.seq <= self.last_seq => self.damaged.push(DamagedLine {
+                    file: self.file.clone(),
                     line: self.line,
                     message: format!(
                         "event #{} again, after #{}: a copied or edited line (run `vigie timeline verify`)",
@@ -510,6 +615,7 @@ impl Follower {
                 }
                 // One damaged line does not take the incident with it.
                 Err(e) => self.damaged.push(DamagedLine {
+                    file: self.file.clone(),
                     line: self.line,
                     message: format!("not a valid event ({e}): run `vigie timeline verify`"),
                 }),
@@ -523,6 +629,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::TIMELINE_FILE;
     use serde_json::json;
 
     fn open(dir: &Path) -> Timeline {

@@ -1,5 +1,6 @@
-//! `vigie timeline verify`: every line an event, sequence without gaps, and
-//! an unbroken hash chain. Names the first bad line.
+//! `vigie timeline verify`: every line an event, sequence without gaps (in
+//! a writer's own file of a shared incident, always growing: the numbers
+//! count across writers), and an unbroken hash chain. Names the first bad line.
 
 use super::event::Event;
 use super::store::{sha256_hex, GENESIS};
@@ -21,36 +22,73 @@ pub struct Verification {
     pub torn_tail: Option<u64>,
     /// Each complete line's hash, in order (to check an anchor against).
     pub hashes: Vec<String>,
+    /// Each complete line's event number, in order.
+    pub seqs: Vec<u64>,
+    /// Numbered 1, 2, 3... (`timeline.jsonl`), not only growing (a writer's file).
+    pub consecutive: bool,
 }
 
 impl Verification {
     /// What an anchor kept outside the file says of it: lines cut off its
     /// end, or a last event that is not the one this machine wrote.
     pub fn against(&self, anchor: &super::anchor::Anchor) -> Option<Problem> {
-        if anchor.seq > self.events {
-            let cut = anchor.seq - self.events;
+        let last = self.seqs.last().copied().unwrap_or(0);
+        if anchor.seq > last {
+            // In a writer's file the numbers between are often others'.
+            let cut = match self.consecutive {
+                true => format!("{} event(s)", anchor.seq - last),
+                false => "event(s)".to_string(),
+            };
             return Some(Problem {
                 line: self.events + 1,
                 message: format!(
-                    "the timeline ends at event {} but this machine appended event {}: {cut} event(s) were cut off its end",
-                    self.events, anchor.seq
+                    "the file ends at event {last} but this machine appended event {}: {cut} were cut off its end",
+                    anchor.seq
                 ),
             });
         }
-        let index = anchor.seq.checked_sub(1)? as usize;
-        (self.hashes.get(index) != Some(&anchor.hash)).then(|| Problem {
-            line: anchor.seq,
+        let index = self.seqs.iter().position(|s| *s == anchor.seq);
+        let line = index.map(|i| i as u64 + 1).unwrap_or(self.events);
+        (index.and_then(|i| self.hashes.get(i)) != Some(&anchor.hash)).then(|| Problem {
+            line,
             message: "this is not the event this machine appended here (it was replaced)".into(),
         })
     }
 }
 
+/// Verifies the event file at `path`: a writer's own file of a shared
+/// incident (under `events/`) by its rules, any other as `timeline.jsonl`.
 pub fn verify(path: &Path) -> std::io::Result<Verification> {
     let bytes = std::fs::read(path)?;
-    Ok(verify_bytes(&bytes))
+    let own_file = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == super::sources::EVENTS_DIR);
+    Ok(if own_file {
+        verify_writer_bytes(&bytes)
+    } else {
+        verify_bytes(&bytes)
+    })
 }
 
+/// The lines of `timeline.jsonl`: numbered 1, 2, 3... without a gap.
 pub fn verify_bytes(bytes: &[u8]) -> Verification {
+    verify_lines(bytes, Numbering::Consecutive)
+}
+
+/// The lines of one writer's file: numbers that only grow (the others'
+/// events take the numbers between).
+pub fn verify_writer_bytes(bytes: &[u8]) -> Verification {
+    verify_lines(bytes, Numbering::Growing)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Numbering {
+    Consecutive,
+    Growing,
+}
+
+fn verify_lines(bytes: &[u8], numbering: Numbering) -> Verification {
     let complete = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
     let lines: Vec<&[u8]> = if complete == 0 {
         vec![]
@@ -77,7 +115,14 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
         };
         // A deleted line leaves a gap in the sequence (and breaks the chain):
         // the gap says exactly which events are gone.
-        if event.seq > last_seq + 1 {
+        if numbering == Numbering::Growing && event.seq <= last_seq {
+            problem = Some(Problem {
+                line: number,
+                message: format!("event number {} after {last_seq}: numbers only grow", event.seq),
+            });
+            break;
+        }
+        if numbering == Numbering::Consecutive && event.seq > last_seq + 1 {
             let missing = if event.seq == last_seq + 2 {
                 format!("event {} is missing", last_seq + 1)
             } else {
@@ -99,7 +144,7 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
             problem = Some(chain_problem(&lines, &hashes, index));
             break;
         }
-        if event.seq != number {
+        if numbering == Numbering::Consecutive && event.seq != number {
             problem = Some(Problem {
                 line: number,
                 message: format!("sequence number {} where {number} was expected", event.seq),
@@ -114,11 +159,17 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
             break;
         }
     }
+    let seqs = lines
+        .iter()
+        .map(|l| serde_json::from_slice::<Event>(l).map(|e| e.seq).unwrap_or(0))
+        .collect();
     Verification {
         events: lines.len() as u64,
         problem,
         torn_tail,
         hashes,
+        seqs,
+        consecutive: numbering == Numbering::Consecutive,
     }
 }
 
@@ -195,6 +246,25 @@ mod tests {
         let prev = start + bytes[start..].windows(8).position(|w| w == b"\"prev\":\"").unwrap() + 8;
         bytes[prev] = if bytes[prev] == b'a' { b'b' } else { b'a' };
         assert_eq!(verify_bytes(&bytes).problem.unwrap().line, 12);
+    }
+
+    #[test]
+    fn a_writers_file_has_gaps_where_the_others_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(crate::timeline::sources::EVENTS_DIR)).unwrap();
+        let mut alice = Timeline::open(dir.path(), TimelineOptions::new("alice@a")).unwrap();
+        let mut bob = Timeline::open(dir.path(), TimelineOptions::new("bob@b")).unwrap();
+        for i in 0..3 {
+            let text = serde_json::json!({ "text": format!("note {i}") });
+            alice.append(NewEvent::new("note", text.clone())).unwrap();
+            bob.append(NewEvent::new("note", text)).unwrap();
+        }
+        let v = verify(alice.path()).unwrap();
+        assert_eq!((v.seqs.clone(), v.problem), (vec![1, 3, 5], None));
+        assert!(
+            verify_bytes(&std::fs::read(alice.path()).unwrap()).problem.is_some(),
+            "not a timeline.jsonl"
+        );
     }
 
     #[test]

@@ -1,0 +1,219 @@
+//! The event files an incident's timeline is made of.
+//!
+//! An incident written on one machine has one file, `timeline.jsonl`, that
+//! every responder of that machine appends to under a lock. An incident
+//! shared across machines (its directory has an `events/` directory, see
+//! `docs/timeline.md`) also has one file per writer, `events/<writer>.jsonl`:
+//! each machine appends only to its own, so copying files between machines
+//! never merges two writers' lines and can never conflict. The timeline is
+//! all of them merged: each file's events in its own order, files
+//! interleaved by the time events were recorded, every event once.
+
+use super::event::Event;
+use super::store::{DamagedLine, Follower, TimelineError};
+use super::TIMELINE_FILE;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The directory of per-writer event files in a shared incident.
+pub const EVENTS_DIR: &str = "events";
+
+/// Whether `dir` is an incident: it has an event file.
+pub fn is_incident(dir: &Path) -> bool {
+    !event_files(dir).is_empty()
+}
+
+/// Whether `dir` is shared across machines: writers append to files of their own.
+pub fn is_shared(dir: &Path) -> bool {
+    dir.join(EVENTS_DIR).is_dir()
+}
+
+/// `alice@laptop`: who writes, and on which machine (the actor names its
+/// machine, or this machine's name is added), made safe as a file name.
+pub fn writer_name(actor: &str) -> String {
+    let full = if actor.contains('@') {
+        actor.to_string()
+    } else {
+        format!("{actor}@{}", crate::config::local_host_name())
+    };
+    let safe: String = full
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '@' => c,
+            _ => '_',
+        })
+        .collect();
+    // Never hidden, never a path of its own.
+    safe.trim_start_matches('.').to_string()
+}
+
+/// The file `actor` appends to in the incident `dir`.
+pub fn own_file(dir: &Path, actor: &str) -> PathBuf {
+    if is_shared(dir) {
+        dir.join(EVENTS_DIR).join(format!("{}.jsonl", writer_name(actor)))
+    } else {
+        dir.join(TIMELINE_FILE)
+    }
+}
+
+/// Every event file of `dir`: `timeline.jsonl` if there is one, then the
+/// writers' files by name. Anything else in `events/` is not read.
+pub fn event_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let single = dir.join(TIMELINE_FILE);
+    if single.is_file() {
+        files.push(single);
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join(EVENTS_DIR)) {
+        let mut writers: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "jsonl")
+                    && p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                    && p.is_file()
+            })
+            .collect();
+        writers.sort();
+        files.extend(writers);
+    }
+    files
+}
+
+/// The events of several files as one timeline: each file's events stay
+/// in their order; between files, the one recorded first comes first
+/// (ties by file, in the order given). An event already taken (a fleet
+/// event every watcher recorded, with the same id) is not taken again.
+/// The same files give the same timeline on every machine.
+pub fn merge(per_file: Vec<Vec<Event>>, seen: &mut HashSet<String>) -> Vec<Event> {
+    if per_file.len() == 1 {
+        // One file: its own order, as it always was.
+        let events = per_file.into_iter().next().unwrap_or_default();
+        return events.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
+    }
+    let mut queues: Vec<std::collections::VecDeque<Event>> = per_file.into_iter().map(Into::into).collect();
+    let mut merged = Vec::new();
+    loop {
+        let next = queues
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| q.front().map(|e| (e.recorded_at, i)))
+            .min();
+        let Some((_, index)) = next else { break };
+        if let Some(event) = queues[index].pop_front() {
+            if seen.insert(event.id.clone()) {
+                merged.push(event);
+            }
+        }
+    }
+    merged
+}
+
+/// Every event of the incident `dir`, merged ([`merge`]).
+pub fn read_incident(dir: &Path) -> Result<Vec<Event>, TimelineError> {
+    Ok(read_incident_with_damage(dir)?.0)
+}
+
+/// [`read_incident`], with the lines that are not events (skipped, named by file).
+pub fn read_incident_with_damage(dir: &Path) -> Result<(Vec<Event>, Vec<DamagedLine>), TimelineError> {
+    let mut follower = IncidentFollower::from_start(dir);
+    let events = follower.poll()?;
+    Ok((events, follower.take_damaged()))
+}
+
+/// Follows every event file of an incident, including those that appear
+/// later (another machine's, arriving by sync): each `poll` returns the
+/// events added since the last, each once.
+pub struct IncidentFollower {
+    dir: PathBuf,
+    followers: Vec<Follower>,
+    seen: HashSet<String>,
+}
+
+impl IncidentFollower {
+    pub fn from_start(dir: &Path) -> IncidentFollower {
+        IncidentFollower {
+            dir: dir.to_path_buf(),
+            followers: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The damaged lines met since the last call, each naming its file.
+    pub fn take_damaged(&mut self) -> Vec<DamagedLine> {
+        self.followers.iter_mut().flat_map(Follower::take_damaged).collect()
+    }
+
+    pub fn poll(&mut self) -> Result<Vec<Event>, TimelineError> {
+        for file in event_files(&self.dir) {
+            if !self.followers.iter().any(|f| f.path() == file) {
+                self.followers.push(Follower::from_start(&file));
+            }
+        }
+        let mut per_file = Vec::with_capacity(self.followers.len());
+        for follower in &mut self.followers {
+            per_file.push(follower.poll()?);
+        }
+        Ok(merge(per_file, &mut self.seen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{NewEvent, Timeline, TimelineOptions};
+
+    fn note(timeline: &mut Timeline, text: &str) -> Event {
+        timeline
+            .append(NewEvent::new("note", serde_json::json!({ "text": text })))
+            .unwrap()
+    }
+
+    #[test]
+    fn writer_names_are_file_names() {
+        assert_eq!(writer_name("alice@laptop"), "alice@laptop");
+        assert_eq!(writer_name("../x y@h/"), "_x_y@h_");
+        assert!(writer_name("bob").starts_with("bob@"));
+    }
+
+    #[test]
+    fn a_shared_incident_is_every_writer_merged_in_recorded_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(EVENTS_DIR)).unwrap();
+        let mut alice = Timeline::open(dir.path(), TimelineOptions::new("alice@a")).unwrap();
+        let mut bob = Timeline::open(dir.path(), TimelineOptions::new("bob@b")).unwrap();
+        assert!(alice.path().ends_with("events/alice@a.jsonl"));
+        let first = note(&mut alice, "one");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = note(&mut bob, "two");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let third = note(&mut alice, "three");
+        let events = read_incident(dir.path()).unwrap();
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, [first.id.as_str(), second.id.as_str(), third.id.as_str()]);
+        // Numbers count across writers: each event's is one more than any
+        // its writer had seen.
+        assert_eq!((first.seq, second.seq, third.seq), (1, 2, 3));
+        // The same event in two files (a fleet event two watchers wrote) is one.
+        let copy = std::fs::read(alice.path()).unwrap();
+        std::fs::write(dir.path().join(EVENTS_DIR).join("carol@c.jsonl"), copy).unwrap();
+        assert_eq!(read_incident(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_follower_sees_a_writer_file_that_appears_later() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(EVENTS_DIR)).unwrap();
+        let mut follower = IncidentFollower::from_start(dir.path());
+        assert!(follower.poll().unwrap().is_empty());
+        let mut bob = Timeline::open(dir.path(), TimelineOptions::new("bob@b")).unwrap();
+        note(&mut bob, "hello");
+        let events = follower.poll().unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(follower.poll().unwrap().is_empty(), "each event once");
+    }
+}
