@@ -890,6 +890,10 @@ fn the_html_report_renders_in_headless_chromium_without_errors_or_requests() {
         );
     }
     assert!(printed.contains("CRITICAL"), "the banner is printed");
+    assert!(
+        printed.contains("started 101"),
+        "the appendix, folded on screen, is printed whole"
+    );
     assert!(!console.contains("CONSOLE"), "console messages:\n{console}");
     assert_eq!(page_requests(&log), Vec::<String>::new());
 
@@ -1017,6 +1021,22 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let tokyo = (utc + chrono::Duration::hours(9)).format("%H:%M:%S").to_string();
     assert!(first.contains(&format!(" {tokyo} (")), "Tokyo's time first: {first}");
     run(&["incident", "close"]);
+    // Written the next morning: with no incident open, a note goes to the
+    // latest, and says so; a tag typed wrong is pointed out.
+    let late = vigie(&["note", "#rootcause the datastore had no quota"]);
+    assert!(late.status.success());
+    let said = String::from_utf8_lossy(&late.stderr);
+    assert!(
+        said.contains("no incident is open: written to the latest one"),
+        "{said}"
+    );
+    assert!(
+        said.contains("#rootcause is not a section tag: did you mean #root-cause?"),
+        "{said}"
+    );
+    let future = vigie(&["note", "later", "--at", "2099-01-01T00:00:00Z"]);
+    assert!(!future.status.success());
+    assert!(String::from_utf8_lossy(&future.stderr).contains("is in the future"));
     let path = home.path().join("pm.md");
     let summary = home.path().join("summary.md");
     std::fs::write(&summary, "datastore1 filled up\nwith snapshots.\n\nNo data was lost.\n").unwrap();
@@ -1056,8 +1076,31 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     );
     assert!(text.contains("| | UTC | Asia/Tokyo | since start |"), "{text}");
     assert!(text.contains("| Document | draft"), "{text}");
+    // Final only once reviewed and written.
     let final_md = home.path().join("final.md");
-    run(&["report", "--final", "--output", final_md.to_str().unwrap()]);
+    let refused = vigie(&["report", "--final", "--output", final_md.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("not ready to be final: nobody reviewed it") && said.contains("Impact is not written"),
+        "{said}"
+    );
+    assert!(!final_md.exists(), "nothing written");
+    run(&["incident", "role", "dave", "reviewer"]);
+    let impact = home.path().join("impact.md");
+    std::fs::write(&impact, "Nobody could start a VM for an hour.\n").unwrap();
+    run(&[
+        "report",
+        "--final",
+        "--output",
+        final_md.to_str().unwrap(),
+        "--summary",
+        summary.to_str().unwrap(),
+        "--impact",
+        impact.to_str().unwrap(),
+        "--root-cause",
+        root_cause.to_str().unwrap(),
+    ]);
     let final_text = std::fs::read_to_string(final_md).unwrap();
     assert!(final_text.contains("| Document | final |"), "{final_text}");
     assert!(

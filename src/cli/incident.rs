@@ -27,6 +27,37 @@ fn append_one(config: &Config, explicit: Option<&Path>, event: NewEvent) -> Resu
     Ok(open_current(config, explicit)?.append(event)?)
 }
 
+/// The incident a post-mortem's notes, roles and action items go to: the
+/// open one, or, once none is open (the post-mortem is written after),
+/// the latest, said on stderr so that nobody writes to it unknowingly.
+fn post_mortem_timeline(config: &Config, explicit: Option<&Path>, command: &str) -> Result<Timeline, IncidentError> {
+    let dir = match incident::current(explicit, &config.incidents_dir()) {
+        Ok(dir) => dir,
+        Err(_) if explicit.is_none() => {
+            let dir = incident::current_or_latest(None, &config.incidents_dir())?;
+            let id = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            eprintln!(
+                "vigie {command}: no incident is open: written to the latest one, {id} (--incident ID for another)"
+            );
+            dir
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Timeline::open(&dir, incident::timeline_options(config)?)?)
+}
+
+fn append_for_post_mortem(
+    config: &Config,
+    explicit: Option<&Path>,
+    command: &str,
+    event: NewEvent,
+) -> Result<Event, IncidentError> {
+    Ok(post_mortem_timeline(config, explicit, command)?.append(event)?)
+}
+
 pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
     let options = match incident::timeline_options(config) {
         Ok(options) => options,
@@ -150,6 +181,8 @@ pub struct NoteArgs<'a> {
     pub priority: Option<&'a str>,
     pub link: Option<&'a str>,
     pub action_type: Option<&'a str>,
+    /// When it happened, if not now (`--at`).
+    pub at: Option<&'a str>,
 }
 
 pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
@@ -178,7 +211,16 @@ pub fn note(config: &Config, explicit: Option<&Path>, args: NoteArgs) -> i32 {
     };
     let mut event = NewEvent::from(payload);
     event.host = args.host.map(String::from);
-    match append_one(config, explicit, event) {
+    if let Some(at) = args.at {
+        match parse_time(config.report_zone(), at) {
+            Ok(at) => event.at = Some(at),
+            Err(e) => return fail("note", e),
+        }
+    }
+    for (typed, meant) in crate::report::model::near_miss_tags(args.text) {
+        eprintln!("vigie note: {typed} is not a section tag: did you mean #{meant}? (the note is kept as typed)");
+    }
+    match append_for_post_mortem(config, explicit, "note", event) {
         Ok(event) => {
             println!("#{} {}", event.seq, describe(&event));
             0
@@ -199,7 +241,7 @@ pub fn update_action(
     if update.status.is_none() && update.priority.is_none() && update.link.is_none() {
         return fail("incident action", "say what changes: --status, --priority or --link");
     }
-    let mut timeline = match open_current(config, explicit) {
+    let mut timeline = match post_mortem_timeline(config, explicit, "incident action") {
         Ok(timeline) => timeline,
         Err(e) => return fail("incident action", e),
     };
@@ -257,7 +299,7 @@ pub fn assign_role(config: &Config, explicit: Option<&Path>, who: &str, role: &s
     if who.trim().is_empty() || role.trim().is_empty() {
         return fail("incident role", "give a name and a role");
     }
-    match append_one(config, explicit, incident::role_assignment(who, role)) {
+    match append_for_post_mortem(config, explicit, "incident role", incident::role_assignment(who, role)) {
         Ok(event) => {
             println!("#{} {}", event.seq, describe(&event));
             0
@@ -360,15 +402,61 @@ pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
 }
 
 /// RFC 3339 (`2026-11-23T19:30:12Z`), or `HH:MM[:SS]` today in local time.
+/// A time as a responder types it: RFC 3339 (`2026-11-23T19:30:12Z`), a
+/// date and time in the responders' zone (`2026-11-23 20:30`), or a bare
+/// `20:30` there, meaning the last time the clock read 20:30 (yesterday's,
+/// when today's is still to come). Never a time in the future.
 fn parse_time(zone: Zone, text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
+    let text = text.trim();
+    let now = Utc::now();
+    let at = if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        at.with_timezone(&Utc)
+    } else if let Some(local) = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+    {
+        zone.at_local(local).ok_or_else(|| {
+            format!(
+                "{text} is skipped or repeated in {} (daylight saving time): give it in UTC, 2026-11-23T19:30:12Z",
+                zone.name()
+            )
+        })?
+    } else {
+        let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
+            .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
+            .map_err(|_| {
+                format!(
+                    "cannot read the time {text:?}: write 19:30 (the last 19:30 in {}), 2026-11-23 19:30 (there), or 2026-11-23T19:30:12Z (UTC)",
+                    zone.name()
+                )
+            })?;
+        let today = zone.today_at(time).ok_or_else(|| {
+            format!(
+                "{text} is skipped or repeated today in {}: give the date and time in UTC",
+                zone.name()
+            )
+        })?;
+        // Typed at 08:46, "22:47" is last night's.
+        if today > now {
+            today - chrono::Duration::days(1)
+        } else {
+            today
+        }
+    };
+    // A minute of slack for clocks a little apart.
+    if at > now + chrono::Duration::minutes(1) {
+        return Err(format!(
+            "{text} is in the future ({} {}): a timeline records what happened",
+            zone.local(at).format("%Y-%m-%d %H:%M:%S"),
+            zone.name()
+        ));
     }
-    let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
-        .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
-        .map_err(|_| format!("cannot read the time {text:?}: write 2026-11-23T19:30:12Z or 19:30"))?;
-    zone.today_at(time)
-        .ok_or_else(|| format!("{text} is skipped or repeated today in {}", zone.name()))
+    Ok(at)
 }
 
 /// `20:30:12 Europe/Paris (19:30:12 UTC)`, or `19:30:12 UTC` where the

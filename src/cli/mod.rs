@@ -94,6 +94,9 @@ pub enum Command {
         /// What the action item does: investigate, mitigate, repair, detect, prevent or process
         #[arg(long = "type", value_parser = ["investigate", "mitigate", "repair", "detect", "prevent", "process"])]
         action_type: Option<String>,
+        /// When it happened, if not now: 19:30 (the last 19:30 in the responders' zone), 2026-11-23 19:30, or RFC 3339
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Run a playbook in line mode (prompts on stdin)
     Run {
@@ -339,6 +342,7 @@ fn dispatch(cli: Cli) -> i32 {
             priority,
             link,
             action_type,
+            at,
         } => {
             let args = incident::NoteArgs {
                 kind: &kind,
@@ -349,6 +353,7 @@ fn dispatch(cli: Cli) -> i32 {
                 priority: priority.as_deref(),
                 link: link.as_deref(),
                 action_type: action_type.as_deref(),
+                at: at.as_deref(),
             };
             incident::note(&config, incident, args)
         }

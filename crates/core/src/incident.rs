@@ -307,8 +307,18 @@ pub fn summarize(dir: &Path) -> Result<Summary, IncidentError> {
             state.resolved = state.resolved.or(Some(event.at));
         }
     }
-    let state =
+    let mut state =
         state.ok_or_else(|| IncidentError::Invalid(format!("{}: no incident.declared event", dir.display())))?;
+    // The view reads in the order things happened: an alert amended to
+    // before the declaration came before the fold knew of an incident.
+    let first_alert = view
+        .iter()
+        .filter(|v| matches!(v.event.payload(), Payload::AlertRaised(_) | Payload::HostUnreachable(_)))
+        .map(|v| v.event.at)
+        .min();
+    if let Some(first_alert) = first_alert {
+        state.impact_started = state.impact_started.min(first_alert);
+    }
     let summary = Summary {
         dir: dir.to_path_buf(),
         id: dir
@@ -387,7 +397,12 @@ pub fn current_or_latest(explicit: Option<&Path>, incidents_dir: &Path) -> Resul
             .flatten()
             .max_by_key(|s| s.started)
             .map(|s| s.dir)
-            .ok_or_else(|| IncidentError::Invalid(format!("no incident in {}", incidents_dir.display())))
+            .ok_or_else(|| {
+                IncidentError::Invalid(format!(
+                    "no incident in {}: declare one with `vigie incident new TITLE`, or name one with `--incident DIR`",
+                    incidents_dir.display()
+                ))
+            })
     })
 }
 

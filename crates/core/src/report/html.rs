@@ -45,7 +45,7 @@ details{margin:.5rem 0}summary{cursor:pointer}td,th,li,p,summary{overflow-wrap:b
 .st{background:#555}.st.st-investigating{background:#b03a2e}.st.st-identified{background:#b9770e}\
 .st.st-mitigated{background:#1f618d}.st.st-resolved{background:#1e8449}\
 @page{size:A4;margin:15mm}\
-@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}h2{break-after:avoid}tr,svg,.banner{break-inside:avoid}\
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}table{width:99%}details::details-content{content-visibility:visible;display:block}h2{break-after:avoid}tr,svg,.banner{break-inside:avoid}\
 .banner,.sev,.st{-webkit-print-color-adjust:exact;print-color-adjust:exact}pre{overflow-x:visible}}";
 
 pub fn render(report: &Report, zone: Zone) -> String {
@@ -114,7 +114,7 @@ fn head_and_facts(out: &mut String, report: &Report, zone: Zone) {
     if let Some(began) = began.filter(|b| *b != s.started) {
         meta.push(("Impact began", time(&began)));
     }
-    if let Some(resolved) = &s.resolved {
+    if let Some(resolved) = &report.key_time("resolved") {
         meta.push(("Resolved", time(resolved)));
     }
     if let Some(lasted) = lasted {
@@ -534,10 +534,15 @@ const LANES: [&str; 4] = ["status", "alerts", "commands", "notes"];
 /// and decisions, and the key times as dashed lines. Every mark has a
 /// `<title>` (a tooltip) and every lane a label: colour is never alone.
 fn chart(report: &Report) -> String {
+    // The night, not the write-up: notes that fill the written sections
+    // and the bookkeeping (action items, roles handed out afterwards) are
+    // often added the next morning and would stretch the axis.
     let times = report
         .rows
         .iter()
+        .filter(|r| !r.narrative && r.mechanics.as_deref() != Some(""))
         .map(|r| r.at)
+        .chain(report.commands.iter().map(|c| c.at))
         .chain(report.key_times.iter().filter_map(|k| k.at));
     let (Some(start), Some(last)) = (times.clone().min(), times.max()) else {
         return "<p class=\"empty\">No events to chart.</p>\n".into();
@@ -723,7 +728,7 @@ fn commands_lane(svg: &mut String, report: &Report, scale: &Scale) {
 /// Decisions and notes as dots.
 fn notes_lane(svg: &mut String, report: &Report, scale: &Scale) {
     let y = scale.lane_y(3);
-    for note in report.decisions.iter().chain(&report.notes) {
+    for note in report.decisions.iter().chain(&report.notes).filter(|n| !n.narrative) {
         let _ = writeln!(
             svg,
             "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#7d3c98\"><title>{} {}: {}</title></circle>",

@@ -35,7 +35,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
     let s = &report.summary;
     let rows = |rows: &[super::model::Row]| -> Vec<Value> {
         rows.iter()
-            .map(|r| json!({"at": time(&r.at), "local": local(zone, &r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended, "run": r.mechanics}))
+            .map(|r| json!({"at": time(&r.at), "local": local(zone, &r.at), "actor": r.actor, "host": r.host, "text": r.text, "amended": r.amended, "run": r.mechanics, "narrative": r.narrative}))
             .collect()
     };
     let n = &report.narrative;
@@ -54,7 +54,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
             "declared": time(&s.started),
             "started": time(&s.started),
             "impact_began": report.impact_span().0.as_ref().map(time),
-            "resolved": s.resolved.as_ref().map(time),
+            "resolved": report.key_time("resolved").as_ref().map(time),
             "responders": s.responders,
             "roles": report.roles.iter().map(|(who, role)| json!({"who": who, "role": role})).collect::<Vec<_>>(),
             "events": s.events,

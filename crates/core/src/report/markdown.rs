@@ -216,7 +216,7 @@ fn header(out: &mut String, report: &Report, zone: Zone) {
             began.format("%Y-%m-%d %H:%M:%S")
         ));
     }
-    if let Some(resolved) = s.resolved {
+    if let Some(resolved) = report.key_time("resolved") {
         out.push_str(&format!(
             "| Resolved | {} UTC |\n",
             resolved.format("%Y-%m-%d %H:%M:%S")

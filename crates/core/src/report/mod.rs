@@ -26,6 +26,8 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("unknown format {0:?}: use one of md, html, json")]
     UnknownFormat(String),
+    #[error("not ready to be final: {}; write it as a draft until then (without --final)", .0.join("; "))]
+    NotReady(Vec<String>),
 }
 
 /// Narrative sections written beforehand, in files (`--summary`,
@@ -65,6 +67,12 @@ pub fn for_incident(dir: &Path, files: &NarrativeFiles) -> Result<Report, Report
     let events = crate::timeline::read_incident(dir)?;
     let mut report = Report::new(summary, &events);
     files.apply(&mut report.narrative)?;
+    if files.final_version {
+        let missing = report.not_ready_to_publish();
+        if !missing.is_empty() {
+            return Err(ReportError::NotReady(missing));
+        }
+    }
     report.final_version = files.final_version;
     Ok(report)
 }
@@ -107,6 +115,16 @@ pub fn write_for_incident(dir: &Path, zone: Zone) -> Result<Vec<PathBuf>, Report
 
 /// Writes `text` to `path` through a temporary file: a reader never sees half a report.
 pub fn write_whole(path: &Path, text: &str) -> Result<(), ReportError> {
+    // Said plainly, rather than through the temporary file's name.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        return Err(ReportError::Write {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", parent.display()),
+            ),
+        });
+    }
     crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,

@@ -285,6 +285,22 @@ pub const NARRATIVE_TAGS: &[&str] = &[
     "links",
 ];
 
+/// Words of `text` that look like a section tag but are none
+/// (`#rootcause`, `#Root-Cause`), with the tag they must have meant.
+pub fn near_miss_tags(text: &str) -> Vec<(String, &'static str)> {
+    let squash = |t: &str| t.to_lowercase().replace(['-', '_'], "");
+    text.split_whitespace()
+        .filter(|w| w.starts_with('#') && narrative_tag(w).is_none())
+        .filter_map(|w| {
+            let typed = squash(w.trim_start_matches('#'));
+            NARRATIVE_TAGS
+                .iter()
+                .find(|tag| squash(tag) == typed || squash(tag) == typed.trim_end_matches('s'))
+                .map(|tag| (w.to_string(), *tag))
+        })
+        .collect()
+}
+
 /// The section a word of a note tags it for: `#root-cause` → `root-cause`.
 fn narrative_tag(word: &str) -> Option<&str> {
     word.strip_prefix('#').filter(|t| NARRATIVE_TAGS.contains(t))
@@ -344,7 +360,8 @@ impl Report {
         // Every event's payload, read once.
         let read: Vec<(&ViewEvent, Payload)> = view.iter().map(|v| (v, v.event.payload())).collect();
         let key_times = key_times(&read);
-        let key_time_problems = key_time_problems(&key_times);
+        let mut key_time_problems = key_time_problems(&key_times);
+        key_time_problems.extend(reopenings(&read));
         // When the incident was over for its responders: mitigated, or resolved.
         let ended = ["mitigated", "resolved"]
             .iter()
@@ -438,11 +455,16 @@ impl Report {
     /// how long the incident lasted from then to its resolution (`None`
     /// while it is not resolved).
     pub fn impact_span(&self) -> (Option<DateTime<Utc>>, Option<chrono::Duration>) {
-        let began = self.key_times.iter().find(|k| k.name == "started").and_then(|k| k.at);
+        let began = self.key_time("started");
         let lasted = began
-            .zip(self.summary.resolved)
+            .zip(self.key_time("resolved"))
             .map(|(began, resolved)| resolved - began);
         (began, lasted)
+    }
+
+    /// The key time `name`, if the timeline gives it.
+    pub fn key_time(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.key_times.iter().find(|k| k.name == name).and_then(|k| k.at)
     }
 
     /// Who reviews the post-mortem: whoever holds the role `reviewer`.
@@ -500,6 +522,30 @@ impl Report {
         } else {
             format!("UTC, on {day} unless dated; {} beside them in the tables", zone.name())
         }
+    }
+
+    /// What a reviewed, final post-mortem cannot lack: a resolved incident,
+    /// a reviewer, and the sections every reader starts with.
+    pub fn not_ready_to_publish(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        if self.key_time("resolved").is_none() {
+            missing.push(format!(
+                "the incident is {}, not resolved (`vigie incident status resolved`)",
+                self.summary.status.as_str()
+            ));
+        }
+        if self.reviewers().is_empty() {
+            missing.push("nobody reviewed it (`vigie incident role NAME reviewer`)".to_string());
+        }
+        for section in SECTIONS.iter().filter(|s| s.takes_file()) {
+            if self.narrative.of(section.tag).is_empty() {
+                missing.push(format!(
+                    "{} is not written (a note tagged `#{}`, or `--{} FILE`)",
+                    section.title, section.tag, section.tag
+                ));
+            }
+        }
+        missing
     }
 
     /// The time of the last event the report was made from.
@@ -775,9 +821,56 @@ fn key_times(read: &Read) -> Vec<KeyTime> {
         },
         KeyTime {
             name: "resolved",
-            at: marked(Mark::Resolved).or(status_at(Status::Resolved)),
+            // The resolution that stands: after a reopening, the last one.
+            at: marked(Mark::Resolved).or(resolved_at(read)),
         },
     ]
+}
+
+/// When the incident was last resolved, if it still is: a reopened
+/// incident is not resolved, and one resolved again counts from then.
+fn resolved_at(read: &Read) -> Option<DateTime<Utc>> {
+    let mut changes: Vec<(DateTime<Utc>, Status)> = read
+        .iter()
+        .filter_map(|(v, p)| match p {
+            Payload::StatusChanged(change) => Some((v.event.at, change.to)),
+            _ => None,
+        })
+        .collect();
+    changes.sort_by_key(|(at, _)| *at);
+    changes
+        .last()
+        .filter(|(_, status)| *status == Status::Resolved)
+        .map(|(at, _)| *at)
+}
+
+/// "reopened at 07:40 after it was resolved at 01:05", for each reopening.
+fn reopenings(read: &Read) -> Vec<String> {
+    let mut changes: Vec<(DateTime<Utc>, Status, Status)> = read
+        .iter()
+        .filter_map(|(v, p)| match p {
+            Payload::StatusChanged(change) => Some((v.event.at, change.from, change.to)),
+            _ => None,
+        })
+        .collect();
+    changes.sort_by_key(|(at, _, _)| *at);
+    let mut resolved: Option<DateTime<Utc>> = None;
+    let mut said = Vec::new();
+    for (at, from, to) in changes {
+        if to == Status::Resolved {
+            resolved = Some(at);
+        } else if from == Status::Resolved {
+            let when = resolved
+                .map(|r| format!(" after it was resolved at {}", r.format("%Y-%m-%d %H:%M:%S")))
+                .unwrap_or_default();
+            said.push(format!(
+                "the incident was reopened ({}) at {}{when}: the durations count to its last resolution",
+                to.as_str(),
+                at.format("%Y-%m-%d %H:%M:%S")
+            ));
+        }
+    }
+    said
 }
 
 /// Key times out of order, and key times the timeline does not give.
@@ -1108,6 +1201,44 @@ mod key_time_tests {
         assert_eq!(acknowledge.human(), "-25s");
         let markdown = crate::report::markdown::render(&report, crate::report::Zone::named("UTC").unwrap());
         assert!(markdown.contains("Time to acknowledge: -25s"), "{markdown}");
+    }
+
+    #[test]
+    fn a_reopened_incident_counts_to_its_last_resolution_and_says_so() {
+        let declared = event(
+            1,
+            0,
+            "incident.declared",
+            serde_json::json!({"title": "t", "severity": "minor", "status": "investigating"}),
+        );
+        let status = |seq, second, from: &str, to: &str| {
+            event(
+                seq,
+                second,
+                "status.changed",
+                serde_json::json!({"from": from, "to": to}),
+            )
+        };
+        let report = report(&[
+            declared,
+            status(2, 10, "investigating", "resolved"),
+            status(3, 20, "resolved", "investigating"),
+            status(4, 30, "investigating", "resolved"),
+        ]);
+        assert_eq!(at(&report, "resolved"), Some(30));
+        assert_eq!(
+            report.impact_span().1.map(|d| d.num_seconds()),
+            Some(30),
+            "the header's length agrees"
+        );
+        assert!(
+            report
+                .key_time_problems
+                .iter()
+                .any(|p| p.contains("was reopened (investigating)")),
+            "{:?}",
+            report.key_time_problems
+        );
     }
 
     #[test]

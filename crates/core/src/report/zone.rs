@@ -58,10 +58,15 @@ impl Zone {
     /// `time` on today's date there; `None` for a wall-clock time that
     /// daylight saving time skips or repeats today.
     pub fn today_at(&self, time: chrono::NaiveTime) -> Option<DateTime<Utc>> {
-        let today = self.local(Utc::now()).date_naive().and_time(time);
+        self.at_local(self.local(Utc::now()).date_naive().and_time(time))
+    }
+
+    /// A wall-clock date and time there; `None` when daylight saving time
+    /// skips or repeats it.
+    pub fn at_local(&self, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
         match self {
-            Zone::Named(tz) => today.and_local_timezone(*tz).single().map(|t| t.with_timezone(&Utc)),
-            Zone::Fixed(offset) => today
+            Zone::Named(tz) => local.and_local_timezone(*tz).single().map(|t| t.with_timezone(&Utc)),
+            Zone::Fixed(offset) => local
                 .and_local_timezone(*offset)
                 .single()
                 .map(|t| t.with_timezone(&Utc)),
