@@ -1039,7 +1039,11 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     assert!(String::from_utf8_lossy(&future.stderr).contains("is in the future"));
     let path = home.path().join("pm.md");
     let summary = home.path().join("summary.md");
-    std::fs::write(&summary, "datastore1 filled up\nwith snapshots.\n\nNo data was lost.\n").unwrap();
+    std::fs::write(
+        &summary,
+        "datastore1 filled up\nwith snapshots.\n\nNo data was lost:\n\n- the backups were whole\n- <b>nothing</b> to restore\n",
+    )
+    .unwrap();
     let root_cause = home.path().join("cause.md");
     std::fs::write(&root_cause, "A backup job left a snapshot every night.\n").unwrap();
     run(&[
@@ -1054,7 +1058,7 @@ fn vigie_report_writes_the_markdown_of_the_current_incident() {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(
         text.contains(
-            "## Summary\n\ndatastore1 filled up with snapshots.\n\nNo data was lost.\n\n## Impact\n\n_Not written yet"
+            "## Summary\n\ndatastore1 filled up\nwith snapshots.\n\nNo data was lost:\n\n- the backups were whole\n- &lt;b>nothing&lt;/b> to restore\n\n## Impact\n\n_Not written yet"
         ),
         "{text}"
     );

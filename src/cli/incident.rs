@@ -84,8 +84,16 @@ pub fn list(config: &Config) -> i32 {
         println!("no incidents in {}", config.incidents_dir().display());
         return 0;
     }
+    // As wide as the longest id: the columns stay in line.
+    let id_width = incidents
+        .iter()
+        .flatten()
+        .map(|s| s.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(2);
     println!(
-        "{:<40} {:<21} {:<9} {:<17} {:>9}  TITLE",
+        "{:<id_width$} {:<21} {:<9} {:<17} {:>9}  TITLE",
         "ID", "STATUS", "SEVERITY", "STARTED (UTC)", "DURATION"
     );
     let mut code = 0;
@@ -95,7 +103,7 @@ pub fn list(config: &Config) -> i32 {
                 let end = s.resolved.unwrap_or_else(Utc::now);
                 let open = if s.is_open() { "open, " } else { "" };
                 println!(
-                    "{:<40} {:<21} {:<9} {:<17} {:>9}  {}",
+                    "{:<id_width$} {:<21} {:<9} {:<17} {:>9}  {}",
                     s.id,
                     format!("{open}{}", s.status.as_str()),
                     s.severity.as_str(),
@@ -114,8 +122,8 @@ pub fn list(config: &Config) -> i32 {
     code
 }
 
-pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
-    change_incident(config, explicit, "incident", |summary| {
+pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status, at: Option<&str>) -> i32 {
+    change_incident(config, explicit, "incident", at, |summary| {
         if summary.status == to {
             return Err(format!("the incident is already {}", to.as_str()));
         }
@@ -131,8 +139,8 @@ pub fn set_status(config: &Config, explicit: Option<&Path>, to: Status) -> i32 {
     })
 }
 
-pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity) -> i32 {
-    change_incident(config, explicit, "incident severity", |summary| {
+pub fn set_severity(config: &Config, explicit: Option<&Path>, to: Severity, at: Option<&str>) -> i32 {
+    change_incident(config, explicit, "incident severity", at, |summary| {
         if summary.severity == to {
             return Err(format!("the severity is already {}", to.as_str()));
         }
@@ -154,14 +162,19 @@ fn change_incident(
     config: &Config,
     explicit: Option<&Path>,
     command: &str,
+    at: Option<&str>,
     change: impl FnOnce(&incident::Summary) -> Result<(NewEvent, String), String>,
 ) -> i32 {
     let result = (|| {
         let dir = incident::current(explicit, &config.incidents_dir())?;
         let summary = incident::summarize(&dir)?;
-        let (event, done) = change(&summary).map_err(IncidentError::Invalid)?;
-        append_one(config, Some(&dir), event)?;
-        Ok::<_, IncidentError>(done)
+        let (mut event, done) = change(&summary).map_err(IncidentError::Invalid)?;
+        // Written afterwards, for when it happened.
+        if let Some(at) = at {
+            event.at = Some(parse_time(config.report_zone(), at).map_err(IncidentError::Invalid)?);
+        }
+        let event = append_one(config, Some(&dir), event)?;
+        Ok::<_, IncidentError>(format!("#{} {done}", event.seq))
     })();
     match result {
         Ok(done) => {
@@ -295,11 +308,18 @@ pub fn update_action(
     }
 }
 
-pub fn assign_role(config: &Config, explicit: Option<&Path>, who: &str, role: &str) -> i32 {
+pub fn assign_role(config: &Config, explicit: Option<&Path>, who: &str, role: &str, at: Option<&str>) -> i32 {
     if who.trim().is_empty() || role.trim().is_empty() {
         return fail("incident role", "give a name and a role");
     }
-    match append_for_post_mortem(config, explicit, "incident role", incident::role_assignment(who, role)) {
+    let mut event = incident::role_assignment(who, role);
+    if let Some(at) = at {
+        match parse_time(config.report_zone(), at) {
+            Ok(at) => event.at = Some(at),
+            Err(e) => return fail("incident role", e),
+        }
+    }
+    match append_for_post_mortem(config, explicit, "incident role", event) {
         Ok(event) => {
             println!("#{} {}", event.seq, describe(&event));
             0

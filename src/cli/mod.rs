@@ -160,16 +160,26 @@ pub enum IncidentCommand {
     /// List open and closed incidents
     List,
     /// Close the current incident (status resolved)
-    Close,
+    Close {
+        /// When it happened, if not now: 19:30 (the last 19:30 in the responders' zone), 2026-11-23 19:30, or RFC 3339
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Change the current incident's status
     Status {
         #[arg(value_enum)]
         status: crate::incident::Status,
+        /// When it happened, if not now: 19:30 (the last 19:30 in the responders' zone), 2026-11-23 19:30, or RFC 3339
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Change the current incident's severity
     Severity {
         #[arg(value_enum)]
         severity: crate::incident::Severity,
+        /// When it happened, if not now: 19:30 (the last 19:30 in the responders' zone), 2026-11-23 19:30, or RFC 3339
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Update an action item: its status, priority or link
     Action {
@@ -184,7 +194,13 @@ pub enum IncidentCommand {
         link: Option<String>,
     },
     /// Say who holds a role (commander, scribe, comms...): the report lists it
-    Role { who: String, role: String },
+    Role {
+        who: String,
+        role: String,
+        /// When it happened, if not now: 19:30 (the last 19:30 in the responders' zone), 2026-11-23 19:30, or RFC 3339
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -426,10 +442,10 @@ fn incident_command(config: &Config, explicit: Option<&Path>, command: IncidentC
     match command {
         IncidentCommand::New { title, severity } => incident::new(config, &title, severity),
         IncidentCommand::List => incident::list(config),
-        IncidentCommand::Close => incident::set_status(config, explicit, Status::Resolved),
-        IncidentCommand::Status { status } => incident::set_status(config, explicit, status),
-        IncidentCommand::Severity { severity } => incident::set_severity(config, explicit, severity),
-        IncidentCommand::Role { who, role } => incident::assign_role(config, explicit, &who, &role),
+        IncidentCommand::Close { at } => incident::set_status(config, explicit, Status::Resolved, at.as_deref()),
+        IncidentCommand::Status { status, at } => incident::set_status(config, explicit, status, at.as_deref()),
+        IncidentCommand::Severity { severity, at } => incident::set_severity(config, explicit, severity, at.as_deref()),
+        IncidentCommand::Role { who, role, at } => incident::assign_role(config, explicit, &who, &role, at.as_deref()),
         IncidentCommand::Action {
             item,
             status,

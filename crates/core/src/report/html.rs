@@ -53,21 +53,21 @@ pub fn render(report: &Report, zone: Zone) -> String {
     head_and_facts(&mut out, report, zone);
     // The order of the Markdown report (see there why).
     for section in SECTIONS.iter().filter(|s| !s.is_lesson() && !s.is_supporting()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "h2");
+        narrative(&mut out, section, &report.narrative, "h2");
         match section.tag {
-            "impact" => fleet_impact(&mut out, report),
-            "detection" => detection_facts(&mut out, report),
+            "impact" => fleet_impact(&mut out, report, zone),
+            "detection" => detection_facts(&mut out, report, zone),
             _ => {}
         }
     }
     key_times(&mut out, report, zone);
     out.push_str("<h2>Lessons learned</h2>\n");
     for section in SECTIONS.iter().filter(|s| s.is_lesson()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "h3");
+        narrative(&mut out, section, &report.narrative, "h3");
     }
     action_items(&mut out, report);
     for section in SECTIONS.iter().filter(|s| s.is_supporting()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "h2");
+        narrative(&mut out, section, &report.narrative, "h2");
     }
     chart_and_timeline(&mut out, report, zone);
     commands(&mut out, report);
@@ -181,8 +181,8 @@ fn chart_and_timeline(out: &mut String, report: &Report, zone: Zone) {
 }
 
 /// How the incident was found, as the timeline has it.
-fn detection_facts(out: &mut String, report: &Report) {
-    match report.detection_sentence(cell) {
+fn detection_facts(out: &mut String, report: &Report, zone: Zone) {
+    match report.detection_sentence(zone, cell) {
         Some(sentence) => {
             let _ = writeln!(out, "<p>{sentence}</p>");
         }
@@ -415,10 +415,14 @@ fn list(out: &mut String, what: &str, items: impl Iterator<Item = String>) {
     out.push_str("</ul>\n");
 }
 
-fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: &str) {
+fn narrative(out: &mut String, section: &Section, narrative: &super::model::Narrative, level: &str) {
     let (title, tag) = (section.title, section.tag);
     let _ = writeln!(out, "<{level}>{title}</{level}>");
-    if paragraphs.is_empty() {
+    if let Some(written) = narrative.written(tag) {
+        out.push_str(&markdown_to_html(written));
+    }
+    let paragraphs = narrative.of(tag);
+    if narrative.is_empty(tag) {
         let file = if section.takes_file() {
             format!(" or pass <code>--{tag} FILE</code>")
         } else {
@@ -450,8 +454,62 @@ fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: 
     }
 }
 
+/// A section's file, written in Markdown, as HTML: lists, emphasis, code
+/// and links as written; raw HTML shown as text; a link only to the web
+/// or a mail address (never `javascript:`), and headings no larger than
+/// the section's own.
+fn markdown_to_html(markdown: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+    let mut safe_link = Vec::new();
+    let events =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).filter_map(|event| {
+            Some(match event {
+                Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+                Event::Start(Tag::Link {
+                    dest_url,
+                    title,
+                    link_type,
+                    id,
+                }) => {
+                    let allowed = crate::format::is_web_address(&dest_url) || dest_url.starts_with("mailto:");
+                    safe_link.push(allowed);
+                    if !allowed {
+                        return None;
+                    }
+                    Event::Start(Tag::Link {
+                        dest_url,
+                        title,
+                        link_type,
+                        id,
+                    })
+                }
+                Event::End(TagEnd::Link) => {
+                    if !safe_link.pop().unwrap_or(false) {
+                        return None;
+                    }
+                    Event::End(TagEnd::Link)
+                }
+                // A picture would be fetched: its text instead.
+                Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => return None,
+                Event::Start(Tag::Heading { id, classes, attrs, .. }) => Event::Start(Tag::Heading {
+                    level: HeadingLevel::H4,
+                    id,
+                    classes,
+                    attrs,
+                }),
+                Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Heading(HeadingLevel::H4)),
+                Event::Text(text) => Event::Text(CowStr::from(crate::sanitize::terminal_safe(&text))),
+                other => other,
+            })
+        });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    // Links open outside, telling the other side nothing of where from.
+    html.replace("<a href=", "<a rel=\"noreferrer\" href=")
+}
+
 /// What the fleet saw down: hosts, and the VMs of a dead hypervisor.
-fn fleet_impact(out: &mut String, report: &Report) {
+fn fleet_impact(out: &mut String, report: &Report, zone: Zone) {
     let hosts: Vec<_> = report.hosts_down().collect();
     let vms: Vec<_> = report.vms_down().collect();
     if hosts.is_empty() && vms.is_empty() {
@@ -464,7 +522,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "<li>host {} ({}): {}</li>",
             cell(&outage.host),
             cell(&outage.code),
-            cell(&outage.span(report))
+            cell(&outage.span_in(report, zone))
         );
     }
     for outage in vms {
@@ -473,7 +531,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "<li>VM {} (on {}): {}</li>",
             cell(&outage.subject),
             cell(&outage.host),
-            cell(&outage.span(report))
+            cell(&outage.span_in(report, zone))
         );
     }
     out.push_str("</ul>\n");
@@ -844,6 +902,23 @@ fn axis(svg: &mut String, scale: &Scale) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_section_is_markdown_made_safe() {
+        let html = markdown_to_html(
+            "# Big\n\n- one **bold**\n- two [forge](https://forge.example/9)\n\n<script>alert(1)</script>\n\n\
+             [click](javascript:alert(1)) ![pic](http://127.0.0.1/x.png)",
+        );
+        assert!(html.contains("<h4>Big</h4>"), "{html}");
+        assert!(html.contains("<li>one <strong>bold</strong></li>"), "{html}");
+        assert!(
+            html.contains("<a rel=\"noreferrer\" href=\"https://forge.example/9\">forge</a>"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(!html.contains("javascript:") && !html.contains("<img"), "{html}");
+        assert!(html.contains("click") && html.contains("pic"), "the words stay: {html}");
+    }
 
     #[test]
     fn escaping_makes_hostile_text_inert() {

@@ -66,7 +66,7 @@ pub fn render(report: &Report, zone: Zone) -> String {
         },
         "narrative": super::model::SECTIONS
             .iter()
-            .map(|section| (section.json.to_string(), json!(n.of(section.tag))))
+            .map(|section| (section.json.to_string(), json!(n.all_paragraphs(section.tag))))
             .collect::<serde_json::Map<String, Value>>(),
         "key_times": report.key_times.iter().map(|k| json!({
             "name": k.name,

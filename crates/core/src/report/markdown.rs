@@ -2,7 +2,7 @@
 //! Every piece of text from the timeline is escaped: no raw HTML, no table
 //! breakage, no escape sequences.
 
-use super::model::{Report, Row, Section, SECTIONS};
+use super::model::{Narrative, Report, Row, Section, SECTIONS};
 use super::zone::Zone;
 use crate::format::human_age;
 use crate::sanitize::one_line;
@@ -87,9 +87,14 @@ pub fn with_roles(who: &str, roles: &[String], escape: fn(&str) -> String) -> St
 
 /// A written section (`##`, or `###` under "Lessons learned"): its
 /// paragraphs, or how to fill it.
-fn narrative(out: &mut String, section: &Section, paragraphs: &[String], level: &str) {
+fn narrative(out: &mut String, section: &Section, narrative: &Narrative, level: &str) {
     out.push_str(&format!("{level} {}\n\n", section.title));
-    if paragraphs.is_empty() {
+    // A file is Markdown already: kept as written, raw HTML made text.
+    if let Some(written) = narrative.written(section.tag) {
+        out.push_str(&format!("{}\n\n", written.replace('<', "&lt;")));
+    }
+    let paragraphs = narrative.of(section.tag);
+    if narrative.is_empty(section.tag) {
         let file = if section.takes_file() {
             format!(" or pass `--{} FILE`", section.tag)
         } else {
@@ -133,21 +138,21 @@ pub fn render(report: &Report, zone: Zone) -> String {
     let mut out = String::new();
     header(&mut out, report, zone);
     for section in SECTIONS.iter().filter(|s| !s.is_lesson() && !s.is_supporting()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "##");
+        narrative(&mut out, section, &report.narrative, "##");
         match section.tag {
-            "impact" => fleet_impact(&mut out, report),
-            "detection" => detection_facts(&mut out, report),
+            "impact" => fleet_impact(&mut out, report, zone),
+            "detection" => detection_facts(&mut out, report, zone),
             _ => {}
         }
     }
     key_times(&mut out, report, zone);
     out.push_str("## Lessons learned\n\n");
     for section in SECTIONS.iter().filter(|s| s.is_lesson()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "###");
+        narrative(&mut out, section, &report.narrative, "###");
     }
     action_items(&mut out, report);
     for section in SECTIONS.iter().filter(|s| s.is_supporting()) {
-        narrative(&mut out, section, report.narrative.of(section.tag), "##");
+        narrative(&mut out, section, &report.narrative, "##");
     }
     timeline(&mut out, report, zone);
     commands(&mut out, report);
@@ -165,8 +170,8 @@ pub fn render(report: &Report, zone: Zone) -> String {
 
 /// How the incident was found, as the timeline has it: the first alert,
 /// and how long after the start.
-fn detection_facts(out: &mut String, report: &Report) {
-    match report.detection_sentence(escape) {
+fn detection_facts(out: &mut String, report: &Report, zone: Zone) {
+    match report.detection_sentence(zone, escape) {
         Some(sentence) => out.push_str(&format!("{sentence}\n\n")),
         None => out.push_str("_No alert in the timeline: the incident was declared by hand._\n\n"),
     }
@@ -252,7 +257,7 @@ fn header(out: &mut String, report: &Report, zone: Zone) {
 
 /// What the fleet saw down during the incident: hosts, and the VMs of a
 /// dead hypervisor, each with how long.
-fn fleet_impact(out: &mut String, report: &Report) {
+fn fleet_impact(out: &mut String, report: &Report, zone: Zone) {
     let hosts: Vec<_> = report.hosts_down().collect();
     let vms: Vec<_> = report.vms_down().collect();
     if hosts.is_empty() && vms.is_empty() {
@@ -264,7 +269,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "- host {} ({}): {}\n",
             escape(&outage.host),
             escape(&outage.code),
-            outage.span(report)
+            outage.span_in(report, zone)
         ));
     }
     for outage in vms {
@@ -272,7 +277,7 @@ fn fleet_impact(out: &mut String, report: &Report) {
             "- VM {} (on {}): {}\n",
             escape(&outage.subject),
             escape(&outage.host),
-            outage.span(report)
+            outage.span_in(report, zone)
         ));
     }
     out.push('\n');

@@ -40,22 +40,14 @@ pub struct NarrativeFiles {
 }
 
 impl NarrativeFiles {
-    /// Puts each file's paragraphs before the tagged notes of its section.
+    /// Puts each file's Markdown before the tagged notes of its section.
     fn apply(&self, narrative: &mut model::Narrative) -> Result<(), ReportError> {
         for (tag, path) in &self.files {
-            let Some(section) = narrative.section_mut(tag) else {
-                continue;
-            };
             let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
                 path: path.clone(),
                 source,
             })?;
-            let paragraphs: Vec<String> = text
-                .split("\n\n")
-                .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-                .filter(|p| !p.is_empty())
-                .collect();
-            section.splice(0..0, paragraphs);
+            narrative.set_written(tag, &text);
         }
         Ok(())
     }

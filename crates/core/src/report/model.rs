@@ -138,6 +138,24 @@ impl Outage {
         Some(self.cleared? - self.raised)
     }
 
+    /// [`Outage::span`], then the same in the responders' zone when it is
+    /// not UTC: "19:30:12 → 21:02:40 (1h32m); 20:30:12 → 22:02:40 Europe/Paris".
+    pub fn span_in(&self, report: &Report, zone: Zone) -> String {
+        let utc = self.span(report);
+        if zone.is_utc() {
+            return utc;
+        }
+        let local = match self.cleared {
+            Some(cleared) => format!(
+                "{} → {}",
+                report.local_clock(zone, self.raised),
+                report.local_clock(zone, cleared)
+            ),
+            None => format!("since {}", report.local_clock(zone, self.raised)),
+        };
+        format!("{utc}; {local} {}", zone.name())
+    }
+
     /// "19:30:12 → 21:02:40 (1h32m)", or "since 19:30:12, not seen back",
     /// times as the report writes them ([`Report::clock`]).
     pub fn span(&self, report: &Report) -> String {
@@ -311,12 +329,48 @@ fn narrative_tag(word: &str) -> Option<&str> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Narrative {
     paragraphs: std::collections::BTreeMap<&'static str, Vec<String>>,
+    /// Written beforehand in a file (`--summary FILE`...): Markdown, as a
+    /// document is written (lists, emphasis, links), shown first.
+    written: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Narrative {
-    /// The paragraphs of the section tagged `tag` (none: not written yet).
+    /// The paragraphs of the notes tagged `tag`.
     pub fn of(&self, tag: &str) -> &[String] {
         self.paragraphs.get(tag).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The Markdown of the section's file, if one was given.
+    pub fn written(&self, tag: &str) -> Option<&str> {
+        self.written.get(tag).map(String::as_str)
+    }
+
+    /// Puts `markdown` (a file's text) first in the section tagged `tag`.
+    pub fn set_written(&mut self, tag: &str, markdown: &str) {
+        let Some(known) = NARRATIVE_TAGS.iter().find(|t| **t == tag) else {
+            return;
+        };
+        let text = crate::sanitize::terminal_safe(markdown).trim().to_string();
+        if !text.is_empty() {
+            self.written.insert(known, text);
+        }
+    }
+
+    /// Nothing written for the section yet: no file, no note.
+    pub fn is_empty(&self, tag: &str) -> bool {
+        self.written(tag).is_none() && self.of(tag).is_empty()
+    }
+
+    /// Every paragraph of the section, the file's first (its lines kept).
+    pub fn all_paragraphs(&self, tag: &str) -> Vec<String> {
+        let written = self.written(tag).unwrap_or_default();
+        written
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .chain(self.of(tag).iter().cloned())
+            .collect()
     }
 
     pub fn section_mut(&mut self, tag: &str) -> Option<&mut Vec<String>> {
@@ -436,7 +490,7 @@ impl Report {
     /// How the incident was found, as the timeline has it: "First alert,
     /// 19:30:12 UTC: …. Time to detect: 0s." (the alert's text through
     /// `escape`, for the format); `None` when it was declared by hand.
-    pub fn detection_sentence(&self, escape: fn(&str) -> String) -> Option<String> {
+    pub fn detection_sentence(&self, zone: Zone, escape: fn(&str) -> String) -> Option<String> {
         let alert = self.alerts.first()?;
         let detect = self
             .durations()
@@ -444,8 +498,12 @@ impl Report {
             .find(|d| d.name == "time_to_detect")
             .map(|d| d.human())
             .unwrap_or_else(|| "unknown".into());
+        let local = match zone.is_utc() {
+            true => String::new(),
+            false => format!(" ({} {})", self.local_clock(zone, alert.at), zone.name()),
+        };
         Some(format!(
-            "First alert, {} UTC: {}. Time to detect: {detect}.",
+            "First alert, {} UTC{local}: {}. Time to detect: {detect}.",
             self.clock(alert.at),
             escape(&alert.text)
         ))
@@ -538,7 +596,7 @@ impl Report {
             missing.push("nobody reviewed it (`vigie incident role NAME reviewer`)".to_string());
         }
         for section in SECTIONS.iter().filter(|s| s.takes_file()) {
-            if self.narrative.of(section.tag).is_empty() {
+            if self.narrative.is_empty(section.tag) {
                 missing.push(format!(
                     "{} is not written (a note tagged `#{}`, or `--{} FILE`)",
                     section.title, section.tag, section.tag
