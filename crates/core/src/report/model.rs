@@ -888,22 +888,14 @@ fn key_times(read: &Read) -> Vec<KeyTime> {
 /// When the incident was last resolved, if it still is: a reopened
 /// incident is not resolved, and one resolved again counts from then.
 fn resolved_at(read: &Read) -> Option<DateTime<Utc>> {
-    let mut changes: Vec<(DateTime<Utc>, Status)> = read
-        .iter()
-        .filter_map(|(v, p)| match p {
-            Payload::StatusChanged(change) => Some((v.event.at, change.to)),
-            _ => None,
-        })
-        .collect();
-    changes.sort_by_key(|(at, _)| *at);
-    changes
+    status_history(read)
         .last()
-        .filter(|(_, status)| *status == Status::Resolved)
-        .map(|(at, _)| *at)
+        .filter(|(_, _, to)| *to == Status::Resolved)
+        .map(|(at, _, _)| *at)
 }
 
-/// "reopened at 07:40 after it was resolved at 01:05", for each reopening.
-fn reopenings(read: &Read) -> Vec<String> {
+/// Every status change (when, from, to), in the order they happened.
+fn status_history(read: &Read) -> Vec<(DateTime<Utc>, Status, Status)> {
     let mut changes: Vec<(DateTime<Utc>, Status, Status)> = read
         .iter()
         .filter_map(|(v, p)| match p {
@@ -912,9 +904,14 @@ fn reopenings(read: &Read) -> Vec<String> {
         })
         .collect();
     changes.sort_by_key(|(at, _, _)| *at);
+    changes
+}
+
+/// "reopened at 07:40 after it was resolved at 01:05", for each reopening.
+fn reopenings(read: &Read) -> Vec<String> {
     let mut resolved: Option<DateTime<Utc>> = None;
     let mut said = Vec::new();
-    for (at, from, to) in changes {
+    for (at, from, to) in status_history(read) {
         if to == Status::Resolved {
             resolved = Some(at);
         } else if from == Status::Resolved {

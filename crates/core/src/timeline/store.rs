@@ -168,11 +168,18 @@ impl Timeline {
         if !kinds::is_valid(&new.kind) {
             return Err(TimelineError::InvalidKind(new.kind));
         }
+        let _lock = self.lock_for_append()?;
+        self.write(new)
+    }
+
+    /// Takes the lock and learns everything the next event depends on:
+    /// which file is this writer's, its end, and the other writers' files.
+    fn lock_for_append(&mut self) -> Result<FileLock, TimelineError> {
         self.follow_sharing()?;
-        let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
+        let lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
         self.catch_up()?;
         self.others.refresh(&self.dir, &self.path)?;
-        self.write(new)
+        Ok(lock)
     }
 
     /// The incident became shared since it was opened (`vigie sync`): from
@@ -201,10 +208,7 @@ impl Timeline {
         let Some(id) = new.id.clone() else {
             return self.append(new).map(Some);
         };
-        self.follow_sharing()?;
-        let _lock = FileLock::exclusive(&self.file).map_err(io_error(&self.path))?;
-        self.catch_up()?;
-        self.others.refresh(&self.dir, &self.path)?;
+        let _lock = self.lock_for_append()?;
         if self.others.ids.contains(&id) || self.scan_ids()?.contains(&id) {
             return Ok(None);
         }
