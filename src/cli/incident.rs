@@ -608,6 +608,23 @@ pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
             code = 1;
         }
     }
+    // Events that came from other machines are anchored by the sync
+    // repository's history: nothing synced may be missing or changed.
+    for writer in vigie_runtime::sync::history::check(&config.incidents_dir(), &dir) {
+        match &writer.problem {
+            Some(problem) => {
+                eprintln!("{}: {}: {problem}", dir.display(), writer.writer);
+                code = 1;
+            }
+            None => println!(
+                "{}: the {} synced event(s) of {} are all here, unchanged ({} sync(s), each extending the last)",
+                dir.display(),
+                writer.synced_events,
+                writer.writer,
+                writer.commits
+            ),
+        }
+    }
     code
 }
 

@@ -4,6 +4,7 @@ mod incident;
 mod passphrase;
 mod run;
 mod status;
+mod sync;
 mod trust;
 mod watch;
 
@@ -126,6 +127,12 @@ pub enum Command {
     /// Show or verify the current incident's timeline
     #[command(subcommand)]
     Timeline(TimelineCommand),
+    /// Share incidents with other machines through the sync_remotes (one round:
+    /// fetch, merge each writer's file, push); `vigie sync init HOST:PATH` creates a remote
+    Sync {
+        #[command(subcommand)]
+        command: Option<SyncCommand>,
+    },
     /// Write the post-mortem from the timeline
     Report {
         #[arg(long, default_value = "md", value_parser = ["md", "html", "json"])]
@@ -146,6 +153,15 @@ pub enum Command {
         /// Mark the document final (reviewed) instead of a draft
         #[arg(long = "final")]
         final_version: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SyncCommand {
+    /// Create a remote: a bare git repository on a host reached over ssh
+    Init {
+        /// HOST:PATH; HOST an inventory name or an ssh destination ([user@]host, a Host alias)
+        remote: String,
     },
 }
 
@@ -302,7 +318,7 @@ fn dispatch(cli: Cli) -> i32 {
     };
     let writes_incidents = matches!(
         command,
-        Command::Incident(_) | Command::Note { .. } | Command::Run { .. } | Command::Watch
+        Command::Incident(_) | Command::Note { .. } | Command::Run { .. } | Command::Watch | Command::Sync { command: None }
     );
     if writes_incidents && !incidents_dir_ready(&config) {
         return 1;
@@ -374,6 +390,10 @@ fn dispatch(cli: Cli) -> i32 {
             incident::note(&config, incident, args)
         }
         Command::Timeline(command) => timeline_command(&config, incident, command),
+        Command::Sync { command: None } => sync::run_once(&config),
+        Command::Sync {
+            command: Some(SyncCommand::Init { remote }),
+        } => sync::init(&config, &remote),
     }
 }
 

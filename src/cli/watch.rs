@@ -77,6 +77,24 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
         }
         recorder.incident(dir);
     }
+    // Incidents shared with other machines: a round every few seconds.
+    let (sync_handle, mut sync_news) = match vigie_runtime::sync::spawn(config) {
+        Some((handle, news)) => {
+            log(&format!(
+                "sharing incidents through {}",
+                config
+                    .settings
+                    .sync_remotes
+                    .iter()
+                    .map(|r| r.get_ref().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            (Some(handle), Some(news))
+        }
+        None => (None, None),
+    };
+    let mut sync_state = vigie_runtime::sync::SyncState::default();
     let mut fleet_status = FleetStatus::new(config);
     // Each host's open occurrences as last heard, to log what changed.
     let mut known: HashMap<String, Vec<Occurrence>> = HashMap::new();
@@ -119,6 +137,7 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
                 )),
                 FleetNews::Problem(problem) => log(&format!("problem: {problem}")),
             },
+            Some(news) = vigie_runtime::sync::next_news(&mut sync_news) => log_sync(&mut sync_state, &news),
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }
@@ -128,8 +147,37 @@ async fn watch(config: &Config, followed: Option<std::path::PathBuf>) -> i32 {
     }
     // What was observed before the signal is written before we exit.
     recorder.finish();
+    drop(sync_handle);
     log(&format!("stopped ({stopped_by})"));
     0
+}
+
+/// Logs what a sync round changed: a remote lost or back, events received,
+/// a new problem. A quiet round logs nothing.
+fn log_sync(state: &mut vigie_runtime::sync::SyncState, news: &vigie_runtime::sync::SyncNews) {
+    let before = state.clone();
+    state.apply(news);
+    for remote in &state.remotes {
+        let was = before.remotes.iter().find(|r| r.label == remote.label);
+        match (&remote.error, was.map(|w| &w.error)) {
+            (Some(error), None | Some(None)) => log(&format!(
+                "sync: {} unreachable ({error}); events are kept here and sent when it answers",
+                remote.label
+            )),
+            (None, Some(Some(_))) => log(&format!("sync: {} answers again", remote.label)),
+            (None, None) => log(&format!("sync: {} in sync", remote.label)),
+            _ => {}
+        }
+    }
+    for arrival in &news.report.arrivals {
+        log(&format!(
+            "sync: received {} event(s) of {} in {} (from {})",
+            arrival.events, arrival.writer, arrival.incident, arrival.via
+        ));
+    }
+    for problem in news.report.problems.iter().filter(|p| !before.problems.contains(p)) {
+        log(&format!("sync: problem: {problem}"));
+    }
 }
 
 /// Logs the alerts of `host` that opened or closed since we last heard,

@@ -411,6 +411,9 @@ pub struct App {
     pub hide_fleet_events: bool,
     /// Why the fleet journal is not being written, while it is not.
     pub recording_problem: Option<String>,
+    /// The remotes incidents are shared through (`sync_remotes`), as the
+    /// last rounds left them; `None` when this machine shares nothing.
+    pub sync: Option<vigie_runtime::sync::SyncState>,
     /// Lines of the incident's timeline that are not events: skipped, and
     /// said in the header until someone looks (`vigie timeline verify`).
     pub timeline_damage: Vec<vigie_core::timeline::store::DamagedLine>,
@@ -456,6 +459,7 @@ impl App {
             kind_filter: KindFilter::All,
             hide_fleet_events: false,
             recording_problem: None,
+            sync: (!config.settings.sync_remotes.is_empty()).then(|| vigie_runtime::sync::SyncState::waiting(config)),
             timeline_damage: Vec::new(),
             offer_after_declaration: None,
             amended: Default::default(),
@@ -532,6 +536,23 @@ impl App {
     }
 
     /// Folds new timeline events (from this or another responder) into the state.
+    /// A sync round's news: the remotes' state, and who sent what from where.
+    pub fn apply_sync(&mut self, news: &vigie_runtime::sync::SyncNews) {
+        let state = self.sync.get_or_insert_with(Default::default);
+        state.apply(news);
+        let arrivals: Vec<String> = news
+            .report
+            .arrivals
+            .iter()
+            .map(|a| format!("{} event(s) of {} (via {})", a.events, a.writer, a.via))
+            .collect();
+        if !arrivals.is_empty() {
+            self.flash = Some(format!("received {}", arrivals.join(", ")));
+        } else if let Some(problem) = news.report.problems.first() {
+            self.flash = Some(format!("sync: {problem}"));
+        }
+    }
+
     pub fn apply_timeline(&mut self, events: Vec<Event>) {
         for event in &events {
             self.incident = IncidentState::fold(self.incident.take(), event);

@@ -120,6 +120,13 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
         fleet.incident(dir.clone());
     }
     let mut link = incident.map(|dir| IncidentLink::open(&config, dir, options.read_only));
+    // Incidents shared with other machines: rounds in the background, and
+    // one at once after each event written here.
+    let (sync, mut sync_news) = match vigie_runtime::sync::spawn(&config) {
+        Some((handle, news)) => (Some(handle), Some(news)),
+        None => (None, None),
+    };
+    let own_actor = vigie_core::incident::actor(&config);
     let (notice_sender, mut notices) = mpsc::unbounded_channel::<Notice>();
     let mut inputs = spawn_input_thread();
     let mut app = app::App::new(&config, Utc::now());
@@ -234,8 +241,15 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 dirty = true;
             }
             Some((events, damaged)) = next_events(&mut link) => {
+                if let Some(sync) = sync.as_ref().filter(|_| events.iter().any(|e| e.actor.starts_with(&own_actor))) {
+                    sync.nudge();
+                }
                 app.apply_timeline(events);
                 app.timeline_damage.extend(damaged);
+                dirty = true;
+            }
+            Some(news) = vigie_runtime::sync::next_news(&mut sync_news) => {
+                app.apply_sync(&news);
                 dirty = true;
             }
             Some(update) = next_update(&mut run) => {

@@ -91,6 +91,7 @@ pub fn timeline_options(config: &Config) -> Result<TimelineOptions, IncidentErro
         actor: actor(config),
         redactor,
         output_cap: config.settings.timeline_output_cap.unwrap_or(DEFAULT_OUTPUT_CAP),
+        share: !config.settings.sync_remotes.is_empty(),
     })
 }
 

@@ -20,5 +20,6 @@ pub mod sanitize;
 pub mod secret;
 pub mod status;
 pub mod status_json;
+pub mod sync;
 pub mod timeline;
 pub mod transport_error;

@@ -7,6 +7,7 @@ pub mod driver;
 pub mod fleet;
 pub mod poller;
 pub mod runner;
+pub mod sync;
 
 /// `println!` for a run's own output: a reader that went away (`| head`)
 /// must not stop the run (the timeline has everything), so a failed write is

@@ -13,6 +13,7 @@ pub mod local;
 pub mod openssh;
 pub mod proxy_command;
 pub mod ssh;
+pub mod ssh_command;
 pub mod ssh_config;
 
 use std::time::Duration;

@@ -239,6 +239,11 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         [only] => format!(" ─ ⚠ timeline line {} unreadable (vigie timeline verify)", only.line),
         many => format!(" ─ ⚠ {} timeline lines unreadable (vigie timeline verify)", many.len()),
     };
+    // Whether the others see what is written here, and since when not.
+    let recording = match &app.sync {
+        Some(sync) => format!("{recording} ─ {}", sync.summary(app.now)),
+        None => recording.to_string(),
+    };
     let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
     // The clock always shows. What does not fit gives way: the host count
     // first, then the incident's title (cut with `…`: severity, status,

@@ -172,6 +172,13 @@ pub struct Settings {
     /// The responders' time zone (an IANA name, `Europe/Paris`) for the
     /// report's local times; default: the machine's.
     pub timezone: Option<Spanned<String>>,
+    /// Where incidents are shared with other machines: `HOST:PATH` of a bare
+    /// git repository (`vigie sync init`), HOST an inventory name or an ssh
+    /// destination; tried in order.
+    pub sync_remotes: Vec<Spanned<String>>,
+    /// How often the cockpit and `vigie watch` sync while an incident is open.
+    #[serde(with = "duration_text")]
+    pub sync_interval: Duration,
 }
 
 impl Default for Settings {
@@ -190,6 +197,8 @@ impl Default for Settings {
             timeline_output_cap: None,
             mouse: false,
             timezone: None,
+            sync_remotes: Vec::new(),
+            sync_interval: Duration::from_secs(3),
         }
     }
 }

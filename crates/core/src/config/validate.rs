@@ -40,6 +40,8 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
     "timeline_output_cap",
     "mouse",
     "timezone",
+    "sync_remotes",
+    "sync_interval",
 ];
 
 /// Syntax, unknown keys and types. Unknown keys are all reported, not just the first.
@@ -76,6 +78,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<Config, V
     check_hosts(&raw, text, &at, &mut problems);
     check_redact_patterns(&raw, &at, &mut problems);
     check_timezone(&raw, &at, &mut problems);
+    check_sync_remotes(&raw, &at, &mut problems);
     check_groups(&raw, &at, &mut problems);
     let keys = key_overrides(&raw, &at);
     // The key table lives below the cockpit; checking it here means a bad
@@ -143,6 +146,16 @@ fn check_timezone(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
                 at(name.span(), format!("unknown time zone {:?}", name.get_ref()))
                     .with_hint("an IANA name, as in /usr/share/zoneinfo: Europe/Paris, America/Montreal, UTC"),
             );
+        }
+    }
+}
+
+fn check_sync_remotes(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
+    for remote in &raw.settings.sync_remotes {
+        if let Err(why) = crate::sync::RemoteSpec::parse(remote.get_ref()) {
+            problems.push(at(remote.span(), format!("bad sync remote: {why}")).with_hint(
+                "HOST:PATH of a bare git repository, HOST an inventory name or an ssh destination: \"backup:/srv/vigie.git\" (`vigie sync init HOST:PATH` creates it)",
+            ));
         }
     }
 }

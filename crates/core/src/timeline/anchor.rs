@@ -39,16 +39,24 @@ pub fn remember(anchor: &Path, before: &Anchor, seq: u64, hash: &str) {
             return;
         }
     }
+    keep(
+        anchor,
+        &Anchor {
+            seq,
+            hash: hash.to_string(),
+        },
+    );
+}
+
+/// Writes `kept` as the anchor at `anchor` (a timeline's [`location`]),
+/// best effort as [`remember`] is: a file moved keeps its evidence.
+pub fn keep(anchor: &Path, kept: &Anchor) {
     let path = anchor;
     let Some(dir) = path.parent() else { return };
     if crate::files::create_dir_all(dir).is_err() || !is_mine_and_private(dir) {
         return;
     }
-    let anchor = Anchor {
-        seq,
-        hash: hash.to_string(),
-    };
-    let Ok(text) = serde_json::to_vec(&anchor) else { return };
+    let Ok(text) = serde_json::to_vec(kept) else { return };
     // An exclusive temporary file, renamed: never written through a link.
     // No fsync: it guards against a cut, not against a power loss.
     let _ = crate::files::replace_without_sync(path, &text);

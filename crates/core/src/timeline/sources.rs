@@ -47,6 +47,57 @@ pub fn writer_name(actor: &str) -> String {
     safe.trim_start_matches('.').to_string()
 }
 
+/// The file the events written to `timeline.jsonl` before the incident was
+/// shared are moved to: one more writer, this machine's, for other machines.
+pub fn legacy_writer() -> String {
+    writer_name("timeline")
+}
+
+/// Makes `dir` shared across machines: from now on each writer appends to a
+/// file of its own under `events/`, and `timeline.jsonl`, if there is one,
+/// becomes this machine's file there (`events/timeline@<machine>.jsonl`),
+/// so that it is sent to other machines like any writer's. The move happens
+/// under the file's lock: a writer waiting for it appends to the moved file
+/// (which is still this machine's), then follows the incident to its own.
+pub fn share(dir: &Path) -> Result<(), TimelineError> {
+    let events = dir.join(EVENTS_DIR);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source: std::io::Error| TimelineError::Io { path, source }
+    };
+    match crate::files::create_dir(&events) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(&events)(e)),
+    }
+    let single = dir.join(TIMELINE_FILE);
+    let Ok(file) = std::fs::OpenOptions::new().read(true).append(true).open(&single) else {
+        return Ok(());
+    };
+    let _lock = super::store::FileLock::exclusive(&file).map_err(io(&single))?;
+    if !single.is_file() {
+        // Another process moved it while we waited for the lock.
+        return Ok(());
+    }
+    let moved = events.join(format!("{}.jsonl", legacy_writer()));
+    if moved.exists() {
+        return Err(TimelineError::Io {
+            path: moved,
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "cannot move timeline.jsonl there: the file exists",
+            ),
+        });
+    }
+    // This machine's evidence of what it wrote follows the file.
+    let anchor = super::anchor::location(&single);
+    std::fs::rename(&single, &moved).map_err(io(&single))?;
+    if let Some(kept) = super::anchor::recalled(&anchor) {
+        super::anchor::keep(&super::anchor::location(&moved), &kept);
+    }
+    Ok(())
+}
+
 /// The file `actor` appends to in the incident `dir`.
 pub fn own_file(dir: &Path, actor: &str) -> PathBuf {
     if is_shared(dir) {
@@ -80,31 +131,24 @@ pub fn event_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The events of several files as one timeline: each file's events stay
-/// in their order; between files, the one recorded first comes first
-/// (ties by file, in the order given). An event already taken (a fleet
-/// event every watcher recorded, with the same id) is not taken again.
-/// The same files give the same timeline on every machine.
+/// The events of several files as one timeline, ordered by when they
+/// happened (`at`), then when they were recorded, then number, then id: an order that
+/// depends on the events only, never on which file or machine they came
+/// from, so every machine holding the same events reads the same timeline.
+/// An event already taken (a fleet event every watcher recorded, with the
+/// same id) is not taken again. A single file keeps its own order, as
+/// incidents written on one machine always have.
 pub fn merge(per_file: Vec<Vec<Event>>, seen: &mut HashSet<String>) -> Vec<Event> {
-    if per_file.len() == 1 {
-        // One file: its own order, as it always was.
-        let events = per_file.into_iter().next().unwrap_or_default();
-        return events.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
-    }
-    let mut queues: Vec<std::collections::VecDeque<Event>> = per_file.into_iter().map(Into::into).collect();
-    let mut merged = Vec::new();
-    loop {
-        let next = queues
-            .iter()
-            .enumerate()
-            .filter_map(|(i, q)| q.front().map(|e| (e.recorded_at, i)))
-            .min();
-        let Some((_, index)) = next else { break };
-        if let Some(event) = queues[index].pop_front() {
-            if seen.insert(event.id.clone()) {
-                merged.push(event);
-            }
-        }
+    let single = per_file.len() == 1;
+    let mut merged: Vec<Event> = per_file
+        .into_iter()
+        .flatten()
+        .filter(|e| seen.insert(e.id.clone()))
+        .collect();
+    if !single {
+        // The number before the id: one writer's events of the same
+        // millisecond (a command sent and finished) stay in their order.
+        merged.sort_by(|a, b| (a.at, a.recorded_at, a.seq, &a.id).cmp(&(b.at, b.recorded_at, b.seq, &b.id)));
     }
     merged
 }

@@ -47,6 +47,9 @@ pub struct TimelineOptions {
     pub actor: String,
     pub redactor: Redactor,
     pub output_cap: usize,
+    /// This machine shares its incidents with others (`sync_remotes`): an
+    /// incident written to is made shared first ([`super::sources::share`]).
+    pub share: bool,
 }
 
 impl TimelineOptions {
@@ -55,6 +58,7 @@ impl TimelineOptions {
             actor: actor.into(),
             redactor: Redactor::default(),
             output_cap: DEFAULT_OUTPUT_CAP,
+            share: false,
         }
     }
 }
@@ -126,6 +130,9 @@ impl Timeline {
     /// Opens (creating if needed) the timeline of incident directory `dir`,
     /// setting aside a torn last line.
     pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
+        if options.share && !super::sources::is_shared(dir) {
+            super::sources::share(dir)?;
+        }
         let path = super::sources::own_file(dir, &options.actor);
         let file = open_event_file(&path)?;
         let anchor = super::anchor::location(&path);
@@ -185,6 +192,9 @@ impl Timeline {
     /// The incident became shared since it was opened (`vigie sync`): from
     /// now on this writer appends to a file of its own.
     fn follow_sharing(&mut self) -> Result<(), TimelineError> {
+        if self.options.share && !super::sources::is_shared(&self.dir) {
+            super::sources::share(&self.dir)?;
+        }
         let own = super::sources::own_file(&self.dir, &self.options.actor);
         if own != self.path {
             self.file = open_event_file(&own)?;
@@ -461,12 +471,12 @@ fn read_last_line(file: &mut File, len: u64) -> io::Result<(u64, Option<Vec<u8>>
 
 /// An exclusive `flock` held until dropped. Holds the raw descriptor so
 /// the file stays usable while locked; the guard never outlives the file.
-pub(crate) struct FileLock {
+pub struct FileLock {
     fd: std::os::fd::RawFd,
 }
 
 impl FileLock {
-    pub(crate) fn exclusive(file: &File) -> io::Result<FileLock> {
+    pub fn exclusive(file: &File) -> io::Result<FileLock> {
         FileLock::take(file, libc::LOCK_EX)
     }
 

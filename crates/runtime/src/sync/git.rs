@@ -1,0 +1,148 @@
+//! Running git for the sync: always against the machine's sync repository
+//! (`--git-dir`), never a work tree, with the user's and the system's git
+//! configuration left out (an `url.insteadOf` or a hook must not redirect
+//! or run anything), no prompt, and a deadline: a remote that stops
+//! answering costs one round, never a hung thread.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What went wrong running git: its own last words, or why it did not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GitError(pub String);
+
+pub struct Git {
+    git_dir: PathBuf,
+}
+
+impl Git {
+    /// The bare repository at `git_dir`, created if missing (shared with
+    /// the incidents group when `group_shared`).
+    pub fn open_or_init(git_dir: &Path, group_shared: bool) -> Result<Git, GitError> {
+        let git = Git {
+            git_dir: git_dir.to_path_buf(),
+        };
+        if !git_dir.join("HEAD").is_file() {
+            let mut args = vec!["init", "--bare", "--quiet"];
+            if group_shared {
+                args.push("--shared=group");
+            }
+            let mut command = base_command();
+            command.args(&args).arg(git_dir);
+            run(command, None, Duration::from_secs(30))?;
+        }
+        Ok(git)
+    }
+
+    /// Runs `git --git-dir=<repo> args...`, with `stdin` if given and extra
+    /// environment `env`; its standard output.
+    pub fn run(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, GitError> {
+        let mut command = base_command();
+        command.arg("--git-dir").arg(&self.git_dir).args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        run(command, stdin, timeout)
+    }
+
+    /// [`Git::run`] with no input, no extra environment and a short deadline (local work).
+    pub fn local(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        self.run(args, None, &[], Duration::from_secs(30))
+    }
+
+    /// [`Git::local`], as trimmed text.
+    pub fn local_text(&self, args: &[&str]) -> Result<String, GitError> {
+        Ok(String::from_utf8_lossy(&self.local(args)?).trim().to_string())
+    }
+}
+
+fn base_command() -> Command {
+    let mut command = Command::new("git");
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("SSH_ASKPASS", "/bin/false")
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE");
+    command
+}
+
+fn run(mut command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<Vec<u8>, GitError> {
+    command
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| {
+        GitError(if e.kind() == std::io::ErrorKind::NotFound {
+            "git is not installed (apt-get install git)".to_string()
+        } else {
+            format!("cannot run git: {e}")
+        })
+    })?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // Small inputs (one event file): written whole before reading.
+        let _ = pipe.write_all(input);
+    }
+    // Read both pipes on threads so that a chatty git never blocks on a full pipe.
+    let stdout = child.stdout.take().map(read_on_thread);
+    let stderr = child.stderr.take().map(read_on_thread);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(GitError(format!(
+                    "no answer within {}s: stopped",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(GitError(format!("cannot wait for git: {e}"))),
+        }
+    };
+    let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+    let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(GitError(last_words(&err, status.code())))
+    }
+}
+
+fn read_on_thread<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// The lines of git's (and ssh's) standard error worth showing, made inert:
+/// "Host key verification failed.", "Connection refused"...
+fn last_words(stderr: &[u8], code: Option<i32>) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| vigie_core::sanitize::one_line(l.trim()))
+        .filter(|l| !l.is_empty() && !l.starts_with("hint:"))
+        .collect();
+    if lines.is_empty() {
+        return format!("git failed (exit {})", code.map_or("?".into(), |c| c.to_string()));
+    }
+    let keep = lines.len().saturating_sub(3);
+    lines[keep..].join("; ")
+}

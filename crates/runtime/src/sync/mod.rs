@@ -1,0 +1,329 @@
+//! Incidents shared across machines through git remotes (`sync_remotes`):
+//! the setup (where each remote is and the ssh command that reaches it),
+//! the rounds (`round.rs`) on a thread of their own, and what git's history
+//! says about the event files (`history.rs`, for `vigie timeline verify`).
+//! See `docs/timeline.md` for the model.
+
+mod git;
+pub mod history;
+pub mod round;
+
+pub use round::{round, Arrival, BlobCache, Published, RemoteOutcome, RoundReport, SYNC_REPO};
+
+use std::path::PathBuf;
+use std::sync::mpsc as blocking;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use vigie_core::config::{Config, TransportKind};
+use vigie_core::sync::RemoteSpec;
+use vigie_transport::endpoint::Resolver;
+
+/// One remote, ready to be reached.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// As written in vigie.toml.
+    pub label: String,
+    /// Its namespace in the sync repository: `refs/remotes/<key>/...`.
+    pub key: String,
+    /// What git is given: `host:path`.
+    pub url: String,
+    /// The path on the remote host.
+    pub path: String,
+    /// The host as ssh is given it, after the options of `ssh_command`.
+    pub destination: String,
+    /// `GIT_SSH_COMMAND`, or why the host cannot be reached as configured.
+    pub ssh_command: Result<String, String>,
+}
+
+/// Everything a round needs, resolved once.
+#[derive(Debug, Clone)]
+pub struct SyncSetup {
+    pub incidents_dir: PathBuf,
+    pub remotes: Vec<Remote>,
+    /// The longest a fetch or a push may take.
+    pub network_timeout: Duration,
+    /// Between rounds while an incident is open.
+    pub interval: Duration,
+}
+
+impl SyncSetup {
+    /// Resolves every `sync_remotes` entry as vigie reaches any host (`ssh -G`,
+    /// vigie.toml's own settings for an inventory host). Blocking.
+    pub fn from_config(config: &Config) -> SyncSetup {
+        let resolver = Resolver::for_config(config);
+        let remotes = config
+            .settings
+            .sync_remotes
+            .iter()
+            .map(|text| remote(config, &resolver, text.get_ref()))
+            .collect();
+        let connect = config.settings.connect_timeout.max(Duration::from_secs(1));
+        SyncSetup {
+            incidents_dir: config.incidents_dir(),
+            remotes,
+            network_timeout: connect * 3 + Duration::from_secs(20),
+            interval: config.settings.sync_interval.max(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// The ssh destination and the GIT_SSH_COMMAND for one `sync_remotes` entry.
+fn remote(config: &Config, resolver: &Resolver, text: &str) -> Remote {
+    let key = format!("r{}", &vigie_core::timeline::store::sha256_hex(text.as_bytes())[..12]);
+    let spec = match RemoteSpec::parse(text) {
+        Ok(spec) => spec,
+        Err(why) => {
+            return Remote {
+                label: text.to_string(),
+                key,
+                url: String::new(),
+                path: String::new(),
+                destination: String::new(),
+                ssh_command: Err(why),
+            }
+        }
+    };
+    let endpoint = match config.host(&spec.host) {
+        Some(host) if host.transport == TransportKind::Ssh => resolver.resolve(config, host),
+        Some(_) => {
+            return Remote {
+                label: spec.label(),
+                key,
+                url: String::new(),
+                path: String::new(),
+                destination: String::new(),
+                ssh_command: Err(format!("{} is not reached over ssh in the inventory", spec.host)),
+            }
+        }
+        None => resolver.resolve_destination(config, &spec.host),
+    };
+    match endpoint {
+        Ok(endpoint) => {
+            let host = if endpoint.host.contains(':') {
+                format!("[{}]", endpoint.host)
+            } else {
+                endpoint.host.clone()
+            };
+            let connect = config.settings.connect_timeout.as_secs().max(1);
+            let extra = [
+                format!("ConnectTimeout={connect}"),
+                // A remote that dies mid-transfer is given up in seconds.
+                "ServerAliveInterval=5".to_string(),
+                "ServerAliveCountMax=2".to_string(),
+            ];
+            Remote {
+                label: spec.label(),
+                key,
+                url: format!("{host}:{}", spec.path),
+                path: spec.path.clone(),
+                destination: endpoint.host.clone(),
+                ssh_command: Ok(vigie_transport::ssh_command::command_prefix(
+                    &endpoint,
+                    &config.own_known_hosts(),
+                    &extra,
+                )),
+            }
+        }
+        Err(e) => Remote {
+            label: spec.label(),
+            key,
+            url: String::new(),
+            path: String::new(),
+            destination: String::new(),
+            ssh_command: Err(e.to_string()),
+        },
+    }
+}
+
+/// Creates the bare repository a `sync_remotes` entry names (`vigie sync
+/// init`): refusing rewrites and deletions, so that no push, however it is
+/// made, can take events away from the others. Harmless when it exists.
+pub fn create_remote(config: &Config, text: &str) -> Result<Remote, String> {
+    let remote = remote(config, &Resolver::for_config(config), text);
+    let ssh = remote.ssh_command.clone()?;
+    let quote = vigie_core::probe::shell::quote;
+    // `~/x` is the login's home on the remote: left for its shell to expand.
+    let path = match remote.path.strip_prefix("~/") {
+        Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
+        None => quote(&remote.path),
+    };
+    let script = format!(
+        "set -e; command -v git >/dev/null || {{ echo 'git is not installed on this host' >&2; exit 1; }}; \
+         git init --bare --quiet {path}; git --git-dir={path} config receive.denyNonFastForwards true; \
+         git --git-dir={path} config receive.denyDeletes true"
+    );
+    let line = format!("{ssh} {} {}", quote(&remote.destination), quote(&script));
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ssh: {e}"))?;
+    if output.status.success() {
+        Ok(remote)
+    } else {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said: Vec<String> = said
+            .lines()
+            .map(|l| vigie_core::sanitize::one_line(l.trim()))
+            .filter(|l| !l.is_empty())
+            .collect();
+        Err(said.join("; "))
+    }
+}
+
+/// What the sync thread tells the cockpit or `vigie watch`.
+#[derive(Debug, Clone)]
+pub struct SyncNews {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub report: RoundReport,
+}
+
+/// The sync thread. Dropping the handle stops it after its round.
+pub struct SyncHandle {
+    nudges: blocking::Sender<()>,
+}
+
+impl SyncHandle {
+    /// Sync now rather than at the next round (an event was just written here).
+    pub fn nudge(&self) {
+        let _ = self.nudges.send(());
+    }
+}
+
+/// Starts syncing in the background, when `sync_remotes` names any remote:
+/// every `sync_interval` while an incident is open here, ten times less
+/// often otherwise (an incident declared elsewhere still arrives).
+pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<SyncNews>)> {
+    if config.settings.sync_remotes.is_empty() {
+        return None;
+    }
+    let config = config.clone();
+    let (nudges, nudged) = blocking::channel();
+    let (news, news_receiver) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new().name("vigie-sync".into()).spawn(move || {
+        let setup = SyncSetup::from_config(&config);
+        let mut cache = BlobCache::new();
+        loop {
+            let report = round(&setup, &mut cache);
+            if news
+                .send(SyncNews {
+                    at: chrono::Utc::now(),
+                    report,
+                })
+                .is_err()
+            {
+                return;
+            }
+            let open = vigie_core::incident::list(&setup.incidents_dir)
+                .iter()
+                .flatten()
+                .any(|s| s.is_open());
+            let wait = if open { setup.interval } else { setup.interval * 10 };
+            match nudged.recv_timeout(wait) {
+                Ok(()) => {
+                    // Several nudges at once are one round.
+                    while nudged.try_recv().is_ok() {}
+                }
+                Err(blocking::RecvTimeoutError::Timeout) => {}
+                Err(blocking::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    });
+    spawned.ok().map(|_| (SyncHandle { nudges }, news_receiver))
+}
+
+/// The next news of the sync thread, if there is one (else never): for a
+/// `select!` arm that is idle on a machine that shares nothing.
+pub async fn next_news(news: &mut Option<mpsc::UnboundedReceiver<SyncNews>>) -> Option<SyncNews> {
+    match news {
+        Some(news) => news.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The state of each remote as the last rounds left it, for the cockpit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub remotes: Vec<RemoteState>,
+    /// The latest arrivals, newest last (a few kept).
+    pub arrivals: Vec<(chrono::DateTime<chrono::Utc>, Arrival)>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteState {
+    pub label: String,
+    pub last_ok: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last round could not reach it.
+    pub error: Option<String>,
+}
+
+impl SyncState {
+    /// Every remote of `config`, before the first round answers.
+    pub fn waiting(config: &Config) -> SyncState {
+        SyncState {
+            remotes: config
+                .settings
+                .sync_remotes
+                .iter()
+                .map(|r| RemoteState {
+                    label: RemoteSpec::parse(r.get_ref()).map_or_else(|_| r.get_ref().clone(), |s| s.label()),
+                    last_ok: None,
+                    error: None,
+                })
+                .collect(),
+            ..SyncState::default()
+        }
+    }
+
+    /// One line for a header: the freshest sync, or why there is none.
+    pub fn summary(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let freshest = self.remotes.iter().filter(|r| r.error.is_none()).filter_map(|r| r.last_ok).max();
+        let down: Vec<&RemoteState> = self.remotes.iter().filter(|r| r.error.is_some()).collect();
+        let age = |at: chrono::DateTime<chrono::Utc>| vigie_core::format::human_age(now - at);
+        match (freshest, down.as_slice()) {
+            (Some(at), []) => format!("synced {} ago", age(at)),
+            (Some(at), [one]) => format!("synced {} ago, {} unreachable", age(at), one.label),
+            (Some(at), many) => format!("synced {} ago, {} remotes unreachable", age(at), many.len()),
+            (None, []) => "sync starting".to_string(),
+            (None, _) => {
+                let last = self.remotes.iter().filter_map(|r| r.last_ok).max();
+                match last {
+                    Some(at) => format!("⚠ no remote answers (last sync {} ago): events kept here", age(at)),
+                    None => "⚠ no remote answers: events kept here".to_string(),
+                }
+            }
+        }
+    }
+
+    pub fn apply(&mut self, news: &SyncNews) {
+        for outcome in &news.report.remotes {
+            let index = match self.remotes.iter().position(|r| r.label == outcome.label) {
+                Some(index) => index,
+                None => {
+                    self.remotes.push(RemoteState {
+                        label: outcome.label.clone(),
+                        last_ok: None,
+                        error: None,
+                    });
+                    self.remotes.len() - 1
+                }
+            };
+            let state = &mut self.remotes[index];
+            match &outcome.result {
+                Ok(_) => {
+                    state.last_ok = Some(news.at);
+                    state.error = None;
+                }
+                Err(e) => state.error = Some(e.clone()),
+            }
+        }
+        for arrival in &news.report.arrivals {
+            self.arrivals.push((news.at, arrival.clone()));
+        }
+        let keep = self.arrivals.len().saturating_sub(8);
+        self.arrivals.drain(..keep);
+        self.problems = news.report.problems.clone();
+    }
+}

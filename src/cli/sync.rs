@@ -1,0 +1,80 @@
+//! `vigie sync`: one round with every `sync_remotes` entry (what the
+//! cockpit and `vigie watch` do every few seconds), and `vigie sync init
+//! HOST:PATH`, which creates a remote.
+
+use crate::config::Config;
+use vigie_runtime::sync::{self, RoundReport, SyncSetup};
+
+const NO_REMOTES: &str = "no sync_remotes in vigie.toml: create one with `vigie sync init HOST:PATH` \
+     (a bare git repository on any host you reach over ssh), then list it under [settings]";
+
+pub fn run_once(config: &Config) -> i32 {
+    if config.settings.sync_remotes.is_empty() {
+        eprintln!("vigie sync: {NO_REMOTES}");
+        return 2;
+    }
+    let setup = SyncSetup::from_config(config);
+    let report = sync::round(&setup, &mut sync::BlobCache::new());
+    print_report(&report);
+    let reached = report.remotes.iter().any(|r| r.result.is_ok());
+    if !reached {
+        eprintln!(
+            "vigie sync: no remote answered; everything written here is kept and is sent when one does \
+             (the cockpit and `vigie watch` keep trying)"
+        );
+        return 1;
+    }
+    i32::from(!report.problems.is_empty())
+}
+
+fn print_report(report: &RoundReport) {
+    for remote in &report.remotes {
+        match &remote.result {
+            Ok(0) => println!("{}: in sync", remote.label),
+            Ok(pushed) => println!("{}: in sync, {pushed} writer file(s) sent", remote.label),
+            Err(why) => println!("{}: unreachable: {why}", remote.label),
+        }
+    }
+    for arrival in &report.arrivals {
+        println!(
+            "received {} event(s) of {} in {} (from {})",
+            arrival.events, arrival.writer, arrival.incident, arrival.via
+        );
+    }
+    for published in &report.published {
+        println!(
+            "committed {} new event(s) of {} in {}",
+            published.events, published.writer, published.incident
+        );
+    }
+    for problem in &report.problems {
+        eprintln!("vigie sync: {problem}");
+    }
+}
+
+pub fn init(config: &Config, remote: &str) -> i32 {
+    if let Err(why) = vigie_core::sync::RemoteSpec::parse(remote) {
+        eprintln!("vigie sync init: {why}");
+        return 2;
+    }
+    match sync::create_remote(config, remote) {
+        Ok(created) => {
+            println!("{}: a bare git repository that refuses rewrites and deletions", created.label);
+            let listed = config.settings.sync_remotes.iter().any(|r| r.get_ref().trim() == remote.trim());
+            if !listed {
+                println!(
+                    "share incidents through it: add to vigie.toml, under [settings]:\n    sync_remotes = [\"{}\"]",
+                    created.label
+                );
+            }
+            0
+        }
+        Err(why) => {
+            eprintln!("vigie sync init: {remote}: {why}");
+            if why.contains("Host key verification failed") {
+                eprintln!("check the host's key and pin it: vigie trust HOST");
+            }
+            1
+        }
+    }
+}

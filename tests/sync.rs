@@ -1,0 +1,267 @@
+//! One incident, several machines, no server of vigie's: responders on
+//! separate machines (separate HOMEs, each its own incidents directory,
+//! known_hosts and identity) share a bare git remote on a real lab sshd.
+//! They see each other's events; while the remote is down each keeps
+//! recording; when it is back they converge on the same events, once each,
+//! in the same order; `verify` passes on every side and the post-mortem is
+//! the same from every side.
+
+mod common;
+
+use common::lab::{vigie_command, SshLab};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+struct Responder {
+    home: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Responder {
+    /// A machine of its own: a HOME with a vigie.toml naming the lab host
+    /// and the remote on it.
+    fn new(lab: &SshLab, name: &str, remote: &str) -> Responder {
+        let home = tempfile::Builder::new().prefix(&format!("vigie-{name}-")).tempdir().unwrap();
+        let config = home.path().join("vigie.toml");
+        let toml = lab.vigie_toml(&lab.known_hosts).replacen(
+            "[settings]\n",
+            &format!(
+                "[settings]\nresponder = \"{name}@{name}-laptop\"\nsync_remotes = [\"{remote}\"]\nsync_interval = \"1s\"\n"
+            ),
+            1,
+        );
+        std::fs::write(&config, toml).unwrap();
+        Responder { home, config }
+    }
+
+    fn vigie(&self, args: &[&str]) -> (i32, String, String) {
+        let mut full = vec!["--config", self.config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        common::lab::vigie(self.home.path(), &full, "")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.vigie(args);
+        assert_eq!(code, 0, "vigie {args:?}: {out}{err}");
+        out
+    }
+
+    fn note(&self, text: &str) {
+        self.ok(&["note", text]);
+    }
+
+    fn sync(&self) -> (i32, String) {
+        let (code, out, err) = self.vigie(&["sync"]);
+        (code, format!("{out}{err}"))
+    }
+
+    fn incidents(&self) -> PathBuf {
+        self.home.path().join(".local/share/vigie/incidents")
+    }
+
+    /// The merged timeline of `incident`, as `timeline show --json` prints it.
+    fn events(&self, incident: &str) -> Vec<Value> {
+        let out = self.ok(&["--incident", incident, "timeline", "show", "--json"]);
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn texts(&self, incident: &str) -> Vec<String> {
+        self.events(incident)
+            .iter()
+            .filter_map(|e| e["data"]["text"].as_str().map(String::from))
+            .collect()
+    }
+
+    fn watcher(&self) -> Child {
+        vigie_command(self.home.path())
+            .args(["--config", self.config.to_str().unwrap(), "watch"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.home.path().join("watch.log")).unwrap())
+            .spawn()
+            .expect("start vigie watch")
+    }
+}
+
+fn the_incident(responder: &Responder) -> String {
+    let dirs: Vec<String> = std::fs::read_dir(responder.incidents())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("events").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn remote_path(lab: &SshLab) -> String {
+    lab.dir.path().join("remote/vigie.git").display().to_string()
+}
+
+fn ids(events: &[Value]) -> Vec<String> {
+    events.iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn two_responders_and_an_offline_one_converge_through_a_remote_that_went_down() {
+    let mut lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    let carol = Responder::new(&lab, "carol", &remote);
+
+    // The remote is made once, by anyone.
+    let created = alice.ok(&["sync", "init", &remote]);
+    assert!(created.contains("refuses rewrites"), "{created}");
+    let config = common::run("git", &["--git-dir", &remote_path(&lab), "config", "--list"]);
+    assert!(config.contains("receive.denynonfastforwards=true"), "{config}");
+
+    // Alice declares and writes; bob and carol receive the incident.
+    alice.ok(&["incident", "new", "hv1 down"]);
+    alice.note("alice: hv1 does not answer");
+    let (code, said) = alice.sync();
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("in sync"), "{said}");
+    let (code, said) = bob.sync();
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("of alice@alice-laptop"), "{said}");
+    let incident = the_incident(&bob);
+    assert!(bob.texts(&incident).contains(&"alice: hv1 does not answer".to_string()));
+    bob.note("bob: moving the VMs to hv2");
+    assert_eq!(bob.sync().0, 0);
+    assert_eq!(carol.sync().0, 0);
+    assert_eq!(alice.sync().0, 0);
+    assert!(alice.texts(&incident).contains(&"bob: moving the VMs to hv2".to_string()));
+
+    // The remote goes down: everyone keeps recording, nothing is lost.
+    lab.kill_host(0);
+    alice.note("alice: hv2 is at 90% RAM");
+    bob.note("bob: web1 moved");
+    let (code, said) = alice.sync();
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("unreachable"), "{said}");
+    assert!(said.contains("kept"), "{said}");
+    bob.note("bob: web2 moved");
+    carol.note("carol: customers warned by mail");
+    assert_eq!(bob.sync().0, 1);
+    alice.ok(&["incident", "status", "mitigated"]);
+
+    // It comes back: a round each, and one more to hear of the others.
+    lab.start_host(0);
+    for responder in [&alice, &bob, &alice, &bob] {
+        let (code, said) = responder.sync();
+        assert_eq!(code, 0, "{said}");
+    }
+    let alice_events = alice.events(&incident);
+    let bob_events = bob.events(&incident);
+    assert_eq!(ids(&alice_events), ids(&bob_events), "the same events, in the same order");
+    let unique: std::collections::HashSet<String> = ids(&alice_events).into_iter().collect();
+    assert_eq!(unique.len(), alice_events.len(), "every event once");
+    for text in [
+        "alice: hv1 does not answer",
+        "bob: moving the VMs to hv2",
+        "alice: hv2 is at 90% RAM",
+        "bob: web1 moved",
+        "bob: web2 moved",
+    ] {
+        assert!(alice.texts(&incident).contains(&text.to_string()), "{text} missing");
+    }
+
+    // Carol was offline the whole time: she syncs now and loses nothing.
+    assert_eq!(carol.sync().0, 0);
+    for responder in [&alice, &bob] {
+        assert_eq!(responder.sync().0, 0);
+    }
+    let everyone: Vec<Vec<String>> = [&alice, &bob, &carol].iter().map(|r| ids(&r.events(&incident))).collect();
+    assert_eq!(everyone[0], everyone[1]);
+    assert_eq!(everyone[0], everyone[2]);
+    assert!(alice.texts(&incident).contains(&"carol: customers warned by mail".to_string()));
+
+    // Every chain verifies on every machine, and so does what was synced.
+    for responder in [&alice, &bob, &carol] {
+        let (code, out, err) = responder.vigie(&["--incident", &incident, "timeline", "verify"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("synced event(s) of alice@alice-laptop are all here"), "{out}");
+    }
+    // The post-mortem is the same document from every side.
+    let reports: Vec<String> = [&alice, &bob, &carol]
+        .iter()
+        .map(|r| r.ok(&["--incident", &incident, "report", "--format", "md"]))
+        .collect();
+    assert_eq!(reports[0], reports[1]);
+    assert_eq!(reports[0], reports[2]);
+}
+
+#[test]
+fn a_copy_changed_on_one_machine_is_refused_and_verify_names_it() {
+    let lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    alice.ok(&["sync", "init", &remote]);
+    alice.ok(&["incident", "new", "db replica lag"]);
+    alice.note("alice: replica 3 hours behind");
+    assert_eq!(alice.sync().0, 0);
+    assert_eq!(bob.sync().0, 0);
+    let incident = the_incident(&bob);
+    // Someone edits alice's file on bob's machine.
+    let copy = bob
+        .incidents()
+        .join(&incident)
+        .join("events/alice@alice-laptop.jsonl");
+    let text = std::fs::read_to_string(&copy).unwrap();
+    std::fs::write(&copy, text.replace("3 hours", "3 minutes")).unwrap();
+    alice.note("alice: replica restarted");
+    assert_eq!(alice.sync().0, 0);
+    let (code, said) = bob.sync();
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("disagree"), "{said}");
+    // Nothing was written over the edited copy, and verify says what was lost.
+    assert!(std::fs::read_to_string(&copy).unwrap().contains("3 minutes"));
+    let (code, out, err) = bob.vigie(&["--incident", &incident, "timeline", "verify"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("lost or changed synced events"), "{err}");
+}
+
+#[test]
+fn watchers_share_notes_within_seconds() {
+    let lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    alice.ok(&["sync", "init", &remote]);
+    alice.ok(&["incident", "new", "storage full"]);
+    let mut watchers = [alice.watcher(), bob.watcher()];
+    let seen_within = |reader: &Responder, text: &str| -> Duration {
+        let start = Instant::now();
+        loop {
+            let found = std::fs::read_dir(reader.incidents()).ok().is_some_and(|entries| {
+                entries.flatten().any(|e| {
+                    e.path().join("events").is_dir()
+                        && reader
+                            .vigie(&["--incident", e.path().to_str().unwrap(), "timeline", "show", "--json"])
+                            .1
+                            .contains(text)
+                })
+            });
+            if found {
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "{text} never arrived");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    alice.note("alice: datastore at 100%");
+    let to_bob = seen_within(&bob, "alice: datastore at 100%");
+    bob.note("bob: deleted old snapshots");
+    let to_alice = seen_within(&alice, "bob: deleted old snapshots");
+    for watcher in &mut watchers {
+        unsafe { libc::kill(watcher.id() as i32, libc::SIGTERM) };
+        let _ = watcher.wait();
+    }
+    eprintln!("a note reached the other machine in {to_bob:?} and {to_alice:?}");
+    let log = std::fs::read_to_string(bob.home.path().join("watch.log")).unwrap();
+    assert!(log.contains("received"), "{log}");
+}
