@@ -9,6 +9,7 @@
 mod common;
 
 use common::lab::{vigie_command, SshLab};
+use common::tmux::TmuxSession;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -72,6 +73,32 @@ impl Responder {
             .iter()
             .filter_map(|e| e["data"]["text"].as_str().map(String::from))
             .collect()
+    }
+
+    /// The real cockpit in tmux, on this responder's machine.
+    fn cockpit(&self) -> TmuxSession {
+        let home = self.home.path().to_str().unwrap();
+        let data = format!("{home}/.local/share");
+        let config_home = format!("{home}/.config");
+        let tmux = TmuxSession::start(
+            150,
+            30,
+            self.home.path(),
+            &[
+                ("HOME", home),
+                ("XDG_DATA_HOME", &data),
+                ("XDG_CONFIG_HOME", &config_home),
+                ("SSH_AUTH_SOCK", ""),
+                ("VIGIE_INCIDENT", ""),
+                ("PS1", "$ "),
+            ],
+        );
+        tmux.type_line(&format!(
+            "'{}' --config '{}'",
+            env!("CARGO_BIN_EXE_vigie"),
+            self.config.display()
+        ));
+        tmux
     }
 
     fn watcher(&self) -> Child {
@@ -264,4 +291,37 @@ fn watchers_share_notes_within_seconds() {
     eprintln!("a note reached the other machine in {to_bob:?} and {to_alice:?}");
     let log = std::fs::read_to_string(bob.home.path().join("watch.log")).unwrap();
     assert!(log.contains("received"), "{log}");
+}
+
+#[test]
+fn the_cockpit_says_how_the_remote_is_and_shows_what_arrives() {
+    let mut lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    bob.ok(&["sync", "init", &remote]);
+    bob.ok(&["incident", "new", "mail queue stuck"]);
+    assert_eq!(bob.sync().0, 0);
+    let cockpit = alice.cockpit();
+    // The incident declared on bob's machine arrives and is followed.
+    cockpit.wait_for("the incident from bob's machine", Duration::from_secs(60), |s| {
+        s.contains("mail queue stuck") && s.contains("synced")
+    });
+    bob.note("bob: postfix restarted");
+    assert_eq!(bob.sync().0, 0);
+    let screen = cockpit.wait_for("bob's note, and who sent it from where", Duration::from_secs(60), |s| {
+        s.contains("bob: postfix restarted") && s.contains("received")
+    });
+    assert!(screen.contains("of bob@bob-laptop (via lab1:"), "{screen}");
+    eprintln!("{screen}");
+    // The remote goes down: the header says the events stay here.
+    lab.kill_host(0);
+    cockpit.wait_for("the remote unreachable", Duration::from_secs(60), |s| {
+        s.contains("no remote answers")
+    });
+    lab.start_host(0);
+    cockpit.wait_for("the remote back", Duration::from_secs(60), |s| {
+        !s.contains("no remote answers") && s.contains("synced")
+    });
+    cockpit.send(&["q"]);
 }

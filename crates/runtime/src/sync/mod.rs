@@ -192,7 +192,7 @@ impl SyncHandle {
 }
 
 /// Starts syncing in the background, when `sync_remotes` names any remote:
-/// every `sync_interval` while an incident is open here, ten times less
+/// every `sync_interval` while an incident is open here, five times less
 /// often otherwise (an incident declared elsewhere still arrives).
 pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<SyncNews>)> {
     if config.settings.sync_remotes.is_empty() {
@@ -219,7 +219,7 @@ pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<Syn
                 .iter()
                 .flatten()
                 .any(|s| s.is_open());
-            let wait = if open { setup.interval } else { setup.interval * 10 };
+            let wait = if open { setup.interval } else { setup.interval * 5 };
             match nudged.recv_timeout(wait) {
                 Ok(()) => {
                     // Several nudges at once are one round.

@@ -211,12 +211,11 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
 }
 
 /// Every writer branch, here and at each remote: (incident, writer) → where → commit.
-fn list_branches(
-    git: &Git,
-    setup: &SyncSetup,
-) -> Result<BTreeMap<(String, String), HashMap<Source, String>>, GitError> {
+type Branches = BTreeMap<(String, String), HashMap<Source, String>>;
+
+fn list_branches(git: &Git, setup: &SyncSetup) -> Result<Branches, GitError> {
     let text = git.local_text(&["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/remotes"])?;
-    let mut branches: BTreeMap<(String, String), HashMap<Source, String>> = BTreeMap::new();
+    let mut branches = Branches::new();
     for line in text.lines() {
         let Some((commit, refname)) = line.split_once(' ') else { continue };
         let mut place = plan::parse_branch("refs/heads/", refname).map(|found| (found, Source::Committed));
