@@ -24,7 +24,10 @@ impl Responder {
     /// A machine of its own: a HOME with a vigie.toml naming the lab host
     /// and the remote on it.
     fn new(lab: &SshLab, name: &str, remote: &str) -> Responder {
-        let home = tempfile::Builder::new().prefix(&format!("vigie-{name}-")).tempdir().unwrap();
+        let home = tempfile::Builder::new()
+            .prefix(&format!("vigie-{name}-"))
+            .tempdir()
+            .unwrap();
         let config = home.path().join("vigie.toml");
         let toml = lab.vigie_toml(&lab.known_hosts).replacen(
             "[settings]\n",
@@ -160,7 +163,9 @@ fn two_responders_and_an_offline_one_converge_through_a_remote_that_went_down() 
     assert_eq!(bob.sync().0, 0);
     assert_eq!(carol.sync().0, 0);
     assert_eq!(alice.sync().0, 0);
-    assert!(alice.texts(&incident).contains(&"bob: moving the VMs to hv2".to_string()));
+    assert!(alice
+        .texts(&incident)
+        .contains(&"bob: moving the VMs to hv2".to_string()));
 
     // The remote goes down: everyone keeps recording, nothing is lost.
     lab.kill_host(0);
@@ -183,7 +188,11 @@ fn two_responders_and_an_offline_one_converge_through_a_remote_that_went_down() 
     }
     let alice_events = alice.events(&incident);
     let bob_events = bob.events(&incident);
-    assert_eq!(ids(&alice_events), ids(&bob_events), "the same events, in the same order");
+    assert_eq!(
+        ids(&alice_events),
+        ids(&bob_events),
+        "the same events, in the same order"
+    );
     let unique: std::collections::HashSet<String> = ids(&alice_events).into_iter().collect();
     assert_eq!(unique.len(), alice_events.len(), "every event once");
     for text in [
@@ -201,16 +210,24 @@ fn two_responders_and_an_offline_one_converge_through_a_remote_that_went_down() 
     for responder in [&alice, &bob] {
         assert_eq!(responder.sync().0, 0);
     }
-    let everyone: Vec<Vec<String>> = [&alice, &bob, &carol].iter().map(|r| ids(&r.events(&incident))).collect();
+    let everyone: Vec<Vec<String>> = [&alice, &bob, &carol]
+        .iter()
+        .map(|r| ids(&r.events(&incident)))
+        .collect();
     assert_eq!(everyone[0], everyone[1]);
     assert_eq!(everyone[0], everyone[2]);
-    assert!(alice.texts(&incident).contains(&"carol: customers warned by mail".to_string()));
+    assert!(alice
+        .texts(&incident)
+        .contains(&"carol: customers warned by mail".to_string()));
 
     // Every chain verifies on every machine, and so does what was synced.
     for responder in [&alice, &bob, &carol] {
         let (code, out, err) = responder.vigie(&["--incident", &incident, "timeline", "verify"]);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("synced event(s) of alice@alice-laptop are all here"), "{out}");
+        assert!(
+            out.contains("synced event(s) of alice@alice-laptop are all here"),
+            "{out}"
+        );
     }
     // The post-mortem is the same document from every side.
     let reports: Vec<String> = [&alice, &bob, &carol]
@@ -234,10 +251,7 @@ fn a_copy_changed_on_one_machine_is_refused_and_verify_names_it() {
     assert_eq!(bob.sync().0, 0);
     let incident = the_incident(&bob);
     // Someone edits alice's file on bob's machine.
-    let copy = bob
-        .incidents()
-        .join(&incident)
-        .join("events/alice@alice-laptop.jsonl");
+    let copy = bob.incidents().join(&incident).join("events/alice@alice-laptop.jsonl");
     let text = std::fs::read_to_string(&copy).unwrap();
     std::fs::write(&copy, text.replace("3 hours", "3 minutes")).unwrap();
     alice.note("alice: replica restarted");

@@ -318,7 +318,11 @@ fn dispatch(cli: Cli) -> i32 {
     };
     let writes_incidents = matches!(
         command,
-        Command::Incident(_) | Command::Note { .. } | Command::Run { .. } | Command::Watch | Command::Sync { command: None }
+        Command::Incident(_)
+            | Command::Note { .. }
+            | Command::Run { .. }
+            | Command::Watch
+            | Command::Sync { command: None }
     );
     if writes_incidents && !incidents_dir_ready(&config) {
         return 1;

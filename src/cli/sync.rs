@@ -59,8 +59,15 @@ pub fn init(config: &Config, remote: &str) -> i32 {
     }
     match sync::create_remote(config, remote) {
         Ok(created) => {
-            println!("{}: a bare git repository that refuses rewrites and deletions", created.label);
-            let listed = config.settings.sync_remotes.iter().any(|r| r.get_ref().trim() == remote.trim());
+            println!(
+                "{}: a bare git repository that refuses rewrites and deletions",
+                created.label
+            );
+            let listed = config
+                .settings
+                .sync_remotes
+                .iter()
+                .any(|r| r.get_ref().trim() == remote.trim());
             if !listed {
                 println!(
                     "share incidents through it: add to vigie.toml, under [settings]:\n    sync_remotes = [\"{}\"]",

@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(branch("x", "a.lock"), None);
         assert_eq!(branch("x", "a/b"), None);
         assert_eq!(branch("x", ".hidden"), None);
-        assert_eq!(parse_branch("refs/remotes/r/", "refs/remotes/r/inc/bob@b"), Some(("inc", "bob@b")));
+        assert_eq!(
+            parse_branch("refs/remotes/r/", "refs/remotes/r/inc/bob@b"),
+            Some(("inc", "bob@b"))
+        );
         assert_eq!(parse_branch("refs/remotes/r/", "refs/remotes/r/inc/x/y"), None);
         assert_eq!(parse_branch("refs/remotes/r/", "refs/remotes/r/main"), None);
     }
@@ -203,7 +206,10 @@ mod tests {
         assert_eq!(reconcile(ab, &[ab]), Reconcile::Publish { longer_than_all: false });
         assert_eq!(reconcile(b"", &[]), Reconcile::Publish { longer_than_all: false });
         // A line being written is not the file's yet.
-        assert_eq!(reconcile(b"1\n2\n3", &[ab]), Reconcile::Publish { longer_than_all: false });
+        assert_eq!(
+            reconcile(b"1\n2\n3", &[ab]),
+            Reconcile::Publish { longer_than_all: false }
+        );
     }
 
     #[test]

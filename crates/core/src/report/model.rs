@@ -710,10 +710,19 @@ impl Duration {
 }
 
 /// Raises paired with their clears: by the journal's occurrence id, else
-/// (an older timeline, a script's event) by host, code and subject.
+/// (an older timeline, a script's event) by host, code and subject. Two
+/// machines watching the same host (an incident shared across machines)
+/// each record the outage under their own occurrence: raised while the
+/// same alert is open from another, it is the same outage, which began at
+/// the first raise and ends when the last watcher saw it clear.
 fn outages(read: &Read) -> Vec<Outage> {
     let mut outages: Vec<Outage> = Vec::new();
     let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // host, code and subject → the open outage and how many occurrences hold it open.
+    let mut open_alerts: std::collections::HashMap<String, (usize, usize)> = std::collections::HashMap::new();
+    let alert = |host: &str, fleet: &crate::timeline::payload::FleetEvent, code: &str| {
+        format!("{host}\n{code}\n{}", fleet.subject.as_deref().unwrap_or(""))
+    };
     let key = |host: &str, fleet: &crate::timeline::payload::FleetEvent, code: &str| {
         fleet
             .occurrence
@@ -732,6 +741,12 @@ fn outages(read: &Read) -> Vec<Outage> {
                 if open.contains_key(&key) {
                     continue;
                 }
+                if let Some((index, holders)) = open_alerts.get_mut(&alert(&host, fleet, &code)) {
+                    *holders += 1;
+                    open.insert(key, *index);
+                    continue;
+                }
+                open_alerts.insert(alert(&host, fleet, &code), (outages.len(), 1));
                 open.insert(key, outages.len());
                 outages.push(Outage {
                     host,
@@ -749,7 +764,15 @@ fn outages(read: &Read) -> Vec<Outage> {
             Payload::AlertCleared(fleet) => {
                 let code = fleet.code.clone().unwrap_or_default();
                 if let Some(index) = open.remove(&key(&host, fleet, &code)) {
-                    outages[index].cleared = Some(v.event.at);
+                    let alert = alert(&host, fleet, &code);
+                    let holders = open_alerts.get_mut(&alert).map(|(_, holders)| {
+                        *holders -= 1;
+                        *holders
+                    });
+                    if holders.unwrap_or(0) == 0 {
+                        open_alerts.remove(&alert);
+                        outages[index].cleared = Some(v.event.at);
+                    }
                 }
             }
             _ => {}
@@ -1339,5 +1362,33 @@ mod key_time_tests {
             Some("alert"),
             "the table reads in time order"
         );
+    }
+
+    #[test]
+    fn one_outage_seen_by_two_machines_is_one_outage() {
+        let declared = event(
+            1,
+            0,
+            "incident.declared",
+            serde_json::json!({"title": "beta down", "severity": "major"}),
+        );
+        let fleet = |seq, second, kind: &str, occurrence: &str| {
+            event(
+                seq,
+                second,
+                kind,
+                serde_json::json!({"code": "unreachable", "occurrence": occurrence}),
+            )
+        };
+        // Alice's watcher and bob's, each with its own journal.
+        let report = report(&[
+            declared,
+            fleet(2, 10, "alert.raised", "alice-1"),
+            fleet(3, 12, "alert.raised", "bob-1"),
+            fleet(4, 40, "alert.cleared", "alice-1"),
+            fleet(5, 43, "alert.cleared", "bob-1"),
+        ]);
+        let down: Vec<_> = report.hosts_down().map(|o| o.span(&report)).collect();
+        assert_eq!(down, vec!["19:30:10 → 19:30:43 (33s)".to_string()]);
     }
 }

@@ -105,10 +105,7 @@ fn run(mut command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(GitError(format!(
-                    "no answer within {}s: stopped",
-                    timeout.as_secs()
-                )));
+                return Err(GitError(format!("no answer within {}s: stopped", timeout.as_secs())));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(GitError(format!("cannot wait for git: {e}"))),

@@ -279,7 +279,12 @@ impl SyncState {
 
     /// One line for a header: the freshest sync, or why there is none.
     pub fn summary(&self, now: chrono::DateTime<chrono::Utc>) -> String {
-        let freshest = self.remotes.iter().filter(|r| r.error.is_none()).filter_map(|r| r.last_ok).max();
+        let freshest = self
+            .remotes
+            .iter()
+            .filter(|r| r.error.is_none())
+            .filter_map(|r| r.last_ok)
+            .max();
         let down: Vec<&RemoteState> = self.remotes.iter().filter(|r| r.error.is_some()).collect();
         let age = |at: chrono::DateTime<chrono::Utc>| vigie_core::format::human_age(now - at);
         match (freshest, down.as_slice()) {

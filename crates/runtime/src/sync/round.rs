@@ -115,7 +115,10 @@ pub fn round(setup: &SyncSetup, cache: &mut BlobCache) -> RoundReport {
     let mut writers: BTreeSet<(String, String)> = branches.keys().cloned().collect();
     writers.extend(local_writers(&setup.incidents_dir));
     for (incident, writer) in writers {
-        let found = branches.get(&(incident.clone(), writer.clone())).cloned().unwrap_or_default();
+        let found = branches
+            .get(&(incident.clone(), writer.clone()))
+            .cloned()
+            .unwrap_or_default();
         if let Err(problem) = reconcile_writer(&git, setup, cache, &incident, &writer, &found, &mut report) {
             report.problems.push(format!("{incident}, {writer}: {problem}"));
         }
@@ -173,7 +176,15 @@ fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> 
     // ever a candidate, checked against every other copy before use.
     let refspec = format!("+refs/heads/*:refs/remotes/{}/*", remote.key);
     git.run(
-        &["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc", &remote.url, &refspec],
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            &remote.url,
+            &refspec,
+        ],
         None,
         &[("GIT_SSH_COMMAND", ssh)],
         setup.network_timeout,
@@ -183,7 +194,12 @@ fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> 
 
 fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String)]) -> Result<usize, String> {
     let ssh = remote.ssh_command.as_ref().map_err(Clone::clone)?;
-    let mut args = vec!["push".to_string(), "--porcelain".into(), "--quiet".into(), remote.url.clone()];
+    let mut args = vec![
+        "push".to_string(),
+        "--porcelain".into(),
+        "--quiet".into(),
+        remote.url.clone(),
+    ];
     args.extend(behind.iter().map(|(branch, _)| format!("{branch}:{branch}")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let pushed = git.run(&args, None, &[("GIT_SSH_COMMAND", ssh)], setup.network_timeout);
@@ -195,7 +211,10 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
     };
     let mut count = 0;
     for (branch, commit) in behind {
-        let accepted = pushed.is_ok() || output.lines().any(|l| l.contains(&format!(":{branch}\t")) && !l.starts_with('!'));
+        let accepted = pushed.is_ok()
+            || output
+                .lines()
+                .any(|l| l.contains(&format!(":{branch}\t")) && !l.starts_with('!'));
         if accepted {
             count += 1;
             let tracking = branch.replacen("refs/heads/", &format!("refs/remotes/{}/", remote.key), 1);
@@ -214,10 +233,17 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
 type Branches = BTreeMap<(String, String), HashMap<Source, String>>;
 
 fn list_branches(git: &Git, setup: &SyncSetup) -> Result<Branches, GitError> {
-    let text = git.local_text(&["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/remotes"])?;
+    let text = git.local_text(&[
+        "for-each-ref",
+        "--format=%(objectname) %(refname)",
+        "refs/heads",
+        "refs/remotes",
+    ])?;
     let mut branches = Branches::new();
     for line in text.lines() {
-        let Some((commit, refname)) = line.split_once(' ') else { continue };
+        let Some((commit, refname)) = line.split_once(' ') else {
+            continue;
+        };
         let mut place = plan::parse_branch("refs/heads/", refname).map(|found| (found, Source::Committed));
         for (index, remote) in setup.remotes.iter().enumerate() {
             let prefix = format!("refs/remotes/{}/", remote.key);
@@ -242,7 +268,9 @@ fn local_writers(incidents_dir: &Path) -> Vec<(String, String)> {
     };
     let mut found = Vec::new();
     for dir in entries.flatten().map(|e| e.path()).filter(|d| sources::is_shared(d)) {
-        let Some(incident) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let Some(incident) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
         for file in sources::event_files(&dir) {
             let in_events = file.parent().is_some_and(|p| p.ends_with(EVENTS_DIR));
             if let (true, Some(stem)) = (in_events, file.file_stem()) {
@@ -255,7 +283,10 @@ fn local_writers(incidents_dir: &Path) -> Vec<(String, String)> {
 
 /// The file of `writer` in `incident` on this machine.
 fn writer_file(incidents_dir: &Path, incident: &str, writer: &str) -> PathBuf {
-    incidents_dir.join(incident).join(EVENTS_DIR).join(format!("{writer}.jsonl"))
+    incidents_dir
+        .join(incident)
+        .join(EVENTS_DIR)
+        .join(format!("{writer}.jsonl"))
 }
 
 fn blob<'a>(git: &Git, cache: &'a mut BlobCache, commit: &str, writer: &str) -> Result<&'a [u8], GitError> {
@@ -356,10 +387,20 @@ fn set_branch(git: &Git, branch: &str, commit: &str) -> Result<(), String> {
 
 /// A commit of `content` as `<writer>.jsonl`, after `parent`.
 fn commit_file(git: &Git, writer: &str, content: &[u8], parent: Option<&str>) -> Result<String, String> {
-    let blob = git.run(&["hash-object", "-w", "--stdin"], Some(content), &[], std::time::Duration::from_secs(30));
+    let blob = git.run(
+        &["hash-object", "-w", "--stdin"],
+        Some(content),
+        &[],
+        std::time::Duration::from_secs(30),
+    );
     let blob = String::from_utf8_lossy(&blob.map_err(|e| e.0)?).trim().to_string();
     let entry = format!("100644 blob {blob}\t{writer}.jsonl\n");
-    let tree = git.run(&["mktree"], Some(entry.as_bytes()), &[], std::time::Duration::from_secs(30));
+    let tree = git.run(
+        &["mktree"],
+        Some(entry.as_bytes()),
+        &[],
+        std::time::Duration::from_secs(30),
+    );
     let tree = String::from_utf8_lossy(&tree.map_err(|e| e.0)?).trim().to_string();
     let message = format!("{writer}: {} events", count_lines(content));
     let mut args = vec!["commit-tree", tree.as_str(), "-m", message.as_str()];
@@ -417,7 +458,11 @@ impl RoundLock {
     fn take(git_dir: &Path) -> Result<RoundLock, String> {
         let path = git_dir.join("vigie-round.lock");
         let file = vigie_core::files::open_append(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let lock = vigie_core::timeline::store::FileLock::exclusive(&file).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(RoundLock { _lock: lock, _file: file })
+        let lock =
+            vigie_core::timeline::store::FileLock::exclusive(&file).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(RoundLock {
+            _lock: lock,
+            _file: file,
+        })
     }
 }
