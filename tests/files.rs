@@ -94,14 +94,22 @@ const GROUP: &str = "vigie-oncall";
 const RESPONDERS: [&str; 2] = ["vigie-resp-a", "vigie-resp-b"];
 
 fn ensure_responders() {
+    // Tests run in parallel: on a fresh machine two of them would both find
+    // the users missing and the second useradd would fail.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     let _ = Command::new("groupadd").args(["-f", GROUP]).status();
+    let exists = |user: &str| Command::new("id").arg(user).output().unwrap().status.success();
     for user in RESPONDERS {
-        if !Command::new("id").arg(user).output().unwrap().status.success() {
+        if !exists(user) {
             let status = Command::new("useradd")
                 .args(["--create-home", "--shell", "/bin/sh", "-G", GROUP, user])
                 .status()
                 .expect("useradd");
-            assert!(status.success(), "useradd {user}: the tests must run as root");
+            assert!(
+                status.success() || exists(user),
+                "useradd {user}: the tests must run as root"
+            );
         }
         common::run("usermod", &["-aG", GROUP, user]);
     }

@@ -339,3 +339,45 @@ fn the_cockpit_says_how_the_remote_is_and_shows_what_arrives() {
     });
     cockpit.send(&["q"]);
 }
+
+#[test]
+fn an_incident_begun_before_sync_was_configured_is_shared_whole() {
+    let lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    // Alice's vigie.toml had no sync_remotes when the night began.
+    let configured = std::fs::read_to_string(&alice.config).unwrap();
+    let without: String = configured
+        .lines()
+        .filter(|l| !l.starts_with("sync_remotes"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&alice.config, &without).unwrap();
+    alice.ok(&["incident", "new", "backup server full"]);
+    alice.note("alice: /var/backups at 100%");
+    let dir = std::fs::read_dir(alice.incidents())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().join("timeline.jsonl").is_file())
+        .expect("a single-file incident")
+        .path();
+    // Then she adds the remote: the first round shares the incident.
+    std::fs::write(&alice.config, &configured).unwrap();
+    alice.ok(&["sync", "init", &remote]);
+    let (code, said) = alice.sync();
+    assert_eq!(code, 0, "{said}");
+    assert!(!dir.join("timeline.jsonl").exists(), "moved into events/");
+    alice.note("alice: old snapshots pruned");
+    assert_eq!(alice.sync().0, 0);
+    assert_eq!(bob.sync().0, 0);
+    let incident = dir.file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(
+        bob.texts(&incident),
+        ["alice: /var/backups at 100%", "alice: old snapshots pruned"]
+    );
+    // Alice's own evidence of what she wrote followed the file.
+    let (code, out, err) = alice.vigie(&["--incident", &incident, "timeline", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("alice@alice-laptop__timeline.jsonl: 2 events"), "{out}");
+}

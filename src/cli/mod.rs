@@ -327,6 +327,20 @@ fn dispatch(cli: Cli) -> i32 {
     if writes_incidents && !incidents_dir_ready(&config) {
         return 1;
     }
+    // What a command wrote here reaches the other machines through a syncing
+    // cockpit or watcher: said when none is running.
+    let records = matches!(
+        command,
+        Command::Incident(_) | Command::Note { .. } | Command::Run { .. } | Command::Timeline(_)
+    );
+    let code = run_command(&config, incident, command);
+    if records && code == 0 {
+        sync::hint_when_nothing_syncs(&config);
+    }
+    code
+}
+
+fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i32 {
     match command {
         Command::Init { .. } | Command::Check { .. } => 0, // handled above
         Command::Status { json } => status::run(&config, json),

@@ -85,3 +85,21 @@ pub fn init(config: &Config, remote: &str) -> i32 {
         }
     }
 }
+
+/// After a command wrote to an incident on a machine that shares them: if
+/// no cockpit or `vigie watch` has synced here lately, the others will not
+/// see it until something does; says so, with the command that does.
+pub fn hint_when_nothing_syncs(config: &Config) {
+    if config.settings.sync_remotes.is_empty() {
+        return;
+    }
+    let idle = (config.settings.sync_interval * 5).max(std::time::Duration::from_secs(15));
+    let last = sync::last_round(&config.incidents_dir());
+    let syncing = last.is_some_and(|at| (chrono::Utc::now() - at).to_std().is_ok_and(|age| age < idle));
+    if !syncing {
+        eprintln!(
+            "vigie: recorded on this machine; no cockpit or `vigie watch` is syncing here, so the others see it \
+             after `vigie sync`"
+        );
+    }
+}

@@ -47,19 +47,20 @@ pub fn writer_name(actor: &str) -> String {
     safe.trim_start_matches('.').to_string()
 }
 
-/// The file the events written to `timeline.jsonl` before the incident was
-/// shared are moved to: one more writer, this machine's, for other machines.
-pub fn legacy_writer() -> String {
-    writer_name("timeline")
+/// Where the events written to `timeline.jsonl` before the incident was
+/// shared go, when `actor` shares it: a file of this machine's,
+/// `events/<writer>__timeline.jsonl`, sent to other machines like any writer's.
+pub fn legacy_file_name(actor: &str) -> String {
+    format!("{}__timeline.jsonl", writer_name(actor))
 }
 
 /// Makes `dir` shared across machines: from now on each writer appends to a
 /// file of its own under `events/`, and `timeline.jsonl`, if there is one,
-/// becomes this machine's file there (`events/timeline@<machine>.jsonl`),
-/// so that it is sent to other machines like any writer's. The move happens
-/// under the file's lock: a writer waiting for it appends to the moved file
-/// (which is still this machine's), then follows the incident to its own.
-pub fn share(dir: &Path) -> Result<(), TimelineError> {
+/// becomes this machine's file there ([`legacy_file_name`] of `actor`, who
+/// shares it). The move happens under the file's lock: a writer waiting for
+/// it appends to the moved file (which is still this machine's), then
+/// follows the incident to its own.
+pub fn share(dir: &Path, actor: &str) -> Result<(), TimelineError> {
     let events = dir.join(EVENTS_DIR);
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -79,7 +80,7 @@ pub fn share(dir: &Path) -> Result<(), TimelineError> {
         // Another process moved it while we waited for the lock.
         return Ok(());
     }
-    let moved = events.join(format!("{}.jsonl", legacy_writer()));
+    let moved = events.join(legacy_file_name(actor));
     if moved.exists() {
         return Err(TimelineError::Io {
             path: moved,
@@ -246,6 +247,24 @@ mod tests {
         let copy = std::fs::read(alice.path()).unwrap();
         std::fs::write(dir.path().join(EVENTS_DIR).join("carol@c.jsonl"), copy).unwrap();
         assert_eq!(read_incident(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn sharing_moves_the_single_file_and_writers_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut alice = Timeline::open(dir.path(), TimelineOptions::new("alice@a")).unwrap();
+        let first = note(&mut alice, "before");
+        share(dir.path(), "alice@a").unwrap();
+        assert!(!dir.path().join(TIMELINE_FILE).exists());
+        assert!(dir.path().join(EVENTS_DIR).join("alice@a__timeline.jsonl").is_file());
+        // The open handle follows the incident to its own file.
+        let second = note(&mut alice, "after");
+        assert!(alice.path().ends_with("events/alice@a.jsonl"));
+        assert!(second.seq > first.seq);
+        let ids: Vec<String> = read_incident(dir.path()).unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, [first.id, second.id]);
+        // Sharing again is harmless.
+        share(dir.path(), "alice@a").unwrap();
     }
 
     #[test]

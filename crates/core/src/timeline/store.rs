@@ -131,7 +131,7 @@ impl Timeline {
     /// setting aside a torn last line.
     pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
         if options.share && !super::sources::is_shared(dir) {
-            super::sources::share(dir)?;
+            super::sources::share(dir, &options.actor)?;
         }
         let path = super::sources::own_file(dir, &options.actor);
         let file = open_event_file(&path)?;
@@ -193,7 +193,7 @@ impl Timeline {
     /// now on this writer appends to a file of its own.
     fn follow_sharing(&mut self) -> Result<(), TimelineError> {
         if self.options.share && !super::sources::is_shared(&self.dir) {
-            super::sources::share(&self.dir)?;
+            super::sources::share(&self.dir, &self.options.actor)?;
         }
         let own = super::sources::own_file(&self.dir, &self.options.actor);
         if own != self.path {

@@ -8,7 +8,7 @@ mod git;
 pub mod history;
 pub mod round;
 
-pub use round::{round, Arrival, BlobCache, Published, RemoteOutcome, RoundReport, SYNC_REPO};
+pub use round::{last_round, round, Arrival, BlobCache, Published, RemoteOutcome, RoundReport, SYNC_REPO};
 
 use std::path::PathBuf;
 use std::sync::mpsc as blocking;
@@ -44,6 +44,21 @@ pub struct SyncSetup {
     pub network_timeout: Duration,
     /// Between rounds while an incident is open.
     pub interval: Duration,
+    /// The writers this machine appends as (`alice@laptop`, its cockpit's
+    /// and watcher's, its `timeline.jsonl` moved): their files grow here
+    /// only, never from a remote.
+    pub own_writer: String,
+    /// Who this machine's responder is (`settings.responder`, else user@host).
+    pub own_actor: String,
+}
+
+impl SyncSetup {
+    pub fn is_own_writer(&self, writer: &str) -> bool {
+        writer == self.own_writer
+            || writer
+                .strip_prefix(self.own_writer.as_str())
+                .is_some_and(|rest| rest.starts_with("__"))
+    }
 }
 
 impl SyncSetup {
@@ -63,6 +78,8 @@ impl SyncSetup {
             remotes,
             network_timeout: connect * 3 + Duration::from_secs(20),
             interval: config.settings.sync_interval.max(Duration::from_secs(1)),
+            own_writer: vigie_core::timeline::sources::writer_name(&vigie_core::incident::actor(config)),
+            own_actor: vigie_core::incident::actor(config),
         }
     }
 }
@@ -206,6 +223,7 @@ pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<Syn
         let mut cache = BlobCache::new();
         loop {
             let report = round(&setup, &mut cache);
+            let open = report.open_here;
             if news
                 .send(SyncNews {
                     at: chrono::Utc::now(),
@@ -215,10 +233,6 @@ pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<Syn
             {
                 return;
             }
-            let open = vigie_core::incident::list(&setup.incidents_dir)
-                .iter()
-                .flatten()
-                .any(|s| s.is_open());
             let wait = if open { setup.interval } else { setup.interval * 5 };
             match nudged.recv_timeout(wait) {
                 Ok(()) => {

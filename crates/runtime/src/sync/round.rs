@@ -31,6 +31,8 @@ pub struct RoundReport {
     pub published: Vec<Published>,
     /// What could not be done (a divergent copy, a name git refuses...).
     pub problems: Vec<String>,
+    /// Whether an incident is open on this machine (rounds come faster then).
+    pub open_here: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +86,8 @@ pub fn round(setup: &SyncSetup, cache: &mut BlobCache) -> RoundReport {
             return report;
         }
     };
-    share_open_incidents(&setup.incidents_dir, &mut report);
+    mark_round(&setup.incidents_dir);
+    report.open_here = share_open_incidents(setup, &mut report);
     let reached: Vec<bool> = setup
         .remotes
         .iter()
@@ -99,7 +102,7 @@ pub fn round(setup: &SyncSetup, cache: &mut BlobCache) -> RoundReport {
             Err(e) => {
                 report.remotes.push(RemoteOutcome {
                     label: remote.label.clone(),
-                    result: Err(e.0),
+                    result: Err(explain(&remote.label, &e.0)),
                 });
                 false
             }
@@ -158,16 +161,36 @@ fn open_repo(incidents_dir: &Path) -> Result<Git, GitError> {
     )
 }
 
+/// Where the time of this machine's latest round is kept.
+const LAST_ROUND: &str = "vigie-last-round";
+
+/// Notes that a round is happening now (for [`last_round`]).
+fn mark_round(incidents_dir: &Path) {
+    let path = incidents_dir.join(SYNC_REPO).join(LAST_ROUND);
+    let _ = vigie_core::files::replace_without_sync(&path, chrono::Utc::now().to_rfc3339().as_bytes());
+}
+
+/// When this machine last synced (any process), if it ever did.
+pub fn last_round(incidents_dir: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = std::fs::read_to_string(incidents_dir.join(SYNC_REPO).join(LAST_ROUND)).ok()?;
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// Open incidents are shared from the first round: their events go to a
-/// file of this machine's own that the remotes receive.
-fn share_open_incidents(incidents_dir: &Path, report: &mut RoundReport) {
-    for summary in vigie_core::incident::list(incidents_dir).into_iter().flatten() {
+/// file of this machine's own that the remotes receive. Whether any is open.
+fn share_open_incidents(setup: &SyncSetup, report: &mut RoundReport) -> bool {
+    let mut any_open = false;
+    for summary in vigie_core::incident::list(&setup.incidents_dir).into_iter().flatten() {
+        any_open |= summary.is_open();
         if summary.is_open() && !sources::is_shared(&summary.dir) {
-            if let Err(e) = sources::share(&summary.dir) {
+            if let Err(e) = sources::share(&summary.dir, &setup.own_actor) {
                 report.problems.push(format!("{}: cannot share it: {e}", summary.id));
             }
         }
     }
+    any_open
 }
 
 fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> {
@@ -190,6 +213,18 @@ fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> 
         setup.network_timeout,
     )
     .map(|_| ())
+}
+
+/// git's and ssh's words, with what to do where vigie knows it.
+fn explain(label: &str, said: &str) -> String {
+    let host = label.rsplit_once(':').map_or(label, |(host, _)| host);
+    if said.contains("does not appear to be a git repository") || said.contains("not a git repository") {
+        format!("no repository there ({said}): create it with `vigie sync init {label}`")
+    } else if said.contains("Host key verification failed") {
+        format!("{said}: check the host's key and pin it with `vigie trust {host}`")
+    } else {
+        said.to_string()
+    }
 }
 
 fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String)]) -> Result<usize, String> {
@@ -330,6 +365,15 @@ fn reconcile_writer(
              compare them before going on",
             name_of(with)
         )),
+        Reconcile::Append { from, .. }
+            if setup.is_own_writer(writer) && sources_found[from].0 != Source::Committed =>
+        {
+            Err(format!(
+                "{} has events of this machine's own writer that this machine never wrote: refused \
+                 (does another machine use the same responder name? set `responder` in its vigie.toml)",
+                name_of(from)
+            ))
+        }
         Reconcile::Append { from, lines } => {
             append_lines(&path, &local, &lines)?;
             set_branch(git, &branch, &sources_found[from].1)?;
