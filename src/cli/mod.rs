@@ -343,8 +343,8 @@ fn dispatch(cli: Cli) -> i32 {
 fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i32 {
     match command {
         Command::Init { .. } | Command::Check { .. } => 0, // handled above
-        Command::Status { json } => status::run(&config, json),
-        Command::Capacity { dead, target, json } => status::capacity(&config, &dead, &target, json),
+        Command::Status { json } => status::run(config, json),
+        Command::Capacity { dead, target, json } => status::capacity(config, &dead, &target, json),
         Command::Run {
             playbook,
             inputs,
@@ -361,7 +361,7 @@ fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i3
                 confirm: &confirm,
                 dry_run,
             };
-            run::run(&config, incident, args)
+            run::run(config, incident, args)
         }
         Command::Report {
             format,
@@ -378,11 +378,11 @@ fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i3
                     .collect(),
                 final_version,
             };
-            report(&config, incident, &format, output.as_deref(), &files)
+            report(config, incident, &format, output.as_deref(), &files)
         }
-        Command::Trust { host, yes } => trust::run(&config, &host, yes),
-        Command::Watch => watch::run(&config, incident),
-        Command::Incident(command) => incident_command(&config, incident, command),
+        Command::Trust { host, yes } => trust::run(config, &host, yes),
+        Command::Watch => watch::run(config, incident),
+        Command::Incident(command) => incident_command(config, incident, command),
         Command::Note {
             kind,
             text,
@@ -405,13 +405,13 @@ fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i3
                 action_type: action_type.as_deref(),
                 at: at.as_deref(),
             };
-            incident::note(&config, incident, args)
+            incident::note(config, incident, args)
         }
-        Command::Timeline(command) => timeline_command(&config, incident, command),
+        Command::Timeline(command) => timeline_command(config, incident, command),
         Command::Sync { command: None } => sync::run_once(&config),
         Command::Sync {
             command: Some(SyncCommand::Init { remote }),
-        } => sync::init(&config, &remote),
+        } => sync::init(config, &remote),
     }
 }
 
