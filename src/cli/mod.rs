@@ -408,7 +408,7 @@ fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i3
             incident::note(config, incident, args)
         }
         Command::Timeline(command) => timeline_command(config, incident, command),
-        Command::Sync { command: None } => sync::run_once(&config),
+        Command::Sync { command: None } => sync::run_once(config),
         Command::Sync {
             command: Some(SyncCommand::Init { remote }),
         } => sync::init(config, &remote),
