@@ -381,3 +381,36 @@ fn an_incident_begun_before_sync_was_configured_is_shared_whole() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("alice@alice-laptop__timeline.jsonl: 2 events"), "{out}");
 }
+
+#[test]
+fn a_remote_is_trusted_like_any_host_and_refused_until_it_is() {
+    let lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    // Alice's machine has pinned no key yet.
+    let pins = alice.home.path().join("pins");
+    std::fs::write(&pins, "").unwrap();
+    let configured = std::fs::read_to_string(&alice.config).unwrap();
+    let toml = configured.replace(&lab.known_hosts.display().to_string(), &pins.display().to_string());
+    std::fs::write(&alice.config, toml).unwrap();
+    let (code, out, err) = alice.vigie(&["sync", "init", &remote]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("vigie trust"), "{err}");
+    alice.ok(&["trust", "lab1", "--yes"]);
+    alice.ok(&["sync", "init", &remote]);
+    // A key that changed is refused, as ssh refuses it.
+    let line = std::fs::read_to_string(&pins).unwrap();
+    let other = SshLab::start(1);
+    let forged = line.replace(
+        lab.hosts[0].host_public_key.split_whitespace().nth(1).unwrap(),
+        other.hosts[0].host_public_key.split_whitespace().nth(1).unwrap(),
+    );
+    std::fs::write(&pins, forged).unwrap();
+    let (code, said) = alice.sync();
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("unreachable") && said.contains("vigie trust lab1"),
+        "{said}"
+    );
+    eprintln!("{said}");
+}

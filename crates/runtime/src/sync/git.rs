@@ -131,15 +131,45 @@ fn read_on_thread<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHan
 /// The lines of git's (and ssh's) standard error worth showing, made inert:
 /// "Host key verification failed.", "Connection refused"...
 fn last_words(stderr: &[u8], code: Option<i32>) -> String {
+    // git's own closing words say nothing ssh did not say better.
+    const GENERIC: [&str; 3] = [
+        "Could not read from remote repository",
+        "Please make sure you have the correct access rights",
+        "and the repository exists",
+    ];
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<String> = text
         .lines()
         .map(|l| vigie_core::sanitize::one_line(l.trim()))
-        .filter(|l| !l.is_empty() && !l.starts_with("hint:"))
+        .filter(|l| !l.is_empty() && !l.starts_with("hint:") && !l.starts_with("@@@"))
         .collect();
-    if lines.is_empty() {
+    let specific: Vec<&String> = lines
+        .iter()
+        .filter(|l| !GENERIC.iter().any(|g| l.contains(g)))
+        .collect();
+    let chosen: Vec<&String> = if specific.is_empty() {
+        lines.iter().collect()
+    } else {
+        specific
+    };
+    if chosen.is_empty() {
         return format!("git failed (exit {})", code.map_or("?".into(), |c| c.to_string()));
     }
-    let keep = lines.len().saturating_sub(3);
-    lines[keep..].join("; ")
+    // A changed host key: the lines that say which key, not the whole banner.
+    if let Some(changed) = chosen
+        .iter()
+        .position(|l| l.contains("has changed and you have requested strict checking"))
+    {
+        return joined(&chosen[changed..]);
+    }
+    joined(&chosen[chosen.len().saturating_sub(2)..])
+}
+
+/// `a.`, `b.` → `a; b`: one sentence per line said, no doubled stops.
+fn joined(lines: &[&String]) -> String {
+    lines
+        .iter()
+        .map(|l| l.trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
