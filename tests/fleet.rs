@@ -36,28 +36,7 @@ impl Fleet {
     }
 
     fn cockpit(&self, name: &str) -> TmuxSession {
-        let home = self.home.path().to_str().unwrap();
-        let data = format!("{home}/.local/share");
-        let config_home = format!("{home}/.config");
-        let tmux = TmuxSession::start(
-            120,
-            32,
-            self.home.path(),
-            &[
-                ("HOME", home),
-                ("XDG_DATA_HOME", &data),
-                ("XDG_CONFIG_HOME", &config_home),
-                ("SSH_AUTH_SOCK", ""),
-                ("VIGIE_INCIDENT", ""),
-                ("USER", name),
-                ("PS1", "$ "),
-            ],
-        );
-        tmux.type_line(&format!(
-            "'{}' --config '{}'",
-            env!("CARGO_BIN_EXE_vigie"),
-            self.config.display()
-        ));
+        let tmux = TmuxSession::cockpit(self.home.path(), &self.config, (120, 32), &[("USER", name)]);
         tmux.wait_for("both lab hosts live", Duration::from_secs(30), |s| {
             ["lab1", "lab2"]
                 .iter()

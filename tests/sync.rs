@@ -80,28 +80,7 @@ impl Responder {
 
     /// The real cockpit in tmux, on this responder's machine.
     fn cockpit(&self) -> TmuxSession {
-        let home = self.home.path().to_str().unwrap();
-        let data = format!("{home}/.local/share");
-        let config_home = format!("{home}/.config");
-        let tmux = TmuxSession::start(
-            150,
-            30,
-            self.home.path(),
-            &[
-                ("HOME", home),
-                ("XDG_DATA_HOME", &data),
-                ("XDG_CONFIG_HOME", &config_home),
-                ("SSH_AUTH_SOCK", ""),
-                ("VIGIE_INCIDENT", ""),
-                ("PS1", "$ "),
-            ],
-        );
-        tmux.type_line(&format!(
-            "'{}' --config '{}'",
-            env!("CARGO_BIN_EXE_vigie"),
-            self.config.display()
-        ));
-        tmux
+        TmuxSession::cockpit(self.home.path(), &self.config, (150, 30), &[])
     }
 
     fn watcher(&self) -> Child {
@@ -128,6 +107,16 @@ fn the_incident(responder: &Responder) -> String {
 
 fn remote_path(lab: &SshLab) -> String {
     lab.dir.path().join("remote/vigie.git").display().to_string()
+}
+
+/// A lab host with a remote on it, made by alice, and two responders using it.
+fn two_responders() -> (SshLab, Responder, Responder) {
+    let lab = SshLab::start(1);
+    let remote = format!("lab1:{}", remote_path(&lab));
+    let alice = Responder::new(&lab, "alice", &remote);
+    let bob = Responder::new(&lab, "bob", &remote);
+    alice.ok(&["sync", "init", &remote]);
+    (lab, alice, bob)
 }
 
 fn ids(events: &[Value]) -> Vec<String> {
@@ -240,11 +229,7 @@ fn two_responders_and_an_offline_one_converge_through_a_remote_that_went_down() 
 
 #[test]
 fn a_copy_changed_on_one_machine_is_refused_and_verify_names_it() {
-    let lab = SshLab::start(1);
-    let remote = format!("lab1:{}", remote_path(&lab));
-    let alice = Responder::new(&lab, "alice", &remote);
-    let bob = Responder::new(&lab, "bob", &remote);
-    alice.ok(&["sync", "init", &remote]);
+    let (_lab, alice, bob) = two_responders();
     alice.ok(&["incident", "new", "db replica lag"]);
     alice.note("alice: replica 3 hours behind");
     assert_eq!(alice.sync().0, 0);
@@ -268,11 +253,7 @@ fn a_copy_changed_on_one_machine_is_refused_and_verify_names_it() {
 
 #[test]
 fn watchers_share_notes_within_seconds() {
-    let lab = SshLab::start(1);
-    let remote = format!("lab1:{}", remote_path(&lab));
-    let alice = Responder::new(&lab, "alice", &remote);
-    let bob = Responder::new(&lab, "bob", &remote);
-    alice.ok(&["sync", "init", &remote]);
+    let (_lab, alice, bob) = two_responders();
     alice.ok(&["incident", "new", "storage full"]);
     let mut watchers = [alice.watcher(), bob.watcher()];
     let seen_within = |reader: &Responder, text: &str| -> Duration {
@@ -309,11 +290,7 @@ fn watchers_share_notes_within_seconds() {
 
 #[test]
 fn the_cockpit_says_how_the_remote_is_and_shows_what_arrives() {
-    let mut lab = SshLab::start(1);
-    let remote = format!("lab1:{}", remote_path(&lab));
-    let alice = Responder::new(&lab, "alice", &remote);
-    let bob = Responder::new(&lab, "bob", &remote);
-    bob.ok(&["sync", "init", &remote]);
+    let (mut lab, alice, bob) = two_responders();
     bob.ok(&["incident", "new", "mail queue stuck"]);
     assert_eq!(bob.sync().0, 0);
     let cockpit = alice.cockpit();

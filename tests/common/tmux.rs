@@ -49,6 +49,31 @@ impl TmuxSession {
         session
     }
 
+    /// The real cockpit, `vigie --config CONFIG`, in a `width`x`height` pane,
+    /// in a clean environment under `home` (as `vigie_command` gives it),
+    /// plus `env`. Returns once the command is typed.
+    pub fn cockpit(home: &Path, config: &Path, (width, height): (u16, u16), env: &[(&str, &str)]) -> TmuxSession {
+        let home_text = home.to_str().expect("a UTF-8 home");
+        let data = format!("{home_text}/.local/share");
+        let config_home = format!("{home_text}/.config");
+        let mut all = vec![
+            ("HOME", home_text),
+            ("XDG_DATA_HOME", data.as_str()),
+            ("XDG_CONFIG_HOME", config_home.as_str()),
+            ("SSH_AUTH_SOCK", ""),
+            ("VIGIE_INCIDENT", ""),
+            ("PS1", "$ "),
+        ];
+        all.extend_from_slice(env);
+        let tmux = TmuxSession::start(width, height, home, &all);
+        tmux.type_line(&format!(
+            "'{}' --config '{}'",
+            env!("CARGO_BIN_EXE_vigie"),
+            config.display()
+        ));
+        tmux
+    }
+
     fn tmux(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(["-L", &self.socket]);
