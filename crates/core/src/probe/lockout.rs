@@ -7,30 +7,59 @@ use super::shell::quote;
 use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 
 /// The `lockouts` section. `faillock_dir` overrides where tallies live.
+/// faillock.conf is read by the shell itself, and `faillock` runs only
+/// where there is a tally to read: on a quiet host, no program starts.
 pub fn script(faillock_dir: Option<&str>) -> String {
     // pam_faillock makes its tally directory at the first failed login: where
     // it does not exist yet nobody has failed, and faillock's "Error reading
     // tally directory" means no lockouts. A directory vigie.toml names is read
     // even so: a wrong name is an error to see.
-    let find_dir = match faillock_dir {
-        Some(dir) => format!("vigie_tallies={}\n", quote(dir)),
-        None => "vigie_tallies=$(sed -n 's/^[[:space:]]*dir[[:space:]]*=[[:space:]]*//p' /etc/security/faillock.conf 2>/dev/null | tail -n 1)\n\
-                 [ -n \"$vigie_tallies\" ] || vigie_tallies=/var/run/faillock\n\
-                 [ -d \"$vigie_tallies\" ] || vigie_tallies=\n"
-            .to_string(),
+    let (named, find_dir) = match faillock_dir {
+        Some(dir) => (true, format!("vigie_tallies={}\n", quote(dir))),
+        None => (
+            false,
+            "vigie_tallies=$vigie_conf_dir\n\
+             [ -n \"$vigie_tallies\" ] || vigie_tallies=/var/run/faillock\n\
+             [ -d \"$vigie_tallies\" ] || vigie_tallies=\n"
+                .to_string(),
+        ),
+    };
+    // A named directory that is missing or unreadable goes to faillock, for its error.
+    let unreadable = if named {
+        " || [ ! -d \"$vigie_tallies\" ] || [ ! -r \"$vigie_tallies\" ]"
+    } else {
+        " || [ ! -r \"$vigie_tallies\" ]"
     };
     format!(
         "echo '@@vigie lockouts'\n\
          if command -v faillock >/dev/null 2>&1; then echo tool=faillock\n\
-         sed -n 's/^[[:space:]]*\\(deny\\|unlock_time\\|fail_interval\\)[[:space:]]*=/conf=\\1 =/p' /etc/security/faillock.conf 2>/dev/null\n\
+         {FAILLOCK_CONF}\
          {find_dir}\
-         if [ -n \"$vigie_tallies\" ]; then vigie_err faillock --dir \"$vigie_tallies\"; fi\n\
+         if [ -n \"$vigie_tallies\" ]; then set -- \"$vigie_tallies\"/*\n\
+         if [ -e \"$1\" ]{unreadable}; then vigie_err faillock --dir \"$vigie_tallies\"; fi; fi\n\
          elif command -v pam_tally2 >/dev/null 2>&1; then echo tool=pam_tally2\n\
          grep -rhs pam_tally2 /etc/pam.d 2>/dev/null | grep -o 'deny=[0-9]*' | head -n 1 | sed 's/^/conf=/'\n\
          vigie_err pam_tally2\n\
          else echo tool=none; fi\n"
     )
 }
+
+/// faillock.conf read line by line by the shell: `deny`, `unlock_time` and
+/// `fail_interval` printed as `conf=deny = 3`, the last `dir` kept in
+/// `$vigie_conf_dir`. Comments and other keys are skipped.
+const FAILLOCK_CONF: &str = r#"vigie_conf_dir=
+while IFS= read -r vigie_line || [ -n "$vigie_line" ]; do
+vigie_key=${vigie_line#"${vigie_line%%[![:space:]]*}"}
+vigie_name=${vigie_key%%[[:space:]=]*}
+vigie_rest=${vigie_key#"$vigie_name"}
+vigie_rest=${vigie_rest#"${vigie_rest%%[![:space:]]*}"}
+case $vigie_rest in =*) ;; *) continue ;; esac
+case $vigie_name in
+deny|unlock_time|fail_interval) echo "conf=$vigie_name =${vigie_rest#=}" ;;
+dir) vigie_rest=${vigie_rest#=}; vigie_conf_dir=${vigie_rest#"${vigie_rest%%[![:space:]]*}"} ;;
+esac
+done 2>/dev/null < /etc/security/faillock.conf
+"#;
 
 /// faillock's defaults (faillock.conf(5)).
 const DEFAULT_DENY: u32 = 3;
