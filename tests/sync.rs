@@ -356,7 +356,7 @@ fn an_incident_begun_before_sync_was_configured_is_shared_whole() {
     // Alice's own evidence of what she wrote followed the file.
     let (code, out, err) = alice.vigie(&["--incident", &incident, "timeline", "verify"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("alice@alice-laptop__timeline.jsonl: 2 events"), "{out}");
+    assert!(out.contains("alice@alice-laptop--timeline.jsonl: 2 events"), "{out}");
 }
 
 #[test]
@@ -390,4 +390,40 @@ fn a_remote_is_trusted_like_any_host_and_refused_until_it_is() {
         "{said}"
     );
     eprintln!("{said}");
+}
+
+#[test]
+fn two_machines_writing_as_one_responder_are_named_not_merged() {
+    let (lab, alice, bob) = two_responders();
+    // Bob's laptop was set up by copying alice's vigie.toml.
+    let text = std::fs::read_to_string(&bob.config).unwrap();
+    std::fs::write(&bob.config, text.replace("bob@bob-laptop", "alice@alice-laptop")).unwrap();
+    // Both declare the outage before either syncs.
+    alice.ok(&["incident", "new", "dns down"]);
+    alice.note("the real alice");
+    bob.ok(&["incident", "new", "dns down"]);
+    bob.note("bob, thinking he is alice");
+    assert_eq!(alice.sync().0, 0, "alice's copy goes first");
+    let (code, said) = bob.sync();
+    assert_eq!(code, 1, "{said}");
+    // The remote answered: the problem is the writer, said as such.
+    assert!(said.contains("in sync"), "{said}");
+    assert!(said.contains("disagree"), "{said}");
+    // Nothing of alice's replaced bob's copy, and verify names the split.
+    let incident = the_incident(&bob);
+    assert!(bob.texts(&incident).contains(&"bob, thinking he is alice".to_string()));
+    let (code, out, err) = bob.vigie(&["--incident", &incident, "timeline", "verify"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("disagree") && err.contains("own `responder`"), "{err}");
+    // A machine never takes events of its own writer that it did not write.
+    let carol_as_alice = Responder::new(&lab, "carol", &format!("lab1:{}", remote_path(&lab)));
+    let text = std::fs::read_to_string(&carol_as_alice.config).unwrap();
+    std::fs::write(
+        &carol_as_alice.config,
+        text.replace("carol@carol-laptop", "alice@alice-laptop"),
+    )
+    .unwrap();
+    let (code, said) = carol_as_alice.sync();
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("same responder name"), "{said}");
 }

@@ -20,7 +20,32 @@ fn fail(command: &str, error: impl std::fmt::Display) -> i32 {
 
 fn open_current(config: &Config, explicit: Option<&Path>) -> Result<Timeline, IncidentError> {
     let dir = incident::current(explicit, &config.incidents_dir())?;
+    if explicit.is_none() {
+        say_which_of_several(config, &dir);
+    }
     Ok(Timeline::open(&dir, incident::timeline_options(config)?)?)
+}
+
+/// With several incidents open (one declared on another machine arrived
+/// by sync), the newest is written to: said, with how to choose another.
+fn say_which_of_several(config: &Config, dir: &Path) {
+    let open: Vec<_> = incident::list(&config.incidents_dir())
+        .into_iter()
+        .flatten()
+        .filter(incident::Summary::is_open)
+        .collect();
+    if open.len() > 1 {
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let others: Vec<&str> = open.iter().map(|s| s.id.as_str()).filter(|o| *o != id).collect();
+        eprintln!(
+            "vigie: {} incidents are open: written to the newest, {id}; --incident ID (or $VIGIE_INCIDENT) for {}",
+            open.len(),
+            others.join(", ")
+        );
+    }
 }
 
 fn append_one(config: &Config, explicit: Option<&Path>, event: NewEvent) -> Result<Event, IncidentError> {
@@ -32,7 +57,12 @@ fn append_one(config: &Config, explicit: Option<&Path>, event: NewEvent) -> Resu
 /// the latest, said on stderr so that nobody writes to it unknowingly.
 fn post_mortem_timeline(config: &Config, explicit: Option<&Path>, command: &str) -> Result<Timeline, IncidentError> {
     let dir = match incident::current(explicit, &config.incidents_dir()) {
-        Ok(dir) => dir,
+        Ok(dir) => {
+            if explicit.is_none() {
+                say_which_of_several(config, &dir);
+            }
+            dir
+        }
         Err(_) if explicit.is_none() => {
             let dir = incident::current_or_latest(None, &config.incidents_dir())?;
             let id = dir
@@ -63,8 +93,30 @@ pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
         Ok(options) => options,
         Err(e) => return fail("incident new", e),
     };
+    // The same outage declared twice (by two responders, one of whom had not
+    // seen the other's): said, so that the second can write to the first.
+    let wanted = crate::sanitize::one_line(title.trim());
+    let same_title: Vec<String> = incident::list(&config.incidents_dir())
+        .into_iter()
+        .flatten()
+        .filter(|s| s.is_open() && s.title.eq_ignore_ascii_case(&wanted))
+        .map(|s| {
+            format!(
+                "{} (declared by {})",
+                s.id,
+                s.responders.first().map_or("?", String::as_str)
+            )
+        })
+        .collect();
     match incident::declare(&config.incidents_dir(), title, severity, options) {
         Ok((dir, event)) => {
+            if !same_title.is_empty() {
+                eprintln!(
+                    "vigie incident new: an open incident already has this title: {}; if it is the same outage, \
+                     write there (--incident ID) and close this one",
+                    same_title.join(", ")
+                );
+            }
             println!(
                 "declared {} ({}) at {}",
                 crate::sanitize::one_line(title.trim()),
@@ -275,12 +327,12 @@ pub fn update_action(
             .parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
-            .and_then(|index| items.get(index)),
-        None => wanted
-            .trim_start_matches('#')
-            .parse::<u64>()
-            .ok()
-            .and_then(|seq| items.iter().find(|e| e.seq == seq)),
+            .and_then(|index| items.get(index).copied()),
+        None => match find_event(items.iter().copied(), wanted) {
+            Ok(found) => Some(found),
+            Err(Some(ambiguous)) => return fail("incident action", ambiguous),
+            Err(None) => None,
+        },
     };
     let Some(target) = target else {
         let known = (1..=items.len()).map(|n| format!("A{n}")).collect::<Vec<_>>();
@@ -371,15 +423,41 @@ pub struct AmendArgs<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// The event `wanted` names: its id, or `#12`, its number. Machines that
+/// wrote at the same time may have given one number to several events:
+/// then `Err(Some(why))` lists them, and the id must be given.
+fn find_event<'a>(events: impl Iterator<Item = &'a Event> + Clone, wanted: &str) -> Result<&'a Event, Option<String>> {
+    let wanted = wanted.trim();
+    if let Some(event) = events.clone().find(|e| e.id == wanted) {
+        return Ok(event);
+    }
+    let Ok(seq) = wanted.trim_start_matches('#').parse::<u64>() else {
+        return Err(None);
+    };
+    let numbered: Vec<&Event> = events.filter(|e| e.seq == seq).collect();
+    match numbered.as_slice() {
+        [] => Err(None),
+        [only] => Ok(only),
+        several => Err(Some(format!(
+            "#{seq} is the number of {} events (machines that wrote at the same time): give the id of the one meant: {}",
+            several.len(),
+            several
+                .iter()
+                .map(|e| format!("{} ({}, {})", e.id, crate::sanitize::one_line(&e.actor), describe(e)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    }
+}
+
 pub fn amend(config: &Config, explicit: Option<&Path>, args: AmendArgs) -> i32 {
     let result = (|| {
         let dir = incident::current(explicit, &config.incidents_dir())?;
         let events = crate::timeline::read_incident(&dir)?;
         // The target may be given by id or by sequence number.
-        let target = events
-            .iter()
-            .find(|e| e.id == args.target || e.seq.to_string() == args.target.trim_start_matches('#'))
-            .ok_or_else(|| IncidentError::Invalid(format!("no event {} in this timeline", args.target)))?;
+        let target = find_event(events.iter(), args.target).map_err(|ambiguous| {
+            IncidentError::Invalid(ambiguous.unwrap_or_else(|| format!("no event {} in this timeline", args.target)))
+        })?;
         let mark = match args.mark {
             Some(m) => Some(
                 Mark::parse(m)
@@ -489,7 +567,8 @@ fn short_time(zone: Zone, at: &DateTime<Utc>) -> String {
 }
 
 /// One event as a line of `vigie timeline show`: its date and time in the
-/// responders' zone (`timezone` of vigie.toml), then in UTC.
+/// responders' zone (`timezone` of vigie.toml), then in UTC (once, when
+/// that zone is UTC).
 pub fn show_line(zone: Zone, event: &Event) -> String {
     let local = zone.local(event.at);
     let host = event
@@ -497,10 +576,18 @@ pub fn show_line(zone: Zone, event: &Event) -> String {
         .as_deref()
         .map(|h| format!(" [{}]", crate::sanitize::one_line(h)))
         .unwrap_or_default();
+    // No second clock when the responders' zone is UTC.
+    let when = if zone.is_utc() {
+        format!("{} UTC", event.at.format("%Y-%m-%d %H:%M:%S"))
+    } else {
+        format!(
+            "{} ({} UTC)",
+            local.format("%Y-%m-%d %H:%M:%S"),
+            event.at.format("%H:%M:%S")
+        )
+    };
     let line = format!(
-        "{} ({} UTC) #{:<4} {:<16}{host} ",
-        local.format("%Y-%m-%d %H:%M:%S"),
-        event.at.format("%H:%M:%S"),
+        "{when} #{:<4} {:<16}{host} ",
         event.seq,
         crate::sanitize::one_line(&event.actor),
     );
@@ -610,7 +697,13 @@ pub fn verify_current(config: &Config, explicit: Option<&Path>) -> i32 {
     }
     // Events that came from other machines are anchored by the sync
     // repository's history: nothing synced may be missing or changed.
-    for writer in vigie_runtime::sync::history::check(&config.incidents_dir(), &dir) {
+    let remotes: Vec<String> = config
+        .settings
+        .sync_remotes
+        .iter()
+        .map(|r| r.get_ref().clone())
+        .collect();
+    for writer in vigie_runtime::sync::history::check(&config.incidents_dir(), &dir, &remotes) {
         match &writer.problem {
             Some(problem) => {
                 eprintln!("{}: {}: {problem}", dir.display(), writer.writer);

@@ -408,7 +408,12 @@ fn run_command(config: &Config, incident: Option<&Path>, command: Command) -> i3
             incident::note(config, incident, args)
         }
         Command::Timeline(command) => timeline_command(config, incident, command),
-        Command::Sync { command: None } => sync::run_once(config),
+        Command::Sync { command: None } => {
+            if incident.is_some() {
+                eprintln!("vigie sync: every incident is shared; --incident (or $VIGIE_INCIDENT) is not needed");
+            }
+            sync::run_once(config)
+        }
         Command::Sync {
             command: Some(SyncCommand::Init { remote }),
         } => sync::init(config, &remote),

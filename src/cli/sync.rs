@@ -24,7 +24,9 @@ pub fn run_once(config: &Config) -> i32 {
         );
         return 1;
     }
-    i32::from(!report.problems.is_empty())
+    // A remote away is said in the exit code too: a script can tell.
+    let all_reached = report.remotes.iter().all(|r| r.result.is_ok());
+    i32::from(!report.problems.is_empty() || !all_reached)
 }
 
 fn print_report(report: &RoundReport) {
@@ -79,7 +81,10 @@ pub fn init(config: &Config, remote: &str) -> i32 {
         Err(why) => {
             eprintln!("vigie sync init: {remote}: {why}");
             if why.contains("Host key verification failed") {
-                eprintln!("check the host's key and pin it: vigie trust HOST");
+                let host = vigie_core::sync::RemoteSpec::parse(remote)
+                    .map(|s| s.host)
+                    .unwrap_or_default();
+                eprintln!("check the host's key and pin it: vigie trust {host}");
             }
             1
         }

@@ -196,7 +196,10 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 while let Ok(more) = polls.try_recv() {
                     observations.extend(app.apply_poll(&more));
                 }
-                fleet.observe(observations);
+                // A read-only cockpit looks: what it sees is not recorded.
+                if !options.read_only {
+                    fleet.observe(observations);
+                }
                 dirty = true;
             }
             Some(news) = fleet_news.recv() => {

@@ -151,7 +151,16 @@ fn check_timezone(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
 }
 
 fn check_sync_remotes(raw: &RawConfig, at: &At, problems: &mut Vec<Diagnostic>) {
-    for remote in &raw.settings.sync_remotes {
+    for (index, remote) in raw.settings.sync_remotes.iter().enumerate() {
+        if raw.settings.sync_remotes[..index]
+            .iter()
+            .any(|r| r.get_ref().trim() == remote.get_ref().trim())
+        {
+            problems.push(at(
+                remote.span(),
+                format!("sync remote {:?} is listed twice", remote.get_ref()),
+            ));
+        }
         if let Err(why) = crate::sync::RemoteSpec::parse(remote.get_ref()) {
             problems.push(at(remote.span(), format!("bad sync remote: {why}")).with_hint(
                 "HOST:PATH of a bare git repository, HOST an inventory name or an ssh destination: \"backup:/srv/vigie.git\" (`vigie sync init HOST:PATH` creates it)",

@@ -37,6 +37,12 @@ impl Window {
 pub fn events_for<'a>(window: &Window, occurrences: impl IntoIterator<Item = &'a Occurrence>) -> Vec<NewEvent> {
     let mut events = Vec::new();
     for occurrence in occurrences {
+        // A host this machine has not pinned yet is this machine's setup,
+        // not the state of the fleet: the cockpit shows it, no incident
+        // (which other machines share) records it as an outage.
+        if occurrence.key.code == "host_key_unknown" {
+            continue;
+        }
         let raised = occurrence.raised;
         let firing_at_declaration = raised < window.declared
             && occurrence.cleared.is_none_or(|c| c >= window.declared)

@@ -445,6 +445,17 @@ impl Report {
                 _ => None,
             })
             .collect();
+        let (outages, echoes) = outages_and_echoes(&read);
+        // Each alert once, though several machines' watchers recorded it.
+        let mut alerts: Vec<Row> = read
+            .iter()
+            .filter(|(v, payload)| {
+                matches!(payload, Payload::AlertRaised(_) | Payload::HostUnreachable(_))
+                    && !echoes.contains(&v.event.id)
+            })
+            .map(|(v, payload)| row(v, payload, ended))
+            .collect();
+        alerts.sort_by_key(|r| r.at);
         Report {
             final_version: false,
             runs,
@@ -455,10 +466,10 @@ impl Report {
             key_times,
             key_time_problems,
             rows,
-            outages: outages(&read),
+            outages,
             commands: commands(&read),
             deviations: deviations(&read),
-            alerts: of_kind(|p| matches!(p, Payload::AlertRaised(_) | Payload::HostUnreachable(_))),
+            alerts,
             decisions: of_kind(|p| matches!(p, Payload::Decision(_))),
             notes: of_kind(|p| matches!(p, Payload::Note(_))),
             action_items: action_items(&read),
@@ -715,7 +726,10 @@ impl Duration {
 /// each record the outage under their own occurrence: raised while the
 /// same alert is open from another, it is the same outage, which began at
 /// the first raise and ends when the last watcher saw it clear.
-fn outages(read: &Read) -> Vec<Outage> {
+/// Also the ids of the raises that were another machine's word for an
+/// outage already open (one alert seen, not two).
+fn outages_and_echoes(read: &Read) -> (Vec<Outage>, std::collections::HashSet<String>) {
+    let mut echoes = std::collections::HashSet::new();
     let mut outages: Vec<Outage> = Vec::new();
     let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     // host, code and subject → the open outage and how many occurrences hold it open.
@@ -744,6 +758,7 @@ fn outages(read: &Read) -> Vec<Outage> {
                 if let Some((index, holders)) = open_alerts.get_mut(&alert(&host, fleet, &code)) {
                     *holders += 1;
                     open.insert(key, *index);
+                    echoes.insert(v.event.id.clone());
                     continue;
                 }
                 open_alerts.insert(alert(&host, fleet, &code), (outages.len(), 1));
@@ -779,7 +794,7 @@ fn outages(read: &Read) -> Vec<Outage> {
         }
     }
     outages.sort_by_key(|o| o.raised);
-    outages
+    (outages, echoes)
 }
 
 /// Lines of an output shown before and after the fold.
@@ -1390,5 +1405,6 @@ mod key_time_tests {
         ]);
         let down: Vec<_> = report.hosts_down().map(|o| o.span(&report)).collect();
         assert_eq!(down, vec!["19:30:10 → 19:30:43 (33s)".to_string()]);
+        assert_eq!(report.alerts.len(), 1, "one alert seen");
     }
 }

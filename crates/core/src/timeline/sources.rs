@@ -29,29 +29,39 @@ pub fn is_shared(dir: &Path) -> bool {
 }
 
 /// `alice@laptop`: who writes, and on which machine (the actor names its
-/// machine, or this machine's name is added), made safe as a file name.
+/// machine, or this machine's name is added), made safe as a file name. A
+/// watcher's role comes last: `alice@laptop (watch)` → `alice@laptop--watch`.
 pub fn writer_name(actor: &str) -> String {
-    let full = if actor.contains('@') {
-        actor.to_string()
-    } else {
-        format!("{actor}@{}", crate::config::local_host_name())
+    let (who, role) = match actor.trim().strip_suffix(')').and_then(|a| a.rsplit_once(" (")) {
+        Some((who, role)) => (who, Some(role)),
+        None => (actor.trim(), None),
     };
-    let safe: String = full
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '@' => c,
-            _ => '_',
-        })
-        .collect();
+    let who = if who.contains('@') {
+        who.to_string()
+    } else {
+        format!("{who}@{}", crate::config::local_host_name())
+    };
+    let safe = |text: &str| -> String {
+        text.chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '@' => c,
+                _ => '_',
+            })
+            .collect()
+    };
+    let full = match role {
+        Some(role) => format!("{}--{}", safe(&who), safe(role)),
+        None => safe(&who),
+    };
     // Never hidden, never a path of its own.
-    safe.trim_start_matches('.').to_string()
+    full.trim_start_matches('.').to_string()
 }
 
 /// Where the events written to `timeline.jsonl` before the incident was
 /// shared go, when `actor` shares it: a file of this machine's,
-/// `events/<writer>__timeline.jsonl`, sent to other machines like any writer's.
+/// `events/<writer>--timeline.jsonl`, sent to other machines like any writer's.
 pub fn legacy_file_name(actor: &str) -> String {
-    format!("{}__timeline.jsonl", writer_name(actor))
+    format!("{}--timeline.jsonl", writer_name(actor))
 }
 
 /// Makes `dir` shared across machines: from now on each writer appends to a
@@ -223,6 +233,9 @@ mod tests {
         assert_eq!(writer_name("alice@laptop"), "alice@laptop");
         assert_eq!(writer_name("../x y@h/"), "_x_y@h_");
         assert!(writer_name("bob").starts_with("bob@"));
+        assert_eq!(writer_name("alice@laptop (watch)"), "alice@laptop--watch");
+        assert!(writer_name("bob (cockpit)").ends_with("--cockpit"));
+        assert!(!writer_name("bob (cockpit)").contains('('));
     }
 
     #[test]
@@ -256,7 +269,7 @@ mod tests {
         let first = note(&mut alice, "before");
         share(dir.path(), "alice@a").unwrap();
         assert!(!dir.path().join(TIMELINE_FILE).exists());
-        assert!(dir.path().join(EVENTS_DIR).join("alice@a__timeline.jsonl").is_file());
+        assert!(dir.path().join(EVENTS_DIR).join("alice@a--timeline.jsonl").is_file());
         // The open handle follows the incident to its own file.
         let second = note(&mut alice, "after");
         assert!(alice.path().ends_with("events/alice@a.jsonl"));

@@ -54,6 +54,26 @@ impl Git {
         run(command, stdin, timeout)
     }
 
+    /// [`Git::run`], with the standard output kept when git fails too
+    /// (`push --porcelain` says there which branches went through).
+    pub fn run_keeping_output(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> (Result<(), GitError>, Vec<u8>) {
+        let mut command = base_command();
+        command.arg("--git-dir").arg(&self.git_dir).args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        match run_capturing(command, None, timeout) {
+            Ok((Ok(()), out)) => (Ok(()), out),
+            Ok((Err(e), out)) => (Err(e), out),
+            Err(e) => (Err(e), Vec::new()),
+        }
+    }
+
     /// [`Git::run`] with no input, no extra environment and a short deadline (local work).
     pub fn local(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
         self.run(args, None, &[], Duration::from_secs(30))
@@ -79,7 +99,18 @@ fn base_command() -> Command {
     command
 }
 
-fn run(mut command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<Vec<u8>, GitError> {
+fn run(command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<Vec<u8>, GitError> {
+    let (status, out) = run_capturing(command, stdin, timeout)?;
+    status.map(|()| out)
+}
+
+/// Runs git to its end or its deadline: whether it succeeded (else its
+/// words), and its standard output either way. `Err` when it did not run.
+fn run_capturing(
+    mut command: Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<(Result<(), GitError>, Vec<u8>), GitError> {
     command
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -114,9 +145,9 @@ fn run(mut command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<
     let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
     let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     if status.success() {
-        Ok(out)
+        Ok((Ok(()), out))
     } else {
-        Err(GitError(last_words(&err, status.code())))
+        Ok((Err(GitError(last_words(&err, status.code()))), out))
     }
 }
 

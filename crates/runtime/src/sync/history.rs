@@ -23,8 +23,9 @@ pub struct WriterHistory {
 }
 
 /// The writers of `incident_dir` that were ever synced on this machine;
-/// empty when this incidents directory never synced.
-pub fn check(incidents_dir: &Path, incident_dir: &Path) -> Vec<WriterHistory> {
+/// empty when this incidents directory never synced. `remotes` are the
+/// `sync_remotes` entries, to name a remote whose copy disagrees.
+pub fn check(incidents_dir: &Path, incident_dir: &Path, remotes: &[String]) -> Vec<WriterHistory> {
     let git_dir = incidents_dir.join(SYNC_REPO);
     let Some(incident) = incident_dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return vec![];
@@ -40,10 +41,57 @@ pub fn check(incidents_dir: &Path, incident_dir: &Path) -> Vec<WriterHistory> {
     let Ok(text) = git.local_text(&["for-each-ref", "--format=%(refname)", &prefix]) else {
         return vec![];
     };
-    text.lines()
+    let mut checked: Vec<WriterHistory> = text
+        .lines()
         .filter_map(|refname| plan::parse_branch("refs/heads/", refname).map(|(_, w)| (refname, w.to_string())))
         .map(|(refname, writer)| check_writer(&git, incident_dir, refname, writer))
-        .collect()
+        .collect();
+    // Every remote's copy of each writer must agree with this machine's:
+    // one extends the other. Two that do not were never one writer appending.
+    for remote in remotes {
+        let key = super::remote_key(remote);
+        let prefix = format!("refs/remotes/{key}/");
+        let Ok(text) = git.local_text(&[
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            &format!("{prefix}{incident}/"),
+        ]) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some((commit, refname)) = line.split_once(' ') else {
+                continue;
+            };
+            let Some((_, writer)) = plan::parse_branch(&prefix, refname) else {
+                continue;
+            };
+            let Ok(theirs) = git.local(&["cat-file", "blob", &format!("{commit}:{writer}.jsonl")]) else {
+                continue;
+            };
+            let file = incident_dir.join(EVENTS_DIR).join(format!("{writer}.jsonl"));
+            let ours = std::fs::read(&file).unwrap_or_default();
+            let ours = plan::complete_lines(&ours);
+            if ours.starts_with(&theirs) || theirs.starts_with(ours) {
+                continue;
+            }
+            let problem = format!(
+                "events/{writer}.jsonl and the copy at {remote} disagree (neither extends the other, for {} of their \
+                 events): two machines wrote as {writer}, or a copy was edited; give each machine its own `responder`",
+                common_lines(ours, &theirs)
+            );
+            match checked.iter_mut().find(|w| w.writer == writer) {
+                Some(known) if known.problem.is_none() => known.problem = Some(problem),
+                Some(_) => {}
+                None => checked.push(WriterHistory {
+                    writer: writer.to_string(),
+                    synced_events: 0,
+                    commits: 0,
+                    problem: Some(problem),
+                }),
+            }
+        }
+    }
+    checked
 }
 
 fn check_writer(git: &Git, incident_dir: &Path, refname: &str, writer: String) -> WriterHistory {

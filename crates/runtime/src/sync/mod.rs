@@ -57,7 +57,7 @@ impl SyncSetup {
         writer == self.own_writer
             || writer
                 .strip_prefix(self.own_writer.as_str())
-                .is_some_and(|rest| rest.starts_with("__"))
+                .is_some_and(|rest| rest.starts_with("--"))
     }
 }
 
@@ -84,9 +84,14 @@ impl SyncSetup {
     }
 }
 
+/// The namespace of a `sync_remotes` entry in the sync repository.
+pub fn remote_key(text: &str) -> String {
+    format!("r{}", &vigie_core::timeline::store::sha256_hex(text.as_bytes())[..12])
+}
+
 /// The ssh destination and the GIT_SSH_COMMAND for one `sync_remotes` entry.
 fn remote(config: &Config, resolver: &Resolver, text: &str) -> Remote {
-    let key = format!("r{}", &vigie_core::timeline::store::sha256_hex(text.as_bytes())[..12]);
+    let key = remote_key(text);
     let spec = match RemoteSpec::parse(text) {
         Ok(spec) => spec,
         Err(why) => {
@@ -164,10 +169,16 @@ pub fn create_remote(config: &Config, text: &str) -> Result<Remote, String> {
         Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
         None => quote(&remote.path),
     };
+    // An existing bare repository is kept (its settings made sure of), an
+    // empty directory is used; anything else is someone's data: refused.
     let script = format!(
         "set -e; command -v git >/dev/null || {{ echo 'git is not installed on this host' >&2; exit 1; }}; \
-         git init --bare --quiet {path}; git --git-dir={path} config receive.denyNonFastForwards true; \
-         git --git-dir={path} config receive.denyDeletes true"
+         p={path}; if [ -e \"$p\" ]; then \
+         if [ \"$(git --git-dir=\"$p\" rev-parse --is-bare-repository 2>/dev/null)\" = true ]; then :; \
+         elif [ -d \"$p\" ] && [ -z \"$(ls -A \"$p\")\" ]; then :; \
+         else echo \"$p exists and is not a bare git repository: name a new directory, such as $p/vigie.git\" >&2; exit 1; fi; fi; \
+         git init --bare --quiet \"$p\"; git --git-dir=\"$p\" config receive.denyNonFastForwards true; \
+         git --git-dir=\"$p\" config receive.denyDeletes true"
     );
     let line = format!("{ssh} {} {}", quote(&remote.destination), quote(&script));
     let output = std::process::Command::new("sh")

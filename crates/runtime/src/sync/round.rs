@@ -146,8 +146,13 @@ pub fn round(setup: &SyncSetup, cache: &mut BlobCache) -> RoundReport {
         if behind.is_empty() {
             continue;
         }
-        let outcome = push(&git, remote, setup, &behind);
-        report.remotes[index].result = outcome;
+        // The remote answered the fetch: a refused push is a problem with
+        // some branches, not the remote being away.
+        let (pushed, refused) = push(&git, remote, setup, &behind);
+        report.remotes[index].result = Ok(pushed);
+        if let Some(why) = refused {
+            report.problems.push(format!("{}: {why}", remote.label));
+        }
     }
     report
 }
@@ -227,8 +232,12 @@ fn explain(label: &str, said: &str) -> String {
     }
 }
 
-fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String)]) -> Result<usize, String> {
-    let ssh = remote.ssh_command.as_ref().map_err(Clone::clone)?;
+/// Pushes `behind` to `remote`: how many branches went through, and why
+/// the others did not.
+fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String)]) -> (usize, Option<String>) {
+    let Ok(ssh) = remote.ssh_command.as_ref() else {
+        return (0, None);
+    };
     let mut args = vec![
         "push".to_string(),
         "--porcelain".into(),
@@ -237,13 +246,10 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
     ];
     args.extend(behind.iter().map(|(branch, _)| format!("{branch}:{branch}")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let pushed = git.run(&args, None, &[("GIT_SSH_COMMAND", ssh)], setup.network_timeout);
+    let (pushed, output) = git.run_keeping_output(&args, &[("GIT_SSH_COMMAND", ssh)], setup.network_timeout);
     // Whatever git says, the next fetch tells what the remote holds; record
     // what went through now so that it is not pushed again.
-    let output = match &pushed {
-        Ok(out) => String::from_utf8_lossy(out).into_owned(),
-        Err(e) => e.0.clone(),
-    };
+    let output = String::from_utf8_lossy(&output).into_owned();
     let mut count = 0;
     for (branch, commit) in behind {
         let accepted = pushed.is_ok()
@@ -257,10 +263,24 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
         }
     }
     match pushed {
-        Ok(_) => Ok(count),
-        // A branch the remote has more of is refused; the next round fetches it.
-        Err(_) if count > 0 => Ok(count),
-        Err(e) => Err(format!("push refused: {}", e.0)),
+        Ok(_) => (count, None),
+        Err(e) => {
+            let refused: Vec<&str> = behind
+                .iter()
+                .map(|(branch, _)| branch.strip_prefix("refs/heads/").unwrap_or(branch))
+                .filter(|b| {
+                    output
+                        .lines()
+                        .any(|l| l.starts_with('!') && l.contains(&format!(":refs/heads/{b}\t")))
+                })
+                .collect();
+            let which = if refused.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", refused.join(", "))
+            };
+            (count, Some(format!("could not send{which}: {}", e.0)))
+        }
     }
 }
 
