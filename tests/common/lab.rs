@@ -36,6 +36,8 @@ pub struct LabHost {
     pub host_public_key: String,
     /// More sshd_config lines (other host keys, a host certificate...).
     pub extra_config: String,
+    /// Let bash read the login's rc files, as on a real host (the lab skips them).
+    pub rc_files: bool,
     child: Option<Child>,
 }
 
@@ -112,6 +114,7 @@ impl SshLab {
             dir,
             host_public_key,
             extra_config: String::new(),
+            rc_files: false,
             child: None,
         }
     }
@@ -255,9 +258,10 @@ fn sshd_config(host: &LabHost, authorized_keys: &Path) -> String {
          MaxStartups 200:30:400\n\
          LogLevel ERROR\n\
          AllowTcpForwarding yes\n\
-         SetEnv SHLVL=1\n\
+         {shlvl}\
          Subsystem sftp internal-sftp\n\
          {extra}",
+        shlvl = if host.rc_files { "" } else { "SetEnv SHLVL=1\n" },
         extra = host.extra_config,
         address = host.address,
         port = host.port,

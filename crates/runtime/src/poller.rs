@@ -114,7 +114,11 @@ async fn poll_target(target: &PollTarget, timeout: Duration) -> PollOutcome {
 /// One probe round trip: the host's whole probe script, parsed.
 pub async fn poll_once(transport: &Transport, host: &Host, timeout: Duration) -> PollOutcome {
     match transport
-        .run(CommandRequest::new(probe::probe_script(host), timeout))
+        .run(CommandRequest {
+            // Probes run in the session's shell: one login shell per session.
+            session_shell: true,
+            ..CommandRequest::new(probe::probe_script(host), timeout)
+        })
         .await
     {
         // A probe that ran prints its sections (a failing part still leaves

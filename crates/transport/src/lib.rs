@@ -15,6 +15,7 @@ pub mod proxy_command;
 pub mod ssh;
 pub mod ssh_command;
 pub mod ssh_config;
+mod ssh_shell;
 
 use std::time::Duration;
 use vigie_core::config::{Config, Host, TransportKind};
@@ -50,6 +51,12 @@ pub struct CommandRequest {
     /// Receives every chunk of output (both streams) as it arrives, for
     /// showing a long command live; the capped copy is still returned.
     pub live: Option<LiveOutput>,
+    /// Run in the SSH session's long-lived shell (`ssh_shell.rs`) rather than
+    /// on a channel of its own: the login shell and its rc files are paid
+    /// once per session, not once per run. For probes: such a script sees no
+    /// stdin, and a timeout restarts the shell rather than killing the
+    /// script alone. Ignored by the local transport.
+    pub session_shell: bool,
 }
 
 /// Where a running command's output chunks go, raw: the receiver sanitizes.
@@ -71,6 +78,7 @@ impl CommandRequest {
             output_cap: DEFAULT_OUTPUT_CAP,
             cancel: CancelFlag::default(),
             live: None,
+            session_shell: false,
         }
     }
 }

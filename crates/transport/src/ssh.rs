@@ -141,6 +141,8 @@ impl SshHandle {
 /// An authenticated session, and the tunnel it runs over, if any.
 struct Connection {
     session: Session,
+    /// The long-lived shell probes run in, once started.
+    shell: Option<super::ssh_shell::SessionShell>,
     _tunnel: Tunnel,
     /// The key the host proved in the handshake, and the state of the
     /// known_hosts files it was checked against.
@@ -269,9 +271,14 @@ impl SessionThread {
                 return Err(CommandError::Failed(refused));
             }
         }
-        let Some(connection) = &self.connection else {
+        let Some(connection) = &mut self.connection else {
             return Err(CommandError::Failed(TransportError::Other("not connected".into())));
         };
+        if request.session_shell {
+            if let Some(result) = run_in_shell(connection, request) {
+                return result;
+            }
+        }
         let result = run_command(&connection.session, request, self.options.connect_timeout);
         match &result {
             Ok(_) => {}
@@ -320,6 +327,27 @@ impl SessionThread {
                 self.last_error = Some(error.clone());
                 Err(error)
             }
+        }
+    }
+}
+
+/// Runs a probe in the session's long-lived shell, starting it if needed.
+/// `None` when the shell cannot be had: the probe gets a channel of its own.
+fn run_in_shell(connection: &mut Connection, request: &CommandRequest) -> Option<Result<CommandOutput, CommandError>> {
+    if connection.shell.is_none() {
+        connection.shell = super::ssh_shell::SessionShell::start(&connection.session, request.timeout).ok();
+    }
+    let shell = connection.shell.as_mut()?;
+    match shell.run(&connection.session, request) {
+        Ok(output) => Some(Ok(output)),
+        Err(super::ssh_shell::ShellError::NotStarted) => {
+            // The shell was gone before the probe ran: a channel of its own this time.
+            connection.shell = None;
+            None
+        }
+        Err(super::ssh_shell::ShellError::Failed(error)) => {
+            connection.shell = None;
+            Some(Err(CommandError::Failed(error)))
         }
     }
 }
@@ -500,6 +528,7 @@ fn connect(endpoint: &Endpoint, options: &SshOptions) -> Result<Connection, Tran
     session.set_keepalive(false, u32::try_from(keepalive.as_secs()).unwrap_or(60).max(1));
     Ok(Connection {
         session,
+        shell: None,
         _tunnel: tunnel,
         host_key: key,
         checked_against,
@@ -664,13 +693,13 @@ fn wait_for_pid(session: &Session, channel: &mut Channel, pid: &mut PidReader, g
     session.set_blocking(true);
 }
 
-enum ReadResult {
+pub(crate) enum ReadResult {
     Data(usize),
     Nothing,
     Error(std::io::Error),
 }
 
-fn read_some(channel: &mut Channel, buffer: &mut [u8], stderr: bool) -> ReadResult {
+pub(crate) fn read_some(channel: &mut Channel, buffer: &mut [u8], stderr: bool) -> ReadResult {
     let result = if stderr {
         channel.stderr().read(buffer)
     } else {
@@ -685,7 +714,7 @@ fn read_some(channel: &mut Channel, buffer: &mut [u8], stderr: bool) -> ReadResu
 }
 
 /// Sleeps until the session's socket is ready in the direction libssh2 waits for.
-fn wait_for_socket(session: &Session, timeout: Duration) {
+pub(crate) fn wait_for_socket(session: &Session, timeout: Duration) {
     let events = match session.block_directions() {
         BlockDirections::Inbound => libc::POLLIN,
         BlockDirections::Outbound => libc::POLLOUT,
@@ -714,7 +743,7 @@ fn poll_fds(fds: &mut [(RawFd, i16)], timeout: Duration) -> Vec<i16> {
 }
 
 /// `kill -KILL` on the remote process group, over a fresh channel.
-fn kill_remote_group(session: &Session, pid: u32) -> bool {
+pub(crate) fn kill_remote_group(session: &Session, pid: u32) -> bool {
     session.set_blocking(true);
     let Ok(mut channel) = session.channel_session() else {
         return false;
@@ -731,7 +760,7 @@ fn kill_remote_group(session: &Session, pid: u32) -> bool {
 
 /// Separates the pid line the remote wrapper prints first on stderr.
 #[derive(Default)]
-struct PidReader {
+pub(crate) struct PidReader {
     line: Vec<u8>,
     done: bool,
     pid: Option<u32>,
@@ -739,7 +768,7 @@ struct PidReader {
 
 impl PidReader {
     /// Consumes the pid line from `chunk`; returns what is left for stderr.
-    fn feed<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn feed<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
         if self.done {
             return chunk;
         }
@@ -762,7 +791,7 @@ impl PidReader {
         }
     }
 
-    fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.pid
     }
 }
