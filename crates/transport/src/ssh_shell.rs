@@ -381,6 +381,7 @@ mod tests {
         child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         let mut err = String::new();
         child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(child.wait().unwrap().success());
         assert_eq!(out, "@@vigie-ready\none\n@@vigie-done T1 4\none\n@@vigie-done T2 4\n");
         assert!(
             err.ends_with("two\n@@vigie-done T1 4\ntwo\n@@vigie-done T2 4\n"),
