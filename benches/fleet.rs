@@ -13,7 +13,8 @@
 //!   verifying 100 000 events, exporting their report;
 //! - footprint: the real cockpit watching 100 hosts at a 5 s interval.
 //!
-//! `VIGIE_BENCH_QUICK=1` shortens every part (for a smoke run).
+//! `VIGIE_BENCH_QUICK=1` shortens every part (for a smoke run);
+//! `VIGIE_BENCH_ONLY=host_cost,render` runs only the parts named.
 
 #[allow(dead_code)]
 #[path = "../tests/common/lab.rs"]
@@ -68,11 +69,21 @@ fn main() {
     report.line("# vigie benchmarks");
     report.line("");
     machine(&mut report);
-    poll_rounds(&mut report);
-    render(&mut report);
-    timeline(&mut report);
-    playbook_check(&mut report);
-    footprint(&mut report);
+    let parts: [(&str, fn(&mut Report)); 6] = [
+        ("host_cost", host_cost),
+        ("poll_rounds", poll_rounds),
+        ("render", render),
+        ("timeline", timeline),
+        ("playbook_check", playbook_check),
+        ("footprint", footprint),
+    ];
+    // `VIGIE_BENCH_ONLY=host_cost,render` runs those parts alone.
+    let only = std::env::var("VIGIE_BENCH_ONLY").unwrap_or_default();
+    for (name, part) in parts {
+        if only.is_empty() || only.split(',').any(|o| o.trim() == name) {
+            part(&mut report);
+        }
+    }
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench-report.md");
     if std::fs::write(&path, &report.text).is_ok() {
         println!("\n(written to {})", path.display());
@@ -571,6 +582,119 @@ fn timeline(report: &mut Report) {
         sizes.iter().sum::<usize>() as f64 / 1e6,
         ms(export)
     ));
+    report.line("");
+}
+
+/// The Linux section of the probe as it was before it read /proc with the
+/// shell's own `read` (a program per file: cat, uname, nproc...), to
+/// measure what that change saves.
+const LINUX_PROBE_BEFORE: &str = "export LC_ALL=C
+echo '@@vigie uname'; uname -n -r 2>/dev/null
+echo '@@vigie uptime'; cat /proc/uptime 2>/dev/null
+echo '@@vigie loadavg'; cat /proc/loadavg 2>/dev/null
+echo '@@vigie nproc'; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
+echo '@@vigie meminfo'; cat /proc/meminfo 2>/dev/null
+echo '@@vigie df'; df -P -k -x tmpfs -x devtmpfs -x squashfs -x efivarfs -x overlay 2>/dev/null
+echo '@@vigie pressure_io'; cat /proc/pressure/io 2>/dev/null
+echo '@@vigie diskstats'; cat /proc/diskstats 2>/dev/null
+";
+
+/// A `~/.bashrc` that costs about what `pyenv init` costs (150 ms of CPU
+/// on the machine of BENCHMARKS.md): pyenv itself cannot be installed
+/// without the network, a loop of the shell's own stands in for it.
+const COSTLY_BASHRC: &str = "vigie_i=0; while [ $vigie_i -lt 75000 ]; do vigie_i=$((vigie_i + 1)); done\n";
+
+/// CPU ticks (user + system, children reaped included) of every process
+/// under `root` (itself included): for sshd, its sessions and all they ran.
+fn tree_ticks(root: u32) -> u64 {
+    let mut total = 0;
+    let mut all = lab::descendants(root as i32);
+    all.push(root as i32);
+    for pid in all {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        // utime, stime, cutime, cstime: fields 14-17, here 11-14.
+        total += (11..=14)
+            .filter_map(|i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+            .sum::<u64>();
+    }
+    total
+}
+
+/// vigie's cost on the host it watches: the CPU of sshd's sessions and of
+/// everything they run, per poll round, on a host whose `~/.bashrc` is
+/// costly. Channel per probe (as before) against the session's shell, with
+/// the probe as it was and as it is, beside the floor (an empty script in
+/// the session's shell).
+fn host_cost(report: &mut Report) {
+    let rounds: u32 = if quick() { 10 } else { 60 };
+    let user = "vigie-bench";
+    lab::login_with_bashrc(user, COSTLY_BASHRC);
+    let mut lab = lab::SshLab::start(1);
+    lab.hosts[0].rc_files = true;
+    lab.kill_host(0);
+    lab.start_host(0);
+    lab.allow_other_users();
+    let sshd = lab.hosts[0].pid().expect("sshd's pid");
+    let config = Config::parse(Path::new("bench.toml"), &lab.vigie_toml(&lab.known_hosts)).expect("lab config");
+    let host = config.hosts[0].clone();
+    let current = vigie::probe::probe_script(&host);
+    let before = current.replace(vigie::probe::linux::SCRIPT, LINUX_PROBE_BEFORE);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut endpoint = lab.endpoint(0);
+    endpoint.user = user.to_string();
+    let transport =
+        vigie::transport::Transport::Ssh(vigie::transport::ssh::SshHandle::spawn(endpoint, lab.ssh_options()));
+    // Per round, in ms of host CPU: `rounds` runs of `script`, one every 200 ms.
+    let measure = |script: &str, session_shell: bool| -> f64 {
+        let request = || vigie::transport::CommandRequest {
+            session_shell,
+            ..vigie::transport::CommandRequest::new(script, Duration::from_secs(30))
+        };
+        // Warm: connected, the shell started, the script defined.
+        runtime.block_on(transport.run(request())).expect("probe");
+        let start = tree_ticks(sshd);
+        for _ in 0..rounds {
+            runtime.block_on(transport.run(request())).expect("probe");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let ticks = tree_ticks(sshd) - start;
+        ticks as f64 * 10.0 / f64::from(rounds)
+    };
+    let channel_before = measure(&before, false);
+    let channel_now = measure(&current, false);
+    let shell_before = measure(&before, true);
+    let shell_now = measure(&current, true);
+    let floor = measure(":", true);
+    report.line(format!(
+        "## vigie's cost on the watched host: CPU per poll round, sshd included ({rounds} rounds)"
+    ));
+    report.line("");
+    report.line("The host's `~/.bashrc` costs about what `pyenv init` does (a shell loop stands in for it).");
+    report.line("");
+    report.line(
+        "| how the probe runs | probe as before (a program per /proc file) | probe now (shell's `read`, one df) |",
+    );
+    report.line("|---|---|---|");
+    report.line(format!(
+        "| a channel per probe (login shell each time) | {channel_before:.1} ms | {channel_now:.1} ms |"
+    ));
+    report.line(format!(
+        "| the session's shell (login shell once) | {shell_before:.1} ms | {shell_now:.1} ms |"
+    ));
+    report.line(format!(
+        "| floor: an empty script in the session's shell | | {floor:.1} ms |"
+    ));
+    report.line("");
+    report.line("Target: ≤ 4 ms per round with the probe now in the session's shell.");
     report.line("");
 }
 

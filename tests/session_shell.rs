@@ -6,32 +6,15 @@
 mod common;
 
 use common::lab::SshLab;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use vigie::transport::{CommandRequest, Transport, TransportError};
 
 const USER: &str = "vigie-rc";
 
-/// A login whose shell is bash with a `~/.bashrc` that counts its runs,
-/// as a real host's (`pyenv init` there is what makes it costly).
+/// A login whose `~/.bashrc` counts its runs (a `pyenv init` there is what
+/// makes it costly on a real host).
 fn ensure_user_with_bashrc() -> std::path::PathBuf {
-    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
-    let exists = || Command::new("id").arg(USER).output().unwrap().status.success();
-    if !exists() {
-        let status = Command::new("useradd")
-            .args(["--create-home", "--shell", "/bin/bash", USER])
-            .status()
-            .expect("useradd");
-        assert!(
-            status.success() || exists(),
-            "useradd {USER}: the tests must run as root"
-        );
-    }
-    // No password, but not locked either: sshd (without PAM) refuses a locked account.
-    common::run("usermod", &["-p", "*", USER]);
-    let home = std::path::PathBuf::from(format!("/home/{USER}"));
-    std::fs::write(home.join(".bashrc"), "echo run >> \"$HOME/rc-runs\"\necho 'Welcome!'\n").unwrap();
+    let home = common::lab::login_with_bashrc(USER, "echo run >> \"$HOME/rc-runs\"\necho 'Welcome!'\n");
     let _ = std::fs::remove_file(home.join("rc-runs"));
     home
 }

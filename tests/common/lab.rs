@@ -394,6 +394,31 @@ pub fn is_alive(pid: i32) -> bool {
     }
 }
 
+/// A login `user` (created once) whose shell is bash and whose `~/.bashrc`
+/// is `bashrc`, as on a real host; with `rc_files` set on a lab host, its
+/// sessions run it. Returns the user's home. Needs root.
+pub fn login_with_bashrc(user: &str, bashrc: &str) -> PathBuf {
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = || Command::new("id").arg(user).output().is_ok_and(|o| o.status.success());
+    if !exists() {
+        let status = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/bash", user])
+            .status()
+            .expect("useradd");
+        assert!(status.success() || exists(), "useradd {user}: the lab must run as root");
+    }
+    // No password, but not locked: sshd without PAM refuses a locked account.
+    let status = Command::new("usermod")
+        .args(["-p", "*", user])
+        .status()
+        .expect("usermod");
+    assert!(status.success(), "usermod {user}");
+    let home = PathBuf::from(format!("/home/{user}"));
+    fs::write(home.join(".bashrc"), bashrc).expect(".bashrc");
+    home
+}
+
 /// Wiring the lab into vigie: inventories and transport settings.
 impl SshLab {
     /// A vigie.toml listing every lab host, pinned keys in `known_hosts`.

@@ -36,8 +36,8 @@ pub fn script(faillock_dir: Option<&str>) -> String {
          {FAILLOCK_CONF}\
          {find_dir}\
          if [ -n \"$vigie_tallies\" ]; then set -- \"$vigie_tallies\"/*\n\
-         if [ -e \"$1\" ]{unreadable}; then vigie_err faillock --dir \"$vigie_tallies\"; fi; fi\n\
-         elif command -v pam_tally2 >/dev/null 2>&1; then echo tool=pam_tally2\n\
+         if [ -e \"$1\" ]{unreadable}; then vigie_clock=1; vigie_err faillock --dir \"$vigie_tallies\"; fi; fi\n\
+         elif command -v pam_tally2 >/dev/null 2>&1; then echo tool=pam_tally2; vigie_clock=1\n\
          grep -rhs pam_tally2 /etc/pam.d 2>/dev/null | grep -o 'deny=[0-9]*' | head -n 1 | sed 's/^/conf=/'\n\
          vigie_err pam_tally2\n\
          else echo tool=none; fi\n"

@@ -36,8 +36,10 @@ pub struct Reading {
     pub driver_errors: Vec<String>,
 }
 
-/// The host's clock: `date '+%s %z'`, for ages and local times it prints.
-const CLOCK_SECTION: &str = "echo '@@vigie clock'; date '+%s %z'\n";
+/// The host's clock: `date '+%s %z'`, for ages and the local times its
+/// tools print (faillock's, a backup's). Only the sections that read such
+/// times ask for it (`vigie_clock=1`): a quiet host starts no `date`.
+const CLOCK_SECTION: &str = "if [ -n \"$vigie_clock\" ]; then echo '@@vigie clock'; date '+%s %z'; fi\n";
 
 /// The whole probe script for `host`: Linux health, then the sections its
 /// kind, role and configuration ask for. Values from vigie.toml enter the
@@ -45,8 +47,12 @@ const CLOCK_SECTION: &str = "echo '@@vigie clock'; date '+%s %z'\n";
 pub fn probe_script(host: &Host) -> String {
     let mut script = String::from(SECTION_HELPER);
     script.push_str(STDERR_HELPER);
+    script.push_str(if host.backups.is_empty() {
+        "vigie_clock=\n"
+    } else {
+        "vigie_clock=1\n"
+    });
     script.push_str(linux::SCRIPT);
-    script.push_str(CLOCK_SECTION);
     script.push_str(&lockout::script(host.faillock_dir.as_deref()));
     if !host.datastores.is_empty() {
         script.push_str(&qcow2::script(&host.datastores));
@@ -62,6 +68,7 @@ pub fn probe_script(host: &Host) -> String {
         HostKind::Esxi => esxi::SCRIPT,
         HostKind::Xen => xen::SCRIPT,
     });
+    script.push_str(CLOCK_SECTION);
     script.push_str("echo '@@vigie end'\n");
     script
 }
