@@ -47,6 +47,9 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// One part of the benchmark: it adds its section to the report.
+type Part = fn(&mut Report);
+
 struct Report {
     text: String,
 }
@@ -69,7 +72,7 @@ fn main() {
     report.line("# vigie benchmarks");
     report.line("");
     machine(&mut report);
-    let parts: [(&str, fn(&mut Report)); 6] = [
+    let parts: [(&str, Part); 6] = [
         ("host_cost", host_cost),
         ("poll_rounds", poll_rounds),
         ("render", render),

@@ -303,16 +303,16 @@ fn the_cockpit_says_how_the_remote_is_and_shows_what_arrives() {
     let screen = cockpit.wait_for("bob's note, and who sent it from where", Duration::from_secs(60), |s| {
         s.contains("bob: postfix restarted") && s.contains("received")
     });
-    assert!(screen.contains("of bob@bob-laptop (via lab1:"), "{screen}");
+    assert!(screen.contains("1 event of bob@bob-laptop (via lab1:"), "{screen}");
     eprintln!("{screen}");
     // The remote goes down: the header says the events stay here.
     lab.kill_host(0);
     cockpit.wait_for("the remote unreachable", Duration::from_secs(60), |s| {
-        s.contains("no remote answers")
+        s.contains("events kept here")
     });
     lab.start_host(0);
     cockpit.wait_for("the remote back", Duration::from_secs(60), |s| {
-        !s.contains("no remote answers") && s.contains("synced")
+        !s.contains("events kept here") && s.contains("synced")
     });
     cockpit.send(&["q"]);
 }
@@ -386,7 +386,7 @@ fn a_remote_is_trusted_like_any_host_and_refused_until_it_is() {
     let (code, said) = alice.sync();
     assert_eq!(code, 1, "{said}");
     assert!(
-        said.contains("unreachable") && said.contains("vigie trust lab1"),
+        said.contains("has changed") && said.contains("vigie trust lab1"),
         "{said}"
     );
     eprintln!("{said}");
@@ -398,7 +398,7 @@ fn two_machines_writing_as_one_responder_are_named_not_merged() {
     // Bob's laptop was set up by copying alice's vigie.toml.
     let text = std::fs::read_to_string(&bob.config).unwrap();
     std::fs::write(&bob.config, text.replace("bob@bob-laptop", "alice@alice-laptop")).unwrap();
-    // Both declare the outage before either syncs.
+    // Both declare the outage before either syncs: two incidents, never one.
     alice.ok(&["incident", "new", "dns down"]);
     alice.note("the real alice");
     bob.ok(&["incident", "new", "dns down"]);
@@ -408,22 +408,12 @@ fn two_machines_writing_as_one_responder_are_named_not_merged() {
     assert_eq!(code, 1, "{said}");
     // The remote answered: the problem is the writer, said as such.
     assert!(said.contains("in sync"), "{said}");
-    assert!(said.contains("disagree"), "{said}");
-    // Nothing of alice's replaced bob's copy, and verify names the split.
+    assert!(said.contains("same responder name"), "{said}");
+    // Nothing of alice's reached bob's machine under his (her) name.
     let incident = the_incident(&bob);
-    assert!(bob.texts(&incident).contains(&"bob, thinking he is alice".to_string()));
-    let (code, out, err) = bob.vigie(&["--incident", &incident, "timeline", "verify"]);
-    assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("disagree") && err.contains("own `responder`"), "{err}");
-    // A machine never takes events of its own writer that it did not write.
-    let carol_as_alice = Responder::new(&lab, "carol", &format!("lab1:{}", remote_path(&lab)));
-    let text = std::fs::read_to_string(&carol_as_alice.config).unwrap();
-    std::fs::write(
-        &carol_as_alice.config,
-        text.replace("carol@carol-laptop", "alice@alice-laptop"),
-    )
-    .unwrap();
-    let (code, said) = carol_as_alice.sync();
+    assert_eq!(bob.texts(&incident), ["bob, thinking he is alice"]);
+    let (code, said) = alice.sync();
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("same responder name"), "{said}");
+    let _ = lab;
 }

@@ -95,11 +95,12 @@ pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
     };
     // The same outage declared twice (by two responders, one of whom had not
     // seen the other's): said, so that the second can write to the first.
-    let wanted = crate::sanitize::one_line(title.trim());
+    // Compared as their directory names are made: case and punctuation aside.
+    let wanted = incident::slug(&crate::sanitize::one_line(title.trim()));
     let same_title: Vec<String> = incident::list(&config.incidents_dir())
         .into_iter()
         .flatten()
-        .filter(|s| s.is_open() && s.title.eq_ignore_ascii_case(&wanted))
+        .filter(|s| s.is_open() && incident::slug(&s.title) == wanted)
         .map(|s| {
             format!(
                 "{} (declared by {})",
@@ -593,7 +594,14 @@ pub fn show_line(zone: Zone, event: &Event) -> String {
     );
     // A note of several lines keeps them, each under the first.
     let indent = " ".repeat(line.chars().count());
-    let text = crate::timeline::view::describe_whole(event, &event.payload());
+    let payload = event.payload();
+    let mut text = crate::timeline::view::describe_whole(event, &payload);
+    // Several machines' watchers may each record an outage: who saw it.
+    if let Payload::AlertRaised(fleet) = &payload {
+        if let Some(seen_by) = &fleet.seen_by {
+            text.push_str(&format!(" (seen by {})", crate::sanitize::one_line(seen_by)));
+        }
+    }
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default();
     let mut shown = format!("{line}{first}");

@@ -19,7 +19,7 @@ pub fn run_once(config: &Config) -> i32 {
     let reached = report.remotes.iter().any(|r| r.result.is_ok());
     if !reached {
         eprintln!(
-            "vigie sync: no remote answered; everything written here is kept and is sent when one does \
+            "vigie sync: no remote could be synced; everything written here is kept and is sent when one is \
              (the cockpit and `vigie watch` keep trying)"
         );
         return 1;
@@ -33,24 +33,39 @@ fn print_report(report: &RoundReport) {
     for remote in &report.remotes {
         match &remote.result {
             Ok(0) => println!("{}: in sync", remote.label),
-            Ok(pushed) => println!("{}: in sync, {pushed} writer file(s) sent", remote.label),
-            Err(why) => println!("{}: unreachable: {why}", remote.label),
+            Ok(1) => println!("{}: in sync, 1 writer's file sent", remote.label),
+            Ok(pushed) => println!("{}: in sync, {pushed} writers' files sent", remote.label),
+            Err(failure) => println!("{}: {failure}", remote.label),
         }
     }
     for arrival in &report.arrivals {
         println!(
-            "received {} event(s) of {} in {} (from {})",
-            arrival.events, arrival.writer, arrival.incident, arrival.via
+            "received {} of {} in {} (from {})",
+            events(arrival.events),
+            arrival.writer,
+            arrival.incident,
+            arrival.via
         );
     }
     for published in &report.published {
         println!(
-            "committed {} new event(s) of {} in {}",
-            published.events, published.writer, published.incident
+            "committed {} of {} in {}",
+            events(published.events),
+            published.writer,
+            published.incident
         );
     }
     for problem in &report.problems {
         eprintln!("vigie sync: {problem}");
+    }
+}
+
+/// `1 event`, `3 events`, `1 new event`...
+pub fn events(count: usize) -> String {
+    if count == 1 {
+        "1 event".to_string()
+    } else {
+        format!("{count} events")
     }
 }
 

@@ -171,8 +171,11 @@ fn log_sync(state: &mut vigie_runtime::sync::SyncState, news: &vigie_runtime::sy
     }
     for arrival in &news.report.arrivals {
         log(&format!(
-            "sync: received {} event(s) of {} in {} (from {})",
-            arrival.events, arrival.writer, arrival.incident, arrival.via
+            "sync: received {} of {} in {} (from {})",
+            crate::cli::sync::events(arrival.events),
+            arrival.writer,
+            arrival.incident,
+            arrival.via
         ));
     }
     for problem in news.report.problems.iter().filter(|p| !before.problems.contains(p)) {

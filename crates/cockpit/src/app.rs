@@ -544,7 +544,14 @@ impl App {
             .report
             .arrivals
             .iter()
-            .map(|a| format!("{} event(s) of {} (via {})", a.events, a.writer, a.via))
+            .map(|a| {
+                let events = if a.events == 1 {
+                    "1 event".to_string()
+                } else {
+                    format!("{} events", a.events)
+                };
+                format!("{events} of {} (via {})", a.writer, a.via)
+            })
             .collect();
         if !arrivals.is_empty() {
             self.flash = Some(format!("received {}", arrivals.join(", ")));

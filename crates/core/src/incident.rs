@@ -195,11 +195,19 @@ pub fn declare(
         path: incidents_dir.to_path_buf(),
         source,
     })?;
-    let base = format!(
+    let mut base = format!(
         "{}-{}",
         Utc::now().format("%Y-%m-%d"),
         slug(&crate::sanitize::one_line(title))
     );
+    // Shared across machines, two responders who have not synced yet may
+    // declare the same title the same day: a few random characters keep
+    // their incidents apart (and away from an old one of that name).
+    if options.share {
+        let random = ulid::Ulid::new().to_string().to_lowercase();
+        base.push('-');
+        base.push_str(&random[random.len() - 4..]);
+    }
     // create_dir is atomic: two responders declaring at once get two
     // directories. Any failure but "exists" is the answer (permissions, a full disk).
     let mut dir = None;

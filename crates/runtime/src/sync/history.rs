@@ -75,9 +75,9 @@ pub fn check(incidents_dir: &Path, incident_dir: &Path, remotes: &[String]) -> V
                 continue;
             }
             let problem = format!(
-                "events/{writer}.jsonl and the copy at {remote} disagree (neither extends the other, for {} of their \
-                 events): two machines wrote as {writer}, or a copy was edited; give each machine its own `responder`",
-                common_lines(ours, &theirs)
+                "events/{writer}.jsonl and the copy at {remote} disagree from their event {} on (neither extends the \
+                 other): two machines wrote as {writer}, or a copy was edited; give each machine its own `responder`",
+                common_lines(ours, &theirs) + 1
             );
             match checked.iter_mut().find(|w| w.writer == writer) {
                 Some(known) if known.problem.is_none() => known.problem = Some(problem),
@@ -134,8 +134,9 @@ fn check_writer(git: &Git, incident_dir: &Path, refname: &str, writer: String) -
     if !local.starts_with(&previous) {
         let kept = common_lines(&local, &previous);
         history.problem = Some(format!(
-            "events/{writer}.jsonl lost or changed synced events: it agrees with what was synced for {kept} of {} events \
-             (the full copy is in the sync repository and on the remotes)",
+            "events/{writer}.jsonl lost or changed synced events: it differs from what was synced from event {} of {} on \
+             (the full copy is in the sync repository and on the remotes; `vigie sync` restores lost ones)",
+            kept + 1,
             history.synced_events
         ));
     }

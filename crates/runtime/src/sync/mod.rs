@@ -8,7 +8,9 @@ mod git;
 pub mod history;
 pub mod round;
 
-pub use round::{last_round, round, Arrival, BlobCache, Published, RemoteOutcome, RoundReport, SYNC_REPO};
+pub use round::{
+    last_round, round, Arrival, BlobCache, Failure, Published, RemoteOutcome, RoundReport, Why, SYNC_REPO,
+};
 
 use std::path::PathBuf;
 use std::sync::mpsc as blocking;
@@ -173,9 +175,13 @@ pub fn create_remote(config: &Config, text: &str) -> Result<Remote, String> {
     // empty directory is used; anything else is someone's data: refused.
     let script = format!(
         "set -e; command -v git >/dev/null || {{ echo 'git is not installed on this host' >&2; exit 1; }}; \
-         p={path}; if [ -e \"$p\" ]; then \
-         if [ \"$(git --git-dir=\"$p\" rev-parse --is-bare-repository 2>/dev/null)\" = true ]; then :; \
-         elif [ -d \"$p\" ] && [ -z \"$(ls -A \"$p\")\" ]; then :; \
+         p={path}; if [ -e \"$p\" ] && [ ! -d \"$p\" ]; then echo \"$p exists and is a file: name a new directory\" >&2; exit 1; \
+         elif [ -e \"$p\" ]; then \
+         if [ \"$(git --git-dir=\"$p\" rev-parse --is-bare-repository 2>/dev/null)\" = true ]; then \
+         if [ -n \"$(git --git-dir=\"$p\" for-each-ref --count=1)\" ] && \
+         [ \"$(git --git-dir=\"$p\" config --get receive.denyNonFastForwards)\" != true ]; then \
+         echo \"$p is another project's repository: name a new directory for vigie's, such as $p-vigie.git\" >&2; exit 1; fi; \
+         elif [ -z \"$(ls -A \"$p\")\" ]; then :; \
          else echo \"$p exists and is not a bare git repository: name a new directory, such as $p/vigie.git\" >&2; exit 1; fi; fi; \
          git init --bare --quiet \"$p\"; git --git-dir=\"$p\" config receive.denyNonFastForwards true; \
          git --git-dir=\"$p\" config receive.denyDeletes true"
@@ -230,10 +236,18 @@ pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<Syn
     let (nudges, nudged) = blocking::channel();
     let (news, news_receiver) = mpsc::unbounded_channel();
     let spawned = std::thread::Builder::new().name("vigie-sync".into()).spawn(move || {
-        let setup = SyncSetup::from_config(&config);
+        let mut setup = SyncSetup::from_config(&config);
+        let mut resolved_at = std::time::Instant::now();
         let mut cache = BlobCache::new();
         loop {
             let report = round(&setup, &mut cache);
+            // The ssh configuration may have changed (a port, a Host alias):
+            // read again after a failed round, and every minute anyway.
+            let failed = report.remotes.iter().any(|r| r.result.is_err());
+            if failed || resolved_at.elapsed() > Duration::from_secs(60) {
+                setup = SyncSetup::from_config(&config);
+                resolved_at = std::time::Instant::now();
+            }
             let open = report.open_here;
             if news
                 .send(SyncNews {
@@ -280,8 +294,8 @@ pub struct SyncState {
 pub struct RemoteState {
     pub label: String,
     pub last_ok: Option<chrono::DateTime<chrono::Utc>>,
-    /// Why the last round could not reach it.
-    pub error: Option<String>,
+    /// Why the last round could not sync it.
+    pub error: Option<Failure>,
 }
 
 impl SyncState {
@@ -312,19 +326,27 @@ impl SyncState {
             .max();
         let down: Vec<&RemoteState> = self.remotes.iter().filter(|r| r.error.is_some()).collect();
         let age = |at: chrono::DateTime<chrono::Utc>| vigie_core::format::human_age(now - at);
-        match (freshest, down.as_slice()) {
+        let why = |r: &RemoteState| r.error.as_ref().map_or("", |e| e.why.short());
+        // Problems with some writers are said even while remotes answer.
+        let problems = match self.problems.len() {
+            0 => String::new(),
+            1 => " ⚠ 1 sync problem (vigie sync)".to_string(),
+            n => format!(" ⚠ {n} sync problems (vigie sync)"),
+        };
+        let state = match (freshest, down.as_slice()) {
             (Some(at), []) => format!("synced {} ago", age(at)),
-            (Some(at), [one]) => format!("synced {} ago, {} unreachable", age(at), one.label),
-            (Some(at), many) => format!("synced {} ago, {} remotes unreachable", age(at), many.len()),
+            (Some(at), [one]) => format!("synced {} ago, ⚠ {} {}", age(at), one.label, why(one)),
+            (Some(at), many) => format!("synced {} ago, ⚠ {} remotes down", age(at), many.len()),
             (None, []) => "sync starting".to_string(),
-            (None, _) => {
-                let last = self.remotes.iter().filter_map(|r| r.last_ok).max();
-                match last {
-                    Some(at) => format!("⚠ no remote answers (last sync {} ago): events kept here", age(at)),
-                    None => "⚠ no remote answers: events kept here".to_string(),
-                }
+            (None, [one]) if one.error.as_ref().is_some_and(|e| e.why != Why::Unreachable) => {
+                format!("⚠ not synced: {} {}: events kept here", one.label, why(one))
             }
-        }
+            (None, _) => match self.remotes.iter().filter_map(|r| r.last_ok).max() {
+                Some(at) => format!("⚠ not synced for {}: events kept here", age(at)),
+                None => "⚠ never synced: events kept here".to_string(),
+            },
+        };
+        format!("{state}{problems}")
     }
 
     pub fn apply(&mut self, news: &SyncNews) {

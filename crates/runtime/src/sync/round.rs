@@ -38,8 +38,49 @@ pub struct RoundReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteOutcome {
     pub label: String,
-    /// Branches pushed, or why the remote could not be reached.
-    pub result: Result<usize, String>,
+    /// Branches pushed, or why the remote could not be synced.
+    pub result: Result<usize, Failure>,
+}
+
+/// Why a remote could not be synced: what kind of trouble, and what git
+/// and ssh said (with what to do, where vigie knows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub why: Why,
+    pub said: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// No answer: the host is down, or the network between.
+    Unreachable,
+    /// The host's key is unknown or changed: refused, as ssh refuses it.
+    HostKey,
+    /// The host refused the login.
+    Login,
+    /// The host answered but holds no repository at that path.
+    NoRepository,
+}
+
+impl Why {
+    /// A few words for a header.
+    pub fn short(self) -> &'static str {
+        match self {
+            Why::Unreachable => "unreachable",
+            Why::HostKey => "host key refused",
+            Why::Login => "login refused",
+            Why::NoRepository => "no repository",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.why {
+            Why::Unreachable => write!(f, "unreachable: {}", self.said),
+            _ => f.write_str(&self.said),
+        }
+    }
 }
 
 /// `events` new events of `writer` in `incident`, from remote `via`.
@@ -221,15 +262,36 @@ fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> 
 }
 
 /// git's and ssh's words, with what to do where vigie knows it.
-fn explain(label: &str, said: &str) -> String {
+fn explain(label: &str, said: &str) -> Failure {
     let host = label.rsplit_once(':').map_or(label, |(host, _)| host);
-    if said.contains("does not appear to be a git repository") || said.contains("not a git repository") {
-        format!("no repository there ({said}): create it with `vigie sync init {label}`")
+    let (why, said) = if said.contains("does not appear to be a git repository")
+        || said.contains("not a git repository")
+    {
+        (
+            Why::NoRepository,
+            format!("no repository there ({said}): create it with `vigie sync init {label}`"),
+        )
+    } else if said.contains("has changed and you have requested strict checking") {
+        (
+            Why::HostKey,
+            format!("{said}: the host's key is not the one pinned; `vigie trust {host}` shows both (a reinstalled host, or someone in between)"),
+        )
     } else if said.contains("Host key verification failed") {
-        format!("{said}: check the host's key and pin it with `vigie trust {host}`")
+        (
+            Why::HostKey,
+            format!("{said}: check the host's key and pin it with `vigie trust {host}`"),
+        )
+    } else if said.contains("Permission denied") {
+        (
+            Why::Login,
+            format!(
+                "{said}: no key was accepted (a passphrase-protected key must be loaded with ssh-add: nothing prompts during a sync)"
+            ),
+        )
     } else {
-        said.to_string()
-    }
+        (Why::Unreachable, said.to_string())
+    };
+    Failure { why, said }
 }
 
 /// Pushes `behind` to `remote`: how many branches went through, and why
@@ -397,6 +459,14 @@ fn reconcile_writer(
         Reconcile::Append { from, lines } => {
             append_lines(&path, &local, &lines)?;
             set_branch(git, &branch, &sources_found[from].1)?;
+            if sources_found[from].0 == Source::Committed {
+                // Synced once, missing since: said, and exit 1, though repaired.
+                report.problems.push(format!(
+                    "{incident}, {writer}: events/{writer}.jsonl had lost {} that were synced: restored from the \
+                     sync repository (was the file cut or restored from a backup?)",
+                    if count_lines(&lines) == 1 { "1 event".to_string() } else { format!("{} events", count_lines(&lines)) }
+                ));
+            }
             if let Source::Remote(r) = sources_found[from].0 {
                 report.arrivals.push(Arrival {
                     incident: incident.to_string(),
