@@ -20,6 +20,8 @@
 #[path = "../tests/common/lab.rs"]
 mod lab;
 
+mod big_lab;
+
 use chrono::Utc;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,9 +74,10 @@ fn main() {
     report.line("# vigie benchmarks");
     report.line("");
     machine(&mut report);
-    let parts: [(&str, Part); 6] = [
+    let parts: [(&str, Part); 7] = [
         ("host_cost", host_cost),
         ("poll_rounds", poll_rounds),
+        ("big_fleet", big_fleet),
         ("render", render),
         ("timeline", timeline),
         ("playbook_check", playbook_check),
@@ -403,10 +406,15 @@ fn fleet(hosts: usize, vms_per_host: usize, events: usize) -> vigie::tui::app::A
 }
 
 fn render(report: &mut Report) {
+    render_fleet(report, 500, 4);
+    render_fleet(report, 1000, 5);
+}
+
+fn render_fleet(report: &mut Report, hosts: usize, vms_per_host: usize) {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
     let frames = if quick() { 20 } else { 300 };
-    let mut app = fleet(500, 4, 100_000);
+    let mut app = fleet(hosts, vms_per_host, 100_000);
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut frame_times = Vec::new();
     for _ in 0..frames {
@@ -420,7 +428,7 @@ fn render(report: &mut Report) {
     let mut updates = Vec::new();
     for i in 0..frames {
         let result = PollResult {
-            host_index: i % 500,
+            host_index: i % hosts,
             at: Utc::now(),
             outcome: PollOutcome::Failed(vigie::transport::TransportError::Refused),
         };
@@ -429,7 +437,10 @@ fn render(report: &mut Report) {
         updates.push(started.elapsed());
     }
     let (u50, u99) = p50_p99(&mut updates);
-    report.line("## Render: 500 hosts, 2 000 VMs, 100 000 timeline events, 200×60");
+    report.line(format!(
+        "## Render: {hosts} hosts, {} VMs, 100 000 timeline events, 200×60",
+        hosts * vms_per_host
+    ));
     report.line("");
     report.line("| | p50 | p99 | target |");
     report.line("|---|---|---|---|");
@@ -698,6 +709,147 @@ fn host_cost(report: &mut Report) {
     ));
     report.line("");
     report.line("Target: ≤ 4 ms per round with the probe now in the session's shell.");
+    report.line("");
+}
+
+/// Proportional set size of `pids` together, in MiB (shared pages split
+/// between the processes that share them).
+fn pss_mib(pids: &[i32]) -> f64 {
+    let kib: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .filter_map(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .sum();
+    kib as f64 / 1024.0
+}
+
+/// A thousand real sshd hosts on loopback: vigie's cold and steady poll
+/// rounds, then the real cockpit watching them (RSS, CPU, threads).
+fn big_fleet(report: &mut Report) {
+    let hosts = if quick() { 100 } else { 1000 };
+    let rounds = if quick() { 2 } else { 3 };
+    vigie::transport::raise_open_file_limit();
+    let started = Instant::now();
+    let lab = big_lab::BigLab::start(hosts);
+    let lab_start = started.elapsed();
+    let idle_lab = pss_mib(&lab.processes());
+    let toml = lab.vigie_toml("5s");
+    let config = Config::parse(Path::new("big.toml"), &toml).expect("big config");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (cold, steady, connected_lab) = {
+        let targets = vigie::poller::targets(&config);
+        let round = || {
+            runtime.block_on(async {
+                let started = Instant::now();
+                let mut tasks = tokio::task::JoinSet::new();
+                for target in &targets {
+                    let transport = target.transport.clone();
+                    let host = target.host.clone();
+                    tasks.spawn(
+                        async move { vigie::poller::poll_once(&transport, &host, Duration::from_secs(120)).await },
+                    );
+                }
+                let outcomes = tasks.join_all().await;
+                let failed: Vec<String> = outcomes
+                    .iter()
+                    .filter_map(|o| match o {
+                        PollOutcome::Failed(e) => Some(e.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                assert!(
+                    failed.is_empty(),
+                    "{} hosts failed, first: {:?}",
+                    failed.len(),
+                    failed.first()
+                );
+                started.elapsed()
+            })
+        };
+        let cold = round();
+        let steady = median((0..rounds).map(|_| round()).collect());
+        (cold, steady, pss_mib(&lab.processes()))
+        // The sessions close here, before the cockpit opens its own.
+    };
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The real cockpit, polling every 5 s.
+    let home = tempfile::tempdir().expect("home");
+    let config_path = home.path().join("vigie.toml");
+    std::fs::write(&config_path, &toml).expect("config");
+    let session = format!("vigie-big-{}", std::process::id());
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "200", "-y", "60"])
+        .arg(format!(
+            "env HOME={} SSH_AUTH_SOCK= {} --config {}",
+            home.path().display(),
+            env!("CARGO_BIN_EXE_vigie"),
+            config_path.display()
+        ))
+        .status()
+        .expect("tmux");
+    assert!(status.success(), "tmux");
+    let warm_up = Duration::from_secs(if quick() { 20 } else { 60 });
+    let window = Duration::from_secs(if quick() { 20 } else { 60 });
+    std::thread::sleep(warm_up);
+    let pid = Command::new("tmux")
+        .args(["list-panes", "-t", &session, "-F", "#{pane_pid}"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok())
+        .expect("the cockpit's pid");
+    let screen = Command::new("tmux")
+        .args(["capture-pane", "-p", "-t", &session])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let live = screen.lines().filter(|l| l.contains("load ")).count();
+    let (before, _) = sample(pid);
+    std::thread::sleep(window);
+    let (after, rss) = sample(pid);
+    let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Threads:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        .unwrap_or_default();
+    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
+    let cpu = (after - before) as f64 / 100.0 / window.as_secs_f64() * 100.0;
+    report.line(format!("## A fleet of {hosts}: real sshd on loopback"));
+    report.line("");
+    report.line(format!(
+        "The lab: {} sshd listening on 16 addresses each (127.1.x.y), started in {:.1} s; \
+         {idle_lab:.0} MiB (PSS) idle, {connected_lab:.0} MiB with vigie's {hosts} sessions open \
+         (two sshd processes and one shell per session).",
+        hosts.div_ceil(16),
+        lab_start.as_secs_f64()
+    ));
+    report.line("");
+    report.line("| | measured | target |");
+    report.line("|---|---|---|");
+    report.line(format!("| cold round (every session opened) | {} | |", ms(cold)));
+    report.line(format!(
+        "| steady round (median of {rounds}, sessions kept) | {} | |",
+        ms(steady)
+    ));
+    report.line(format!(
+        "| the cockpit, polling every 5 s: CPU, share of one core ({} s) | {cpu:.2} % | < 5 % |",
+        window.as_secs()
+    ));
+    report.line(format!(
+        "| the cockpit's RSS | {:.0} MB | < 150 MB |",
+        rss as f64 / 1024.0
+    ));
+    report.line(format!("| the cockpit's threads | {threads} | |"));
+    report.line(format!("| host rows live on its screen at the sample | {live} | |"));
     report.line("");
 }
 

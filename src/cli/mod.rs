@@ -277,6 +277,7 @@ pub fn main() -> std::process::ExitCode {
     // Before any thread starts: secrets leave the environment, so that no
     // step's process inherits them.
     run::take_secrets_from_environment();
+    crate::transport::raise_open_file_limit();
     let cli = Cli::parse();
     // A command whose reader went away (`vigie status | head`) ends quietly,
     // as Unix tools do; a run and the long-running commands handle it themselves.

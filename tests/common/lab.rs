@@ -314,7 +314,7 @@ pub fn read_public_key(private_key: &Path) -> String {
     text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
-fn current_user() -> String {
+pub fn current_user() -> String {
     let out = Command::new("id").arg("-un").output().expect("id -un");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -37,6 +37,23 @@ pub fn framed_script(script: &str) -> String {
     format!("{script}\n{END_OF_SCRIPT}\n")
 }
 
+/// Raises this process's limit of open files to what the system allows:
+/// one SSH session per host is a socket per host, and a fleet of a
+/// thousand does not fit the default soft limit of 1024. Best effort.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit with a valid, initialised struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max.min(1 << 20);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Default in-memory cap for one stream of a command's output.
 pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
 
