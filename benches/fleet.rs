@@ -20,6 +20,7 @@
 #[path = "../tests/common/lab.rs"]
 mod lab;
 
+#[path = "support/big_lab.rs"]
 mod big_lab;
 
 use chrono::Utc;
