@@ -745,7 +745,9 @@ fn big_fleet(report: &mut Report) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (cold, steady, connected_lab) = {
+    let own_rss = || sample(std::process::id()).1 as f64 / 1024.0;
+    let rss_before_sessions = own_rss();
+    let (cold, steady, connected_lab, rss_sessions) = {
         let targets = vigie::poller::targets(&config);
         let round = || {
             runtime.block_on(async {
@@ -777,10 +779,22 @@ fn big_fleet(report: &mut Report) {
         };
         let cold = round();
         let steady = median((0..rounds).map(|_| round()).collect());
-        (cold, steady, pss_mib(&lab.processes()))
+        let rss = own_rss();
+        if std::env::var_os("VIGIE_BENCH_MALLOC").is_some() {
+            // SAFETY: glibc's malloc_stats and malloc_trim, no preconditions.
+            unsafe {
+                libc::malloc_stats();
+                libc::malloc_trim(0);
+            }
+            eprintln!("rss {rss:.0} MB, after malloc_trim {:.0} MB", own_rss());
+        }
+        (cold, steady, pss_mib(&lab.processes()), rss)
         // The sessions close here, before the cockpit opens its own.
     };
     std::thread::sleep(Duration::from_secs(2));
+    if std::env::var_os("VIGIE_BENCH_MALLOC").is_some() {
+        return;
+    }
 
     // The real cockpit, polling every 5 s.
     let home = tempfile::tempdir().expect("home");
@@ -814,14 +828,30 @@ fn big_fleet(report: &mut Report) {
         .unwrap_or_default();
     let live = screen.lines().filter(|l| l.contains("load ")).count();
     let (before, _) = sample(pid);
+    // `VIGIE_BENCH_PERF=FILE`: a perf profile of the cockpit over the window.
+    let profiler = std::env::var("VIGIE_BENCH_PERF").ok().and_then(|file| {
+        Command::new("perf")
+            .args(["record", "-g", "-o", &file, "-p", &pid.to_string(), "--", "sleep"])
+            .arg(window.as_secs().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+    });
     std::thread::sleep(window);
     let (after, rss) = sample(pid);
+    if let Some(mut profiler) = profiler {
+        let _ = profiler.wait();
+    }
     let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find(|l| l.starts_with("Threads:"))
         .and_then(|l| l.split_whitespace().nth(1).map(String::from))
         .unwrap_or_default();
+    if let Ok(file) = std::env::var("VIGIE_BENCH_SMAPS") {
+        let _ = std::fs::copy(format!("/proc/{pid}/smaps"), file);
+    }
     let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
     let cpu = (after - before) as f64 / 100.0 / window.as_secs_f64() * 100.0;
     report.line(format!("## A fleet of {hosts}: real sshd on loopback"));
@@ -837,6 +867,10 @@ fn big_fleet(report: &mut Report) {
     report.line("| | measured | target |");
     report.line("|---|---|---|");
     report.line(format!("| cold round (every session opened) | {} | |", ms(cold)));
+    report.line(format!(
+        "| memory of {hosts} open sessions in the polling process (RSS growth) | {:.0} MB | |",
+        rss_sessions - rss_before_sessions
+    ));
     report.line(format!(
         "| steady round (median of {rounds}, sessions kept) | {} | |",
         ms(steady)

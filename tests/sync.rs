@@ -417,3 +417,35 @@ fn two_machines_writing_as_one_responder_are_named_not_merged() {
     assert!(said.contains("same responder name"), "{said}");
     let _ = lab;
 }
+
+#[test]
+fn with_one_remote_down_events_go_through_the_other() {
+    let mut lab = SshLab::start(2);
+    let first = format!("lab1:{}", remote_path(&lab));
+    let second = format!("lab2:{}", lab.dir.path().join("second/vigie.git").display());
+    let both = format!("{first}\", \"{second}");
+    let alice = Responder::new(&lab, "alice", &both);
+    let bob = Responder::new(&lab, "bob", &both);
+    alice.ok(&["sync", "init", &first]);
+    alice.ok(&["sync", "init", &second]);
+    alice.ok(&["incident", "new", "san unreachable"]);
+    assert_eq!(alice.sync().0, 0);
+    assert_eq!(bob.sync().0, 0);
+    let incident = the_incident(&bob);
+    // The first remote dies; the second carries everything.
+    lab.kill_host(0);
+    alice.note("alice: multipath shows one path");
+    let (code, said) = alice.sync();
+    assert_eq!(code, 1, "one remote away is said in the exit code: {said}");
+    assert!(said.contains("lab2:") && said.contains("in sync"), "{said}");
+    let (_, said) = bob.sync();
+    assert!(said.contains("received 1 event of alice@alice-laptop"), "{said}");
+    assert!(bob
+        .texts(&incident)
+        .contains(&"alice: multipath shows one path".to_string()));
+    // Back, the first remote catches up from whichever machine syncs first.
+    lab.start_host(0);
+    assert_eq!(bob.sync().0, 0);
+    let on_first = common::run("git", &["--git-dir", &remote_path(&lab), "log", "--oneline", "--all"]);
+    assert!(on_first.contains("alice@alice-laptop: 2 events"), "{on_first}");
+}

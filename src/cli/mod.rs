@@ -278,6 +278,7 @@ pub fn main() -> std::process::ExitCode {
     // step's process inherits them.
     run::take_secrets_from_environment();
     crate::transport::raise_open_file_limit();
+    crate::transport::limit_allocator_arenas();
     let cli = Cli::parse();
     // A command whose reader went away (`vigie status | head`) ends quietly,
     // as Unix tools do; a run and the long-running commands handle it themselves.

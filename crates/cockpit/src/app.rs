@@ -373,6 +373,9 @@ pub enum Request {
     RescanPlaybooks,
 }
 
+/// A host's reachability and its guests (id, node): what the VM index reads of it.
+type VmPlacement = (bool, Vec<(String, Option<String>)>);
+
 pub struct App {
     /// Every host's status and alerts, and when each alert began.
     pub fleet: FleetStatus,
@@ -525,9 +528,27 @@ impl App {
 
     /// Folds a poll in; returns what the fleet journal must hear of it.
     pub fn apply_poll(&mut self, result: &PollResult) -> Vec<Observation> {
+        let before = self.vm_placement(result.host_index);
         let observations = self.fleet.apply_poll(result);
-        self.rebuild_vm_index();
+        // The index of every VM is rebuilt only when this host's guests or
+        // its reachability changed: at a thousand hosts, rebuilding it for
+        // every poll would cost the cockpit a core.
+        if self.vm_index.len() != self.fleet.hosts.len() || before != self.vm_placement(result.host_index) {
+            self.rebuild_vm_index();
+        }
         observations
+    }
+
+    /// What the VM index depends on for one host: whether it is reachable,
+    /// and its guests with the node each runs on.
+    fn vm_placement(&self, index: usize) -> Option<VmPlacement> {
+        let host = self.fleet.hosts.get(index)?;
+        let guests = host
+            .reading
+            .iter()
+            .flat_map(|r| r.vms.iter().map(|vm| (vm.id.clone(), vm.node.clone())))
+            .collect();
+        Some((host.is_reachable(), guests))
     }
 
     /// The journal's news: when a host's open alerts began.
@@ -535,7 +556,6 @@ impl App {
         self.fleet.adopt(host, open);
     }
 
-    /// Folds new timeline events (from this or another responder) into the state.
     /// A sync round's news: the remotes' state, and who sent what from where.
     pub fn apply_sync(&mut self, news: &vigie_runtime::sync::SyncNews) {
         let state = self.sync.get_or_insert_with(Default::default);
@@ -560,6 +580,7 @@ impl App {
         }
     }
 
+    /// Folds new timeline events (from this or another responder) into the state.
     pub fn apply_timeline(&mut self, events: Vec<Event>) {
         for event in &events {
             self.incident = IncidentState::fold(self.incident.take(), event);

@@ -31,6 +31,9 @@ use vigie_runtime::writer::TimelineWriter;
 
 /// Shortest time between two frames: a burst of events costs one redraw.
 const FRAME_INTERVAL: Duration = Duration::from_millis(30);
+/// Polls alone redraw at most this often: a thousand hosts answer all the
+/// time, and a screen redrawn for each would cost the cockpit a core.
+const POLL_FRAME_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct Options {
     pub read_only: bool,
@@ -140,8 +143,14 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
     let mut flash_seen: Option<(String, Instant)> = None;
     let mut last_frame = Instant::now() - FRAME_INTERVAL;
 
+    // Polls folded in since the last frame, not drawn yet.
+    let mut polled = false;
     while !app.should_quit {
+        if polled && last_frame.elapsed() >= POLL_FRAME_INTERVAL {
+            dirty = true;
+        }
         if dirty {
+            polled = false;
             // Throttle: wait out the rest of the frame interval, folding in what arrives.
             let since = last_frame.elapsed();
             if since < FRAME_INTERVAL {
@@ -200,7 +209,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 if !options.read_only {
                     fleet.observe(observations);
                 }
-                dirty = true;
+                polled = true;
             }
             Some(news) = fleet_news.recv() => {
                 match news {
@@ -268,6 +277,8 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                 if last_scan.elapsed() >= CATALOG_RESCAN {
                     last_scan = Instant::now();
                     read_catalog(&config, &notice_sender);
+                    // What the sessions' handshakes freed goes back to the system.
+                    vigie_transport::release_freed_memory();
                 }
                 dirty = true;
             }

@@ -77,6 +77,9 @@ fn remote_command() -> String {
 
 const PID_MARKER: &str = "@@vigie-pid ";
 
+/// Stack of a session's thread: libssh2 and OpenSSL need a few tens of KiB.
+const SESSION_THREAD_STACK: usize = 512 * 1024;
+
 enum Job {
     Run {
         request: CommandRequest,
@@ -107,6 +110,9 @@ impl SshHandle {
         };
         let spawned = std::thread::Builder::new()
             .name(format!("vigie-ssh-{label}"))
+            // A session's thread needs little stack (buffers are on the heap);
+            // a thousand hosts are a thousand threads.
+            .stack_size(SESSION_THREAD_STACK)
             .spawn(move || SessionThread::new(target, options).serve(receiver));
         if let Err(e) = spawned {
             // Without a thread every job fails at once with a clear error (the receiver is gone).
