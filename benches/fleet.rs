@@ -801,23 +801,100 @@ fn big_fleet(report: &mut Report) {
     }
 
     // The real cockpit, polling every 5 s.
-    let home = tempfile::tempdir().expect("home");
-    let config_path = home.path().join("vigie.toml");
+    let dir = tempfile::tempdir().expect("config dir");
+    let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, &toml).expect("config");
-    let session = format!("vigie-big-{}", std::process::id());
-    let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "200", "-y", "60"])
+    let warm_up = Duration::from_secs(if quick() { 20 } else { 60 });
+    let window = Duration::from_secs(if quick() { 20 } else { 60 });
+    let cockpit = sample_cockpit(&config_path, (200, 60), warm_up, window);
+    let live = cockpit.screen.lines().filter(|l| l.contains("load ")).count();
+    report.line(format!("## A fleet of {hosts}: real sshd on loopback"));
+    report.line("");
+    report.line(format!(
+        "The lab: {} sshd listening on 16 addresses each (127.1.x.y), started in {:.1} s; \
+         {idle_lab:.0} MiB (PSS) idle, {connected_lab:.0} MiB with vigie's {hosts} sessions open \
+         (two sshd processes and one shell per session).",
+        hosts.div_ceil(16),
+        lab_start.as_secs_f64()
+    ));
+    report.line("");
+    report.line("| | measured | target |");
+    report.line("|---|---|---|");
+    report.line(format!("| cold round (every session opened) | {} | |", ms(cold)));
+    report.line(format!(
+        "| memory of {hosts} open sessions in the polling process (RSS growth) | {:.0} MB | |",
+        rss_sessions - rss_before_sessions
+    ));
+    report.line(format!(
+        "| steady round (median of {rounds}, sessions kept) | {} | |",
+        ms(steady)
+    ));
+    report.line(format!(
+        "| the cockpit, polling every 5 s: CPU, share of one core ({} s) | {:.2} % | < 5 % |",
+        window.as_secs(),
+        cockpit.cpu
+    ));
+    report.line(format!("| the cockpit's RSS | {:.0} MB | < 150 MB |", cockpit.rss_mb));
+    report.line(format!("| the cockpit's threads | {} | |", cockpit.threads));
+    report.line(format!("| host rows live on its screen at the sample | {live} | |"));
+    report.line("");
+}
+
+/// CPU ticks (utime + stime) and RSS of `pid`.
+fn sample(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    (ticks, rss_kib)
+}
+
+/// The real cockpit (release binary, in a tmux pane of `size`) on `config`:
+/// after `warm_up`, its CPU over `window`, RSS, threads and screen.
+struct CockpitSample {
+    /// Share of one core, in percent.
+    cpu: f64,
+    rss_mb: f64,
+    threads: String,
+    screen: String,
+}
+
+fn sample_cockpit(config: &Path, (width, height): (u16, u16), warm_up: Duration, window: Duration) -> CockpitSample {
+    let home = tempfile::tempdir().expect("home");
+    let session = format!("vigie-bench-{}-{width}", std::process::id());
+    let started = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ])
         .arg(format!(
             "env HOME={} SSH_AUTH_SOCK= {} --config {}",
             home.path().display(),
             env!("CARGO_BIN_EXE_vigie"),
-            config_path.display()
+            config.display()
         ))
         .status()
         .expect("tmux");
-    assert!(status.success(), "tmux");
-    let warm_up = Duration::from_secs(if quick() { 20 } else { 60 });
-    let window = Duration::from_secs(if quick() { 20 } else { 60 });
+    assert!(started.success(), "tmux");
+    // Warm-up: every session connected, a few rounds done.
     std::thread::sleep(warm_up);
     let pid = Command::new("tmux")
         .args(["list-panes", "-t", &session, "-F", "#{pane_pid}"])
@@ -830,7 +907,6 @@ fn big_fleet(report: &mut Report) {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    let live = screen.lines().filter(|l| l.contains("load ")).count();
     let (before, _) = sample(pid);
     // `VIGIE_BENCH_PERF=FILE`: a perf profile of the cockpit over the window.
     let profiler = std::env::var("VIGIE_BENCH_PERF").ok().and_then(|file| {
@@ -857,108 +933,28 @@ fn big_fleet(report: &mut Report) {
         let _ = std::fs::copy(format!("/proc/{pid}/smaps"), file);
     }
     let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
-    let cpu = (after - before) as f64 / 100.0 / window.as_secs_f64() * 100.0;
-    report.line(format!("## A fleet of {hosts}: real sshd on loopback"));
-    report.line("");
-    report.line(format!(
-        "The lab: {} sshd listening on 16 addresses each (127.1.x.y), started in {:.1} s; \
-         {idle_lab:.0} MiB (PSS) idle, {connected_lab:.0} MiB with vigie's {hosts} sessions open \
-         (two sshd processes and one shell per session).",
-        hosts.div_ceil(16),
-        lab_start.as_secs_f64()
-    ));
-    report.line("");
-    report.line("| | measured | target |");
-    report.line("|---|---|---|");
-    report.line(format!("| cold round (every session opened) | {} | |", ms(cold)));
-    report.line(format!(
-        "| memory of {hosts} open sessions in the polling process (RSS growth) | {:.0} MB | |",
-        rss_sessions - rss_before_sessions
-    ));
-    report.line(format!(
-        "| steady round (median of {rounds}, sessions kept) | {} | |",
-        ms(steady)
-    ));
-    report.line(format!(
-        "| the cockpit, polling every 5 s: CPU, share of one core ({} s) | {cpu:.2} % | < 5 % |",
-        window.as_secs()
-    ));
-    report.line(format!(
-        "| the cockpit's RSS | {:.0} MB | < 150 MB |",
-        rss as f64 / 1024.0
-    ));
-    report.line(format!("| the cockpit's threads | {threads} | |"));
-    report.line(format!("| host rows live on its screen at the sample | {live} | |"));
-    report.line("");
-}
-
-/// CPU ticks (utime + stime) and RSS of `pid`.
-fn sample(pid: u32) -> (u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0);
-    (ticks, rss_kib)
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    CockpitSample {
+        cpu: (after - before) as f64 / ticks_per_second / window.as_secs_f64() * 100.0,
+        rss_mb: rss as f64 / 1024.0,
+        threads,
+        screen,
+    }
 }
 
 fn footprint(report: &mut Report) {
     let hosts = if quick() { 10 } else { 100 };
     let window = Duration::from_secs(if quick() { 10 } else { 60 });
     let lab = lab::SshLab::start(hosts);
-    let home = tempfile::tempdir().expect("home");
-    let config = home.path().join("vigie.toml");
+    let dir = tempfile::tempdir().expect("config dir");
+    let config = dir.path().join("vigie.toml");
     std::fs::write(
         &config,
         lab.vigie_toml(&lab.known_hosts)
             .replace("poll_interval = \"1s\"", "poll_interval = \"5s\""),
     )
     .expect("config");
-    let session = format!("vigie-bench-{}", std::process::id());
-    let started = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "50"])
-        .arg(format!(
-            "env HOME={} SSH_AUTH_SOCK= {} --config {}",
-            home.path().display(),
-            env!("CARGO_BIN_EXE_vigie"),
-            config.display()
-        ))
-        .status()
-        .expect("tmux");
-    assert!(started.success(), "tmux");
-    let pid = || {
-        Command::new("tmux")
-            .args(["list-panes", "-t", &session, "-F", "#{pane_pid}"])
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok())
-    };
-    // Warm-up: every session connected, a few rounds done.
-    std::thread::sleep(Duration::from_secs(12));
-    let pid = pid().expect("the cockpit's pid");
-    let (before, _) = sample(pid);
-    std::thread::sleep(window);
-    let (after, rss) = sample(pid);
-    let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Threads:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
-        .unwrap_or_default();
-    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
-    let ticks_per_second = 100.0; // USER_HZ on Linux
-    let cpu = (after - before) as f64 / ticks_per_second / window.as_secs_f64() * 100.0;
+    let cockpit = sample_cockpit(&config, (160, 50), Duration::from_secs(12), window);
     report.line(format!(
         "## Footprint: the cockpit watching {hosts} hosts at a 5 s interval, {} s",
         window.as_secs()
@@ -966,8 +962,8 @@ fn footprint(report: &mut Report) {
     report.line("");
     report.line("| | measured | target |");
     report.line("|---|---|---|");
-    report.line(format!("| CPU, share of one core | {cpu:.2} % | < 5 % |"));
-    report.line(format!("| RSS | {:.0} MB | < 100 MB |", rss as f64 / 1024.0));
-    report.line(format!("| threads | {threads} | |"));
+    report.line(format!("| CPU, share of one core | {:.2} % | < 5 % |", cockpit.cpu));
+    report.line(format!("| RSS | {:.0} MB | < 100 MB |", cockpit.rss_mb));
+    report.line(format!("| threads | {} | |", cockpit.threads));
     report.line("");
 }

@@ -7,11 +7,11 @@
 mod common;
 
 use chrono::{DateTime, Duration as Span, Utc};
-use common::lab::{vigie_command, SshLab};
+use common::lab::SshLab;
 use common::tmux::TmuxSession;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The lab's poll interval (`SshLab::vigie_toml`).
@@ -46,13 +46,7 @@ impl Fleet {
     }
 
     fn watcher(&self) -> Child {
-        vigie_command(self.home.path())
-            .args(["--config", self.config.to_str().unwrap(), "watch"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.home.path().join("watch.log")).unwrap())
-            .spawn()
-            .expect("start vigie watch")
+        common::lab::start_watch(self.home.path(), &self.config)
     }
 
     fn timeline(&self) -> Vec<Value> {

@@ -118,16 +118,7 @@ async fn a_probe_that_hangs_takes_its_shell_and_nothing_remains() {
         .unwrap_err();
     assert_eq!(error, TransportError::Timeout(Duration::from_secs(1)));
     assert!(started.elapsed() < Duration::from_secs(10));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = lab.ssh(0, "pgrep -af 'sleep 8640[45]' || echo NONE");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if text.trim() == "NONE" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "left running on the host:\n{text}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.wait_until_gone(0, "sleep 8640[45]");
     // The next probe gets a new shell.
     let after = transport.run(probe("echo $$", Duration::from_secs(5))).await.unwrap();
     assert_ne!(before.stdout, after.stdout);

@@ -108,18 +108,7 @@ async fn a_command_that_sleeps_forever_is_cancelled_and_nothing_of_it_remains() 
     assert_eq!(error, TransportError::Timeout(Duration::from_secs(1)));
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    // Check over a separate connection (the system ssh client). The [4] keeps
-    // pgrep from matching its own command line.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = lab.ssh(0, "pgrep -af 'sleep 8640[12]' || echo NONE");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if text.trim() == "NONE" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "left running on the host:\n{text}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.wait_until_gone(0, "sleep 8640[12]");
 
     // The same session still runs commands after a timeout.
     let out = transport

@@ -8,11 +8,11 @@
 
 mod common;
 
-use common::lab::{vigie_command, SshLab};
+use common::lab::SshLab;
 use common::tmux::TmuxSession;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 struct Responder {
@@ -84,13 +84,7 @@ impl Responder {
     }
 
     fn watcher(&self) -> Child {
-        vigie_command(self.home.path())
-            .args(["--config", self.config.to_str().unwrap(), "watch"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.home.path().join("watch.log")).unwrap())
-            .spawn()
-            .expect("start vigie watch")
+        common::lab::start_watch(self.home.path(), &self.config)
     }
 }
 

@@ -185,6 +185,23 @@ impl SshLab {
         self.ssh_command(index).arg(command).output().expect("run ssh")
     }
 
+    /// Waits (up to 5 s) until no process on host `index` matches
+    /// `pattern` (a `pgrep -f` pattern; write one character as `[x]` so that
+    /// it does not match pgrep's own command line). Checked over a
+    /// connection of its own, with the system ssh client.
+    pub fn wait_until_gone(&self, index: usize, pattern: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.ssh(index, &format!("pgrep -af '{pattern}' || echo NONE"));
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            if text.trim() == "NONE" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "left running on the host:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A system `ssh` invocation for host `index`, strict about host keys.
     pub fn ssh_command(&self, index: usize) -> Command {
         let host = &self.hosts[index];
@@ -480,6 +497,19 @@ pub fn vigie_command(home: &Path) -> Command {
         .env_remove("VIGIE_CONFIG")
         .env_remove("VIGIE_INCIDENT");
     command
+}
+
+/// `vigie --config CONFIG watch` under `home`, logging to `home/watch.log`.
+pub fn start_watch(home: &Path, config: &Path) -> Child {
+    vigie_command(home)
+        .arg("--config")
+        .arg(config)
+        .arg("watch")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(home.join("watch.log")).expect("watch.log"))
+        .spawn()
+        .expect("start vigie watch")
 }
 
 /// Runs vigie (see [`vigie_command`]) with `env` added and no standard input.
