@@ -29,15 +29,8 @@ pub fn run_once(config: &Config) -> i32 {
     i32::from(!report.problems.is_empty() || !all_reached)
 }
 
+/// What arrived and what was committed, then each remote's state, then problems.
 fn print_report(report: &RoundReport) {
-    for remote in &report.remotes {
-        match &remote.result {
-            Ok(0) => println!("{}: in sync", remote.label),
-            Ok(1) => println!("{}: in sync, 1 writer's file sent", remote.label),
-            Ok(pushed) => println!("{}: in sync, {pushed} writers' files sent", remote.label),
-            Err(failure) => println!("{}: {failure}", remote.label),
-        }
-    }
     for arrival in &report.arrivals {
         println!(
             "received {} of {} in {} (from {})",
@@ -54,6 +47,14 @@ fn print_report(report: &RoundReport) {
             published.writer,
             published.incident
         );
+    }
+    for remote in &report.remotes {
+        match &remote.result {
+            Ok(0) => println!("{}: in sync", remote.label),
+            Ok(1) => println!("{}: in sync, 1 writer's file sent", remote.label),
+            Ok(pushed) => println!("{}: in sync, {pushed} writers' files sent", remote.label),
+            Err(failure) => println!("{}: {failure}", remote.label),
+        }
     }
     for problem in &report.problems {
         eprintln!("vigie sync: {problem}");

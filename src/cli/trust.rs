@@ -17,10 +17,12 @@ pub fn run(config: &Config, name: &str, assume_yes: bool) -> i32 {
         // A jump host (as an error names it) or any ssh destination.
         None => {
             let names: Vec<&str> = config.hosts.iter().map(|h| h.name.as_str()).collect();
-            eprintln!(
-                "{name:?} is not in the inventory (hosts: {}): checking it as an ssh destination",
-                names.join(", ")
-            );
+            let hosts = if names.is_empty() {
+                "it lists no hosts".to_string()
+            } else {
+                format!("hosts: {}", names.join(", "))
+            };
+            eprintln!("{name:?} is not in the inventory ({hosts}): checking it as an ssh destination");
             resolver.resolve_destination(config, name)
         }
     };

@@ -244,7 +244,7 @@ async fn run_loop(config: Config, incident: Option<PathBuf>, options: Options) -
                         };
                         if let (true, Some(newest)) = (switch, open.first()) {
                             app.switch_incident();
-                            app.flash = Some(format!("following incident {}", newest.display()));
+                            app.flash = Some(format!("following incident {}", home_relative(newest)));
                             link = Some(IncidentLink::open(&config, newest.clone(), options.read_only));
                         }
                     }

@@ -239,11 +239,13 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         [only] => format!(" ─ ⚠ timeline line {} unreadable (vigie timeline verify)", only.line),
         many => format!(" ─ ⚠ {} timeline lines unreadable (vigie timeline verify)", many.len()),
     };
-    // Whether the others see what is written here, and since when not.
-    let recording = match &app.sync {
-        Some(sync) => format!("{recording} ─ {}", sync.summary(app.now)),
+    // Whether the others see what is written here, and since when not:
+    // in words where they fit, in a few otherwise (`vigie sync` says more).
+    let with_sync = |compact: bool| match &app.sync {
+        Some(sync) => format!("{recording} ─ {}", sync.summary(app.now, compact)),
         None => recording.to_string(),
     };
+    let recording = with_sync(false);
     let clock = format!(" {} UTC ", app.now.format("%H:%M:%S"));
     // The clock always shows. What does not fit gives way: the host count
     // first, then the incident's title (cut with `…`: severity, status,
@@ -259,9 +261,12 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
             .count()
             .saturating_sub(usize::from(text.contains(TITLE_SLOT)))
     };
+    let compact_recording = with_sync(true);
     let left = if whole.chars().count() <= room {
         whole
     } else {
+        let recording = compact_recording;
+        let essential = format!(" vigie ─ {incident}{run}{recording}{damage}");
         // The program's name gives way too when even a short title would not fit.
         let short = format!(" {incident}{run}{recording}{damage}");
         let essential = if others(&essential) + 8 > room {

@@ -206,6 +206,9 @@ pub fn create_remote(config: &Config, text: &str) -> Result<Remote, String> {
     }
 }
 
+/// How long the sync thread uses the ssh settings it read before reading them again.
+const RESOLVE_AGAIN: Duration = Duration::from_secs(10);
+
 /// What the sync thread tells the cockpit or `vigie watch`.
 #[derive(Debug, Clone)]
 pub struct SyncNews {
@@ -242,9 +245,10 @@ pub fn spawn(config: &Config) -> Option<(SyncHandle, mpsc::UnboundedReceiver<Syn
         loop {
             let report = round(&setup, &mut cache);
             // The ssh configuration may have changed (a port, a Host alias):
-            // read again after a failed round, and every minute anyway.
+            // read again after a failed round, and every few rounds anyway
+            // (`ssh -G` costs milliseconds).
             let failed = report.remotes.iter().any(|r| r.result.is_err());
-            if failed || resolved_at.elapsed() > Duration::from_secs(60) {
+            if failed || resolved_at.elapsed() > RESOLVE_AGAIN {
                 setup = SyncSetup::from_config(&config);
                 resolved_at = std::time::Instant::now();
             }
@@ -316,8 +320,9 @@ impl SyncState {
         }
     }
 
-    /// One line for a header: the freshest sync, or why there is none.
-    pub fn summary(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+    /// One line for a header: the freshest sync, or which remote is away
+    /// and why. `compact` for a narrow screen: a few words only.
+    pub fn summary(&self, now: chrono::DateTime<chrono::Utc>, compact: bool) -> String {
         let freshest = self
             .remotes
             .iter()
@@ -326,24 +331,47 @@ impl SyncState {
             .max();
         let down: Vec<&RemoteState> = self.remotes.iter().filter(|r| r.error.is_some()).collect();
         let age = |at: chrono::DateTime<chrono::Utc>| vigie_core::format::human_age(now - at);
+        // `backup` of `backup:/srv/vigie.git`: the path says little in a header.
+        let host = |r: &RemoteState| r.label.split(':').next().unwrap_or(&r.label).to_string();
         let why = |r: &RemoteState| r.error.as_ref().map_or("", |e| e.why.short());
+        let last = self.remotes.iter().filter_map(|r| r.last_ok).max();
+        let problems = self.problems.len();
+        if compact {
+            return match (freshest, last) {
+                (Some(at), _) if down.is_empty() && problems == 0 => format!("synced {}", age(at)),
+                (Some(at), _) => format!("⚠ synced {}", age(at)),
+                (None, Some(at)) => format!("⚠ unsynced {}", age(at)),
+                (None, None) if down.is_empty() => "sync…".to_string(),
+                (None, None) => "⚠ unsynced".to_string(),
+            };
+        }
         // Problems with some writers are said even while remotes answer.
-        let problems = match self.problems.len() {
+        let problems = match problems {
             0 => String::new(),
             1 => " ⚠ 1 sync problem (vigie sync)".to_string(),
             n => format!(" ⚠ {n} sync problems (vigie sync)"),
         };
         let state = match (freshest, down.as_slice()) {
             (Some(at), []) => format!("synced {} ago", age(at)),
-            (Some(at), [one]) => format!("synced {} ago, ⚠ {} {}", age(at), one.label, why(one)),
+            (Some(at), [one]) => format!("synced {} ago, ⚠ {} {}", age(at), host(one), why(one)),
             (Some(at), many) => format!("synced {} ago, ⚠ {} remotes down", age(at), many.len()),
             (None, []) => "sync starting".to_string(),
-            (None, [one]) if one.error.as_ref().is_some_and(|e| e.why != Why::Unreachable) => {
-                format!("⚠ not synced: {} {}: events kept here", one.label, why(one))
-            }
-            (None, _) => match self.remotes.iter().filter_map(|r| r.last_ok).max() {
-                Some(at) => format!("⚠ not synced for {}: events kept here", age(at)),
-                None => "⚠ never synced: events kept here".to_string(),
+            (None, [one]) => match last {
+                Some(at) => format!(
+                    "⚠ not synced for {}: {} {}, events kept here",
+                    age(at),
+                    host(one),
+                    why(one)
+                ),
+                None => format!("⚠ never synced: {} {}, events kept here", host(one), why(one)),
+            },
+            (None, many) => match last {
+                Some(at) => format!(
+                    "⚠ not synced for {}: {} remotes down, events kept here",
+                    age(at),
+                    many.len()
+                ),
+                None => format!("⚠ never synced: {} remotes down, events kept here", many.len()),
             },
         };
         format!("{state}{problems}")
@@ -377,5 +405,44 @@ impl SyncState {
         let keep = self.arrivals.len().saturating_sub(8);
         self.arrivals.drain(..keep);
         self.problems = news.report.problems.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(error: Option<Why>, last_ok_seconds_ago: Option<i64>) -> (SyncState, chrono::DateTime<chrono::Utc>) {
+        let now = chrono::Utc::now();
+        let state = SyncState {
+            remotes: vec![RemoteState {
+                label: "backup:/srv/vigie.git".into(),
+                last_ok: last_ok_seconds_ago.map(|s| now - chrono::Duration::seconds(s)),
+                error: error.map(|why| Failure {
+                    why,
+                    said: "ssh: connect to host backup port 22: Connection refused".into(),
+                }),
+            }],
+            ..SyncState::default()
+        };
+        (state, now)
+    }
+
+    #[test]
+    fn the_header_names_the_remote_away_and_why() {
+        let (ok, now) = state(None, Some(2));
+        assert_eq!(ok.summary(now, false), "synced 2s ago");
+        assert_eq!(ok.summary(now, true), "synced 2s");
+        let (down, now) = state(Some(Why::Unreachable), Some(120));
+        assert_eq!(
+            down.summary(now, false),
+            "⚠ not synced for 2m00s: backup unreachable, events kept here"
+        );
+        assert_eq!(down.summary(now, true), "⚠ unsynced 2m00s");
+        let (refused, now) = state(Some(Why::HostKey), None);
+        assert_eq!(
+            refused.summary(now, false),
+            "⚠ never synced: backup host key refused, events kept here"
+        );
     }
 }
