@@ -626,23 +626,27 @@ const COSTLY_BASHRC: &str = "vigie_i=0; while [ $vigie_i -lt 75000 ]; do vigie_i
 /// CPU ticks (user + system, children reaped included) of every process
 /// under `root` (itself included): for sshd, its sessions and all they ran.
 fn tree_ticks(root: u32) -> u64 {
-    let mut total = 0;
     let mut all = lab::descendants(root as i32);
     all.push(root as i32);
-    for pid in all {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        // utime, stime, cutime, cstime: fields 14-17, here 11-14.
-        total += (11..=14)
-            .filter_map(|i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
-            .sum::<u64>();
-    }
-    total
+    // utime, stime, cutime, cstime: fields 14-17 of stat, here 11-14.
+    all.into_iter()
+        .map(|pid| stat_fields(pid as u32)[11..15].iter().sum::<u64>())
+        .sum()
+}
+
+/// The numeric fields of `/proc/PID/stat` after the command name (which
+/// may hold spaces), zeros where unreadable: field 3 of stat(5) is index 0.
+fn stat_fields(pid: u32) -> Vec<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let mut fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    fields.resize(fields.len().max(20), 0);
+    fields
 }
 
 /// vigie's cost on the host it watches: the CPU of sshd's sessions and of
@@ -842,16 +846,8 @@ fn big_fleet(report: &mut Report) {
 
 /// CPU ticks (utime + stime) and RSS of `pid`.
 fn sample(pid: u32) -> (u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let fields = stat_fields(pid);
+    let ticks = fields[11] + fields[12];
     let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()

@@ -609,31 +609,20 @@ fn stream_output(
     let mut pid = PidReader::default();
     let mut buffer = vec![0u8; 32 * 1024];
     let outcome = loop {
-        let mut progressed = false;
-        match read_some(channel, &mut buffer, false) {
-            ReadResult::Data(n) => {
-                send_live(request.live.as_ref(), &buffer[..n]);
-                append_capped(
-                    &mut output.stdout,
-                    &buffer[..n],
-                    request.output_cap,
-                    &mut output.dropped_bytes,
-                );
-                progressed = true;
-            }
-            ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
-            ReadResult::Nothing => {}
-        }
-        match read_some(channel, &mut buffer, true) {
-            ReadResult::Data(n) => {
-                let rest = pid.feed(&buffer[..n]);
-                send_live(request.live.as_ref(), rest);
-                append_capped(&mut output.stderr, rest, request.output_cap, &mut output.dropped_bytes);
-                progressed = true;
-            }
-            ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
-            ReadResult::Nothing => {}
-        }
+        let read = read_both(channel, &mut buffer, |is_stderr, chunk| {
+            let chunk = if is_stderr { pid.feed(chunk) } else { chunk };
+            send_live(request.live.as_ref(), chunk);
+            let stream = if is_stderr {
+                &mut output.stderr
+            } else {
+                &mut output.stdout
+            };
+            append_capped(stream, chunk, request.output_cap, &mut output.dropped_bytes);
+        });
+        let progressed = match read {
+            Ok(progressed) => progressed,
+            Err(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
+        };
         if !progressed && channel.eof() {
             break Ok(());
         }
@@ -697,6 +686,27 @@ fn wait_for_pid(session: &Session, channel: &mut Channel, pid: &mut PidReader, g
         }
     }
     session.set_blocking(true);
+}
+
+/// Reads what is there of stdout, then of stderr, without blocking, handing
+/// each chunk to `feed` (`true` for stderr): whether anything came.
+pub(crate) fn read_both(
+    channel: &mut Channel,
+    buffer: &mut [u8],
+    mut feed: impl FnMut(bool, &[u8]),
+) -> Result<bool, std::io::Error> {
+    let mut progressed = false;
+    for is_stderr in [false, true] {
+        match read_some(channel, buffer, is_stderr) {
+            ReadResult::Data(n) => {
+                feed(is_stderr, &buffer[..n]);
+                progressed = true;
+            }
+            ReadResult::Error(e) => return Err(e),
+            ReadResult::Nothing => {}
+        }
+    }
+    Ok(progressed)
 }
 
 pub(crate) enum ReadResult {

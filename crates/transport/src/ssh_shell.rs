@@ -19,7 +19,7 @@
 //! shell is started again for the next probe; commands that must be
 //! cancelled alone (playbook steps) keep a channel of their own.
 
-use super::ssh::{kill_remote_group, read_some, wait_for_socket, PidReader, ReadResult};
+use super::ssh::{kill_remote_group, read_both, wait_for_socket, PidReader};
 use super::{CommandOutput, CommandRequest, TransportError};
 use ssh2::{Channel, Session};
 use std::collections::HashSet;
@@ -93,23 +93,17 @@ impl SessionShell {
         session.set_blocking(false);
         let mut buffer = vec![0u8; 16 * 1024];
         let outcome = loop {
-            let mut progressed = false;
-            match read_some(&mut channel, &mut buffer, false) {
-                ReadResult::Data(n) => {
-                    ready.feed(&buffer[..n]);
-                    progressed = true;
+            let read = read_both(&mut channel, &mut buffer, |is_stderr, chunk| {
+                if is_stderr {
+                    pid.feed(chunk);
+                } else {
+                    ready.feed(chunk);
                 }
-                ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("the shell stopped: {e}"))),
-                ReadResult::Nothing => {}
-            }
-            match read_some(&mut channel, &mut buffer, true) {
-                ReadResult::Data(n) => {
-                    pid.feed(&buffer[..n]);
-                    progressed = true;
-                }
-                ReadResult::Error(e) => break Err(TransportError::Unreachable(format!("the shell stopped: {e}"))),
-                ReadResult::Nothing => {}
-            }
+            });
+            let progressed = match read {
+                Ok(progressed) => progressed,
+                Err(e) => break Err(TransportError::Unreachable(format!("the shell stopped: {e}"))),
+            };
             if ready.found() {
                 break Ok(());
             }
@@ -165,22 +159,20 @@ impl SessionShell {
         let mut buffer = vec![0u8; 32 * 1024];
         session.set_blocking(false);
         let outcome = loop {
-            let mut progressed = false;
-            let mut failed = None;
-            for (is_stderr, stream) in [(false, &mut stdout), (true, &mut stderr)] {
-                match read_some(&mut self.channel, &mut buffer, is_stderr) {
-                    ReadResult::Data(n) => {
-                        stream.feed(&buffer[..n]);
-                        progressed = true;
-                    }
-                    ReadResult::Error(e) => failed = Some(format!("connection lost: {e}")),
-                    ReadResult::Nothing => {}
+            let read = read_both(&mut self.channel, &mut buffer, |is_stderr, chunk| {
+                if is_stderr {
+                    stderr.feed(chunk);
+                } else {
+                    stdout.feed(chunk);
                 }
-            }
-            if let Some(why) = failed {
-                session.set_blocking(true);
-                return Err(lost(&stdout, &stderr, why));
-            }
+            });
+            let progressed = match read {
+                Ok(progressed) => progressed,
+                Err(e) => {
+                    session.set_blocking(true);
+                    return Err(lost(&stdout, &stderr, format!("connection lost: {e}")));
+                }
+            };
             if stdout.found() && stderr.found() {
                 break Ok(());
             }
