@@ -603,13 +603,14 @@ fn stream_output(
     request: &CommandRequest,
     started: Instant,
 ) -> Result<CommandOutput, TransportError> {
-    let deadline = started + request.timeout;
-    session.set_blocking(false);
-    let mut output = CommandOutput::default();
-    let mut pid = PidReader::default();
-    let mut buffer = vec![0u8; 32 * 1024];
-    let outcome = loop {
-        let read = read_both(channel, &mut buffer, |is_stderr, chunk| {
+    let mut read = (CommandOutput::default(), PidReader::default());
+    let end = read_until(
+        session,
+        channel,
+        &mut read,
+        started + request.timeout,
+        Some(&request.cancel),
+        |(output, pid), is_stderr, chunk| {
             let chunk = if is_stderr { pid.feed(chunk) } else { chunk };
             send_live(request.live.as_ref(), chunk);
             let stream = if is_stderr {
@@ -618,25 +619,16 @@ fn stream_output(
                 &mut output.stdout
             };
             append_capped(stream, chunk, request.output_cap, &mut output.dropped_bytes);
-        });
-        let progressed = match read {
-            Ok(progressed) => progressed,
-            Err(e) => break Err(TransportError::Unreachable(format!("connection lost: {e}"))),
-        };
-        if !progressed && channel.eof() {
-            break Ok(());
-        }
-        if request.cancel.load(Ordering::Relaxed) {
-            break Err(TransportError::Cancelled);
-        }
-        if Instant::now() >= deadline {
-            break Err(TransportError::Timeout(request.timeout));
-        }
-        if !progressed {
-            wait_for_socket(session, Duration::from_millis(50));
-        }
+        },
+        |_| false,
+    );
+    let (mut output, mut pid) = read;
+    let outcome = match end {
+        ReadEnd::Done | ReadEnd::Eof => Ok(()),
+        ReadEnd::Cancelled => Err(TransportError::Cancelled),
+        ReadEnd::TimedOut => Err(TransportError::Timeout(request.timeout)),
+        ReadEnd::Lost(e) => Err(TransportError::Unreachable(format!("connection lost: {e}"))),
     };
-    session.set_blocking(true);
     match outcome {
         Ok(()) => {
             let _ = channel.wait_close();
@@ -688,9 +680,60 @@ fn wait_for_pid(session: &Session, channel: &mut Channel, pid: &mut PidReader, g
     session.set_blocking(true);
 }
 
+/// How reading a channel ended (see [`read_until`]).
+pub(crate) enum ReadEnd {
+    /// `done` said so.
+    Done,
+    /// The channel ended.
+    Eof,
+    Cancelled,
+    TimedOut,
+    Lost(std::io::Error),
+}
+
+/// Reads both streams of `channel` into `state` (each chunk through `feed`,
+/// `true` for stderr) until `done(state)`, the channel's end, `cancel`,
+/// `deadline`, or a read error; between reads it waits at most 50 ms for
+/// the socket. The session is blocking again on return.
+pub(crate) fn read_until<S>(
+    session: &Session,
+    channel: &mut Channel,
+    state: &mut S,
+    deadline: Instant,
+    cancel: Option<&super::CancelFlag>,
+    mut feed: impl FnMut(&mut S, bool, &[u8]),
+    done: impl Fn(&S) -> bool,
+) -> ReadEnd {
+    session.set_blocking(false);
+    let mut buffer = vec![0u8; 32 * 1024];
+    let end = loop {
+        let progressed = match read_both(channel, &mut buffer, |is_stderr, chunk| feed(state, is_stderr, chunk)) {
+            Ok(progressed) => progressed,
+            Err(e) => break ReadEnd::Lost(e),
+        };
+        if done(state) {
+            break ReadEnd::Done;
+        }
+        if !progressed && channel.eof() {
+            break ReadEnd::Eof;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break ReadEnd::Cancelled;
+        }
+        if Instant::now() >= deadline {
+            break ReadEnd::TimedOut;
+        }
+        if !progressed {
+            wait_for_socket(session, Duration::from_millis(50));
+        }
+    };
+    session.set_blocking(true);
+    end
+}
+
 /// Reads what is there of stdout, then of stderr, without blocking, handing
 /// each chunk to `feed` (`true` for stderr): whether anything came.
-pub(crate) fn read_both(
+fn read_both(
     channel: &mut Channel,
     buffer: &mut [u8],
     mut feed: impl FnMut(bool, &[u8]),

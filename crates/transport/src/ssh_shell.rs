@@ -19,12 +19,11 @@
 //! shell is started again for the next probe; commands that must be
 //! cancelled alone (playbook steps) keep a channel of their own.
 
-use super::ssh::{kill_remote_group, read_both, wait_for_socket, PidReader};
+use super::ssh::{kill_remote_group, read_until, PidReader, ReadEnd};
 use super::{CommandOutput, CommandRequest, TransportError};
 use ssh2::{Channel, Session};
 use std::collections::HashSet;
 use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The shell's loop. It holds no single quote (it is sent single-quoted)
@@ -87,38 +86,29 @@ impl SessionShell {
         channel
             .exec(&shell_command())
             .map_err(|e| error("cannot start the shell", e))?;
-        let mut pid = PidReader::default();
-        let mut ready = Stream::new(b"@@vigie-ready\n".to_vec(), 0);
-        let deadline = Instant::now() + timeout;
-        session.set_blocking(false);
-        let mut buffer = vec![0u8; 16 * 1024];
-        let outcome = loop {
-            let read = read_both(&mut channel, &mut buffer, |is_stderr, chunk| {
+        let mut read = (Stream::new(b"@@vigie-ready\n".to_vec(), 0), PidReader::default());
+        let end = read_until(
+            session,
+            &mut channel,
+            &mut read,
+            Instant::now() + timeout,
+            None,
+            |(ready, pid), is_stderr, chunk| {
                 if is_stderr {
                     pid.feed(chunk);
                 } else {
                     ready.feed(chunk);
                 }
-            });
-            let progressed = match read {
-                Ok(progressed) => progressed,
-                Err(e) => break Err(TransportError::Unreachable(format!("the shell stopped: {e}"))),
-            };
-            if ready.found() {
-                break Ok(());
-            }
-            if !progressed && channel.eof() {
-                break Err(TransportError::Unreachable("the shell ended at once".into()));
-            }
-            if Instant::now() >= deadline {
-                break Err(TransportError::Timeout(timeout));
-            }
-            if !progressed {
-                wait_for_socket(session, Duration::from_millis(50));
-            }
-        };
-        session.set_blocking(true);
-        outcome?;
+            },
+            |(ready, _)| ready.found(),
+        );
+        match end {
+            ReadEnd::Done => {}
+            ReadEnd::Eof => return Err(TransportError::Unreachable("the shell ended at once".into())),
+            ReadEnd::Lost(e) => return Err(TransportError::Unreachable(format!("the shell stopped: {e}"))),
+            ReadEnd::Cancelled | ReadEnd::TimedOut => return Err(TransportError::Timeout(timeout)),
+        }
+        let (_, pid) = read;
         Ok(SessionShell {
             channel,
             pid: pid.pid(),
@@ -153,44 +143,33 @@ impl SessionShell {
         }
         self.defined.insert(name);
         let marker = format!("@@vigie-done {token} ").into_bytes();
-        let mut stdout = Stream::new(marker.clone(), request.output_cap);
-        let mut stderr = Stream::new(marker, request.output_cap);
-        let deadline = started + request.timeout;
-        let mut buffer = vec![0u8; 32 * 1024];
-        session.set_blocking(false);
-        let outcome = loop {
-            let read = read_both(&mut self.channel, &mut buffer, |is_stderr, chunk| {
+        let mut read = (
+            Stream::new(marker.clone(), request.output_cap),
+            Stream::new(marker, request.output_cap),
+        );
+        let end = read_until(
+            session,
+            &mut self.channel,
+            &mut read,
+            started + request.timeout,
+            Some(&request.cancel),
+            |(stdout, stderr), is_stderr, chunk| {
                 if is_stderr {
                     stderr.feed(chunk);
                 } else {
                     stdout.feed(chunk);
                 }
-            });
-            let progressed = match read {
-                Ok(progressed) => progressed,
-                Err(e) => {
-                    session.set_blocking(true);
-                    return Err(lost(&stdout, &stderr, format!("connection lost: {e}")));
-                }
-            };
-            if stdout.found() && stderr.found() {
-                break Ok(());
-            }
-            if !progressed && self.channel.eof() {
-                session.set_blocking(true);
-                return Err(lost(&stdout, &stderr, "the shell ended".into()));
-            }
-            if request.cancel.load(Ordering::Relaxed) {
-                break Err(TransportError::Cancelled);
-            }
-            if Instant::now() >= deadline {
-                break Err(TransportError::Timeout(request.timeout));
-            }
-            if !progressed {
-                wait_for_socket(session, Duration::from_millis(50));
-            }
+            },
+            |(stdout, stderr)| stdout.found() && stderr.found(),
+        );
+        let (stdout, stderr) = read;
+        let outcome = match end {
+            ReadEnd::Done => Ok(()),
+            ReadEnd::Eof => return Err(lost(&stdout, &stderr, "the shell ended".into())),
+            ReadEnd::Lost(e) => return Err(lost(&stdout, &stderr, format!("connection lost: {e}"))),
+            ReadEnd::Cancelled => Err(TransportError::Cancelled),
+            ReadEnd::TimedOut => Err(TransportError::Timeout(request.timeout)),
         };
-        session.set_blocking(true);
         match outcome {
             Ok(()) => Ok(CommandOutput {
                 exit: stdout.status,
