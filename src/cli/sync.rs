@@ -3,6 +3,7 @@
 //! HOST:PATH`, which creates a remote.
 
 use crate::config::Config;
+use vigie_core::format::events;
 use vigie_runtime::sync::{self, RoundReport, SyncSetup};
 
 const NO_REMOTES: &str = "no sync_remotes in vigie.toml: create one with `vigie sync init HOST:PATH` \
@@ -58,15 +59,6 @@ fn print_report(report: &RoundReport) {
     }
     for problem in &report.problems {
         eprintln!("vigie sync: {problem}");
-    }
-}
-
-/// `1 event`, `3 events`, `1 new event`...
-pub fn events(count: usize) -> String {
-    if count == 1 {
-        "1 event".to_string()
-    } else {
-        format!("{count} events")
     }
 }
 

@@ -172,7 +172,7 @@ fn log_sync(state: &mut vigie_runtime::sync::SyncState, news: &vigie_runtime::sy
     for arrival in &news.report.arrivals {
         log(&format!(
             "sync: received {} of {} in {} (from {})",
-            crate::cli::sync::events(arrival.events),
+            vigie_core::format::events(arrival.events),
             arrival.writer,
             arrival.incident,
             arrival.via

@@ -565,12 +565,12 @@ impl App {
             .arrivals
             .iter()
             .map(|a| {
-                let events = if a.events == 1 {
-                    "1 event".to_string()
-                } else {
-                    format!("{} events", a.events)
-                };
-                format!("{events} of {} (via {})", a.writer, a.via)
+                format!(
+                    "{} of {} (via {})",
+                    vigie_core::format::events(a.events),
+                    a.writer,
+                    a.via
+                )
             })
             .collect();
         if !arrivals.is_empty() {

@@ -25,6 +25,15 @@ pub fn human_age(age: chrono::Duration) -> String {
     }
 }
 
+/// `1 event`, `3 events`: a count of timeline events, as a sentence says it.
+pub fn events(count: usize) -> String {
+    if count == 1 {
+        "1 event".to_string()
+    } else {
+        format!("{count} events")
+    }
+}
+
 /// A web address (`http://` or `https://`): what a report may show as a
 /// link and an action item takes as its tracker.
 pub fn is_web_address(text: &str) -> bool {

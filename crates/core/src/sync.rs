@@ -104,6 +104,11 @@ pub fn complete_lines(content: &[u8]) -> &[u8] {
     }
 }
 
+/// The lines (events) in `bytes`: its newlines.
+pub fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
 /// What one writer's file needs on this machine, given its copy here and
 /// the copies elsewhere (this machine's last commit and each remote's).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -345,30 +345,34 @@ impl Timeline {
 
     /// Moves the bytes after the last newline to `timeline.jsonl.torn`.
     fn set_aside_torn(&mut self, complete_len: u64, len: u64) -> Result<(), TimelineError> {
-        let mut torn = vec![0u8; (len - complete_len) as usize];
-        self.file
-            .seek(SeekFrom::Start(complete_len))
-            .map_err(io_error(&self.path))?;
-        self.file.read_exact(&mut torn).map_err(io_error(&self.path))?;
-        // `timeline.jsonl.torn`, `events/alice@laptop.jsonl.torn`: beside its file.
-        let torn_name = match self.path.file_name() {
-            Some(name) => format!("{}.torn", name.to_string_lossy()),
-            None => TORN_FILE.to_string(),
-        };
-        let torn_path = self.path.with_file_name(torn_name);
-        let mut aside = crate::files::open_append(&torn_path).map_err(io_error(&torn_path))?;
-        torn.push(b'\n');
-        aside
-            .write_all(&torn)
-            .and_then(|_| aside.sync_data())
-            .map_err(io_error(&torn_path))?;
-        // Only once the bytes are safe elsewhere is the main file cut back.
-        self.file
-            .set_len(complete_len)
-            .and_then(|_| self.file.sync_data())
-            .map_err(io_error(&self.path))?;
-        Ok(())
+        set_aside_torn(&mut self.file, &self.path, complete_len, len)
     }
+}
+
+/// Moves the bytes of the event file `file` (at `path`, locked by the
+/// caller) after its last complete line (`complete_len` of `len`) to
+/// `<file>.torn` beside it, then cuts the file back to its complete lines.
+pub fn set_aside_torn(file: &mut File, path: &Path, complete_len: u64, len: u64) -> Result<(), TimelineError> {
+    let mut torn = vec![0u8; (len - complete_len) as usize];
+    file.seek(SeekFrom::Start(complete_len)).map_err(io_error(path))?;
+    file.read_exact(&mut torn).map_err(io_error(path))?;
+    // `timeline.jsonl.torn`, `events/alice@laptop.jsonl.torn`: beside its file.
+    let torn_name = match path.file_name() {
+        Some(name) => format!("{}.torn", name.to_string_lossy()),
+        None => TORN_FILE.to_string(),
+    };
+    let torn_path = path.with_file_name(torn_name);
+    let mut aside = crate::files::open_append(&torn_path).map_err(io_error(&torn_path))?;
+    torn.push(b'\n');
+    aside
+        .write_all(&torn)
+        .and_then(|_| aside.sync_data())
+        .map_err(io_error(&torn_path))?;
+    // Only once the bytes are safe elsewhere is the main file cut back.
+    file.set_len(complete_len)
+        .and_then(|_| file.sync_data())
+        .map_err(io_error(path))?;
+    Ok(())
 }
 
 /// Opens (creating if needed) an event file for appending: private (or

@@ -147,7 +147,7 @@ fn run_capturing(
     if status.success() {
         Ok((Ok(()), out))
     } else {
-        Ok((Err(GitError(last_words(&err, status.code()))), out))
+        Ok((Err(GitError(last_words("git", &err, status.code()))), out))
     }
 }
 
@@ -159,9 +159,9 @@ fn read_on_thread<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHan
     })
 }
 
-/// The lines of git's (and ssh's) standard error worth showing, made inert:
+/// The lines of `program`'s standard error worth showing (git's, ssh's), made inert:
 /// "Host key verification failed.", "Connection refused"...
-fn last_words(stderr: &[u8], code: Option<i32>) -> String {
+pub(super) fn last_words(program: &str, stderr: &[u8], code: Option<i32>) -> String {
     // git's own closing words say nothing ssh did not say better.
     const GENERIC: [&str; 3] = [
         "Could not read from remote repository",
@@ -184,7 +184,7 @@ fn last_words(stderr: &[u8], code: Option<i32>) -> String {
         specific
     };
     if chosen.is_empty() {
-        return format!("git failed (exit {})", code.map_or("?".into(), |c| c.to_string()));
+        return format!("{program} failed (exit {})", code.map_or("?".into(), |c| c.to_string()));
     }
     // A changed host key: the lines that say which key, not the whole banner.
     if let Some(changed) = chosen

@@ -128,7 +128,7 @@ fn check_writer(git: &Git, incident_dir: &Path, refname: &str, writer: String) -
         }
         previous = content;
     }
-    history.synced_events = previous.iter().filter(|&&b| b == b'\n').count();
+    history.synced_events = plan::count_lines(&previous);
     let file = incident_dir.join(EVENTS_DIR).join(format!("{writer}.jsonl"));
     let local = std::fs::read(&file).unwrap_or_default();
     if !local.starts_with(&previous) {
@@ -146,7 +146,7 @@ fn check_writer(git: &Git, incident_dir: &Path, refname: &str, writer: String) -
 /// How many whole lines `a` and `b` have in common from their start.
 fn common_lines(a: &[u8], b: &[u8]) -> usize {
     let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    a[..same].iter().filter(|&&c| c == b'\n').count()
+    plan::count_lines(&a[..same])
 }
 
 fn short(commit: &str) -> &str {

@@ -55,15 +55,14 @@ pub struct SyncSetup {
 }
 
 impl SyncSetup {
+    /// Whether `writer` is one this machine appends as (see `own_writer`).
     pub fn is_own_writer(&self, writer: &str) -> bool {
         writer == self.own_writer
             || writer
                 .strip_prefix(self.own_writer.as_str())
                 .is_some_and(|rest| rest.starts_with("--"))
     }
-}
 
-impl SyncSetup {
     /// Resolves every `sync_remotes` entry as vigie reaches any host (`ssh -G`,
     /// vigie.toml's own settings for an inventory host). Blocking.
     pub fn from_config(config: &Config) -> SyncSetup {
@@ -91,33 +90,32 @@ pub fn remote_key(text: &str) -> String {
     format!("r{}", &vigie_core::timeline::store::sha256_hex(text.as_bytes())[..12])
 }
 
+impl Remote {
+    /// A remote that cannot be reached as configured, and why (said at each round).
+    fn unusable(label: String, key: String, why: String) -> Remote {
+        Remote {
+            label,
+            key,
+            url: String::new(),
+            path: String::new(),
+            destination: String::new(),
+            ssh_command: Err(why),
+        }
+    }
+}
+
 /// The ssh destination and the GIT_SSH_COMMAND for one `sync_remotes` entry.
 fn remote(config: &Config, resolver: &Resolver, text: &str) -> Remote {
     let key = remote_key(text);
     let spec = match RemoteSpec::parse(text) {
         Ok(spec) => spec,
-        Err(why) => {
-            return Remote {
-                label: text.to_string(),
-                key,
-                url: String::new(),
-                path: String::new(),
-                destination: String::new(),
-                ssh_command: Err(why),
-            }
-        }
+        Err(why) => return Remote::unusable(text.to_string(), key, why),
     };
     let endpoint = match config.host(&spec.host) {
         Some(host) if host.transport == TransportKind::Ssh => resolver.resolve(config, host),
         Some(_) => {
-            return Remote {
-                label: spec.label(),
-                key,
-                url: String::new(),
-                path: String::new(),
-                destination: String::new(),
-                ssh_command: Err(format!("{} is not reached over ssh in the inventory", spec.host)),
-            }
+            let why = format!("{} is not reached over ssh in the inventory", spec.host);
+            return Remote::unusable(spec.label(), key, why);
         }
         None => resolver.resolve_destination(config, &spec.host),
     };
@@ -148,14 +146,7 @@ fn remote(config: &Config, resolver: &Resolver, text: &str) -> Remote {
                 )),
             }
         }
-        Err(e) => Remote {
-            label: spec.label(),
-            key,
-            url: String::new(),
-            path: String::new(),
-            destination: String::new(),
-            ssh_command: Err(e.to_string()),
-        },
+        Err(e) => Remote::unusable(spec.label(), key, e.to_string()),
     }
 }
 
@@ -196,13 +187,7 @@ pub fn create_remote(config: &Config, text: &str) -> Result<Remote, String> {
     if output.status.success() {
         Ok(remote)
     } else {
-        let said = String::from_utf8_lossy(&output.stderr);
-        let said: Vec<String> = said
-            .lines()
-            .map(|l| vigie_core::sanitize::one_line(l.trim()))
-            .filter(|l| !l.is_empty())
-            .collect();
-        Err(said.join("; "))
+        Err(git::last_words("ssh", &output.stderr, output.status.code()))
     }
 }
 
@@ -289,8 +274,7 @@ pub async fn next_news(news: &mut Option<mpsc::UnboundedReceiver<SyncNews>>) -> 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncState {
     pub remotes: Vec<RemoteState>,
-    /// The latest arrivals, newest last (a few kept).
-    pub arrivals: Vec<(chrono::DateTime<chrono::Utc>, Arrival)>,
+    /// The last round's problems.
     pub problems: Vec<String>,
 }
 
@@ -399,11 +383,6 @@ impl SyncState {
                 Err(e) => state.error = Some(e.clone()),
             }
         }
-        for arrival in &news.report.arrivals {
-            self.arrivals.push((news.at, arrival.clone()));
-        }
-        let keep = self.arrivals.len().saturating_sub(8);
-        self.arrivals.drain(..keep);
         self.problems = news.report.problems.clone();
     }
 }

@@ -14,7 +14,7 @@ use super::{Remote, SyncSetup};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use vigie_core::sync::{self as plan, Reconcile};
+use vigie_core::sync::{self as plan, count_lines, Reconcile};
 use vigie_core::timeline::sources::{self, EVENTS_DIR};
 
 /// The name of the sync repository in the incidents directory.
@@ -312,30 +312,28 @@ fn push(git: &Git, remote: &Remote, setup: &SyncSetup, behind: &[(String, String
     // Whatever git says, the next fetch tells what the remote holds; record
     // what went through now so that it is not pushed again.
     let output = String::from_utf8_lossy(&output).into_owned();
+    // `--porcelain` says of each branch, by its first character, how it went: `!` refused.
+    let flag = |branch: &str| {
+        output
+            .lines()
+            .find(|l| l.contains(&format!(":{branch}\t")))
+            .and_then(|l| l.chars().next())
+    };
     let mut count = 0;
+    let mut refused = Vec::new();
     for (branch, commit) in behind {
-        let accepted = pushed.is_ok()
-            || output
-                .lines()
-                .any(|l| l.contains(&format!(":{branch}\t")) && !l.starts_with('!'));
-        if accepted {
+        let said = flag(branch);
+        if pushed.is_ok() || said.is_some_and(|f| f != '!') {
             count += 1;
             let tracking = branch.replacen("refs/heads/", &format!("refs/remotes/{}/", remote.key), 1);
             let _ = git.local(&["update-ref", &tracking, commit]);
+        } else if said == Some('!') {
+            refused.push(branch.strip_prefix("refs/heads/").unwrap_or(branch));
         }
     }
     match pushed {
         Ok(_) => (count, None),
         Err(e) => {
-            let refused: Vec<&str> = behind
-                .iter()
-                .map(|(branch, _)| branch.strip_prefix("refs/heads/").unwrap_or(branch))
-                .filter(|b| {
-                    output
-                        .lines()
-                        .any(|l| l.starts_with('!') && l.contains(&format!(":refs/heads/{b}\t")))
-                })
-                .collect();
             let which = if refused.is_empty() {
                 String::new()
             } else {
@@ -464,7 +462,7 @@ fn reconcile_writer(
                 report.problems.push(format!(
                     "{incident}, {writer}: events/{writer}.jsonl had lost {} that were synced: restored from the \
                      sync repository (was the file cut or restored from a backup?)",
-                    if count_lines(&lines) == 1 { "1 event".to_string() } else { format!("{} events", count_lines(&lines)) }
+                    vigie_core::format::events(count_lines(&lines))
                 ));
             }
             if let Source::Remote(r) = sources_found[from].0 {
@@ -509,10 +507,6 @@ fn read_or_empty(path: &Path) -> Result<Vec<u8>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
-}
-
-fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 fn set_branch(git: &Git, branch: &str, commit: &str) -> Result<(), String> {
@@ -570,12 +564,8 @@ fn append_lines(path: &Path, before: &[u8], lines: &[u8]) -> Result<(), String> 
     if complete < now.len() {
         // A line cut by a crash during an earlier sync: the copy coming in
         // has it whole. The piece is kept beside the file, as appenders do.
-        let torn = path.with_extension("jsonl.torn");
-        let mut aside = vigie_core::files::open_append(&torn).map_err(at)?;
-        let mut piece = now[complete..].to_vec();
-        piece.push(b'\n');
-        aside.write_all(&piece).and_then(|_| aside.sync_data()).map_err(at)?;
-        file.set_len(complete as u64).map_err(at)?;
+        vigie_core::timeline::store::set_aside_torn(&mut file, path, complete as u64, now.len() as u64)
+            .map_err(|e| e.to_string())?;
     }
     file.seek(SeekFrom::End(0)).map_err(at)?;
     file.write_all(lines).and_then(|_| file.sync_data()).map_err(at)
