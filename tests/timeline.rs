@@ -475,3 +475,24 @@ fn an_amended_event_is_shown_corrected_by_timeline_show() {
         "the original text is not shown as current: {shown}"
     );
 }
+
+#[test]
+fn with_several_incidents_open_a_note_says_which_it_went_to() {
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(vigie(home.path(), &["incident", "new", "dns down"]).0, 0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(vigie(home.path(), &["incident", "new", "mail down"]).0, 0);
+    let (code, _, err) = vigie(home.path(), &["note", "which one?"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("2 incidents are open: written to the newest")
+            && err.contains("mail-down;")
+            && err.contains("dns-down"),
+        "{err}"
+    );
+    // One incident open: nothing to say.
+    assert_eq!(vigie(home.path(), &["incident", "close"]).0, 0);
+    let (code, _, err) = vigie(home.path(), &["note", "and now?"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("incidents are open"), "{err}");
+}

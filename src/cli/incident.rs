@@ -19,32 +19,32 @@ fn fail(command: &str, error: impl std::fmt::Display) -> i32 {
 }
 
 fn open_current(config: &Config, explicit: Option<&Path>) -> Result<Timeline, IncidentError> {
-    let dir = incident::current(explicit, &config.incidents_dir())?;
-    if explicit.is_none() {
-        say_which_of_several(config, &dir);
-    }
+    let dir = current_saying_which(config, explicit)?;
     Ok(Timeline::open(&dir, incident::timeline_options(config)?)?)
 }
 
-/// With several incidents open (one declared on another machine arrived
-/// by sync), the newest is written to: said, with how to choose another.
-fn say_which_of_several(config: &Config, dir: &Path) {
-    let open: Vec<_> = incident::list(&config.incidents_dir())
-        .into_iter()
-        .flatten()
-        .filter(incident::Summary::is_open)
-        .collect();
-    if open.len() > 1 {
-        let id = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let others: Vec<&str> = open.iter().map(|s| s.id.as_str()).filter(|o| *o != id).collect();
-        eprintln!(
-            "vigie: {} incidents are open: written to the newest, {id}; --incident ID (or $VIGIE_INCIDENT) for {}",
-            open.len(),
-            others.join(", ")
-        );
+/// The incident a command writes to ([`incident::current`]). With several
+/// open (one declared on another machine arrived by sync), the newest is
+/// written to: said, with how to choose another.
+fn current_saying_which(config: &Config, explicit: Option<&Path>) -> Result<PathBuf, IncidentError> {
+    if explicit.is_some() {
+        return incident::current(explicit, &config.incidents_dir());
+    }
+    let open = incident::open_incidents(&config.incidents_dir());
+    match open.as_slice() {
+        // None open: `current` says so, its way.
+        [] => incident::current(None, &config.incidents_dir()),
+        [only] => Ok(only.dir.clone()),
+        [newest, others @ ..] => {
+            let others: Vec<&str> = others.iter().rev().map(|s| s.id.as_str()).collect();
+            eprintln!(
+                "vigie: {} incidents are open: written to the newest, {}; --incident ID (or $VIGIE_INCIDENT) for {}",
+                open.len(),
+                newest.id,
+                others.join(", ")
+            );
+            Ok(newest.dir.clone())
+        }
     }
 }
 
@@ -56,13 +56,8 @@ fn append_one(config: &Config, explicit: Option<&Path>, event: NewEvent) -> Resu
 /// open one, or, once none is open (the post-mortem is written after),
 /// the latest, said on stderr so that nobody writes to it unknowingly.
 fn post_mortem_timeline(config: &Config, explicit: Option<&Path>, command: &str) -> Result<Timeline, IncidentError> {
-    let dir = match incident::current(explicit, &config.incidents_dir()) {
-        Ok(dir) => {
-            if explicit.is_none() {
-                say_which_of_several(config, &dir);
-            }
-            dir
-        }
+    let dir = match current_saying_which(config, explicit) {
+        Ok(dir) => dir,
         Err(_) if explicit.is_none() => {
             let dir = incident::current_or_latest(None, &config.incidents_dir())?;
             let id = dir
@@ -97,10 +92,10 @@ pub fn new(config: &Config, title: &str, severity: Severity) -> i32 {
     // seen the other's): said, so that the second can write to the first.
     // Compared as their directory names are made: case and punctuation aside.
     let wanted = incident::slug(&crate::sanitize::one_line(title.trim()));
-    let same_title: Vec<String> = incident::list(&config.incidents_dir())
+    let same_title: Vec<String> = incident::open_incidents(&config.incidents_dir())
         .into_iter()
-        .flatten()
-        .filter(|s| s.is_open() && incident::slug(&s.title) == wanted)
+        .rev()
+        .filter(|s| incident::slug(&s.title) == wanted)
         .map(|s| {
             format!(
                 "{} (declared by {})",

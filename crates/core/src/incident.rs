@@ -363,6 +363,18 @@ pub fn list(incidents_dir: &Path) -> Vec<Result<Summary, IncidentError>> {
     summaries
 }
 
+/// The open incidents under `incidents_dir`, the most recently declared first.
+pub fn open_incidents(incidents_dir: &Path) -> Vec<Summary> {
+    let mut open: Vec<Summary> = list(incidents_dir)
+        .into_iter()
+        .flatten()
+        .filter(Summary::is_open)
+        .collect();
+    // `list` is oldest first (ties in directory order): the newest is the last.
+    open.reverse();
+    open
+}
+
 /// The incident commands act on: `explicit` (`--incident` / `$VIGIE_INCIDENT`),
 /// else the most recently declared open incident.
 pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf, IncidentError> {
@@ -380,11 +392,9 @@ pub fn current(explicit: Option<&Path>, incidents_dir: &Path) -> Result<PathBuf,
             dir.display()
         )));
     }
-    list(incidents_dir)
+    open_incidents(incidents_dir)
         .into_iter()
-        .flatten()
-        .filter(Summary::is_open)
-        .max_by_key(|s| s.started)
+        .next()
         .map(|s| s.dir)
         .ok_or_else(|| {
             IncidentError::Invalid(format!(

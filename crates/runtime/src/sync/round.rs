@@ -227,16 +227,13 @@ pub fn last_round(incidents_dir: &Path) -> Option<chrono::DateTime<chrono::Utc>>
 /// Open incidents are shared from the first round: their events go to a
 /// file of this machine's own that the remotes receive. Whether any is open.
 fn share_open_incidents(setup: &SyncSetup, report: &mut RoundReport) -> bool {
-    let mut any_open = false;
-    for summary in vigie_core::incident::list(&setup.incidents_dir).into_iter().flatten() {
-        any_open |= summary.is_open();
-        if summary.is_open() && !sources::is_shared(&summary.dir) {
-            if let Err(e) = sources::share(&summary.dir, &setup.own_actor) {
-                report.problems.push(format!("{}: cannot share it: {e}", summary.id));
-            }
+    let open = vigie_core::incident::open_incidents(&setup.incidents_dir);
+    for summary in open.iter().filter(|s| !sources::is_shared(&s.dir)) {
+        if let Err(e) = sources::share(&summary.dir, &setup.own_actor) {
+            report.problems.push(format!("{}: cannot share it: {e}", summary.id));
         }
     }
-    any_open
+    !open.is_empty()
 }
 
 fn fetch(git: &Git, remote: &Remote, setup: &SyncSetup) -> Result<(), GitError> {
