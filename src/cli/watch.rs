@@ -161,8 +161,10 @@ fn log_sync(state: &mut vigie_runtime::sync::SyncState, news: &vigie_runtime::sy
         let was = before.remotes.iter().find(|r| r.label == remote.label);
         match (&remote.error, was.map(|w| &w.error)) {
             (Some(error), None | Some(None)) => log(&format!(
-                "sync: {} unreachable ({error}); events are kept here and sent when it answers",
-                remote.label
+                "sync: {} {} ({}); events are kept here and sent when it answers",
+                remote.label,
+                error.why.short(),
+                error.said
             )),
             (None, Some(Some(_))) => log(&format!("sync: {} answers again", remote.label)),
             (None, None) => log(&format!("sync: {} in sync", remote.label)),

@@ -72,10 +72,7 @@ pub fn legacy_file_name(actor: &str) -> String {
 /// follows the incident to its own.
 pub fn share(dir: &Path, actor: &str) -> Result<(), TimelineError> {
     let events = dir.join(EVENTS_DIR);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source: std::io::Error| TimelineError::Io { path, source }
-    };
+    let io = super::store::io_error;
     match crate::files::create_dir(&events) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

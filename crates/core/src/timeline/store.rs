@@ -34,7 +34,7 @@ pub enum TimelineError {
     InvalidKind(String),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TimelineError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TimelineError + '_ {
     move |source| TimelineError::Io {
         path: path.to_path_buf(),
         source,
@@ -130,9 +130,7 @@ impl Timeline {
     /// Opens (creating if needed) the timeline of incident directory `dir`,
     /// setting aside a torn last line.
     pub fn open(dir: &Path, options: TimelineOptions) -> Result<Timeline, TimelineError> {
-        if options.share && !super::sources::is_shared(dir) {
-            super::sources::share(dir, &options.actor)?;
-        }
+        share_if_asked(dir, &options)?;
         let path = super::sources::own_file(dir, &options.actor);
         let file = open_event_file(&path)?;
         let anchor = super::anchor::location(&path);
@@ -192,9 +190,7 @@ impl Timeline {
     /// The incident became shared since it was opened (`vigie sync`): from
     /// now on this writer appends to a file of its own.
     fn follow_sharing(&mut self) -> Result<(), TimelineError> {
-        if self.options.share && !super::sources::is_shared(&self.dir) {
-            super::sources::share(&self.dir, &self.options.actor)?;
-        }
+        share_if_asked(&self.dir, &self.options)?;
         let own = super::sources::own_file(&self.dir, &self.options.actor);
         if own != self.path {
             self.file = open_event_file(&own)?;
@@ -372,6 +368,15 @@ pub fn set_aside_torn(file: &mut File, path: &Path, complete_len: u64, len: u64)
     file.set_len(complete_len)
         .and_then(|_| file.sync_data())
         .map_err(io_error(path))?;
+    Ok(())
+}
+
+/// Makes `dir` shared first when this machine shares its incidents
+/// (`options.share`) and it is not yet.
+fn share_if_asked(dir: &Path, options: &TimelineOptions) -> Result<(), TimelineError> {
+    if options.share && !super::sources::is_shared(dir) {
+        super::sources::share(dir, &options.actor)?;
+    }
     Ok(())
 }
 
