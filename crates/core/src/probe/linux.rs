@@ -249,6 +249,34 @@ mod tests {
 
     const DEBIAN12: &str = include_str!("../../../../tests/fixtures/probe/linux-debian12-container.txt");
 
+    fn run(program: &str, args: &[&str]) -> String {
+        let out = std::process::Command::new(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The probe reads with the shell's own `read` what programs used to
+    /// print: on this machine, it must say what those programs say.
+    #[test]
+    fn the_probe_says_what_uname_getconf_and_cat_say() {
+        let output = run("sh", &["-c", SCRIPT]);
+        let sections = crate::probe::split_sections(&output);
+        assert_eq!(sections["uname"], run("uname", &["-n", "-r"]));
+        assert_eq!(sections["nproc"].trim(), run("getconf", &["_NPROCESSORS_ONLN"]).trim());
+        // Keys as cat prints them (values move between two reads).
+        let keys = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(keys(sections["meminfo"]), keys(&run("cat", &["/proc/meminfo"])));
+        assert_eq!(keys(sections["diskstats"]), keys(&run("cat", &["/proc/diskstats"])));
+        assert_eq!(
+            sections["loadavg"].split_whitespace().count(),
+            run("cat", &["/proc/loadavg"]).split_whitespace().count()
+        );
+    }
+
     #[test]
     fn parses_a_real_debian_probe() {
         let h = parse(DEBIAN12);

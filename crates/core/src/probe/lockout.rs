@@ -213,6 +213,32 @@ mod tests {
     use super::*;
     use crate::probe::split_sections;
 
+    /// The shell's own reading of faillock.conf against the `sed` lines
+    /// it replaced, on the same file: the same lines, the same `dir`.
+    #[test]
+    fn faillock_conf_is_read_as_sed_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("faillock.conf");
+        std::fs::write(
+            &conf,
+            "# deny = 9\n  deny = 3\nunlock_time=600\n\tfail_interval   =  900  \ndenyx = 4\n\
+             dir = /var/lib/faillock  \ndir=/run/fl2\nsilent\n# dir = /nope\n",
+        )
+        .unwrap();
+        let path = conf.display().to_string();
+        let ours = FAILLOCK_CONF.replace("/etc/security/faillock.conf", &path) + "echo \"dir=[$vigie_conf_dir]\"\n";
+        let sed = format!(
+            "sed -n 's/^[[:space:]]*\\(deny\\|unlock_time\\|fail_interval\\)[[:space:]]*=/conf=\\1 =/p' {path}; \
+             echo \"dir=[$(sed -n 's/^[[:space:]]*dir[[:space:]]*=[[:space:]]*//p' {path} | tail -n 1)]\""
+        );
+        let run = |script: &str| {
+            let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(run(&ours), run(&sed));
+        assert!(run(&ours).contains("conf=deny = 3"), "{}", run(&ours));
+    }
+
     fn utc() -> FixedOffset {
         FixedOffset::east_opt(0).unwrap()
     }
