@@ -18,6 +18,9 @@ pub struct Git {
     git_dir: PathBuf,
 }
 
+/// How long local work (no network) may take.
+const LOCAL_DEADLINE: Duration = Duration::from_secs(30);
+
 impl Git {
     /// The bare repository at `git_dir`, created if missing (shared with
     /// the incidents group when `group_shared`).
@@ -32,7 +35,7 @@ impl Git {
             }
             let mut command = base_command();
             command.args(&args).arg(git_dir);
-            run(command, None, Duration::from_secs(30))?;
+            run(command, None, LOCAL_DEADLINE)?;
         }
         Ok(git)
     }
@@ -46,12 +49,23 @@ impl Git {
         env: &[(&str, &str)],
         timeout: Duration,
     ) -> Result<Vec<u8>, GitError> {
+        run(self.command(args, env), stdin, timeout)
+    }
+
+    /// The repository that exists at `git_dir`, if one does.
+    pub fn existing(git_dir: &Path) -> Option<Git> {
+        git_dir.join("HEAD").is_file().then(|| Git {
+            git_dir: git_dir.to_path_buf(),
+        })
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = base_command();
         command.arg("--git-dir").arg(&self.git_dir).args(args);
         for (name, value) in env {
             command.env(name, value);
         }
-        run(command, stdin, timeout)
+        command
     }
 
     /// [`Git::run`], with the standard output kept when git fails too
@@ -62,12 +76,7 @@ impl Git {
         env: &[(&str, &str)],
         timeout: Duration,
     ) -> (Result<(), GitError>, Vec<u8>) {
-        let mut command = base_command();
-        command.arg("--git-dir").arg(&self.git_dir).args(args);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        match run_capturing(command, None, timeout) {
+        match run_capturing(self.command(args, env), None, timeout) {
             Ok((Ok(()), out)) => (Ok(()), out),
             Ok((Err(e), out)) => (Err(e), out),
             Err(e) => (Err(e), Vec::new()),
@@ -76,7 +85,12 @@ impl Git {
 
     /// [`Git::run`] with no input, no extra environment and a short deadline (local work).
     pub fn local(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
-        self.run(args, None, &[], Duration::from_secs(30))
+        self.run(args, None, &[], LOCAL_DEADLINE)
+    }
+
+    /// [`Git::local`], with `input` on git's standard input and extra environment `env`.
+    pub fn local_with(&self, args: &[&str], input: Option<&[u8]>, env: &[(&str, &str)]) -> Result<Vec<u8>, GitError> {
+        self.run(args, input, env, LOCAL_DEADLINE)
     }
 
     /// [`Git::local`], as trimmed text.

@@ -30,12 +30,8 @@ pub fn check(incidents_dir: &Path, incident_dir: &Path, remotes: &[String]) -> V
     let Some(incident) = incident_dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return vec![];
     };
-    if !git_dir.join("HEAD").is_file() {
+    let Some(git) = Git::existing(&git_dir) else {
         return vec![];
-    }
-    let git = match Git::open_or_init(&git_dir, false) {
-        Ok(git) => git,
-        Err(_) => return vec![],
     };
     let prefix = format!("refs/heads/{incident}/");
     let Ok(text) = git.local_text(&["for-each-ref", "--format=%(refname)", &prefix]) else {

@@ -512,20 +512,10 @@ fn set_branch(git: &Git, branch: &str, commit: &str) -> Result<(), String> {
 
 /// A commit of `content` as `<writer>.jsonl`, after `parent`.
 fn commit_file(git: &Git, writer: &str, content: &[u8], parent: Option<&str>) -> Result<String, String> {
-    let blob = git.run(
-        &["hash-object", "-w", "--stdin"],
-        Some(content),
-        &[],
-        std::time::Duration::from_secs(30),
-    );
+    let blob = git.local_with(&["hash-object", "-w", "--stdin"], Some(content), &[]);
     let blob = String::from_utf8_lossy(&blob.map_err(|e| e.0)?).trim().to_string();
     let entry = format!("100644 blob {blob}\t{writer}.jsonl\n");
-    let tree = git.run(
-        &["mktree"],
-        Some(entry.as_bytes()),
-        &[],
-        std::time::Duration::from_secs(30),
-    );
+    let tree = git.local_with(&["mktree"], Some(entry.as_bytes()), &[]);
     let tree = String::from_utf8_lossy(&tree.map_err(|e| e.0)?).trim().to_string();
     let message = format!("{writer}: {} events", count_lines(content));
     let mut args = vec!["commit-tree", tree.as_str(), "-m", message.as_str()];
@@ -539,7 +529,7 @@ fn commit_file(git: &Git, writer: &str, content: &[u8], parent: Option<&str>) ->
         ("GIT_COMMITTER_NAME", writer),
         ("GIT_COMMITTER_EMAIL", email.as_str()),
     ];
-    let commit = git.run(&args, None, &identity, std::time::Duration::from_secs(30));
+    let commit = git.local_with(&args, None, &identity);
     Ok(String::from_utf8_lossy(&commit.map_err(|e| e.0)?).trim().to_string())
 }
 
