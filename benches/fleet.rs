@@ -787,22 +787,10 @@ fn big_fleet(report: &mut Report) {
         };
         let cold = round();
         let steady = median((0..rounds).map(|_| round()).collect());
-        let rss = own_rss();
-        if std::env::var_os("VIGIE_BENCH_MALLOC").is_some() {
-            // SAFETY: glibc's malloc_stats and malloc_trim, no preconditions.
-            unsafe {
-                libc::malloc_stats();
-                libc::malloc_trim(0);
-            }
-            eprintln!("rss {rss:.0} MB, after malloc_trim {:.0} MB", own_rss());
-        }
-        (cold, steady, pss_mib(&lab.processes()), rss)
+        (cold, steady, pss_mib(&lab.processes()), own_rss())
         // The sessions close here, before the cockpit opens its own.
     };
     std::thread::sleep(Duration::from_secs(2));
-    if std::env::var_os("VIGIE_BENCH_MALLOC").is_some() {
-        return;
-    }
 
     // The real cockpit, polling every 5 s.
     let dir = tempfile::tempdir().expect("config dir");

@@ -74,13 +74,14 @@ impl SyncSetup {
             .map(|text| remote(config, &resolver, text.get_ref()))
             .collect();
         let connect = config.settings.connect_timeout.max(Duration::from_secs(1));
+        let own_actor = vigie_core::incident::actor(config);
         SyncSetup {
             incidents_dir: config.incidents_dir(),
             remotes,
             network_timeout: connect * 3 + Duration::from_secs(20),
             interval: config.settings.sync_interval.max(Duration::from_secs(1)),
-            own_writer: vigie_core::timeline::sources::writer_name(&vigie_core::incident::actor(config)),
-            own_actor: vigie_core::incident::actor(config),
+            own_writer: vigie_core::timeline::sources::writer_name(&own_actor),
+            own_actor,
         }
     }
 }
