@@ -23,7 +23,7 @@ pub fn ssh_options(config: &Config) -> SshOptions {
     options
 }
 
-/// One prompt at a time (session threads may ask together), each key asked once.
+/// One prompt at a time (sessions connecting at once may ask together), each key asked once.
 fn terminal_prompt() -> PassphrasePrompt {
     let given: Arc<Mutex<HashMap<PathBuf, String>>> = Arc::default();
     PassphrasePrompt(Arc::new(move |key: &Path| {

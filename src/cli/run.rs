@@ -435,7 +435,7 @@ fn poll_now(config: &Config, host_name: &str) -> Result<crate::probe::Reading, S
         .host(host_name)
         .ok_or_else(|| format!("no host {host_name:?} in the inventory"))?;
     let transport = crate::transport::Transport::for_host(
-        config,
+        &std::sync::Arc::new(config.clone()),
         &crate::transport::endpoint::Resolver::for_config(config),
         host,
         &super::passphrase::ssh_options(config),

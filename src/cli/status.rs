@@ -16,7 +16,7 @@ fn poll_round(config: &Config) -> Result<Vec<HostStatus>, String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let results = runtime.block_on(poller::poll_all_once(config));
-    // Let SSH threads end with the runtime rather than keep the process alive.
+    // Sessions still connecting (a slow host) do not keep the process alive.
     runtime.shutdown_background();
     let mut hosts: Vec<HostStatus> = config.hosts.iter().map(HostStatus::new).collect();
     for result in &results {

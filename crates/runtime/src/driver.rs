@@ -77,7 +77,7 @@ pub struct RunHandle {
 /// The transports a run uses, opened on first use; a run has its own SSH
 /// sessions, so a long command never delays the status polls.
 pub struct Targets {
-    config: Config,
+    config: std::sync::Arc<Config>,
     resolver: Resolver,
     options: SshOptions,
     transports: HashMap<String, Transport>,
@@ -91,7 +91,7 @@ impl Targets {
     /// With SSH options of the front-end's own (a terminal one can ask for passphrases).
     pub fn with_options(config: &Config, options: SshOptions) -> Targets {
         Targets {
-            config: config.clone(),
+            config: std::sync::Arc::new(config.clone()),
             resolver: Resolver::for_config(config),
             options,
             transports: HashMap::new(),

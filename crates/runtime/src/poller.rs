@@ -26,12 +26,13 @@ pub struct PollTarget {
 pub fn targets(config: &Config) -> Vec<PollTarget> {
     let resolver = Resolver::for_config(config);
     let options = SshOptions::from_config(config);
+    let shared = std::sync::Arc::new(config.clone());
     config
         .hosts
         .iter()
         .map(|host| PollTarget {
             host: host.clone(),
-            transport: Transport::for_host(config, &resolver, host, &options),
+            transport: Transport::for_host(&shared, &resolver, host, &options),
         })
         .collect()
 }

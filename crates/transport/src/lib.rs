@@ -6,6 +6,7 @@
 //! swallow the rest of it (they get `/dev/null` as stdin).
 
 pub mod auth;
+mod blocking_pool;
 pub mod endpoint;
 pub mod host_pattern;
 pub mod known_hosts;
@@ -15,8 +16,10 @@ pub mod proxy_command;
 pub mod ssh;
 pub mod ssh_command;
 pub mod ssh_config;
+mod ssh_driver;
 mod ssh_shell;
 
+use std::sync::Arc;
 use std::time::Duration;
 use vigie_core::config::{Config, Host, TransportKind};
 
@@ -54,9 +57,9 @@ pub fn raise_open_file_limit() {
     }
 }
 
-/// Keeps glibc's allocator from giving each of a thousand session threads
-/// an arena of its own, which holds memory freed long ago: two arenas are
-/// plenty for threads that mostly wait on a socket.
+/// Keeps glibc's allocator from giving each of the threads that connect a
+/// thousand sessions an arena of its own, which holds memory freed long
+/// ago: two arenas are plenty for threads that mostly wait on a socket.
 pub fn limit_allocator_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt with a documented parameter, before threads start.
@@ -153,10 +156,12 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// The transport for `host`; SSH hosts get their own session thread,
-    /// which resolves the host's ssh settings itself when it first connects.
+    /// The transport for `host`; an SSH host's session resolves its ssh
+    /// settings itself when it first connects (on a worker thread).
+    /// `config` is shared: a thousand hosts waiting to be resolved must
+    /// not hold a thousand copies of an inventory of a thousand.
     pub fn for_host(
-        config: &Config,
+        config: &Arc<Config>,
         resolver: &endpoint::Resolver,
         host: &Host,
         options: &ssh::SshOptions,
@@ -164,7 +169,7 @@ impl Transport {
         match host.transport {
             TransportKind::Local => Transport::Local,
             TransportKind::Ssh => {
-                let (config, resolver, inventory_host) = (config.clone(), resolver.clone(), host.clone());
+                let (config, resolver, inventory_host) = (Arc::clone(config), resolver.clone(), host.clone());
                 let target = ssh::Target::Resolve {
                     label: host.name.clone(),
                     resolve: Box::new(move || resolver.resolve(&config, &inventory_host)),

@@ -1,16 +1,20 @@
-//! The SSH transport on libssh2 (`ssh2`).
+//! The SSH transport on libssh2 (`ssh2`): one host's session and what runs on it.
 //!
-//! Each host gets one OS thread that owns its `Session` and every channel on
-//! it: libssh2 handles are never touched from two threads. The async side
-//! sends jobs over a channel and awaits a oneshot reply. A jump host's session
-//! lives on a thread of its own, which pumps bytes between a direct-tcpip
-//! channel and a socket pair handed to the target's session.
+//! A host's [`HostSession`] holds its connection, its long-lived shell and
+//! its reconnection backoff. It is owned by one thread at a time and never
+//! touched from two: it lives on a driver thread of `ssh_driver.rs`, which
+//! runs probes in the shell without blocking, and is lent whole to a
+//! worker thread for what blocks (connecting, a playbook step on a channel
+//! of its own, a kill). A jump host's session lives on a thread of its own,
+//! which pumps bytes between a direct-tcpip channel and a socket pair handed
+//! to the target's session.
 
 use super::auth;
 use super::endpoint::{Endpoint, Via};
 use super::known_hosts::{self, KnownHostsFiles, ServerKey, Verdict};
 use super::openssh::ResolveError;
 use super::proxy_command::ProxyCommand;
+use super::ssh_shell::{Progress, SessionShell, ShellCall, ShellError};
 use super::{
     append_capped, framed_script, send_live, CommandOutput, CommandRequest, TransportError, STDIN_SCRIPT_RUNNER,
 };
@@ -56,8 +60,8 @@ impl SshOptions {
     }
 }
 
-/// Where a session thread gets its endpoint: given, or resolved (by `ssh -G`)
-/// on the thread itself when it first connects, so that resolving a large
+/// Where a host's session gets its endpoint: given, or resolved (by `ssh -G`)
+/// when it first connects, on the thread that connects, so that resolving a large
 /// inventory never delays the start of the cockpit.
 pub enum Target {
     Resolved(Box<Endpoint>),
@@ -77,10 +81,8 @@ fn remote_command() -> String {
 
 const PID_MARKER: &str = "@@vigie-pid ";
 
-/// Stack of a session's thread: libssh2 and OpenSSL need a few tens of KiB.
-const SESSION_THREAD_STACK: usize = 512 * 1024;
-
-enum Job {
+/// What a host's session is asked to do.
+pub(crate) enum Job {
     Run {
         request: CommandRequest,
         reply: oneshot::Sender<Result<CommandOutput, TransportError>>,
@@ -90,65 +92,13 @@ enum Job {
     },
 }
 
-/// A handle to a host's SSH thread. Cheap to clone; the thread ends when
-/// every handle is dropped.
-#[derive(Clone)]
-pub struct SshHandle {
-    jobs: std_mpsc::Sender<Job>,
-}
-
-impl SshHandle {
-    pub fn spawn(endpoint: Endpoint, options: SshOptions) -> SshHandle {
-        SshHandle::spawn_target(Target::Resolved(Box::new(endpoint)), options)
-    }
-
-    pub fn spawn_target(target: Target, options: SshOptions) -> SshHandle {
-        let (jobs, receiver) = std_mpsc::channel();
-        let label = match &target {
-            Target::Resolved(endpoint) => endpoint.label.clone(),
-            Target::Resolve { label, .. } => label.clone(),
-        };
-        let spawned = std::thread::Builder::new()
-            .name(format!("vigie-ssh-{label}"))
-            // A session's thread needs little stack (buffers are on the heap);
-            // a thousand hosts are a thousand threads.
-            .stack_size(SESSION_THREAD_STACK)
-            .spawn(move || SessionThread::new(target, options).serve(receiver));
-        if let Err(e) = spawned {
-            // Without a thread every job fails at once with a clear error (the receiver is gone).
-            eprintln!("vigie: cannot start an SSH thread: {e}");
-        }
-        SshHandle { jobs }
-    }
-
-    pub async fn run(&self, request: CommandRequest) -> Result<CommandOutput, TransportError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Run { request, reply })
-            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?
-    }
-
-    /// Connects far enough to see the server's key, and says what the
-    /// known_hosts files think of it. Does not authenticate.
-    pub async fn host_key(&self) -> Result<(ServerKey, Verdict), TransportError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::HostKey { reply })
-            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| TransportError::Other("the SSH thread has stopped".into()))?
-    }
-}
+pub use super::ssh_driver::SshHandle;
 
 /// An authenticated session, and the tunnel it runs over, if any.
 struct Connection {
     session: Session,
     /// The long-lived shell probes run in, once started.
-    shell: Option<super::ssh_shell::SessionShell>,
+    shell: Option<SessionShell>,
     _tunnel: Tunnel,
     /// The key the host proved in the handshake, and the state of the
     /// known_hosts files it was checked against.
@@ -192,7 +142,9 @@ impl Connection {
     }
 }
 
-struct SessionThread {
+/// One host's SSH state: its connection (with its shell), and how long
+/// to wait before connecting again after a failure.
+pub(crate) struct HostSession {
     target: Target,
     options: SshOptions,
     connection: Option<Connection>,
@@ -204,9 +156,9 @@ struct SessionThread {
     refused_against: Option<FilesStamp>,
 }
 
-impl SessionThread {
-    fn new(target: Target, options: SshOptions) -> Self {
-        SessionThread {
+impl HostSession {
+    pub(crate) fn new(target: Target, options: SshOptions) -> Self {
+        HostSession {
             target,
             options,
             connection: None,
@@ -217,23 +169,111 @@ impl SessionThread {
         }
     }
 
-    fn serve(mut self, jobs: std_mpsc::Receiver<Job>) {
-        loop {
-            match jobs.recv_timeout(self.options.keepalive) {
-                Ok(Job::Run { request, reply }) => {
-                    let result = self.run(&request);
-                    let _ = reply.send(result);
-                }
-                Ok(Job::HostKey { reply }) => {
-                    let result = self
-                        .endpoint()
-                        .and_then(|endpoint| handshake_only(&endpoint, &self.options));
-                    let _ = reply.send(result);
-                }
-                Err(std_mpsc::RecvTimeoutError::Timeout) => self.keepalive(),
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+    pub(crate) fn keepalive_interval(&self) -> Duration {
+        self.options.keepalive
+    }
+
+    /// Does `job`, blocking until it is done, and sends its reply.
+    pub(crate) fn handle(&mut self, job: Job) {
+        match job {
+            Job::Run { request, reply } => {
+                let result = self.run(&request);
+                let _ = reply.send(result);
+            }
+            Job::HostKey { reply } => {
+                let result = self
+                    .endpoint()
+                    .and_then(|endpoint| handshake_only(&endpoint, &self.options));
+                let _ = reply.send(result);
             }
         }
+    }
+
+    /// Whether the connection is open and idle enough to be kept alive.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// Starts `request` in the session's shell without blocking, if it can
+    /// go that way: a probe, on a connection whose shell runs and whose
+    /// known_hosts files have not changed since its key was checked.
+    /// Anything else (connecting, starting the shell, checking the key
+    /// again) is for [`HostSession::handle`]. The session is left
+    /// non-blocking for [`HostSession::advance`].
+    pub(crate) fn begin_in_shell(&mut self, request: &CommandRequest) -> Option<ShellCall> {
+        if !request.session_shell {
+            return None;
+        }
+        let Target::Resolved(endpoint) = &self.target else {
+            return None;
+        };
+        let connection = self.connection.as_mut()?;
+        if FilesStamp::of(&self.options.known_hosts_for(endpoint)) != connection.checked_against {
+            return None;
+        }
+        let shell = connection.shell.as_mut()?;
+        connection.session.set_blocking(false);
+        Some(shell.begin(request))
+    }
+
+    /// Moves a call begun by [`HostSession::begin_in_shell`] on.
+    pub(crate) fn advance(&mut self, call: &mut ShellCall, buffer: &mut [u8]) -> Progress {
+        match self.connection.as_mut() {
+            Some(Connection { shell: Some(shell), .. }) => shell.advance(call, buffer),
+            _ => Progress::Done(Err(ShellError::NotStarted)),
+        }
+    }
+
+    /// The socket a call waits on, and for what (poll(2) events).
+    pub(crate) fn wait_for(&self) -> Option<(RawFd, i16)> {
+        let session = &self.connection.as_ref()?.session;
+        Some((session.as_raw_fd(), poll_events(session)))
+    }
+
+    /// Ends a call of the shell that went wrong, as [`SessionShell::run`]
+    /// would have: a call that never ran goes on a channel of its own (or
+    /// a new connection); one that timed out kills the shell. Blocking.
+    pub(crate) fn finish_failed_call(&mut self, request: CommandRequest, progress: Progress) -> CallEnd {
+        let ended = match progress {
+            Progress::Expired(error) => CallEnd::Failed(match self.connection.as_mut() {
+                Some(Connection {
+                    session,
+                    shell: Some(shell),
+                    ..
+                }) => {
+                    session.set_blocking(true);
+                    shell.abandon(session, error)
+                }
+                _ => error,
+            }),
+            Progress::Done(Err(ShellError::Failed(error))) => CallEnd::Failed(error),
+            Progress::Done(Ok(output)) => CallEnd::Ran(output),
+            Progress::Done(Err(ShellError::NotStarted)) | Progress::Pending => CallEnd::Retry(request),
+        };
+        // Whatever went wrong, this shell is done with.
+        if let Some(connection) = self.connection.as_mut() {
+            connection.session.set_blocking(true);
+            connection.shell = None;
+        }
+        ended
+    }
+
+    /// The error to answer at once while waiting to reconnect, without
+    /// trying (which may block): `None` if it is time to try.
+    pub(crate) fn backing_off(&self) -> Option<TransportError> {
+        if self.connection.is_some() {
+            return None;
+        }
+        let (Some(retry_at), Some(error)) = (self.retry_at, &self.last_error) else {
+            return None;
+        };
+        let files_fixed = match (&self.refused_against, &self.target) {
+            (Some(refused), Target::Resolved(endpoint)) => {
+                *refused != FilesStamp::of(&self.options.known_hosts_for(endpoint))
+            }
+            _ => false,
+        };
+        (Instant::now() < retry_at && !files_fixed).then(|| error.clone())
     }
 
     /// The endpoint, resolving it first if that has not succeeded yet.
@@ -248,7 +288,9 @@ impl SessionThread {
         }
     }
 
-    fn keepalive(&mut self) {
+    /// Sends a keepalive on an idle connection (blocking); a connection
+    /// that fails it is closed, and the next job connects again.
+    pub(crate) fn keepalive(&mut self) {
         if let Some(connection) = &self.connection {
             connection.session.set_blocking(true);
             if connection.session.keepalive_send().is_err() {
@@ -300,16 +342,8 @@ impl SessionThread {
         if self.connection.is_some() {
             return Ok(());
         }
-        if let (Some(retry_at), Some(error)) = (self.retry_at, &self.last_error) {
-            let files_fixed = match (&self.refused_against, &self.target) {
-                (Some(refused), Target::Resolved(endpoint)) => {
-                    *refused != FilesStamp::of(&self.options.known_hosts_for(endpoint))
-                }
-                _ => false,
-            };
-            if Instant::now() < retry_at && !files_fixed {
-                return Err(error.clone());
-            }
+        if let Some(error) = self.backing_off() {
+            return Err(error);
         }
         let connected = self.endpoint().and_then(|endpoint| connect(&endpoint, &self.options));
         match connected {
@@ -341,17 +375,17 @@ impl SessionThread {
 /// `None` when the shell cannot be had: the probe gets a channel of its own.
 fn run_in_shell(connection: &mut Connection, request: &CommandRequest) -> Option<Result<CommandOutput, CommandError>> {
     if connection.shell.is_none() {
-        connection.shell = super::ssh_shell::SessionShell::start(&connection.session, request.timeout).ok();
+        connection.shell = SessionShell::start(&connection.session, request.timeout).ok();
     }
     let shell = connection.shell.as_mut()?;
     match shell.run(&connection.session, request) {
         Ok(output) => Some(Ok(output)),
-        Err(super::ssh_shell::ShellError::NotStarted) => {
+        Err(ShellError::NotStarted) => {
             // The shell was gone before the probe ran: a channel of its own this time.
             connection.shell = None;
             None
         }
-        Err(super::ssh_shell::ShellError::Failed(error)) => {
+        Err(ShellError::Failed(error)) => {
             connection.shell = None;
             Some(Err(CommandError::Failed(error)))
         }
@@ -548,6 +582,14 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// How a call of the shell that did not simply succeed ended.
+pub(crate) enum CallEnd {
+    Ran(CommandOutput),
+    Failed(TransportError),
+    /// Nothing of it ran: do it again the blocking way.
+    Retry(CommandRequest),
+}
+
 /// How a command failed: before the script could run (safe to retry), or after.
 enum CommandError {
     NotStarted(TransportError),
@@ -705,7 +747,7 @@ pub(crate) fn read_until<S>(
     done: impl Fn(&S) -> bool,
 ) -> ReadEnd {
     session.set_blocking(false);
-    let mut buffer = vec![0u8; 32 * 1024];
+    let mut buffer = vec![0u8; super::ssh_shell::READ_BUFFER];
     let end = loop {
         let progressed = match read_both(channel, &mut buffer, |is_stderr, chunk| feed(state, is_stderr, chunk)) {
             Ok(progressed) => progressed,
@@ -733,7 +775,7 @@ pub(crate) fn read_until<S>(
 
 /// Reads what is there of stdout, then of stderr, without blocking, handing
 /// each chunk to `feed` (`true` for stderr): whether anything came.
-fn read_both(
+pub(crate) fn read_both(
     channel: &mut Channel,
     buffer: &mut [u8],
     mut feed: impl FnMut(bool, &[u8]),
@@ -774,17 +816,21 @@ pub(crate) fn read_some(channel: &mut Channel, buffer: &mut [u8], stderr: bool) 
 
 /// Sleeps until the session's socket is ready in the direction libssh2 waits for.
 pub(crate) fn wait_for_socket(session: &Session, timeout: Duration) {
-    let events = match session.block_directions() {
+    poll_fds(&mut [(session.as_raw_fd(), poll_events(session))], timeout);
+}
+
+/// The poll(2) events libssh2 waits for on the session's socket.
+fn poll_events(session: &Session) -> i16 {
+    match session.block_directions() {
         BlockDirections::Inbound => libc::POLLIN,
         BlockDirections::Outbound => libc::POLLOUT,
         BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
         BlockDirections::None => libc::POLLIN,
-    };
-    poll_fds(&mut [(session.as_raw_fd(), events)], timeout);
+    }
 }
 
 /// poll(2) on a few descriptors; returns the revents of each.
-fn poll_fds(fds: &mut [(RawFd, i16)], timeout: Duration) -> Vec<i16> {
+pub(crate) fn poll_fds(fds: &mut [(RawFd, i16)], timeout: Duration) -> Vec<i16> {
     let mut pollfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|(fd, events)| libc::pollfd {

@@ -19,11 +19,12 @@
 //! shell is started again for the next probe; commands that must be
 //! cancelled alone (playbook steps) keep a channel of their own.
 
-use super::ssh::{kill_remote_group, read_until, PidReader, ReadEnd};
-use super::{CommandOutput, CommandRequest, TransportError};
+use super::ssh::{kill_remote_group, read_both, read_until, wait_for_socket, PidReader, ReadEnd};
+use super::{CancelFlag, CommandOutput, CommandRequest, TransportError};
 use ssh2::{Channel, Session};
 use std::collections::HashSet;
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The shell's loop. It holds no single quote (it is sent single-quoted)
@@ -118,78 +119,168 @@ impl SessionShell {
         })
     }
 
-    /// Runs `request.script` in the shell. After an error the shell is not
-    /// to be used again.
+    /// Runs `request.script` in the shell, blocking until it ends. After an
+    /// error the shell is not to be used again.
     pub(crate) fn run(&mut self, session: &Session, request: &CommandRequest) -> Result<CommandOutput, ShellError> {
+        let mut call = self.begin(request);
+        let mut buffer = vec![0u8; READ_BUFFER];
+        session.set_blocking(false);
+        let progress = loop {
+            match self.advance(&mut call, &mut buffer) {
+                Progress::Pending => wait_for_socket(session, Duration::from_millis(50)),
+                done => break done,
+            }
+        };
+        session.set_blocking(true);
+        match progress {
+            Progress::Pending => unreachable!("the loop ends on an outcome"),
+            Progress::Done(outcome) => outcome,
+            Progress::Expired(error) => Err(ShellError::Failed(self.abandon(session, error))),
+        }
+    }
+
+    /// Prepares a call of `request.script`; nothing is sent until
+    /// [`SessionShell::advance`].
+    pub(crate) fn begin(&mut self, request: &CommandRequest) -> ShellCall {
         let started = Instant::now();
         self.calls += 1;
         let token = format!("{:016x}{:x}", self.salt, self.calls);
         let name = vigie_core::timeline::store::sha256_hex(request.script.as_bytes())[..20].to_string();
         let mut framed = String::new();
-        if !self.defined.contains(&name) {
+        let defines = !self.defined.contains(&name);
+        if defines {
             let end = format!("@@vigie-end-{token}");
             framed.push_str(&format!("@@vigie-define {name} {end}\n{}\n{end}\n", request.script));
         }
         framed.push_str(&format!("@@vigie-call {name} {token}\n"));
-        session.set_blocking(true);
-        if self
-            .channel
-            .write_all(framed.as_bytes())
-            .and_then(|_| self.channel.flush())
-            .is_err()
-        {
-            // The shell is gone (its channel closed): nothing ran.
-            return Err(ShellError::NotStarted);
-        }
-        self.defined.insert(name);
         let marker = format!("@@vigie-done {token} ").into_bytes();
-        let mut read = (
-            Stream::new(marker.clone(), request.output_cap),
-            Stream::new(marker, request.output_cap),
-        );
-        let end = read_until(
-            session,
-            &mut self.channel,
-            &mut read,
-            started + request.timeout,
-            Some(&request.cancel),
-            |(stdout, stderr), is_stderr, chunk| {
+        ShellCall {
+            started,
+            deadline: started + request.timeout,
+            timeout: request.timeout,
+            cancel: request.cancel.clone(),
+            unsent: framed.into_bytes(),
+            defines: defines.then_some(name),
+            stdout: Stream::new(marker.clone(), request.output_cap),
+            stderr: Stream::new(marker, request.output_cap),
+        }
+    }
+
+    /// Moves `call` on as far as it goes without waiting: sends what the
+    /// socket takes, reads what has come. The session must be non-blocking;
+    /// on `Pending`, wait for its socket in `session.block_directions()`.
+    pub(crate) fn advance(&mut self, call: &mut ShellCall, buffer: &mut [u8]) -> Progress {
+        while !call.unsent.is_empty() {
+            match self.channel.write(&call.unsent) {
+                Ok(0) => break,
+                Ok(sent) => {
+                    call.unsent.drain(..sent);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // The shell is gone (its channel closed) before the call was
+                // whole: nothing ran, since the shell waits for the newline.
+                Err(_) => return Progress::Done(Err(ShellError::NotStarted)),
+            }
+        }
+        if call.unsent.is_empty() {
+            if let Some(name) = call.defines.take() {
+                self.defined.insert(name);
+            }
+        }
+        let (stdout, stderr) = (&mut call.stdout, &mut call.stderr);
+        // Passes that read nothing although libssh2 held data (bounded: data
+        // on a stream nobody reads must not spin the driver).
+        let mut idle_passes = 0;
+        loop {
+            let progressed = match read_both(&mut self.channel, buffer, |is_stderr, chunk| {
                 if is_stderr {
                     stderr.feed(chunk);
                 } else {
                     stdout.feed(chunk);
                 }
-            },
-            |(stdout, stderr)| stdout.found() && stderr.found(),
-        );
-        let (stdout, stderr) = read;
-        let outcome = match end {
-            ReadEnd::Done => Ok(()),
-            ReadEnd::Eof => return Err(lost(&stdout, &stderr, "the shell ended".into())),
-            ReadEnd::Lost(e) => return Err(lost(&stdout, &stderr, format!("connection lost: {e}"))),
-            ReadEnd::Cancelled => Err(TransportError::Cancelled),
-            ReadEnd::TimedOut => Err(TransportError::Timeout(request.timeout)),
-        };
-        match outcome {
-            Ok(()) => Ok(CommandOutput {
-                exit: stdout.status,
-                dropped_bytes: stdout.dropped + stderr.dropped,
-                stdout: stdout.kept,
-                stderr: stderr.kept,
-                elapsed: started.elapsed(),
-            }),
-            Err(error) => {
-                // The whole shell goes, with what it was running.
-                let killed = self.pid.is_some_and(|pid| kill_remote_group(session, pid));
-                let _ = self.channel.close();
-                Err(ShellError::Failed(if killed {
-                    error
-                } else {
-                    TransportError::Unreachable(format!("{error}, and the host did not answer the kill"))
-                }))
+            }) {
+                Ok(progressed) => progressed,
+                Err(e) => return Progress::Done(Err(lost(stdout, stderr, format!("connection lost: {e}")))),
+            };
+            if stdout.found() && stderr.found() {
+                return Progress::Done(Ok(call.output()));
+            }
+            if !progressed && self.channel.eof() {
+                return Progress::Done(Err(lost(stdout, stderr, "the shell ended".into())));
+            }
+            // Reading stderr reads the socket dry and queues what came for
+            // stdout meanwhile: the socket then stays quiet although data
+            // waits, so look at libssh2's queue before waiting on it.
+            if !progressed {
+                idle_passes += 1;
+                if idle_passes > 2 || self.channel.read_window().available == 0 {
+                    break;
+                }
             }
         }
+        if call.cancel.load(Ordering::Relaxed) {
+            return Progress::Expired(TransportError::Cancelled);
+        }
+        if Instant::now() >= call.deadline {
+            return Progress::Expired(TransportError::Timeout(call.timeout));
+        }
+        Progress::Pending
     }
+
+    /// Ends a call that timed out or was cancelled: the whole shell goes,
+    /// with what it was running (its process group is killed over a new
+    /// channel). Blocking. The shell is not to be used again.
+    pub(crate) fn abandon(&mut self, session: &Session, error: TransportError) -> TransportError {
+        let killed = self.pid.is_some_and(|pid| kill_remote_group(session, pid));
+        let _ = self.channel.close();
+        if killed {
+            error
+        } else {
+            TransportError::Unreachable(format!("{error}, and the host did not answer the kill"))
+        }
+    }
+}
+
+/// Bytes read from the channel at a time.
+pub(crate) const READ_BUFFER: usize = 32 * 1024;
+
+/// A call under way in the shell (see [`SessionShell::advance`]).
+pub(crate) struct ShellCall {
+    started: Instant,
+    deadline: Instant,
+    timeout: Duration,
+    cancel: CancelFlag,
+    /// What is left to send of the definition and the call.
+    unsent: Vec<u8>,
+    /// The script's name, until its definition is sent whole.
+    defines: Option<String>,
+    stdout: Stream,
+    stderr: Stream,
+}
+
+impl ShellCall {
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn output(&mut self) -> CommandOutput {
+        CommandOutput {
+            exit: self.stdout.status,
+            dropped_bytes: self.stdout.dropped + self.stderr.dropped,
+            stdout: std::mem::take(&mut self.stdout.kept),
+            stderr: std::mem::take(&mut self.stderr.kept),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// Where a call stands after [`SessionShell::advance`].
+pub(crate) enum Progress {
+    /// Waiting for the socket.
+    Pending,
+    Done(Result<CommandOutput, ShellError>),
+    /// Timed out or cancelled: [`SessionShell::abandon`] ends it.
+    Expired(TransportError),
 }
 
 /// The shell is gone: safe to run elsewhere if nothing of the call came back.
