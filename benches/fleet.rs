@@ -11,7 +11,11 @@
 //!   a TestBackend, and the cost of folding one status update;
 //! - timeline: append latency with fsync, 8 writers at once, opening and
 //!   verifying 100 000 events, exporting their report;
-//! - footprint: the real cockpit watching 100 hosts at a 5 s interval.
+//! - footprint: the real cockpit watching 100 hosts at a 5 s interval;
+//! - host cost: the CPU a poll round costs the watched host (sshd included)
+//!   with a costly `~/.bashrc`, per way of running the probe;
+//! - a fleet of 1000: real sshd on 1000 loopback addresses, cold and steady
+//!   rounds, and the cockpit's CPU, RSS and threads watching them all.
 //!
 //! `VIGIE_BENCH_QUICK=1` shortens every part (for a smoke run);
 //! `VIGIE_BENCH_ONLY=host_cost,render` runs only the parts named.
@@ -895,7 +899,19 @@ fn sample_cockpit(config: &Path, (width, height): (u16, u16), warm_up: Duration,
     // `VIGIE_BENCH_PERF=FILE`: a perf profile of the cockpit over the window.
     let profiler = std::env::var("VIGIE_BENCH_PERF").ok().and_then(|file| {
         Command::new("perf")
-            .args(["record", "-g", "-o", &file, "-p", &pid.to_string(), "--", "sleep"])
+            .args([
+                "record",
+                "--call-graph",
+                "dwarf,16384",
+                "-F",
+                "499",
+                "-o",
+                &file,
+                "-p",
+                &pid.to_string(),
+                "--",
+                "sleep",
+            ])
             .arg(window.as_secs().to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

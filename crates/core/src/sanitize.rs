@@ -11,6 +11,11 @@ const TAB_WIDTH: usize = 8;
 /// characters and bidi controls replaced by a visible `�`.
 /// Newlines are kept: multi-line output stays multi-line.
 pub fn terminal_safe(input: &str) -> String {
+    // Most of what hosts print (every probe, each poll) is printable ASCII
+    // and newlines, which the loop below would copy as it is.
+    if input.bytes().all(|b| b == b'\n' || (b' '..=b'~').contains(&b)) {
+        return input.to_string();
+    }
     let mut out = String::with_capacity(input.len());
     let mut column = 0usize;
     let mut chars = input.chars().peekable();
@@ -127,6 +132,16 @@ pub fn from_host_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_comes_back_as_it_is_and_a_tab_still_expands() {
+        assert_eq!(
+            terminal_safe("@@vigie cpu\nload 0.5 1 2\n"),
+            "@@vigie cpu\nload 0.5 1 2\n"
+        );
+        assert_eq!(terminal_safe("a\tb"), "a       b");
+        assert_eq!(terminal_safe("a\r\nb\u{7f}"), "a\nb\u{fffd}");
+    }
 
     #[test]
     fn strips_colour_and_cursor_moves() {

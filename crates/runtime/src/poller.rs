@@ -68,6 +68,8 @@ async fn poll_forever(
     timeout: Duration,
     results: mpsc::Sender<PollResult>,
 ) {
+    // The script depends on the host's configuration only: made once.
+    let script = probe::probe_script(&target.host);
     let mut ticker = tokio::time::interval(interval);
     // A probe that overran its interval does not trigger a burst of catch-up probes.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -76,7 +78,7 @@ async fn poll_forever(
         // The time a poll began: a host that did not answer was already
         // down then, however long the connect timeout took to say so.
         let at = Utc::now();
-        let outcome = poll_target(&target, timeout).await;
+        let outcome = run_probe(&target.transport, &target.host, script.clone(), timeout).await;
         let result = PollResult {
             host_index,
             at,
@@ -114,11 +116,16 @@ async fn poll_target(target: &PollTarget, timeout: Duration) -> PollOutcome {
 
 /// One probe round trip: the host's whole probe script, parsed.
 pub async fn poll_once(transport: &Transport, host: &Host, timeout: Duration) -> PollOutcome {
+    run_probe(transport, host, probe::probe_script(host), timeout).await
+}
+
+/// [`poll_once`] with the host's probe script already made.
+async fn run_probe(transport: &Transport, host: &Host, script: String, timeout: Duration) -> PollOutcome {
     match transport
         .run(CommandRequest {
             // Probes run in the session's shell: one login shell per session.
             session_shell: true,
-            ..CommandRequest::new(probe::probe_script(host), timeout)
+            ..CommandRequest::new(script, timeout)
         })
         .await
     {

@@ -342,8 +342,10 @@ impl Stream {
         self.done
     }
 
-    fn keep(&mut self, bytes: &[u8]) {
-        super::append_capped(&mut self.kept, bytes, self.cap, &mut self.dropped);
+    /// Keeps the first `end` bytes of what is pending as output.
+    fn keep_pending(&mut self, end: usize) {
+        super::append_capped(&mut self.kept, &self.pending[..end], self.cap, &mut self.dropped);
+        self.pending.drain(..end);
     }
 
     fn feed(&mut self, chunk: &[u8]) {
@@ -357,17 +359,15 @@ impl Stream {
             self.pending.extend_from_slice(chunk);
             match find(&self.pending, &self.marker) {
                 Some(at) => {
-                    let output = self.pending[..at].to_vec();
-                    let rest = self.pending[at + self.marker.len()..].to_vec();
-                    self.keep(&output);
+                    let rest = self.pending.split_off(at + self.marker.len());
+                    self.keep_pending(at);
                     self.pending.clear();
                     self.after = Some(rest);
                 }
                 None => {
                     // All but what could be the marker's beginning is output.
                     let hold = self.marker.len().saturating_sub(1).min(self.pending.len());
-                    let output: Vec<u8> = self.pending.drain(..self.pending.len() - hold).collect();
-                    self.keep(&output);
+                    self.keep_pending(self.pending.len() - hold);
                 }
             }
         }
@@ -385,10 +385,10 @@ impl Stream {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    let last_start = haystack.len().checked_sub(needle.len())?;
+    // The marker's first byte is rare in output: compare only where it is.
+    (0..=last_start).find(|&at| haystack[at] == first && haystack[at..].starts_with(needle))
 }
 
 #[cfg(test)]
