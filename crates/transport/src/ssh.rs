@@ -189,7 +189,7 @@ impl HostSession {
         }
     }
 
-    /// Whether the connection is open and idle enough to be kept alive.
+    /// Whether the connection is open (a keepalive has something to keep).
     pub(crate) fn is_connected(&self) -> bool {
         self.connection.is_some()
     }
